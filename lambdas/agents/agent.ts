@@ -1,0 +1,44 @@
+import type { z } from 'zod';
+import type { JsonValue } from '../domain/job.js';
+
+/** What an agent sees when it runs one step. */
+export interface StepContext<Input, State> {
+  jobId: string;
+  input: Input;
+  /** The state the previous step checkpointed, or null before the first step. */
+  state: State | null;
+  /** Steps completed so far (0 before the first). */
+  completedSteps: number;
+  /** Aborted when the step times out, the job times out or the job is cancelled: stop promptly. */
+  signal: AbortSignal;
+  /** The answer to the last input request, once a person gave one. */
+  answer: JsonValue | undefined;
+  /** Records progress; it is written together with the step's checkpoint. */
+  progress(fraction: number, message?: string): void;
+}
+
+export type StepOutcome<State> =
+  /** One more step is needed; `state` is checkpointed so a retried step resumes, not restarts. */
+  | { type: 'continue'; state: State }
+  | { type: 'done'; result: JsonValue }
+  /** The agent gives up: the job fails with `code` (default `agent_error`); never retried. */
+  | { type: 'fail'; message: string; code?: 'agent_error' | 'model_unavailable' }
+  /** Ask a person; the job waits in `input_required` until answered. */
+  | { type: 'input_required'; prompt: string; state: State };
+
+export interface AgentDefinition<Input = unknown, State = unknown> {
+  name: string;
+  description: string;
+  inputSchema: z.ZodType<Input>;
+  /** Longest one step may run; the step fails with `step_timeout` beyond it. */
+  stepTimeoutSeconds: number;
+  /** Whole-job bound used when the client gives no `timeoutSeconds`, and the most it may ask for. */
+  defaultTimeoutSeconds: number;
+  maxTimeoutSeconds: number;
+  step(ctx: StepContext<Input, State>): Promise<StepOutcome<State>>;
+}
+
+/** Transient trouble (a model provider's 5xx, throttling): the workflow retries the step with backoff. */
+export class TransientStepError extends Error {
+  override readonly name = 'TransientStepError';
+}

@@ -1,0 +1,43 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { z } from 'zod';
+import type { AgentDefinition } from './agent.js';
+
+export const echoInputSchema = z.strictObject({
+  message: z.string().max(10_000),
+  steps: z.int().min(1).max(50).default(3),
+  stepMs: z.int().min(0).max(60_000).default(200),
+  failAtStep: z.int().min(1).optional(),
+  askInput: z.string().min(1).max(2_000).optional(),
+});
+export type EchoInput = z.output<typeof echoInputSchema>;
+
+interface EchoState {
+  /** Whether the input request was already made, so it is asked once. */
+  asked: boolean;
+}
+
+/**
+ * The built-in deterministic agent: it calls no model, so it is how a deployment is smoke-tested.
+ * Each step sleeps `stepMs` (abortably) and reports progress; see CONTRACT.md for the rest.
+ */
+export const echoAgent: AgentDefinition<EchoInput, EchoState> = {
+  name: 'echo',
+  description: 'Deterministic agent for smoke tests and demos: runs N timed steps and echoes the message.',
+  inputSchema: echoInputSchema,
+  stepTimeoutSeconds: 10,
+  defaultTimeoutSeconds: 900,
+  maxTimeoutSeconds: 3_600,
+  async step(ctx) {
+    const { input } = ctx;
+    const step = ctx.completedSteps + 1;
+    if (input.stepMs > 0) await sleep(input.stepMs, undefined, { signal: ctx.signal });
+    if (input.failAtStep === step) return { type: 'fail', message: `echo failed at step ${step} as asked` };
+    ctx.progress(step / input.steps, `step ${step} of ${input.steps}`);
+    const state = ctx.state ?? { asked: false };
+    if (input.askInput !== undefined && step === 1 && !state.asked) {
+      return { type: 'input_required', prompt: input.askInput, state: { asked: true } };
+    }
+    if (step < input.steps) return { type: 'continue', state };
+    return { type: 'done', result: { message: input.message, steps: step, input: ctx.answer ?? null } };
+  },
+};

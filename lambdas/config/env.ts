@@ -1,0 +1,28 @@
+/**
+ * Environment variable names shared by the CDK constructs (which set them) and the handlers
+ * (which read them once at start-up). Keeping them in one place is what stops the two drifting.
+ */
+export const ENV = {
+  tableName: 'JOBS_TABLE_NAME',
+  stateMachineArn: 'STATE_MACHINE_ARN',
+  jobDlqUrl: 'JOB_DLQ_URL',
+  deployment: 'AGENT_JOBS_DEPLOYMENT',
+} as const;
+
+export type EnvName = (typeof ENV)[keyof typeof ENV];
+
+/** `aws` for a deployed stack, `local` for `npm start`; decides what a webhook URL may point at. */
+export type Deployment = 'aws' | 'local';
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Reads a required variable; a missing one fails the cold start loudly instead of the first request. */
+export function requireEnv(name: EnvName, env: NodeJS.ProcessEnv = process.env): string {
+  const value = env[name];
+  if (value === undefined || value === '') {
+    throw new ConfigError(`environment variable ${name} is required but not set`);
+  }
+  return value;
+}

@@ -1,0 +1,71 @@
+import type { JobErrorCode } from '../domain/errors.js';
+
+/**
+ * The contract between the state machine (lib/workflows) and the Lambda tasks it calls. State
+ * names are shared because the local runner maps each Task state to its handler by name.
+ */
+export const WORKFLOW_STATES = {
+  markRunning: 'MarkRunning',
+  agentStep: 'AgentStep',
+  routeOutcome: 'RouteOutcome',
+  markFailed: 'MarkFailed',
+  failedHere: 'FailedHere',
+  sendToJobDlq: 'SendToJobDlq',
+  jobSucceeded: 'JobSucceeded',
+  jobSettled: 'JobSettled',
+  jobFailed: 'JobFailed',
+} as const;
+
+/** Task state name -> handler file under lambdas/handlers (Lambda-backed tasks only). */
+export const LAMBDA_TASKS: Record<string, string> = {
+  [WORKFLOW_STATES.agentStep]: 'agent-step',
+  [WORKFLOW_STATES.markFailed]: 'mark-failed',
+};
+
+/** The execution's input, built by the stream consumer from the job item. */
+export interface ExecutionInput {
+  tenant: string;
+  jobId: string;
+  /** The job item's partition key, for the DynamoDB service-integration tasks. */
+  pk: string;
+}
+
+export interface AgentStepEvent {
+  tenant: string;
+  jobId: string;
+}
+
+export type StepOutcomeName = 'continue' | 'done' | 'stopped' | 'failed';
+
+export interface AgentStepResult {
+  outcome: StepOutcomeName;
+  error?: { code: JobErrorCode; message: string };
+}
+
+/** What MarkFailed receives: the execution state, with either the step's failure or a caught error. */
+export interface MarkFailedEvent extends ExecutionInput {
+  step?: AgentStepResult;
+  failure?: { Error: string; Cause?: string };
+}
+
+export interface MarkFailedResult {
+  /** True when this call moved the job to `failed` (then it goes to the job DLQ). */
+  failed: boolean;
+  jobId: string;
+  tenant: string;
+  error: { code: JobErrorCode; message: string };
+}
+
+/** Error name a step throws for transient trouble; the AgentStep Retry matches on it. */
+export const TRANSIENT_STEP_ERROR = 'TransientStepError';
+
+/** Extra seconds the Task timeout allows beyond the longest agent step, for the checkpoint write. */
+export const STEP_TIMEOUT_MARGIN_SECONDS = 20;
+
+/** Extra seconds the execution-level timeout allows beyond the longest job any agent may run. */
+export const EXECUTION_TIMEOUT_MARGIN_SECONDS = 300;
+
+export function executionArn(stateMachineArn: string, executionName: string): string {
+  const [prefix, name] = stateMachineArn.split(':stateMachine:');
+  return `${prefix}:execution:${name}:${executionName}`;
+}

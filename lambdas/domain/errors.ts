@@ -1,0 +1,65 @@
+/**
+ * Domain errors carry a stable snake_case `code` that clients can branch on. The HTTP edge maps a
+ * code to a status (lambdas/handlers/http); nothing below the edge knows about HTTP.
+ */
+export const ERROR_CODES = [
+  'validation_failed',
+  'invalid_input',
+  'unsupported_media_type',
+  'payload_too_large',
+  'unauthorized',
+  'not_found',
+  'method_not_allowed',
+  'unknown_agent',
+  'job_terminal',
+  'invalid_transition',
+  'idempotency_key_mismatch',
+  'idempotency_key_in_use',
+  'invalid_cursor',
+  'service_unavailable',
+  'internal_error',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export interface FieldError {
+  path: string;
+  message: string;
+}
+
+export class DomainError extends Error {
+  override readonly name: string = 'DomainError';
+  readonly code: ErrorCode;
+  readonly errors?: FieldError[];
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; errors?: FieldError[] }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    if (options?.errors) this.errors = options.errors;
+  }
+}
+
+export class NotFoundError extends DomainError {
+  override readonly name = 'NotFoundError';
+  constructor(what = 'job') {
+    super('not_found', `${what} not found`);
+  }
+}
+
+export class ValidationError extends DomainError {
+  override readonly name = 'ValidationError';
+  constructor(message: string, errors: FieldError[], code: 'validation_failed' | 'invalid_input' = 'validation_failed') {
+    super(code, message, { errors });
+  }
+}
+
+/** Error codes a failed job can carry in `error.code`. */
+export const JOB_ERROR_CODES = [
+  'agent_error',
+  'step_timeout',
+  'job_timeout',
+  'model_unavailable',
+  'start_failed',
+  'internal_error',
+] as const;
+export type JobErrorCode = (typeof JOB_ERROR_CODES)[number];

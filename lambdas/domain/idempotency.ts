@@ -1,0 +1,59 @@
+import { createHash, createHmac } from 'node:crypto';
+import canonicalize from 'canonicalize';
+import { ulid } from 'ulid';
+import { DomainError } from './errors.js';
+
+/** 1..255 printable ASCII characters (IETF Idempotency-Key draft leaves the syntax to the server). */
+const KEY_PATTERN = /^[\x20-\x7e]{1,255}$/;
+
+/** Job ids: `job_` + 26 Crockford base32 characters, lowercase, whether random or derived. */
+export const JOB_ID_PATTERN = /^job_[0-9a-hjkmnp-tv-z]{26}$/;
+
+const CROCKFORD = '0123456789abcdefghjkmnpqrstvwxyz';
+
+function base32(bytes: Buffer, length: number): string {
+  let out = '';
+  let bits = 0;
+  let value = 0;
+  for (const byte of bytes) {
+    value = (value << 8) | byte;
+    bits += 8;
+    while (bits >= 5 && out.length < length) {
+      out += CROCKFORD[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+    value &= (1 << bits) - 1;
+  }
+  return out;
+}
+
+export function isValidIdempotencyKey(key: string): boolean {
+  return KEY_PATTERN.test(key);
+}
+
+export function assertIdempotencyKey(key: string): void {
+  if (!isValidIdempotencyKey(key)) {
+    throw new DomainError('validation_failed', 'Idempotency-Key must be 1 to 255 printable ASCII characters', {
+      errors: [{ path: 'headers.idempotency-key', message: 'must be 1..255 printable ASCII characters' }],
+    });
+  }
+}
+
+/**
+ * The job id for a submit. With an Idempotency-Key the id is a keyed hash of tenant and key, so
+ * every retry of the same request addresses the same item and the table's conditional write is
+ * the whole idempotency mechanism: no second record, no second write. Tenant is the HMAC key, so
+ * two tenants using the same key get unrelated ids.
+ */
+export function jobIdFor(tenant: string, idempotencyKey: string | undefined): string {
+  if (idempotencyKey === undefined) return `job_${ulid().toLowerCase()}`;
+  const digest = createHmac('sha256', `agent-jobs:idempotency:${tenant}`).update(idempotencyKey).digest();
+  return `job_${base32(digest, 26)}`;
+}
+
+/** Fingerprint of the request as parsed (RFC 8785 canonical JSON), so formatting never matters. */
+export function requestFingerprint(request: unknown): string {
+  return createHash('sha256')
+    .update(canonicalize(request) ?? '')
+    .digest('base64url');
+}
