@@ -1,0 +1,120 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { jobStoreFromEnv } from '../adapters/dynamo-job-store.js';
+import { TransientStepError } from '../agents/agent.js';
+import type { AgentDefinition, StepOutcome } from '../agents/agent.js';
+import { findAgent } from '../agents/registry.js';
+import type { AgentStepEvent, AgentStepResult } from '../config/workflow.js';
+import type { JobErrorCode } from '../domain/errors.js';
+import type { JobProgress } from '../domain/job.js';
+import type { StepSnapshot } from '../domain/job-store.js';
+
+const logger = new Logger({ serviceName: 'agent-jobs' });
+const store = jobStoreFromEnv();
+
+/** A job item must stay well under DynamoDB's 400 KB; results beyond this fail the job clearly. */
+export const MAX_RESULT_BYTES = 128 * 1024;
+
+const failed = (code: JobErrorCode, message: string): AgentStepResult => ({ outcome: 'failed', error: { code, message } });
+
+class StepDeadline extends Error {
+  override readonly name = 'StepDeadline';
+  constructor(readonly code: 'step_timeout' | 'job_timeout') {
+    super(code);
+  }
+}
+
+/** Runs one step under the tighter of the step timeout and the job deadline, aborting the agent at it. */
+async function runBounded<S>(
+  agent: AgentDefinition<unknown, S>,
+  snap: StepSnapshot,
+  input: unknown,
+  progress: JobProgress,
+): Promise<StepOutcome<S>> {
+  const jobLeftMs = new Date(snap.job.startedAt ?? snap.job.createdAt).getTime() + snap.job.timeoutSeconds * 1000 - Date.now();
+  const stepMs = agent.stepTimeoutSeconds * 1000;
+  if (jobLeftMs <= 0) throw new StepDeadline('job_timeout');
+  const deadline = new StepDeadline(jobLeftMs < stepMs ? 'job_timeout' : 'step_timeout');
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      controller.abort(deadline);
+      reject(deadline);
+    }, Math.min(jobLeftMs, stepMs));
+  });
+  try {
+    return await Promise.race([
+      agent.step({
+        jobId: snap.job.id,
+        input,
+        state: snap.state as S | null,
+        completedSteps: snap.completedSteps,
+        signal: controller.signal,
+        answer: snap.answer,
+        progress(fraction, message) {
+          progress.fraction = Math.min(1, Math.max(0, fraction));
+          progress.message = message?.slice(0, 500) ?? null;
+        },
+      }),
+      expired,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * One agent step: load the checkpoint, run the step, record its outcome with a conditional write.
+ * A cancelled job is seen here (status no longer `running`) and nothing more is written. Agent
+ * failures are returned, not thrown, so the workflow never retries them; TransientStepError is
+ * thrown so the workflow retries with backoff.
+ */
+export const handler = async (event: AgentStepEvent): Promise<AgentStepResult> => {
+  const snap = await store.loadForStep(event.tenant, event.jobId);
+  if (!snap || snap.job.status !== 'running') return { outcome: 'stopped' };
+  const agent = findAgent(snap.job.agent);
+  if (!agent) return failed('agent_error', `agent ${snap.job.agent} is not deployed`);
+  const input = agent.inputSchema.safeParse(snap.job.input);
+  if (!input.success) return failed('agent_error', 'the stored input no longer matches the agent schema');
+
+  const step = snap.completedSteps + 1;
+  const progress: JobProgress = { ...snap.job.progress, step };
+  let outcome: StepOutcome<unknown>;
+  try {
+    outcome = await runBounded(agent, snap, input.data, progress);
+  } catch (error) {
+    if (error instanceof StepDeadline) return failed(error.code, `step ${step} did not finish in time`);
+    if (error instanceof TransientStepError) throw error;
+    logger.warn('agent step threw', { jobId: snap.job.id, step, error: error as Error });
+    return failed('agent_error', `step ${step} failed: ${(error as Error).message ?? 'unknown error'}`.slice(0, 1000));
+  }
+  return record(event, snap, outcome, { completedSteps: step, progress });
+};
+
+async function record(
+  event: AgentStepEvent,
+  snap: StepSnapshot,
+  outcome: StepOutcome<unknown>,
+  cp: { completedSteps: number; progress: JobProgress },
+): Promise<AgentStepResult> {
+  const now = new Date();
+  switch (outcome.type) {
+    case 'fail':
+      return failed(outcome.code ?? 'agent_error', outcome.message);
+    case 'input_required':
+      // The wait-for-input workflow branch is not deployed yet; fail loudly rather than hang.
+      return failed('agent_error', 'this deployment cannot wait for human input yet');
+    case 'continue': {
+      const ok = await store.checkpoint(event.tenant, event.jobId, { ...cp, state: (outcome.state ?? null) as never }, now);
+      return { outcome: ok ? 'continue' : 'stopped' };
+    }
+    case 'done': {
+      if (Buffer.byteLength(JSON.stringify(outcome.result ?? null)) > MAX_RESULT_BYTES) {
+        return failed('agent_error', `the result is larger than ${MAX_RESULT_BYTES} bytes`);
+      }
+      const progress = { ...cp.progress, fraction: 1 };
+      const ok = await store.succeed(event.tenant, event.jobId, outcome.result, { ...cp, progress }, now);
+      return { outcome: ok ? 'done' : 'stopped' };
+    }
+  }
+}

@@ -1,0 +1,28 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import httpHeaderNormalizer from '@middy/http-header-normalizer';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { problemFromError } from './problem.js';
+
+export const logger = new Logger({ serviceName: 'agent-jobs' });
+
+type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
+
+/**
+ * Every API handler is wrapped the same way: lower-cased headers, structured logs with the
+ * request id, and errors turned into problem+json at the edge (unexpected ones logged as errors).
+ */
+export function httpHandler(fn: ApiHandler) {
+  return middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(httpHeaderNormalizer())
+    .use({
+      onError: async (request) => {
+        const { response, unexpected } = problemFromError(request.error);
+        if (unexpected) logger.error('request failed', { error: request.error as Error });
+        request.response = response;
+      },
+    })
+    .handler(fn);
+}

@@ -1,0 +1,49 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
+import { JOB_SK } from '../adapters/dynamo-job-store.js';
+import { WorkflowClient } from '../adapters/workflow-client.js';
+import { ENV, requireEnv } from '../config/env.js';
+import type { Job } from '../domain/job.js';
+
+const logger = new Logger({ serviceName: 'agent-jobs' });
+const workflow = new WorkflowClient(requireEnv(ENV.stateMachineArn));
+
+type JobImage = Job & { PK: string; SK: string };
+
+const image = (img: unknown) => (img ? (unmarshall(img as Record<string, AttributeValue>) as JobImage) : undefined);
+
+/**
+ * What a committed write to a job item asks of the workflow. A new pending job (or an expired
+ * one replaced under the same id, which gets a new execution name) starts its execution; a move
+ * to `cancelled` stops it.
+ */
+export async function applyRecord(record: DynamoDBRecord): Promise<void> {
+  const next = image(record.dynamodb?.NewImage);
+  if (!next || next.SK !== JOB_SK) return;
+  const prev = image(record.dynamodb?.OldImage);
+  if (next.status === 'pending' && prev?.executionName !== next.executionName) {
+    const outcome = await workflow.start(next.executionName, { tenant: next.tenant, jobId: next.id, pk: next.PK });
+    logger.info('execution start', { jobId: next.id, outcome });
+  } else if (next.status === 'cancelled' && prev && prev.status !== 'cancelled') {
+    await workflow.stop(next.executionName, 'the job was cancelled through the API');
+    logger.info('execution stopped', { jobId: next.id });
+  }
+}
+
+/**
+ * Records are applied in order; the first failure is reported back, so the event source retries
+ * from it (with backoff) and finally sends the batch to the start DLQ: never silently dropped.
+ */
+export const handler = async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
+  for (const record of event.Records) {
+    try {
+      await applyRecord(record);
+    } catch (error) {
+      logger.error('stream record failed', { error: error as Error, eventID: record.eventID });
+      return { batchItemFailures: [{ itemIdentifier: record.dynamodb?.SequenceNumber ?? '' }] };
+    }
+  }
+  return { batchItemFailures: [] };
+};
