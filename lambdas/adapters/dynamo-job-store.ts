@@ -11,11 +11,11 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { ENV, requireEnv } from '../config/env.js';
 import type { ListPosition } from '../domain/cursor.js';
 import { DomainError, NotFoundError } from '../domain/errors.js';
-import { isTerminal, sourcesOf } from '../domain/job.js';
 import type { Job, JobError, JobStatus, JsonValue } from '../domain/job.js';
+import { isTerminal, sourcesOf } from '../domain/job.js';
 import type { Checkpoint, JobStore, ListQuery, StepSnapshot, UnfinishedJob } from '../domain/job-store.js';
-import { isExpired, terminalExpiry, toTtl } from '../domain/retention.js';
 import type { RetentionPolicy } from '../domain/retention.js';
+import { isExpired, terminalExpiry, toTtl } from '../domain/retention.js';
 
 export const JOB_SK = 'JOB';
 const KEY_SK = 'KEY';
@@ -41,7 +41,17 @@ interface JobItem extends Job {
   answer?: JsonValue;
 }
 
-const INTERNAL_ATTRIBUTES = ['PK', 'SK', 'GSI1PK', 'GSI1SK', 'ttl', 'fingerprint', 'completedSteps', 'agentState', 'answer'] as const;
+const INTERNAL_ATTRIBUTES = [
+  'PK',
+  'SK',
+  'GSI1PK',
+  'GSI1SK',
+  'ttl',
+  'fingerprint',
+  'completedSteps',
+  'agentState',
+  'answer',
+] as const;
 
 function toJob(item: object): Job {
   const job: Record<string, unknown> = { ...item };
@@ -59,7 +69,8 @@ const isConditionFailure = (e: unknown): e is ConditionalCheckFailedException =>
   e instanceof ConditionalCheckFailedException || (e as Error)?.name === 'ConditionalCheckFailedException';
 
 /** SDK clients are created once per container (module level), as every handler shares them. */
-const defaultClient = DynamoDBDocumentClient.from(new DynamoDBClient({}), {
+export const dynamoClient = new DynamoDBClient({});
+const defaultClient = DynamoDBDocumentClient.from(dynamoClient, {
   marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
 });
 
@@ -120,7 +131,10 @@ export class DynamoJobStore implements JobStore {
       return { job: toJob(fresh), created: true, fingerprint: fresh.fingerprint };
     } catch (e) {
       if (isConditionFailure(e)) {
-        throw new DomainError('idempotency_key_in_use', 'a request with this Idempotency-Key is being processed');
+        throw new DomainError(
+          'idempotency_key_in_use',
+          'a request with this Idempotency-Key is being processed',
+        );
       }
       throw e;
     }
@@ -128,7 +142,11 @@ export class DynamoJobStore implements JobStore {
 
   async get(tenant: string, id: string, now: Date) {
     const { Item } = await this.client.send(
-      new GetCommand({ TableName: this.tableName, Key: { PK: jobPk(tenant, id), SK: JOB_SK }, ConsistentRead: true }),
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { PK: jobPk(tenant, id), SK: JOB_SK },
+        ConsistentRead: true,
+      }),
     );
     if (!Item || isExpired(Item.expiresAt as string, now)) return undefined;
     return toJob(Item);
@@ -203,17 +221,29 @@ export class DynamoJobStore implements JobStore {
       const old = e.Item && unmarshallItem(e.Item);
       if (!old || isExpired(old.expiresAt, now)) throw new NotFoundError();
       if (old.status === 'cancelled') return toJob(old);
-      throw new DomainError(isTerminal(old.status) ? 'job_terminal' : 'invalid_transition', `the job is already ${old.status}`);
+      throw new DomainError(
+        isTerminal(old.status) ? 'job_terminal' : 'invalid_transition',
+        `the job is already ${old.status}`,
+      );
     }
   }
 
   async loadForStep(tenant: string, id: string): Promise<StepSnapshot | undefined> {
     const { Item } = await this.client.send(
-      new GetCommand({ TableName: this.tableName, Key: { PK: jobPk(tenant, id), SK: JOB_SK }, ConsistentRead: true }),
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { PK: jobPk(tenant, id), SK: JOB_SK },
+        ConsistentRead: true,
+      }),
     );
     if (!Item) return undefined;
     const item = Item as JobItem;
-    return { job: toJob(Item), state: item.agentState ?? null, answer: item.answer, completedSteps: item.completedSteps };
+    return {
+      job: toJob(Item),
+      state: item.agentState ?? null,
+      answer: item.answer,
+      completedSteps: item.completedSteps,
+    };
   }
 
   async checkpoint(tenant: string, id: string, cp: Checkpoint, now: Date) {
@@ -305,7 +335,11 @@ export class DynamoJobStore implements JobStore {
 
   async tenantForKey(keyHash: string) {
     const { Item } = await this.client.send(
-      new GetCommand({ TableName: this.tableName, Key: { PK: keyPk(keyHash), SK: KEY_SK }, ProjectionExpression: 'tenant' }),
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { PK: keyPk(keyHash), SK: KEY_SK },
+        ProjectionExpression: 'tenant',
+      }),
     );
     return Item?.tenant as string | undefined;
   }
@@ -345,7 +379,8 @@ export class DynamoJobStore implements JobStore {
 }
 
 /** The document client leaves the item of a failed condition in wire format. */
-const unmarshallItem = (item: NonNullable<ConditionalCheckFailedException['Item']>) => unmarshall(item) as JobItem;
+const unmarshallItem = (item: NonNullable<ConditionalCheckFailedException['Item']>) =>
+  unmarshall(item) as JobItem;
 
 function positionOf(sortKey: string): ListPosition {
   const cut = sortKey.lastIndexOf('#');

@@ -6,8 +6,8 @@ import {
   StartExecutionCommand,
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
-import { executionArn } from '../config/workflow.js';
 import type { ExecutionInput } from '../config/workflow.js';
+import { executionArn } from '../config/workflow.js';
 
 const defaultClient = new SFNClient({});
 
@@ -24,7 +24,11 @@ export class WorkflowClient {
   async start(executionName: string, input: ExecutionInput): Promise<'started' | 'already_started'> {
     try {
       await this.client.send(
-        new StartExecutionCommand({ stateMachineArn: this.stateMachineArn, name: executionName, input: JSON.stringify(input) }),
+        new StartExecutionCommand({
+          stateMachineArn: this.stateMachineArn,
+          name: executionName,
+          input: JSON.stringify(input),
+        }),
       );
       return 'started';
     } catch (e) {
@@ -49,7 +53,9 @@ export class WorkflowClient {
   }
 
   async isActive(): Promise<boolean> {
-    const out = await this.client.send(new DescribeStateMachineCommand({ stateMachineArn: this.stateMachineArn }));
+    const out = await this.client.send(
+      new DescribeStateMachineCommand({ stateMachineArn: this.stateMachineArn }),
+    );
     return out.status === 'ACTIVE';
   }
 }

@@ -48,7 +48,11 @@ export class NotFoundError extends DomainError {
 
 export class ValidationError extends DomainError {
   override readonly name = 'ValidationError';
-  constructor(message: string, errors: FieldError[], code: 'validation_failed' | 'invalid_input' = 'validation_failed') {
+  constructor(
+    message: string,
+    errors: FieldError[],
+    code: 'validation_failed' | 'invalid_input' = 'validation_failed',
+  ) {
     super(code, message, { errors });
   }
 }

@@ -33,9 +33,13 @@ export function isValidIdempotencyKey(key: string): boolean {
 
 export function assertIdempotencyKey(key: string): void {
   if (!isValidIdempotencyKey(key)) {
-    throw new DomainError('validation_failed', 'Idempotency-Key must be 1 to 255 printable ASCII characters', {
-      errors: [{ path: 'headers.idempotency-key', message: 'must be 1..255 printable ASCII characters' }],
-    });
+    throw new DomainError(
+      'validation_failed',
+      'Idempotency-Key must be 1 to 255 printable ASCII characters',
+      {
+        errors: [{ path: 'headers.idempotency-key', message: 'must be 1..255 printable ASCII characters' }],
+      },
+    );
   }
 }
 

@@ -36,7 +36,11 @@ export interface UnfinishedJob {
  */
 export interface JobStore {
   /** One conditional write. `created: false` means an existing job with the same id came back. */
-  create(job: Job, fingerprint: string, now: Date): Promise<{ job: Job; created: boolean; fingerprint: string }>;
+  create(
+    job: Job,
+    fingerprint: string,
+    now: Date,
+  ): Promise<{ job: Job; created: boolean; fingerprint: string }>;
   get(tenant: string, id: string, now: Date): Promise<Job | undefined>;
   list(tenant: string, query: ListQuery, now: Date): Promise<{ jobs: Job[]; next: ListPosition | undefined }>;
   /** Moves a live job to `cancelled`; returns it unchanged when it already was. */
@@ -44,7 +48,13 @@ export interface JobStore {
   loadForStep(tenant: string, id: string): Promise<StepSnapshot | undefined>;
   /** Records a completed step; false when the job is no longer running (cancelled meanwhile). */
   checkpoint(tenant: string, id: string, checkpoint: Checkpoint, now: Date): Promise<boolean>;
-  succeed(tenant: string, id: string, result: JsonValue, checkpoint: Omit<Checkpoint, 'state'>, now: Date): Promise<boolean>;
+  succeed(
+    tenant: string,
+    id: string,
+    result: JsonValue,
+    checkpoint: Omit<Checkpoint, 'state'>,
+    now: Date,
+  ): Promise<boolean>;
   /** Moves a live job to `failed`; false when it was already terminal. */
   fail(tenant: string, id: string, error: JobError, now: Date): Promise<boolean>;
   tenantForKey(keyHash: string): Promise<string | undefined>;

@@ -1,7 +1,14 @@
-import { DomainError } from './errors.js';
 import type { JobErrorCode } from './errors.js';
+import { DomainError } from './errors.js';
 
-export const JOB_STATUSES = ['pending', 'running', 'input_required', 'succeeded', 'failed', 'cancelled'] as const;
+export const JOB_STATUSES = [
+  'pending',
+  'running',
+  'input_required',
+  'succeeded',
+  'failed',
+  'cancelled',
+] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 
 export const TERMINAL_STATUSES: readonly JobStatus[] = ['succeeded', 'failed', 'cancelled'];

@@ -1,5 +1,5 @@
-import { isTerminal } from './job.js';
 import type { Job } from './job.js';
+import { isTerminal } from './job.js';
 
 export const MIN_RETRY_AFTER = 1;
 export const MAX_RETRY_AFTER = 30;
@@ -12,7 +12,10 @@ const clamp = (n: number) => Math.min(MAX_RETRY_AFTER, Math.max(MIN_RETRY_AFTER,
  * poll at about a tenth of the time already spent, or half the estimated remaining time once the
  * agent reports progress, whichever is sooner.
  */
-export function retryAfterSeconds(job: Pick<Job, 'status' | 'createdAt' | 'startedAt' | 'progress'>, now: Date) {
+export function retryAfterSeconds(
+  job: Pick<Job, 'status' | 'createdAt' | 'startedAt' | 'progress'>,
+  now: Date,
+) {
   if (isTerminal(job.status)) return undefined;
   if (job.status === 'pending') return MIN_RETRY_AFTER;
   // A person has to answer; nothing changes faster than that.

@@ -1,7 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { jobStoreFromEnv } from '../adapters/dynamo-job-store.js';
-import { TransientStepError } from '../agents/agent.js';
 import type { AgentDefinition, StepOutcome } from '../agents/agent.js';
+import { TransientStepError } from '../agents/agent.js';
 import { findAgent } from '../agents/registry.js';
 import type { AgentStepEvent, AgentStepResult } from '../config/workflow.js';
 import type { JobErrorCode } from '../domain/errors.js';
@@ -14,7 +14,10 @@ const store = jobStoreFromEnv();
 /** A job item must stay well under DynamoDB's 400 KB; results beyond this fail the job clearly. */
 export const MAX_RESULT_BYTES = 128 * 1024;
 
-const failed = (code: JobErrorCode, message: string): AgentStepResult => ({ outcome: 'failed', error: { code, message } });
+const failed = (code: JobErrorCode, message: string): AgentStepResult => ({
+  outcome: 'failed',
+  error: { code, message },
+});
 
 class StepDeadline extends Error {
   override readonly name = 'StepDeadline';
@@ -30,17 +33,23 @@ async function runBounded<S>(
   input: unknown,
   progress: JobProgress,
 ): Promise<StepOutcome<S>> {
-  const jobLeftMs = new Date(snap.job.startedAt ?? snap.job.createdAt).getTime() + snap.job.timeoutSeconds * 1000 - Date.now();
+  const jobLeftMs =
+    new Date(snap.job.startedAt ?? snap.job.createdAt).getTime() +
+    snap.job.timeoutSeconds * 1000 -
+    Date.now();
   const stepMs = agent.stepTimeoutSeconds * 1000;
   if (jobLeftMs <= 0) throw new StepDeadline('job_timeout');
   const deadline = new StepDeadline(jobLeftMs < stepMs ? 'job_timeout' : 'step_timeout');
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      controller.abort(deadline);
-      reject(deadline);
-    }, Math.min(jobLeftMs, stepMs));
+    timer = setTimeout(
+      () => {
+        controller.abort(deadline);
+        reject(deadline);
+      },
+      Math.min(jobLeftMs, stepMs),
+    );
   });
   try {
     return await Promise.race([
@@ -71,7 +80,7 @@ async function runBounded<S>(
  */
 export const handler = async (event: AgentStepEvent): Promise<AgentStepResult> => {
   const snap = await store.loadForStep(event.tenant, event.jobId);
-  if (!snap || snap.job.status !== 'running') return { outcome: 'stopped' };
+  if (snap?.job.status !== 'running') return { outcome: 'stopped' };
   const agent = findAgent(snap.job.agent);
   if (!agent) return failed('agent_error', `agent ${snap.job.agent} is not deployed`);
   const input = agent.inputSchema.safeParse(snap.job.input);
@@ -86,14 +95,16 @@ export const handler = async (event: AgentStepEvent): Promise<AgentStepResult> =
     if (error instanceof StepDeadline) return failed(error.code, `step ${step} did not finish in time`);
     if (error instanceof TransientStepError) throw error;
     logger.warn('agent step threw', { jobId: snap.job.id, step, error: error as Error });
-    return failed('agent_error', `step ${step} failed: ${(error as Error).message ?? 'unknown error'}`.slice(0, 1000));
+    return failed(
+      'agent_error',
+      `step ${step} failed: ${(error as Error).message ?? 'unknown error'}`.slice(0, 1000),
+    );
   }
-  return record(event, snap, outcome, { completedSteps: step, progress });
+  return record(event, outcome, { completedSteps: step, progress });
 };
 
 async function record(
   event: AgentStepEvent,
-  snap: StepSnapshot,
   outcome: StepOutcome<unknown>,
   cp: { completedSteps: number; progress: JobProgress },
 ): Promise<AgentStepResult> {
@@ -105,7 +116,12 @@ async function record(
       // The wait-for-input workflow branch is not deployed yet; fail loudly rather than hang.
       return failed('agent_error', 'this deployment cannot wait for human input yet');
     case 'continue': {
-      const ok = await store.checkpoint(event.tenant, event.jobId, { ...cp, state: (outcome.state ?? null) as never }, now);
+      const ok = await store.checkpoint(
+        event.tenant,
+        event.jobId,
+        { ...cp, state: (outcome.state ?? null) as never },
+        now,
+      );
       return { outcome: ok ? 'continue' : 'stopped' };
     }
     case 'done': {

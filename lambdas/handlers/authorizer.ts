@@ -18,7 +18,9 @@ async function tenantFor(keyHash: string): Promise<string | undefined> {
   return tenant;
 }
 
-function lowerCased(headers: APIGatewayRequestAuthorizerEvent['headers']): Record<string, string | undefined> {
+function lowerCased(
+  headers: APIGatewayRequestAuthorizerEvent['headers'],
+): Record<string, string | undefined> {
   return Object.fromEntries(Object.entries(headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
 }
 
@@ -26,7 +28,9 @@ function lowerCased(headers: APIGatewayRequestAuthorizerEvent['headers']): Recor
  * REQUEST authorizer: the key may come in `Authorization: Bearer` or `x-api-key`. Throwing
  * 'Unauthorized' is how API Gateway is told to answer 401 (gateway response UNAUTHORIZED).
  */
-export const handler = async (event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> => {
+export const handler = async (
+  event: APIGatewayRequestAuthorizerEvent,
+): Promise<APIGatewayAuthorizerResult> => {
   const key = apiKeyFromHeaders(lowerCased(event.headers));
   const tenant = key ? await tenantFor(hashApiKey(key)) : undefined;
   if (!tenant) {

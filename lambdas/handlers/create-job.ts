@@ -3,14 +3,14 @@ import { jobStoreFromEnv } from '../adapters/dynamo-job-store.js';
 import { findAgent } from '../agents/registry.js';
 import { DomainError, ValidationError } from '../domain/errors.js';
 import { assertIdempotencyKey, jobIdFor, requestFingerprint } from '../domain/idempotency.js';
-import { newJob } from '../domain/job.js';
 import type { JsonValue } from '../domain/job.js';
+import { newJob } from '../domain/job.js';
 import { liveExpiry } from '../domain/retention.js';
 import { httpHandler } from './http/middleware.js';
 import { header, jsonBody, parseWith, tenantOf, zodErrors } from './http/request.js';
 import { jobResponse } from './http/response.js';
-import { createJobRequestSchema } from './http/schemas.js';
 import type { CreateJobRequest } from './http/schemas.js';
+import { createJobRequestSchema } from './http/schemas.js';
 
 const store = jobStoreFromEnv();
 
@@ -20,12 +20,19 @@ function checkAgainstAgent(req: CreateJobRequest): number {
   if (!agent) throw new DomainError('unknown_agent', `there is no agent named "${req.agent}"`);
   const input = agent.inputSchema.safeParse(req.input);
   if (!input.success) {
-    throw new ValidationError(`the input does not match the ${agent.name} agent's schema`, zodErrors(input.error, 'input'), 'invalid_input');
+    throw new ValidationError(
+      `the input does not match the ${agent.name} agent's schema`,
+      zodErrors(input.error, 'input'),
+      'invalid_input',
+    );
   }
   const timeout = req.timeoutSeconds ?? agent.defaultTimeoutSeconds;
   if (timeout > agent.maxTimeoutSeconds) {
     throw new ValidationError('timeoutSeconds is too large', [
-      { path: 'timeoutSeconds', message: `must be at most ${agent.maxTimeoutSeconds} for the ${agent.name} agent` },
+      {
+        path: 'timeoutSeconds',
+        message: `must be at most ${agent.maxTimeoutSeconds} for the ${agent.name} agent`,
+      },
     ]);
   }
   return timeout;
@@ -43,14 +50,22 @@ export const handler = httpHandler(async (event: APIGatewayProxyEvent) => {
   const job = newJob(
     id,
     tenant,
-    { ...req, input: req.input as JsonValue, metadata: req.metadata as Record<string, JsonValue> | undefined, timeoutSeconds },
+    {
+      ...req,
+      input: req.input as JsonValue,
+      metadata: req.metadata as Record<string, JsonValue> | undefined,
+      timeoutSeconds,
+    },
     now,
     liveExpiry(now, timeoutSeconds),
   );
   const fingerprint = requestFingerprint(req);
   const stored = await store.create(job, fingerprint, now);
   if (!stored.created && stored.fingerprint !== fingerprint) {
-    throw new DomainError('idempotency_key_mismatch', 'this Idempotency-Key was already used with a different request');
+    throw new DomainError(
+      'idempotency_key_mismatch',
+      'this Idempotency-Key was already used with a different request',
+    );
   }
   return jobResponse(202, stored.job, now, {
     Location: `/v1/jobs/${stored.job.id}`,

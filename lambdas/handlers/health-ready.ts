@@ -17,7 +17,8 @@ interface Check {
 const CHECKS: Check[] = [
   {
     name: 'table',
-    run: async () => (await dynamo.send(new DescribeTableCommand({ TableName: tableName }))).Table?.TableStatus === 'ACTIVE',
+    run: async () =>
+      (await dynamo.send(new DescribeTableCommand({ TableName: tableName }))).Table?.TableStatus === 'ACTIVE',
   },
   { name: 'stateMachine', run: () => workflow.isActive() },
   // The built-in agents call no model; a provider-backed agent adds its own check here.
@@ -28,9 +29,15 @@ async function runCheck(check: Check) {
   try {
     const ok = await Promise.race([
       check.run(),
-      new Promise<boolean>((_, reject) => setTimeout(() => reject(new Error('timed out')), CHECK_TIMEOUT_MS).unref()),
+      new Promise<boolean>((_, reject) =>
+        setTimeout(() => reject(new Error('timed out')), CHECK_TIMEOUT_MS).unref(),
+      ),
     ]);
-    return { name: check.name, status: ok ? 'ok' : 'unavailable', detail: ok ? 'ready' : 'not active' } as const;
+    return {
+      name: check.name,
+      status: ok ? 'ok' : 'unavailable',
+      detail: ok ? 'ready' : 'not active',
+    } as const;
   } catch (error) {
     logger.warn('readiness check failed', { check: check.name, error: error as Error });
     return { name: check.name, status: 'unavailable', detail: (error as Error).name } as const;

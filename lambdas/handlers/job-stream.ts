@@ -1,6 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { JOB_SK } from '../adapters/dynamo-job-store.js';
 import { WorkflowClient } from '../adapters/workflow-client.js';
@@ -12,7 +12,8 @@ const workflow = new WorkflowClient(requireEnv(ENV.stateMachineArn));
 
 type JobImage = Job & { PK: string; SK: string };
 
-const image = (img: unknown) => (img ? (unmarshall(img as Record<string, AttributeValue>) as JobImage) : undefined);
+const image = (img: unknown) =>
+  img ? (unmarshall(img as Record<string, AttributeValue>) as JobImage) : undefined;
 
 /**
  * What a committed write to a job item asks of the workflow. A new pending job (or an expired
@@ -24,7 +25,11 @@ export async function applyRecord(record: DynamoDBRecord): Promise<void> {
   if (!next || next.SK !== JOB_SK) return;
   const prev = image(record.dynamodb?.OldImage);
   if (next.status === 'pending' && prev?.executionName !== next.executionName) {
-    const outcome = await workflow.start(next.executionName, { tenant: next.tenant, jobId: next.id, pk: next.PK });
+    const outcome = await workflow.start(next.executionName, {
+      tenant: next.tenant,
+      jobId: next.id,
+      pk: next.PK,
+    });
     logger.info('execution start', { jobId: next.id, outcome });
   } else if (next.status === 'cancelled' && prev && prev.status !== 'cancelled') {
     await workflow.stop(next.executionName, 'the job was cancelled through the API');

@@ -1,7 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { jobStoreFromEnv } from '../adapters/dynamo-job-store.js';
-import { TRANSIENT_STEP_ERROR } from '../config/workflow.js';
 import type { MarkFailedEvent, MarkFailedResult } from '../config/workflow.js';
+import { TRANSIENT_STEP_ERROR } from '../config/workflow.js';
 import type { JobErrorCode } from '../domain/errors.js';
 
 const logger = new Logger({ serviceName: 'agent-jobs' });
@@ -19,7 +19,10 @@ function fromCaught(errorName: string): { code: JobErrorCode; message: string } 
     return { code: 'step_timeout', message: 'an agent step did not finish in time' };
   }
   if (errorName === TRANSIENT_STEP_ERROR) {
-    return { code: 'model_unavailable', message: 'the model provider stayed unavailable through every retry' };
+    return {
+      code: 'model_unavailable',
+      message: 'the model provider stayed unavailable through every retry',
+    };
   }
   return { code: 'internal_error', message: 'the job could not be run; an operator has been alerted' };
 }
@@ -32,6 +35,11 @@ export const handler = async (event: MarkFailedEvent): Promise<MarkFailedResult>
     { ...error, retryable: RETRYABLE.has(error.code) },
     new Date(),
   );
-  logger.info('job failure recorded', { jobId: event.jobId, code: error.code, changed: failed, caught: event.failure?.Error });
+  logger.info('job failure recorded', {
+    jobId: event.jobId,
+    code: error.code,
+    changed: failed,
+    caught: event.failure?.Error,
+  });
   return { failed, jobId: event.jobId, tenant: event.tenant, error };
 };

@@ -1,5 +1,4 @@
 import { httpHandler } from './http/middleware.js';
-import { json } from './http/response.js';
 import { buildOpenApiDocument } from './http/openapi-document.js';
 
 /** Built once per container from the same zod schemas that validate requests. */

@@ -13,7 +13,11 @@ export function apiFor(tenant: string) {
   const base = inject('apiUrl');
   const key = inject('apiKeys')[tenant];
   if (!key) throw new Error(`no key for tenant ${tenant}`);
-  async function call(method: string, path: string, init: { body?: unknown; raw?: string; headers?: Record<string, string> } = {}) {
+  async function call(
+    method: string,
+    path: string,
+    init: { body?: unknown; raw?: string; headers?: Record<string, string> } = {},
+  ) {
     const headers: Record<string, string> = { authorization: `Bearer ${key}`, ...init.headers };
     let body: string | undefined = init.raw;
     if (init.body !== undefined) {
@@ -22,7 +26,11 @@ export function apiFor(tenant: string) {
     }
     const res = await fetch(`${base}${path}`, { method, headers, body });
     const text = await res.text();
-    return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined } as ApiResponse;
+    return {
+      status: res.status,
+      headers: res.headers,
+      body: text ? JSON.parse(text) : undefined,
+    } as ApiResponse;
   }
   return {
     key,
@@ -57,7 +65,13 @@ export function apiFor(tenant: string) {
 export function expectProblem(res: ApiResponse, status: number, code: string) {
   expect(res.status).toBe(status);
   expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-  expect(res.body).toMatchObject({ status, code, type: expect.any(String), title: expect.any(String), detail: expect.any(String) });
+  expect(res.body).toMatchObject({
+    status,
+    code,
+    type: expect.any(String),
+    title: expect.any(String),
+    detail: expect.any(String),
+  });
 }
 
 export async function executionsNamed(name: string) {
@@ -66,6 +80,8 @@ export async function executionsNamed(name: string) {
     region: 'us-east-1',
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
   });
-  const out = await sfn.send(new ListExecutionsCommand({ stateMachineArn: inject('stateMachineArn'), maxResults: 1000 }));
+  const out = await sfn.send(
+    new ListExecutionsCommand({ stateMachineArn: inject('stateMachineArn'), maxResults: 1000 }),
+  );
   return (out.executions ?? []).filter((e) => e.name === name);
 }

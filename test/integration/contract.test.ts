@@ -5,7 +5,11 @@ const api = apiFor('contract');
 
 describe('job lifecycle over HTTP', () => {
   it('accepts a job at once and runs it to a result', async () => {
-    const created = await api.create({ agent: 'echo', input: { message: 'hi', steps: 3, stepMs: 20 }, metadata: { run: 7 } });
+    const created = await api.create({
+      agent: 'echo',
+      input: { message: 'hi', steps: 3, stepMs: 20 },
+      metadata: { run: 7 },
+    });
     expect(created.status).toBe(202);
     const id = created.body.id;
     expect(id).toMatch(/^job_[0-9a-z]{26}$/);
@@ -23,7 +27,12 @@ describe('job lifecycle over HTTP', () => {
       inputRequest: null,
       startedAt: null,
       completedAt: null,
-      links: { self: `/v1/jobs/${id}`, cancel: `/v1/jobs/${id}/cancel`, events: `/v1/jobs/${id}/events`, stream: `/v1/jobs/${id}/stream` },
+      links: {
+        self: `/v1/jobs/${id}`,
+        cancel: `/v1/jobs/${id}/cancel`,
+        events: `/v1/jobs/${id}/events`,
+        stream: `/v1/jobs/${id}/stream`,
+      },
     });
 
     const done = await api.waitForTerminal(id);
@@ -52,7 +61,10 @@ describe('job lifecycle over HTTP', () => {
   });
 
   it('fails at failAtStep with agent_error, keeping the steps completed before it', async () => {
-    const { body } = await api.create({ agent: 'echo', input: { message: 'x', steps: 5, stepMs: 0, failAtStep: 3 } });
+    const { body } = await api.create({
+      agent: 'echo',
+      input: { message: 'x', steps: 5, stepMs: 0, failAtStep: 3 },
+    });
     const done = await api.waitForTerminal(body.id);
     expect(done.body).toMatchObject({ status: 'failed', result: null, progress: { step: 2 } });
     expect(done.body.error).toMatchObject({ code: 'agent_error', retryable: false });
@@ -60,7 +72,11 @@ describe('job lifecycle over HTTP', () => {
   });
 
   it('bounds the whole run by timeoutSeconds (job_timeout)', async () => {
-    const { body } = await api.create({ agent: 'echo', input: { message: 'x', steps: 10, stepMs: 400 }, timeoutSeconds: 1 });
+    const { body } = await api.create({
+      agent: 'echo',
+      input: { message: 'x', steps: 10, stepMs: 400 },
+      timeoutSeconds: 1,
+    });
     const done = await api.waitForTerminal(body.id);
     expect(done.body.status).toBe('failed');
     expect(done.body.error.code).toBe('job_timeout');
@@ -121,7 +137,10 @@ describe('authentication', () => {
   const url = () => inject('apiUrl');
 
   it('answers 401 problem+json with WWW-Authenticate for a missing or unknown key', async () => {
-    for (const headers of [{}, { authorization: 'Bearer nope' }, { 'x-api-key': 'nope' }]) {
+    for (const headers of [{}, { authorization: 'Bearer nope' }, { 'x-api-key': 'nope' }] as Record<
+      string,
+      string
+    >[]) {
       const res = await fetch(`${url()}/v1/jobs`, { headers });
       expect(res.status).toBe(401);
       expect(res.headers.get('www-authenticate')).toBe('Bearer');
@@ -142,19 +161,26 @@ describe('service endpoints', () => {
     expect(live.status).toBe(200);
     const ready = await fetch(`${inject('apiUrl')}/v1/health/ready`);
     expect(ready.status).toBe(200);
-    const body = await ready.json();
-    expect(body.checks.map((c: { name: string }) => c.name).sort()).toEqual(['modelProvider', 'stateMachine', 'table']);
+    const body = (await ready.json()) as { checks: { name: string }[] };
+    expect(body.checks.map((c: { name: string }) => c.name).sort()).toEqual([
+      'modelProvider',
+      'stateMachine',
+      'table',
+    ]);
   });
 
   it('publishes an OpenAPI 3.1 document generated from the request schemas', async () => {
     const res = await fetch(`${inject('apiUrl')}/v1/openapi.json`);
     expect(res.status).toBe(200);
-    const doc = await res.json();
+    // biome-ignore lint/suspicious/noExplicitAny: the document is walked field by field
+    const doc = (await res.json()) as any;
     expect(doc.openapi).toBe('3.1.0');
     expect(Object.keys(doc.paths)).toEqual(
       expect.arrayContaining(['/v1/jobs', '/v1/jobs/{id}', '/v1/jobs/{id}/cancel', '/v1/health/ready']),
     );
-    expect(doc.components.schemas.CreateJobRequest.required).toEqual(expect.arrayContaining(['agent', 'input']));
+    expect(doc.components.schemas.CreateJobRequest.required).toEqual(
+      expect.arrayContaining(['agent', 'input']),
+    );
   });
 
   it('answers unknown routes with a 404 problem', async () => {

@@ -18,13 +18,19 @@ declare module 'vitest' {
 
 export default async function setup(project: TestProject) {
   const dataDir = await mkdtemp(join(tmpdir(), 'agent-jobs-it-'));
-  const apiKeys = Object.fromEntries(TEST_TENANTS.map((t) => [t, `ak_test_${t}_${Math.random().toString(36).slice(2)}`]));
+  const apiKeys = Object.fromEntries(
+    TEST_TENANTS.map((t) => [t, `ak_test_${t}_${Math.random().toString(36).slice(2)}`]),
+  );
   const stack = await startLocalStack({
     port: 0,
     dataDir,
     inMemory: true,
     quiet: true,
-    env: { AGENT_JOBS_API_KEYS: Object.entries(apiKeys).map(([t, k]) => `${t}:${k}`).join(',') },
+    env: {
+      AGENT_JOBS_API_KEYS: Object.entries(apiKeys)
+        .map(([t, k]) => `${t}:${k}`)
+        .join(','),
+    },
   });
   project.provide('apiUrl', stack.url);
   project.provide('apiKeys', apiKeys);

@@ -34,18 +34,25 @@ describe('Idempotency-Key', () => {
   });
 
   it('rejects a key over 255 characters', async () => {
-    const res = await api.create({ agent: 'echo', input: { message: 'a' } }, { 'idempotency-key': 'k'.repeat(256) });
+    const res = await api.create(
+      { agent: 'echo', input: { message: 'a' } },
+      { 'idempotency-key': 'k'.repeat(256) },
+    );
     expectProblem(res, 400, 'validation_failed');
   });
 
   it('gives 50 concurrent duplicates exactly one job and one execution', async () => {
     const key = unique();
     const body = { agent: 'echo', input: { message: 'burst', steps: 1, stepMs: 0 } };
-    const results = await Promise.all(Array.from({ length: 50 }, () => api.create(body, { 'idempotency-key': key })));
+    const results = await Promise.all(
+      Array.from({ length: 50 }, () => api.create(body, { 'idempotency-key': key })),
+    );
     for (const r of results) expect([202, 409]).toContain(r.status);
     const ids = new Set(results.filter((r) => r.status === 202).map((r) => r.body.id));
     expect(ids.size).toBe(1);
-    expect(results.filter((r) => r.headers.get('idempotent-replayed') === null && r.status === 202)).toHaveLength(1);
+    expect(
+      results.filter((r) => r.headers.get('idempotent-replayed') === null && r.status === 202),
+    ).toHaveLength(1);
     const [id] = [...ids] as [string];
     await api.waitForTerminal(id);
     expect(await executionsNamed(id)).toHaveLength(1);

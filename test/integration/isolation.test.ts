@@ -9,7 +9,10 @@ describe('tenant isolation', () => {
   let ownerCursor: string;
 
   beforeAll(async () => {
-    const created = await owner.create({ agent: 'echo', input: { message: 'private', steps: 30, stepMs: 500 } });
+    const created = await owner.create({
+      agent: 'echo',
+      input: { message: 'private', steps: 30, stepMs: 500 },
+    });
     jobId = created.body.id;
     await owner.create({ agent: 'echo', input: { message: 'second', steps: 1, stepMs: 0 } });
     ownerCursor = (await owner.list('?limit=1')).body.nextCursor;

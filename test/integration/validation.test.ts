@@ -10,22 +10,69 @@ async function jobCount() {
 
 describe('bad input is a 4xx problem and changes nothing', () => {
   const json = { 'content-type': 'application/json' };
-  const cases: Array<[string, { raw?: string; body?: unknown; headers?: Record<string, string> }, number, string]> = [
+  const cases: Array<
+    [string, { raw?: string; body?: unknown; headers?: Record<string, string> }, number, string]
+  > = [
     ['malformed JSON', { raw: '{"agent": "echo", ', headers: json }, 400, 'validation_failed'],
-    ['not JSON at all', { raw: 'agent=echo', headers: { 'content-type': 'text/plain' } }, 415, 'unsupported_media_type'],
-    ['no content type', { raw: '{"agent":"echo","input":{}}', headers: { 'content-type': '' } }, 415, 'unsupported_media_type'],
+    [
+      'not JSON at all',
+      { raw: 'agent=echo', headers: { 'content-type': 'text/plain' } },
+      415,
+      'unsupported_media_type',
+    ],
+    [
+      'no content type',
+      { raw: '{"agent":"echo","input":{}}', headers: { 'content-type': '' } },
+      415,
+      'unsupported_media_type',
+    ],
     ['empty body', { raw: '', headers: json }, 400, 'validation_failed'],
     ['array body', { body: [1, 2] }, 400, 'validation_failed'],
     ['missing input', { body: { agent: 'echo' } }, 400, 'validation_failed'],
     ['agent of wrong type', { body: { agent: 42, input: {} } }, 400, 'validation_failed'],
-    ['unknown field', { body: { agent: 'echo', input: { message: 'x' }, extra: true } }, 400, 'validation_failed'],
-    ['timeout of wrong type', { body: { agent: 'echo', input: { message: 'x' }, timeoutSeconds: 'soon' } }, 400, 'validation_failed'],
-    ['timeout over the agent maximum', { body: { agent: 'echo', input: { message: 'x' }, timeoutSeconds: 999_999 } }, 400, 'validation_failed'],
-    ['metadata not an object', { body: { agent: 'echo', input: { message: 'x' }, metadata: [1] } }, 400, 'validation_failed'],
-    ['webhook url not a URL', { body: { agent: 'echo', input: { message: 'x' }, webhook: { url: 'nope' } } }, 400, 'validation_failed'],
+    [
+      'unknown field',
+      { body: { agent: 'echo', input: { message: 'x' }, extra: true } },
+      400,
+      'validation_failed',
+    ],
+    [
+      'timeout of wrong type',
+      { body: { agent: 'echo', input: { message: 'x' }, timeoutSeconds: 'soon' } },
+      400,
+      'validation_failed',
+    ],
+    [
+      'timeout over the agent maximum',
+      { body: { agent: 'echo', input: { message: 'x' }, timeoutSeconds: 999_999 } },
+      400,
+      'validation_failed',
+    ],
+    [
+      'metadata not an object',
+      { body: { agent: 'echo', input: { message: 'x' }, metadata: [1] } },
+      400,
+      'validation_failed',
+    ],
+    [
+      'webhook url not a URL',
+      { body: { agent: 'echo', input: { message: 'x' }, webhook: { url: 'nope' } } },
+      400,
+      'validation_failed',
+    ],
     ['unknown agent', { body: { agent: 'nobody', input: {} } }, 422, 'unknown_agent'],
-    ['input against the agent schema', { body: { agent: 'echo', input: { message: 1, steps: 99 } } }, 400, 'invalid_input'],
-    ['oversized body', { body: { agent: 'echo', input: { message: 'x'.repeat(300 * 1024) } } }, 413, 'payload_too_large'],
+    [
+      'input against the agent schema',
+      { body: { agent: 'echo', input: { message: 1, steps: 99 } } },
+      400,
+      'invalid_input',
+    ],
+    [
+      'oversized body',
+      { body: { agent: 'echo', input: { message: 'x'.repeat(300 * 1024) } } },
+      413,
+      'payload_too_large',
+    ],
   ];
 
   it.each(cases)('rejects %s', async (_name, request, status, code) => {
@@ -51,7 +98,10 @@ describe('bad input is a 4xx problem and changes nothing', () => {
     ['limit=abc', 'validation_failed'],
     ['status=done', 'validation_failed'],
     ['cursor=forged', 'invalid_cursor'],
-    [`cursor=${Buffer.from('["2026-01-01T00:00:00.000Z","job_00000000000000000000000000"]').toString('base64url')}.AAAA`, 'invalid_cursor'],
+    [
+      `cursor=${Buffer.from('["2026-01-01T00:00:00.000Z","job_00000000000000000000000000"]').toString('base64url')}.AAAA`,
+      'invalid_cursor',
+    ],
   ])('rejects the list query %s', async (query, code) => {
     expectProblem(await api.list(`?${query}`), 400, code);
   });

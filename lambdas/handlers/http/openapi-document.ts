@@ -1,7 +1,7 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
-import { API_ROUTES } from '../../config/routes.js';
 import { PROBLEM_CONTENT_TYPE } from '../../config/gateway-responses.js';
+import { API_ROUTES } from '../../config/routes.js';
 import {
   createJobRequestSchema,
   healthSchema,
@@ -14,10 +14,23 @@ import {
 
 const problems = (...statuses: number[]) =>
   Object.fromEntries(
-    statuses.map((s) => [s, { description: 'Problem details (RFC 9457)', content: { [PROBLEM_CONTENT_TYPE]: { schema: problemSchema } } }]),
+    statuses.map((s) => [
+      s,
+      {
+        description: 'Problem details (RFC 9457)',
+        content: { [PROBLEM_CONTENT_TYPE]: { schema: problemSchema } },
+      },
+    ]),
   );
-const jobBody = (description: string) => ({ description, content: { 'application/json': { schema: jobSchema } } });
-const retryAfter = z.int().min(1).max(30).meta({ description: 'Seconds to wait before polling again; absent once terminal.' });
+const jobBody = (description: string) => ({
+  description,
+  content: { 'application/json': { schema: jobSchema } },
+});
+const retryAfter = z
+  .int()
+  .min(1)
+  .max(30)
+  .meta({ description: 'Seconds to wait before polling again; absent once terminal.' });
 const idPath = z.object({ id: jobIdSchema });
 
 type PathSpec = Omit<Parameters<OpenAPIRegistry['registerPath']>[0], 'method' | 'path'>;
@@ -38,12 +51,18 @@ const OPERATIONS: Record<string, PathSpec> = {
   'list-jobs': {
     summary: "List the tenant's jobs, newest first",
     request: { query: listJobsQuerySchema },
-    responses: { 200: { description: 'A page of jobs', content: { 'application/json': { schema: jobListSchema } } }, ...problems(400, 401) },
+    responses: {
+      200: { description: 'A page of jobs', content: { 'application/json': { schema: jobListSchema } } },
+      ...problems(400, 401),
+    },
   },
   'get-job': {
     summary: 'Get a job',
     request: { params: idPath },
-    responses: { 200: { ...jobBody('The job'), headers: z.object({ 'Retry-After': retryAfter }) }, ...problems(400, 401, 404) },
+    responses: {
+      200: { ...jobBody('The job'), headers: z.object({ 'Retry-After': retryAfter }) },
+      ...problems(400, 401, 404),
+    },
   },
   'cancel-job': {
     summary: 'Cancel a job (idempotent)',
@@ -63,14 +82,23 @@ const OPERATIONS: Record<string, PathSpec> = {
   },
   openapi: {
     summary: 'This document',
-    responses: { 200: { description: 'OpenAPI 3.1', content: { 'application/json': { schema: z.object({}).passthrough() } } } },
+    responses: {
+      200: {
+        description: 'OpenAPI 3.1',
+        content: { 'application/json': { schema: z.object({}).passthrough() } },
+      },
+    },
   },
 };
 
 export function buildOpenApiDocument() {
   const registry = new OpenAPIRegistry();
   registry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
-  registry.registerComponent('securitySchemes', 'apiKey', { type: 'apiKey', in: 'header', name: 'x-api-key' });
+  registry.registerComponent('securitySchemes', 'apiKey', {
+    type: 'apiKey',
+    in: 'header',
+    name: 'x-api-key',
+  });
   for (const route of API_ROUTES) {
     const spec = OPERATIONS[route.handler];
     if (!spec) throw new Error(`no OpenAPI operation for handler ${route.handler}`);

@@ -1,7 +1,7 @@
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { PROBLEM_CONTENT_TYPE, problemTypeUri } from '../../config/gateway-responses.js';
-import { DomainError } from '../../domain/errors.js';
 import type { ErrorCode, FieldError } from '../../domain/errors.js';
+import { DomainError } from '../../domain/errors.js';
 
 const STATUS: Record<ErrorCode, number> = {
   validation_failed: 400,
@@ -45,7 +45,13 @@ export function problem(
   extra: { errors?: FieldError[]; headers?: Record<string, string> } = {},
 ): APIGatewayProxyResult {
   const status = STATUS[code];
-  const body: Record<string, unknown> = { type: problemTypeUri(code), title: TITLES[status], status, detail, code };
+  const body: Record<string, unknown> = {
+    type: problemTypeUri(code),
+    title: TITLES[status],
+    status,
+    detail,
+    code,
+  };
   if (extra.errors) body.errors = extra.errors;
   return {
     statusCode: status,
@@ -57,11 +63,18 @@ export function problem(
 /** The one place a thrown error becomes an HTTP answer; anything not a DomainError is a 500. */
 export function problemFromError(error: unknown): { response: APIGatewayProxyResult; unexpected: boolean } {
   if (error instanceof DomainError) {
-    const headers: Record<string, string> = error.code === 'idempotency_key_in_use' ? { 'Retry-After': '1' } : {};
+    const headers: Record<string, string> =
+      error.code === 'idempotency_key_in_use' ? { 'Retry-After': '1' } : {};
     return {
-      response: problem(error.code, error.message, { headers, ...(error.errors ? { errors: error.errors } : {}) }),
+      response: problem(error.code, error.message, {
+        headers,
+        ...(error.errors ? { errors: error.errors } : {}),
+      }),
       unexpected: false,
     };
   }
-  return { response: problem('internal_error', 'Something went wrong on our side; retry later.'), unexpected: true };
+  return {
+    response: problem('internal_error', 'Something went wrong on our side; retry later.'),
+    unexpected: true,
+  };
 }

@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import type { z } from 'zod';
-import { DomainError, ValidationError } from '../../domain/errors.js';
 import type { FieldError } from '../../domain/errors.js';
+import { DomainError, ValidationError } from '../../domain/errors.js';
 import { JOB_ID_PATTERN } from '../../domain/idempotency.js';
 
 export const MAX_BODY_BYTES = 256 * 1024;
@@ -9,7 +9,8 @@ export const MAX_BODY_BYTES = 256 * 1024;
 /** The tenant the authorizer resolved; handlers never take it from anything the client sends. */
 export function tenantOf(event: APIGatewayProxyEvent): string {
   const tenant = event.requestContext.authorizer?.tenant;
-  if (typeof tenant !== 'string' || tenant === '') throw new DomainError('unauthorized', 'no tenant on the request');
+  if (typeof tenant !== 'string' || tenant === '')
+    throw new DomainError('unauthorized', 'no tenant on the request');
   return tenant;
 }
 
@@ -21,7 +22,12 @@ export function zodErrors(error: z.ZodError, prefix: string): FieldError[] {
   return error.issues.map((i) => ({ path: [prefix, ...i.path.map(String)].join('.'), message: i.message }));
 }
 
-export function parseWith<S extends z.ZodType>(schema: S, value: unknown, prefix: string, what: string): z.output<S> {
+export function parseWith<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  prefix: string,
+  what: string,
+): z.output<S> {
   const parsed = schema.safeParse(value);
   if (!parsed.success) throw new ValidationError(`the ${what} is not valid`, zodErrors(parsed.error, prefix));
   return parsed.data;
@@ -41,14 +47,18 @@ export function jsonBody(event: APIGatewayProxyEvent): unknown {
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new ValidationError('the body is not valid JSON', [{ path: 'body', message: (e as Error).message }]);
+    throw new ValidationError('the body is not valid JSON', [
+      { path: 'body', message: (e as Error).message },
+    ]);
   }
 }
 
 export function jobIdParam(event: APIGatewayProxyEvent): string {
   const id = event.pathParameters?.id ?? '';
   if (!JOB_ID_PATTERN.test(id)) {
-    throw new ValidationError('the job id is not valid', [{ path: 'path.id', message: 'must look like job_<26 characters>' }]);
+    throw new ValidationError('the job id is not valid', [
+      { path: 'path.id', message: 'must look like job_<26 characters>' },
+    ]);
   }
   return id;
 }

@@ -1,9 +1,13 @@
 import type { APIGatewayProxyResult } from 'aws-lambda';
-import { toJobView } from '../../domain/job.js';
 import type { Job } from '../../domain/job.js';
+import { toJobView } from '../../domain/job.js';
 import { retryAfterSeconds } from '../../domain/retry-after.js';
 
-export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): APIGatewayProxyResult {
+export function json(
+  statusCode: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): APIGatewayProxyResult {
   return {
     statusCode,
     headers: { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', ...headers },

@@ -6,13 +6,19 @@ import { JOB_STATUSES } from '../../domain/job.js';
  * Request and response schemas. Requests are validated with them and the OpenAPI document is
  * generated from them (openapi.ts), so the published contract is the enforced one.
  */
-export const jobIdSchema = z.string().regex(/^job_[0-9a-hjkmnp-tv-z]{26}$/).meta({ example: 'job_01jd3k5q7x9v2m4n6p8r0s2t4w' });
+export const jobIdSchema = z
+  .string()
+  .regex(/^job_[0-9a-hjkmnp-tv-z]{26}$/)
+  .meta({ example: 'job_01jd3k5q7x9v2m4n6p8r0s2t4w' });
 
 export const createJobRequestSchema = z
   .strictObject({
     agent: z.string().min(1).max(64).meta({ description: 'Name of a registered agent, e.g. `echo`.' }),
     input: z.json().meta({ description: "Agent input; validated against the agent's input schema." }),
-    metadata: z.record(z.string().max(128), z.json()).optional().meta({ description: 'Free-form, returned as given.' }),
+    metadata: z
+      .record(z.string().max(128), z.json())
+      .optional()
+      .meta({ description: 'Free-form, returned as given.' }),
     webhook: z
       .strictObject({ url: z.url({ protocol: /^https?$/ }).max(2048) })
       .optional()
@@ -42,7 +48,11 @@ export const jobSchema = z
     attempt: z.int().min(1),
     input: z.json(),
     metadata: z.record(z.string(), z.json()),
-    progress: z.object({ fraction: z.number().min(0).max(1), step: z.int().min(0), message: z.string().nullable() }),
+    progress: z.object({
+      fraction: z.number().min(0).max(1),
+      step: z.int().min(0),
+      message: z.string().nullable(),
+    }),
     result: z.json().nullable(),
     error: z
       .object({ code: z.enum(JOB_ERROR_CODES), message: z.string(), retryable: z.boolean() })
@@ -75,6 +85,8 @@ export const problemSchema = z
 export const healthSchema = z
   .object({
     status: z.enum(['ok', 'unavailable']),
-    checks: z.array(z.object({ name: z.string(), status: z.enum(['ok', 'unavailable']), detail: z.string() })).optional(),
+    checks: z
+      .array(z.object({ name: z.string(), status: z.enum(['ok', 'unavailable']), detail: z.string() }))
+      .optional(),
   })
   .meta({ id: 'Health' });
