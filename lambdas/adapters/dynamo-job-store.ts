@@ -8,18 +8,19 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { ENV, requireEnv } from '../config/env.js';
+import { ENV, optionalDays, requireEnv } from '../config/env.js';
+import { JOB_SK, TABLE_KEYS } from '../config/table.js';
 import type { ListPosition } from '../domain/cursor.js';
 import { DomainError, NotFoundError } from '../domain/errors.js';
 import type { Job, JobError, JobStatus, JsonValue } from '../domain/job.js';
 import { isTerminal, sourcesOf } from '../domain/job.js';
 import type { Checkpoint, JobStore, ListQuery, StepSnapshot, UnfinishedJob } from '../domain/job-store.js';
 import type { RetentionPolicy } from '../domain/retention.js';
-import { isExpired, terminalExpiry, toTtl } from '../domain/retention.js';
+import { DEFAULT_RETENTION, isExpired, terminalExpiry, toTtl } from '../domain/retention.js';
 
-export const JOB_SK = 'JOB';
+export { JOB_SK };
+export const LIST_INDEX = TABLE_KEYS.listIndex;
 const KEY_SK = 'KEY';
-export const LIST_INDEX = 'GSI1';
 /** How many index pages one list request may read while a status filter skips items. */
 const MAX_LIST_PAGES = 5;
 
@@ -387,7 +388,11 @@ function positionOf(sortKey: string): ListPosition {
   return { createdAt: sortKey.slice(0, cut), id: sortKey.slice(cut + 1) };
 }
 
-/** The store every handler uses, on the table its function was given. */
-export function jobStoreFromEnv(): DynamoJobStore {
-  return new DynamoJobStore(requireEnv(ENV.tableName));
+/** The store every handler uses, on the table and with the retention its function was given. */
+export function jobStoreFromEnv(env: NodeJS.ProcessEnv = process.env): DynamoJobStore {
+  return new DynamoJobStore(requireEnv(ENV.tableName, env), defaultClient, {
+    ...DEFAULT_RETENTION,
+    succeededDays: optionalDays(ENV.retentionSucceededDays, DEFAULT_RETENTION.succeededDays, env),
+    failedDays: optionalDays(ENV.retentionFailedDays, DEFAULT_RETENTION.failedDays, env),
+  });
 }

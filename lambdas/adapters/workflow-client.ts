@@ -1,17 +1,14 @@
-import {
-  DescribeStateMachineCommand,
-  ExecutionAlreadyExists,
-  ExecutionDoesNotExist,
-  SFNClient,
-  StartExecutionCommand,
-  StopExecutionCommand,
-} from '@aws-sdk/client-sfn';
+import { DescribeStateMachineCommand, SFNClient, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import type { ExecutionInput } from '../config/workflow.js';
 import { executionArn } from '../config/workflow.js';
 
 const defaultClient = new SFNClient({});
 
-const isNamed = (e: unknown, cls: { name: string }) => e instanceof Error && e.name === cls.name;
+/**
+ * Matched on the error's `name` string, not the class's: minified bundles rename classes, so
+ * `ExecutionAlreadyExists.name` is no longer "ExecutionAlreadyExists" in the deployed code.
+ */
+const isNamed = (e: unknown, name: 'ExecutionAlreadyExists' | 'ExecutionDoesNotExist') => e instanceof Error && e.name === name;
 
 /** Step Functions as the job lifecycle needs it: start once per job, stop on cancel. */
 export class WorkflowClient {
@@ -32,7 +29,7 @@ export class WorkflowClient {
       );
       return 'started';
     } catch (e) {
-      if (isNamed(e, ExecutionAlreadyExists)) return 'already_started';
+      if (isNamed(e, 'ExecutionAlreadyExists')) return 'already_started';
       throw e;
     }
   }
@@ -48,7 +45,7 @@ export class WorkflowClient {
         }),
       );
     } catch (e) {
-      if (!isNamed(e, ExecutionDoesNotExist)) throw e;
+      if (!isNamed(e, 'ExecutionDoesNotExist')) throw e;
     }
   }
 

@@ -7,6 +7,8 @@ export const ENV = {
   stateMachineArn: 'STATE_MACHINE_ARN',
   jobDlqUrl: 'JOB_DLQ_URL',
   deployment: 'AGENT_JOBS_DEPLOYMENT',
+  retentionSucceededDays: 'JOB_RETENTION_SUCCEEDED_DAYS',
+  retentionFailedDays: 'JOB_RETENTION_FAILED_DAYS',
 } as const;
 
 export type EnvName = (typeof ENV)[keyof typeof ENV];
@@ -25,4 +27,15 @@ export function requireEnv(name: EnvName, env: NodeJS.ProcessEnv = process.env):
     throw new ConfigError(`environment variable ${name} is required but not set`);
   }
   return value;
+}
+
+/** A whole number of days, or the default when unset; anything else fails the cold start. */
+export function optionalDays(name: EnvName, fallback: number, env: NodeJS.ProcessEnv = process.env): number {
+  const value = env[name];
+  if (value === undefined || value === '') return fallback;
+  const days = Number(value);
+  if (!Number.isInteger(days) || days < 1) {
+    throw new ConfigError(`environment variable ${name} must be a whole number of days, got "${value}"`);
+  }
+  return days;
 }

@@ -4,7 +4,14 @@
  * answers with the same bodies.
  */
 export interface GatewayProblem {
-  readonly type: 'UNAUTHORIZED' | 'ACCESS_DENIED' | 'MISSING_AUTHENTICATION_TOKEN' | 'REQUEST_TOO_LARGE' | 'THROTTLED' | 'DEFAULT_4XX' | 'DEFAULT_5XX';
+  readonly type:
+    | 'UNAUTHORIZED'
+    | 'ACCESS_DENIED'
+    | 'MISSING_AUTHENTICATION_TOKEN'
+    | 'REQUEST_TOO_LARGE'
+    | 'THROTTLED'
+    | 'DEFAULT_4XX'
+    | 'DEFAULT_5XX';
   readonly status: number;
   readonly code: string;
   readonly title: string;
@@ -73,5 +80,11 @@ export function problemTypeUri(code: string): string {
 }
 
 export function gatewayProblemBody(p: GatewayProblem): string {
-  return JSON.stringify({ type: problemTypeUri(p.code), title: p.title, status: p.status, detail: p.detail, code: p.code });
+  return JSON.stringify({
+    type: problemTypeUri(p.code),
+    title: p.title,
+    status: p.status,
+    detail: p.detail,
+    code: p.code,
+  });
 }

@@ -2,9 +2,9 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
-import { JOB_SK } from '../adapters/dynamo-job-store.js';
 import { WorkflowClient } from '../adapters/workflow-client.js';
 import { ENV, requireEnv } from '../config/env.js';
+import { JOB_SK } from '../config/table.js';
 import type { Job } from '../domain/job.js';
 
 const logger = new Logger({ serviceName: 'agent-jobs' });

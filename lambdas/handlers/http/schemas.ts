@@ -6,6 +6,15 @@ import { JOB_STATUSES } from '../../domain/job.js';
  * Request and response schemas. Requests are validated with them and the OpenAPI document is
  * generated from them (openapi.ts), so the published contract is the enforced one.
  */
+/**
+ * Any JSON value. The body is already parsed JSON, so only presence needs checking; the
+ * recursive jsonValue would send the OpenAPI generator into endless recursion.
+ */
+const jsonValue = z
+  .unknown()
+  .refine((v) => v !== undefined, 'Required')
+  .meta({ id: 'JsonValue', description: 'Any JSON value' });
+
 export const jobIdSchema = z
   .string()
   .regex(/^job_[0-9a-hjkmnp-tv-z]{26}$/)
@@ -14,9 +23,9 @@ export const jobIdSchema = z
 export const createJobRequestSchema = z
   .strictObject({
     agent: z.string().min(1).max(64).meta({ description: 'Name of a registered agent, e.g. `echo`.' }),
-    input: z.json().meta({ description: "Agent input; validated against the agent's input schema." }),
+    input: jsonValue.meta({ description: "Agent input; validated against the agent's input schema." }),
     metadata: z
-      .record(z.string().max(128), z.json())
+      .record(z.string().max(128), jsonValue)
       .optional()
       .meta({ description: 'Free-form, returned as given.' }),
     webhook: z
@@ -46,14 +55,14 @@ export const jobSchema = z
     agent: z.string(),
     status: z.enum(JOB_STATUSES),
     attempt: z.int().min(1),
-    input: z.json(),
-    metadata: z.record(z.string(), z.json()),
+    input: jsonValue,
+    metadata: z.record(z.string(), jsonValue),
     progress: z.object({
       fraction: z.number().min(0).max(1),
       step: z.int().min(0),
       message: z.string().nullable(),
     }),
-    result: z.json().nullable(),
+    result: jsonValue.nullable(),
     error: z
       .object({ code: z.enum(JOB_ERROR_CODES), message: z.string(), retryable: z.boolean() })
       .nullable(),

@@ -1,0 +1,187 @@
+import { Duration, Size, Stack, Validations } from 'aws-cdk-lib';
+import * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { ENV } from '../../lambdas/config/env.js';
+import {
+  GATEWAY_PROBLEMS,
+  type GatewayProblem,
+  gatewayProblemBody,
+  PROBLEM_CONTENT_TYPE,
+} from '../../lambdas/config/gateway-responses.js';
+import { API_ROUTES, API_STAGE, type ApiRoute, INTERNAL_HANDLERS } from '../../lambdas/config/routes.js';
+import type { AgentJobsConfig } from '../stack-config.js';
+import { HandlerFunction } from './handler-function.js';
+import type { JobsTable, TableAction } from './jobs-table.js';
+
+export interface JobsApiProps {
+  readonly jobs: JobsTable;
+  readonly stateMachine: sfn.StateMachine;
+  readonly throttling: AgentJobsConfig['apiThrottling'];
+  readonly logRetention: RetentionDays;
+}
+
+/** Exactly the table calls each handler makes; a handler missing here gets no table access at all. */
+const TABLE_ACCESS: Readonly<Record<string, readonly TableAction[]>> = {
+  // A replay is answered from the failed condition's ALL_OLD item: no read permission needed.
+  'create-job': ['PutItem'],
+  'list-jobs': ['Query'],
+  'get-job': ['GetItem'],
+  'cancel-job': ['UpdateItem'],
+  'health-ready': ['DescribeTable'],
+  [INTERNAL_HANDLERS.authorizer]: ['GetItem'],
+};
+
+const ACCESS_LOG_FORMAT = apigateway.AccessLogFormat.custom(
+  JSON.stringify({
+    requestId: apigateway.AccessLogField.contextRequestId(),
+    ip: apigateway.AccessLogField.contextIdentitySourceIp(),
+    method: apigateway.AccessLogField.contextHttpMethod(),
+    path: apigateway.AccessLogField.contextPath(),
+    route: apigateway.AccessLogField.contextResourcePath(),
+    status: apigateway.AccessLogField.contextStatus(),
+    latency: apigateway.AccessLogField.contextResponseLatency(),
+    // Without execution logging this is the only trace of why the gateway itself refused a request.
+    error: apigateway.AccessLogField.contextErrorMessage(),
+  }),
+);
+
+/** `/v1/jobs/{id}` -> `/jobs/{id}`: the stage name already supplies the `/v1` prefix. */
+export function resourcePath(route: ApiRoute): string {
+  const prefix = `/${API_STAGE}`;
+  if (!route.path.startsWith(`${prefix}/`)) throw new Error(`route ${route.path} is not under ${prefix}`);
+  return route.path.slice(prefix.length);
+}
+
+/**
+ * The public REST API, built from the shared route table: one function per handler, the
+ * authorizer on every route that needs a key, and problem+json for answers the gateway gives itself.
+ */
+export class JobsApi extends Construct {
+  public readonly restApi: apigateway.RestApi;
+  public readonly accessLogs: LogGroup;
+  public readonly authorizer: apigateway.RequestAuthorizer;
+  /** Keyed by handler name (file name under lambdas/handlers). */
+  public readonly handlers: ReadonlyMap<string, HandlerFunction>;
+
+  constructor(scope: Construct, id: string, props: JobsApiProps) {
+    super(scope, id);
+    this.accessLogs = new LogGroup(this, 'AccessLogs', { retention: props.logRetention });
+    this.restApi = new apigateway.RestApi(this, 'RestApi', {
+      restApiName: Stack.of(this).stackName,
+      description: 'agent-jobs: asynchronous job API for AI agents',
+      endpointTypes: [apigateway.EndpointType.REGIONAL],
+      cloudWatchRole: false,
+      minCompressionSize: Size.kibibytes(1),
+      deployOptions: {
+        stageName: API_STAGE,
+        throttlingRateLimit: props.throttling.rateLimit,
+        throttlingBurstLimit: props.throttling.burstLimit,
+        accessLogDestination: new apigateway.LogGroupLogDestination(this.accessLogs),
+        accessLogFormat: ACCESS_LOG_FORMAT,
+        tracingEnabled: true,
+        metricsEnabled: true,
+      },
+    });
+    // The stack exports the URL under a stable name (ApiUrl); the generated one would be a second copy.
+    this.restApi.node.tryRemoveChild('Endpoint');
+    const handlerNames = [...new Set(API_ROUTES.map((r) => r.handler)), INTERNAL_HANDLERS.authorizer];
+    this.handlers = new Map(handlerNames.map((name) => [name, this.createHandler(name, props)]));
+    this.authorizer = new apigateway.RequestAuthorizer(this, 'RequestAuthorizer', {
+      handler: this.handler(INTERNAL_HANDLERS.authorizer).function,
+      // No identity source: the key may arrive in either of two headers, and API Gateway would
+      // refuse a request lacking any listed source before the authorizer saw it. That is only
+      // allowed with caching off, which we want anyway so a revoked key stops working at once.
+      identitySources: [],
+      resultsCacheTtl: Duration.seconds(0),
+    });
+    for (const route of API_ROUTES) this.addRoute(route);
+    for (const problem of GATEWAY_PROBLEMS) this.addGatewayProblem(problem);
+    this.grantReadiness(props.stateMachine);
+    this.acknowledgeFindings();
+  }
+
+  public handler(name: string): HandlerFunction {
+    const fn = this.handlers.get(name);
+    if (!fn) throw new Error(`no API handler named ${name}`);
+    return fn;
+  }
+
+  private createHandler(name: string, props: JobsApiProps): HandlerFunction {
+    const fn = new HandlerFunction(this, pascalCase(name), {
+      handler: name,
+      logRetention: props.logRetention,
+    });
+    const access = TABLE_ACCESS[name];
+    if (access) props.jobs.bindTable(fn.function, access);
+    return fn;
+  }
+
+  private addRoute(route: ApiRoute): void {
+    const integration = new apigateway.LambdaIntegration(this.handler(route.handler).function, {
+      allowTestInvoke: false,
+    });
+    const auth: apigateway.MethodOptions = route.auth
+      ? { authorizer: this.authorizer, authorizationType: apigateway.AuthorizationType.CUSTOM }
+      : { authorizationType: apigateway.AuthorizationType.NONE };
+    const method = this.restApi.root
+      .resourceForPath(resourcePath(route))
+      .addMethod(route.method, integration, auth);
+    const reason = route.auth
+      ? 'Callers are agents holding API keys, checked by the Lambda authorizer; there are no Cognito users.'
+      : `${route.method} ${route.path} is public by contract: no API key.`;
+    const findings = route.auth ? ['AwsSolutions-COG4'] : ['AwsSolutions-APIG4', 'AwsSolutions-COG4'];
+    Validations.of(method).acknowledge(...findings.map((id) => ({ id, reason })));
+  }
+
+  private addGatewayProblem(problem: GatewayProblem): void {
+    const keepsOwnStatus = problem.type === 'DEFAULT_4XX' || problem.type === 'DEFAULT_5XX';
+    const headers = { 'Content-Type': PROBLEM_CONTENT_TYPE, ...problem.headers };
+    this.restApi.addGatewayResponse(pascalCase(problem.type), {
+      type: apigateway.ResponseType.of(problem.type),
+      statusCode: keepsOwnStatus ? undefined : String(problem.status),
+      responseHeaders: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, `'${v}'`])),
+      templates: { 'application/json': gatewayProblemBody(problem) },
+    });
+  }
+
+  /** The readiness probe checks the table and the state machine exist and are reachable, nothing more. */
+  private grantReadiness(stateMachine: sfn.StateMachine): void {
+    const fn = this.handler('health-ready').function;
+    fn.addEnvironment(ENV.stateMachineArn, stateMachine.stateMachineArn);
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['states:DescribeStateMachine'],
+        resources: [stateMachine.stateMachineArn],
+      }),
+    );
+  }
+
+  private acknowledgeFindings(): void {
+    const acknowledgements: [string, string][] = [
+      [
+        'AwsSolutions-APIG2',
+        'Handlers validate every body, query and path with zod and answer problem+json with errors[]; an API Gateway validator would answer first in a different shape.',
+      ],
+      [
+        'AwsSolutions-APIG3',
+        'WAF is a per-deployment choice with its own cost; stage throttling bounds abuse, and a web ACL can be associated without changing this stack.',
+      ],
+      [
+        'AwsSolutions-APIG6',
+        'Execution logging needs the account-wide API Gateway CloudWatch role, a regional singleton this stack must not own; access logs record every request and its gateway error.',
+      ],
+    ];
+    for (const [id, reason] of acknowledgements) Validations.of(this.restApi).acknowledge({ id, reason });
+  }
+}
+
+function pascalCase(name: string): string {
+  return name
+    .toLowerCase()
+    .split(/[-_]/)
+    .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
+    .join('');
+}

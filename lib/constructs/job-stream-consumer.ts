@@ -1,0 +1,106 @@
+import { ArnFormat, Duration, Stack, Validations } from 'aws-cdk-lib';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { FilterCriteria, FilterRule, StartingPosition } from 'aws-cdk-lib/aws-lambda';
+import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { ENV } from '../../lambdas/config/env.js';
+import { INTERNAL_HANDLERS } from '../../lambdas/config/routes.js';
+import { ONE_MINUTE_MAX, thresholdAlarm } from './alarms.js';
+import { HandlerFunction } from './handler-function.js';
+import { JOB_SK } from '../../lambdas/config/table.js';
+import { type JobsTable } from './jobs-table.js';
+import { nagAttRef } from './nag-ref.js';
+
+export interface JobStreamConsumerProps {
+  readonly jobs: JobsTable;
+  readonly stateMachine: sfn.StateMachine;
+  /** Where a batch goes (as a pointer to the stream records) once its retries are spent. */
+  readonly startDlq: sqs.IQueue;
+  readonly logRetention: RetentionDays;
+}
+
+/** Only the job item matters here; API-key and event items never wake the consumer. */
+const JOB_ITEM = { Keys: { SK: { S: FilterRule.isEqual(JOB_SK) } } };
+
+/** A job that is still pending behind a poisoned batch after this long is better redriven by an operator. */
+const MAX_RECORD_AGE = Duration.hours(1);
+
+/** Longer than this behind the stream means jobs are waiting noticeably before they start. */
+const ITERATOR_AGE_ALARM_MS = 60_000;
+
+/**
+ * Turns committed job writes into executions: a new job starts one (named after the job, so a
+ * replayed record cannot start a second), a cancelled job stops its execution.
+ */
+export class JobStreamConsumer extends Construct {
+  public readonly handler: HandlerFunction;
+  public readonly iteratorAgeAlarm: cloudwatch.Alarm;
+
+  constructor(scope: Construct, id: string, props: JobStreamConsumerProps) {
+    super(scope, id);
+    this.handler = new HandlerFunction(this, 'Function', {
+      handler: INTERNAL_HANDLERS.jobStream,
+      logRetention: props.logRetention,
+      timeout: Duration.seconds(30),
+    });
+    const fn = this.handler.function;
+    fn.addEnvironment(ENV.stateMachineArn, props.stateMachine.stateMachineArn);
+    fn.addEventSource(
+      new DynamoEventSource(props.jobs.table, {
+        startingPosition: StartingPosition.TRIM_HORIZON,
+        batchSize: 25,
+        bisectBatchOnError: true,
+        reportBatchItemFailures: true,
+        retryAttempts: 8,
+        maxRecordAge: MAX_RECORD_AGE,
+        onFailure: new SqsDlq(props.startDlq),
+        filters: [
+          FilterCriteria.filter({ eventName: FilterRule.isEqual('INSERT'), dynamodb: JOB_ITEM }),
+          FilterCriteria.filter({
+            eventName: FilterRule.isEqual('MODIFY'),
+            // `pending` too: a job replaced after expiry (same key, new execution name) is a MODIFY.
+            dynamodb: { ...JOB_ITEM, NewImage: { status: { S: FilterRule.or('pending', 'cancelled') } } },
+          }),
+        ],
+      }),
+    );
+    this.grantExecutionControl(props.stateMachine);
+    this.iteratorAgeAlarm = thresholdAlarm(this, 'IteratorAgeAlarm', {
+      description: 'The job stream consumer is falling behind: new jobs wait before their execution starts.',
+      metric: fn.metric('IteratorAge', ONE_MINUTE_MAX),
+      threshold: ITERATOR_AGE_ALARM_MS,
+      evaluationPeriods: 5,
+    });
+  }
+
+  private grantExecutionControl(stateMachine: sfn.StateMachine): void {
+    const executions = Stack.of(this).formatArn({
+      service: 'states',
+      resource: 'execution',
+      resourceName: `${stateMachine.stateMachineName}:*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    const role = this.handler.role;
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['states:StartExecution'],
+        resources: [stateMachine.stateMachineArn],
+      }),
+    );
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['states:StopExecution', 'states:DescribeExecution'],
+        resources: [executions],
+      }),
+    );
+    Validations.of(role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:${nagAttRef(stateMachine, 'Name')}:*]`,
+      reason:
+        'Executions are named after job ids, so the consumer must stop any execution of this one state machine.',
+    });
+  }
+}

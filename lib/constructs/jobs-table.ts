@@ -1,0 +1,82 @@
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
+import { Construct } from 'constructs';
+import { ENV } from '../../lambdas/config/env.js';
+import { TABLE_KEYS } from '../../lambdas/config/table.js';
+
+export const JOBS_INDEX = TABLE_KEYS.listIndex;
+
+export type TableAction = 'GetItem' | 'PutItem' | 'UpdateItem' | 'Query' | 'DescribeTable';
+
+/** `read` and `readWrite` are the common shapes; a list grants exactly those actions and nothing more. */
+export type TableAccess = 'read' | 'readWrite' | readonly TableAction[];
+
+const ACCESS_PRESETS: Record<'read' | 'readWrite', readonly TableAction[]> = {
+  read: ['GetItem', 'Query'],
+  readWrite: ['GetItem', 'Query', 'PutItem', 'UpdateItem'],
+};
+
+export interface JobsTableProps {
+  readonly deletionProtection: boolean;
+  /** Days finished jobs stay readable; every function using the table writes expiries from it. */
+  readonly retention: { readonly succeededDays: number; readonly failedDays: number };
+}
+
+/**
+ * The single table that holds jobs, their idempotency records and API keys. GSI1 lists a
+ * tenant's jobs newest first; the stream drives execution start and cancellation.
+ */
+export class JobsTable extends Construct {
+  public readonly table: dynamodb.Table;
+
+  constructor(
+    scope: Construct,
+    id: string,
+    private readonly props: JobsTableProps,
+  ) {
+    super(scope, id);
+    this.table = new dynamodb.Table(this, 'Table', {
+      partitionKey: { name: 'PK', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'SK', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      timeToLiveAttribute: 'ttl',
+      stream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      // The AWS-managed key keeps data encrypted without a key policy for every reader to maintain.
+      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      deletionProtection: props.deletionProtection,
+    });
+    this.table.addGlobalSecondaryIndex({
+      indexName: JOBS_INDEX,
+      partitionKey: { name: 'GSI1PK', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'GSI1SK', type: dynamodb.AttributeType.STRING },
+      projectionType: dynamodb.ProjectionType.ALL,
+    });
+  }
+
+  /** Tells the function which table to use and lets it do exactly `access` on it, in one call. */
+  public bindTable(fn: LambdaFunction, access: TableAccess): void {
+    fn.addEnvironment(ENV.tableName, this.table.tableName);
+    const actions = typeof access === 'string' ? ACCESS_PRESETS[access] : access;
+    // Only updates finish jobs, and a finished job's expiry is where retention applies.
+    if (actions.includes('UpdateItem')) {
+      fn.addEnvironment(ENV.retentionSucceededDays, String(this.props.retention.succeededDays));
+      fn.addEnvironment(ENV.retentionFailedDays, String(this.props.retention.failedDays));
+    }
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: actions.map((a) => `dynamodb:${a}`),
+        resources: [this.table.tableArn],
+      }),
+    );
+    if (actions.includes('Query')) {
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['dynamodb:Query'],
+          resources: [`${this.table.tableArn}/index/${JOBS_INDEX}`],
+        }),
+      );
+    }
+  }
+}

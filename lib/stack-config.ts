@@ -1,0 +1,88 @@
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { DEFAULT_RETENTION } from '../lambdas/domain/retention.js';
+
+/** What a deployer may tune. Everything else follows from the route table and the agent registry. */
+export interface AgentJobsConfig {
+  /** Days finished jobs stay readable before TTL removes them. */
+  readonly jobRetention: { readonly succeededDays: number; readonly failedDays: number };
+  /** Guards the jobs table against deletion (by CloudFormation or by hand). */
+  readonly deletionProtection: boolean;
+  /** Stage-wide throttling, in requests per second (rate) and concurrent burst. */
+  readonly apiThrottling: { readonly rateLimit: number; readonly burstLimit: number };
+  /** Retention of every log group the stack creates. */
+  readonly logRetention: RetentionDays;
+}
+
+export type AgentJobsConfigInput = {
+  readonly [K in keyof AgentJobsConfig]?: AgentJobsConfig[K] extends object
+    ? Partial<AgentJobsConfig[K]>
+    : AgentJobsConfig[K];
+};
+
+/** App context key under which `cdk.json` or `-c` can pass an `AgentJobsConfigInput` as JSON. */
+export const CONFIG_CONTEXT_KEY = 'agentJobs';
+
+export const DEFAULT_CONFIG: AgentJobsConfig = {
+  jobRetention: { succeededDays: DEFAULT_RETENTION.succeededDays, failedDays: DEFAULT_RETENTION.failedDays },
+  deletionProtection: true,
+  apiThrottling: { rateLimit: 50, burstLimit: 100 },
+  logRetention: RetentionDays.ONE_MONTH,
+};
+
+export class StackConfigError extends Error {
+  override readonly name = 'StackConfigError';
+}
+
+const VALID_LOG_RETENTION = new Set<number>(
+  Object.values(RetentionDays).filter((v): v is number => typeof v === 'number'),
+);
+
+function isInt(value: unknown, min: number, max: number): boolean {
+  return Number.isInteger(value) && (value as number) >= min && (value as number) <= max;
+}
+
+function configProblems(c: AgentJobsConfig): string[] {
+  const checks: [boolean, string][] = [
+    [isInt(c.jobRetention.succeededDays, 1, 3650), 'jobRetention.succeededDays must be an integer 1..3650'],
+    [isInt(c.jobRetention.failedDays, 1, 3650), 'jobRetention.failedDays must be an integer 1..3650'],
+    [typeof c.deletionProtection === 'boolean', 'deletionProtection must be a boolean'],
+    [
+      typeof c.apiThrottling.rateLimit === 'number' && c.apiThrottling.rateLimit > 0,
+      'apiThrottling.rateLimit must be a positive number',
+    ],
+    [isInt(c.apiThrottling.burstLimit, 1, 1_000_000), 'apiThrottling.burstLimit must be a positive integer'],
+    [
+      VALID_LOG_RETENTION.has(c.logRetention),
+      `logRetention must be one of CloudWatch's retention periods in days: ${[...VALID_LOG_RETENTION].join(', ')}`,
+    ],
+  ];
+  return checks.filter(([ok]) => !ok).map(([, message]) => message);
+}
+
+/**
+ * Merges overrides onto the defaults and rejects bad values before any construct exists, so a
+ * typo fails `cdk synth` with a sentence instead of a CloudFormation rollback minutes later.
+ * Accepts a JSON string because `cdk synth -c agentJobs='{...}'` passes context as text.
+ */
+export function resolveConfig(input: AgentJobsConfigInput | string | undefined): AgentJobsConfig {
+  const given: AgentJobsConfigInput = typeof input === 'string' ? parseJson(input) : (input ?? {});
+  const config: AgentJobsConfig = {
+    jobRetention: { ...DEFAULT_CONFIG.jobRetention, ...given.jobRetention },
+    deletionProtection: given.deletionProtection ?? DEFAULT_CONFIG.deletionProtection,
+    apiThrottling: { ...DEFAULT_CONFIG.apiThrottling, ...given.apiThrottling },
+    logRetention: given.logRetention ?? DEFAULT_CONFIG.logRetention,
+  };
+  const problems = configProblems(config);
+  if (problems.length > 0) {
+    throw new StackConfigError(`invalid agent-jobs stack configuration: ${problems.join('; ')}`);
+  }
+  return config;
+}
+
+function parseJson(text: string): AgentJobsConfigInput {
+  try {
+    return JSON.parse(text) as AgentJobsConfigInput;
+  } catch (error) {
+    throw new StackConfigError(`context ${CONFIG_CONTEXT_KEY} is not valid JSON`, { cause: error });
+  }
+}

@@ -1,0 +1,61 @@
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import { JobsApi } from '../constructs/api.js';
+import { DeadLetterQueue } from '../constructs/dead-letter-queue.js';
+import { JobStreamConsumer } from '../constructs/job-stream-consumer.js';
+import { JobsTable } from '../constructs/jobs-table.js';
+import { type AgentJobsConfig, type AgentJobsConfigInput, resolveConfig } from '../stack-config.js';
+import { JobWorkflow } from '../workflows/job-workflow.js';
+
+export interface AgentJobsStackProps extends StackProps {
+  readonly config?: AgentJobsConfigInput;
+}
+
+export class AgentJobsStack extends Stack {
+  public readonly config: AgentJobsConfig;
+  public readonly jobs: JobsTable;
+  public readonly jobDlq: DeadLetterQueue;
+  public readonly startDlq: DeadLetterQueue;
+  public readonly workflow: JobWorkflow;
+  public readonly streamConsumer: JobStreamConsumer;
+  public readonly api: JobsApi;
+
+  constructor(scope: Construct, id: string, props: AgentJobsStackProps = {}) {
+    super(scope, id, props);
+    this.config = resolveConfig(props.config);
+    const { logRetention } = this.config;
+    this.jobs = new JobsTable(this, 'Jobs', {
+      deletionProtection: this.config.deletionProtection,
+      retention: this.config.jobRetention,
+    });
+    this.jobDlq = new DeadLetterQueue(this, 'JobDlq', {
+      purpose: 'failed jobs, each with its full execution state, for investigation or redrive.',
+    });
+    this.startDlq = new DeadLetterQueue(this, 'StartDlq', {
+      purpose:
+        'stream batches the consumer could not process: jobs that may never have started or been stopped.',
+    });
+    this.workflow = new JobWorkflow(this, 'Workflow', {
+      jobs: this.jobs,
+      jobDlq: this.jobDlq.queue,
+      logRetention,
+    });
+    const stateMachine = this.workflow.stateMachine;
+    this.streamConsumer = new JobStreamConsumer(this, 'JobStream', {
+      jobs: this.jobs,
+      stateMachine,
+      startDlq: this.startDlq.queue,
+      logRetention,
+    });
+    this.api = new JobsApi(this, 'Api', {
+      jobs: this.jobs,
+      stateMachine,
+      throttling: this.config.apiThrottling,
+      logRetention,
+    });
+    new CfnOutput(this, 'ApiUrl', { value: this.api.restApi.url });
+    new CfnOutput(this, 'TableName', { value: this.jobs.table.tableName });
+    new CfnOutput(this, 'StateMachineArn', { value: stateMachine.stateMachineArn });
+    new CfnOutput(this, 'JobDlqUrl', { value: this.jobDlq.queue.queueUrl });
+  }
+}

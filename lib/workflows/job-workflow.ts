@@ -1,0 +1,227 @@
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import { maxJobTimeoutSeconds, maxStepTimeoutSeconds } from '../../lambdas/agents/registry.js';
+import { INTERNAL_HANDLERS } from '../../lambdas/config/routes.js';
+import {
+  EXECUTION_TIMEOUT_MARGIN_SECONDS,
+  WORKFLOW_STATES as S,
+  STEP_TIMEOUT_MARGIN_SECONDS,
+  TRANSIENT_STEP_ERROR,
+} from '../../lambdas/config/workflow.js';
+import { ONE_MINUTE_SUM, thresholdAlarm } from '../constructs/alarms.js';
+import { HandlerFunction } from '../constructs/handler-function.js';
+import { JOB_SK } from '../../lambdas/config/table.js';
+import { type JobsTable } from '../constructs/jobs-table.js';
+import { nagAttRef } from '../constructs/nag-ref.js';
+
+export interface JobWorkflowProps {
+  readonly jobs: JobsTable;
+  readonly jobDlq: sqs.IQueue;
+  readonly logRetention: RetentionDays;
+}
+
+const LAMBDA_SERVICE_ERRORS = [
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Lambda.TooManyRequestsException',
+];
+
+const DYNAMODB_TRANSIENT_ERRORS = [
+  'DynamoDB.ProvisionedThroughputExceededException',
+  'DynamoDB.RequestLimitExceeded',
+  'DynamoDB.ThrottlingException',
+  'DynamoDB.InternalServerErrorException',
+];
+
+/** Exponential backoff with full jitter, so retries from many executions do not arrive in lockstep. */
+function backoff(errors: string[], maxAttempts = 4): sfn.RetryProps {
+  return {
+    errors,
+    interval: Duration.seconds(2),
+    maxAttempts,
+    backoffRate: 2,
+    maxDelay: Duration.seconds(30),
+    jitterStrategy: sfn.JitterType.FULL,
+  };
+}
+
+const CAUGHT = { resultPath: '$.failure' };
+
+/** Service-integration calls answer in milliseconds; the bound only stops a hung call from idling to the job timeout. */
+const SERVICE_CALL_TIMEOUT = sfn.Timeout.duration(Duration.seconds(15));
+
+const MARK_FAILED_FUNCTION_TIMEOUT = Duration.seconds(10);
+
+/**
+ * Runs a job one agent step at a time. Each step is a separate Lambda invocation that checkpoints
+ * to the job item, so a long job never holds a Lambda open and a crash resumes from the last step.
+ */
+export class JobWorkflow extends Construct {
+  public readonly stateMachine: sfn.StateMachine;
+  public readonly agentStep: HandlerFunction;
+  public readonly markFailed: HandlerFunction;
+  public readonly logGroup: LogGroup;
+  public readonly alarms: readonly cloudwatch.Alarm[];
+
+  constructor(scope: Construct, id: string, props: JobWorkflowProps) {
+    super(scope, id);
+    this.agentStep = new HandlerFunction(this, 'AgentStepFunction', {
+      handler: INTERNAL_HANDLERS.agentStep,
+      logRetention: props.logRetention,
+      memorySize: 512,
+      // The handler enforces each agent's own step timeout; this leaves room to checkpoint after it.
+      timeout: Duration.seconds(maxStepTimeoutSeconds() + 10),
+    });
+    this.markFailed = new HandlerFunction(this, 'MarkFailedFunction', {
+      handler: INTERNAL_HANDLERS.markFailed,
+      logRetention: props.logRetention,
+      timeout: MARK_FAILED_FUNCTION_TIMEOUT,
+    });
+    props.jobs.bindTable(this.agentStep.function, ['GetItem', 'UpdateItem']);
+    props.jobs.bindTable(this.markFailed.function, ['UpdateItem']);
+    this.logGroup = new LogGroup(this, 'Logs', {
+      // The vended-logs prefix keeps Step Functions off the account's 5 KB log resource-policy limit.
+      logGroupName: `/aws/vendedlogs/states/${Stack.of(this).stackName}-JobWorkflow`,
+      retention: props.logRetention,
+      // A retained group with a fixed name would make re-creating the stack fail.
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      definitionBody: sfn.DefinitionBody.fromChainable(this.definition(props)),
+      timeout: Duration.seconds(maxJobTimeoutSeconds() + EXECUTION_TIMEOUT_MARGIN_SECONDS),
+      tracingEnabled: true,
+      // ALL gives the state-by-state history operators need; execution data stays out of logs
+      // because job input and results are tenant data.
+      logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
+    });
+    this.alarms = this.createAlarms();
+    this.acknowledgeRoleWildcards();
+  }
+
+  private definition(props: JobWorkflowProps): sfn.IChainable {
+    const jobSucceeded = new sfn.Succeed(this, S.jobSucceeded);
+    const jobSettled = new sfn.Succeed(this, S.jobSettled, {
+      comment:
+        'Nothing left to do: the job was cancelled, or was already final when this execution tried to fail it.',
+    });
+    const jobFailed = new sfn.Fail(this, S.jobFailed, {
+      error: 'JobFailed',
+      cause: 'the job failed; see the job DLQ message',
+    });
+    const sendToJobDlq = new tasks.SqsSendMessage(this, S.sendToJobDlq, {
+      queue: props.jobDlq,
+      // Serialized here so the body is a string for the real and the local SQS alike.
+      messageBody: sfn.TaskInput.fromText(sfn.JsonPath.jsonToString(sfn.JsonPath.objectAt('$'))),
+      taskTimeout: SERVICE_CALL_TIMEOUT,
+    })
+      .addRetry(backoff([sfn.Errors.TASKS_FAILED], 6))
+      .next(jobFailed);
+    const failedHere = new sfn.Choice(this, S.failedHere)
+      .when(sfn.Condition.booleanEquals('$.markFailed.failed', true), sendToJobDlq)
+      .otherwise(jobSettled);
+    const markFailed = new tasks.LambdaInvoke(this, S.markFailed, {
+      lambdaFunction: this.markFailed.function,
+      // No payload: the Task input, i.e. the whole execution state, is what the handler receives.
+      payloadResponseOnly: true,
+      retryOnServiceExceptions: false,
+      resultPath: '$.markFailed',
+      taskTimeout: sfn.Timeout.duration(
+        MARK_FAILED_FUNCTION_TIMEOUT.plus(Duration.seconds(STEP_TIMEOUT_MARGIN_SECONDS)),
+      ),
+    })
+      .addRetry(backoff(LAMBDA_SERVICE_ERRORS))
+      .addCatch(sendToJobDlq, { resultPath: '$.markFailedError' })
+      .next(failedHere);
+    const agentStep = new tasks.LambdaInvoke(this, S.agentStep, {
+      lambdaFunction: this.agentStep.function,
+      payloadResponseOnly: true,
+      payload: sfn.TaskInput.fromObject({
+        tenant: sfn.JsonPath.stringAt('$.tenant'),
+        jobId: sfn.JsonPath.stringAt('$.jobId'),
+      }),
+      resultPath: '$.step',
+      // Our list below is the only retry: a timed-out or failed agent step must not run again.
+      retryOnServiceExceptions: false,
+      taskTimeout: sfn.Timeout.duration(
+        Duration.seconds(maxStepTimeoutSeconds() + STEP_TIMEOUT_MARGIN_SECONDS),
+      ),
+    })
+      .addRetry(backoff([...LAMBDA_SERVICE_ERRORS, TRANSIENT_STEP_ERROR]))
+      .addCatch(markFailed, CAUGHT);
+    const routeOutcome = new sfn.Choice(this, S.routeOutcome)
+      .when(sfn.Condition.stringEquals('$.step.outcome', 'continue'), agentStep)
+      .when(sfn.Condition.stringEquals('$.step.outcome', 'done'), jobSucceeded)
+      .when(sfn.Condition.stringEquals('$.step.outcome', 'stopped'), jobSettled)
+      .otherwise(markFailed);
+    const markRunning = this.markRunningTask(props.jobs)
+      .addRetry(backoff(DYNAMODB_TRANSIENT_ERRORS))
+      .addCatch(jobSettled, {
+        errors: ['DynamoDB.ConditionalCheckFailedException'],
+        resultPath: sfn.JsonPath.DISCARD,
+      })
+      .addCatch(markFailed, CAUGHT);
+    return markRunning.next(agentStep).next(routeOutcome);
+  }
+
+  /** Only a pending (or, on a redriven execution, running) job may start; a cancelled one settles quietly. */
+  private markRunningTask(jobs: JobsTable): tasks.DynamoUpdateItem {
+    const now = tasks.DynamoAttributeValue.fromString(sfn.JsonPath.stringAt('$$.Execution.StartTime'));
+    return new tasks.DynamoUpdateItem(this, S.markRunning, {
+      table: jobs.table,
+      key: {
+        PK: tasks.DynamoAttributeValue.fromString(sfn.JsonPath.stringAt('$.pk')),
+        SK: tasks.DynamoAttributeValue.fromString(JOB_SK),
+      },
+      updateExpression:
+        'SET #status = :running, startedAt = if_not_exists(startedAt, :now), updatedAt = :now',
+      conditionExpression: '#status IN (:pending, :running)',
+      expressionAttributeNames: { '#status': 'status' },
+      expressionAttributeValues: {
+        ':running': tasks.DynamoAttributeValue.fromString('running'),
+        ':pending': tasks.DynamoAttributeValue.fromString('pending'),
+        ':now': now,
+      },
+      resultPath: sfn.JsonPath.DISCARD,
+      taskTimeout: SERVICE_CALL_TIMEOUT,
+    });
+  }
+
+  private createAlarms(): cloudwatch.Alarm[] {
+    return [
+      thresholdAlarm(this, 'ExecutionsFailedAlarm', {
+        description: 'Job executions failed: each is a failed job whose execution state is in the job DLQ.',
+        metric: this.stateMachine.metricFailed(ONE_MINUTE_SUM),
+      }),
+      thresholdAlarm(this, 'ExecutionsTimedOutAlarm', {
+        description:
+          'Job workflow executions hit the execution timeout backstop; the job item may be left running.',
+        metric: this.stateMachine.metricTimedOut(ONE_MINUTE_SUM),
+      }),
+      thresholdAlarm(this, 'AgentStepErrorsAlarm', {
+        description: 'The agent-step function threw (crash, Lambda timeout or a retried transient error).',
+        metric: this.agentStep.function.metricErrors(ONE_MINUTE_SUM),
+      }),
+    ];
+  }
+
+  private acknowledgeRoleWildcards(): void {
+    const reasons: Record<string, string> = {
+      'Resource::*':
+        'X-Ray tracing and CloudWatch Logs delivery (logs:*LogDelivery*, DescribeResourcePolicies) support no resource-level permissions.',
+      [`Resource::${nagAttRef(this.agentStep.function)}:*`]:
+        'lambda:InvokeFunction on function versions and aliases of the agent-step function, which CDK grants with the unqualified ARN.',
+      [`Resource::${nagAttRef(this.markFailed.function)}:*`]:
+        'lambda:InvokeFunction on function versions and aliases of the mark-failed function, which CDK grants with the unqualified ARN.',
+    };
+    for (const [finding, reason] of Object.entries(reasons)) {
+      Validations.of(this.stateMachine.role).acknowledge({ id: `AwsSolutions-IAM5[${finding}]`, reason });
+    }
+  }
+}

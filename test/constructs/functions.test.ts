@@ -1,0 +1,151 @@
+import { describe, expect, it } from 'vitest';
+import { ENV } from '../../lambdas/config/env.js';
+import { API_ROUTES, INTERNAL_HANDLERS } from '../../lambdas/config/routes.js';
+import { grantedActions, handlerFunctions, logicalId, roleStatements, synth } from './support.js';
+
+const { stack, json, template } = synth();
+const functions = handlerFunctions(stack);
+
+function fnProps(handler: string): Record<string, unknown> {
+  const id = logicalId(functions.get(handler)!.function);
+  return json.Resources[id]!.Properties;
+}
+
+function envNames(handler: string): string[] {
+  const env = fnProps(handler).Environment as { Variables: Record<string, unknown> };
+  return Object.keys(env.Variables).sort();
+}
+
+function actionsOf(handler: string): string[] {
+  return grantedActions(json, logicalId(functions.get(handler)!.role));
+}
+
+const BASE_ENV = ['AGENT_JOBS_DEPLOYMENT', 'NODE_OPTIONS', 'POWERTOOLS_SERVICE_NAME'];
+const TABLE_ENV = [...BASE_ENV, ENV.tableName].sort();
+/** Functions that can finish a job also write its expiry, so they carry the retention days. */
+const FINISHING_ENV = [...TABLE_ENV, ENV.retentionFailedDays, ENV.retentionSucceededDays].sort();
+const ALL_HANDLERS = [...new Set([...API_ROUTES.map((r) => r.handler), ...Object.values(INTERNAL_HANDLERS)])];
+
+describe('lambda functions', () => {
+  it('exist once per handler in the route table and the internal handlers, and nowhere else', () => {
+    expect([...functions.keys()].sort()).toEqual([...ALL_HANDLERS].sort());
+    template.resourceCountIs('AWS::Lambda::Function', ALL_HANDLERS.length);
+  });
+
+  it.each(ALL_HANDLERS)(
+    '%s runs nodejs22.x on arm64 with active tracing and its own log group',
+    (handler) => {
+      const props = fnProps(handler);
+      expect(props).toMatchObject({
+        Runtime: 'nodejs22.x',
+        Architectures: ['arm64'],
+        TracingConfig: { Mode: 'Active' },
+        Handler: 'index.handler',
+        LoggingConfig: { LogGroup: { Ref: logicalId(functions.get(handler)!.logGroup) } },
+      });
+      expect(props.ReservedConcurrentExecutions).toBeUndefined();
+      const env = (props.Environment as { Variables: Record<string, string> }).Variables;
+      expect(env).toMatchObject({ NODE_OPTIONS: '--enable-source-maps', AGENT_JOBS_DEPLOYMENT: 'aws' });
+    },
+  );
+
+  it('keep logs for the configured retention', () => {
+    const groups = Object.values(json.Resources).filter((r) => r.Type === 'AWS::Logs::LogGroup');
+    expect(groups.length).toBeGreaterThanOrEqual(ALL_HANDLERS.length);
+    for (const g of groups) expect(g.Properties.RetentionInDays).toBe(30);
+  });
+});
+
+describe('environment wiring: each function gets what it reads, nothing else', () => {
+  const expected: Record<string, string[]> = {
+    'create-job': TABLE_ENV,
+    'list-jobs': TABLE_ENV,
+    'get-job': TABLE_ENV,
+    'cancel-job': FINISHING_ENV,
+    'health-live': BASE_ENV,
+    'health-ready': [...TABLE_ENV, ENV.stateMachineArn].sort(),
+    openapi: BASE_ENV,
+    authorizer: TABLE_ENV,
+    'agent-step': FINISHING_ENV,
+    'mark-failed': FINISHING_ENV,
+    'job-stream': [...BASE_ENV, ENV.stateMachineArn].sort(),
+  };
+
+  it('covers every handler', () => {
+    expect(Object.keys(expected).sort()).toEqual([...ALL_HANDLERS].sort());
+  });
+
+  it.each(Object.entries(expected))('%s', (handler, names) => {
+    expect(envNames(handler)).toEqual(names);
+  });
+
+  it("points table and state machine variables at this stack's resources", () => {
+    const env = (fnProps('health-ready').Environment as { Variables: Record<string, unknown> }).Variables;
+    expect(env[ENV.tableName]).toEqual({ Ref: logicalId(stack.jobs.table) });
+    expect(env[ENV.stateMachineArn]).toEqual({ Ref: logicalId(stack.workflow.stateMachine) });
+  });
+});
+
+describe('IAM: least privilege per function', () => {
+  const expected: Record<string, string[]> = {
+    'create-job': ['dynamodb:PutItem'],
+    'list-jobs': ['dynamodb:Query'],
+    'get-job': ['dynamodb:GetItem'],
+    'cancel-job': ['dynamodb:UpdateItem'],
+    'health-live': [],
+    'health-ready': ['dynamodb:DescribeTable', 'states:DescribeStateMachine'],
+    openapi: [],
+    authorizer: ['dynamodb:GetItem'],
+    'agent-step': ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    'mark-failed': ['dynamodb:UpdateItem'],
+    'job-stream': [
+      'dynamodb:DescribeStream',
+      'dynamodb:GetRecords',
+      'dynamodb:GetShardIterator',
+      'dynamodb:ListStreams',
+      'sqs:GetQueueAttributes',
+      'sqs:GetQueueUrl',
+      'sqs:SendMessage',
+      'states:DescribeExecution',
+      'states:StartExecution',
+      'states:StopExecution',
+    ],
+  };
+
+  it.each(Object.entries(expected))('%s is granted exactly its actions', (handler, actions) => {
+    expect(actionsOf(handler)).toEqual(actions);
+  });
+
+  it('no function can delete, scan or batch-write the table, or use a wildcard action', () => {
+    for (const handler of ALL_HANDLERS) {
+      for (const action of actionsOf(handler)) {
+        expect(action).not.toMatch(/\*|DeleteItem|Scan|BatchWriteItem|TransactWriteItems|DeleteTable/);
+      }
+    }
+  });
+
+  it('table actions are scoped to the table ARN, Query also to GSI1 only', () => {
+    const tableArn = { 'Fn::GetAtt': [logicalId(stack.jobs.table), 'Arn'] };
+    for (const handler of ALL_HANDLERS.filter((h) => h !== INTERNAL_HANDLERS.jobStream)) {
+      const statements = roleStatements(json, logicalId(functions.get(handler)!.role));
+      for (const s of statements.filter((st) => st.actions.some((a) => a.startsWith('dynamodb:')))) {
+        expect([tableArn, { 'Fn::Join': ['', [tableArn, '/index/GSI1']] }]).toContainEqual(s.resource);
+      }
+    }
+  });
+
+  it('job-stream starts executions of this state machine only and stops only its executions', () => {
+    const statements = roleStatements(json, logicalId(stack.streamConsumer.handler.role));
+    const sm = logicalId(stack.workflow.stateMachine);
+    expect(statements).toContainEqual({ actions: ['states:StartExecution'], resource: { Ref: sm } });
+    const stop = statements.find((s) => s.actions.includes('states:StopExecution'));
+    expect(JSON.stringify(stop?.resource)).toContain(`":execution:",{"Fn::GetAtt":["${sm}","Name"]},":*"`);
+  });
+
+  it('functions do not use the AWS managed basic-execution policy', () => {
+    for (const handler of ALL_HANDLERS) {
+      const role = json.Resources[logicalId(functions.get(handler)!.role)]!;
+      expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+    }
+  });
+});

@@ -1,0 +1,113 @@
+import { describe, expect, it } from 'vitest';
+import { logicalId, synth } from './support.js';
+
+const { stack, json, template } = synth();
+
+describe('dead-letter queues', () => {
+  const queues = [stack.jobDlq, stack.startDlq];
+
+  it.each(queues.map((q) => [q.node.id, q] as const))(
+    '%s is encrypted, kept 14 days and TLS-only',
+    (_id, dlq) => {
+      const id = logicalId(dlq.queue);
+      expect(json.Resources[id]!.Properties).toMatchObject({
+        SqsManagedSseEnabled: true,
+        MessageRetentionPeriod: 1_209_600,
+      });
+      template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+        Queues: [{ Ref: id }],
+        PolicyDocument: {
+          Statement: [
+            {
+              Effect: 'Deny',
+              Action: 'sqs:*',
+              Principal: { AWS: '*' },
+              Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+            },
+          ],
+        },
+      });
+    },
+  );
+
+  it.each(queues.map((q) => [q.node.id, q] as const))(
+    '%s alarms as soon as one message is visible',
+    (_id, dlq) => {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'AWS/SQS',
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(dlq.queue), 'QueueName'] } }],
+        Threshold: 0,
+        ComparisonOperator: 'GreaterThanThreshold',
+        TreatMissingData: 'notBreaching',
+      });
+    },
+  );
+});
+
+describe('job stream consumer', () => {
+  const mapping = () => {
+    const all = Object.values(json.Resources).filter((r) => r.Type === 'AWS::Lambda::EventSourceMapping');
+    expect(all).toHaveLength(1);
+    return all[0]!.Properties;
+  };
+
+  it('reads the table stream from the start with bisecting, partial batch failures and a bounded retry', () => {
+    expect(mapping()).toMatchObject({
+      EventSourceArn: { 'Fn::GetAtt': [logicalId(stack.jobs.table), 'StreamArn'] },
+      FunctionName: { Ref: logicalId(stack.streamConsumer.handler.function) },
+      StartingPosition: 'TRIM_HORIZON',
+      BatchSize: 25,
+      BisectBatchOnFunctionError: true,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      MaximumRetryAttempts: 8,
+      MaximumRecordAgeInSeconds: 3600,
+    });
+  });
+
+  it('sends exhausted batches to the start DLQ', () => {
+    expect(mapping().DestinationConfig).toEqual({
+      OnFailure: { Destination: { 'Fn::GetAtt': [logicalId(stack.startDlq.queue), 'Arn'] } },
+    });
+  });
+
+  it('wakes only for new job items and job items written as pending (replaced) or cancelled', () => {
+    const filters = (mapping().FilterCriteria as { Filters: { Pattern: string }[] }).Filters.map((f) =>
+      JSON.parse(f.Pattern),
+    );
+    const jobItem = { Keys: { SK: { S: ['JOB'] } } };
+    expect(filters).toEqual([
+      { eventName: ['INSERT'], dynamodb: jobItem },
+      {
+        eventName: ['MODIFY'],
+        dynamodb: { ...jobItem, NewImage: { status: { S: ['pending', 'cancelled'] } } },
+      },
+    ]);
+  });
+
+  it('alarms when it falls behind the stream', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/Lambda',
+      MetricName: 'IteratorAge',
+      Dimensions: [
+        { Name: 'FunctionName', Value: { Ref: logicalId(stack.streamConsumer.handler.function) } },
+      ],
+      Statistic: 'Maximum',
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
+  });
+});
+
+describe('outputs', () => {
+  it('exposes the API URL, table name, state machine ARN and job DLQ URL', () => {
+    expect(Object.keys(template.findOutputs('*')).sort()).toEqual([
+      'ApiUrl',
+      'JobDlqUrl',
+      'StateMachineArn',
+      'TableName',
+    ]);
+    template.hasOutput('TableName', { Value: { Ref: logicalId(stack.jobs.table) } });
+    template.hasOutput('StateMachineArn', { Value: { Ref: logicalId(stack.workflow.stateMachine) } });
+    template.hasOutput('JobDlqUrl', { Value: { Ref: logicalId(stack.jobDlq.queue) } });
+  });
+});
