@@ -161,9 +161,10 @@ export class DynamoJobStore implements JobStore {
       PK: jobPk(tenant, query.after.id),
       SK: JOB_SK,
     };
-    const filters = ['#ttl > :now'];
-    const names: Record<string, string> = { '#ttl': 'ttl' };
-    const values: Record<string, unknown> = { ':pk': tenantPk(tenant), ':now': toTtl(now) };
+    // Same expiry test as `get` (ISO timestamps order as strings), so the two never disagree.
+    const filters = ['expiresAt > :now'];
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = { ':pk': tenantPk(tenant), ':now': now.toISOString() };
     if (query.status) {
       filters.push('#status = :status');
       names['#status'] = 'status';
@@ -176,7 +177,7 @@ export class DynamoJobStore implements JobStore {
           IndexName: LIST_INDEX,
           KeyConditionExpression: 'GSI1PK = :pk',
           FilterExpression: filters.join(' AND '),
-          ExpressionAttributeNames: names,
+          ExpressionAttributeNames: query.status ? names : undefined,
           ExpressionAttributeValues: values,
           ScanIndexForward: false,
           Limit: query.limit - jobs.length,
@@ -202,7 +203,7 @@ export class DynamoJobStore implements JobStore {
           Key: { PK: jobPk(tenant, id), SK: JOB_SK },
           UpdateExpression:
             'SET #status = :cancelled, completedAt = :at, updatedAt = :at, expiresAt = :exp, #ttl = :ttl REMOVE agentState',
-          ConditionExpression: `attribute_exists(PK) AND #ttl > :now AND #status IN (${from.inList})`,
+          ConditionExpression: `attribute_exists(PK) AND expiresAt > :now AND #status IN (${from.inList})`,
           ExpressionAttributeNames: { '#status': 'status', '#ttl': 'ttl' },
           ExpressionAttributeValues: {
             ...from.values,
@@ -210,7 +211,7 @@ export class DynamoJobStore implements JobStore {
             ':at': at,
             ':exp': expiresAt.toISOString(),
             ':ttl': toTtl(expiresAt),
-            ':now': toTtl(now),
+            ':now': at,
           },
           ReturnValues: 'ALL_NEW',
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',

@@ -1,4 +1,9 @@
-import { DescribeStateMachineCommand, SFNClient, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
+import {
+  DescribeStateMachineCommand,
+  SFNClient,
+  StartExecutionCommand,
+  StopExecutionCommand,
+} from '@aws-sdk/client-sfn';
 import type { ExecutionInput } from '../config/workflow.js';
 import { executionArn } from '../config/workflow.js';
 
@@ -8,7 +13,8 @@ const defaultClient = new SFNClient({});
  * Matched on the error's `name` string, not the class's: minified bundles rename classes, so
  * `ExecutionAlreadyExists.name` is no longer "ExecutionAlreadyExists" in the deployed code.
  */
-const isNamed = (e: unknown, name: 'ExecutionAlreadyExists' | 'ExecutionDoesNotExist') => e instanceof Error && e.name === name;
+const isNamed = (e: unknown, name: 'ExecutionAlreadyExists' | 'ExecutionDoesNotExist') =>
+  e instanceof Error && e.name === name;
 
 /** Step Functions as the job lifecycle needs it: start once per job, stop on cancel. */
 export class WorkflowClient {

@@ -1,0 +1,452 @@
+import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoJobStore, jobPk } from '../../../lambdas/adapters/dynamo-job-store.js';
+import { DomainError, NotFoundError } from '../../../lambdas/domain/errors.js';
+import { jobIdFor } from '../../../lambdas/domain/idempotency.js';
+import type { Job, JobStatus } from '../../../lambdas/domain/job.js';
+import { newJob } from '../../../lambdas/domain/job.js';
+import { liveExpiry, toTtl } from '../../../lambdas/domain/retention.js';
+import { createJobsTable, type DynamoLocal, startDynamoLocal } from '../support/dynamodb-local.js';
+
+const TABLE = 'agent-jobs-local-test';
+const DAY = 86_400_000;
+const T0 = new Date('2025-06-01T10:00:00.000Z');
+const at = (seconds: number) => new Date(T0.getTime() + seconds * 1000);
+
+let local: DynamoLocal;
+let doc: DynamoDBDocumentClient;
+let store: DynamoJobStore;
+let tenantCounter = 0;
+
+/** Each test works in a tenant of its own, so no test sees another's data. */
+const freshTenant = () => `t${++tenantCounter}-${process.pid}`;
+
+beforeAll(async () => {
+  local = await startDynamoLocal();
+  await createJobsTable(local.client, TABLE);
+  doc = DynamoDBDocumentClient.from(local.client, {
+    marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
+  });
+  store = new DynamoJobStore(TABLE, doc);
+}, 60_000);
+
+afterAll(async () => {
+  await local?.stop();
+});
+
+function job(
+  tenant: string,
+  createdAt: Date,
+  opts: { key?: string; input?: unknown; timeoutSeconds?: number } = {},
+): Job {
+  const timeoutSeconds = opts.timeoutSeconds ?? 900;
+  return newJob(
+    jobIdFor(tenant, opts.key),
+    tenant,
+    { agent: 'echo', input: (opts.input ?? { message: 'hi' }) as Job['input'], timeoutSeconds },
+    createdAt,
+    liveExpiry(createdAt, timeoutSeconds),
+  );
+}
+
+async function rawItem(tenant: string, id: string) {
+  const { Item } = await doc.send(
+    new GetCommand({ TableName: TABLE, Key: { PK: jobPk(tenant, id), SK: 'JOB' } }),
+  );
+  return Item;
+}
+
+/** The workflow's MarkRunning task does this with a service integration; the store has no method for it. */
+async function markRunning(tenant: string, id: string, startedAt: Date) {
+  await doc.send(
+    new UpdateCommand({
+      TableName: TABLE,
+      Key: { PK: jobPk(tenant, id), SK: 'JOB' },
+      UpdateExpression: 'SET #status = :running, startedAt = :at, updatedAt = :at',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: { ':running': 'running', ':at': startedAt.toISOString() },
+    }),
+  );
+}
+
+async function rejection(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p;
+  } catch (e) {
+    return e;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('DynamoJobStore on DynamoDB Local', () => {
+  it('creates a job and reads it back without internal attributes', async () => {
+    const tenant = freshTenant();
+    const j = job(tenant, T0);
+
+    expect(await store.create(j, 'fp-1', T0)).toEqual({ job: j, created: true, fingerprint: 'fp-1' });
+    expect(await store.get(tenant, j.id, at(1))).toEqual(j);
+
+    const item = await rawItem(tenant, j.id);
+    expect(item).toMatchObject({
+      PK: `T#${tenant}#J#${j.id}`,
+      SK: 'JOB',
+      GSI1PK: `T#${tenant}`,
+      GSI1SK: `${j.createdAt}#${j.id}`,
+      ttl: toTtl(j.expiresAt),
+      fingerprint: 'fp-1',
+      completedSteps: 0,
+    });
+  });
+
+  it('replays the stored job for the same id and leaves the item untouched', async () => {
+    const tenant = freshTenant();
+    const first = job(tenant, T0, { key: 'k1' });
+    await store.create(first, 'fp-1', T0);
+    const retry = job(tenant, at(30), { key: 'k1', input: { message: 'other' } });
+    expect(retry.id).toBe(first.id);
+
+    expect(await store.create(retry, 'fp-2', at(30))).toEqual({
+      job: first,
+      created: false,
+      fingerprint: 'fp-1',
+    });
+    expect(await rawItem(tenant, first.id)).toMatchObject({
+      fingerprint: 'fp-1',
+      createdAt: first.createdAt,
+      input: { message: 'hi' },
+    });
+  });
+
+  it('replaces an expired job under the same id with a new execution name', async () => {
+    const tenant = freshTenant();
+    const old = job(tenant, T0, { key: 'k1', timeoutSeconds: 60 });
+    await store.create(old, 'fp-old', T0);
+    const later = new Date(new Date(old.expiresAt).getTime() + DAY);
+    const again = job(tenant, later, { key: 'k1' });
+
+    const out = await store.create(again, 'fp-new', later);
+
+    expect(out.created).toBe(true);
+    expect(out.fingerprint).toBe('fp-new');
+    expect(out.job.executionName).not.toBe(old.executionName);
+    expect(await store.get(tenant, old.id, later)).toEqual(out.job);
+    expect(await rawItem(tenant, old.id)).toMatchObject({
+      fingerprint: 'fp-new',
+      createdAt: later.toISOString(),
+    });
+  });
+
+  it('get: unknown, foreign and expired jobs are invisible', async () => {
+    const tenant = freshTenant();
+    const j = job(tenant, T0, { timeoutSeconds: 60 });
+    await store.create(j, 'fp', T0);
+
+    expect(await store.get(tenant, jobIdFor(tenant, 'never'), T0)).toBeUndefined();
+    expect(await store.get(freshTenant(), j.id, T0)).toBeUndefined();
+    expect(await store.get(tenant, j.id, new Date(j.expiresAt))).toBeUndefined();
+    expect(await store.get(tenant, j.id, new Date(new Date(j.expiresAt).getTime() - 1))).toEqual(j);
+  });
+
+  it('lists newest first across pages, only the tenant’s own jobs', async () => {
+    const tenant = freshTenant();
+    const jobs = [];
+    for (let i = 0; i < 5; i++) {
+      const j = job(tenant, at(i));
+      await store.create(j, 'fp', at(i));
+      jobs.push(j);
+    }
+    await store.create(job(freshTenant(), at(100)), 'fp', at(100));
+    const newestFirst = [...jobs].reverse();
+
+    const seen: Job[] = [];
+    const pageSizes: number[] = [];
+    let after: { createdAt: string; id: string } | undefined;
+    for (let page = 0; page < 5; page++) {
+      const out = await store.list(tenant, { limit: 2, after }, at(10));
+      seen.push(...out.jobs);
+      pageSizes.push(out.jobs.length);
+      after = out.next;
+      if (!after) break;
+    }
+
+    expect(seen).toEqual(newestFirst);
+    expect(pageSizes.slice(0, 3)).toEqual([2, 2, 1]);
+    expect(after).toBeUndefined();
+  });
+
+  it('filters by status while paging and hides expired jobs', async () => {
+    const tenant = freshTenant();
+    const jobs: Job[] = [];
+    for (let i = 0; i < 6; i++) {
+      const j = job(tenant, at(i), { timeoutSeconds: i === 5 ? 1 : 900 });
+      await store.create(j, 'fp', at(i));
+      jobs.push(j);
+    }
+    for (const i of [0, 2, 4]) await store.cancel(tenant, jobs[i]?.id as string, at(10));
+    const now = at(60 + (30 * DAY) / 1000);
+
+    const cancelled = await store.list(tenant, { limit: 10, status: 'cancelled' }, at(20));
+    expect(cancelled.jobs.map((j) => j.id)).toEqual([jobs[4]?.id, jobs[2]?.id, jobs[0]?.id]);
+    expect(cancelled.jobs.every((j) => j.status === 'cancelled')).toBe(true);
+
+    const pending = await store.list(tenant, { limit: 10, status: 'pending' }, at(20));
+    expect(pending.jobs.map((j) => j.id)).toEqual([jobs[5]?.id, jobs[3]?.id, jobs[1]?.id]);
+
+    // 30 days + 61 s on: cancelled jobs (7 days) and job 5 (1 s timeout + 30-day backstop) expired.
+    const live = await store.list(tenant, { limit: 10 }, now);
+    expect(live.jobs.map((j) => j.id)).toEqual([jobs[3]?.id, jobs[1]?.id]);
+  });
+
+  it('pages with a status filter without losing or repeating jobs', async () => {
+    const tenant = freshTenant();
+    const jobs: Job[] = [];
+    for (let i = 0; i < 7; i++) {
+      const j = job(tenant, at(i));
+      await store.create(j, 'fp', at(i));
+      jobs.push(j);
+    }
+    for (const i of [1, 2, 4, 6]) await store.cancel(tenant, jobs[i]?.id as string, at(10));
+
+    const ids: string[] = [];
+    let after: { createdAt: string; id: string } | undefined;
+    for (let page = 0; page < 6; page++) {
+      const out = await store.list(tenant, { limit: 1, status: 'cancelled', after }, at(20));
+      ids.push(...out.jobs.map((j) => j.id));
+      after = out.next;
+      if (!after) break;
+    }
+    expect(ids).toEqual([6, 4, 2, 1].map((i) => jobs[i]?.id));
+  });
+
+  it('cancel: live -> cancelled, idempotent, 409 when terminal, 404 when unknown or expired', async () => {
+    const tenant = freshTenant();
+    const j = job(tenant, T0);
+    await store.create(j, 'fp', T0);
+
+    const cancelled = await store.cancel(tenant, j.id, at(5));
+    expect(cancelled).toMatchObject({
+      id: j.id,
+      status: 'cancelled',
+      completedAt: at(5).toISOString(),
+      updatedAt: at(5).toISOString(),
+      expiresAt: new Date(at(5).getTime() + 7 * DAY).toISOString(),
+    });
+    expect(cancelled).not.toHaveProperty('PK');
+    expect(await rawItem(tenant, j.id)).toMatchObject({ ttl: toTtl(cancelled.expiresAt) });
+
+    expect(await store.cancel(tenant, j.id, at(9))).toEqual(cancelled);
+
+    const done = job(tenant, at(1));
+    await store.create(done, 'fp', at(1));
+    await markRunning(tenant, done.id, at(2));
+    expect(
+      await store.succeed(
+        tenant,
+        done.id,
+        { ok: 1 },
+        { completedSteps: 1, progress: { fraction: 1, step: 1, message: null } },
+        at(3),
+      ),
+    ).toBe(true);
+    const terminal = await rejection(store.cancel(tenant, done.id, at(4)));
+    expect(terminal).toBeInstanceOf(DomainError);
+    expect((terminal as DomainError).code).toBe('job_terminal');
+
+    expect(await rejection(store.cancel(tenant, jobIdFor(tenant, 'nope'), at(4)))).toBeInstanceOf(
+      NotFoundError,
+    );
+    expect(await rejection(store.cancel(freshTenant(), j.id, at(4)))).toBeInstanceOf(NotFoundError);
+    expect(await rejection(store.cancel(tenant, j.id, new Date(at(5).getTime() + 8 * DAY)))).toBeInstanceOf(
+      NotFoundError,
+    );
+  });
+
+  it('checkpoint and succeed land once per step and only while running', async () => {
+    const tenant = freshTenant();
+    const j = job(tenant, T0);
+    await store.create(j, 'fp', T0);
+    const progress = (step: number) => ({ fraction: step / 3, step, message: `step ${step} of 3` });
+
+    expect(
+      await store.checkpoint(
+        tenant,
+        j.id,
+        { completedSteps: 1, progress: progress(1), state: { asked: false } },
+        at(1),
+      ),
+    ).toBe(false);
+
+    await markRunning(tenant, j.id, at(1));
+    expect(
+      await store.checkpoint(
+        tenant,
+        j.id,
+        { completedSteps: 1, progress: progress(1), state: { asked: false } },
+        at(2),
+      ),
+    ).toBe(true);
+    expect(
+      await store.checkpoint(
+        tenant,
+        j.id,
+        { completedSteps: 1, progress: progress(1), state: { asked: false } },
+        at(3),
+      ),
+    ).toBe(false);
+    expect(
+      await store.checkpoint(
+        tenant,
+        j.id,
+        { completedSteps: 3, progress: progress(3), state: { asked: false } },
+        at(3),
+      ),
+    ).toBe(false);
+    expect(
+      await store.checkpoint(
+        tenant,
+        j.id,
+        { completedSteps: 2, progress: progress(2), state: { asked: true } },
+        at(4),
+      ),
+    ).toBe(true);
+
+    const snap = await store.loadForStep(tenant, j.id);
+    expect(snap).toMatchObject({ completedSteps: 2, state: { asked: true }, answer: undefined });
+    expect(snap?.job).toMatchObject({
+      status: 'running',
+      progress: progress(2),
+      updatedAt: at(4).toISOString(),
+    });
+
+    const final = { fraction: 1, step: 3, message: 'step 3 of 3' };
+    expect(
+      await store.succeed(
+        tenant,
+        j.id,
+        { message: 'hi', steps: 3 },
+        { completedSteps: 3, progress: final },
+        at(5),
+      ),
+    ).toBe(true);
+    expect(
+      await store.succeed(
+        tenant,
+        j.id,
+        { message: 'hi', steps: 3 },
+        { completedSteps: 3, progress: final },
+        at(6),
+      ),
+    ).toBe(false);
+
+    const done = await store.get(tenant, j.id, at(6));
+    expect(done).toMatchObject({
+      status: 'succeeded',
+      result: { message: 'hi', steps: 3 },
+      progress: final,
+      completedAt: at(5).toISOString(),
+      expiresAt: new Date(at(5).getTime() + 7 * DAY).toISOString(),
+    });
+    const item = await rawItem(tenant, j.id);
+    expect(item).not.toHaveProperty('agentState');
+    expect(item).toMatchObject({ completedSteps: 3, ttl: toTtl(new Date(at(5).getTime() + 7 * DAY)) });
+  });
+
+  it('a step write after a cancel is refused', async () => {
+    const tenant = freshTenant();
+    const j = job(tenant, T0);
+    await store.create(j, 'fp', T0);
+    await markRunning(tenant, j.id, at(1));
+    await store.cancel(tenant, j.id, at(2));
+
+    expect(
+      await store.checkpoint(
+        tenant,
+        j.id,
+        { completedSteps: 1, progress: { fraction: 0.5, step: 1, message: null }, state: null },
+        at(3),
+      ),
+    ).toBe(false);
+    expect(
+      await store.succeed(
+        tenant,
+        j.id,
+        1,
+        { completedSteps: 1, progress: { fraction: 1, step: 1, message: null } },
+        at(3),
+      ),
+    ).toBe(false);
+    expect((await store.get(tenant, j.id, at(3)))?.status).toBe('cancelled');
+  });
+
+  it('fail moves a live job to failed once, with 30-day retention', async () => {
+    const tenant = freshTenant();
+    const j = job(tenant, T0);
+    await store.create(j, 'fp', T0);
+    const error = { code: 'agent_error' as const, message: 'boom', retryable: false };
+
+    expect(await store.fail(tenant, j.id, error, at(5))).toBe(true);
+    expect(await store.fail(tenant, j.id, { ...error, code: 'internal_error' }, at(6))).toBe(false);
+    expect(await store.fail(tenant, jobIdFor(tenant, 'missing'), error, at(6))).toBe(false);
+
+    expect(await store.get(tenant, j.id, at(7))).toMatchObject({
+      status: 'failed',
+      error,
+      completedAt: at(5).toISOString(),
+      expiresAt: new Date(at(5).getTime() + 30 * DAY).toISOString(),
+    });
+    const cancel = await rejection(store.cancel(tenant, j.id, at(8)));
+    expect((cancel as DomainError).code).toBe('job_terminal');
+  });
+
+  it('stores api keys by hash and resolves them to their tenant', async () => {
+    const tenant = freshTenant();
+    const hash = `hash-${tenant}`;
+    await store.putApiKey(hash, tenant);
+    expect(await store.tenantForKey(hash)).toBe(tenant);
+    expect(await store.tenantForKey(`unknown-${tenant}`)).toBeUndefined();
+  });
+
+  it('listUnfinished finds pending and running jobs of every tenant, nothing terminal', async () => {
+    const a = freshTenant();
+    const b = freshTenant();
+    const pending = job(a, T0);
+    const running = job(b, T0);
+    const cancelled = job(a, at(1));
+    const failed = job(b, at(1));
+    for (const j of [pending, running, cancelled, failed]) await store.create(j, 'fp', T0);
+    await markRunning(b, running.id, at(2));
+    await store.cancel(a, cancelled.id, at(3));
+    await store.fail(b, failed.id, { code: 'agent_error', message: 'x', retryable: false }, at(3));
+    await store.putApiKey(`key-${a}`, a);
+
+    const mine = (await store.listUnfinished()).filter((u) => u.tenant === a || u.tenant === b);
+    expect(mine).toHaveLength(2);
+    expect(mine).toEqual(
+      expect.arrayContaining([
+        { tenant: a, jobId: pending.id, pk: jobPk(a, pending.id), executionName: pending.executionName },
+        { tenant: b, jobId: running.id, pk: jobPk(b, running.id), executionName: running.executionName },
+      ]),
+    );
+  });
+
+  it.each(['pending', 'running'] as JobStatus[])(
+    'loadForStep returns a fresh %s job with no checkpoint',
+    async (status) => {
+      const tenant = freshTenant();
+      const j = job(tenant, T0);
+      await store.create(j, 'fp', T0);
+      if (status === 'running') await markRunning(tenant, j.id, at(1));
+      const snap = await store.loadForStep(tenant, j.id);
+      expect(snap).toEqual({
+        job:
+          status === 'running'
+            ? { ...j, status, startedAt: at(1).toISOString(), updatedAt: at(1).toISOString() }
+            : j,
+        state: null,
+        answer: undefined,
+        completedSteps: 0,
+      });
+      expect(await store.loadForStep(tenant, jobIdFor(tenant, 'none'))).toBeUndefined();
+    },
+  );
+});

@@ -1,0 +1,532 @@
+import {
+  ConditionalCheckFailedException,
+  DynamoDBClient,
+  ProvisionedThroughputExceededException,
+} from '@aws-sdk/client-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  ScanCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import {
+  DynamoJobStore,
+  JOB_SK,
+  jobPk,
+  jobStoreFromEnv,
+  LIST_INDEX,
+} from '../../../lambdas/adapters/dynamo-job-store.js';
+import { ConfigError } from '../../../lambdas/config/env.js';
+import { DomainError, NotFoundError } from '../../../lambdas/domain/errors.js';
+import type { Job } from '../../../lambdas/domain/job.js';
+import { toTtl } from '../../../lambdas/domain/retention.js';
+import { JOB_ID, makeJob, OTHER_TENANT, TABLE_NAME, TENANT } from '../support/fixtures.js';
+
+const ddb = mockClient(DynamoDBDocumentClient);
+const store = new DynamoJobStore(
+  TABLE_NAME,
+  DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' })),
+);
+const NOW = new Date('2025-06-01T10:00:00.000Z');
+const DAY = 86_400_000;
+
+/** The stored item of a job, as the store writes it. */
+function itemOf(job: Job, extra: Record<string, unknown> = {}) {
+  return {
+    ...job,
+    PK: jobPk(job.tenant, job.id),
+    SK: JOB_SK,
+    GSI1PK: `T#${job.tenant}`,
+    GSI1SK: `${job.createdAt}#${job.id}`,
+    ttl: toTtl(job.expiresAt),
+    fingerprint: 'fp-stored',
+    completedSteps: 0,
+    ...extra,
+  };
+}
+
+/** How DynamoDB reports a failed condition: the old item in wire format, untouched by the document client. */
+function conditionFailed(item?: Record<string, unknown>) {
+  return new ConditionalCheckFailedException({
+    message: 'The conditional request failed',
+    $metadata: { httpStatusCode: 400 },
+    ...(item ? { Item: marshall(item, { removeUndefinedValues: true }) } : {}),
+  });
+}
+
+async function rejection(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p;
+  } catch (e) {
+    return e;
+  }
+  throw new Error('expected a rejection');
+}
+
+beforeEach(() => {
+  ddb.reset();
+});
+
+describe('create', () => {
+  it('sends exactly one conditional PutItem that returns the old item on conflict', async () => {
+    ddb.on(PutCommand).resolves({});
+    const job = makeJob({ metadata: { team: 'a' } });
+
+    const out = await store.create(job, 'fp-new', NOW);
+
+    expect(out).toEqual({ job, created: true, fingerprint: 'fp-new' });
+    expect(ddb.calls()).toHaveLength(1);
+    const [put] = ddb.commandCalls(PutCommand);
+    expect(put?.args[0].input).toEqual({
+      TableName: TABLE_NAME,
+      ConditionExpression: 'attribute_not_exists(PK)',
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      Item: itemOf(job, { fingerprint: 'fp-new' }),
+    });
+    expect(put?.args[0].input.Item).toMatchObject({
+      PK: `T#${TENANT}#J#${JOB_ID}`,
+      SK: 'JOB',
+      GSI1PK: `T#${TENANT}`,
+      GSI1SK: `2025-01-01T00:00:00.000Z#${JOB_ID}`,
+      ttl: Date.UTC(2099, 0, 1) / 1000,
+      completedSteps: 0,
+    });
+  });
+
+  it('replays a live job from the failed condition without another request', async () => {
+    const stored = makeJob({ status: 'running', startedAt: '2025-01-01T00:00:01.000Z' });
+    ddb
+      .on(PutCommand)
+      .rejects(
+        conditionFailed(itemOf(stored, { fingerprint: 'fp-old', completedSteps: 2, agentState: { a: 1 } })),
+      );
+
+    const out = await store.create(makeJob(), 'fp-new', NOW);
+
+    expect(out).toEqual({ job: stored, created: false, fingerprint: 'fp-old' });
+    expect(ddb.calls()).toHaveLength(1);
+    for (const internal of [
+      'PK',
+      'SK',
+      'GSI1PK',
+      'GSI1SK',
+      'ttl',
+      'fingerprint',
+      'completedSteps',
+      'agentState',
+    ]) {
+      expect(out.job).not.toHaveProperty(internal);
+    }
+  });
+
+  it('overwrites an expired job under the same id with a fresh execution name, conditional on the old TTL', async () => {
+    const old = makeJob({ status: 'succeeded', expiresAt: '2025-05-01T00:00:00.000Z' });
+    ddb
+      .on(PutCommand)
+      .rejectsOnce(conditionFailed(itemOf(old, { fingerprint: 'fp-old' })))
+      .resolves({});
+    const job = makeJob({ createdAt: NOW.toISOString(), updatedAt: NOW.toISOString() });
+
+    const out = await store.create(job, 'fp-new', NOW);
+
+    expect(out.created).toBe(true);
+    expect(out.fingerprint).toBe('fp-new');
+    expect(out.job.id).toBe(JOB_ID);
+    expect(out.job.executionName).not.toBe(JOB_ID);
+    expect(out.job.executionName.startsWith(`${JOB_ID}-n`)).toBe(true);
+    const puts = ddb.commandCalls(PutCommand);
+    expect(puts).toHaveLength(2);
+    expect(puts[1]?.args[0].input).toMatchObject({
+      TableName: TABLE_NAME,
+      ConditionExpression: '#ttl = :oldTtl',
+      ExpressionAttributeNames: { '#ttl': 'ttl' },
+      ExpressionAttributeValues: { ':oldTtl': toTtl(old.expiresAt) },
+      Item: {
+        PK: jobPk(TENANT, JOB_ID),
+        status: 'pending',
+        fingerprint: 'fp-new',
+        executionName: out.job.executionName,
+      },
+    });
+  });
+
+  it('answers idempotency_key_in_use when another request replaced the expired job first', async () => {
+    const old = makeJob({ status: 'failed', expiresAt: '2025-05-01T00:00:00.000Z' });
+    ddb
+      .on(PutCommand)
+      .rejectsOnce(conditionFailed(itemOf(old)))
+      .rejects(conditionFailed());
+
+    const error = await rejection(store.create(makeJob(), 'fp', NOW));
+
+    expect(error).toBeInstanceOf(DomainError);
+    expect((error as DomainError).code).toBe('idempotency_key_in_use');
+  });
+
+  it('rethrows a failed condition that carries no item, and any other error', async () => {
+    ddb.on(PutCommand).rejectsOnce(conditionFailed());
+    expect(await rejection(store.create(makeJob(), 'fp', NOW))).toBeInstanceOf(
+      ConditionalCheckFailedException,
+    );
+
+    const throttled = new ProvisionedThroughputExceededException({ message: 'slow down', $metadata: {} });
+    ddb.on(PutCommand).rejects(throttled);
+    expect(await rejection(store.create(makeJob(), 'fp', NOW))).toBe(throttled);
+  });
+});
+
+describe('get', () => {
+  it('reads the tenant-scoped key consistently and strips internal attributes', async () => {
+    const job = makeJob();
+    ddb.on(GetCommand).resolves({ Item: itemOf(job) });
+
+    expect(await store.get(TENANT, JOB_ID, NOW)).toEqual(job);
+    expect(ddb.commandCalls(GetCommand)[0]?.args[0].input).toEqual({
+      TableName: TABLE_NAME,
+      Key: { PK: `T#${TENANT}#J#${JOB_ID}`, SK: 'JOB' },
+      ConsistentRead: true,
+    });
+  });
+
+  it('returns undefined for a missing or expired job', async () => {
+    ddb
+      .on(GetCommand)
+      .resolvesOnce({})
+      .resolves({ Item: itemOf(makeJob({ expiresAt: NOW.toISOString() })) });
+    expect(await store.get(TENANT, JOB_ID, NOW)).toBeUndefined();
+    expect(await store.get(TENANT, JOB_ID, NOW)).toBeUndefined();
+  });
+});
+
+describe('list', () => {
+  const jobs = [3, 2, 1].map((n) =>
+    makeJob({ id: `job_0000000000000000000000000${n}`, createdAt: `2025-01-0${n}T00:00:00.000Z` }),
+  );
+
+  it('queries the tenant partition of GSI1 newest first, hiding expired items', async () => {
+    ddb.on(QueryCommand).resolves({ Items: jobs.map((j) => itemOf(j)) });
+
+    const out = await store.list(TENANT, { limit: 20 }, NOW);
+
+    expect(out).toEqual({ jobs, next: undefined });
+    const calls = ddb.commandCalls(QueryCommand);
+    expect(calls).toHaveLength(1);
+    expect(calls[0]?.args[0].input).toEqual({
+      TableName: TABLE_NAME,
+      IndexName: LIST_INDEX,
+      KeyConditionExpression: 'GSI1PK = :pk',
+      FilterExpression: 'expiresAt > :now',
+      ExpressionAttributeNames: undefined,
+      ExpressionAttributeValues: { ':pk': `T#${TENANT}`, ':now': NOW.toISOString() },
+      ScanIndexForward: false,
+      Limit: 20,
+      ExclusiveStartKey: undefined,
+    });
+    expect(LIST_INDEX).toBe('GSI1');
+  });
+
+  it('adds a status filter', async () => {
+    ddb.on(QueryCommand).resolves({ Items: [] });
+    await store.list(TENANT, { limit: 5, status: 'running' }, NOW);
+    expect(ddb.commandCalls(QueryCommand)[0]?.args[0].input).toMatchObject({
+      FilterExpression: 'expiresAt > :now AND #status = :status',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: { ':pk': `T#${TENANT}`, ':status': 'running' },
+    });
+  });
+
+  it('builds ExclusiveStartKey from the authenticated tenant and the position, never from anything else', async () => {
+    ddb.on(QueryCommand).resolves({ Items: [] });
+    const after = { createdAt: '2025-01-02T00:00:00.000Z', id: 'job_00000000000000000000000002' };
+
+    await store.list(OTHER_TENANT, { limit: 10, after }, NOW);
+
+    expect(ddb.commandCalls(QueryCommand)[0]?.args[0].input.ExclusiveStartKey).toEqual({
+      GSI1PK: `T#${OTHER_TENANT}`,
+      GSI1SK: `2025-01-02T00:00:00.000Z#${after.id}`,
+      PK: `T#${OTHER_TENANT}#J#${after.id}`,
+      SK: 'JOB',
+    });
+    expect(ddb.commandCalls(QueryCommand)[0]?.args[0].input.ExpressionAttributeValues).toMatchObject({
+      ':pk': `T#${OTHER_TENANT}`,
+    });
+  });
+
+  it('keeps reading index pages while the filter skips items, asking only for what is still missing', async () => {
+    const lek1 = {
+      GSI1PK: `T#${TENANT}`,
+      GSI1SK: `${jobs[0]?.createdAt}#${jobs[0]?.id}`,
+      PK: 'x',
+      SK: 'JOB',
+    };
+    const lek2 = {
+      GSI1PK: `T#${TENANT}`,
+      GSI1SK: `${jobs[1]?.createdAt}#${jobs[1]?.id}`,
+      PK: 'y',
+      SK: 'JOB',
+    };
+    ddb
+      .on(QueryCommand)
+      .resolvesOnce({ Items: [itemOf(jobs[0] as Job)], LastEvaluatedKey: lek1 })
+      .resolvesOnce({ Items: [itemOf(jobs[1] as Job)], LastEvaluatedKey: lek2 });
+
+    const out = await store.list(TENANT, { limit: 2, status: 'pending' }, NOW);
+
+    const calls = ddb.commandCalls(QueryCommand);
+    expect(calls).toHaveLength(2);
+    expect(calls[0]?.args[0].input.Limit).toBe(2);
+    expect(calls[1]?.args[0].input.Limit).toBe(1);
+    expect(calls[1]?.args[0].input.ExclusiveStartKey).toEqual(lek1);
+    expect(out.jobs).toEqual([jobs[0], jobs[1]]);
+    expect(out.next).toEqual({ createdAt: jobs[1]?.createdAt, id: jobs[1]?.id });
+  });
+
+  it('stops after five index pages and hands back where it stopped', async () => {
+    const lek = { GSI1PK: `T#${TENANT}`, GSI1SK: `2024-12-31T00:00:00.000Z#${JOB_ID}`, PK: 'x', SK: 'JOB' };
+    ddb.on(QueryCommand).resolves({ Items: [], LastEvaluatedKey: lek });
+
+    const out = await store.list(TENANT, { limit: 10, status: 'failed' }, NOW);
+
+    expect(ddb.commandCalls(QueryCommand)).toHaveLength(5);
+    expect(out).toEqual({ jobs: [], next: { createdAt: '2024-12-31T00:00:00.000Z', id: JOB_ID } });
+  });
+});
+
+describe('cancel', () => {
+  it('is one conditional update from a live status that returns the new job', async () => {
+    const cancelled = makeJob({ status: 'cancelled', completedAt: NOW.toISOString() });
+    ddb.on(UpdateCommand).resolves({ Attributes: itemOf(cancelled) });
+
+    expect(await store.cancel(TENANT, JOB_ID, NOW)).toEqual(cancelled);
+
+    const calls = ddb.commandCalls(UpdateCommand);
+    expect(calls).toHaveLength(1);
+    const input = calls[0]?.args[0].input;
+    expect(input).toMatchObject({
+      TableName: TABLE_NAME,
+      Key: { PK: jobPk(TENANT, JOB_ID), SK: 'JOB' },
+      ConditionExpression: 'attribute_exists(PK) AND expiresAt > :now AND #status IN (:from0, :from1, :from2)',
+      ReturnValues: 'ALL_NEW',
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    });
+    expect(input?.ExpressionAttributeValues).toEqual({
+      ':from0': 'pending',
+      ':from1': 'running',
+      ':from2': 'input_required',
+      ':cancelled': 'cancelled',
+      ':at': NOW.toISOString(),
+      ':exp': new Date(NOW.getTime() + 7 * DAY).toISOString(),
+      ':ttl': toTtl(new Date(NOW.getTime() + 7 * DAY)),
+      ':now': NOW.toISOString(),
+    });
+    expect(input?.UpdateExpression).toContain('#status = :cancelled');
+    expect(input?.UpdateExpression).toContain('#ttl = :ttl');
+  });
+
+  it('returns an already cancelled job unchanged (idempotent)', async () => {
+    const cancelled = makeJob({
+      status: 'cancelled',
+      completedAt: '2025-05-31T00:00:00.000Z',
+      expiresAt: '2025-06-07T00:00:00.000Z',
+    });
+    ddb.on(UpdateCommand).rejects(conditionFailed(itemOf(cancelled)));
+    expect(await store.cancel(TENANT, JOB_ID, NOW)).toEqual(cancelled);
+    expect(ddb.calls()).toHaveLength(1);
+  });
+
+  it.each(['succeeded', 'failed'] as const)('refuses a %s job with job_terminal', async (status) => {
+    ddb.on(UpdateCommand).rejects(conditionFailed(itemOf(makeJob({ status }))));
+    const error = await rejection(store.cancel(TENANT, JOB_ID, NOW));
+    expect(error).toBeInstanceOf(DomainError);
+    expect((error as DomainError).code).toBe('job_terminal');
+  });
+
+  it('answers not found for a missing or expired job', async () => {
+    ddb
+      .on(UpdateCommand)
+      .rejectsOnce(conditionFailed())
+      .rejects(conditionFailed(itemOf(makeJob({ expiresAt: '2025-05-01T00:00:00.000Z' }))));
+    expect(await rejection(store.cancel(TENANT, JOB_ID, NOW))).toBeInstanceOf(NotFoundError);
+    expect(await rejection(store.cancel(TENANT, JOB_ID, NOW))).toBeInstanceOf(NotFoundError);
+  });
+});
+
+describe('step writes', () => {
+  const progress = { fraction: 0.5, step: 2, message: 'step 2 of 4' };
+
+  it('checkpoint is conditional on running and on the previous step count', async () => {
+    ddb.on(UpdateCommand).resolves({});
+    expect(
+      await store.checkpoint(TENANT, JOB_ID, { completedSteps: 2, progress, state: { asked: false } }, NOW),
+    ).toBe(true);
+    expect(ddb.commandCalls(UpdateCommand)[0]?.args[0].input).toMatchObject({
+      Key: { PK: jobPk(TENANT, JOB_ID), SK: 'JOB' },
+      ConditionExpression: '#status = :running AND completedSteps = :expected',
+      ExpressionAttributeValues: {
+        ':running': 'running',
+        ':expected': 1,
+        ':steps': 2,
+        ':progress': progress,
+        ':state': { asked: false },
+      },
+    });
+  });
+
+  it('checkpoint and succeed return false when the condition fails, and rethrow anything else', async () => {
+    ddb
+      .on(UpdateCommand)
+      .rejectsOnce(conditionFailed())
+      .rejectsOnce(conditionFailed())
+      .rejects(new Error('network'));
+    expect(await store.checkpoint(TENANT, JOB_ID, { completedSteps: 1, progress, state: null }, NOW)).toBe(
+      false,
+    );
+    expect(await store.succeed(TENANT, JOB_ID, { ok: true }, { completedSteps: 3, progress }, NOW)).toBe(
+      false,
+    );
+    expect(
+      (
+        (await rejection(
+          store.checkpoint(TENANT, JOB_ID, { completedSteps: 1, progress, state: null }, NOW),
+        )) as Error
+      ).message,
+    ).toBe('network');
+  });
+
+  it('succeed stores the result and resets expiry to 7 days after completion', async () => {
+    ddb.on(UpdateCommand).resolves({});
+    expect(await store.succeed(TENANT, JOB_ID, { message: 'hi' }, { completedSteps: 3, progress }, NOW)).toBe(
+      true,
+    );
+    const input = ddb.commandCalls(UpdateCommand)[0]?.args[0].input;
+    expect(input).toMatchObject({
+      ConditionExpression: '#status = :running AND completedSteps = :expected',
+      ExpressionAttributeNames: { '#status': 'status', '#result': 'result', '#ttl': 'ttl' },
+      ExpressionAttributeValues: {
+        ':succeeded': 'succeeded',
+        ':result': { message: 'hi' },
+        ':expected': 2,
+        ':steps': 3,
+        ':at': NOW.toISOString(),
+        ':exp': new Date(NOW.getTime() + 7 * DAY).toISOString(),
+        ':ttl': toTtl(new Date(NOW.getTime() + 7 * DAY)),
+      },
+    });
+    expect(input?.UpdateExpression).toMatch(/REMOVE agentState$/);
+  });
+
+  it('fail moves a live job to failed with 30-day retention; false when already terminal', async () => {
+    const error = { code: 'agent_error' as const, message: 'boom', retryable: false };
+    ddb.on(UpdateCommand).resolvesOnce({}).rejects(conditionFailed());
+    expect(await store.fail(TENANT, JOB_ID, error, NOW)).toBe(true);
+    expect(await store.fail(TENANT, JOB_ID, error, NOW)).toBe(false);
+    expect(ddb.commandCalls(UpdateCommand)[0]?.args[0].input).toMatchObject({
+      ConditionExpression: '#status IN (:from0, :from1, :from2)',
+      ExpressionAttributeValues: {
+        ':from0': 'pending',
+        ':from1': 'running',
+        ':from2': 'input_required',
+        ':failed': 'failed',
+        ':error': error,
+        ':exp': new Date(NOW.getTime() + 30 * DAY).toISOString(),
+      },
+    });
+  });
+
+  it('loadForStep returns the job with its checkpoint', async () => {
+    const job = makeJob({ status: 'running' });
+    ddb
+      .on(GetCommand)
+      .resolvesOnce({ Item: itemOf(job, { completedSteps: 2, agentState: { asked: true }, answer: 'yes' }) })
+      .resolves({});
+    expect(await store.loadForStep(TENANT, JOB_ID)).toEqual({
+      job,
+      state: { asked: true },
+      answer: 'yes',
+      completedSteps: 2,
+    });
+    expect(await store.loadForStep(TENANT, JOB_ID)).toBeUndefined();
+  });
+});
+
+describe('api keys and recovery', () => {
+  it('looks a key hash up under its own partition', async () => {
+    ddb
+      .on(GetCommand)
+      .resolvesOnce({ Item: { tenant: TENANT } })
+      .resolves({});
+    expect(await store.tenantForKey('abc123')).toBe(TENANT);
+    expect(await store.tenantForKey('def456')).toBeUndefined();
+    expect(ddb.commandCalls(GetCommand)[0]?.args[0].input).toMatchObject({
+      Key: { PK: 'K#abc123', SK: 'KEY' },
+    });
+  });
+
+  it('stores a key hash with its tenant', async () => {
+    ddb.on(PutCommand).resolves({});
+    await store.putApiKey('abc123', TENANT);
+    expect(ddb.commandCalls(PutCommand)[0]?.args[0].input).toMatchObject({
+      TableName: TABLE_NAME,
+      Item: { PK: 'K#abc123', SK: 'KEY', tenant: TENANT },
+    });
+  });
+
+  it('listUnfinished scans every page for live jobs', async () => {
+    ddb
+      .on(ScanCommand)
+      .resolvesOnce({
+        Items: [{ PK: 'T#a#J#job_1', tenant: 'a', id: 'job_1', executionName: 'job_1' }],
+        LastEvaluatedKey: { PK: 'x', SK: 'JOB' },
+      })
+      .resolvesOnce({ Items: [{ PK: 'T#b#J#job_2', tenant: 'b', id: 'job_2', executionName: 'job_2-n1' }] });
+
+    expect(await store.listUnfinished()).toEqual([
+      { tenant: 'a', jobId: 'job_1', pk: 'T#a#J#job_1', executionName: 'job_1' },
+      { tenant: 'b', jobId: 'job_2', pk: 'T#b#J#job_2', executionName: 'job_2-n1' },
+    ]);
+    const scans = ddb.commandCalls(ScanCommand);
+    expect(scans).toHaveLength(2);
+    expect(scans[1]?.args[0].input.ExclusiveStartKey).toEqual({ PK: 'x', SK: 'JOB' });
+    expect(scans[0]?.args[0].input.ExpressionAttributeValues).toEqual({
+      ':from0': 'pending',
+      ':from1': 'running',
+      ':from2': 'input_required',
+      ':job': 'JOB',
+    });
+  });
+});
+
+describe('jobStoreFromEnv', () => {
+  it('uses the configured table and retention days', async () => {
+    ddb.on(UpdateCommand).resolves({});
+    const configured = jobStoreFromEnv({
+      JOBS_TABLE_NAME: 'configured-table',
+      JOB_RETENTION_SUCCEEDED_DAYS: '2',
+      JOB_RETENTION_FAILED_DAYS: '9',
+    });
+    const progress = { fraction: 1, step: 1, message: null };
+    await configured.succeed(TENANT, JOB_ID, null, { completedSteps: 1, progress }, NOW);
+    await configured.fail(TENANT, JOB_ID, { code: 'agent_error', message: 'x', retryable: false }, NOW);
+    const [succeeded, failed] = ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input);
+    expect(succeeded?.TableName).toBe('configured-table');
+    expect(succeeded?.ExpressionAttributeValues?.[':exp']).toBe(
+      new Date(NOW.getTime() + 2 * DAY).toISOString(),
+    );
+    expect(failed?.ExpressionAttributeValues?.[':exp']).toBe(new Date(NOW.getTime() + 9 * DAY).toISOString());
+  });
+
+  it('fails loudly without a table name or with bad retention days', () => {
+    expect(() => jobStoreFromEnv({})).toThrow(ConfigError);
+    expect(() => jobStoreFromEnv({ JOBS_TABLE_NAME: 't', JOB_RETENTION_FAILED_DAYS: '0' })).toThrow(
+      ConfigError,
+    );
+    expect(() => jobStoreFromEnv({ JOBS_TABLE_NAME: 't', JOB_RETENTION_SUCCEEDED_DAYS: '1.5' })).toThrow(
+      ConfigError,
+    );
+  });
+});

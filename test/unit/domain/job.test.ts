@@ -1,0 +1,189 @@
+import { describe, expect, it } from 'vitest';
+import { DomainError } from '../../../lambdas/domain/errors.js';
+import type { JobStatus } from '../../../lambdas/domain/job.js';
+import {
+  assertTransition,
+  canTransition,
+  isTerminal,
+  JOB_STATUSES,
+  jobLinks,
+  newJob,
+  sourcesOf,
+  TERMINAL_STATUSES,
+  toJobView,
+} from '../../../lambdas/domain/job.js';
+
+/** The status machine as the contract describes it, written out independently of the code. */
+const ALLOWED: Record<JobStatus, JobStatus[]> = {
+  pending: ['running', 'failed', 'cancelled'],
+  running: ['running', 'input_required', 'succeeded', 'failed', 'cancelled'],
+  input_required: ['running', 'failed', 'cancelled'],
+  succeeded: [],
+  failed: [],
+  cancelled: [],
+};
+
+const PAIRS = JOB_STATUSES.flatMap((from) => JOB_STATUSES.map((to) => [from, to] as const));
+
+describe('status machine', () => {
+  it('knows exactly six statuses, three of them terminal', () => {
+    expect([...JOB_STATUSES].sort()).toEqual([
+      'cancelled',
+      'failed',
+      'input_required',
+      'pending',
+      'running',
+      'succeeded',
+    ]);
+    expect([...TERMINAL_STATUSES].sort()).toEqual(['cancelled', 'failed', 'succeeded']);
+    for (const s of JOB_STATUSES) expect(isTerminal(s)).toBe(TERMINAL_STATUSES.includes(s));
+  });
+
+  it.each(PAIRS)('%s -> %s follows the table', (from, to) => {
+    expect(canTransition(from, to)).toBe(ALLOWED[from].includes(to));
+  });
+
+  it.each(PAIRS)('assertTransition %s -> %s throws exactly when the move is not allowed', (from, to) => {
+    if (ALLOWED[from].includes(to)) {
+      expect(() => assertTransition(from, to)).not.toThrow();
+      return;
+    }
+    let thrown: unknown;
+    try {
+      assertTransition(from, to);
+    } catch (e) {
+      thrown = e;
+    }
+    expect(thrown).toBeInstanceOf(DomainError);
+    expect((thrown as DomainError).code).toBe(
+      TERMINAL_STATUSES.includes(from) ? 'job_terminal' : 'invalid_transition',
+    );
+  });
+
+  it.each(TERMINAL_STATUSES.map((s) => [s]))('terminal %s never changes, not even to itself', (from) => {
+    for (const to of JOB_STATUSES) expect(canTransition(from, to)).toBe(false);
+  });
+
+  it('nothing moves back to pending', () => {
+    expect(sourcesOf('pending')).toEqual([]);
+  });
+
+  it.each(JOB_STATUSES.map((s) => [s]))('sourcesOf(%s) lists every status that may move there', (to) => {
+    const expected = JOB_STATUSES.filter((from) => ALLOWED[from].includes(to));
+    expect(sourcesOf(to)).toEqual(expected);
+  });
+
+  it('only live jobs can be cancelled or failed, and only a running job can succeed', () => {
+    expect(sourcesOf('cancelled')).toEqual(['pending', 'running', 'input_required']);
+    expect(sourcesOf('failed')).toEqual(['pending', 'running', 'input_required']);
+    expect(sourcesOf('succeeded')).toEqual(['running']);
+  });
+});
+
+describe('newJob and toJobView', () => {
+  const now = new Date('2025-03-01T12:00:00.000Z');
+  const expires = new Date('2025-04-01T12:00:00.000Z');
+
+  it('creates a pending first attempt with empty progress and the id as execution name', () => {
+    const job = newJob(
+      'job_x',
+      'acme',
+      { agent: 'echo', input: { message: 'm' }, timeoutSeconds: 60 },
+      now,
+      expires,
+    );
+    expect(job).toEqual({
+      id: 'job_x',
+      tenant: 'acme',
+      agent: 'echo',
+      status: 'pending',
+      attempt: 1,
+      input: { message: 'm' },
+      metadata: {},
+      webhook: null,
+      timeoutSeconds: 60,
+      progress: { fraction: 0, step: 0, message: null },
+      result: null,
+      error: null,
+      inputRequest: null,
+      createdAt: '2025-03-01T12:00:00.000Z',
+      updatedAt: '2025-03-01T12:00:00.000Z',
+      startedAt: null,
+      completedAt: null,
+      expiresAt: '2025-04-01T12:00:00.000Z',
+      executionName: 'job_x',
+    });
+  });
+
+  it('keeps metadata and webhook when given', () => {
+    const job = newJob(
+      'job_x',
+      'acme',
+      {
+        agent: 'echo',
+        input: null,
+        metadata: { a: 1 },
+        webhook: { url: 'https://h.example/x' },
+        timeoutSeconds: 5,
+      },
+      now,
+      expires,
+    );
+    expect(job.metadata).toEqual({ a: 1 });
+    expect(job.webhook).toEqual({ url: 'https://h.example/x' });
+  });
+
+  it('the view has exactly the contract fields and hides internals', () => {
+    const job = newJob(
+      'job_x',
+      'acme',
+      { agent: 'echo', input: {}, webhook: { url: 'https://h.example' }, timeoutSeconds: 5 },
+      now,
+      expires,
+    );
+    const view = toJobView(job);
+    expect(Object.keys(view).sort()).toEqual(
+      [
+        'id',
+        'agent',
+        'status',
+        'attempt',
+        'input',
+        'metadata',
+        'progress',
+        'result',
+        'error',
+        'inputRequest',
+        'createdAt',
+        'updatedAt',
+        'startedAt',
+        'completedAt',
+        'expiresAt',
+        'links',
+      ].sort(),
+    );
+    expect(view.links).toEqual({
+      self: '/v1/jobs/job_x',
+      cancel: '/v1/jobs/job_x/cancel',
+      events: '/v1/jobs/job_x/events',
+      stream: '/v1/jobs/job_x/stream',
+    });
+    expect(jobLinks('job_y').self).toBe('/v1/jobs/job_y');
+  });
+
+  it('shows result only when succeeded, error only when failed, inputRequest only while input_required', () => {
+    const base = newJob('job_x', 'acme', { agent: 'echo', input: {}, timeoutSeconds: 5 }, now, expires);
+    const filled = {
+      ...base,
+      result: { r: 1 },
+      error: { code: 'agent_error' as const, message: 'boom', retryable: false },
+      inputRequest: { prompt: 'why?' },
+    };
+    for (const status of JOB_STATUSES) {
+      const view = toJobView({ ...filled, status });
+      expect(view.result).toEqual(status === 'succeeded' ? { r: 1 } : null);
+      expect(view.error).toEqual(status === 'failed' ? filled.error : null);
+      expect(view.inputRequest).toEqual(status === 'input_required' ? { prompt: 'why?' } : null);
+    }
+  });
+});

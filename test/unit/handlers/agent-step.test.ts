@@ -1,0 +1,343 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { jobPk } from '../../../lambdas/adapters/dynamo-job-store.js';
+import type { AgentDefinition } from '../../../lambdas/agents/agent.js';
+import { TransientStepError } from '../../../lambdas/agents/agent.js';
+import { echoAgent } from '../../../lambdas/agents/echo.js';
+import type { Job } from '../../../lambdas/domain/job.js';
+import '../support/handler-env.js';
+import { JOB_ID, makeJob, TENANT } from '../support/fixtures.js';
+
+const registry = vi.hoisted(() => ({ override: undefined as unknown }));
+vi.mock('../../../lambdas/agents/registry.js', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('../../../lambdas/agents/registry.js')>();
+  return { ...actual, findAgent: (name: string) => (registry.override as never) ?? actual.findAgent(name) };
+});
+
+vi.mock('node:timers/promises', async (importOriginal) =>
+  (await import('../support/timers-promises.js')).fakeable(
+    await importOriginal<typeof import('node:timers/promises')>(),
+  ),
+);
+
+const { handler, MAX_RESULT_BYTES } = await import('../../../lambdas/handlers/agent-step.js');
+const ddb = mockClient(DynamoDBDocumentClient);
+const NOW = new Date('2025-06-01T10:00:00.000Z');
+const EVENT = { tenant: TENANT, jobId: JOB_ID };
+
+interface Snapshot {
+  job?: Partial<Job>;
+  completedSteps?: number;
+  agentState?: unknown;
+}
+
+function storeHas({ job = {}, completedSteps = 0, agentState }: Snapshot) {
+  const stored = makeJob({
+    status: 'running',
+    startedAt: new Date(NOW.getTime() - 1_000).toISOString(),
+    progress: { fraction: completedSteps / 3, step: completedSteps, message: null },
+    ...job,
+  });
+  ddb.on(GetCommand).resolves({
+    Item: {
+      ...stored,
+      PK: jobPk(TENANT, JOB_ID),
+      SK: 'JOB',
+      ttl: 4_070_908_800,
+      fingerprint: 'fp',
+      completedSteps,
+      ...(agentState === undefined ? {} : { agentState }),
+    },
+  });
+}
+
+const updates = () => ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input);
+
+function customAgent(
+  step: AgentDefinition<unknown, unknown>['step'],
+  over: Partial<AgentDefinition<unknown, unknown>> = {},
+) {
+  registry.override = {
+    ...(echoAgent as unknown as AgentDefinition<unknown, unknown>),
+    name: 'custom',
+    step,
+    ...over,
+  };
+}
+
+beforeEach(() => {
+  ddb.reset();
+  ddb.on(UpdateCommand).resolves({});
+  registry.override = undefined;
+  vi.useFakeTimers({ now: NOW });
+});
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('agent step with the echo agent', () => {
+  it('continue: checkpoints the step conditionally on the previous step count', async () => {
+    storeHas({ job: { input: { message: 'm', steps: 3, stepMs: 0 } }, completedSteps: 0 });
+
+    expect(await handler(EVENT)).toEqual({ outcome: 'continue' });
+
+    expect(ddb.commandCalls(GetCommand)[0]?.args[0].input).toMatchObject({
+      Key: { PK: jobPk(TENANT, JOB_ID), SK: 'JOB' },
+      ConsistentRead: true,
+    });
+    expect(updates()).toHaveLength(1);
+    expect(updates()[0]).toMatchObject({
+      Key: { PK: jobPk(TENANT, JOB_ID), SK: 'JOB' },
+      ConditionExpression: '#status = :running AND completedSteps = :expected',
+      ExpressionAttributeValues: {
+        ':running': 'running',
+        ':expected': 0,
+        ':steps': 1,
+        ':progress': { fraction: 1 / 3, step: 1, message: 'step 1 of 3' },
+        ':state': { asked: false },
+        ':at': NOW.toISOString(),
+      },
+    });
+  });
+
+  it('continue from a checkpoint passes the saved state on', async () => {
+    storeHas({
+      job: { input: { message: 'm', steps: 4, stepMs: 0 } },
+      completedSteps: 2,
+      agentState: { asked: false },
+    });
+    expect(await handler(EVENT)).toEqual({ outcome: 'continue' });
+    expect(updates()[0]?.ExpressionAttributeValues).toMatchObject({
+      ':expected': 2,
+      ':steps': 3,
+      ':progress': { fraction: 0.75, step: 3 },
+    });
+  });
+
+  it('done: the last step writes succeeded with the result and full progress', async () => {
+    storeHas({
+      job: { input: { message: 'hello', steps: 3, stepMs: 0 } },
+      completedSteps: 2,
+      agentState: { asked: false },
+    });
+
+    expect(await handler(EVENT)).toEqual({ outcome: 'done' });
+
+    expect(updates()).toHaveLength(1);
+    expect(updates()[0]).toMatchObject({
+      ConditionExpression: '#status = :running AND completedSteps = :expected',
+      ExpressionAttributeValues: {
+        ':succeeded': 'succeeded',
+        ':result': { message: 'hello', steps: 3, input: null },
+        ':progress': { fraction: 1, step: 3, message: 'step 3 of 3' },
+        ':expected': 2,
+        ':steps': 3,
+      },
+    });
+  });
+
+  it('stopped when the job was cancelled between load and write', async () => {
+    storeHas({ job: { input: { message: 'm', steps: 3, stepMs: 0 } }, completedSteps: 0 });
+    ddb.on(UpdateCommand).rejects(new ConditionalCheckFailedException({ message: 'failed', $metadata: {} }));
+    expect(await handler(EVENT)).toEqual({ outcome: 'stopped' });
+  });
+
+  it('failAtStep k: fails with agent_error at step k, writing nothing so progress stays at k-1', async () => {
+    storeHas({ job: { input: { message: 'm', steps: 5, stepMs: 0, failAtStep: 3 } }, completedSteps: 2 });
+
+    const out = await handler(EVENT);
+
+    expect(out).toEqual({
+      outcome: 'failed',
+      error: { code: 'agent_error', message: expect.stringContaining('step 3') },
+    });
+    expect(updates()).toHaveLength(0);
+  });
+
+  it('steps before failAtStep complete normally', async () => {
+    storeHas({ job: { input: { message: 'm', steps: 5, stepMs: 0, failAtStep: 3 } }, completedSteps: 1 });
+    expect(await handler(EVENT)).toEqual({ outcome: 'continue' });
+    expect(updates()[0]?.ExpressionAttributeValues).toMatchObject({ ':steps': 2, ':progress': { step: 2 } });
+  });
+
+  it("a step longer than echo's 10 s step timeout fails with step_timeout and writes nothing", async () => {
+    storeHas({ job: { input: { message: 'm', steps: 3, stepMs: 15_000 } }, completedSteps: 0 });
+    let settled = false;
+    const run = handler(EVENT).finally(() => {
+      settled = true;
+    });
+
+    await vi.advanceTimersByTimeAsync(9_999);
+    expect(settled).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+
+    expect(await run).toEqual({
+      outcome: 'failed',
+      error: { code: 'step_timeout', message: 'step 1 did not finish in time' },
+    });
+    expect(updates()).toHaveLength(0);
+  });
+
+  it('a step within the step timeout completes', async () => {
+    storeHas({ job: { input: { message: 'm', steps: 3, stepMs: 9_000 } }, completedSteps: 0 });
+    const run = handler(EVENT);
+    await vi.advanceTimersByTimeAsync(9_000);
+    expect(await run).toEqual({ outcome: 'continue' });
+  });
+
+  it('job_timeout without running the step when the job deadline has passed', async () => {
+    storeHas({
+      job: {
+        input: { message: 'm', steps: 3, stepMs: 0 },
+        timeoutSeconds: 60,
+        startedAt: new Date(NOW.getTime() - 60_000).toISOString(),
+      },
+      completedSteps: 1,
+    });
+    expect(await handler(EVENT)).toEqual({
+      outcome: 'failed',
+      error: { code: 'job_timeout', message: expect.any(String) },
+    });
+    expect(updates()).toHaveLength(0);
+  });
+
+  it('job_timeout when the job deadline falls inside the step', async () => {
+    storeHas({
+      job: {
+        input: { message: 'm', steps: 3, stepMs: 5_000 },
+        timeoutSeconds: 60,
+        startedAt: new Date(NOW.getTime() - 57_000).toISOString(),
+      },
+      completedSteps: 1,
+    });
+    const run = handler(EVENT);
+    await vi.advanceTimersByTimeAsync(3_000);
+    expect(await run).toEqual({
+      outcome: 'failed',
+      error: { code: 'job_timeout', message: expect.any(String) },
+    });
+    expect(updates()).toHaveLength(0);
+  });
+
+  it('the job deadline counts from createdAt when startedAt is missing', async () => {
+    storeHas({
+      job: {
+        input: { message: 'm', stepMs: 0 },
+        timeoutSeconds: 10,
+        startedAt: null,
+        createdAt: new Date(NOW.getTime() - 11_000).toISOString(),
+      },
+    });
+    expect((await handler(EVENT)).error?.code).toBe('job_timeout');
+  });
+
+  it.each(['cancelled', 'succeeded', 'failed', 'pending'] as const)(
+    'a %s job is stopped with no write',
+    async (status) => {
+      storeHas({ job: { status, input: { message: 'm', stepMs: 0 } } });
+      expect(await handler(EVENT)).toEqual({ outcome: 'stopped' });
+      expect(updates()).toHaveLength(0);
+    },
+  );
+
+  it('a job that no longer exists is stopped', async () => {
+    ddb.on(GetCommand).resolves({});
+    expect(await handler(EVENT)).toEqual({ outcome: 'stopped' });
+    expect(updates()).toHaveLength(0);
+  });
+
+  it('askInput fails clearly while the input_required branch is not deployed', async () => {
+    storeHas({ job: { input: { message: 'm', stepMs: 0, askInput: 'Name?' } } });
+    expect(await handler(EVENT)).toEqual({
+      outcome: 'failed',
+      error: { code: 'agent_error', message: expect.any(String) },
+    });
+    expect(updates()).toHaveLength(0);
+  });
+
+  it('an agent that is not deployed fails the job', async () => {
+    storeHas({ job: { agent: 'gone', input: {} } });
+    expect(await handler(EVENT)).toEqual({
+      outcome: 'failed',
+      error: { code: 'agent_error', message: expect.stringContaining('gone') },
+    });
+  });
+
+  it('a stored input that no longer matches the schema fails the job', async () => {
+    storeHas({ job: { input: { text: 'm' } } });
+    expect((await handler(EVENT)).error?.code).toBe('agent_error');
+    expect(updates()).toHaveLength(0);
+  });
+});
+
+describe('agent step with other agents', () => {
+  it('rethrows TransientStepError so the workflow retries the step', async () => {
+    storeHas({ job: { agent: 'custom', input: { message: 'm' } } });
+    customAgent(async () => {
+      throw new TransientStepError('provider 503');
+    });
+    await expect(handler(EVENT)).rejects.toBeInstanceOf(TransientStepError);
+    expect(updates()).toHaveLength(0);
+  });
+
+  it('turns any other throw into agent_error', async () => {
+    storeHas({ job: { agent: 'custom', input: { message: 'm' } } });
+    customAgent(async () => {
+      throw new TypeError('cannot read x of undefined');
+    });
+    expect(await handler(EVENT)).toEqual({
+      outcome: 'failed',
+      error: { code: 'agent_error', message: 'step 1 failed: cannot read x of undefined' },
+    });
+  });
+
+  it('passes a fail code chosen by the agent through', async () => {
+    storeHas({ job: { agent: 'custom', input: { message: 'm' } } });
+    customAgent(async () => ({ type: 'fail', message: 'no model', code: 'model_unavailable' }));
+    expect(await handler(EVENT)).toEqual({
+      outcome: 'failed',
+      error: { code: 'model_unavailable', message: 'no model' },
+    });
+  });
+
+  it('refuses a result larger than the item budget', async () => {
+    storeHas({ job: { agent: 'custom', input: { message: 'm' } } });
+    customAgent(async () => ({ type: 'done', result: 'x'.repeat(MAX_RESULT_BYTES + 1) }));
+    expect((await handler(EVENT)).error?.code).toBe('agent_error');
+    expect(updates()).toHaveLength(0);
+  });
+
+  it('clamps reported progress to 0..1 and bounds the message', async () => {
+    storeHas({ job: { agent: 'custom', input: { message: 'm' } } });
+    customAgent(async (ctx) => {
+      ctx.progress(7, 'm'.repeat(900));
+      return { type: 'continue', state: { n: 1 } };
+    });
+    expect(await handler(EVENT)).toEqual({ outcome: 'continue' });
+    const progress = updates()[0]?.ExpressionAttributeValues?.[':progress'] as {
+      fraction: number;
+      message: string;
+    };
+    expect(progress.fraction).toBe(1);
+    expect(progress.message).toHaveLength(500);
+  });
+
+  it('aborts the agent signal at the step timeout', async () => {
+    storeHas({ job: { agent: 'custom', input: { message: 'm' } } });
+    let signal: AbortSignal | undefined;
+    customAgent(
+      (ctx) => {
+        signal = ctx.signal;
+        return new Promise(() => undefined);
+      },
+      { stepTimeoutSeconds: 2 },
+    );
+    const run = handler(EVENT);
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect((await run).error?.code).toBe('step_timeout');
+    expect(signal?.aborted).toBe(true);
+  });
+});

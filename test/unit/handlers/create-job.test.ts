@@ -1,0 +1,342 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { JOB_ID_PATTERN, jobIdFor } from '../../../lambdas/domain/idempotency.js';
+import '../support/handler-env.js';
+import {
+  apiEvent,
+  bodyOf,
+  expectFieldErrors,
+  expectProblem,
+  headerOf,
+  lambdaContext,
+  TENANT,
+} from '../support/fixtures.js';
+
+const { handler } = await import('../../../lambdas/handlers/create-job.js');
+const ddb = mockClient(DynamoDBDocumentClient);
+const NOW = new Date('2025-06-01T10:00:00.000Z');
+
+function post(body: unknown, headers: Record<string, string> = {}, raw?: string) {
+  return handler(
+    apiEvent({
+      method: 'POST',
+      path: '/v1/jobs',
+      headers: { 'Content-Type': 'application/json', ...headers },
+      body: raw ?? JSON.stringify(body),
+    }),
+    lambdaContext,
+  );
+}
+
+const putCount = () => ddb.commandCalls(PutCommand).length;
+
+beforeEach(() => {
+  ddb.reset();
+  ddb.on(PutCommand).resolves({});
+  vi.useFakeTimers({ now: NOW, toFake: ['Date'] });
+});
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('POST /v1/jobs', () => {
+  it('accepts a job: 202, Location, Retry-After and the job resource', async () => {
+    const res = await post({ agent: 'echo', input: { message: 'hello', steps: 2 }, metadata: { run: 7 } });
+
+    expect(res.statusCode).toBe(202);
+    expect(headerOf(res, 'content-type')).toBe('application/json');
+    const body = bodyOf(res);
+    expect(body.id).toMatch(JOB_ID_PATTERN);
+    expect(headerOf(res, 'location')).toBe(`/v1/jobs/${body.id}`);
+    expect(headerOf(res, 'retry-after')).toBe('1');
+    expect(headerOf(res, 'idempotent-replayed')).toBeUndefined();
+    expect(body).toEqual({
+      id: body.id,
+      agent: 'echo',
+      status: 'pending',
+      attempt: 1,
+      input: { message: 'hello', steps: 2 },
+      metadata: { run: 7 },
+      progress: { fraction: 0, step: 0, message: null },
+      result: null,
+      error: null,
+      inputRequest: null,
+      createdAt: NOW.toISOString(),
+      updatedAt: NOW.toISOString(),
+      startedAt: null,
+      completedAt: null,
+      expiresAt: expect.any(String),
+      links: {
+        self: `/v1/jobs/${body.id}`,
+        cancel: `/v1/jobs/${body.id}/cancel`,
+        events: `/v1/jobs/${body.id}/events`,
+        stream: `/v1/jobs/${body.id}/stream`,
+      },
+    });
+    expect(new Date(body.expiresAt as string).getTime()).toBeGreaterThan(NOW.getTime() + 900_000);
+
+    expect(putCount()).toBe(1);
+    const item = ddb.commandCalls(PutCommand)[0]?.args[0].input.Item;
+    expect(item).toMatchObject({
+      PK: `T#${TENANT}#J#${body.id}`,
+      tenant: TENANT,
+      agent: 'echo',
+      status: 'pending',
+      input: { message: 'hello', steps: 2 },
+      timeoutSeconds: 900,
+      executionName: body.id,
+    });
+  });
+
+  it('stores the requested timeout and webhook, and keeps the input as sent (not with defaults)', async () => {
+    await post({
+      agent: 'echo',
+      input: { message: 'x' },
+      timeoutSeconds: 3_600,
+      webhook: { url: 'https://hooks.example/x' },
+    });
+    expect(ddb.commandCalls(PutCommand)[0]?.args[0].input.Item).toMatchObject({
+      timeoutSeconds: 3_600,
+      webhook: { url: 'https://hooks.example/x' },
+      input: { message: 'x' },
+    });
+  });
+
+  it('accepts a +json media type with parameters and a base64-encoded body', async () => {
+    const raw = Buffer.from(JSON.stringify({ agent: 'echo', input: { message: 'b64' } })).toString('base64');
+    const res = await handler(
+      apiEvent({
+        method: 'POST',
+        headers: { 'content-type': 'application/vnd.api+json; charset=utf-8' },
+        body: raw,
+        isBase64Encoded: true,
+      }),
+      lambdaContext,
+    );
+    expect(res.statusCode).toBe(202);
+    expect(bodyOf(res).input).toEqual({ message: 'b64' });
+  });
+
+  it('derives the job id from tenant and Idempotency-Key', async () => {
+    const res = await post({ agent: 'echo', input: { message: 'm' } }, { 'Idempotency-Key': 'order-1' });
+    expect(res.statusCode).toBe(202);
+    expect(bodyOf(res).id).toBe(jobIdFor(TENANT, 'order-1'));
+  });
+
+  it('replays the same key and body: 202, same job, Idempotent-Replayed: true', async () => {
+    const first = await post(
+      { agent: 'echo', input: { message: 'm', steps: 2 } },
+      { 'Idempotency-Key': 'order-2' },
+    );
+    const stored = ddb.commandCalls(PutCommand)[0]?.args[0].input.Item as Record<string, unknown>;
+    ddb.reset();
+    ddb.on(PutCommand).rejects(
+      new ConditionalCheckFailedException({
+        message: 'The conditional request failed',
+        $metadata: {},
+        Item: marshall(stored),
+      }),
+    );
+    vi.setSystemTime(new Date(NOW.getTime() + 5_000));
+
+    const again = await post(
+      undefined,
+      { 'Idempotency-Key': 'order-2' },
+      '{ "input": {"steps": 2, "message": "m"},\n "agent": "echo" }',
+    );
+
+    expect(again.statusCode).toBe(202);
+    expect(headerOf(again, 'idempotent-replayed')).toBe('true');
+    expect(headerOf(again, 'location')).toBe(headerOf(first, 'location'));
+    expect(headerOf(again, 'retry-after')).toBe('1');
+    expect(bodyOf(again)).toEqual(bodyOf(first));
+    expect(putCount()).toBe(1);
+  });
+
+  it('refuses the same key with a different body: 422 idempotency_key_mismatch', async () => {
+    await post({ agent: 'echo', input: { message: 'one' } }, { 'Idempotency-Key': 'order-3' });
+    const stored = ddb.commandCalls(PutCommand)[0]?.args[0].input.Item as Record<string, unknown>;
+    ddb.reset();
+    ddb
+      .on(PutCommand)
+      .rejects(
+        new ConditionalCheckFailedException({ message: 'failed', $metadata: {}, Item: marshall(stored) }),
+      );
+
+    const res = await post({ agent: 'echo', input: { message: 'two' } }, { 'Idempotency-Key': 'order-3' });
+
+    expectProblem(res, 422, 'idempotency_key_mismatch');
+    expect(headerOf(res, 'idempotent-replayed')).toBeUndefined();
+  });
+
+  it('answers 409 idempotency_key_in_use with Retry-After when a concurrent request replaced an expired job', async () => {
+    const expired = {
+      ...marshall({
+        PK: 'x',
+        SK: 'JOB',
+        id: jobIdFor(TENANT, 'k'),
+        expiresAt: '2025-01-01T00:00:00.000Z',
+        ttl: 1,
+        fingerprint: 'f',
+      }),
+    };
+    ddb
+      .on(PutCommand)
+      .rejectsOnce(new ConditionalCheckFailedException({ message: 'failed', $metadata: {}, Item: expired }))
+      .rejects(new ConditionalCheckFailedException({ message: 'failed', $metadata: {} }));
+
+    const res = await post({ agent: 'echo', input: { message: 'm' } }, { 'Idempotency-Key': 'k' });
+
+    expectProblem(res, 409, 'idempotency_key_in_use');
+    expect(headerOf(res, 'retry-after')).toBe('1');
+  });
+
+  it('a body of exactly 256 KiB is not refused for its size', async () => {
+    const skeleton = JSON.stringify({ agent: 'echo', input: { message: '' }, metadata: { pad: '' } });
+    const raw = JSON.stringify({
+      agent: 'echo',
+      input: { message: '' },
+      metadata: { pad: 'p'.repeat(256 * 1024 - skeleton.length) },
+    });
+    expect(Buffer.byteLength(raw)).toBe(256 * 1024);
+    const res = await post(undefined, {}, raw);
+    expect(res.statusCode).toBe(202);
+    expect(putCount()).toBe(1);
+  });
+
+  it('turns an unexpected store failure into a problem+json 500', async () => {
+    ddb.on(PutCommand).rejects(new Error('socket hang up'));
+    const res = await post({ agent: 'echo', input: { message: 'm' } });
+    const body = expectProblem(res, 500, 'internal_error');
+    expect(JSON.stringify(body)).not.toContain('socket hang up');
+  });
+});
+
+describe('POST /v1/jobs rejections never write', () => {
+  afterEach(() => {
+    expect(putCount()).toBe(0);
+  });
+
+  it('unknown agent: 422 unknown_agent', async () => {
+    const res = await post({ agent: 'nope', input: {} });
+    expectProblem(res, 422, 'unknown_agent');
+  });
+
+  it("input not matching the echo agent's schema: 400 invalid_input with errors", async () => {
+    const res = await post({ agent: 'echo', input: { message: 3, steps: 99, extra: true } });
+    const body = expectProblem(res, 400, 'invalid_input');
+    const paths = expectFieldErrors(body).map((e) => e.path);
+    expect(paths).toEqual(expect.arrayContaining(['input.message', 'input.steps']));
+    expect(paths.every((p) => p.startsWith('input'))).toBe(true);
+  });
+
+  it.each([
+    ['missing input', { agent: 'echo' }, 'body.input'],
+    ['missing agent', { input: {} }, 'body.agent'],
+    ['unknown field', { agent: 'echo', input: { message: 'm' }, priority: 1 }, 'body'],
+    ['metadata not an object', { agent: 'echo', input: { message: 'm' }, metadata: [1] }, 'body.metadata'],
+    [
+      'webhook not http(s)',
+      { agent: 'echo', input: { message: 'm' }, webhook: { url: 'ftp://x.example/' } },
+      'body.webhook.url',
+    ],
+    [
+      'timeoutSeconds not an integer',
+      { agent: 'echo', input: { message: 'm' }, timeoutSeconds: 1.5 },
+      'body.timeoutSeconds',
+    ],
+    [
+      'timeoutSeconds zero',
+      { agent: 'echo', input: { message: 'm' }, timeoutSeconds: 0 },
+      'body.timeoutSeconds',
+    ],
+    ['a body that is not an object', ['echo'], 'body'],
+  ])('%s: 400 validation_failed', async (_name, body, path) => {
+    const res = await post(body);
+    const problem = expectProblem(res, 400, 'validation_failed');
+    expect(expectFieldErrors(problem).some((e) => e.path === path)).toBe(true);
+  });
+
+  it("timeoutSeconds over the agent's maximum: 400 naming the field", async () => {
+    const res = await post({ agent: 'echo', input: { message: 'm' }, timeoutSeconds: 3_601 });
+    const body = expectProblem(res, 400, 'validation_failed');
+    expect(expectFieldErrors(body)).toEqual([
+      { path: 'timeoutSeconds', message: expect.stringContaining('3600') },
+    ]);
+  });
+
+  it('malformed JSON: 400', async () => {
+    const res = await post(undefined, {}, '{"agent": "echo", "input": {');
+    const body = expectProblem(res, 400, 'validation_failed');
+    expect(expectFieldErrors(body)[0]?.path).toBe('body');
+  });
+
+  it('an empty body: 400', async () => {
+    const res = await handler(
+      apiEvent({ method: 'POST', headers: { 'content-type': 'application/json' }, body: null }),
+      lambdaContext,
+    );
+    expectProblem(res, 400, 'validation_failed');
+  });
+
+  it.each([['text/plain'], ['application/x-www-form-urlencoded'], ['application/jsonx']])(
+    'Content-Type %s: 415',
+    async (type) => {
+      const res = await post(
+        undefined,
+        { 'Content-Type': type },
+        JSON.stringify({ agent: 'echo', input: { message: 'm' } }),
+      );
+      expectProblem(res, 415, 'unsupported_media_type');
+    },
+  );
+
+  it('no Content-Type: 415', async () => {
+    const res = await handler(
+      apiEvent({
+        method: 'POST',
+        headers: {},
+        body: JSON.stringify({ agent: 'echo', input: { message: 'm' } }),
+      }),
+      lambdaContext,
+    );
+    expectProblem(res, 415, 'unsupported_media_type');
+  });
+
+  it('a body over 256 KiB: 413', async () => {
+    const raw = JSON.stringify({ agent: 'echo', input: { message: 'x'.repeat(256 * 1024) } });
+    const res = await post(undefined, {}, raw);
+    expectProblem(res, 413, 'payload_too_large');
+  });
+
+  it('an Idempotency-Key over 255 characters: 400', async () => {
+    const res = await post(
+      { agent: 'echo', input: { message: 'm' } },
+      { 'Idempotency-Key': 'k'.repeat(256) },
+    );
+    const body = expectProblem(res, 400, 'validation_failed');
+    expect(expectFieldErrors(body)[0]?.path).toBe('headers.idempotency-key');
+  });
+
+  it('an Idempotency-Key with a control character: 400', async () => {
+    const res = await post({ agent: 'echo', input: { message: 'm' } }, { 'Idempotency-Key': 'a\u0001b' });
+    expectProblem(res, 400, 'validation_failed');
+  });
+
+  it('no tenant from the authorizer: 401', async () => {
+    const res = await handler(
+      apiEvent({
+        method: 'POST',
+        tenant: null,
+        headers: { 'content-type': 'application/json' },
+        body: '{"agent":"echo","input":{"message":"m"}}',
+      }),
+      lambdaContext,
+    );
+    expectProblem(res, 401, 'unauthorized');
+  });
+});

@@ -1,0 +1,146 @@
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { jobPk } from '../../../lambdas/adapters/dynamo-job-store.js';
+import '../support/handler-env.js';
+import {
+  apiEvent,
+  bodyOf,
+  expectFieldErrors,
+  expectProblem,
+  headerOf,
+  JOB_ID,
+  lambdaContext,
+  makeJob,
+  TABLE_NAME,
+  TENANT,
+} from '../support/fixtures.js';
+
+const { handler } = await import('../../../lambdas/handlers/get-job.js');
+const ddb = mockClient(DynamoDBDocumentClient);
+const NOW = new Date('2025-06-01T10:00:00.000Z');
+
+const get = (id: string, tenant: string = TENANT) =>
+  handler(apiEvent({ path: `/v1/jobs/${id}`, pathParameters: { id }, tenant }), lambdaContext);
+
+function stored(overrides: Parameters<typeof makeJob>[0]) {
+  return {
+    ...makeJob(overrides),
+    PK: jobPk(TENANT, JOB_ID),
+    SK: 'JOB',
+    GSI1PK: `T#${TENANT}`,
+    GSI1SK: 'x',
+    ttl: 4_070_908_800,
+    fingerprint: 'fp',
+    completedSteps: 1,
+  };
+}
+
+beforeEach(() => {
+  ddb.reset();
+  vi.useFakeTimers({ now: NOW, toFake: ['Date'] });
+});
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('GET /v1/jobs/{id}', () => {
+  it('200 with the public job and Retry-After while running', async () => {
+    ddb.on(GetCommand).resolves({
+      Item: stored({
+        status: 'running',
+        startedAt: new Date(NOW.getTime() - 100_000).toISOString(),
+        progress: { fraction: 0.1, step: 1, message: 'step 1 of 10' },
+      }),
+    });
+
+    const res = await get(JOB_ID);
+
+    expect(res.statusCode).toBe(200);
+    expect(headerOf(res, 'content-type')).toBe('application/json');
+    expect(headerOf(res, 'retry-after')).toBe('10');
+    const body = bodyOf(res);
+    expect(body).toMatchObject({
+      id: JOB_ID,
+      status: 'running',
+      progress: { fraction: 0.1, step: 1, message: 'step 1 of 10' },
+    });
+    for (const internal of [
+      'PK',
+      'SK',
+      'GSI1PK',
+      'GSI1SK',
+      'ttl',
+      'fingerprint',
+      'completedSteps',
+      'tenant',
+      'executionName',
+      'webhook',
+      'timeoutSeconds',
+    ]) {
+      expect(body).not.toHaveProperty(internal);
+    }
+    expect(ddb.commandCalls(GetCommand)[0]?.args[0].input).toEqual({
+      TableName: TABLE_NAME,
+      Key: { PK: `T#${TENANT}#J#${JOB_ID}`, SK: 'JOB' },
+      ConsistentRead: true,
+    });
+  });
+
+  it.each(['pending', 'input_required'] as const)('sends Retry-After for a %s job', async (status) => {
+    ddb.on(GetCommand).resolves({ Item: stored({ status }) });
+    const res = await get(JOB_ID);
+    expect(res.statusCode).toBe(200);
+    const value = Number(headerOf(res, 'retry-after'));
+    expect(Number.isInteger(value) && value >= 1 && value <= 30).toBe(true);
+  });
+
+  it.each([
+    ['succeeded', { result: { message: 'hi', steps: 3, input: null } }],
+    ['failed', { error: { code: 'agent_error', message: 'boom', retryable: false } }],
+    ['cancelled', {}],
+  ] as const)('no Retry-After once %s', async (status, extra) => {
+    ddb.on(GetCommand).resolves({ Item: stored({ status, completedAt: NOW.toISOString(), ...extra }) });
+    const res = await get(JOB_ID);
+    expect(res.statusCode).toBe(200);
+    expect(headerOf(res, 'retry-after')).toBeUndefined();
+    expect(bodyOf(res)).toMatchObject({ status, ...extra });
+  });
+
+  it('404 for an unknown job', async () => {
+    ddb.on(GetCommand).resolves({});
+    expectProblem(await get(JOB_ID), 404, 'not_found');
+  });
+
+  it("404 for another tenant's job: the key is built from the caller's tenant", async () => {
+    ddb.on(GetCommand, { Key: { PK: jobPk(TENANT, JOB_ID), SK: 'JOB' } }).resolves({ Item: stored({}) });
+    ddb.on(GetCommand, { Key: { PK: jobPk('globex', JOB_ID), SK: 'JOB' } }).resolves({});
+    expect((await get(JOB_ID)).statusCode).toBe(200);
+    expectProblem(await get(JOB_ID, 'globex'), 404, 'not_found');
+  });
+
+  it('404 for an expired job still in the table', async () => {
+    ddb.on(GetCommand).resolves({
+      Item: stored({ status: 'succeeded', expiresAt: new Date(NOW.getTime() - 1).toISOString() }),
+    });
+    expectProblem(await get(JOB_ID), 404, 'not_found');
+  });
+
+  it.each([
+    ['nope'],
+    ['job_'],
+    [`${JOB_ID}x`],
+    ['JOB_01JD3K5Q7X9V2M4N6P8R0S2T4W'],
+    ['job_01jd3k5q7x9v2m4n6p8r0s2t4u'],
+  ])('400 for a malformed id %s, without reading the table', async (id) => {
+    const body = expectProblem(await get(id), 400, 'validation_failed');
+    expect(expectFieldErrors(body)[0]?.path).toBe('path.id');
+    expect(ddb.calls()).toHaveLength(0);
+  });
+
+  it('500 problem+json when the table fails', async () => {
+    ddb.on(GetCommand).rejects(new Error('boom'));
+    expectProblem(await get(JOB_ID), 500, 'internal_error');
+  });
+});

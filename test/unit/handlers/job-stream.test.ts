@@ -1,0 +1,196 @@
+import {
+  ExecutionAlreadyExists,
+  ExecutionDoesNotExist,
+  SFNClient,
+  StartExecutionCommand,
+  StopExecutionCommand,
+} from '@aws-sdk/client-sfn';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { jobPk } from '../../../lambdas/adapters/dynamo-job-store.js';
+import type { Job } from '../../../lambdas/domain/job.js';
+import '../support/handler-env.js';
+import { JOB_ID, makeJob, STATE_MACHINE_ARN, TENANT } from '../support/fixtures.js';
+
+const { handler } = await import('../../../lambdas/handlers/job-stream.js');
+const sfn = mockClient(SFNClient);
+const EXECUTION_ARN = 'arn:aws:states:eu-west-1:123456789012:execution:agent-jobs:';
+
+const image = (job: Job, extra: Record<string, unknown> = {}) =>
+  marshall(
+    {
+      ...job,
+      PK: jobPk(job.tenant, job.id),
+      SK: 'JOB',
+      ttl: 1,
+      fingerprint: 'fp',
+      completedSteps: 0,
+      ...extra,
+    },
+    { removeUndefinedValues: true },
+  ) as NonNullable<DynamoDBRecord['dynamodb']>['NewImage'];
+
+let seq = 100;
+function record(
+  eventName: 'INSERT' | 'MODIFY' | 'REMOVE',
+  next: Job | undefined,
+  prev?: Job,
+  extra: Record<string, unknown> = {},
+): DynamoDBRecord {
+  seq += 1;
+  return {
+    eventID: `ev-${seq}`,
+    eventName,
+    eventSource: 'aws:dynamodb',
+    dynamodb: {
+      SequenceNumber: String(seq),
+      Keys: marshall({ PK: jobPk(TENANT, JOB_ID), SK: 'JOB' }) as NonNullable<
+        DynamoDBRecord['dynamodb']
+      >['Keys'],
+      ...(next ? { NewImage: image(next, extra) } : {}),
+      ...(prev ? { OldImage: image(prev) } : {}),
+      StreamViewType: 'NEW_AND_OLD_IMAGES',
+    },
+  };
+}
+
+const batch = (...records: DynamoDBRecord[]): DynamoDBStreamEvent => ({ Records: records });
+
+beforeEach(() => {
+  sfn.reset();
+  sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn', startDate: new Date() });
+  sfn.on(StopExecutionCommand).resolves({ stopDate: new Date() });
+});
+
+describe('job stream consumer', () => {
+  it('starts the execution of a new pending job, named after it, with tenant, id and key', async () => {
+    const job = makeJob();
+
+    expect(await handler(batch(record('INSERT', job)))).toEqual({ batchItemFailures: [] });
+
+    const calls = sfn.commandCalls(StartExecutionCommand);
+    expect(calls).toHaveLength(1);
+    const input = calls[0]?.args[0].input;
+    expect(input?.stateMachineArn).toBe(STATE_MACHINE_ARN);
+    expect(input?.name).toBe(job.executionName);
+    expect(JSON.parse(input?.input as string)).toEqual({
+      tenant: TENANT,
+      jobId: JOB_ID,
+      pk: `T#${TENANT}#J#${JOB_ID}`,
+    });
+    expect(sfn.commandCalls(StopExecutionCommand)).toHaveLength(0);
+  });
+
+  it('treats an execution that already exists as success (redelivered record)', async () => {
+    sfn.on(StartExecutionCommand).rejects(new ExecutionAlreadyExists({ message: 'exists', $metadata: {} }));
+    expect(await handler(batch(record('INSERT', makeJob())))).toEqual({ batchItemFailures: [] });
+    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(1);
+  });
+
+  it('starts a new execution when an expired job is replaced under a new execution name', async () => {
+    const old = makeJob({ status: 'succeeded' });
+    const fresh = makeJob({ executionName: `${JOB_ID}-nabc` });
+    await handler(batch(record('MODIFY', fresh, old)));
+    expect(sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input.name).toBe(`${JOB_ID}-nabc`);
+  });
+
+  it.each(['running', 'pending', 'input_required'] as const)(
+    'stops the execution when a %s job is cancelled',
+    async (from) => {
+      const prev = makeJob({ status: from });
+      const next = makeJob({ status: 'cancelled' });
+
+      expect(await handler(batch(record('MODIFY', next, prev)))).toEqual({ batchItemFailures: [] });
+
+      const calls = sfn.commandCalls(StopExecutionCommand);
+      expect(calls).toHaveLength(1);
+      expect(calls[0]?.args[0].input).toMatchObject({
+        executionArn: `${EXECUTION_ARN}${JOB_ID}`,
+        error: 'JobCancelled',
+      });
+      expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
+    },
+  );
+
+  it('stops the execution under its own name when it was renamed', async () => {
+    await handler(
+      batch(
+        record(
+          'MODIFY',
+          makeJob({ status: 'cancelled', executionName: `${JOB_ID}-nx` }),
+          makeJob({ status: 'running', executionName: `${JOB_ID}-nx` }),
+        ),
+      ),
+    );
+    expect(sfn.commandCalls(StopExecutionCommand)[0]?.args[0].input.executionArn).toBe(
+      `${EXECUTION_ARN}${JOB_ID}-nx`,
+    );
+  });
+
+  it('tolerates stopping an execution that does not exist', async () => {
+    sfn.on(StopExecutionCommand).rejects(new ExecutionDoesNotExist({ message: 'none', $metadata: {} }));
+    const out = await handler(
+      batch(record('MODIFY', makeJob({ status: 'cancelled' }), makeJob({ status: 'pending' }))),
+    );
+    expect(out).toEqual({ batchItemFailures: [] });
+  });
+
+  it.each([
+    ['pending -> running', makeJob({ status: 'running' }), makeJob({ status: 'pending' })],
+    [
+      'running -> running (checkpoint)',
+      makeJob({ status: 'running', progress: { fraction: 0.5, step: 1, message: null } }),
+      makeJob({ status: 'running' }),
+    ],
+    ['running -> succeeded', makeJob({ status: 'succeeded' }), makeJob({ status: 'running' })],
+    ['running -> failed', makeJob({ status: 'failed' }), makeJob({ status: 'running' })],
+    ['cancelled -> cancelled', makeJob({ status: 'cancelled' }), makeJob({ status: 'cancelled' })],
+    ['pending -> pending, same execution', makeJob({ updatedAt: '2025-01-02T00:00:00.000Z' }), makeJob()],
+  ])('does nothing for MODIFY %s', async (_name, next, prev) => {
+    expect(await handler(batch(record('MODIFY', next, prev)))).toEqual({ batchItemFailures: [] });
+    expect(sfn.calls()).toHaveLength(0);
+  });
+
+  it('ignores REMOVE records (TTL deletions) and items that are not jobs', async () => {
+    const key = makeJob();
+    const rec = record('INSERT', key, undefined, { SK: 'KEY' });
+    expect(await handler(batch(record('REMOVE', undefined, makeJob()), rec))).toEqual({
+      batchItemFailures: [],
+    });
+    expect(sfn.calls()).toHaveLength(0);
+  });
+
+  it("reports the failing record's sequence number and stops there", async () => {
+    const ok = record(
+      'INSERT',
+      makeJob({ id: 'job_00000000000000000000000001', executionName: 'job_00000000000000000000000001' }),
+    );
+    const bad = record(
+      'INSERT',
+      makeJob({ id: 'job_00000000000000000000000002', executionName: 'job_00000000000000000000000002' }),
+    );
+    const after = record(
+      'INSERT',
+      makeJob({ id: 'job_00000000000000000000000003', executionName: 'job_00000000000000000000000003' }),
+    );
+    sfn.on(StartExecutionCommand, { name: 'job_00000000000000000000000002' }).rejects(new Error('throttled'));
+
+    const out = await handler(batch(ok, bad, after));
+
+    expect(out).toEqual({ batchItemFailures: [{ itemIdentifier: bad.dynamodb?.SequenceNumber }] });
+    expect(sfn.commandCalls(StartExecutionCommand).map((c) => c.args[0].input.name)).toEqual([
+      'job_00000000000000000000000001',
+      'job_00000000000000000000000002',
+    ]);
+  });
+
+  it('a failed stop is reported too', async () => {
+    sfn.on(StopExecutionCommand).rejects(new Error('access denied'));
+    const rec = record('MODIFY', makeJob({ status: 'cancelled' }), makeJob({ status: 'running' }));
+    expect(await handler(batch(rec))).toEqual({
+      batchItemFailures: [{ itemIdentifier: rec.dynamodb?.SequenceNumber }],
+    });
+  });
+});

@@ -1,0 +1,105 @@
+import { describe, expect, it } from 'vitest';
+import { API_ROUTES } from '../../../lambdas/config/routes.js';
+import { buildOpenApiDocument } from '../../../lambdas/handlers/http/openapi-document.js';
+import { createJobRequestSchema } from '../../../lambdas/handlers/http/schemas.js';
+import '../support/handler-env.js';
+import { apiEvent, headerOf, lambdaContext } from '../support/fixtures.js';
+
+const { handler } = await import('../../../lambdas/handlers/openapi.js');
+
+type Doc = {
+  openapi: string;
+  info: { title: string; version: string };
+  paths: Record<string, Record<string, Operation>>;
+  components: { schemas: Record<string, Schema>; securitySchemes: Record<string, unknown> };
+};
+type Operation = {
+  requestBody?: { required?: boolean; content: Record<string, { schema: Schema }> };
+  responses: Record<
+    string,
+    { content?: Record<string, { schema: Schema }>; headers?: Record<string, unknown> }
+  >;
+  parameters?: Array<{ name: string; in: string; required?: boolean }>;
+  security?: unknown[];
+};
+type Schema = {
+  $ref?: string;
+  type?: string;
+  properties?: Record<string, Schema>;
+  required?: string[];
+  additionalProperties?: unknown;
+};
+
+async function served(): Promise<Doc> {
+  const res = await handler(apiEvent({ path: '/v1/openapi.json', tenant: null }), lambdaContext);
+  expect(res.statusCode).toBe(200);
+  expect(headerOf(res, 'content-type')).toBe('application/json');
+  return JSON.parse(res.body) as Doc;
+}
+
+const resolve = (doc: Doc, schema: Schema | undefined): Schema | undefined =>
+  schema?.$ref ? doc.components.schemas[schema.$ref.replace('#/components/schemas/', '')] : schema;
+
+describe('GET /v1/openapi.json', () => {
+  it('serves an OpenAPI 3.1 document equal to the generated one', async () => {
+    const doc = await served();
+    expect(doc.openapi).toBe('3.1.0');
+    expect(doc.info).toMatchObject({ title: 'agent-jobs', version: expect.any(String) });
+    expect(doc).toEqual(JSON.parse(JSON.stringify(buildOpenApiDocument())));
+  });
+
+  it('documents every route of the route table, and only those', async () => {
+    const doc = await served();
+    const documented = Object.entries(doc.paths).flatMap(([path, ops]) =>
+      Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`),
+    );
+    expect(documented.sort()).toEqual(API_ROUTES.map((r) => `${r.method} ${r.path}`).sort());
+  });
+
+  it('requires credentials exactly on the routes behind the authorizer', async () => {
+    const doc = await served();
+    for (const route of API_ROUTES) {
+      const op = doc.paths[route.path]?.[route.method.toLowerCase()];
+      if (route.auth) expect(op?.security).toEqual([{ bearer: [] }, { apiKey: [] }]);
+      else expect(op?.security).toBeUndefined();
+    }
+    expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(['apiKey', 'bearer']);
+  });
+
+  it('gives POST /v1/jobs the request schema that validates requests', async () => {
+    const doc = await served();
+    const op = doc.paths['/v1/jobs']?.post;
+    expect(op?.requestBody?.required).toBe(true);
+    const schema = resolve(doc, op?.requestBody?.content['application/json']?.schema);
+    expect(schema?.type).toBe('object');
+    expect(Object.keys(schema?.properties ?? {}).sort()).toEqual(
+      Object.keys(createJobRequestSchema.shape).sort(),
+    );
+    expect(schema?.required?.sort()).toEqual(['agent', 'input']);
+    expect(schema?.additionalProperties).toBe(false);
+    expect(op?.responses['202']?.headers).toHaveProperty('Location');
+    expect(op?.responses['202']?.headers).toHaveProperty('Retry-After');
+    expect(Object.keys(op?.responses ?? {})).toEqual(
+      expect.arrayContaining(['202', '400', '401', '413', '415', '422']),
+    );
+  });
+
+  it('declares the job id path parameter as required', async () => {
+    const doc = await served();
+    for (const [path, ops] of Object.entries(doc.paths).filter(([p]) => p.includes('{id}'))) {
+      for (const op of Object.values(ops)) {
+        expect(op.parameters, path).toEqual(
+          expect.arrayContaining([expect.objectContaining({ name: 'id', in: 'path', required: true })]),
+        );
+      }
+    }
+  });
+
+  it('describes errors as problem+json with the Problem schema', async () => {
+    const doc = await served();
+    const problem =
+      doc.paths['/v1/jobs/{id}']?.get?.responses['404']?.content?.['application/problem+json']?.schema;
+    const schema = resolve(doc, problem);
+    expect(schema?.required).toEqual(expect.arrayContaining(['type', 'title', 'status', 'detail', 'code']));
+  });
+});

@@ -1,0 +1,11 @@
+import { vi } from 'vitest';
+import { STATE_MACHINE_ARN, TABLE_NAME } from './fixtures.js';
+
+/**
+ * Handlers read their environment when their module loads: import this first, then import the
+ * handler dynamically.
+ */
+vi.stubEnv('JOBS_TABLE_NAME', TABLE_NAME);
+vi.stubEnv('STATE_MACHINE_ARN', STATE_MACHINE_ARN);
+vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'SILENT');
+vi.stubEnv('AWS_REGION', 'eu-west-1');
