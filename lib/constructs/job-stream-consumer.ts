@@ -9,10 +9,10 @@ import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { ENV } from '../../lambdas/config/env.js';
 import { INTERNAL_HANDLERS } from '../../lambdas/config/routes.js';
+import { JOB_SK } from '../../lambdas/config/table.js';
 import { ONE_MINUTE_MAX, thresholdAlarm } from './alarms.js';
 import { HandlerFunction } from './handler-function.js';
-import { JOB_SK } from '../../lambdas/config/table.js';
-import { type JobsTable } from './jobs-table.js';
+import type { JobsTable } from './jobs-table.js';
 import { nagAttRef } from './nag-ref.js';
 
 export interface JobStreamConsumerProps {

@@ -7,6 +7,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { maxJobTimeoutSeconds, maxStepTimeoutSeconds } from '../../lambdas/agents/registry.js';
 import { INTERNAL_HANDLERS } from '../../lambdas/config/routes.js';
+import { JOB_SK } from '../../lambdas/config/table.js';
 import {
   EXECUTION_TIMEOUT_MARGIN_SECONDS,
   WORKFLOW_STATES as S,
@@ -15,8 +16,7 @@ import {
 } from '../../lambdas/config/workflow.js';
 import { ONE_MINUTE_SUM, thresholdAlarm } from '../constructs/alarms.js';
 import { HandlerFunction } from '../constructs/handler-function.js';
-import { JOB_SK } from '../../lambdas/config/table.js';
-import { type JobsTable } from '../constructs/jobs-table.js';
+import type { JobsTable } from '../constructs/jobs-table.js';
 import { nagAttRef } from '../constructs/nag-ref.js';
 
 export interface JobWorkflowProps {
