@@ -6,7 +6,10 @@ export default defineConfig({
     env: { CDK_VALIDATION: 'false', CDK_DISABLE_VERSION_CHECK: '1' },
     projects: [
       { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
-      { extends: true, test: { name: 'constructs', include: ['test/constructs/**/*.test.ts'], testTimeout: 60_000 } },
+      {
+        extends: true,
+        test: { name: 'constructs', include: ['test/constructs/**/*.test.ts'], testTimeout: 60_000 },
+      },
       {
         extends: true,
         test: {

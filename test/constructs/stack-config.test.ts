@@ -53,7 +53,10 @@ describe('stack configuration', () => {
   });
 
   it('hands the configured retention to every function that finishes jobs', () => {
-    const { stack } = createApp({ skipBundling: true, context: { agentJobs: { jobRetention: { failedDays: 90 } } } });
+    const { stack } = createApp({
+      skipBundling: true,
+      context: { agentJobs: { jobRetention: { failedDays: 90 } } },
+    });
     const fns = Template.fromStack(stack).findResources('AWS::Lambda::Function', {
       Properties: { Environment: { Variables: Match.objectLike({ JOB_RETENTION_FAILED_DAYS: '90' }) } },
     });

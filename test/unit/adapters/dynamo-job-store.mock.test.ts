@@ -310,7 +310,8 @@ describe('cancel', () => {
     expect(input).toMatchObject({
       TableName: TABLE_NAME,
       Key: { PK: jobPk(TENANT, JOB_ID), SK: 'JOB' },
-      ConditionExpression: 'attribute_exists(PK) AND expiresAt > :now AND #status IN (:from0, :from1, :from2)',
+      ConditionExpression:
+        'attribute_exists(PK) AND expiresAt > :now AND #status IN (:from0, :from1, :from2)',
       ReturnValues: 'ALL_NEW',
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     });
