@@ -30,7 +30,8 @@ const listSk = (p: ListPosition) => `${p.createdAt}#${p.id}`;
 const keyPk = (hash: string) => `K#${hash}`;
 
 /** The stored item: the job plus keys, TTL, the idempotency fingerprint and the step checkpoint. */
-interface JobItem extends Job {
+interface JobItem extends Omit<Job, 'startedAt'> {
+  startedAt?: string | null;
   PK: string;
   SK: string;
   GSI1PK: string;
@@ -57,6 +58,7 @@ const INTERNAL_ATTRIBUTES = [
 function toJob(item: object): Job {
   const job: Record<string, unknown> = { ...item };
   for (const name of INTERNAL_ATTRIBUTES) delete job[name];
+  job.startedAt ??= null;
   return job as unknown as Job;
 }
 
@@ -83,8 +85,10 @@ export class DynamoJobStore implements JobStore {
   ) {}
 
   async create(job: Job, fingerprint: string, now: Date) {
+    // startedAt is absent, not null, until the workflow sets it: MarkRunning's if_not_exists keeps the first start.
+    const { startedAt: _notStarted, ...unstarted } = job;
     const item: JobItem = {
-      ...job,
+      ...unstarted,
       PK: jobPk(job.tenant, job.id),
       SK: JOB_SK,
       GSI1PK: tenantPk(job.tenant),

@@ -36,9 +36,11 @@ const NOW = new Date('2025-06-01T10:00:00.000Z');
 const DAY = 86_400_000;
 
 /** The stored item of a job, as the store writes it. */
-function itemOf(job: Job, extra: Record<string, unknown> = {}) {
+function itemOf({ startedAt, ...job }: Job, extra: Record<string, unknown> = {}) {
   return {
     ...job,
+    // Absent until the workflow starts the job, so MarkRunning's if_not_exists can set it.
+    ...(startedAt === null ? {} : { startedAt }),
     PK: jobPk(job.tenant, job.id),
     SK: JOB_SK,
     GSI1PK: `T#${job.tenant}`,

@@ -1,0 +1,160 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export interface DynamoDbLocalOptions {
+  /** Holds the database files and the pid file. */
+  dataDir: string;
+  /** Keep tables in memory only (tests); nothing under dataDir is touched. */
+  inMemory?: boolean;
+  port?: number;
+}
+
+const START_TIMEOUT_MS = 20_000;
+
+export interface DynamoDbLocal {
+  readonly endpoint: string;
+  readonly pid: number;
+  stop(): Promise<void>;
+}
+
+export class JavaMissingError extends Error {
+  override readonly name = 'JavaMissingError';
+}
+
+const JAR = 'DynamoDBLocal.jar';
+
+export async function startDynamoDbLocal(options: DynamoDbLocalOptions): Promise<DynamoDbLocal> {
+  const pidFile = options.inMemory ? undefined : join(options.dataDir, 'dynamodb.pid');
+  if (pidFile) await killStale(pidFile);
+  const port = options.port ?? (await freePort());
+  const storage = options.inMemory
+    ? ['-inMemory']
+    : ['-dbPath', await ensureDir(join(options.dataDir, 'dynamodb'))];
+  const emulator = emulatorDir();
+  const child = spawn(
+    'java',
+    [
+      `-Djava.library.path=${join(emulator, 'DynamoDBLocal_lib')}`,
+      '-jar',
+      JAR,
+      '-port',
+      String(port),
+      ...storage,
+      '-sharedDb',
+      '-disableTelemetry',
+    ],
+    // Own process group: Ctrl-C reaches only us, and we stop Java after the work that still needs it.
+    { cwd: emulator, detached: true, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  const pid = await spawned(child);
+  if (pidFile) await writeFile(pidFile, String(pid));
+  const endpoint = `http://127.0.0.1:${port}`;
+  await waitUntilAnswering(endpoint, child, START_TIMEOUT_MS);
+  let stopping: Promise<void> | undefined;
+  return {
+    endpoint,
+    pid,
+    stop: () => {
+      stopping ??= terminate(child).then(() => (pidFile ? rm(pidFile, { force: true }) : undefined));
+      return stopping;
+    },
+  };
+}
+
+function emulatorDir(): string {
+  const require = createRequire(import.meta.url);
+  return join(dirname(require.resolve('amplify-dynamodb-simulator/package.json')), 'emulator');
+}
+
+async function ensureDir(dir: string): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  return dir;
+}
+
+function spawned(child: ChildProcess): Promise<number> {
+  return new Promise((resolve, reject) => {
+    child.once('spawn', () => resolve(child.pid!));
+    child.once('error', (e: NodeJS.ErrnoException) =>
+      reject(
+        e.code === 'ENOENT'
+          ? new JavaMissingError('java was not found on PATH: DynamoDB Local needs Java 17 or newer')
+          : e,
+      ),
+    );
+  });
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  if (address === null || typeof address === 'string') throw new Error('could not find a free port');
+  return address.port;
+}
+
+async function waitUntilAnswering(endpoint: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(
+        `DynamoDB Local exited during start-up (${child.exitCode ?? child.signalCode}): ${stderr.trim()}`,
+      );
+    }
+    // Any HTTP answer, even 400 to an empty request, means the server is accepting calls.
+    if (
+      await fetch(endpoint, { method: 'POST' }).then(
+        () => true,
+        () => false,
+      )
+    )
+      return;
+    await sleep(50);
+  }
+  child.kill('SIGKILL');
+  throw new Error(`DynamoDB Local did not answer at ${endpoint} within ${timeoutMs} ms: ${stderr.trim()}`);
+}
+
+async function terminate(child: ChildProcess, graceMs = 3000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** A parent killed with -9 leaves Java running and holding the database files: end it before we start. */
+async function killStale(pidFile: string): Promise<void> {
+  const pid = Number(await readFile(pidFile, 'utf8').catch(() => ''));
+  if (!Number.isInteger(pid) || pid <= 0 || !isDynamoDbLocal(pid)) return;
+  process.kill(pid, 'SIGKILL');
+  for (let i = 0; i < 100 && isAlive(pid); i++) await sleep(20);
+  await rm(pidFile, { force: true });
+}
+
+/** The pid may have been reused by an unrelated process since the crash; only kill our emulator. */
+function isDynamoDbLocal(pid: number): boolean {
+  try {
+    return execFileSync('ps', ['-p', String(pid), '-o', 'command='], { encoding: 'utf8' }).includes(JAR);
+  } catch {
+    return false;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

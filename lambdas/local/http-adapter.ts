@@ -1,0 +1,337 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type {
+  APIGatewayAuthorizerResult,
+  APIGatewayEventRequestContextWithAuthorizer,
+  APIGatewayProxyEvent,
+  APIGatewayProxyResult,
+  APIGatewayRequestAuthorizerEvent,
+} from 'aws-lambda';
+import {
+  GATEWAY_PROBLEMS,
+  type GatewayProblem,
+  gatewayProblemBody,
+  PROBLEM_CONTENT_TYPE,
+  problemTypeUri,
+} from '../config/gateway-responses.js';
+import { API_ROUTES, API_STAGE, type ApiRoute, INTERNAL_HANDLERS } from '../config/routes.js';
+import { BodyTooLargeError, readBody } from './http-util.js';
+import { lambdaContext } from './lambda-context.js';
+import type { LambdaHandler } from './task-handlers.js';
+import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from './template.js';
+
+/** API Gateway's payload limit. */
+const MAX_BODY_BYTES = 10 * 1024 * 1024;
+/** API Gateway's integration timeout, which bounds every API handler. */
+const INTEGRATION_TIMEOUT_MS = 29_000;
+const LOCAL_API_ID = 'local';
+
+export interface RouteMatch {
+  route: ApiRoute;
+  /** The API Gateway resource: the route path without the stage segment, e.g. `/jobs/{id}`. */
+  resource: string;
+  pathParameters: Record<string, string> | null;
+}
+
+interface CompiledRoute {
+  route: ApiRoute;
+  resource: string;
+  pattern: RegExp;
+  names: string[];
+}
+
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+function compile(route: ApiRoute): CompiledRoute {
+  const names = [...route.path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!);
+  const source = route.path
+    .split('/')
+    .map((segment) => (/^\{\w+\}$/.test(segment) ? '([^/]+)' : escapeRegExp(segment)))
+    .join('/');
+  return {
+    route,
+    resource: route.path.slice(API_STAGE.length + 1),
+    pattern: new RegExp(`^${source}$`),
+    names,
+  };
+}
+
+/** A route for the request, or the methods the path does allow, or nothing when the path is unknown. */
+export function matchRoute(
+  routes: readonly ApiRoute[],
+  method: string,
+  path: string,
+): RouteMatch | { allowed: string[] } | undefined {
+  const candidates = routes.map(compile).flatMap((c) => {
+    const m = c.pattern.exec(path);
+    return m ? [{ c, values: m.slice(1) }] : [];
+  });
+  if (candidates.length === 0) return undefined;
+  const hit = candidates.find(({ c }) => c.route.method === method);
+  if (!hit) return { allowed: [...new Set(candidates.map(({ c }) => c.route.method))] };
+  const pathParameters = hit.c.names.length
+    ? Object.fromEntries(hit.c.names.map((n, i) => [n, hit.values[i]!]))
+    : null;
+  return { route: hit.c.route, resource: hit.c.resource, pathParameters };
+}
+
+/** What the adapter knows about a request before routing; a plain shape so event building is testable. */
+export interface RawRequest {
+  method: string;
+  /** Path and query exactly as on the request line, e.g. `/v1/jobs?status=running`. */
+  url: string;
+  /** Node's rawHeaders: name, value, name, value… in the casing the client sent. */
+  rawHeaders: string[];
+  sourceIp: string;
+  body: string | null;
+  requestId: string;
+  receivedAt: Date;
+}
+
+export function splitUrl(url: string): { path: string; query: string } {
+  const at = url.indexOf('?');
+  return at < 0 ? { path: url, query: '' } : { path: url.slice(0, at), query: url.slice(at + 1) };
+}
+
+function headerMaps(rawHeaders: string[]) {
+  const multi: Record<string, string[]> = {};
+  const casing = new Map<string, string>();
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    const key = casing.get(name.toLowerCase()) ?? name;
+    casing.set(name.toLowerCase(), key);
+    multi[key] = [...(multi[key] ?? []), rawHeaders[i + 1]!];
+  }
+  const single = Object.fromEntries(Object.entries(multi).map(([k, v]) => [k, v.at(-1)!]));
+  return { single, multi };
+}
+
+function queryMaps(query: string) {
+  const multi: Record<string, string[]> = {};
+  for (const [k, v] of new URLSearchParams(query)) multi[k] = [...(multi[k] ?? []), v];
+  if (Object.keys(multi).length === 0) return { single: null, multi: null };
+  return { single: Object.fromEntries(Object.entries(multi).map(([k, v]) => [k, v.at(-1)!])), multi };
+}
+
+type RequestContext = APIGatewayEventRequestContextWithAuthorizer<undefined>;
+
+function requestContext(req: RawRequest, match: RouteMatch, userAgent: string | null): RequestContext {
+  return {
+    accountId: LOCAL_ACCOUNT_ID,
+    apiId: LOCAL_API_ID,
+    authorizer: undefined,
+    domainName: 'localhost',
+    extendedRequestId: req.requestId,
+    httpMethod: req.method,
+    identity: {
+      accessKey: null,
+      accountId: null,
+      apiKey: null,
+      apiKeyId: null,
+      caller: null,
+      clientCert: null,
+      cognitoAuthenticationProvider: null,
+      cognitoAuthenticationType: null,
+      cognitoIdentityId: null,
+      cognitoIdentityPoolId: null,
+      principalOrgId: null,
+      sourceIp: req.sourceIp,
+      user: null,
+      userAgent,
+      userArn: null,
+    },
+    path: splitUrl(req.url).path,
+    protocol: 'HTTP/1.1',
+    requestId: req.requestId,
+    requestTimeEpoch: req.receivedAt.getTime(),
+    resourceId: LOCAL_API_ID,
+    resourcePath: match.resource,
+    stage: API_STAGE,
+  };
+}
+
+/** The common part of proxy and authorizer events; `path` is without the stage, as API Gateway sends it. */
+function eventBase(req: RawRequest, match: RouteMatch) {
+  const headers = headerMaps(req.rawHeaders);
+  const query = queryMaps(splitUrl(req.url).query);
+  const userAgent =
+    Object.entries(headers.single).find(([k]) => k.toLowerCase() === 'user-agent')?.[1] ?? null;
+  return {
+    resource: match.resource,
+    path: splitUrl(req.url).path.slice(API_STAGE.length + 1),
+    httpMethod: req.method,
+    headers: headers.single,
+    multiValueHeaders: headers.multi,
+    queryStringParameters: query.single,
+    multiValueQueryStringParameters: query.multi,
+    pathParameters: match.pathParameters,
+    stageVariables: null,
+    requestContext: requestContext(req, match, userAgent),
+  };
+}
+
+export function buildAuthorizerEvent(req: RawRequest, match: RouteMatch): APIGatewayRequestAuthorizerEvent {
+  const base = eventBase(req, match);
+  return {
+    type: 'REQUEST',
+    methodArn: `arn:aws:execute-api:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:${LOCAL_API_ID}/${API_STAGE}/${req.method}${base.path}`,
+    ...base,
+  };
+}
+
+export function buildProxyEvent(
+  req: RawRequest,
+  match: RouteMatch,
+  authorizer: Record<string, unknown> | undefined,
+): APIGatewayProxyEvent {
+  const base = eventBase(req, match);
+  return {
+    ...base,
+    body: req.body,
+    isBase64Encoded: false,
+    requestContext: { ...base.requestContext, authorizer },
+  } as APIGatewayProxyEvent;
+}
+
+/** API Gateway's verdict on an authorizer's policy: an explicit Deny wins, else some Allow must cover the method. */
+export function policyAllows(result: APIGatewayAuthorizerResult, methodArn: string): boolean {
+  const statements = (result.policyDocument?.Statement ?? []) as Array<{
+    Effect: string;
+    Resource?: string | string[];
+  }>;
+  const covering = statements.filter((s) =>
+    [s.Resource ?? []].flat().some((r) => arnPatternMatches(r, methodArn)),
+  );
+  return covering.some((s) => s.Effect === 'Allow') && !covering.some((s) => s.Effect === 'Deny');
+}
+
+function arnPatternMatches(pattern: string, arn: string): boolean {
+  const source = pattern.split('*').map(escapeRegExp).join('.*');
+  return new RegExp(`^${source}$`).test(arn);
+}
+
+export interface HttpAdapterOptions {
+  loadHandler: (name: string) => Promise<LambdaHandler>;
+  routes?: readonly ApiRoute[];
+}
+
+type Reply = Pick<APIGatewayProxyResult, 'statusCode' | 'body'> & Partial<APIGatewayProxyResult>;
+
+const problem = (type: GatewayProblem['type']): Reply => {
+  const p = GATEWAY_PROBLEMS.find((g) => g.type === type)!;
+  return {
+    statusCode: p.status,
+    headers: { 'Content-Type': PROBLEM_CONTENT_TYPE, ...p.headers },
+    body: gatewayProblemBody(p),
+  };
+};
+
+function methodNotAllowed(allowed: string[], method: string): Reply {
+  const body = {
+    type: problemTypeUri('method_not_allowed'),
+    title: 'Method Not Allowed',
+    status: 405,
+    code: 'method_not_allowed',
+  };
+  return {
+    statusCode: 405,
+    headers: { 'Content-Type': PROBLEM_CONTENT_TYPE, Allow: allowed.join(', ') },
+    body: JSON.stringify({ ...body, detail: `${method} is not allowed here; use ${allowed.join(' or ')}.` }),
+  };
+}
+
+/** Serves the API's route table the way API Gateway in front of the Lambda functions would. */
+export function createHttpAdapter(options: HttpAdapterOptions): Server {
+  const routes = options.routes ?? API_ROUTES;
+  const server = createServer((req, res) => {
+    const requestId = randomUUID();
+    answer(req, requestId, routes, options.loadHandler)
+      .catch((e: unknown) => {
+        console.error(`request ${requestId} ${req.method} ${req.url} failed`, e);
+        return problem('DEFAULT_5XX');
+      })
+      .then((reply) => write(res, reply, requestId));
+  });
+  server.keepAliveTimeout = 65_000;
+  return server;
+}
+
+async function answer(
+  req: IncomingMessage,
+  requestId: string,
+  routes: readonly ApiRoute[],
+  load: HttpAdapterOptions['loadHandler'],
+): Promise<Reply> {
+  const receivedAt = new Date();
+  const method = req.method ?? 'GET';
+  const match = matchRoute(routes, method, splitUrl(req.url ?? '/').path);
+  if (!match) return problem('MISSING_AUTHENTICATION_TOKEN');
+  if ('allowed' in match) return methodNotAllowed(match.allowed, method);
+  let body: Buffer;
+  try {
+    body = await readBody(req, MAX_BODY_BYTES);
+  } catch (e) {
+    if (!(e instanceof BodyTooLargeError)) throw e;
+    // The rest of the body stays unread, so this connection cannot carry another request.
+    const tooLarge = problem('REQUEST_TOO_LARGE');
+    return { ...tooLarge, headers: { ...tooLarge.headers, Connection: 'close' } };
+  }
+  const raw: RawRequest = {
+    method,
+    url: req.url ?? '/',
+    rawHeaders: req.rawHeaders,
+    sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+    body: body.length > 0 ? body.toString('utf8') : null,
+    requestId,
+    receivedAt,
+  };
+  const verdict = match.route.auth ? await authorize(raw, match, load) : { context: undefined };
+  if ('denied' in verdict) return verdict.denied;
+  const handler = await load(match.route.handler);
+  const event = buildProxyEvent(raw, match, verdict.context);
+  const result = (await handler(event, lambdaContext(match.route.handler, INTEGRATION_TIMEOUT_MS))) as Reply;
+  if (typeof result?.statusCode !== 'number')
+    throw new Error(`handler ${match.route.handler} returned a malformed proxy result`);
+  return result;
+}
+
+type Verdict = { denied: Reply } | { context: Record<string, unknown> | undefined };
+
+async function authorize(
+  raw: RawRequest,
+  match: RouteMatch,
+  load: HttpAdapterOptions['loadHandler'],
+): Promise<Verdict> {
+  const event = buildAuthorizerEvent(raw, match);
+  const authorizer = await load(INTERNAL_HANDLERS.authorizer);
+  let result: APIGatewayAuthorizerResult;
+  try {
+    result = (await authorizer(
+      event,
+      lambdaContext(INTERNAL_HANDLERS.authorizer, INTEGRATION_TIMEOUT_MS),
+    )) as APIGatewayAuthorizerResult;
+  } catch (e) {
+    // The one error API Gateway turns into a 401; any other authorizer failure is a 5xx.
+    if (e instanceof Error && e.message === 'Unauthorized') return { denied: problem('UNAUTHORIZED') };
+    throw e;
+  }
+  if (!policyAllows(result, event.methodArn)) return { denied: problem('ACCESS_DENIED') };
+  return { context: { ...result.context, principalId: result.principalId } };
+}
+
+function write(res: ServerResponse, reply: Reply, requestId: string) {
+  res.statusCode = reply.statusCode;
+  for (const [name, value] of Object.entries(reply.headers ?? {})) res.setHeader(name, String(value));
+  for (const [name, values] of Object.entries(reply.multiValueHeaders ?? {}))
+    res.setHeader(name, values.map(String));
+  res.setHeader('X-Request-Id', requestId);
+  res.end(reply.isBase64Encoded ? Buffer.from(reply.body, 'base64') : reply.body);
+}
+
+export async function listen(server: Server, port: number, host: string): Promise<string> {
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host, resolve));
+  const address = server.address() as AddressInfo;
+  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `http://${shownHost}:${address.port}`;
+}

@@ -1,0 +1,44 @@
+import { ExecutionAlreadyExists, type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import type { ExecutionInput } from '../config/workflow.js';
+
+export interface UnfinishedJob {
+  tenant: string;
+  jobId: string;
+  pk: string;
+  executionName?: string;
+}
+
+export interface RecoveryDeps {
+  store: { listUnfinished(): Promise<UnfinishedJob[]> };
+  sfn: SFNClient;
+  stateMachineArn: string;
+}
+
+/**
+ * Executions live in memory, so a restart loses those that were running. Start each unfinished
+ * job's execution again under its name: the agent step resumes from its checkpoint, and a job past
+ * its deadline fails with job_timeout. Returns how many were started.
+ */
+export async function resumeUnfinishedJobs({ store, sfn, stateMachineArn }: RecoveryDeps): Promise<number> {
+  const jobs = await store.listUnfinished();
+  const started = await Promise.all(jobs.map((job) => restart(sfn, stateMachineArn, job)));
+  return started.filter(Boolean).length;
+}
+
+async function restart(sfn: SFNClient, stateMachineArn: string, job: UnfinishedJob): Promise<boolean> {
+  const input: ExecutionInput = { tenant: job.tenant, jobId: job.jobId, pk: job.pk };
+  try {
+    await sfn.send(
+      new StartExecutionCommand({
+        stateMachineArn,
+        name: job.executionName ?? job.jobId,
+        input: JSON.stringify(input),
+      }),
+    );
+    return true;
+  } catch (e) {
+    // The stream consumer may have started it already while replaying the stream.
+    if (e instanceof ExecutionAlreadyExists) return false;
+    throw e;
+  }
+}

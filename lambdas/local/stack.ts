@@ -1,0 +1,319 @@
+import { mkdir } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import { join, resolve as resolvePath } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
+import { ENV } from '../config/env.js';
+import { API_ROUTES, INTERNAL_HANDLERS } from '../config/routes.js';
+import { LAMBDA_TASKS } from '../config/workflow.js';
+import { DEV_TENANT, devApiKey, parseApiKeys, seedApiKeys, type TenantKey } from './api-keys.js';
+import { type DynamoDbLocal, startDynamoDbLocal } from './dynamodb-local.js';
+import type { FilterCriteria } from './filter-criteria.js';
+import { createHttpAdapter, listen } from './http-adapter.js';
+import { lambdaContext } from './lambda-context.js';
+import { buildHandlerEnv, type LocalEndpoints, provisionQueues, provisionTables } from './provision.js';
+import { resumeUnfinishedJobs } from './recovery.js';
+import { type SqsLocal, startSqsLocal } from './sqs-local.js';
+import { LocalStepFunctions } from './stepfunctions-local.js';
+import { StreamPoller } from './stream-poller.js';
+import { type AslDefinition, type LambdaHandler, mapTasks } from './task-handlers.js';
+import {
+  type CfnTemplate,
+  createResolver,
+  LOCAL_ACCOUNT_ID,
+  LOCAL_REGION,
+  localFunctionArn,
+  localQueueArn,
+  type Resolver,
+  resourcesOfType,
+  synthesizeTemplate,
+} from './template.js';
+
+export interface LocalStackOptions {
+  port?: number;
+  host?: string;
+  /** Tables, the dev key and stream checkpoints live here (default `.data`). */
+  dataDir?: string;
+  /** Keep DynamoDB in memory: a clean slate per start (tests). */
+  inMemory?: boolean;
+  /** Extra environment for the handlers and the key bootstrap (AGENT_JOBS_API_KEY(S)). */
+  env?: Record<string, string>;
+  quiet?: boolean;
+  /** Stream consumer retries before the on-failure queue (default: the mapping's, else 8). */
+  streamRetryAttempts?: number;
+}
+
+export interface LocalStack {
+  url: string;
+  /** The dev tenant's key. */
+  apiKey: string;
+  tenantKeys: TenantKey[];
+  endpoints: LocalEndpoints;
+  tableName: string;
+  stateMachineArn: string;
+  /** Queue logical id -> queue URL. */
+  queues: Record<string, string>;
+  sfn: LocalStepFunctions;
+  template: CfnTemplate;
+  stop(): Promise<void>;
+}
+
+const common = { region: LOCAL_REGION, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
+
+/** Shutdown order: stop taking requests, then stop producing work, then the services the work used. */
+const STOP_ORDER = ['http', 'poller', 'stepFunctions', 'sqs', 'dynamodb'] as const;
+type Stops = Partial<Record<(typeof STOP_ORDER)[number], () => Promise<void>>>;
+
+let started = false;
+
+/**
+ * Runs the API with the same handlers, ASL and SDK calls as the AWS deployment, against local
+ * services. Once per process: handler modules read process.env, endpoints included, when first loaded.
+ */
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  if (started)
+    throw new Error(
+      'a local stack was already started in this process; handlers stay bound to its endpoints',
+    );
+  started = true;
+  const stops: Stops = {};
+  const stop = once(async () => {
+    for (const step of STOP_ORDER) {
+      await stops[step]?.().catch((e: unknown) => console.error(`local stack: stopping ${step} failed`, e));
+    }
+  });
+  try {
+    return { ...(await start(options, stops)), stop };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
+
+async function start(options: LocalStackOptions, stops: Stops): Promise<Omit<LocalStack, 'stop'>> {
+  const log = options.quiet ? () => {} : (line: string) => console.log(line);
+  const env = { ...process.env, ...options.env };
+  const dataDir = resolvePath(options.dataDir ?? '.data');
+  await mkdir(dataDir, { recursive: true });
+  const tenantKeys = [
+    { tenant: DEV_TENANT, key: await devApiKey(dataDir, env.AGENT_JOBS_API_KEY) },
+    ...parseApiKeys(env.AGENT_JOBS_API_KEYS),
+  ];
+
+  // Bound first so a taken port fails in milliseconds; requests wait until the stack is ready.
+  let ready!: () => void;
+  const readiness = new Promise<void>((r) => (ready = r));
+  const server = createHttpAdapter({ loadHandler: (name) => readiness.then(() => loadHandler(name)) });
+  const url = await listen(server, options.port ?? 3000, options.host ?? '127.0.0.1');
+  stops.http = () => closeServer(server);
+
+  const [dynamo, sqsLocal, template] = await startInParallel(stops, options, dataDir);
+  const resolve = createResolver(template, {
+    queueUrl: (name) => `${sqsLocal.endpoint}/${LOCAL_ACCOUNT_ID}/${name}`,
+  });
+  const clients = sdkClients(dynamo.endpoint, sqsLocal.endpoint);
+  const { sfn, sfnEndpoint } = await startStepFunctions(template, resolve, clients);
+  stops.stepFunctions = () => sfn.close();
+  const endpoints = { dynamodb: dynamo.endpoint, sqs: sqsLocal.endpoint, sfn: sfnEndpoint };
+
+  const [tables, queues] = await Promise.all([
+    provisionTables(template, resolve, clients.dynamodb),
+    provisionQueues(template, resolve, clients.sqs),
+  ]);
+  const handlerEnv = buildHandlerEnv(template, resolve, endpoints);
+  Object.assign(process.env, handlerEnv, options.env);
+  const tableName = handlerEnv[ENV.tableName] ?? tables[0]!;
+
+  const { DynamoJobStore } = await import('../adapters/dynamo-job-store.js');
+  const store = new DynamoJobStore(tableName);
+  await Promise.all([seedApiKeys(store, tenantKeys), preloadHandlers()]);
+
+  const poller = streamPoller(template, resolve, { clients, tableName, queues, dataDir, options });
+  await poller.start();
+  stops.poller = () => poller.stop();
+  const sfnClient = new SFNClient({ ...common, endpoint: sfnEndpoint });
+  const resumed = await resumeUnfinishedJobs({ store, sfn: sfnClient, stateMachineArn: sfn.stateMachineArn });
+  if (resumed > 0) log(`resumed ${resumed} unfinished job(s)`);
+  ready();
+  return {
+    url,
+    apiKey: tenantKeys[0]!.key,
+    tenantKeys,
+    endpoints,
+    tableName,
+    stateMachineArn: sfn.stateMachineArn,
+    queues,
+    sfn,
+    template,
+  };
+}
+
+/** The emulators and the CDK synth are independent and each takes a second or more. */
+async function startInParallel(stops: Stops, options: LocalStackOptions, dataDir: string) {
+  const results = await Promise.allSettled([
+    startDynamoDbLocal({ dataDir, inMemory: options.inMemory }),
+    startSqsLocal(),
+    synthesizeTemplate(),
+  ] as const);
+  const [dynamo, sqs, template] = results;
+  if (dynamo.status === 'fulfilled') stops.dynamodb = () => dynamo.value.stop();
+  if (sqs.status === 'fulfilled') stops.sqs = () => sqs.value.stop();
+  const failed = results.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return [
+    (dynamo as PromiseFulfilledResult<DynamoDbLocal>).value,
+    (sqs as PromiseFulfilledResult<SqsLocal>).value,
+    (template as PromiseFulfilledResult<CfnTemplate>).value,
+  ] as const;
+}
+
+type Clients = ReturnType<typeof sdkClients>;
+
+/** The stack's own clients name their endpoints explicitly: they exist before process.env is set. */
+function sdkClients(dynamodbEndpoint: string, sqsEndpoint: string) {
+  return {
+    dynamodb: new DynamoDBClient({ ...common, endpoint: dynamodbEndpoint }),
+    streams: new DynamoDBStreamsClient({ ...common, endpoint: dynamodbEndpoint }),
+    sqs: new SQSClient({ ...common, endpoint: sqsEndpoint }),
+  };
+}
+
+async function startStepFunctions(template: CfnTemplate, resolve: Resolver, clients: Clients) {
+  const [machine, ...others] = resourcesOfType(template, 'AWS::StepFunctions::StateMachine');
+  if (!machine || others.length > 0)
+    throw new Error('the local stack expects exactly one state machine in the template');
+  const [logicalId, resource] = machine;
+  // Only what the local service uses: logging and tracing point at resources with no local stand-in.
+  const definition = JSON.parse(resolve(resource.Properties?.DefinitionString) as string) as AslDefinition;
+  const roleArn = resolve(resource.Properties?.RoleArn) as string | undefined;
+  const sfn = new LocalStepFunctions({
+    stateMachineArn: resolve({ Ref: logicalId }) as string,
+    definition,
+    roleArn,
+    taskHandlers: mapTasks(definition, {
+      lambdaTasks: LAMBDA_TASKS,
+      loadHandler,
+      functionTimeouts: functionTimeouts(template),
+      dynamodb: clients.dynamodb,
+      sqs: clients.sqs,
+    }),
+  });
+  return { sfn, sfnEndpoint: await sfn.listen() };
+}
+
+function functionTimeouts(template: CfnTemplate): Record<string, number> {
+  return Object.fromEntries(
+    resourcesOfType(template, 'AWS::Lambda::Function')
+      .filter(([, fn]) => typeof fn.Properties?.Timeout === 'number')
+      .map(([id, fn]) => [localFunctionArn(id), fn.Properties!.Timeout as number]),
+  );
+}
+
+interface EventSourceMappingProps {
+  FunctionName: string;
+  BatchSize?: number;
+  MaximumRetryAttempts?: number;
+  BisectBatchOnFunctionError?: boolean;
+  FilterCriteria?: FilterCriteria;
+  DestinationConfig?: { OnFailure?: { Destination?: string } };
+}
+
+function streamPoller(
+  template: CfnTemplate,
+  resolve: Resolver,
+  ctx: {
+    clients: Clients;
+    tableName: string;
+    queues: Record<string, string>;
+    dataDir: string;
+    options: LocalStackOptions;
+  },
+) {
+  const mappings = resourcesOfType(template, 'AWS::Lambda::EventSourceMapping');
+  if (mappings.length !== 1)
+    throw new Error(`the local stack expects one stream event source mapping, found ${mappings.length}`);
+  const raw = mappings[0]![1].Properties ?? {};
+  const props = resolve({ ...raw, EventSourceArn: undefined }) as EventSourceMappingProps;
+  const destination = props.DestinationConfig?.OnFailure?.Destination;
+  const onFailureQueue = Object.keys(ctx.queues).find((id) => localQueueArn(id) === destination);
+  if (destination && !onFailureQueue)
+    throw new Error(`on-failure destination ${destination} is not a queue of the template`);
+  return new StreamPoller({
+    ddb: ctx.clients.dynamodb,
+    streams: ctx.clients.streams,
+    sqs: ctx.clients.sqs,
+    tableName: ctx.tableName,
+    functionArn: localFunctionArn(props.FunctionName),
+    invoke: invokeStreamHandler,
+    filterCriteria: props.FilterCriteria,
+    onFailureQueueUrl: onFailureQueue && ctx.queues[onFailureQueue],
+    checkpointFile: ctx.options.inMemory ? undefined : join(ctx.dataDir, 'stream-checkpoints.json'),
+    batchSize: Math.min(props.BatchSize ?? 25, 25),
+    maxRetryAttempts: ctx.options.streamRetryAttempts ?? props.MaximumRetryAttempts ?? 8,
+    bisectOnFunctionError: props.BisectBatchOnFunctionError === true,
+  });
+}
+
+const STREAM_HANDLER_TIMEOUT_MS = 60_000;
+
+async function invokeStreamHandler(event: DynamoDBStreamEvent) {
+  const handler = await loadHandler(INTERNAL_HANDLERS.jobStream);
+  return (await handler(
+    event,
+    lambdaContext(INTERNAL_HANDLERS.jobStream, STREAM_HANDLER_TIMEOUT_MS),
+  )) as DynamoDBBatchResponse;
+}
+
+const handlers = new Map<string, Promise<LambdaHandler>>();
+
+/** Each handler module is imported once, after process.env holds the local configuration. */
+function loadHandler(name: string): Promise<LambdaHandler> {
+  let loaded = handlers.get(name);
+  if (!loaded) {
+    // A file URL, not a `.js` specifier: both tsx and vitest load it, and the local stack always runs from source.
+    loaded = import(new URL(`../handlers/${name}.ts`, import.meta.url).href).then(
+      (m: { handler?: LambdaHandler }) => {
+        if (typeof m.handler !== 'function')
+          throw new Error(`lambdas/handlers/${name}.ts exports no handler`);
+        return m.handler;
+      },
+    );
+    handlers.set(name, loaded);
+  }
+  return loaded;
+}
+
+/**
+ * Imports every handler at start, so the first requests are fast and a broken module shows up now.
+ * As in Lambda, a function that fails to initialise fails only its own invocations.
+ */
+async function preloadHandlers() {
+  const names = [
+    ...new Set([
+      ...API_ROUTES.map((r) => r.handler),
+      ...Object.values(INTERNAL_HANDLERS),
+      ...Object.values(LAMBDA_TASKS),
+    ]),
+  ];
+  const results = await Promise.allSettled(names.map(loadHandler));
+  results.forEach((r, i) => {
+    if (r.status === 'rejected')
+      console.error(`local stack: handler ${names[i]} failed to load; its calls will fail`, r.reason);
+  });
+}
+
+/** In-flight requests get a moment to finish; idle keep-alive connections would hold close() forever. */
+function closeServer(server: Server, graceMs = 1000): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+  return closed.finally(() => clearTimeout(timer));
+}
+
+function once(fn: () => Promise<void>): () => Promise<void> {
+  let result: Promise<void> | undefined;
+  return () => (result ??= fn());
+}

@@ -1,0 +1,211 @@
+import {
+  DescribeExecutionCommand,
+  DescribeStateMachineCommand,
+  ExecutionAlreadyExists,
+  ExecutionDoesNotExist,
+  GetExecutionHistoryCommand,
+  ListExecutionsCommand,
+  SFNClient,
+  StartExecutionCommand,
+  StateMachineDoesNotExist,
+  StopExecutionCommand,
+} from '@aws-sdk/client-sfn';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type ExecutionStatusChange,
+  LocalStepFunctions,
+  STATUS_CHANGE_EVENT,
+} from '../../../lambdas/local/stepfunctions-local.js';
+import { type AslDefinition, type LambdaHandler, mapTasks } from '../../../lambdas/local/task-handlers.js';
+
+const ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:Tiny';
+const WORK_ARN = 'arn:aws:lambda:us-east-1:000000000000:function:Work';
+const SLOW_ARN = 'arn:aws:lambda:us-east-1:000000000000:function:Slow';
+
+const definition: AslDefinition & Record<string, unknown> = {
+  StartAt: 'Route',
+  States: {
+    Route: {
+      Type: 'Choice',
+      Choices: [{ Variable: '$.mode', StringEquals: 'slow', Next: 'Slow' }],
+      Default: 'Work',
+    } as never,
+    Work: {
+      Type: 'Task',
+      Resource: WORK_ARN,
+      TimeoutSeconds: 30,
+      Catch: [{ ErrorEquals: ['BoomError'], ResultPath: '$.failure', Next: 'Recovered' }],
+      Next: 'Done',
+    } as never,
+    Slow: { Type: 'Task', Resource: SLOW_ARN, TimeoutSeconds: 30, End: true } as never,
+    Recovered: { Type: 'Pass', End: true } as never,
+    Done: { Type: 'Pass', Parameters: { 'out.$': '$.v', 'name.$': '$$.Execution.Name' }, End: true } as never,
+  },
+};
+
+/** Executions wait on a gate the test opens, so "still running" never depends on timing. */
+const gates = new Map<string, { promise: Promise<void>; resolve: () => void }>();
+const gate = (name: string) => {
+  let resolve!: () => void;
+  const g = { promise: new Promise<void>((r) => (resolve = r)), resolve: () => resolve() };
+  gates.set(name, g);
+  return g;
+};
+
+const work: LambdaHandler = async (event) => {
+  const input = event as { gate?: string; mode?: string; v?: unknown };
+  if (input.gate) await gates.get(input.gate)!.promise;
+  if (input.mode === 'boom' || input.mode === 'crash') {
+    const err = new Error(`asked to ${input.mode}`);
+    err.name = input.mode === 'boom' ? 'BoomError' : 'CrashError';
+    throw err;
+  }
+  return { v: input.v, dropped: undefined };
+};
+const slow: LambdaHandler = () => new Promise(() => {});
+
+let service: LocalStepFunctions;
+let sfn: SFNClient;
+const changes: ExecutionStatusChange[] = [];
+
+beforeAll(async () => {
+  service = new LocalStepFunctions({
+    stateMachineArn: ARN,
+    definition,
+    taskHandlers: mapTasks(definition, {
+      lambdaTasks: { Work: 'work', Slow: 'slow' },
+      loadHandler: async (file) => (file === 'work' ? work : slow),
+      functionTimeouts: { [WORK_ARN]: 30, [SLOW_ARN]: 0.05 },
+      dynamodb: undefined as never,
+      sqs: undefined as never,
+    }),
+  });
+  service.statusChanges.on(STATUS_CHANGE_EVENT, (c: ExecutionStatusChange) => changes.push(c));
+  const endpoint = await service.listen();
+  sfn = new SFNClient({
+    endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+  });
+});
+
+afterAll(async () => {
+  sfn.destroy();
+  await service.close();
+});
+
+const start = (name: string, input: Record<string, unknown>) =>
+  sfn.send(
+    new StartExecutionCommand({
+      stateMachineArn: ARN,
+      name,
+      input: JSON.stringify({ mode: 'work', ...input }),
+    }),
+  );
+
+describe('LocalStepFunctions over the AWS JSON protocol', () => {
+  it('answers a repeated StartExecution of a running execution with the same response', async () => {
+    const g = gate('same');
+    const first = await start('same-1', { gate: 'same', v: 1 });
+    const again = await start('same-1', { gate: 'same', v: 1 });
+    expect(again.executionArn).toBe(first.executionArn);
+    expect(again.startDate).toEqual(first.startDate);
+    expect(first.executionArn).toBe('arn:aws:states:us-east-1:000000000000:execution:Tiny:same-1');
+    g.resolve();
+    const done = await service.settled(first.executionArn!);
+    expect(done.status).toBe('SUCCEEDED');
+    expect(JSON.parse(done.output!)).toEqual({ out: 1, name: 'same-1' });
+  });
+
+  it('refuses the same name with another input, or once the execution has finished', async () => {
+    const g = gate('dup');
+    const { executionArn } = await start('dup-1', { gate: 'dup', v: 1 });
+    await expect(start('dup-1', { gate: 'dup', v: 2 })).rejects.toBeInstanceOf(ExecutionAlreadyExists);
+    g.resolve();
+    await service.settled(executionArn!);
+    await expect(start('dup-1', { gate: 'dup', v: 1 })).rejects.toBeInstanceOf(ExecutionAlreadyExists);
+  });
+
+  it('stops a running execution and announces it as ABORTED', async () => {
+    gate('stop');
+    const { executionArn } = await start('stop-1', { gate: 'stop' });
+    const stopped = await sfn.send(
+      new StopExecutionCommand({ executionArn, error: 'Cancelled', cause: 'by test' }),
+    );
+    expect(stopped.stopDate).toBeInstanceOf(Date);
+    await service.settled(executionArn!);
+    const described = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+    expect(described).toMatchObject({ status: 'ABORTED', error: 'Cancelled', cause: 'by test' });
+    expect(changes.filter((c) => c.executionArn === executionArn).map((c) => c.status)).toEqual([
+      'RUNNING',
+      'ABORTED',
+    ]);
+  });
+
+  it('reports unknown executions and state machines as AWS does', async () => {
+    const missing = `${ARN.replace(':stateMachine:', ':execution:')}:nope`;
+    await expect(sfn.send(new StopExecutionCommand({ executionArn: missing }))).rejects.toBeInstanceOf(
+      ExecutionDoesNotExist,
+    );
+    await expect(sfn.send(new DescribeExecutionCommand({ executionArn: missing }))).rejects.toBeInstanceOf(
+      ExecutionDoesNotExist,
+    );
+    await expect(
+      sfn.send(new StartExecutionCommand({ stateMachineArn: `${ARN}x`, name: 'x' })),
+    ).rejects.toBeInstanceOf(StateMachineDoesNotExist);
+  });
+
+  it('lets Catch match a task error by its name, with the Lambda error document as Cause', async () => {
+    const { executionArn } = await start('boom-1', { mode: 'boom' });
+    const done = await service.settled(executionArn!);
+    const output = JSON.parse(done.output!);
+    expect(output.failure.Error).toBe('BoomError');
+    expect(JSON.parse(output.failure.Cause)).toMatchObject({
+      errorType: 'BoomError',
+      errorMessage: 'asked to boom',
+    });
+  });
+
+  it('fails the execution with the uncaught error', async () => {
+    const { executionArn } = await start('crash-1', { mode: 'crash' });
+    const done = await service.settled(executionArn!);
+    expect(done).toMatchObject({ status: 'FAILED', error: 'CrashError' });
+    expect(changes.find((c) => c.executionArn === executionArn && c.status === 'FAILED')?.error).toBe(
+      'CrashError',
+    );
+  });
+
+  it('ends an invocation at the function timeout as Lambda does', async () => {
+    const { executionArn } = await start('slow-1', { mode: 'slow' });
+    const done = await service.settled(executionArn!);
+    expect(done).toMatchObject({ status: 'FAILED', error: 'Sandbox.Timedout' });
+  });
+
+  it('keeps an AWS-shaped history', async () => {
+    const { executionArn } = await start('history-1', { v: 'h' });
+    await service.settled(executionArn!);
+    const { events } = await sfn.send(new GetExecutionHistoryCommand({ executionArn }));
+    expect(events!.map((e) => e.type)).toEqual([
+      'ExecutionStarted',
+      'ChoiceStateEntered',
+      'ChoiceStateExited',
+      'TaskStateEntered',
+      'TaskStateExited',
+      'PassStateEntered',
+      'PassStateExited',
+      'ExecutionSucceeded',
+    ]);
+    expect(events!.map((e) => e.id)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(events![3]!.stateEnteredEventDetails?.name).toBe('Work');
+  });
+
+  it('lists executions newest first and describes the state machine', async () => {
+    const { executions } = await sfn.send(
+      new ListExecutionsCommand({ stateMachineArn: ARN, statusFilter: 'SUCCEEDED' }),
+    );
+    expect(executions![0]!.name).toBe('history-1');
+    const machine = await sfn.send(new DescribeStateMachineCommand({ stateMachineArn: ARN }));
+    expect(machine).toMatchObject({ status: 'ACTIVE', type: 'STANDARD', name: 'Tiny' });
+    expect(JSON.parse(machine.definition!).StartAt).toBe('Route');
+  });
+});
