@@ -1,7 +1,7 @@
 import type { AgentDefinition } from './agent.js';
 import { echoAgent } from './echo.js';
 
-// biome-ignore lint/suspicious/noExplicitAny: the registry holds agents of every input and state type
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the registry holds agents of every input and state type
 const AGENTS: ReadonlyMap<string, AgentDefinition<any, any>> = new Map([[echoAgent.name, echoAgent]]);
 
 export function findAgent(name: string): AgentDefinition<unknown, unknown> | undefined {

@@ -172,7 +172,7 @@ describe('service endpoints', () => {
   it('publishes an OpenAPI 3.1 document generated from the request schemas', async () => {
     const res = await fetch(`${inject('apiUrl')}/v1/openapi.json`);
     expect(res.status).toBe(200);
-    // biome-ignore lint/suspicious/noExplicitAny: the document is walked field by field
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the document is walked field by field
     const doc = (await res.json()) as any;
     expect(doc.openapi).toBe('3.1.0');
     expect(Object.keys(doc.paths)).toEqual(

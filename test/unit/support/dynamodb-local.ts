@@ -77,7 +77,9 @@ export async function startDynamoLocal(timeoutMs = 45_000): Promise<DynamoLocal>
     } catch (error) {
       if (Date.now() > deadline) {
         await stop();
-        throw new Error(`DynamoDB Local did not start in time: ${(error as Error).message}\n${output}`);
+        throw new Error(`DynamoDB Local did not start in time: ${(error as Error).message}\n${output}`, {
+          cause: error,
+        });
       }
       await sleep(250);
     }
