@@ -3,7 +3,11 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     // Construct tests synthesize without bundling or CloudFormation validation: same template, 10x faster.
-    env: { CDK_VALIDATION: 'false', CDK_DISABLE_VERSION_CHECK: '1' },
+    env: {
+      CDK_VALIDATION: 'false',
+      CDK_DISABLE_VERSION_CHECK: '1',
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    },
     projects: [
       { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
       {
