@@ -84,7 +84,15 @@ export class DynamoJobStore implements JobStore {
     private readonly retention?: RetentionPolicy,
   ) {}
 
-  async create(job: Job, fingerprint: string, now: Date) {
+  async create(job: Job, fingerprint: string, now: Date, replayable = false) {
+    // A retried request (same Idempotency-Key) is answered by one read and no write at all; a
+    // duplicate racing past this read still cannot create a second job: the write is conditional.
+    if (replayable) {
+      const existing = await this.getItem(job.tenant, job.id);
+      if (existing && !isExpired(existing.expiresAt, now)) {
+        return { job: toJob(existing), created: false, fingerprint: existing.fingerprint };
+      }
+    }
     // startedAt is absent, not null, until the workflow sets it: MarkRunning's if_not_exists keeps the first start.
     const { startedAt: _notStarted, ...unstarted } = job;
     const item: JobItem = {
@@ -145,7 +153,7 @@ export class DynamoJobStore implements JobStore {
     }
   }
 
-  async get(tenant: string, id: string, now: Date) {
+  private async getItem(tenant: string, id: string): Promise<JobItem | undefined> {
     const { Item } = await this.client.send(
       new GetCommand({
         TableName: this.tableName,
@@ -153,8 +161,13 @@ export class DynamoJobStore implements JobStore {
         ConsistentRead: true,
       }),
     );
-    if (!Item || isExpired(Item.expiresAt as string, now)) return undefined;
-    return toJob(Item);
+    return Item as JobItem | undefined;
+  }
+
+  async get(tenant: string, id: string, now: Date) {
+    const item = await this.getItem(tenant, id);
+    if (!item || isExpired(item.expiresAt, now)) return undefined;
+    return toJob(item);
   }
 
   async list(tenant: string, query: ListQuery, now: Date) {
@@ -235,17 +248,10 @@ export class DynamoJobStore implements JobStore {
   }
 
   async loadForStep(tenant: string, id: string): Promise<StepSnapshot | undefined> {
-    const { Item } = await this.client.send(
-      new GetCommand({
-        TableName: this.tableName,
-        Key: { PK: jobPk(tenant, id), SK: JOB_SK },
-        ConsistentRead: true,
-      }),
-    );
-    if (!Item) return undefined;
-    const item = Item as JobItem;
+    const item = await this.getItem(tenant, id);
+    if (!item) return undefined;
     return {
-      job: toJob(Item),
+      job: toJob(item),
       state: item.agentState ?? null,
       answer: item.answer,
       completedSteps: item.completedSteps,

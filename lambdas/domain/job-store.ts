@@ -35,11 +35,15 @@ export interface UnfinishedJob {
  * `list` (pages through a filtered index) and the expired-key overwrite in `create`.
  */
 export interface JobStore {
-  /** One conditional write. `created: false` means an existing job with the same id came back. */
+  /**
+   * One conditional write. `created: false` means an existing job with the same id came back.
+   * `replayable` (an Idempotency-Key was sent) looks for that job first, so a replay writes nothing.
+   */
   create(
     job: Job,
     fingerprint: string,
     now: Date,
+    replayable?: boolean,
   ): Promise<{ job: Job; created: boolean; fingerprint: string }>;
   get(tenant: string, id: string, now: Date): Promise<Job | undefined>;
   list(tenant: string, query: ListQuery, now: Date): Promise<{ jobs: Job[]; next: ListPosition | undefined }>;

@@ -60,7 +60,7 @@ export const handler = httpHandler(async (event: APIGatewayProxyEvent) => {
     liveExpiry(now, timeoutSeconds),
   );
   const fingerprint = requestFingerprint(req);
-  const stored = await store.create(job, fingerprint, now);
+  const stored = await store.create(job, fingerprint, now, key !== undefined);
   if (!stored.created && stored.fingerprint !== fingerprint) {
     throw new DomainError(
       'idempotency_key_mismatch',

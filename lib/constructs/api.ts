@@ -25,8 +25,8 @@ export interface JobsApiProps {
 
 /** Exactly the table calls each handler makes; a handler missing here gets no table access at all. */
 const TABLE_ACCESS: Readonly<Record<string, readonly TableAction[]>> = {
-  // A replay is answered from the failed condition's ALL_OLD item: no read permission needed.
-  'create-job': ['PutItem'],
+  // GetItem answers a keyed retry without a write; PutItem is the one conditional write of a submit.
+  'create-job': ['GetItem', 'PutItem'],
   'list-jobs': ['Query'],
   'get-job': ['GetItem'],
   'cancel-job': ['UpdateItem'],

@@ -88,7 +88,7 @@ describe('environment wiring: each function gets what it reads, nothing else', (
 
 describe('IAM: least privilege per function', () => {
   const expected: Record<string, string[]> = {
-    'create-job': ['dynamodb:PutItem'],
+    'create-job': ['dynamodb:GetItem', 'dynamodb:PutItem'],
     'list-jobs': ['dynamodb:Query'],
     'get-job': ['dynamodb:GetItem'],
     'cancel-job': ['dynamodb:UpdateItem'],

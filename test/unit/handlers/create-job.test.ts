@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -35,6 +35,7 @@ const putCount = () => ddb.commandCalls(PutCommand).length;
 
 beforeEach(() => {
   ddb.reset();
+  ddb.on(GetCommand).resolves({});
   ddb.on(PutCommand).resolves({});
   vi.useFakeTimers({ now: NOW, toFake: ['Date'] });
 });
@@ -127,20 +128,14 @@ describe('POST /v1/jobs', () => {
     expect(bodyOf(res).id).toBe(jobIdFor(TENANT, 'order-1'));
   });
 
-  it('replays the same key and body: 202, same job, Idempotent-Replayed: true', async () => {
+  it('replays the same key and body from one read and no write: 202, same job, Idempotent-Replayed', async () => {
     const first = await post(
       { agent: 'echo', input: { message: 'm', steps: 2 } },
       { 'Idempotency-Key': 'order-2' },
     );
     const stored = ddb.commandCalls(PutCommand)[0]?.args[0].input.Item as Record<string, unknown>;
     ddb.reset();
-    ddb.on(PutCommand).rejects(
-      new ConditionalCheckFailedException({
-        message: 'The conditional request failed',
-        $metadata: {},
-        Item: marshall(stored),
-      }),
-    );
+    ddb.on(GetCommand).resolves({ Item: stored });
     vi.setSystemTime(new Date(NOW.getTime() + 5_000));
 
     const again = await post(
@@ -154,6 +149,26 @@ describe('POST /v1/jobs', () => {
     expect(headerOf(again, 'location')).toBe(headerOf(first, 'location'));
     expect(headerOf(again, 'retry-after')).toBe('1');
     expect(bodyOf(again)).toEqual(bodyOf(first));
+    expect(putCount()).toBe(0);
+    expect(ddb.commandCalls(GetCommand)).toHaveLength(1);
+  });
+
+  it('replays a duplicate that raced past the read from the failed condition, without another read', async () => {
+    await post({ agent: 'echo', input: { message: 'm' } }, { 'Idempotency-Key': 'race' });
+    const stored = ddb.commandCalls(PutCommand)[0]?.args[0].input.Item as Record<string, unknown>;
+    ddb.reset();
+    ddb.on(GetCommand).resolves({});
+    ddb
+      .on(PutCommand)
+      .rejects(
+        new ConditionalCheckFailedException({ message: 'failed', $metadata: {}, Item: marshall(stored) }),
+      );
+
+    const again = await post({ agent: 'echo', input: { message: 'm' } }, { 'Idempotency-Key': 'race' });
+
+    expect(again.statusCode).toBe(202);
+    expect(headerOf(again, 'idempotent-replayed')).toBe('true');
+    expect(ddb.commandCalls(GetCommand)).toHaveLength(1);
     expect(putCount()).toBe(1);
   });
 
@@ -161,11 +176,7 @@ describe('POST /v1/jobs', () => {
     await post({ agent: 'echo', input: { message: 'one' } }, { 'Idempotency-Key': 'order-3' });
     const stored = ddb.commandCalls(PutCommand)[0]?.args[0].input.Item as Record<string, unknown>;
     ddb.reset();
-    ddb
-      .on(PutCommand)
-      .rejects(
-        new ConditionalCheckFailedException({ message: 'failed', $metadata: {}, Item: marshall(stored) }),
-      );
+    ddb.on(GetCommand).resolves({ Item: stored });
 
     const res = await post({ agent: 'echo', input: { message: 'two' } }, { 'Idempotency-Key': 'order-3' });
 
