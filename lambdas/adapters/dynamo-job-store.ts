@@ -9,12 +9,20 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { ENV, optionalDays, requireEnv } from '../config/env.js';
-import { JOB_SK, TABLE_KEYS } from '../config/table.js';
+import { EVENT_SK_PREFIX, eventSk, JOB_SK, TABLE_KEYS } from '../config/table.js';
 import type { ListPosition } from '../domain/cursor.js';
 import { DomainError, NotFoundError } from '../domain/errors.js';
 import type { Job, JobError, JobStatus, JsonValue } from '../domain/job.js';
 import { isTerminal, sourcesOf } from '../domain/job.js';
-import type { Checkpoint, JobStore, ListQuery, StepSnapshot, UnfinishedJob } from '../domain/job-store.js';
+import type { CommittedWrite, JobEvent, JobEventType } from '../domain/job-events.js';
+import type {
+  Checkpoint,
+  EventQuery,
+  JobStore,
+  ListQuery,
+  StepSnapshot,
+  UnfinishedJob,
+} from '../domain/job-store.js';
 import type { RetentionPolicy } from '../domain/retention.js';
 import { DEFAULT_RETENTION, isExpired, terminalExpiry, toTtl } from '../domain/retention.js';
 
@@ -41,6 +49,9 @@ interface JobItem extends Omit<Job, 'startedAt'> {
   completedSteps: number;
   agentState?: JsonValue;
   answer?: JsonValue;
+  /** The events the last write caused, in order; the events consumer turns them into log items. */
+  lastEventTypes: JobEventType[];
+  progressData?: JsonValue;
 }
 
 const INTERNAL_ATTRIBUTES = [
@@ -53,14 +64,33 @@ const INTERNAL_ATTRIBUTES = [
   'completedSteps',
   'agentState',
   'answer',
+  'lastEventTypes',
+  'progressData',
 ] as const;
 
 function toJob(item: object): Job {
   const job: Record<string, unknown> = { ...item };
   for (const name of INTERNAL_ATTRIBUTES) delete job[name];
   job.startedAt ??= null;
+  // Jobs written before the event log have no counter; their first logged event is then seq 1.
+  job.eventSeq ??= 0;
   return job as unknown as Job;
 }
+
+/**
+ * Every write to a job item advances its seq by the events it causes and names them, in the same
+ * UpdateExpression: the item's own conditional write is what hands out seqs, so two writers can
+ * never take the same one, and the events consumer derives the log from the committed item alone.
+ */
+function announce(...types: JobEventType[]) {
+  return {
+    update: 'eventSeq = if_not_exists(eventSeq, :noEvents) + :eventCount, lastEventTypes = :eventTypes',
+    values: { ':noEvents': 0, ':eventCount': types.length, ':eventTypes': types },
+  };
+}
+
+const EVENT_ATTRIBUTES = 'seq, #type, #at, #data';
+const EVENT_NAMES = { '#type': 'type', '#at': 'at', '#data': 'data' };
 
 function statusValues(statuses: JobStatus[]) {
   const names = statuses.map((_, i) => `:from${i}`);
@@ -104,6 +134,7 @@ export class DynamoJobStore implements JobStore {
       ttl: toTtl(job.expiresAt),
       fingerprint,
       completedSteps: 0,
+      lastEventTypes: ['job.created'],
     };
     try {
       await this.client.send(
@@ -121,7 +152,7 @@ export class DynamoJobStore implements JobStore {
       if (!isExpired(existing.expiresAt, now)) {
         return { job: toJob(existing), created: false, fingerprint: existing.fingerprint };
       }
-      return this.replaceExpired(item, existing.ttl);
+      return this.replaceExpired(item, existing);
     }
   }
 
@@ -129,8 +160,14 @@ export class DynamoJobStore implements JobStore {
    * An idempotency key reused after its job expired (TTL deletion lags) starts a new job under
    * the same id. Its execution needs a fresh name: Step Functions keeps names for 90 days.
    */
-  private async replaceExpired(item: JobItem, oldTtl: number) {
-    const fresh: JobItem = { ...item, executionName: `${item.id}-n${Date.now().toString(36)}` };
+  private async replaceExpired(item: JobItem, old: JobItem) {
+    const oldTtl = old.ttl;
+    // The old job's events may outlive it until TTL catches up: the new log continues after them.
+    const fresh: JobItem = {
+      ...item,
+      executionName: `${item.id}-n${Date.now().toString(36)}`,
+      eventSeq: (old.eventSeq ?? 0) + 1,
+    };
     try {
       await this.client.send(
         new PutCommand({
@@ -213,17 +250,20 @@ export class DynamoJobStore implements JobStore {
     const at = now.toISOString();
     const expiresAt = terminalExpiry('cancelled', now, this.retention);
     const from = statusValues(sourcesOf('cancelled'));
+    const events = announce('job.cancelled');
     try {
       const out = await this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { PK: jobPk(tenant, id), SK: JOB_SK },
           UpdateExpression:
-            'SET #status = :cancelled, completedAt = :at, updatedAt = :at, expiresAt = :exp, #ttl = :ttl REMOVE agentState',
+            `SET #status = :cancelled, completedAt = :at, updatedAt = :at, expiresAt = :exp, #ttl = :ttl, ${events.update} ` +
+            'REMOVE agentState',
           ConditionExpression: `attribute_exists(PK) AND expiresAt > :now AND #status IN (${from.inList})`,
           ExpressionAttributeNames: { '#status': 'status', '#ttl': 'ttl' },
           ExpressionAttributeValues: {
             ...from.values,
+            ...events.values,
             ':cancelled': 'cancelled',
             ':at': at,
             ':exp': expiresAt.toISOString(),
@@ -259,26 +299,40 @@ export class DynamoJobStore implements JobStore {
   }
 
   async checkpoint(tenant: string, id: string, cp: Checkpoint, now: Date) {
+    const events = announce('job.progress');
     return this.conditionalUpdate(
       tenant,
       id,
-      'SET progress = :progress, completedSteps = :steps, agentState = :state, updatedAt = :at',
-      { ':progress': cp.progress, ':steps': cp.completedSteps, ':state': cp.state, ':at': now.toISOString() },
+      'SET progress = :progress, progressData = :data, completedSteps = :steps, agentState = :state, ' +
+        `updatedAt = :at, ${events.update}`,
+      {
+        ...events.values,
+        ':progress': cp.progress,
+        ':data': cp.progressData ?? null,
+        ':steps': cp.completedSteps,
+        ':state': cp.state,
+        ':at': now.toISOString(),
+      },
       cp.completedSteps - 1,
     );
   }
 
   async succeed(tenant: string, id: string, result: JsonValue, cp: Omit<Checkpoint, 'state'>, now: Date) {
     const expiresAt = terminalExpiry('succeeded', now, this.retention);
+    // The last step's progress report and the success are two events of one write.
+    const events = announce('job.progress', 'job.succeeded');
     return this.conditionalUpdate(
       tenant,
       id,
-      'SET #status = :succeeded, #result = :result, progress = :progress, completedSteps = :steps, ' +
-        'completedAt = :at, updatedAt = :at, expiresAt = :exp, #ttl = :ttl REMOVE agentState',
+      'SET #status = :succeeded, #result = :result, progress = :progress, progressData = :data, ' +
+        `completedSteps = :steps, completedAt = :at, updatedAt = :at, expiresAt = :exp, #ttl = :ttl, ${events.update} ` +
+        'REMOVE agentState',
       {
+        ...events.values,
         ':succeeded': 'succeeded',
         ':result': result,
         ':progress': cp.progress,
+        ':data': cp.progressData ?? null,
         ':steps': cp.completedSteps,
         ':at': now.toISOString(),
         ':exp': expiresAt.toISOString(),
@@ -319,23 +373,66 @@ export class DynamoJobStore implements JobStore {
   async fail(tenant: string, id: string, error: JobError, now: Date) {
     const expiresAt = terminalExpiry('failed', now, this.retention);
     const from = statusValues(sourcesOf('failed'));
+    const events = announce('job.failed');
     try {
       await this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { PK: jobPk(tenant, id), SK: JOB_SK },
           UpdateExpression:
-            'SET #status = :failed, #error = :error, completedAt = :at, updatedAt = :at, expiresAt = :exp, #ttl = :ttl REMOVE agentState',
+            'SET #status = :failed, #error = :error, completedAt = :at, updatedAt = :at, expiresAt = :exp, ' +
+            `#ttl = :ttl, ${events.update} REMOVE agentState`,
           ConditionExpression: `#status IN (${from.inList})`,
           ExpressionAttributeNames: { '#status': 'status', '#error': 'error', '#ttl': 'ttl' },
           ExpressionAttributeValues: {
             ...from.values,
+            ...events.values,
             ':failed': 'failed',
             ':error': error,
             ':at': now.toISOString(),
             ':exp': expiresAt.toISOString(),
             ':ttl': toTtl(expiresAt),
           },
+        }),
+      );
+      return true;
+    } catch (e) {
+      if (isConditionFailure(e)) return false;
+      throw e;
+    }
+  }
+
+  async listEvents(tenant: string, id: string, query: EventQuery) {
+    const out = await this.client.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: 'PK = :pk AND SK BETWEEN :from AND :to',
+        FilterExpression: '#at >= :since',
+        ProjectionExpression: EVENT_ATTRIBUTES,
+        ExpressionAttributeNames: EVENT_NAMES,
+        ExpressionAttributeValues: {
+          ':pk': jobPk(tenant, id),
+          // BETWEEN is inclusive: start right after the reader's last seq.
+          ':from': eventSk(query.after + 1),
+          ':to': `${EVENT_SK_PREFIX}\uffff`,
+          ':since': query.since,
+        },
+        Limit: query.limit,
+        ConsistentRead: true,
+      }),
+    );
+    const events = (out.Items ?? []).map(({ seq, type, at, data }) => ({ seq, type, at, data }) as JobEvent);
+    const next = out.LastEvaluatedKey && seqOf(out.LastEvaluatedKey.SK as string);
+    return { events, next };
+  }
+
+  async putEvent(tenant: string, id: string, event: JobEvent, ttl: number) {
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { PK: jobPk(tenant, id), SK: eventSk(event.seq), ...event, ttl },
+          ConditionExpression: 'attribute_not_exists(SK)',
         }),
       );
       return true;
@@ -393,6 +490,33 @@ export class DynamoJobStore implements JobStore {
 /** The document client leaves the item of a failed condition in wire format. */
 const unmarshallItem = (item: NonNullable<ConditionalCheckFailedException['Item']>) =>
   unmarshall(item) as JobItem;
+
+const seqOf = (sortKey: string) => Number(sortKey.slice(EVENT_SK_PREFIX.length));
+
+/**
+ * A job item's stream images as the write they record, or undefined for any other item (API keys,
+ * events) and for items written before the event log existed. `ttl` is the job's at that write.
+ */
+export function committedWrite(
+  newImage: Record<string, unknown> | undefined,
+  oldImage: Record<string, unknown> | undefined,
+): { write: CommittedWrite; tenant: string; id: string; ttl: number } | undefined {
+  if (!newImage || newImage.SK !== JOB_SK) return undefined;
+  const item = newImage as unknown as JobItem;
+  if (typeof item.eventSeq !== 'number' || !Array.isArray(item.lastEventTypes)) return undefined;
+  const job = toJob(item);
+  return {
+    tenant: job.tenant,
+    id: job.id,
+    ttl: item.ttl,
+    write: {
+      job,
+      previousSeq: (oldImage?.eventSeq as number | undefined) ?? 0,
+      eventTypes: item.lastEventTypes,
+      progressData: item.progressData ?? null,
+    },
+  };
+}
 
 function positionOf(sortKey: string): ListPosition {
   const cut = sortKey.lastIndexOf('#');

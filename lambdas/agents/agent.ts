@@ -13,8 +13,11 @@ export interface StepContext<Input, State> {
   signal: AbortSignal;
   /** The answer to the last input request, once a person gave one. */
   answer: JsonValue | undefined;
-  /** Records progress; it is written together with the step's checkpoint. */
-  progress(fraction: number, message?: string): void;
+  /**
+   * Records progress; it is written together with the step's checkpoint and becomes one
+   * `job.progress` event. `data` is any JSON up to 4 KiB serialized (larger data is dropped).
+   */
+  progress(fraction: number, message?: string, data?: JsonValue): void;
 }
 
 export type StepOutcome<State> =

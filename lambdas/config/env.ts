@@ -9,6 +9,7 @@ export const ENV = {
   deployment: 'AGENT_JOBS_DEPLOYMENT',
   retentionSucceededDays: 'JOB_RETENTION_SUCCEEDED_DAYS',
   retentionFailedDays: 'JOB_RETENTION_FAILED_DAYS',
+  streamMaxSeconds: 'STREAM_MAX_SECONDS',
 } as const;
 
 export type EnvName = (typeof ENV)[keyof typeof ENV];
@@ -38,4 +39,19 @@ export function optionalDays(name: EnvName, fallback: number, env: NodeJS.Proces
     throw new ConfigError(`environment variable ${name} must be a whole number of days, got "${value}"`);
   }
   return days;
+}
+
+/** A whole number of seconds, or the default when unset; anything else fails the cold start. */
+export function optionalSeconds(
+  name: EnvName,
+  fallback: number,
+  env: NodeJS.ProcessEnv = process.env,
+): number {
+  const value = env[name];
+  if (value === undefined || value === '') return fallback;
+  const seconds = Number(value);
+  if (!Number.isInteger(seconds) || seconds < 1) {
+    throw new ConfigError(`environment variable ${name} must be a whole number of seconds, got "${value}"`);
+  }
+  return seconds;
 }

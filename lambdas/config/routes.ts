@@ -8,12 +8,47 @@ export interface ApiRoute {
   readonly path: string;
   readonly handler: string;
   readonly auth: boolean;
+  /** The Lambda timeout, when the handler may hold a request longer than the default 10 s. */
+  readonly timeoutSeconds?: number;
+  /** Answered as a stream (awslambda.streamifyResponse), not a buffered proxy result. */
+  readonly streaming?: boolean;
 }
 
+/** `Prefer: wait=N` may hold a create or a get this long at most (CONTRACT.md "Quick jobs"). */
+export const MAX_PREFER_WAIT_SECONDS = 20;
+/** Room a held create or get keeps, beyond its longest wait, to do its own work and answer. */
+export const PREFER_WAIT_MARGIN_SECONDS = 3;
+const WAITING_TIMEOUT_SECONDS = MAX_PREFER_WAIT_SECONDS + PREFER_WAIT_MARGIN_SECONDS + 2;
+
+/** Lambda's ceiling; an SSE stream ends a minute before it, cleanly, and the client reconnects. */
+export const STREAM_TIMEOUT_SECONDS = 900;
+export const DEFAULT_STREAM_MAX_SECONDS = 840;
+
 export const API_ROUTES: readonly ApiRoute[] = [
-  { method: 'POST', path: '/v1/jobs', handler: 'create-job', auth: true },
+  {
+    method: 'POST',
+    path: '/v1/jobs',
+    handler: 'create-job',
+    auth: true,
+    timeoutSeconds: WAITING_TIMEOUT_SECONDS,
+  },
   { method: 'GET', path: '/v1/jobs', handler: 'list-jobs', auth: true },
-  { method: 'GET', path: '/v1/jobs/{id}', handler: 'get-job', auth: true },
+  {
+    method: 'GET',
+    path: '/v1/jobs/{id}',
+    handler: 'get-job',
+    auth: true,
+    timeoutSeconds: WAITING_TIMEOUT_SECONDS,
+  },
+  { method: 'GET', path: '/v1/jobs/{id}/events', handler: 'list-events', auth: true },
+  {
+    method: 'GET',
+    path: '/v1/jobs/{id}/stream',
+    handler: 'stream-job',
+    auth: true,
+    timeoutSeconds: STREAM_TIMEOUT_SECONDS,
+    streaming: true,
+  },
   { method: 'POST', path: '/v1/jobs/{id}/cancel', handler: 'cancel-job', auth: true },
   { method: 'DELETE', path: '/v1/jobs/{id}', handler: 'cancel-job', auth: true },
   { method: 'GET', path: '/v1/health/live', handler: 'health-live', auth: false },
@@ -25,9 +60,16 @@ export const API_ROUTES: readonly ApiRoute[] = [
 export const INTERNAL_HANDLERS = {
   authorizer: 'authorizer',
   jobStream: 'job-stream',
+  jobEvents: 'job-events',
   agentStep: 'agent-step',
   markFailed: 'mark-failed',
 } as const;
+
+/**
+ * CloudFormation metadata key on each function naming its handler file, so the local stack can
+ * find the code behind any function of the template (e.g. the target of an event source mapping).
+ */
+export const HANDLER_METADATA_KEY = 'agent-jobs:handler';
 
 /** API Gateway puts the REST stage name in front of every path; ours is `v1`, the first segment. */
 export const API_STAGE = 'v1';

@@ -8,5 +8,10 @@ export const TABLE_KEYS = {
   ttl: 'ttl',
 } as const;
 
-/** Sort key of a job's own item (API keys and, later, events share the table). */
+/** Sort key of a job's own item (API keys and events share the table). */
 export const JOB_SK = 'JOB';
+
+/** A job's events sit in its partition under `E#<seq, zero-padded>`, so they sort by seq. */
+export const EVENT_SK_PREFIX = 'E#';
+const EVENT_SEQ_DIGITS = 10;
+export const eventSk = (seq: number) => `${EVENT_SK_PREFIX}${String(seq).padStart(EVENT_SEQ_DIGITS, '0')}`;

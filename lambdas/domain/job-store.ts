@@ -1,4 +1,5 @@
 import type { ListPosition } from './cursor.js';
+import type { JobEvent } from './job-events.js';
 import type { Job, JobError, JobProgress, JobStatus, JsonValue } from './job.js';
 
 /** A job plus what the workflow checkpoints between steps. */
@@ -14,7 +15,17 @@ export interface Checkpoint {
   /** Steps completed including the one being recorded. */
   completedSteps: number;
   progress: JobProgress;
+  /** What the agent attached to its progress report (already size-capped), or null. */
+  progressData?: JsonValue | null;
   state: JsonValue;
+}
+
+export interface EventQuery {
+  /** Seq of the last event the reader has; the page starts after it (0 for the whole log). */
+  after: number;
+  limit: number;
+  /** The job's createdAt: older events belong to an expired job that once had the same id. */
+  since: string;
 }
 
 export interface ListQuery {
@@ -61,6 +72,14 @@ export interface JobStore {
   ): Promise<boolean>;
   /** Moves a live job to `failed`; false when it was already terminal. */
   fail(tenant: string, id: string, error: JobError, now: Date): Promise<boolean>;
+  /** A page of the job's events in seq order; `next` is the seq to continue after, if more may follow. */
+  listEvents(
+    tenant: string,
+    id: string,
+    query: EventQuery,
+  ): Promise<{ events: JobEvent[]; next: number | undefined }>;
+  /** Appends one event unless its seq is already taken (a redelivered write): false then. */
+  putEvent(tenant: string, id: string, event: JobEvent, ttl: number): Promise<boolean>;
   tenantForKey(keyHash: string): Promise<string | undefined>;
   putApiKey(keyHash: string, tenant: string): Promise<void>;
   listUnfinished(): Promise<UnfinishedJob[]>;

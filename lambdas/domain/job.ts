@@ -85,6 +85,8 @@ export interface Job {
   expiresAt: string;
   /** Step Functions execution name: the job id, so operators go from one to the other directly. */
   executionName: string;
+  /** Seq of the job's latest event: every write to the job advances it by the events it causes. */
+  eventSeq: number;
 }
 
 export interface NewJobRequest {
@@ -117,6 +119,7 @@ export function newJob(id: string, tenant: string, req: NewJobRequest, now: Date
     completedAt: null,
     expiresAt: expiresAt.toISOString(),
     executionName: id,
+    eventSeq: 1,
   };
 }
 

@@ -5,8 +5,9 @@ import { TransientStepError } from '../agents/agent.js';
 import { findAgent } from '../agents/registry.js';
 import type { AgentStepEvent, AgentStepResult } from '../config/workflow.js';
 import type { JobErrorCode } from '../domain/errors.js';
-import type { JobProgress } from '../domain/job.js';
-import type { StepSnapshot } from '../domain/job-store.js';
+import type { JobProgress, JsonValue } from '../domain/job.js';
+import { cappedProgressData } from '../domain/job-events.js';
+import type { Checkpoint, StepSnapshot } from '../domain/job-store.js';
 
 const logger = new Logger({ serviceName: 'agent-jobs' });
 const store = jobStoreFromEnv();
@@ -26,12 +27,18 @@ class StepDeadline extends Error {
   }
 }
 
+/** What the step reported; recorded with its outcome. */
+interface Report {
+  progress: JobProgress;
+  data: JsonValue | null;
+}
+
 /** Runs one step under the tighter of the step timeout and the job deadline, aborting the agent at it. */
 async function runBounded<S>(
   agent: AgentDefinition<unknown, S>,
   snap: StepSnapshot,
   input: unknown,
-  progress: JobProgress,
+  report: Report,
 ): Promise<StepOutcome<S>> {
   const jobLeftMs =
     new Date(snap.job.startedAt ?? snap.job.createdAt).getTime() +
@@ -60,9 +67,12 @@ async function runBounded<S>(
         completedSteps: snap.completedSteps,
         signal: controller.signal,
         answer: snap.answer,
-        progress(fraction, message) {
-          progress.fraction = Math.min(1, Math.max(0, fraction));
-          progress.message = message?.slice(0, 500) ?? null;
+        progress(fraction, message, data) {
+          report.progress.fraction = Math.min(1, Math.max(0, fraction));
+          report.progress.message = message?.slice(0, 500) ?? null;
+          const capped = cappedProgressData(data);
+          if (capped.dropped) logger.warn('progress data over the size cap dropped', { jobId: snap.job.id });
+          report.data = capped.data;
         },
       }),
       expired,
@@ -87,10 +97,10 @@ export const handler = async (event: AgentStepEvent): Promise<AgentStepResult> =
   if (!input.success) return failed('agent_error', 'the stored input no longer matches the agent schema');
 
   const step = snap.completedSteps + 1;
-  const progress: JobProgress = { ...snap.job.progress, step };
+  const report: Report = { progress: { ...snap.job.progress, step }, data: null };
   let outcome: StepOutcome<unknown>;
   try {
-    outcome = await runBounded(agent, snap, input.data, progress);
+    outcome = await runBounded(agent, snap, input.data, report);
   } catch (error) {
     if (error instanceof StepDeadline) return failed(error.code, `step ${step} did not finish in time`);
     if (error instanceof TransientStepError) throw error;
@@ -100,13 +110,38 @@ export const handler = async (event: AgentStepEvent): Promise<AgentStepResult> =
       `step ${step} failed: ${(error as Error).message ?? 'unknown error'}`.slice(0, 1000),
     );
   }
-  return record(event, outcome, { completedSteps: step, progress });
+  const invalid = invalidOutcome(outcome);
+  if (invalid) return failed('agent_error', `step ${step} ${invalid}`);
+  return record(event, outcome, {
+    completedSteps: step,
+    progress: report.progress,
+    progressData: report.data,
+  });
 };
+
+const OUTCOME_TYPES: ReadonlySet<unknown> = new Set(['continue', 'done', 'fail', 'input_required']);
+
+/** Agents are not trusted to keep their contract: what one returns is checked before anything is written. */
+function invalidOutcome(outcome: unknown): string | undefined {
+  if (
+    typeof outcome !== 'object' ||
+    outcome === null ||
+    !OUTCOME_TYPES.has((outcome as { type?: unknown }).type)
+  ) {
+    return 'returned no valid outcome';
+  }
+  try {
+    JSON.stringify(outcome);
+  } catch {
+    return 'returned a value that cannot be stored as JSON';
+  }
+  return undefined;
+}
 
 async function record(
   event: AgentStepEvent,
   outcome: StepOutcome<unknown>,
-  cp: { completedSteps: number; progress: JobProgress },
+  cp: Omit<Checkpoint, 'state'>,
 ): Promise<AgentStepResult> {
   const now = new Date();
   switch (outcome.type) {

@@ -1,4 +1,4 @@
-import type { APIGatewayProxyEvent } from 'aws-lambda';
+import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import { jobStoreFromEnv } from '../adapters/dynamo-job-store.js';
 import { findAgent } from '../agents/registry.js';
 import { DomainError, ValidationError } from '../domain/errors.js';
@@ -7,6 +7,7 @@ import type { JsonValue } from '../domain/job.js';
 import { newJob } from '../domain/job.js';
 import { liveExpiry } from '../domain/retention.js';
 import { httpHandler } from './http/middleware.js';
+import { awaitTerminal, preferredWait, waitOutcome } from './http/prefer-wait.js';
 import { header, jsonBody, parseWith, tenantOf, zodErrors } from './http/request.js';
 import { jobResponse } from './http/response.js';
 import type { CreateJobRequest } from './http/schemas.js';
@@ -38,7 +39,7 @@ function checkAgainstAgent(req: CreateJobRequest): number {
   return timeout;
 }
 
-export const handler = httpHandler(async (event: APIGatewayProxyEvent) => {
+export const handler = httpHandler(async (event: APIGatewayProxyEvent, context: Context) => {
   const tenant = tenantOf(event);
   const key = header(event, 'idempotency-key');
   if (key !== undefined) assertIdempotencyKey(key);
@@ -67,8 +68,16 @@ export const handler = httpHandler(async (event: APIGatewayProxyEvent) => {
       'this Idempotency-Key was already used with a different request',
     );
   }
-  return jobResponse(202, stored.job, now, {
+  // A replay honours the preference too: the retried request may be the one that gets to wait.
+  const wait = preferredWait(header(event, 'prefer'));
+  const latest =
+    wait === undefined
+      ? stored.job
+      : await awaitTerminal(stored.job, wait, context, () => store.get(tenant, id, new Date()));
+  const outcome = waitOutcome(latest, wait, 202);
+  return jobResponse(outcome.status, latest, new Date(), {
     Location: `/v1/jobs/${stored.job.id}`,
     ...(stored.created ? {} : { 'Idempotent-Replayed': 'true' }),
+    ...outcome.headers,
   });
 });

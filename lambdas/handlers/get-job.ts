@@ -1,17 +1,23 @@
-import type { APIGatewayProxyEvent } from 'aws-lambda';
+import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import { jobStoreFromEnv } from '../adapters/dynamo-job-store.js';
 import { NotFoundError } from '../domain/errors.js';
 import { httpHandler } from './http/middleware.js';
-import { jobIdParam, tenantOf } from './http/request.js';
+import { awaitTerminal, preferredWait, waitOutcome } from './http/prefer-wait.js';
+import { header, jobIdParam, tenantOf } from './http/request.js';
 import { jobResponse } from './http/response.js';
 
 const store = jobStoreFromEnv();
 
-export const handler = httpHandler(async (event: APIGatewayProxyEvent) => {
+export const handler = httpHandler(async (event: APIGatewayProxyEvent, context: Context) => {
   const tenant = tenantOf(event);
   const id = jobIdParam(event);
-  const now = new Date();
-  const job = await store.get(tenant, id, now);
+  const job = await store.get(tenant, id, new Date());
   if (!job) throw new NotFoundError();
-  return jobResponse(200, job, now);
+  const wait = preferredWait(header(event, 'prefer'));
+  const latest =
+    wait === undefined
+      ? job
+      : await awaitTerminal(job, wait, context, () => store.get(tenant, id, new Date()));
+  const outcome = waitOutcome(latest, wait, 200);
+  return jobResponse(outcome.status, latest, new Date(), outcome.headers);
 });

@@ -1,12 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import type {
   APIGatewayAuthorizerResult,
   APIGatewayEventRequestContextWithAuthorizer,
   APIGatewayProxyEvent,
   APIGatewayProxyResult,
   APIGatewayRequestAuthorizerEvent,
+  StreamifyHandler,
 } from 'aws-lambda';
 import {
   GATEWAY_PROBLEMS,
@@ -16,6 +19,7 @@ import {
   problemTypeUri,
 } from '../config/gateway-responses.js';
 import { API_ROUTES, API_STAGE, type ApiRoute, INTERNAL_HANDLERS } from '../config/routes.js';
+import { isStreamingHandler, type PreludeStream, type ResponseMetadata } from './awslambda.js';
 import { BodyTooLargeError, readBody } from './http-util.js';
 import { lambdaContext } from './lambda-context.js';
 import type { LambdaHandler } from './task-handlers.js';
@@ -25,6 +29,8 @@ import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from './template.js';
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
 /** API Gateway's integration timeout, which bounds every API handler. */
 const INTEGRATION_TIMEOUT_MS = 29_000;
+/** A streaming integration may run as long as Lambda lets the function run. */
+const STREAMING_TIMEOUT_MS = 900_000;
 const LOCAL_API_ID = 'local';
 
 export interface RouteMatch {
@@ -246,23 +252,29 @@ export function createHttpAdapter(options: HttpAdapterOptions): Server {
   const routes = options.routes ?? API_ROUTES;
   const server = createServer((req, res) => {
     const requestId = randomUUID();
-    answer(req, requestId, routes, options.loadHandler)
+    answer(req, res, requestId, routes, options.loadHandler)
       .catch((e: unknown) => {
         console.error(`request ${requestId} ${req.method} ${req.url} failed`, e);
-        return problem('DEFAULT_5XX');
+        if (!res.headersSent) return problem('DEFAULT_5XX');
+        res.destroy();
+        return undefined;
       })
-      .then((reply) => write(res, reply, requestId));
+      .then((reply) => {
+        if (reply) write(res, reply, requestId);
+      });
   });
   server.keepAliveTimeout = 65_000;
   return server;
 }
 
+/** undefined when a streaming handler already answered on the response itself. */
 async function answer(
   req: IncomingMessage,
+  res: ServerResponse,
   requestId: string,
   routes: readonly ApiRoute[],
   load: HttpAdapterOptions['loadHandler'],
-): Promise<Reply> {
+): Promise<Reply | undefined> {
   const receivedAt = new Date();
   const method = req.method ?? 'GET';
   const match = matchRoute(routes, method, splitUrl(req.url ?? '/').path);
@@ -290,6 +302,17 @@ async function answer(
   if ('denied' in verdict) return verdict.denied;
   const handler = await load(match.route.handler);
   const event = buildProxyEvent(raw, match, verdict.context);
+  if (match.route.streaming) {
+    if (!isStreamingHandler(handler))
+      throw new Error(`handler ${match.route.handler} is not wrapped in awslambda.streamifyResponse`);
+    const stream = new ResponseStream(res, requestId);
+    const streaming = handler as unknown as StreamifyHandler;
+    await streaming(event, stream as never, lambdaContext(match.route.handler, STREAMING_TIMEOUT_MS));
+    // As in Lambda, the response is complete once the handler's stream has flushed and ended.
+    if (!stream.writableEnded) stream.end();
+    await finished(stream).catch(() => undefined);
+    return undefined;
+  }
   const result = (await handler(event, lambdaContext(match.route.handler, INTEGRATION_TIMEOUT_MS))) as Reply;
   if (typeof result?.statusCode !== 'number')
     throw new Error(`handler ${match.route.handler} returned a malformed proxy result`);
@@ -327,6 +350,33 @@ function write(res: ServerResponse, reply: Reply, requestId: string) {
     res.setHeader(name, values.map(String));
   res.setHeader('X-Request-Id', requestId);
   res.end(reply.isBase64Encoded ? Buffer.from(reply.body, 'base64') : reply.body);
+}
+
+/**
+ * What a streaming handler writes to: status and headers go out first (HttpResponseStream.from),
+ * each chunk is flushed to the client at once, and a client that hangs up closes the stream.
+ */
+class ResponseStream extends Writable implements PreludeStream {
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly requestId: string,
+  ) {
+    super();
+    res.once('close', () => this.destroy());
+  }
+
+  writePrelude(metadata: ResponseMetadata) {
+    this.res.writeHead(metadata.statusCode ?? 200, { ...metadata.headers, 'X-Request-Id': this.requestId });
+    this.res.flushHeaders();
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void) {
+    this.res.write(chunk, done);
+  }
+
+  override _final(done: (error?: Error | null) => void) {
+    this.res.end(done);
+  }
 }
 
 export async function listen(server: Server, port: number, host: string): Promise<string> {

@@ -13,6 +13,7 @@ async function main() {
       '',
       `agent-jobs is running at ${stack.url} (started in ${seconds} s)`,
       `dev API key (tenant dev): ${stack.apiKey}`,
+      `Step Functions endpoint: ${stack.endpoints.sfn} state machine: ${stack.stateMachineArn} (executions are named by job id)`,
       '',
       'Create a job:',
       `  curl -s -X POST ${stack.url}/v1/jobs -H "Authorization: Bearer ${stack.apiKey}" -H 'Content-Type: application/json' -H 'Idempotency-Key: demo-1' -d '{"agent":"echo","input":{"message":"hello"}}'`,

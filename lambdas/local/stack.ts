@@ -1,3 +1,4 @@
+import './awslambda.js';
 import { mkdir } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { join, resolve as resolvePath } from 'node:path';
@@ -6,8 +7,10 @@ import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
+import type { AgentDefinition } from '../agents/agent.js';
+import { registerAgent } from '../agents/registry.js';
 import { ENV } from '../config/env.js';
-import { API_ROUTES, INTERNAL_HANDLERS } from '../config/routes.js';
+import { API_ROUTES, HANDLER_METADATA_KEY, INTERNAL_HANDLERS } from '../config/routes.js';
 import { LAMBDA_TASKS } from '../config/workflow.js';
 import { DEV_TENANT, devApiKey, parseApiKeys, seedApiKeys, type TenantKey } from './api-keys.js';
 import { type DynamoDbLocal, startDynamoDbLocal } from './dynamodb-local.js';
@@ -44,6 +47,11 @@ export interface LocalStackOptions {
   quiet?: boolean;
   /** Stream consumer retries before the on-failure queue (default: the mapping's, else 8). */
   streamRetryAttempts?: number;
+  /**
+   * Agents only this run knows (tests: agents that throw, hang or return garbage). Registered after
+   * the template is synthesized, so the workflow and its timeouts stay those of the deployment.
+   */
+  extraAgents?: AgentDefinition[];
 }
 
 export interface LocalStack {
@@ -111,6 +119,7 @@ async function start(options: LocalStackOptions, stops: Stops): Promise<Omit<Loc
   stops.http = () => closeServer(server);
 
   const [dynamo, sqsLocal, template] = await startInParallel(stops, options, dataDir);
+  for (const agent of options.extraAgents ?? []) registerAgent(agent);
   const resolve = createResolver(template, {
     queueUrl: (name) => `${sqsLocal.endpoint}/${LOCAL_ACCOUNT_ID}/${name}`,
   });
@@ -131,9 +140,11 @@ async function start(options: LocalStackOptions, stops: Stops): Promise<Omit<Loc
   const store = new DynamoJobStore(tableName);
   await Promise.all([seedApiKeys(store, tenantKeys), preloadHandlers()]);
 
-  const poller = streamPoller(template, resolve, { clients, tableName, queues, dataDir, options });
-  await poller.start();
-  stops.poller = () => poller.stop();
+  const pollers = streamPollers(template, resolve, { clients, tableName, queues, dataDir, options });
+  await Promise.all(pollers.map((p) => p.start()));
+  stops.poller = async () => {
+    await Promise.all(pollers.map((p) => p.stop()));
+  };
   const sfnClient = new SFNClient({ ...common, endpoint: sfnEndpoint });
   const resumed = await resumeUnfinishedJobs({ store, sfn: sfnClient, stateMachineArn: sfn.stateMachineArn });
   if (resumed > 0) log(`resumed ${resumed} unfinished job(s)`);
@@ -221,22 +232,34 @@ interface EventSourceMappingProps {
   DestinationConfig?: { OnFailure?: { Destination?: string } };
 }
 
-function streamPoller(
-  template: CfnTemplate,
-  resolve: Resolver,
-  ctx: {
-    clients: Clients;
-    tableName: string;
-    queues: Record<string, string>;
-    dataDir: string;
-    options: LocalStackOptions;
-  },
-) {
-  const mappings = resourcesOfType(template, 'AWS::Lambda::EventSourceMapping');
-  if (mappings.length !== 1)
-    throw new Error(`the local stack expects one stream event source mapping, found ${mappings.length}`);
-  const raw = mappings[0]![1].Properties ?? {};
-  const props = resolve({ ...raw, EventSourceArn: undefined }) as EventSourceMappingProps;
+interface PollerContext {
+  clients: Clients;
+  tableName: string;
+  queues: Record<string, string>;
+  dataDir: string;
+  options: LocalStackOptions;
+}
+
+/**
+ * One poller per event source mapping of the template, as Lambda runs one reader per mapping:
+ * each with its own filters, retries, on-failure queue and checkpoints.
+ */
+function streamPollers(template: CfnTemplate, resolve: Resolver, ctx: PollerContext) {
+  return resourcesOfType(template, 'AWS::Lambda::EventSourceMapping').map(([, mapping]) =>
+    streamPoller(template, resolve({ ...mapping.Properties, EventSourceArn: undefined }), ctx),
+  );
+}
+
+/** The handler file behind a function of the template, from the metadata HandlerFunction puts on it. */
+function handlerOf(template: CfnTemplate, functionLogicalId: string): string {
+  const name = template.Resources[functionLogicalId]?.Metadata?.[HANDLER_METADATA_KEY];
+  if (typeof name !== 'string') throw new Error(`function ${functionLogicalId} names no handler file`);
+  return name;
+}
+
+function streamPoller(template: CfnTemplate, resolved: unknown, ctx: PollerContext) {
+  const props = resolved as EventSourceMappingProps;
+  const handlerName = handlerOf(template, props.FunctionName);
   const destination = props.DestinationConfig?.OnFailure?.Destination;
   const onFailureQueue = Object.keys(ctx.queues).find((id) => localQueueArn(id) === destination);
   if (destination && !onFailureQueue)
@@ -247,10 +270,12 @@ function streamPoller(
     sqs: ctx.clients.sqs,
     tableName: ctx.tableName,
     functionArn: localFunctionArn(props.FunctionName),
-    invoke: invokeStreamHandler,
+    invoke: (event) => invokeStreamHandler(handlerName, event),
     filterCriteria: props.FilterCriteria,
     onFailureQueueUrl: onFailureQueue && ctx.queues[onFailureQueue],
-    checkpointFile: ctx.options.inMemory ? undefined : join(ctx.dataDir, 'stream-checkpoints.json'),
+    checkpointFile: ctx.options.inMemory
+      ? undefined
+      : join(ctx.dataDir, `stream-checkpoints-${handlerName}.json`),
     batchSize: Math.min(props.BatchSize ?? 25, 25),
     maxRetryAttempts: ctx.options.streamRetryAttempts ?? props.MaximumRetryAttempts ?? 8,
     bisectOnFunctionError: props.BisectBatchOnFunctionError === true,
@@ -259,12 +284,9 @@ function streamPoller(
 
 const STREAM_HANDLER_TIMEOUT_MS = 60_000;
 
-async function invokeStreamHandler(event: DynamoDBStreamEvent) {
-  const handler = await loadHandler(INTERNAL_HANDLERS.jobStream);
-  return (await handler(
-    event,
-    lambdaContext(INTERNAL_HANDLERS.jobStream, STREAM_HANDLER_TIMEOUT_MS),
-  )) as DynamoDBBatchResponse;
+async function invokeStreamHandler(name: string, event: DynamoDBStreamEvent) {
+  const handler = await loadHandler(name);
+  return (await handler(event, lambdaContext(name, STREAM_HANDLER_TIMEOUT_MS))) as DynamoDBBatchResponse;
 }
 
 const handlers = new Map<string, Promise<LambdaHandler>>();

@@ -8,6 +8,7 @@ export const LOCAL_ACCOUNT_ID = '000000000000';
 export interface CfnResource {
   readonly Type: string;
   readonly Properties?: Record<string, unknown>;
+  readonly Metadata?: Record<string, unknown>;
 }
 
 export interface CfnTemplate {

@@ -11,7 +11,13 @@ import {
   gatewayProblemBody,
   PROBLEM_CONTENT_TYPE,
 } from '../../lambdas/config/gateway-responses.js';
-import { API_ROUTES, API_STAGE, type ApiRoute, INTERNAL_HANDLERS } from '../../lambdas/config/routes.js';
+import {
+  API_ROUTES,
+  API_STAGE,
+  type ApiRoute,
+  DEFAULT_STREAM_MAX_SECONDS,
+  INTERNAL_HANDLERS,
+} from '../../lambdas/config/routes.js';
 import type { AgentJobsConfig } from '../stack-config.js';
 import { HandlerFunction } from './handler-function.js';
 import type { JobsTable, TableAction } from './jobs-table.js';
@@ -29,6 +35,8 @@ const TABLE_ACCESS: Readonly<Record<string, readonly TableAction[]>> = {
   'create-job': ['GetItem', 'PutItem'],
   'list-jobs': ['Query'],
   'get-job': ['GetItem'],
+  'list-events': ['GetItem', 'Query'],
+  'stream-job': ['GetItem', 'Query'],
   'cancel-job': ['UpdateItem'],
   'health-ready': ['DescribeTable'],
   [INTERNAL_HANDLERS.authorizer]: ['GetItem'],
@@ -110,18 +118,29 @@ export class JobsApi extends Construct {
   }
 
   private createHandler(name: string, props: JobsApiProps): HandlerFunction {
+    const route = API_ROUTES.find((r) => r.handler === name);
     const fn = new HandlerFunction(this, pascalCase(name), {
       handler: name,
       logRetention: props.logRetention,
+      ...(route?.timeoutSeconds ? { timeout: Duration.seconds(route.timeoutSeconds) } : {}),
     });
     const access = TABLE_ACCESS[name];
     if (access) props.jobs.bindTable(fn.function, access);
+    if (route?.streaming)
+      fn.function.addEnvironment(ENV.streamMaxSeconds, String(DEFAULT_STREAM_MAX_SECONDS));
     return fn;
   }
 
   private addRoute(route: ApiRoute): void {
     const integration = new apigateway.LambdaIntegration(this.handler(route.handler).function, {
       allowTestInvoke: false,
+      // A streamed response may last as long as the function; buffered ones keep the 29 s default.
+      ...(route.streaming
+        ? {
+            responseTransferMode: apigateway.ResponseTransferMode.STREAM,
+            timeout: Duration.seconds(route.timeoutSeconds ?? 900),
+          }
+        : {}),
     });
     const auth: apigateway.MethodOptions = route.auth
       ? { authorizer: this.authorizer, authorizationType: apigateway.AuthorizationType.CUSTOM }

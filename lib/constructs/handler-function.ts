@@ -1,11 +1,13 @@
 import { fileURLToPath } from 'node:url';
 import { Duration, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { Architecture, type CfnFunction, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { ENV } from '../../lambdas/config/env.js';
+import { HANDLER_METADATA_KEY } from '../../lambdas/config/routes.js';
+import { HANDLER_BUNDLING } from './handler-bundling.js';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -55,18 +57,12 @@ export class HandlerFunction extends Construct {
       logGroup: this.logGroup,
       environment: { ...BASE_ENVIRONMENT },
       bundling: {
+        ...HANDLER_BUNDLING,
         format: OutputFormat.ESM,
-        target: 'node22',
-        minify: true,
-        sourceMap: true,
-        mainFields: ['module', 'main'],
-        // Some dependencies are CommonJS and call require(); an ESM bundle has none of its own.
-        banner: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);",
-        // The SDK is bundled at the versions package-lock.json pins, so the deployed code runs
-        // the exact clients the unit and local tests ran, not whatever the runtime ships that week.
-        bundleAwsSDK: true,
+        mainFields: [...HANDLER_BUNDLING.mainFields],
       },
     });
+    (this.function.node.defaultChild as CfnFunction).addMetadata(HANDLER_METADATA_KEY, props.handler);
     this.acknowledgeFindings();
   }
 

@@ -1,7 +1,7 @@
 import { ArnFormat, Duration, Stack, Validations } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { FilterCriteria, FilterRule, StartingPosition } from 'aws-cdk-lib/aws-lambda';
+import { FilterCriteria, FilterRule, type IEventSource, StartingPosition } from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -23,11 +23,34 @@ export interface JobStreamConsumerProps {
   readonly logRetention: RetentionDays;
 }
 
-/** Only the job item matters here; API-key and event items never wake the consumer. */
-const JOB_ITEM = { Keys: { SK: { S: FilterRule.isEqual(JOB_SK) } } };
+/** Only the job item matters to the stream consumers; API-key and event items never wake them. */
+export const JOB_ITEM = { Keys: { SK: { S: FilterRule.isEqual(JOB_SK) } } };
 
-/** A job that is still pending behind a poisoned batch after this long is better redriven by an operator. */
+/** A record still failing after this long is better redriven by an operator from the DLQ. */
 const MAX_RECORD_AGE = Duration.hours(1);
+
+/**
+ * How every consumer reads the jobs table's stream: in order from the trim horizon, retrying from
+ * the first failed record with bisecting, then a pointer to the batch in its own DLQ.
+ * DynamoDB Streams serves at most two concurrent Lambda readers per shard, and job-stream and
+ * job-events are those two: a further consumer (e.g. a webhook notifier) must share one of them.
+ */
+export function jobTableStreamSource(
+  jobs: JobsTable,
+  dlq: sqs.IQueue,
+  filters: Array<Record<string, unknown>>,
+): IEventSource {
+  return new DynamoEventSource(jobs.table, {
+    startingPosition: StartingPosition.TRIM_HORIZON,
+    batchSize: 25,
+    bisectBatchOnError: true,
+    reportBatchItemFailures: true,
+    retryAttempts: 8,
+    maxRecordAge: MAX_RECORD_AGE,
+    onFailure: new SqsDlq(dlq),
+    filters,
+  });
+}
 
 /** Longer than this behind the stream means jobs are waiting noticeably before they start. */
 const ITERATOR_AGE_ALARM_MS = 60_000;
@@ -50,23 +73,14 @@ export class JobStreamConsumer extends Construct {
     const fn = this.handler.function;
     fn.addEnvironment(ENV.stateMachineArn, props.stateMachine.stateMachineArn);
     fn.addEventSource(
-      new DynamoEventSource(props.jobs.table, {
-        startingPosition: StartingPosition.TRIM_HORIZON,
-        batchSize: 25,
-        bisectBatchOnError: true,
-        reportBatchItemFailures: true,
-        retryAttempts: 8,
-        maxRecordAge: MAX_RECORD_AGE,
-        onFailure: new SqsDlq(props.startDlq),
-        filters: [
-          FilterCriteria.filter({ eventName: FilterRule.isEqual('INSERT'), dynamodb: JOB_ITEM }),
-          FilterCriteria.filter({
-            eventName: FilterRule.isEqual('MODIFY'),
-            // `pending` too: a job replaced after expiry (same key, new execution name) is a MODIFY.
-            dynamodb: { ...JOB_ITEM, NewImage: { status: { S: FilterRule.or('pending', 'cancelled') } } },
-          }),
-        ],
-      }),
+      jobTableStreamSource(props.jobs, props.startDlq, [
+        FilterCriteria.filter({ eventName: FilterRule.isEqual('INSERT'), dynamodb: JOB_ITEM }),
+        FilterCriteria.filter({
+          eventName: FilterRule.isEqual('MODIFY'),
+          // `pending` too: a job replaced after expiry (same key, new execution name) is a MODIFY.
+          dynamodb: { ...JOB_ITEM, NewImage: { status: { S: FilterRule.or('pending', 'cancelled') } } },
+        }),
+      ]),
     );
     this.grantExecutionControl(props.stateMachine);
     this.iteratorAgeAlarm = thresholdAlarm(this, 'IteratorAgeAlarm', {

@@ -2,6 +2,7 @@ import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { JobsApi } from '../constructs/api.js';
 import { DeadLetterQueue } from '../constructs/dead-letter-queue.js';
+import { JobEventsConsumer } from '../constructs/job-events-consumer.js';
 import { JobStreamConsumer } from '../constructs/job-stream-consumer.js';
 import { JobsTable } from '../constructs/jobs-table.js';
 import { type AgentJobsConfig, type AgentJobsConfigInput, resolveConfig } from '../stack-config.js';
@@ -16,8 +17,10 @@ export class AgentJobsStack extends Stack {
   public readonly jobs: JobsTable;
   public readonly jobDlq: DeadLetterQueue;
   public readonly startDlq: DeadLetterQueue;
+  public readonly eventsDlq: DeadLetterQueue;
   public readonly workflow: JobWorkflow;
   public readonly streamConsumer: JobStreamConsumer;
+  public readonly eventsConsumer: JobEventsConsumer;
   public readonly api: JobsApi;
 
   constructor(scope: Construct, id: string, props: AgentJobsStackProps = {}) {
@@ -35,6 +38,10 @@ export class AgentJobsStack extends Stack {
       purpose:
         'stream batches the consumer could not process: jobs that may never have started or been stopped.',
     });
+    // Its own queue: a batch here means event logs with missing entries, not jobs left unstarted.
+    this.eventsDlq = new DeadLetterQueue(this, 'EventsDlq', {
+      purpose: 'stream batches whose job events could not be appended: event logs and SSE streams stall.',
+    });
     this.workflow = new JobWorkflow(this, 'Workflow', {
       jobs: this.jobs,
       jobDlq: this.jobDlq.queue,
@@ -45,6 +52,11 @@ export class AgentJobsStack extends Stack {
       jobs: this.jobs,
       stateMachine,
       startDlq: this.startDlq.queue,
+      logRetention,
+    });
+    this.eventsConsumer = new JobEventsConsumer(this, 'JobEvents', {
+      jobs: this.jobs,
+      eventsDlq: this.eventsDlq.queue,
       logRetention,
     });
     this.api = new JobsApi(this, 'Api', {

@@ -179,14 +179,22 @@ export class JobWorkflow extends Construct {
         PK: tasks.DynamoAttributeValue.fromString(sfn.JsonPath.stringAt('$.pk')),
         SK: tasks.DynamoAttributeValue.fromString(JOB_SK),
       },
+      // Like every write to a job, it advances the event seq and names the event it causes
+      // (a resumed execution announces running again).
       updateExpression:
-        'SET #status = :running, startedAt = if_not_exists(startedAt, :now), updatedAt = :now',
+        'SET #status = :running, startedAt = if_not_exists(startedAt, :now), updatedAt = :now, ' +
+        'eventSeq = if_not_exists(eventSeq, :noEvents) + :one, lastEventTypes = :runningEvent',
       conditionExpression: '#status IN (:pending, :running)',
       expressionAttributeNames: { '#status': 'status' },
       expressionAttributeValues: {
         ':running': tasks.DynamoAttributeValue.fromString('running'),
         ':pending': tasks.DynamoAttributeValue.fromString('pending'),
         ':now': now,
+        ':noEvents': tasks.DynamoAttributeValue.fromNumber(0),
+        ':one': tasks.DynamoAttributeValue.fromNumber(1),
+        ':runningEvent': tasks.DynamoAttributeValue.fromList([
+          tasks.DynamoAttributeValue.fromString('job.running'),
+        ]),
       },
       resultPath: sfn.JsonPath.DISCARD,
       taskTimeout: SERVICE_CALL_TIMEOUT,

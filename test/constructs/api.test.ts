@@ -53,6 +53,35 @@ describe('REST API', () => {
     }
   });
 
+  it('streams the SSE route through the response-streaming invocation, for up to the function timeout', () => {
+    const streamed = API_ROUTES.filter((r) => r.streaming);
+    expect(streamed.map((r) => r.handler)).toEqual(['stream-job']);
+    for (const route of API_ROUTES) {
+      const integration = methodFor(route).Integration as Record<string, unknown>;
+      if (route.streaming) {
+        expect(integration).toMatchObject({ ResponseTransferMode: 'STREAM', TimeoutInMillis: 900_000 });
+        expect(JSON.stringify(integration.Uri)).toContain('/response-streaming-invocations');
+      } else {
+        expect(integration.ResponseTransferMode).toBeUndefined();
+        expect(integration.TimeoutInMillis).toBeUndefined();
+      }
+    }
+  });
+
+  it('gives handlers that hold requests a timeout that fits their longest hold, inside the gateway limits', () => {
+    const timeoutOf = (handler: string) =>
+      json.Resources[logicalId(stack.api.handler(handler).function)]!.Properties.Timeout;
+    // Prefer: wait holds up to 20 s, inside API Gateway's 29 s integration timeout.
+    expect(timeoutOf('create-job')).toBe(25);
+    expect(timeoutOf('get-job')).toBe(25);
+    expect(timeoutOf('stream-job')).toBe(900);
+    expect(timeoutOf('list-events')).toBe(10);
+    const env = json.Resources[logicalId(stack.api.handler('stream-job').function)]!.Properties
+      .Environment as { Variables: Record<string, string> };
+    // The stream ends cleanly a minute before Lambda would cut it off.
+    expect(env.Variables.STREAM_MAX_SECONDS).toBe('840');
+  });
+
   it('puts the authorizer on every auth:true route and on no public one', () => {
     const authorizerId = logicalId(stack.api.authorizer);
     for (const route of API_ROUTES) {

@@ -69,6 +69,9 @@ describe('environment wiring: each function gets what it reads, nothing else', (
     'agent-step': FINISHING_ENV,
     'mark-failed': FINISHING_ENV,
     'job-stream': [...BASE_ENV, ENV.stateMachineArn].sort(),
+    'list-events': TABLE_ENV,
+    'stream-job': [...TABLE_ENV, ENV.streamMaxSeconds].sort(),
+    'job-events': TABLE_ENV,
   };
 
   it('covers every handler', () => {
@@ -110,6 +113,19 @@ describe('IAM: least privilege per function', () => {
       'states:StartExecution',
       'states:StopExecution',
     ],
+    'list-events': ['dynamodb:GetItem', 'dynamodb:Query'],
+    'stream-job': ['dynamodb:GetItem', 'dynamodb:Query'],
+    // Append-only: it can add event items, never change a job.
+    'job-events': [
+      'dynamodb:DescribeStream',
+      'dynamodb:GetRecords',
+      'dynamodb:GetShardIterator',
+      'dynamodb:ListStreams',
+      'dynamodb:PutItem',
+      'sqs:GetQueueAttributes',
+      'sqs:GetQueueUrl',
+      'sqs:SendMessage',
+    ],
   };
 
   it.each(Object.entries(expected))('%s is granted exactly its actions', (handler, actions) => {
@@ -126,9 +142,13 @@ describe('IAM: least privilege per function', () => {
 
   it('table actions are scoped to the table ARN, Query also to GSI1 only', () => {
     const tableArn = { 'Fn::GetAtt': [logicalId(stack.jobs.table), 'Arn'] };
+    const streamRead = /^dynamodb:(DescribeStream|GetRecords|GetShardIterator|ListStreams)$/;
     for (const handler of ALL_HANDLERS.filter((h) => h !== INTERNAL_HANDLERS.jobStream)) {
       const statements = roleStatements(json, logicalId(functions.get(handler)!.role));
-      for (const s of statements.filter((st) => st.actions.some((a) => a.startsWith('dynamodb:')))) {
+      const tableStatements = statements.filter((st) =>
+        st.actions.some((a) => a.startsWith('dynamodb:') && !streamRead.test(a)),
+      );
+      for (const s of tableStatements) {
         expect([tableArn, { 'Fn::Join': ['', [tableArn, '/index/GSI1']] }]).toContainEqual(s.resource);
       }
     }

@@ -4,7 +4,7 @@ import { logicalId, synth } from './support.js';
 const { stack, json, template } = synth();
 
 describe('dead-letter queues', () => {
-  const queues = [stack.jobDlq, stack.startDlq];
+  const queues = [stack.jobDlq, stack.startDlq, stack.eventsDlq];
 
   it.each(queues.map((q) => [q.node.id, q] as const))(
     '%s is encrypted, kept 14 days and TLS-only',
@@ -45,12 +45,28 @@ describe('dead-letter queues', () => {
   );
 });
 
+/** The one event source mapping that feeds `fn`. */
+function mappingOf(fn: Parameters<typeof logicalId>[0]) {
+  const all = Object.values(json.Resources)
+    .filter((r) => r.Type === 'AWS::Lambda::EventSourceMapping')
+    .filter((r) => JSON.stringify(r.Properties.FunctionName) === JSON.stringify({ Ref: logicalId(fn) }));
+  expect(all).toHaveLength(1);
+  return all[0]!.Properties;
+}
+
+const filtersOf = (props: Record<string, unknown>) =>
+  (props.FilterCriteria as { Filters: { Pattern: string }[] }).Filters.map((f) => JSON.parse(f.Pattern));
+
+const jobItem = { Keys: { SK: { S: ['JOB'] } } };
+
+describe('table stream readers', () => {
+  it('are exactly two, the most DynamoDB Streams serves per shard: job-stream and job-events', () => {
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 2);
+  });
+});
+
 describe('job stream consumer', () => {
-  const mapping = () => {
-    const all = Object.values(json.Resources).filter((r) => r.Type === 'AWS::Lambda::EventSourceMapping');
-    expect(all).toHaveLength(1);
-    return all[0]!.Properties;
-  };
+  const mapping = () => mappingOf(stack.streamConsumer.handler.function);
 
   it('reads the table stream from the start with bisecting, partial batch failures and a bounded retry', () => {
     expect(mapping()).toMatchObject({
@@ -72,11 +88,7 @@ describe('job stream consumer', () => {
   });
 
   it('wakes only for new job items and job items written as pending (replaced) or cancelled', () => {
-    const filters = (mapping().FilterCriteria as { Filters: { Pattern: string }[] }).Filters.map((f) =>
-      JSON.parse(f.Pattern),
-    );
-    const jobItem = { Keys: { SK: { S: ['JOB'] } } };
-    expect(filters).toEqual([
+    expect(filtersOf(mapping())).toEqual([
       { eventName: ['INSERT'], dynamodb: jobItem },
       {
         eventName: ['MODIFY'],
@@ -91,6 +103,43 @@ describe('job stream consumer', () => {
       MetricName: 'IteratorAge',
       Dimensions: [
         { Name: 'FunctionName', Value: { Ref: logicalId(stack.streamConsumer.handler.function) } },
+      ],
+      Statistic: 'Maximum',
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
+  });
+});
+
+describe('job events consumer', () => {
+  const mapping = () => mappingOf(stack.eventsConsumer.handler.function);
+
+  it('reads the table stream like the job stream consumer: in order, bisecting, partial failures, bounded retry', () => {
+    expect(mapping()).toMatchObject({
+      EventSourceArn: { 'Fn::GetAtt': [logicalId(stack.jobs.table), 'StreamArn'] },
+      StartingPosition: 'TRIM_HORIZON',
+      BisectBatchOnFunctionError: true,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      MaximumRetryAttempts: 8,
+      MaximumRecordAgeInSeconds: 3600,
+    });
+  });
+
+  it('sends exhausted batches to its own events DLQ', () => {
+    expect(mapping().DestinationConfig).toEqual({
+      OnFailure: { Destination: { 'Fn::GetAtt': [logicalId(stack.eventsDlq.queue), 'Arn'] } },
+    });
+  });
+
+  it('wakes for every insert and modify of a job item, never for event or key items', () => {
+    expect(filtersOf(mapping())).toEqual([{ eventName: ['INSERT', 'MODIFY'], dynamodb: jobItem }]);
+  });
+
+  it('alarms when it falls behind the stream', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/Lambda',
+      MetricName: 'IteratorAge',
+      Dimensions: [
+        { Name: 'FunctionName', Value: { Ref: logicalId(stack.eventsConsumer.handler.function) } },
       ],
       Statistic: 'Maximum',
       ComparisonOperator: 'GreaterThanThreshold',

@@ -38,6 +38,7 @@ export function handlerFunctions(stack: AgentJobsStack): Map<string, HandlerFunc
     stack.workflow.agentStep,
     stack.workflow.markFailed,
     stack.streamConsumer.handler,
+    stack.eventsConsumer.handler,
   ];
   return new Map(all.map((h) => [h.handlerName, h]));
 }

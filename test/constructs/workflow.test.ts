@@ -60,13 +60,17 @@ describe('job workflow definition', () => {
         TableName: `<Ref:${logicalId(stack.jobs.table)}>`,
         Key: { PK: { 'S.$': '$.pk' }, SK: { S: 'JOB' } },
         UpdateExpression:
-          'SET #status = :running, startedAt = if_not_exists(startedAt, :now), updatedAt = :now',
+          'SET #status = :running, startedAt = if_not_exists(startedAt, :now), updatedAt = :now, ' +
+          'eventSeq = if_not_exists(eventSeq, :noEvents) + :one, lastEventTypes = :runningEvent',
         ConditionExpression: '#status IN (:pending, :running)',
         ExpressionAttributeNames: { '#status': 'status' },
         ExpressionAttributeValues: {
           ':running': { S: 'running' },
           ':pending': { S: 'pending' },
           ':now': { 'S.$': '$$.Execution.StartTime' },
+          ':noEvents': { N: '0' },
+          ':one': { N: '1' },
+          ':runningEvent': { L: [{ S: 'job.running' }] },
         },
       },
     });

@@ -2,10 +2,22 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { startLocalStack } from '../../lambdas/local/stack.js';
+import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../lambdas/local/stack.js';
 
 /** One tenant per test file keeps files independent while sharing one local stack. */
-export const TEST_TENANTS = ['contract', 'idem', 'iso-a', 'iso-b', 'valid', 'lifecycle'] as const;
+export const TEST_TENANTS = [
+  'contract',
+  'idem',
+  'iso-a',
+  'iso-b',
+  'valid',
+  'lifecycle',
+  'events',
+  'events-other',
+] as const;
+
+/** Streams end after this many seconds, so the tests see clients resume across stream ends. */
+const STREAM_MAX_SECONDS = '3';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -16,17 +28,27 @@ declare module 'vitest' {
   }
 }
 
-export default async function setup(project: TestProject) {
+/**
+ * Starts one in-memory local stack for a test project, with a key per tenant, and provides what the
+ * HTTP test client needs. Returns the stack and the teardown vitest runs after the project.
+ */
+export async function startTestStack(
+  project: TestProject,
+  tenants: readonly string[],
+  options: Pick<LocalStackOptions, 'extraAgents' | 'env'> = {},
+): Promise<{ stack: LocalStack; teardown: () => Promise<void> }> {
   const dataDir = await mkdtemp(join(tmpdir(), 'agent-jobs-it-'));
   const apiKeys = Object.fromEntries(
-    TEST_TENANTS.map((t) => [t, `ak_test_${t}_${Math.random().toString(36).slice(2)}`]),
+    tenants.map((t) => [t, `ak_test_${t}_${Math.random().toString(36).slice(2)}`]),
   );
   const stack = await startLocalStack({
+    ...options,
     port: 0,
     dataDir,
     inMemory: true,
     quiet: true,
     env: {
+      ...options.env,
       AGENT_JOBS_API_KEYS: Object.entries(apiKeys)
         .map(([t, k]) => `${t}:${k}`)
         .join(','),
@@ -36,8 +58,13 @@ export default async function setup(project: TestProject) {
   project.provide('apiKeys', apiKeys);
   project.provide('sfnEndpoint', stack.endpoints.sfn);
   project.provide('stateMachineArn', stack.stateMachineArn);
-  return async () => {
+  const teardown = async () => {
     await stack.stop();
     await rm(dataDir, { recursive: true, force: true });
   };
+  return { stack, teardown };
+}
+
+export default async function setup(project: TestProject) {
+  return (await startTestStack(project, TEST_TENANTS, { env: { STREAM_MAX_SECONDS } })).teardown;
 }

@@ -5,11 +5,15 @@ import { API_ROUTES } from '../../config/routes.js';
 import {
   createJobRequestSchema,
   healthSchema,
+  jobEventListSchema,
   jobIdSchema,
   jobListSchema,
   jobSchema,
+  eventSeqSchema,
+  listEventsQuerySchema,
   listJobsQuerySchema,
   problemSchema,
+  streamQuerySchema,
 } from './schemas.js';
 
 const problems = (...statuses: number[]) =>
@@ -32,6 +36,18 @@ const retryAfter = z
   .max(30)
   .meta({ description: 'Seconds to wait before polling again; absent once terminal.' });
 const idPath = z.object({ id: jobIdSchema });
+const prefer = z.string().optional().meta({
+  description:
+    'RFC 7240. `wait=N` (N up to 20) holds the request until the job is terminal or N seconds pass.',
+  example: 'wait=10',
+});
+const preferenceApplied = z
+  .string()
+  .meta({ description: 'Present when the job became terminal within the wait, e.g. `wait=10`.' });
+const terminalJob = (headers: Record<string, z.ZodType>) => ({
+  ...jobBody('The job finished within the `Prefer: wait`'),
+  headers: z.object({ 'Preference-Applied': preferenceApplied, ...headers }),
+});
 
 type PathSpec = Omit<Parameters<OpenAPIRegistry['registerPath']>[0], 'method' | 'path'>;
 
@@ -40,10 +56,11 @@ const OPERATIONS: Record<string, PathSpec> = {
   'create-job': {
     summary: 'Submit a job',
     request: {
-      headers: z.object({ 'idempotency-key': z.string().min(1).max(255).optional() }),
+      headers: z.object({ 'idempotency-key': z.string().min(1).max(255).optional(), prefer }),
       body: { required: true, content: { 'application/json': { schema: createJobRequestSchema } } },
     },
     responses: {
+      200: terminalJob({ Location: z.string() }),
       202: { ...jobBody('Accepted'), headers: z.object({ Location: z.string(), 'Retry-After': retryAfter }) },
       ...problems(400, 401, 409, 413, 415, 422),
     },
@@ -58,9 +75,42 @@ const OPERATIONS: Record<string, PathSpec> = {
   },
   'get-job': {
     summary: 'Get a job',
-    request: { params: idPath },
+    request: { params: idPath, headers: z.object({ prefer }) },
     responses: {
-      200: { ...jobBody('The job'), headers: z.object({ 'Retry-After': retryAfter }) },
+      200: {
+        ...jobBody('The job (terminal if Preference-Applied is present)'),
+        headers: z.object({ 'Retry-After': retryAfter, 'Preference-Applied': preferenceApplied.optional() }),
+      },
+      ...problems(400, 401, 404),
+    },
+  },
+  'list-events': {
+    summary: "Page through the job's event log, oldest first",
+    request: { params: idPath, query: listEventsQuerySchema },
+    responses: {
+      200: {
+        description: 'A page of events',
+        content: { 'application/json': { schema: jobEventListSchema } },
+      },
+      ...problems(400, 401, 404),
+    },
+  },
+  'stream-job': {
+    summary: "Follow the job's events live (Server-Sent Events)",
+    description:
+      'Each message: `id: <seq>`, `event: <type>`, `data: <JobEvent JSON>`. Comment keep-alives every 15 s. ' +
+      'Ends after the terminal event, or after a maximum duration: reconnect with Last-Event-ID to resume.',
+    request: {
+      params: idPath,
+      query: streamQuerySchema,
+      headers: z.object({ 'last-event-id': eventSeqSchema.optional() }),
+    },
+    responses: {
+      200: {
+        description: 'The event stream',
+        content: { 'text/event-stream': { schema: z.string() } },
+      },
+      204: { description: 'The job is terminal and the client already has its last event: stop.' },
       ...problems(400, 401, 404),
     },
   },

@@ -1,11 +1,40 @@
 import { z } from 'zod';
 import { JOB_ERROR_CODES } from '../../domain/errors.js';
 import { JOB_STATUSES } from '../../domain/job.js';
+import { DEFAULT_EVENTS_PAGE, JOB_EVENT_TYPES, MAX_EVENTS_PAGE } from '../../domain/job-events.js';
 
 /**
  * Request and response schemas. Requests are validated with them and the OpenAPI document is
  * generated from them (openapi.ts), so the published contract is the enforced one.
  */
+/** DynamoDB's number range; JSON allows any double. */
+const storableNumber = (n: number) => n === 0 || (Math.abs(n) >= 1e-130 && Math.abs(n) < 1e126);
+
+/** Levels a value may nest: the job item holds it one level down, and DynamoDB allows 32. */
+const MAX_JSON_DEPTH = 30;
+
+/**
+ * Why DynamoDB would refuse to store a JSON value (objects become maps, which have no empty keys
+ * and nest at most 32 levels; numbers have a narrower range), so such input is a 400, not a failed write. Iterative: the
+ * body may nest far deeper than the call stack.
+ */
+function unstorable(value: unknown): { path: PropertyKey[]; message: string } | undefined {
+  const pending: Array<{ value: unknown; path: PropertyKey[] }> = [{ value, path: [] }];
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    if (typeof next.value === 'number' && !storableNumber(next.value))
+      return { path: next.path, message: 'numbers must be 0 or of magnitude 1e-130 to 1e126' };
+    if (typeof next.value !== 'object' || next.value === null) continue;
+    if (next.path.length >= MAX_JSON_DEPTH)
+      return { path: next.path, message: `must not nest more than ${MAX_JSON_DEPTH} levels` };
+    const isArray = Array.isArray(next.value);
+    for (const [key, child] of Object.entries(next.value)) {
+      if (!isArray && key === '') return { path: next.path, message: 'object keys must not be empty' };
+      pending.push({ value: child, path: [...next.path, isArray ? Number(key) : key] });
+    }
+  }
+  return undefined;
+}
+
 /**
  * Any JSON value. The body is already parsed JSON, so only presence needs checking; the
  * recursive jsonValue would send the OpenAPI generator into endless recursion.
@@ -13,6 +42,10 @@ import { JOB_STATUSES } from '../../domain/job.js';
 const jsonValue = z
   .unknown()
   .refine((v) => v !== undefined, 'Required')
+  .superRefine((value, ctx) => {
+    const problem = unstorable(value);
+    if (problem) ctx.addIssue({ code: 'custom', ...problem });
+  })
   .meta({ id: 'JsonValue', description: 'Any JSON value' });
 
 export const jobIdSchema = z
@@ -25,7 +58,7 @@ export const createJobRequestSchema = z
     agent: z.string().min(1).max(64).meta({ description: 'Name of a registered agent, e.g. `echo`.' }),
     input: jsonValue.meta({ description: "Agent input; validated against the agent's input schema." }),
     metadata: z
-      .record(z.string().max(128), jsonValue)
+      .record(z.string().min(1).max(128), jsonValue)
       .optional()
       .meta({ description: 'Free-form, returned as given.' }),
     webhook: z
@@ -46,6 +79,21 @@ export const listJobsQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(20),
   cursor: z.string().min(1).max(512).optional(),
 });
+
+/** A seq as a client sends it back: `after=`, `Last-Event-ID`. */
+export const eventSeqSchema = z.coerce
+  .number()
+  .int()
+  .min(0)
+  .max(9_999_999_999)
+  .meta({ description: 'Seq of the last event already seen; 0 (the default) reads from the first.' });
+
+export const listEventsQuerySchema = z.strictObject({
+  after: eventSeqSchema.default(0),
+  limit: z.coerce.number().int().min(1).max(MAX_EVENTS_PAGE).default(DEFAULT_EVENTS_PAGE),
+});
+
+export const streamQuerySchema = z.strictObject({ after: eventSeqSchema.optional() });
 
 const timestamp = z.iso.datetime();
 
@@ -79,6 +127,28 @@ export const jobSchema = z
 export const jobListSchema = z
   .object({ items: z.array(jobSchema), nextCursor: z.string().nullable() })
   .meta({ id: 'JobList' });
+
+export const jobEventSchema = z
+  .object({
+    seq: z.int().min(1),
+    type: z.enum(JOB_EVENT_TYPES),
+    at: timestamp,
+    data: jsonValue.meta({
+      description:
+        'What changed: progress {fraction, step, message, data}, running {status, attempt, startedAt}; the whole job for job.created and terminal events.',
+    }),
+  })
+  .meta({ id: 'JobEvent' });
+
+export const jobEventListSchema = z
+  .object({
+    items: z.array(jobEventSchema),
+    nextCursor: z
+      .string()
+      .nullable()
+      .meta({ description: 'Pass as `after` for the next page; null at the end of the log.' }),
+  })
+  .meta({ id: 'JobEventList' });
 
 export const problemSchema = z
   .object({

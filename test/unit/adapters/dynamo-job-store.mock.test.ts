@@ -88,7 +88,7 @@ describe('create', () => {
       TableName: TABLE_NAME,
       ConditionExpression: 'attribute_not_exists(PK)',
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-      Item: itemOf(job, { fingerprint: 'fp-new' }),
+      Item: { ...itemOf(job, { fingerprint: 'fp-new' }), lastEventTypes: ['job.created'] },
     });
     expect(put?.args[0].input.Item).toMatchObject({
       PK: `T#${TENANT}#J#${JOB_ID}`,
@@ -97,6 +97,7 @@ describe('create', () => {
       GSI1SK: `2025-01-01T00:00:00.000Z#${JOB_ID}`,
       ttl: Date.UTC(2099, 0, 1) / 1000,
       completedSteps: 0,
+      eventSeq: 1,
     });
   });
 
@@ -326,6 +327,9 @@ describe('cancel', () => {
       ':exp': new Date(NOW.getTime() + 7 * DAY).toISOString(),
       ':ttl': toTtl(new Date(NOW.getTime() + 7 * DAY)),
       ':now': NOW.toISOString(),
+      ':noEvents': 0,
+      ':eventCount': 1,
+      ':eventTypes': ['job.cancelled'],
     });
     expect(input?.UpdateExpression).toContain('#status = :cancelled');
     expect(input?.UpdateExpression).toContain('#ttl = :ttl');

@@ -112,6 +112,7 @@ describe('newJob and toJobView', () => {
       completedAt: null,
       expiresAt: '2025-04-01T12:00:00.000Z',
       executionName: 'job_x',
+      eventSeq: 1,
     });
   });
 

@@ -271,6 +271,19 @@ describe('agent step with the echo agent', () => {
     expect((await handler(EVENT)).error?.code).toBe('agent_error');
     expect(updates()).toHaveLength(0);
   });
+
+  it.each([
+    ['an unknown outcome type', { type: 'finished' }],
+    ['no outcome at all', undefined],
+    ['a result that is not JSON', { type: 'done', result: { n: 10n } }],
+    ['a state that is not JSON', { type: 'continue', state: { n: 10n } }],
+  ])('an agent returning %s fails the job with agent_error and writes nothing', async (_name, outcome) => {
+    storeHas({});
+    customAgent(async () => outcome as never);
+    const result = await handler(EVENT);
+    expect(result).toMatchObject({ outcome: 'failed', error: { code: 'agent_error' } });
+    expect(updates()).toEqual([]);
+  });
 });
 
 describe('agent step with other agents', () => {

@@ -272,6 +272,19 @@ describe('POST /v1/jobs rejections never write', () => {
     expect(expectFieldErrors(problem).some((e) => e.path === path)).toBe(true);
   });
 
+  const deep = (levels: number): unknown => (levels === 0 ? 1 : [deep(levels - 1)]);
+  it.each([
+    ['metadata with an empty key', { metadata: { '': 1 } }, 'body.metadata'],
+    ['an empty key nested in metadata', { metadata: { a: { b: { '': 1 } } } }, 'body.metadata.a.b'],
+    ['metadata nested deeper than DynamoDB stores', { metadata: { a: deep(40) } }, 'body.metadata.a'],
+    ['a number DynamoDB cannot store', { metadata: { tiny: 5e-324, huge: 1e300 } }, 'body.metadata'],
+  ])('%s: 400 validation_failed, nothing written', async (_name, extra, pathPrefix) => {
+    const res = await post({ agent: 'echo', input: { message: 'm' }, ...extra });
+    const problem = expectProblem(res, 400, 'validation_failed');
+    expect(expectFieldErrors(problem).some((e) => e.path.startsWith(pathPrefix))).toBe(true);
+    expect(putCount()).toBe(0);
+  });
+
   it("timeoutSeconds over the agent's maximum: 400 naming the field", async () => {
     const res = await post({ agent: 'echo', input: { message: 'm' }, timeoutSeconds: 3_601 });
     const body = expectProblem(res, 400, 'validation_failed');

@@ -139,6 +139,29 @@ describe('GET /v1/jobs/{id}', () => {
     expect(ddb.calls()).toHaveLength(0);
   });
 
+  it('with Prefer: wait, holds until the job is terminal and answers 200 with Preference-Applied', async () => {
+    ddb
+      .on(GetCommand)
+      .resolvesOnce({ Item: stored({ status: 'running' }) })
+      .resolvesOnce({ Item: stored({ status: 'running' }) })
+      .resolves({ Item: stored({ status: 'succeeded', result: { ok: true } }) });
+
+    const res = await handler(
+      apiEvent({
+        path: `/v1/jobs/${JOB_ID}`,
+        pathParameters: { id: JOB_ID },
+        headers: { prefer: 'wait=25' },
+      }),
+      lambdaContext,
+    );
+
+    expect(res.statusCode).toBe(200);
+    expect(headerOf(res, 'preference-applied')).toBe('wait=20');
+    expect(headerOf(res, 'retry-after')).toBeUndefined();
+    expect(bodyOf(res)).toMatchObject({ status: 'succeeded', result: { ok: true } });
+    expect(ddb.commandCalls(GetCommand)).toHaveLength(3);
+  });
+
   it('500 problem+json when the table fails', async () => {
     ddb.on(GetCommand).rejects(new Error('boom'));
     expectProblem(await get(JOB_ID), 500, 'internal_error');

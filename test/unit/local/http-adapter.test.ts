@@ -7,6 +7,7 @@ import type {
 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_ROUTES } from '../../../lambdas/config/routes.js';
+import '../../../lambdas/local/awslambda.js';
 import {
   buildAuthorizerEvent,
   buildProxyEvent,
@@ -234,5 +235,65 @@ describe('createHttpAdapter', () => {
     res.resume();
     expect(res.statusCode).toBe(413);
     expect(res.headers.connection).toBe('close');
+  });
+});
+
+describe('createHttpAdapter with a streaming route', () => {
+  let clientGone!: () => void;
+  const closed = new Promise<void>((resolve) => (clientGone = resolve));
+  const handlers: Record<string, LambdaHandler> = {
+    authorizer: async () => ({
+      principalId: 't1',
+      policyDocument: {
+        Version: '2012-10-17',
+        Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: '*' }],
+      },
+      context: { tenant: 't1' },
+    }),
+    'stream-job': awslambda.streamifyResponse(async (event, responseStream) => {
+      const tenant = (event as APIGatewayProxyEvent).requestContext.authorizer?.tenant as string;
+      const out = awslambda.HttpResponseStream.from(responseStream, {
+        statusCode: 200,
+        headers: { 'Content-Type': 'text/event-stream' },
+      });
+      out.write(`data: ${tenant}\n\n`);
+      if ((event as APIGatewayProxyEvent).queryStringParameters?.hold) {
+        // Runs until the client hangs up, as an open SSE stream does.
+        out.on('close', () => clientGone());
+        await closed;
+        return;
+      }
+      out.write('data: second\n\n');
+      out.end();
+    }) as unknown as LambdaHandler,
+  };
+  const server = createHttpAdapter({ loadHandler: async (name) => handlers[name]! });
+  let url: string;
+
+  beforeAll(async () => {
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('sends the status and headers the handler chose, then what it wrote, after the authorizer', async () => {
+    const res = await fetch(`${url}/v1/jobs/job_1/stream`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/event-stream');
+    expect(res.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    expect(await res.text()).toBe('data: t1\n\ndata: second\n\n');
+  });
+
+  it('closes the handler’s stream when the client hangs up', async () => {
+    const controller = new AbortController();
+    const res = await fetch(`${url}/v1/jobs/job_1/stream?hold=1`, { signal: controller.signal });
+    const reader = res.body!.getReader();
+    const first = await reader.read();
+    expect(new TextDecoder().decode(first.value)).toBe('data: t1\n\n');
+    controller.abort();
+    await expect(closed).resolves.toBeUndefined();
   });
 });

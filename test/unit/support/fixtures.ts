@@ -130,6 +130,7 @@ export function makeJob(overrides: Partial<Job> = {}): Job {
     completedAt: null,
     expiresAt: '2099-01-01T00:00:00.000Z',
     executionName: id,
+    eventSeq: 1,
     ...overrides,
   };
 }

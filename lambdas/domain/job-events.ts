@@ -1,0 +1,89 @@
+import { DomainError } from './errors.js';
+import type { Job, JobProgress, JsonValue } from './job.js';
+import { toJobView } from './job.js';
+
+export const JOB_EVENT_TYPES = [
+  'job.created',
+  'job.running',
+  'job.progress',
+  'job.input_required',
+  'job.succeeded',
+  'job.failed',
+  'job.cancelled',
+] as const;
+export type JobEventType = (typeof JOB_EVENT_TYPES)[number];
+
+const TERMINAL_EVENT_TYPES: readonly JobEventType[] = ['job.succeeded', 'job.failed', 'job.cancelled'];
+
+export const isTerminalEvent = (type: JobEventType) => TERMINAL_EVENT_TYPES.includes(type);
+
+/** One entry of a job's append-only log; `seq` runs 1, 2, 3… with no gaps. */
+export interface JobEvent {
+  seq: number;
+  type: JobEventType;
+  at: string;
+  data: JsonValue;
+}
+
+/** Most events a page of the log may hold, and the default (CONTRACT.md events endpoint). */
+export const MAX_EVENTS_PAGE = 1000;
+export const DEFAULT_EVENTS_PAGE = 100;
+
+/** Agent-supplied progress data beyond this (serialized) is dropped: the job item must stay small. */
+export const MAX_PROGRESS_DATA_BYTES = 4 * 1024;
+
+/** Progress data as it will be stored, or null when there is none or it is over the cap. */
+export function cappedProgressData(data: unknown): { data: JsonValue | null; dropped: boolean } {
+  if (data === undefined || data === null) return { data: null, dropped: false };
+  const text = JSON.stringify(data);
+  if (text === undefined || Buffer.byteLength(text) > MAX_PROGRESS_DATA_BYTES) {
+    return { data: null, dropped: true };
+  }
+  return { data: JSON.parse(text) as JsonValue, dropped: false };
+}
+
+/**
+ * A committed write to a job item, as the table's stream reports it: the job after the write, the
+ * event types the write declared (in order) and its seq counter, plus the counter before it.
+ */
+export interface CommittedWrite {
+  job: Job;
+  previousSeq: number;
+  eventTypes: readonly JobEventType[];
+  progressData: JsonValue | null;
+}
+
+const progressOf = (p: JobProgress, data: JsonValue | null) => ({ ...p, data });
+
+/** What each event says: what changed, or for the last event of a job, the whole job. */
+const DATA: Record<JobEventType, (w: CommittedWrite) => JsonValue> = {
+  'job.created': (w) => toJobView(w.job) as unknown as JsonValue,
+  'job.running': (w) => ({ status: w.job.status, attempt: w.job.attempt, startedAt: w.job.startedAt }),
+  'job.progress': (w) => progressOf(w.job.progress, w.progressData),
+  'job.input_required': (w) => ({ status: w.job.status, inputRequest: w.job.inputRequest as JsonValue }),
+  'job.succeeded': (w) => toJobView(w.job) as unknown as JsonValue,
+  'job.failed': (w) => toJobView(w.job) as unknown as JsonValue,
+  'job.cancelled': (w) => toJobView(w.job) as unknown as JsonValue,
+};
+
+/**
+ * The events one write caused. The write advanced the job's seq by exactly as many events as it
+ * declared, so the last event takes the new seq and earlier ones count down from it. A mismatch
+ * means a writer broke that rule: refusing it keeps gaps and collisions out of the log.
+ */
+export function eventsOfWrite(write: CommittedWrite): JobEvent[] {
+  const { job, previousSeq, eventTypes } = write;
+  if (job.eventSeq === previousSeq) return [];
+  if (job.eventSeq - previousSeq !== eventTypes.length) {
+    throw new DomainError(
+      'internal_error',
+      `job ${job.id}: seq moved ${previousSeq} -> ${job.eventSeq} for ${eventTypes.length} event(s)`,
+    );
+  }
+  return eventTypes.map((type, i) => ({
+    seq: previousSeq + i + 1,
+    type,
+    at: job.updatedAt,
+    data: DATA[type](write),
+  }));
+}

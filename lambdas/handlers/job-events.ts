@@ -1,0 +1,42 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
+import { committedWrite, jobStoreFromEnv } from '../adapters/dynamo-job-store.js';
+import { eventsOfWrite } from '../domain/job-events.js';
+
+const logger = new Logger({ serviceName: 'agent-jobs' });
+const store = jobStoreFromEnv();
+
+const image = (img: unknown) => (img ? unmarshall(img as Record<string, AttributeValue>) : undefined);
+
+/**
+ * Appends the events a committed job write caused to the job's log. Each event's seq was handed
+ * out by that write, and the append is conditional on the seq being free, so a redelivered record
+ * writes nothing twice and a crash midway is finished by the retry with no gap.
+ */
+export async function appendEvents(record: DynamoDBRecord): Promise<number> {
+  const found = committedWrite(image(record.dynamodb?.NewImage), image(record.dynamodb?.OldImage));
+  if (!found) return 0;
+  let appended = 0;
+  for (const event of eventsOfWrite(found.write)) {
+    if (await store.putEvent(found.tenant, found.id, event, found.ttl)) appended++;
+  }
+  return appended;
+}
+
+/**
+ * Records in order; the first failure is reported back, so the event source retries from it and
+ * finally sends the batch to the events DLQ: an event is never silently dropped.
+ */
+export const handler = async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
+  for (const record of event.Records) {
+    try {
+      await appendEvents(record);
+    } catch (error) {
+      logger.error('job events not appended', { error: error as Error, eventID: record.eventID });
+      return { batchItemFailures: [{ itemIdentifier: record.dynamodb?.SequenceNumber ?? '' }] };
+    }
+  }
+  return { batchItemFailures: [] };
+};

@@ -1,0 +1,105 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import type { DynamoDBRecord } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { jobPk } from '../../../lambdas/adapters/dynamo-job-store.js';
+import type { Job } from '../../../lambdas/domain/job.js';
+import '../support/handler-env.js';
+import { JOB_ID, makeJob, TABLE_NAME, TENANT } from '../support/fixtures.js';
+
+const { handler } = await import('../../../lambdas/handlers/job-events.js');
+const ddb = mockClient(DynamoDBDocumentClient);
+const TTL = 4_070_908_800;
+
+type Image = NonNullable<DynamoDBRecord['dynamodb']>['NewImage'];
+const image = (job: Job, lastEventTypes: string[], extra: Record<string, unknown> = {}) =>
+  marshall(
+    { ...job, PK: jobPk(job.tenant, job.id), SK: 'JOB', ttl: TTL, lastEventTypes, ...extra },
+    { removeUndefinedValues: true },
+  ) as Image;
+
+let sequence = 0;
+function record(next: Image, prev?: Image): DynamoDBRecord {
+  sequence += 1;
+  return {
+    eventID: `ev-${sequence}`,
+    eventName: prev ? 'MODIFY' : 'INSERT',
+    dynamodb: { SequenceNumber: String(sequence), NewImage: next, ...(prev ? { OldImage: prev } : {}) },
+  };
+}
+
+const created = makeJob({ eventSeq: 1 });
+const running = makeJob({ status: 'running', startedAt: '2025-01-01T00:00:01.000Z', eventSeq: 2 });
+const succeeded = makeJob({
+  status: 'succeeded',
+  result: { message: 'hi' },
+  progress: { fraction: 1, step: 1, message: 'step 1 of 1' },
+  completedAt: '2025-01-01T00:00:02.000Z',
+  updatedAt: '2025-01-01T00:00:02.000Z',
+  eventSeq: 4,
+});
+const finish = () =>
+  record(image(succeeded, ['job.progress', 'job.succeeded']), image(running, ['job.running']));
+
+const putItems = () => ddb.commandCalls(PutCommand).map((c) => c.args[0].input);
+
+beforeEach(() => {
+  ddb.reset();
+});
+
+describe('job-events stream consumer', () => {
+  it('appends each event a write caused under E#<padded seq>, only if that seq is free', async () => {
+    ddb.on(PutCommand).resolves({});
+    const out = await handler({ Records: [record(image(created, ['job.created'])), finish()] });
+    expect(out).toEqual({ batchItemFailures: [] });
+    const puts = putItems();
+    expect(puts.map((p) => p.Item?.SK)).toEqual(['E#0000000001', 'E#0000000003', 'E#0000000004']);
+    expect(puts.map((p) => p.Item?.type)).toEqual(['job.created', 'job.progress', 'job.succeeded']);
+    for (const put of puts) {
+      expect(put).toMatchObject({
+        TableName: TABLE_NAME,
+        ConditionExpression: 'attribute_not_exists(SK)',
+        Item: { PK: jobPk(TENANT, JOB_ID), ttl: TTL },
+      });
+    }
+    expect(puts[2]?.Item).toMatchObject({ seq: 4, at: succeeded.updatedAt, data: { status: 'succeeded' } });
+  });
+
+  it('treats a redelivered record as done: the taken seqs are not an error and nothing is written twice', async () => {
+    ddb.on(PutCommand).rejects(new ConditionalCheckFailedException({ message: 'taken', $metadata: {} }));
+    const out = await handler({ Records: [finish(), finish()] });
+    expect(out).toEqual({ batchItemFailures: [] });
+  });
+
+  it('finishes a write whose events were half appended before a crash, with no gap', async () => {
+    ddb
+      .on(PutCommand)
+      .rejectsOnce(new ConditionalCheckFailedException({ message: 'taken', $metadata: {} }))
+      .resolves({});
+    await handler({ Records: [finish()] });
+    expect(putItems().map((p) => p.Item?.seq)).toEqual([3, 4]);
+  });
+
+  it('reports the first record that failed so the event source retries from it', async () => {
+    const first = record(image(created, ['job.created']));
+    const second = finish();
+    ddb.on(PutCommand).resolvesOnce({}).rejects(new Error('throttled'));
+    const out = await handler({ Records: [first, second] });
+    expect(out).toEqual({ batchItemFailures: [{ itemIdentifier: second.dynamodb?.SequenceNumber }] });
+  });
+
+  it('ignores items that are not jobs and jobs written before the event log', async () => {
+    const key = marshall({ PK: 'K#abc', SK: 'KEY', tenant: TENANT }) as Image;
+    const legacy = marshall(
+      { ...created, PK: jobPk(TENANT, JOB_ID), SK: 'JOB', eventSeq: undefined },
+      {
+        removeUndefinedValues: true,
+      },
+    ) as Image;
+    const out = await handler({ Records: [record(key), record(legacy)] });
+    expect(out).toEqual({ batchItemFailures: [] });
+    expect(putItems()).toEqual([]);
+  });
+});
