@@ -15,25 +15,69 @@ const READS = new Set([
   'BatchGetItemCommand',
 ]);
 
+export interface DynamoCounts {
+  reads: number;
+  consistentReads: number;
+  writes: number;
+}
+
+export type DynamoCounter = ReturnType<typeof countDynamoRequests>;
+
 /**
  * Counts DynamoDB requests as the SDK sends them (a middleware on the client the handlers use),
  * so the figures are what a deployed function would be billed for, not an estimate.
  */
 export function countDynamoRequests(client: DynamoDBClient) {
-  const counts = { reads: 0, writes: 0 };
+  const counts: DynamoCounts = { reads: 0, consistentReads: 0, writes: 0 };
   client.middlewareStack.add(
     (next, context) => async (args) => {
       if (WRITES.has(context.commandName ?? '')) counts.writes++;
-      if (READS.has(context.commandName ?? '')) counts.reads++;
+      if (READS.has(context.commandName ?? '')) {
+        counts.reads++;
+        // A strongly consistent read costs twice an eventually consistent one.
+        if ((args.input as { ConsistentRead?: boolean }).ConsistentRead) counts.consistentReads++;
+      }
       return next(args);
     },
     { step: 'initialize', name: 'benchRequestCounter' },
   );
   return {
     snapshot: () => ({ ...counts }),
-    since: (before: { reads: number; writes: number }) => ({
+    since: (before: DynamoCounts): DynamoCounts => ({
       reads: counts.reads - before.reads,
+      consistentReads: counts.consistentReads - before.consistentReads,
       writes: counts.writes - before.writes,
     }),
   };
+}
+
+// Over twice the local stream poller's idle interval (250 ms), so a consumer about to run is waited for.
+const QUIET_MS = 600;
+
+/** Waits until no request has been counted for `quietMs`: earlier work (stream consumers, executions) is done. */
+async function quiescence(counter: DynamoCounter, quietMs = QUIET_MS): Promise<void> {
+  let last = JSON.stringify(counter.snapshot());
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, quietMs));
+    const now = JSON.stringify(counter.snapshot());
+    if (now === last) return;
+    last = now;
+  }
+}
+
+/**
+ * Requests `fn` makes, counted once earlier work has drained so none of it is mistaken for `fn`'s.
+ * With `untilQuiet`, also the requests of the work `fn` sets off (stream consumers, executions).
+ */
+export async function requestsDuring(
+  counter: DynamoCounter,
+  fn: () => Promise<unknown>,
+  { untilQuiet = false } = {},
+): Promise<DynamoCounts> {
+  await quiescence(counter);
+  const before = counter.snapshot();
+  await fn();
+  // Records reach a stream consumer up to a second or so after the write that made them.
+  if (untilQuiet) await quiescence(counter, 4 * QUIET_MS);
+  return counter.since(before);
 }

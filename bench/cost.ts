@@ -1,0 +1,143 @@
+import { HANDLER_METADATA_KEY, INTERNAL_HANDLERS } from '../lambdas/config/routes.js';
+import { type CfnTemplate, resourcesOfType } from '../lambdas/local/template.js';
+import type { Figures } from './context.js';
+import { round } from './stats.js';
+
+/**
+ * AWS list prices, us-east-1, on-demand, without free tiers, as of `asOf`. Sources (re-check them
+ * when this date is old; prices only enter the model through this table):
+ * - API Gateway REST API, first 333 million requests a month: aws.amazon.com/api-gateway/pricing
+ * - Lambda on Arm (the stack's architecture), requests and GB-seconds, first tier: aws.amazon.com/lambda/pricing
+ * - Step Functions Standard workflows, per state transition: aws.amazon.com/step-functions/pricing
+ * - DynamoDB on-demand write and read request units (after the November 2024 price cut):
+ *   aws.amazon.com/dynamodb/pricing/on-demand; GetRecords on a stream by a Lambda trigger is free
+ * - SQS standard queue requests: aws.amazon.com/sqs/pricing
+ * - CloudWatch Logs standard ingestion: aws.amazon.com/cloudwatch/pricing
+ */
+export const PRICES = {
+  asOf: '2026-11-22',
+  region: 'us-east-1',
+  apiGatewayRestPerRequest: 3.5 / 1e6,
+  lambdaArmPerRequest: 0.2 / 1e6,
+  lambdaArmPerGbSecond: 0.0000133334,
+  stepFunctionsPerTransition: 0.025 / 1e3,
+  dynamoDbPerWriteUnit: 0.625 / 1e6,
+  dynamoDbPerReadUnit: 0.125 / 1e6,
+  sqsPerRequest: 0.4 / 1e6,
+  logsPerGbIngested: 0.5,
+} as const;
+
+/**
+ * Billed milliseconds per invocation in AWS. Stated, not measured: each handler's work is one or two
+ * single-digit-millisecond DynamoDB calls or one Step Functions call, and Lambda bills per 1 ms.
+ */
+const ASSUMED_BILLED_MS: Record<string, number> = {
+  [INTERNAL_HANDLERS.authorizer]: 5,
+  'create-job': 15,
+  'get-job': 10,
+  [INTERNAL_HANDLERS.agentStep]: 25,
+};
+/** A stream consumer's batch: a few records, each one SDK call. */
+const ASSUMED_STREAM_BATCH_MS = 30;
+
+/** Log bytes ingested: Lambda's START/END/REPORT lines plus one structured line; one access-log line. */
+const ASSUMED_LOG_BYTES = { perLambdaInvocation: 500, perApiRequest: 600, perStateTransition: 300 };
+
+export const POLLS_PER_JOB = 5;
+const STEPS_PER_JOB = 3;
+const JOBS = 1000;
+
+/**
+ * Cost of 1,000 three-step jobs polled 5 times each, from this run's counts and the template's
+ * memory sizes. A succeeded job sends nothing to SQS; a failed one sends one DLQ message.
+ */
+export function costPer1kJobs(figures: Figures, template: CfnTemplate): Figures {
+  const need = (key: string) => {
+    const value = figures[key];
+    if (value === undefined || Number.isNaN(value)) throw new Error(`the cost model needs ${key}`);
+    return value;
+  };
+  const requests = 1 + POLLS_PER_JOB;
+  // The authorizer's result cache TTL is 0, so every request invokes it. Each stream consumer is
+  // counted once per job: at low traffic a batch holds one job's records, under load up to 25 jobs'.
+  const invocations: Record<string, number> = {
+    [INTERNAL_HANDLERS.authorizer]: requests,
+    'create-job': 1,
+    'get-job': POLLS_PER_JOB,
+    [INTERNAL_HANDLERS.agentStep]: STEPS_PER_JOB,
+    ...Object.fromEntries(streamConsumers(template).map((handler) => [handler, 1])),
+  };
+  const lambdaRequests = Object.values(invocations).reduce((a, b) => a + b, 0);
+  const gbSeconds = Object.entries(invocations).reduce((sum, [handler, n]) => {
+    const billedMs = ASSUMED_BILLED_MS[handler] ?? ASSUMED_STREAM_BATCH_MS;
+    return sum + n * (functionMemoryMb(template, handler) / 1024) * (billedMs / 1000);
+  }, 0);
+
+  const writeUnits = Math.ceil(need('job.itemBytes') / 1024) * (1 + indexesProjectingAll(template));
+  const readUnits = Math.ceil(need('job.itemBytes') / 4096);
+  const writes = need('submit.ddbWrites') + need('job.ddbWrites');
+  const consistentReads =
+    need('submit.ddbConsistentReads') +
+    need('job.ddbConsistentReads') +
+    POLLS_PER_JOB * need('poll.ddbConsistentReads');
+  const reads = need('submit.ddbReads') + need('job.ddbReads') + POLLS_PER_JOB * need('poll.ddbReads');
+  const eventualReads = reads - consistentReads;
+
+  const transitions = need('sfn.transitionsPerJob');
+  const logBytes =
+    lambdaRequests * ASSUMED_LOG_BYTES.perLambdaInvocation +
+    requests * ASSUMED_LOG_BYTES.perApiRequest +
+    transitions * ASSUMED_LOG_BYTES.perStateTransition;
+
+  const perJob = {
+    apiGateway: requests * PRICES.apiGatewayRestPerRequest,
+    lambda: lambdaRequests * PRICES.lambdaArmPerRequest + gbSeconds * PRICES.lambdaArmPerGbSecond,
+    stepFunctions: transitions * PRICES.stepFunctionsPerTransition,
+    dynamodb:
+      writes * writeUnits * PRICES.dynamoDbPerWriteUnit +
+      (consistentReads + eventualReads / 2) * readUnits * PRICES.dynamoDbPerReadUnit,
+    sqs: 0,
+    logs: (logBytes / 1024 ** 3) * PRICES.logsPerGbIngested,
+  };
+  const total = Object.values(perJob).reduce((a, b) => a + b, 0);
+  return {
+    'cost.per1kJobs.usd': round(total * JOBS, 4),
+    ...Object.fromEntries(
+      Object.entries(perJob).map(([part, usd]) => [`cost.per1kJobs.${part}.usd`, round(usd * JOBS, 5)]),
+    ),
+    'cost.per1kJobs.lambdaGbSeconds': round(gbSeconds * JOBS, 2),
+    'cost.per1kJobs.lambdaInvocations': lambdaRequests * JOBS,
+    'cost.per1kJobs.apiRequests': requests * JOBS,
+    'cost.per1kJobs.ddbWriteUnits': writes * writeUnits * JOBS,
+  };
+}
+
+/** The handlers behind the template's event source mappings: the table's stream consumers. */
+function streamConsumers(template: CfnTemplate): string[] {
+  return resourcesOfType(template, 'AWS::Lambda::EventSourceMapping').map(([, mapping]) => {
+    const fn = (mapping.Properties?.FunctionName as { Ref?: string } | undefined)?.Ref;
+    const handler = fn && template.Resources[fn]?.Metadata?.[HANDLER_METADATA_KEY];
+    if (typeof handler !== 'string') throw new Error(`an event source mapping targets no known handler`);
+    return handler;
+  });
+}
+
+/** The configured memory of the function built from `lambdas/handlers/<handler>.ts`. */
+function functionMemoryMb(template: CfnTemplate, handler: string): number {
+  const found = resourcesOfType(template, 'AWS::Lambda::Function').find(
+    ([, fn]) => fn.Metadata?.[HANDLER_METADATA_KEY] === handler,
+  );
+  const memory = found?.[1].Properties?.MemorySize;
+  if (typeof memory !== 'number') throw new Error(`no function with a memory size for handler ${handler}`);
+  return memory;
+}
+
+/** Every index that projects all attributes is written again on each write to a job item. */
+function indexesProjectingAll(template: CfnTemplate): number {
+  return resourcesOfType(template, 'AWS::DynamoDB::Table')
+    .flatMap(
+      ([, t]) =>
+        (t.Properties?.GlobalSecondaryIndexes as Array<{ Projection?: { ProjectionType?: string } }>) ?? [],
+    )
+    .filter((index) => index.Projection?.ProjectionType === 'ALL').length;
+}

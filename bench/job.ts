@@ -1,0 +1,135 @@
+import { GetExecutionHistoryCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { JOB_SK } from '../lambdas/config/table.js';
+import { executionArn } from '../lambdas/config/workflow.js';
+import { LOCAL_REGION } from '../lambdas/local/template.js';
+import { benchApi, echoJob } from './api.js';
+import type { BenchContext, Figures } from './context.js';
+import { requestsDuring } from './ddb-counter.js';
+import { runForWindow } from './pool.js';
+import { percentile, round, timed } from './stats.js';
+
+const CONCURRENCY = 32;
+const STEPS = 3;
+/** How often a throughput worker polls: a client honouring Retry-After would poll far less. */
+const THROUGHPUT_POLL_MS = 25;
+
+/**
+ * Whole jobs in the local stack: end-to-end overhead of a 3-step job that does no work itself,
+ * completed jobs and polls per second at concurrency 32, state transitions per job (from the
+ * execution history), and the DynamoDB requests and item size a job costs (for the cost model).
+ */
+export async function benchJob(ctx: BenchContext): Promise<Figures> {
+  const api = benchApi(ctx.stack.url, ctx.apiKey);
+  const sfn = new SFNClient({
+    region: LOCAL_REGION,
+    endpoint: ctx.stack.endpoints.sfn,
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+  const settled = async (id: string) => {
+    const arn = executionArn(ctx.stack.stateMachineArn, id);
+    // The stream consumer starts the execution a moment after the submit.
+    for (;;) {
+      const started = await ctx.stack.sfn.settled(arn).then(
+        () => true,
+        (e: unknown) => {
+          if ((e as Error).name !== 'ExecutionDoesNotExist') throw e;
+          return false;
+        },
+      );
+      if (started) return;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
+
+  ctx.log('counting DynamoDB requests and state transitions of one 3-step job...');
+  let jobId = '';
+  let submit = ctx.counter.snapshot();
+  const lifecycle = await requestsDuring(
+    ctx.counter,
+    async () => {
+      const before = ctx.counter.snapshot();
+      jobId = (await api.submit(echoJob('lifecycle', STEPS))).id;
+      // The submit bench reports the submit itself; the job's figures are what follows it.
+      submit = ctx.counter.since(before);
+      await settled(jobId);
+    },
+    { untilQuiet: true },
+  );
+  const history = await sfn.send(
+    new GetExecutionHistoryCommand({
+      executionArn: executionArn(ctx.stack.stateMachineArn, jobId),
+      maxResults: 1000,
+    }),
+  );
+  const entered = (history.events ?? []).filter((e) => e.type?.endsWith('StateEntered'));
+  const integrationWrites = entered.filter((e) =>
+    dynamoWriteStates(ctx).has(e.stateEnteredEventDetails?.name ?? ''),
+  ).length;
+  const poll = await requestsDuring(ctx.counter, () => api.get(jobId));
+  const itemBytes = await storedItemBytes(ctx, jobId);
+
+  const samples = ctx.quick ? 12 : 100;
+  ctx.log(`timing ${samples} 3-step jobs from POST to a terminal GET...`);
+  const overheadMs: number[] = [];
+  for (let i = 0; i < samples; i++) {
+    const { ms, value } = await timed(async () => {
+      const job = await api.submit(echoJob(`overhead ${i}`, STEPS));
+      return api.waitForTerminal(job.id, 0);
+    });
+    if (value.status !== 'succeeded') throw new Error(`job ${value.id} ended ${value.status}`);
+    overheadMs.push(ms);
+  }
+
+  const windowMs = ctx.quick ? 3_000 : 20_000;
+  ctx.log(`running 3-step jobs at concurrency ${CONCURRENCY} for ${windowMs / 1000} s...`);
+  const completed = await runForWindow(CONCURRENCY, windowMs, async () => {
+    const job = await api.submit(echoJob('throughput', STEPS));
+    await api.waitForTerminal(job.id, THROUGHPUT_POLL_MS);
+  });
+  // Jobs still running after the window would otherwise load the poll measurement.
+  await new Promise((r) => setTimeout(r, 1000));
+
+  const pollWindowMs = ctx.quick ? 2_000 : 10_000;
+  ctx.log(`polling one job at concurrency ${CONCURRENCY} for ${pollWindowMs / 1000} s...`);
+  const polls = await runForWindow(CONCURRENCY, pollWindowMs, () => api.get(jobId));
+  sfn.destroy();
+
+  return {
+    'job.overheadMs.p50': round(percentile(overheadMs, 50)),
+    'job.overheadMs.p99': round(percentile(overheadMs, 99)),
+    'job.samples': samples,
+    'throughput.jobsPerSec': round(completed / (windowMs / 1000)),
+    'throughput.concurrency': CONCURRENCY,
+    'poll.rps': round(polls / (pollWindowMs / 1000)),
+    'sfn.transitionsPerJob': entered.length,
+    // Everything after the submit: stream consumers, the workflow's Lambdas and its DynamoDB tasks.
+    'job.ddbWrites': lifecycle.writes - submit.writes + integrationWrites,
+    'job.ddbReads': lifecycle.reads - submit.reads,
+    'job.ddbConsistentReads': lifecycle.consistentReads - submit.consistentReads,
+    'poll.ddbReads': poll.reads,
+    'poll.ddbConsistentReads': poll.consistentReads,
+    'job.itemBytes': itemBytes,
+  };
+}
+
+/** States that are DynamoDB write integrations: they run on the service's client, not the handlers'. */
+function dynamoWriteStates(ctx: BenchContext): Set<string> {
+  const { definition } = ctx.stack.sfn.describeStateMachine({ stateMachineArn: ctx.stack.stateMachineArn });
+  const states = (JSON.parse(definition) as { States: Record<string, { Resource?: string }> }).States;
+  return new Set(
+    Object.entries(states)
+      .filter(([, s]) => /^arn:aws:states:::dynamodb:(putItem|updateItem|deleteItem)$/.test(s.Resource ?? ''))
+      .map(([name]) => name),
+  );
+}
+
+/** The finished job item's size, approximated by its JSON length (DynamoDB bills writes per KB). */
+async function storedItemBytes(ctx: BenchContext, jobId: string): Promise<number> {
+  const { jobPk } = await import('../lambdas/adapters/dynamo-job-store.js');
+  const tenant = ctx.stack.tenantKeys.find((t) => t.key === ctx.apiKey)!.tenant;
+  const { Item } = await DynamoDBDocumentClient.from(ctx.dynamo).send(
+    new GetCommand({ TableName: ctx.stack.tableName, Key: { PK: jobPk(tenant, jobId), SK: JOB_SK } }),
+  );
+  return Buffer.byteLength(JSON.stringify(Item ?? {}));
+}
