@@ -7,8 +7,12 @@ import { DEFAULT_EVENTS_PAGE, JOB_EVENT_TYPES, MAX_EVENTS_PAGE } from '../../dom
  * Request and response schemas. Requests are validated with them and the OpenAPI document is
  * generated from them (openapi.ts), so the published contract is the enforced one.
  */
-/** DynamoDB's number range; JSON allows any double. */
-const storableNumber = (n: number) => n === 0 || (Math.abs(n) >= 1e-130 && Math.abs(n) < 1e126);
+/**
+ * JSON allows any double; DynamoDB stores magnitudes from 1e-130, and the SDK refuses to marshal
+ * a number beyond 2^53 - 1 (its decimal digits past that are already lost).
+ */
+const storableNumber = (n: number) =>
+  n === 0 || (Math.abs(n) >= 1e-130 && Math.abs(n) <= Number.MAX_SAFE_INTEGER);
 
 /** Levels a value may nest: the job item holds it one level down, and DynamoDB allows 32. */
 const MAX_JSON_DEPTH = 30;
@@ -22,7 +26,7 @@ function unstorable(value: unknown): { path: PropertyKey[]; message: string } | 
   const pending: Array<{ value: unknown; path: PropertyKey[] }> = [{ value, path: [] }];
   for (let next = pending.pop(); next; next = pending.pop()) {
     if (typeof next.value === 'number' && !storableNumber(next.value))
-      return { path: next.path, message: 'numbers must be 0 or of magnitude 1e-130 to 1e126' };
+      return { path: next.path, message: 'numbers must be 0 or of magnitude 1e-130 to 2^53 - 1' };
     if (typeof next.value !== 'object' || next.value === null) continue;
     if (next.path.length >= MAX_JSON_DEPTH)
       return { path: next.path, message: `must not nest more than ${MAX_JSON_DEPTH} levels` };
