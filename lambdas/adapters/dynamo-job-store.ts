@@ -9,26 +9,37 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { ENV, optionalDays, requireEnv } from '../config/env.js';
-import { EVENT_SK_PREFIX, eventSk, JOB_SK, TABLE_KEYS } from '../config/table.js';
+import {
+  EVENT_SK_PREFIX,
+  eventSk,
+  INPUT_TOKEN_ATTRIBUTE,
+  JOB_SK,
+  LIVE_SHARDS,
+  liveShard,
+  TABLE_KEYS,
+} from '../config/table.js';
 import type { ListPosition } from '../domain/cursor.js';
 import { DomainError, NotFoundError } from '../domain/errors.js';
-import type { Job, JobError, JobStatus, JsonValue } from '../domain/job.js';
-import { isTerminal, sourcesOf } from '../domain/job.js';
+import type { InputRequest, Job, JobError, JobStatus, JsonValue } from '../domain/job.js';
+import { canRedrive, isTerminal, redriveExecutionName, sourcesOf } from '../domain/job.js';
 import type { CommittedWrite, JobEvent, JobEventType } from '../domain/job-events.js';
 import type {
   Checkpoint,
   EventQuery,
   JobStore,
   ListQuery,
+  LiveJob,
   StepSnapshot,
   UnfinishedJob,
 } from '../domain/job-store.js';
 import type { RetentionPolicy } from '../domain/retention.js';
-import { DEFAULT_RETENTION, isExpired, terminalExpiry, toTtl } from '../domain/retention.js';
+import { DEFAULT_RETENTION, isExpired, liveExpiry, terminalExpiry, toTtl } from '../domain/retention.js';
 
 export { JOB_SK };
 export const LIST_INDEX = TABLE_KEYS.listIndex;
 const KEY_SK = 'KEY';
+/** A terminal write takes the job out of the sparse live index. */
+const LIVE_KEYS = `${TABLE_KEYS.livePartition}, ${TABLE_KEYS.liveSort}`;
 /** How many index pages one list request may read while a status filter skips items. */
 const MAX_LIST_PAGES = 5;
 
@@ -44,11 +55,15 @@ interface JobItem extends Omit<Job, 'startedAt'> {
   SK: string;
   GSI1PK: string;
   GSI1SK: string;
+  GSI2PK?: string;
+  GSI2SK?: string;
   ttl: number;
   fingerprint: string;
   completedSteps: number;
   agentState?: JsonValue;
   answer?: JsonValue;
+  /** Step Functions task token of the wait for input; internal, never shown to clients. */
+  inputToken?: string;
   /** The events the last write caused, in order; the events consumer turns them into log items. */
   lastEventTypes: JobEventType[];
   progressData?: JsonValue;
@@ -59,11 +74,14 @@ const INTERNAL_ATTRIBUTES = [
   'SK',
   'GSI1PK',
   'GSI1SK',
+  'GSI2PK',
+  'GSI2SK',
   'ttl',
   'fingerprint',
   'completedSteps',
   'agentState',
   'answer',
+  INPUT_TOKEN_ATTRIBUTE,
   'lastEventTypes',
   'progressData',
 ] as const;
@@ -72,6 +90,7 @@ function toJob(item: object): Job {
   const job: Record<string, unknown> = { ...item };
   for (const name of INTERNAL_ATTRIBUTES) delete job[name];
   job.startedAt ??= null;
+  job.inputRequest ??= null;
   // Jobs written before the event log have no counter; their first logged event is then seq 1.
   job.eventSeq ??= 0;
   return job as unknown as Job;
@@ -131,6 +150,8 @@ export class DynamoJobStore implements JobStore {
       SK: JOB_SK,
       GSI1PK: tenantPk(job.tenant),
       GSI1SK: listSk(job),
+      GSI2PK: liveShard(job.id),
+      GSI2SK: listSk(job),
       ttl: toTtl(job.expiresAt),
       fingerprint,
       completedSteps: 0,
@@ -258,7 +279,7 @@ export class DynamoJobStore implements JobStore {
           Key: { PK: jobPk(tenant, id), SK: JOB_SK },
           UpdateExpression:
             `SET #status = :cancelled, completedAt = :at, updatedAt = :at, expiresAt = :exp, #ttl = :ttl, ${events.update} ` +
-            'REMOVE agentState',
+            `REMOVE agentState, ${INPUT_TOKEN_ATTRIBUTE}, ${LIVE_KEYS}`,
           ConditionExpression: `attribute_exists(PK) AND expiresAt > :now AND #status IN (${from.inList})`,
           ExpressionAttributeNames: { '#status': 'status', '#ttl': 'ttl' },
           ExpressionAttributeValues: {
@@ -326,7 +347,7 @@ export class DynamoJobStore implements JobStore {
       id,
       'SET #status = :succeeded, #result = :result, progress = :progress, progressData = :data, ' +
         `completedSteps = :steps, completedAt = :at, updatedAt = :at, expiresAt = :exp, #ttl = :ttl, ${events.update} ` +
-        'REMOVE agentState',
+        `REMOVE agentState, ${LIVE_KEYS}`,
       {
         ...events.values,
         ':succeeded': 'succeeded',
@@ -341,6 +362,65 @@ export class DynamoJobStore implements JobStore {
       cp.completedSteps - 1,
       { '#result': 'result', '#ttl': 'ttl' },
     );
+  }
+
+  async requestInput(tenant: string, id: string, cp: Checkpoint, request: InputRequest, now: Date) {
+    // The last step's progress and the question are two events of one write.
+    const events = announce('job.progress', 'job.input_required');
+    return this.conditionalUpdate(
+      tenant,
+      id,
+      'SET #status = :waiting, inputRequest = :request, progress = :progress, progressData = :data, ' +
+        `completedSteps = :steps, agentState = :state, updatedAt = :at, ${events.update} REMOVE answer`,
+      {
+        ...events.values,
+        ':waiting': 'input_required',
+        ':request': request,
+        ':progress': cp.progress,
+        ':data': cp.progressData ?? null,
+        ':steps': cp.completedSteps,
+        ':state': cp.state,
+        ':at': now.toISOString(),
+      },
+      cp.completedSteps - 1,
+    );
+  }
+
+  async submitInput(tenant: string, id: string, answer: JsonValue, now: Date) {
+    const at = now.toISOString();
+    const events = announce('job.running');
+    try {
+      const out = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { PK: jobPk(tenant, id), SK: JOB_SK },
+          // The token stays in the stream's old image, where the consumer that resumes the execution reads it.
+          UpdateExpression:
+            `SET #status = :running, answer = :answer, updatedAt = :at, ${events.update} ` +
+            `REMOVE inputRequest, ${INPUT_TOKEN_ATTRIBUTE}`,
+          ConditionExpression: 'attribute_exists(PK) AND expiresAt > :at AND #status = :waiting',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ...events.values,
+            ':running': 'running',
+            ':waiting': 'input_required',
+            ':answer': answer,
+            ':at': at,
+          },
+          ReturnValues: 'ALL_NEW',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return toJob(out.Attributes ?? {});
+    } catch (e) {
+      if (!isConditionFailure(e)) throw e;
+      const old = e.Item && unmarshallItem(e.Item);
+      if (!old || isExpired(old.expiresAt, now)) throw new NotFoundError();
+      throw new DomainError(
+        isTerminal(old.status) ? 'job_terminal' : 'invalid_transition',
+        `the job is ${old.status}, not waiting for input`,
+      );
+    }
   }
 
   /** A step's write lands only while the job runs and only once per step (a retried step resumes). */
@@ -370,7 +450,7 @@ export class DynamoJobStore implements JobStore {
     }
   }
 
-  async fail(tenant: string, id: string, error: JobError, now: Date) {
+  async fail(tenant: string, id: string, error: JobError, now: Date, executionName?: string) {
     const expiresAt = terminalExpiry('failed', now, this.retention);
     const from = statusValues(sourcesOf('failed'));
     const events = announce('job.failed');
@@ -381,8 +461,11 @@ export class DynamoJobStore implements JobStore {
           Key: { PK: jobPk(tenant, id), SK: JOB_SK },
           UpdateExpression:
             'SET #status = :failed, #error = :error, completedAt = :at, updatedAt = :at, expiresAt = :exp, ' +
-            `#ttl = :ttl, ${events.update} REMOVE agentState`,
-          ConditionExpression: `#status IN (${from.inList})`,
+            `#ttl = :ttl, ${events.update} REMOVE agentState, ${INPUT_TOKEN_ATTRIBUTE}, ${LIVE_KEYS}`,
+          ConditionExpression:
+            executionName === undefined
+              ? `#status IN (${from.inList})`
+              : `#status IN (${from.inList}) AND executionName = :execution`,
           ExpressionAttributeNames: { '#status': 'status', '#error': 'error', '#ttl': 'ttl' },
           ExpressionAttributeValues: {
             ...from.values,
@@ -392,6 +475,7 @@ export class DynamoJobStore implements JobStore {
             ':at': now.toISOString(),
             ':exp': expiresAt.toISOString(),
             ':ttl': toTtl(expiresAt),
+            ...(executionName === undefined ? {} : { ':execution': executionName }),
           },
         }),
       );
@@ -399,6 +483,63 @@ export class DynamoJobStore implements JobStore {
     } catch (e) {
       if (isConditionFailure(e)) return false;
       throw e;
+    }
+  }
+
+  async redrive(tenant: string, id: string, now: Date) {
+    const job = await this.get(tenant, id, now);
+    if (!job) throw new NotFoundError();
+    if (!canRedrive(job.status)) {
+      throw new DomainError(
+        'invalid_transition',
+        `only a failed job can be redriven; this one is ${job.status}`,
+      );
+    }
+    const attempt = job.attempt + 1;
+    const expiresAt = liveExpiry(now, job.timeoutSeconds, this.retention);
+    const events = announce('job.redriven');
+    try {
+      const out = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { PK: jobPk(tenant, id), SK: JOB_SK },
+          // A fresh run: the deadline counts from its own start, steps from zero; the log keeps the history.
+          UpdateExpression:
+            'SET #status = :pending, attempt = :attempt, executionName = :execution, progress = :progress, ' +
+            'completedSteps = :zero, #error = :null, #result = :null, inputRequest = :null, completedAt = :null, ' +
+            'updatedAt = :at, expiresAt = :exp, #ttl = :ttl, GSI2PK = :shard, GSI2SK = :liveSort, ' +
+            `${events.update} REMOVE startedAt, agentState, answer, progressData, ${INPUT_TOKEN_ATTRIBUTE}`,
+          // The attempt read above must still be current: two operators cannot both redrive it.
+          ConditionExpression: '#status = :failed AND attempt = :previous',
+          ExpressionAttributeNames: {
+            '#status': 'status',
+            '#error': 'error',
+            '#result': 'result',
+            '#ttl': 'ttl',
+          },
+          ExpressionAttributeValues: {
+            ...events.values,
+            ':pending': 'pending',
+            ':failed': 'failed',
+            ':attempt': attempt,
+            ':previous': job.attempt,
+            ':execution': redriveExecutionName(id, attempt),
+            ':progress': { fraction: 0, step: 0, message: null },
+            ':zero': 0,
+            ':null': null,
+            ':at': now.toISOString(),
+            ':exp': expiresAt.toISOString(),
+            ':ttl': toTtl(expiresAt),
+            ':shard': liveShard(id),
+            ':liveSort': listSk(job),
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return toJob(out.Attributes ?? {});
+    } catch (e) {
+      if (!isConditionFailure(e)) throw e;
+      throw new DomainError('invalid_transition', 'the job changed while it was being redriven; try again');
     }
   }
 
@@ -460,6 +601,40 @@ export class DynamoJobStore implements JobStore {
         Item: { PK: keyPk(keyHash), SK: KEY_SK, tenant, createdAt: new Date().toISOString() },
       }),
     );
+  }
+
+  async listLive(before: string) {
+    const shards = Array.from({ length: LIVE_SHARDS }, (_, i) => `LIVE#${i}`);
+    const pages = await Promise.all(shards.map((shard) => this.queryLive(shard, before)));
+    return pages.flat();
+  }
+
+  private async queryLive(shard: string, before: string): Promise<LiveJob[]> {
+    const found: LiveJob[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const out = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: TABLE_KEYS.liveIndex,
+          KeyConditionExpression: 'GSI2PK = :shard AND GSI2SK < :before',
+          ExpressionAttributeValues: { ':shard': shard, ':before': before },
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const i of out.Items ?? []) {
+        found.push({
+          tenant: i.tenant,
+          jobId: i.id,
+          pk: i.PK,
+          status: i.status,
+          executionName: i.executionName,
+          createdAt: i.createdAt,
+        });
+      }
+      startKey = out.LastEvaluatedKey;
+    } while (startKey);
+    return found;
   }
 
   /** Every job not yet finished, across tenants. A Scan: for the local stack's restart recovery only. */

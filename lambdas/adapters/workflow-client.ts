@@ -1,5 +1,7 @@
 import {
+  DescribeExecutionCommand,
   DescribeStateMachineCommand,
+  SendTaskSuccessCommand,
   SFNClient,
   StartExecutionCommand,
   StopExecutionCommand,
@@ -13,8 +15,10 @@ const defaultClient = new SFNClient({});
  * Matched on the error's `name` string, not the class's: minified bundles rename classes, so
  * `ExecutionAlreadyExists.name` is no longer "ExecutionAlreadyExists" in the deployed code.
  */
-const isNamed = (e: unknown, name: 'ExecutionAlreadyExists' | 'ExecutionDoesNotExist') =>
-  e instanceof Error && e.name === name;
+const isNamed = (e: unknown, ...names: string[]) => e instanceof Error && names.includes(e.name);
+
+/** The wait a token belonged to is over (timed out, or its execution stopped): nothing left to resume. */
+const ENDED_TASK_ERRORS = ['TaskDoesNotExist', 'TaskTimedOut', 'InvalidToken'];
 
 /** Step Functions as the job lifecycle needs it: start once per job, stop on cancel. */
 export class WorkflowClient {
@@ -52,6 +56,30 @@ export class WorkflowClient {
       );
     } catch (e) {
       if (!isNamed(e, 'ExecutionDoesNotExist')) throw e;
+    }
+  }
+
+  /** The execution's status, or undefined when there is no execution of that name. */
+  async status(executionName: string): Promise<string | undefined> {
+    try {
+      const out = await this.client.send(
+        new DescribeExecutionCommand({ executionArn: executionArn(this.stateMachineArn, executionName) }),
+      );
+      return out.status;
+    } catch (e) {
+      if (isNamed(e, 'ExecutionDoesNotExist')) return undefined;
+      throw e;
+    }
+  }
+
+  /** Hands a waiting task its result; false when that wait had already ended. */
+  async resume(taskToken: string, output: unknown = {}): Promise<boolean> {
+    try {
+      await this.client.send(new SendTaskSuccessCommand({ taskToken, output: JSON.stringify(output) }));
+      return true;
+    } catch (e) {
+      if (isNamed(e, ...ENDED_TASK_ERRORS)) return false;
+      throw e;
     }
   }
 

@@ -26,8 +26,11 @@ export type StepOutcome<State> =
   | { type: 'done'; result: JsonValue }
   /** The agent gives up: the job fails with `code` (default `agent_error`); never retried. */
   | { type: 'fail'; message: string; code?: 'agent_error' | 'model_unavailable' }
-  /** Ask a person; the job waits in `input_required` until answered. */
-  | { type: 'input_required'; prompt: string; state: State };
+  /**
+   * Ask a person; the job waits in `input_required` until answered. With `schema` (JSON Schema)
+   * an answer that does not match is refused with 400 and the job keeps waiting.
+   */
+  | { type: 'input_required'; prompt: string; schema?: { [key: string]: JsonValue }; state: State };
 
 export interface AgentDefinition<Input = unknown, State = unknown> {
   name: string;
@@ -38,8 +41,23 @@ export interface AgentDefinition<Input = unknown, State = unknown> {
   /** Whole-job bound used when the client gives no `timeoutSeconds`, and the most it may ask for. */
   defaultTimeoutSeconds: number;
   maxTimeoutSeconds: number;
+  /**
+   * How long a job waits for an answer unless the client chose (`inputTimeoutSeconds`), and the
+   * most it may choose; DEFAULT_INPUT_TIMEOUT when the agent never asks for input.
+   */
+  inputTimeout?: InputTimeoutLimits;
   step(ctx: StepContext<Input, State>): Promise<StepOutcome<State>>;
 }
+
+export interface InputTimeoutLimits {
+  defaultSeconds: number;
+  maxSeconds: number;
+}
+
+export const DEFAULT_INPUT_TIMEOUT: InputTimeoutLimits = { defaultSeconds: 900, maxSeconds: 86_400 };
+
+export const inputTimeoutOf = (agent: Pick<AgentDefinition, 'inputTimeout'>) =>
+  agent.inputTimeout ?? DEFAULT_INPUT_TIMEOUT;
 
 /** Transient trouble (a model provider's 5xx, throttling): the workflow retries the step with backoff. */
 export class TransientStepError extends Error {

@@ -27,6 +27,7 @@ export const echoAgent: AgentDefinition<EchoInput, EchoState> = {
   stepTimeoutSeconds: 10,
   defaultTimeoutSeconds: 900,
   maxTimeoutSeconds: 3_600,
+  inputTimeout: { defaultSeconds: 900, maxSeconds: 3_600 },
   async step(ctx) {
     const { input } = ctx;
     const step = ctx.completedSteps + 1;

@@ -10,6 +10,7 @@ export const ENV = {
   retentionSucceededDays: 'JOB_RETENTION_SUCCEEDED_DAYS',
   retentionFailedDays: 'JOB_RETENTION_FAILED_DAYS',
   streamMaxSeconds: 'STREAM_MAX_SECONDS',
+  sweepMinAgeSeconds: 'SWEEP_MIN_AGE_SECONDS',
 } as const;
 
 export type EnvName = (typeof ENV)[keyof typeof ENV];

@@ -50,6 +50,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
     streaming: true,
   },
   { method: 'POST', path: '/v1/jobs/{id}/cancel', handler: 'cancel-job', auth: true },
+  { method: 'POST', path: '/v1/jobs/{id}/input', handler: 'submit-input', auth: true },
   { method: 'DELETE', path: '/v1/jobs/{id}', handler: 'cancel-job', auth: true },
   { method: 'GET', path: '/v1/health/live', handler: 'health-live', auth: false },
   { method: 'GET', path: '/v1/health/ready', handler: 'health-ready', auth: false },
@@ -63,6 +64,8 @@ export const INTERNAL_HANDLERS = {
   jobEvents: 'job-events',
   agentStep: 'agent-step',
   markFailed: 'mark-failed',
+  reconcileExecution: 'reconcile-execution',
+  sweepJobs: 'sweep-jobs',
 } as const;
 
 /**

@@ -6,7 +6,24 @@ export const TABLE_KEYS = {
   listPartition: 'GSI1PK',
   listSort: 'GSI1SK',
   ttl: 'ttl',
+  /** Sparse: only live (non-terminal) jobs carry GSI2PK/GSI2SK, so the sweep reads just those. */
+  liveIndex: 'GSI2',
+  livePartition: 'GSI2PK',
+  liveSort: 'GSI2SK',
 } as const;
+
+/** Live jobs spread over this many index partitions, so no single one takes every job write. */
+export const LIVE_SHARDS = 4;
+
+/** The live-index partition of a job: a stable hash of its id. */
+export function liveShard(id: string): string {
+  let hash = 0;
+  for (const ch of id) hash = (hash * 31 + ch.charCodeAt(0)) >>> 0;
+  return `LIVE#${hash % LIVE_SHARDS}`;
+}
+
+/** Task token of a job's wait for input: written by the workflow, read by the stream consumer. */
+export const INPUT_TOKEN_ATTRIBUTE = 'inputToken';
 
 /** Sort key of a job's own item (API keys and events share the table). */
 export const JOB_SK = 'JOB';

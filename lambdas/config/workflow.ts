@@ -8,6 +8,8 @@ export const WORKFLOW_STATES = {
   markRunning: 'MarkRunning',
   agentStep: 'AgentStep',
   routeOutcome: 'RouteOutcome',
+  waitForInput: 'WaitForInput',
+  inputTimedOut: 'InputTimedOut',
   markFailed: 'MarkFailed',
   failedHere: 'FailedHere',
   sendToJobDlq: 'SendToJobDlq',
@@ -35,11 +37,14 @@ export interface AgentStepEvent {
   jobId: string;
 }
 
-export type StepOutcomeName = 'continue' | 'done' | 'stopped' | 'failed';
+export type StepOutcomeName = 'continue' | 'done' | 'stopped' | 'failed' | 'input_required';
 
 export interface AgentStepResult {
   outcome: StepOutcomeName;
   error?: { code: JobErrorCode; message: string };
+  /** With `input_required`: how long WaitForInput waits, and the error code when nobody answers. */
+  inputTimeoutSeconds?: number;
+  onInputTimeout?: 'input_timeout' | 'job_timeout';
 }
 
 /** What MarkFailed receives: the execution state, with either the step's failure or a caught error. */
@@ -64,6 +69,20 @@ export const STEP_TIMEOUT_MARGIN_SECONDS = 20;
 
 /** Extra seconds the execution-level timeout allows beyond the longest job any agent may run. */
 export const EXECUTION_TIMEOUT_MARGIN_SECONDS = 300;
+
+/** EventBridge's detail-type for Step Functions execution status changes. */
+export const EXECUTION_STATUS_CHANGE = 'Step Functions Execution Status Change';
+
+/** The `detail` of that event (the local stack builds the same shape). */
+export interface ExecutionStatusDetail {
+  executionArn: string;
+  stateMachineArn: string;
+  name: string;
+  status: string;
+  input: string | null;
+  error: string | null;
+  cause: string | null;
+}
 
 export function executionArn(stateMachineArn: string, executionName: string): string {
   const [prefix, name] = stateMachineArn.split(':stateMachine:');

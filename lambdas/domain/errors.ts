@@ -64,6 +64,12 @@ export const JOB_ERROR_CODES = [
   'job_timeout',
   'model_unavailable',
   'start_failed',
+  /** Nobody answered an input request before its deadline. */
+  'input_timeout',
+  /** The job's execution was stopped from outside (an operator's StopExecution), not by a cancel. */
+  'execution_aborted',
+  /** The job's execution ended or never ran, and nothing recorded why; found by the sweep. */
+  'execution_lost',
   'internal_error',
 ] as const;
 export type JobErrorCode = (typeof JOB_ERROR_CODES)[number];

@@ -10,6 +10,8 @@ export const JOB_EVENT_TYPES = [
   'job.succeeded',
   'job.failed',
   'job.cancelled',
+  /** An operator ran a failed job again; `attempt` is the new attempt. */
+  'job.redriven',
 ] as const;
 export type JobEventType = (typeof JOB_EVENT_TYPES)[number];
 
@@ -64,6 +66,7 @@ const DATA: Record<JobEventType, (w: CommittedWrite) => JsonValue> = {
   'job.succeeded': (w) => toJobView(w.job) as unknown as JsonValue,
   'job.failed': (w) => toJobView(w.job) as unknown as JsonValue,
   'job.cancelled': (w) => toJobView(w.job) as unknown as JsonValue,
+  'job.redriven': (w) => ({ status: w.job.status, attempt: w.job.attempt }),
 };
 
 /**

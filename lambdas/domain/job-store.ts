@@ -1,6 +1,6 @@
 import type { ListPosition } from './cursor.js';
 import type { JobEvent } from './job-events.js';
-import type { Job, JobError, JobProgress, JobStatus, JsonValue } from './job.js';
+import type { InputRequest, Job, JobError, JobProgress, JobStatus, JsonValue } from './job.js';
 
 /** A job plus what the workflow checkpoints between steps. */
 export interface StepSnapshot {
@@ -32,6 +32,16 @@ export interface ListQuery {
   status?: JobStatus | undefined;
   limit: number;
   after?: ListPosition | undefined;
+}
+
+/** A live job as the sweep sees it, from the sparse live index. */
+export interface LiveJob {
+  tenant: string;
+  jobId: string;
+  pk: string;
+  status: JobStatus;
+  executionName: string;
+  createdAt: string;
 }
 
 export interface UnfinishedJob {
@@ -70,8 +80,32 @@ export interface JobStore {
     checkpoint: Omit<Checkpoint, 'state'>,
     now: Date,
   ): Promise<boolean>;
-  /** Moves a live job to `failed`; false when it was already terminal. */
-  fail(tenant: string, id: string, error: JobError, now: Date): Promise<boolean>;
+  /**
+   * Records a completed step that asks a person for input: the checkpoint and the move to
+   * `input_required` are one write; false when the job is no longer running.
+   */
+  requestInput(
+    tenant: string,
+    id: string,
+    checkpoint: Checkpoint,
+    request: InputRequest,
+    now: Date,
+  ): Promise<boolean>;
+  /**
+   * Records the answer and moves the job back to `running` (one conditional write); resuming the
+   * execution follows from it through the stream. Refused (409) unless the job is input_required.
+   */
+  submitInput(tenant: string, id: string, answer: JsonValue, now: Date): Promise<Job>;
+  /**
+   * Runs a failed job again (operators only): one conditional write back to `pending` with the
+   * attempt incremented and a new execution name, which the stream turns into a new execution.
+   */
+  redrive(tenant: string, id: string, now: Date): Promise<Job>;
+  /**
+   * Moves a live job to `failed`; false when it was already terminal. With `executionName`, only
+   * while that is still the job's execution (an old execution's end must not fail a newer attempt).
+   */
+  fail(tenant: string, id: string, error: JobError, now: Date, executionName?: string): Promise<boolean>;
   /** A page of the job's events in seq order; `next` is the seq to continue after, if more may follow. */
   listEvents(
     tenant: string,
@@ -83,4 +117,6 @@ export interface JobStore {
   tenantForKey(keyHash: string): Promise<string | undefined>;
   putApiKey(keyHash: string, tenant: string): Promise<void>;
   listUnfinished(): Promise<UnfinishedJob[]>;
+  /** Live jobs created before `before` (ISO time), from the sparse live index. */
+  listLive(before: string): Promise<LiveJob[]>;
 }

@@ -36,6 +36,16 @@ export function sourcesOf(to: JobStatus): JobStatus[] {
   return JOB_STATUSES.filter((from) => canTransition(from, to));
 }
 
+/**
+ * An operator's redrive is the one way out of a terminal state (CONTRACT.md): a failed job runs
+ * again as a new attempt, under a new execution name, since Step Functions keeps names for 90 days.
+ */
+export function canRedrive(status: JobStatus): boolean {
+  return status === 'failed';
+}
+
+export const redriveExecutionName = (id: string, attempt: number) => `${id}-r${attempt}`;
+
 export function assertTransition(from: JobStatus, to: JobStatus): void {
   if (!canTransition(from, to)) {
     throw new DomainError(
@@ -61,6 +71,8 @@ export interface JobError {
 
 export interface InputRequest {
   prompt: string;
+  /** JSON Schema the answer must match, when the agent gave one. */
+  schema?: { [key: string]: JsonValue };
 }
 
 /** The job as the domain sees it. Storage attributes (keys, TTL, fingerprint) live in the store. */
@@ -74,6 +86,8 @@ export interface Job {
   metadata: Record<string, JsonValue>;
   webhook: { url: string } | null;
   timeoutSeconds: number;
+  /** How long the job may wait for an answer to one input request, when the client chose. */
+  inputTimeoutSeconds?: number | undefined;
   progress: JobProgress;
   result: JsonValue | null;
   error: JobError | null;
@@ -95,6 +109,7 @@ export interface NewJobRequest {
   metadata?: Record<string, JsonValue> | undefined;
   webhook?: { url: string } | undefined;
   timeoutSeconds: number;
+  inputTimeoutSeconds?: number | undefined;
 }
 
 export function newJob(id: string, tenant: string, req: NewJobRequest, now: Date, expiresAt: Date): Job {
@@ -109,6 +124,7 @@ export function newJob(id: string, tenant: string, req: NewJobRequest, now: Date
     metadata: req.metadata ?? {},
     webhook: req.webhook ?? null,
     timeoutSeconds: req.timeoutSeconds,
+    ...(req.inputTimeoutSeconds === undefined ? {} : { inputTimeoutSeconds: req.inputTimeoutSeconds }),
     progress: { fraction: 0, step: 0, message: null },
     result: null,
     error: null,
@@ -121,6 +137,26 @@ export function newJob(id: string, tenant: string, req: NewJobRequest, now: Date
     executionName: id,
     eventSeq: 1,
   };
+}
+
+/** Why a wait for input ended unanswered: its own deadline, or the job's, whichever came first. */
+export type InputWaitTimeout = 'input_timeout' | 'job_timeout';
+
+/**
+ * How long the workflow waits for an answer: the job's own choice (else the agent's default),
+ * never beyond the job's deadline, because time spent waiting counts against the whole run.
+ */
+export function inputWait(
+  job: Pick<Job, 'timeoutSeconds' | 'inputTimeoutSeconds' | 'startedAt' | 'createdAt'>,
+  defaultSeconds: number,
+  now: Date,
+): { seconds: number; onTimeout: InputWaitTimeout } {
+  const wanted = job.inputTimeoutSeconds ?? defaultSeconds;
+  const started = new Date(job.startedAt ?? job.createdAt).getTime();
+  const jobLeft = Math.ceil((started + job.timeoutSeconds * 1000 - now.getTime()) / 1000);
+  // Step Functions takes a whole number of seconds, at least one.
+  if (jobLeft < wanted) return { seconds: Math.max(1, jobLeft), onTimeout: 'job_timeout' };
+  return { seconds: Math.max(1, wanted), onTimeout: 'input_timeout' };
 }
 
 export function jobLinks(id: string) {

@@ -1,11 +1,13 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { jobStoreFromEnv } from '../adapters/dynamo-job-store.js';
 import type { AgentDefinition, StepOutcome } from '../agents/agent.js';
-import { TransientStepError } from '../agents/agent.js';
+import { inputTimeoutOf, TransientStepError } from '../agents/agent.js';
 import { findAgent } from '../agents/registry.js';
 import type { AgentStepEvent, AgentStepResult } from '../config/workflow.js';
 import type { JobErrorCode } from '../domain/errors.js';
-import type { JobProgress, JsonValue } from '../domain/job.js';
+import { isUsableSchema } from '../domain/input-answer.js';
+import type { Job, JobProgress, JsonValue } from '../domain/job.js';
+import { inputWait } from '../domain/job.js';
 import { cappedProgressData } from '../domain/job-events.js';
 import type { Checkpoint, StepSnapshot } from '../domain/job-store.js';
 
@@ -14,6 +16,8 @@ const store = jobStoreFromEnv();
 
 /** A job item must stay well under DynamoDB's 400 KB; results beyond this fail the job clearly. */
 export const MAX_RESULT_BYTES = 128 * 1024;
+/** Prompts are shown to people and stored on the job: longer ones are cut. */
+const MAX_PROMPT_CHARS = 4_000;
 
 const failed = (code: JobErrorCode, message: string): AgentStepResult => ({
   outcome: 'failed',
@@ -112,7 +116,7 @@ export const handler = async (event: AgentStepEvent): Promise<AgentStepResult> =
   }
   const invalid = invalidOutcome(outcome);
   if (invalid) return failed('agent_error', `step ${step} ${invalid}`);
-  return record(event, outcome, {
+  return record(event, snap.job, agent, outcome, {
     completedSteps: step,
     progress: report.progress,
     progressData: report.data,
@@ -140,6 +144,8 @@ function invalidOutcome(outcome: unknown): string | undefined {
 
 async function record(
   event: AgentStepEvent,
+  job: Job,
+  agent: AgentDefinition<unknown, unknown>,
   outcome: StepOutcome<unknown>,
   cp: Omit<Checkpoint, 'state'>,
 ): Promise<AgentStepResult> {
@@ -147,9 +153,20 @@ async function record(
   switch (outcome.type) {
     case 'fail':
       return failed(outcome.code ?? 'agent_error', outcome.message);
-    case 'input_required':
-      // The wait-for-input workflow branch is not deployed yet; fail loudly rather than hang.
-      return failed('agent_error', 'this deployment cannot wait for human input yet');
+    case 'input_required': {
+      if (typeof outcome.prompt !== 'string' || !isUsableSchema(outcome.schema)) {
+        return failed('agent_error', 'the input request has no prompt or an unusable schema');
+      }
+      const request = {
+        prompt: outcome.prompt.slice(0, MAX_PROMPT_CHARS),
+        ...(outcome.schema === undefined ? {} : { schema: outcome.schema }),
+      };
+      const wait = inputWait(job, inputTimeoutOf(agent).defaultSeconds, now);
+      const state = (outcome.state ?? null) as never;
+      const ok = await store.requestInput(event.tenant, event.jobId, { ...cp, state }, request, now);
+      if (!ok) return { outcome: 'stopped' };
+      return { outcome: 'input_required', inputTimeoutSeconds: wait.seconds, onInputTimeout: wait.onTimeout };
+    }
     case 'continue': {
       const ok = await store.checkpoint(
         event.tenant,

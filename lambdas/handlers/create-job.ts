@@ -1,5 +1,6 @@
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import { jobStoreFromEnv } from '../adapters/dynamo-job-store.js';
+import { inputTimeoutOf } from '../agents/agent.js';
 import { findAgent } from '../agents/registry.js';
 import { DomainError, ValidationError } from '../domain/errors.js';
 import { assertIdempotencyKey, jobIdFor, requestFingerprint } from '../domain/idempotency.js';
@@ -34,6 +35,13 @@ function checkAgainstAgent(req: CreateJobRequest): number {
         path: 'timeoutSeconds',
         message: `must be at most ${agent.maxTimeoutSeconds} for the ${agent.name} agent`,
       },
+    ]);
+  }
+  const inputTimeout = req.inputTimeoutSeconds;
+  const { maxSeconds } = inputTimeoutOf(agent);
+  if (inputTimeout !== undefined && inputTimeout > maxSeconds) {
+    throw new ValidationError('inputTimeoutSeconds is too large', [
+      { path: 'inputTimeoutSeconds', message: `must be at most ${maxSeconds} for the ${agent.name} agent` },
     ]);
   }
   return timeout;

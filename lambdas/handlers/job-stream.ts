@@ -4,13 +4,13 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { WorkflowClient } from '../adapters/workflow-client.js';
 import { ENV, requireEnv } from '../config/env.js';
-import { JOB_SK } from '../config/table.js';
+import { INPUT_TOKEN_ATTRIBUTE, JOB_SK } from '../config/table.js';
 import type { Job } from '../domain/job.js';
 
 const logger = new Logger({ serviceName: 'agent-jobs' });
 const workflow = new WorkflowClient(requireEnv(ENV.stateMachineArn));
 
-type JobImage = Job & { PK: string; SK: string };
+type JobImage = Job & { PK: string; SK: string; [INPUT_TOKEN_ATTRIBUTE]?: string };
 
 const image = (img: unknown) =>
   img ? (unmarshall(img as Record<string, AttributeValue>) as JobImage) : undefined;
@@ -18,7 +18,8 @@ const image = (img: unknown) =>
 /**
  * What a committed write to a job item asks of the workflow. A new pending job (or an expired
  * one replaced under the same id, which gets a new execution name) starts its execution; a move
- * to `cancelled` stops it.
+ * to `cancelled` stops it, and an answer (input_required -> running) resumes the waiting task
+ * with the token the old image still carries.
  */
 export async function applyRecord(record: DynamoDBRecord): Promise<void> {
   const next = image(record.dynamodb?.NewImage);
@@ -34,6 +35,12 @@ export async function applyRecord(record: DynamoDBRecord): Promise<void> {
   } else if (next.status === 'cancelled' && prev && prev.status !== 'cancelled') {
     await workflow.stop(next.executionName, 'the job was cancelled through the API');
     logger.info('execution stopped', { jobId: next.id });
+  } else if (next.status === 'running' && prev?.status === 'input_required') {
+    // No token yet means the answer beat the workflow's token write, which then fails its
+    // condition and the workflow goes straight on to the next step.
+    const token = prev[INPUT_TOKEN_ATTRIBUTE];
+    const resumed = token !== undefined && (await workflow.resume(token));
+    logger.info('input answered', { jobId: next.id, resumed });
   }
 }
 

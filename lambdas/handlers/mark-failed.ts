@@ -18,6 +18,9 @@ function fromCaught(errorName: string): { code: JobErrorCode; message: string } 
   if (errorName === 'States.Timeout' || errorName === 'Sandbox.Timedout') {
     return { code: 'step_timeout', message: 'an agent step did not finish in time' };
   }
+  if (errorName === 'States.HeartbeatTimeout') {
+    return { code: 'step_timeout', message: 'an agent step stopped sending heartbeats' };
+  }
   if (errorName === TRANSIENT_STEP_ERROR) {
     return {
       code: 'model_unavailable',

@@ -1,5 +1,6 @@
 import './awslambda.js';
-import { mkdir } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { join, resolve as resolvePath } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -11,16 +12,21 @@ import type { AgentDefinition } from '../agents/agent.js';
 import { registerAgent } from '../agents/registry.js';
 import { ENV } from '../config/env.js';
 import { API_ROUTES, HANDLER_METADATA_KEY, INTERNAL_HANDLERS } from '../config/routes.js';
-import { LAMBDA_TASKS } from '../config/workflow.js';
+import { EXECUTION_STATUS_CHANGE, LAMBDA_TASKS } from '../config/workflow.js';
 import { DEV_TENANT, devApiKey, parseApiKeys, seedApiKeys, type TenantKey } from './api-keys.js';
 import { type DynamoDbLocal, startDynamoDbLocal } from './dynamodb-local.js';
-import type { FilterCriteria } from './filter-criteria.js';
+import { LOCAL_ENDPOINTS_FILE, type LocalEndpointsFile } from './cli-endpoints.js';
+import { compileFilterCriteria, type FilterCriteria } from './filter-criteria.js';
 import { createHttpAdapter, listen } from './http-adapter.js';
 import { lambdaContext } from './lambda-context.js';
 import { buildHandlerEnv, type LocalEndpoints, provisionQueues, provisionTables } from './provision.js';
 import { resumeUnfinishedJobs } from './recovery.js';
 import { type SqsLocal, startSqsLocal } from './sqs-local.js';
-import { LocalStepFunctions } from './stepfunctions-local.js';
+import {
+  type ExecutionStatusChange,
+  LocalStepFunctions,
+  STATUS_CHANGE_EVENT,
+} from './stepfunctions-local.js';
 import { StreamPoller } from './stream-poller.js';
 import { type AslDefinition, type LambdaHandler, mapTasks } from './task-handlers.js';
 import {
@@ -64,6 +70,8 @@ export interface LocalStack {
   stateMachineArn: string;
   /** Queue logical id -> queue URL. */
   queues: Record<string, string>;
+  /** The environment every handler runs with (tests that invoke a handler themselves use it). */
+  handlerEnv: Record<string, string>;
   sfn: LocalStepFunctions;
   template: CfnTemplate;
   stop(): Promise<void>;
@@ -72,7 +80,7 @@ export interface LocalStack {
 const common = { region: LOCAL_REGION, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
 
 /** Shutdown order: stop taking requests, then stop producing work, then the services the work used. */
-const STOP_ORDER = ['http', 'poller', 'stepFunctions', 'sqs', 'dynamodb'] as const;
+const STOP_ORDER = ['http', 'schedules', 'poller', 'stepFunctions', 'sqs', 'dynamodb'] as const;
 type Stops = Partial<Record<(typeof STOP_ORDER)[number], () => Promise<void>>>;
 
 let started = false;
@@ -140,11 +148,14 @@ async function start(options: LocalStackOptions, stops: Stops): Promise<Omit<Loc
   const store = new DynamoJobStore(tableName);
   await Promise.all([seedApiKeys(store, tenantKeys), preloadHandlers()]);
 
+  await writeCliEndpoints(template, resolve, dataDir, { tableName, endpoints });
   const pollers = streamPollers(template, resolve, { clients, tableName, queues, dataDir, options });
   await Promise.all(pollers.map((p) => p.start()));
   stops.poller = async () => {
     await Promise.all(pollers.map((p) => p.stop()));
   };
+  routeExecutionStatusChanges(template, resolve, sfn);
+  stops.schedules = runSchedules(template);
   const sfnClient = new SFNClient({ ...common, endpoint: sfnEndpoint });
   const resumed = await resumeUnfinishedJobs({ store, sfn: sfnClient, stateMachineArn: sfn.stateMachineArn });
   if (resumed > 0) log(`resumed ${resumed} unfinished job(s)`);
@@ -157,6 +168,7 @@ async function start(options: LocalStackOptions, stops: Stops): Promise<Omit<Loc
     tableName,
     stateMachineArn: sfn.stateMachineArn,
     queues,
+    handlerEnv: { ...handlerEnv, ...options.env },
     sfn,
     template,
   };
@@ -280,6 +292,108 @@ function streamPoller(template: CfnTemplate, resolved: unknown, ctx: PollerConte
     maxRetryAttempts: ctx.options.streamRetryAttempts ?? props.MaximumRetryAttempts ?? 8,
     bisectOnFunctionError: props.BisectBatchOnFunctionError === true,
   });
+}
+
+/**
+ * What the operator CLI (`agent-jobs dlq ... --local`) needs, from the same stack outputs it reads
+ * from CloudFormation for a deployed stack.
+ */
+async function writeCliEndpoints(
+  template: CfnTemplate,
+  resolve: Resolver,
+  dataDir: string,
+  stack: { tableName: string; endpoints: LocalEndpoints },
+) {
+  const output = (name: string) => String(resolve(template.Outputs?.[name]?.Value));
+  const file: LocalEndpointsFile = {
+    tableName: stack.tableName,
+    jobDlqUrl: output('JobDlqUrl'),
+    startDlqUrl: output('StartDlqUrl'),
+    endpoints: { dynamodb: stack.endpoints.dynamodb, sqs: stack.endpoints.sqs },
+    region: LOCAL_REGION,
+  };
+  await writeFile(join(dataDir, LOCAL_ENDPOINTS_FILE), `${JSON.stringify(file, null, 2)}\n`);
+}
+
+interface EventRuleProps {
+  EventPattern?: unknown;
+  ScheduleExpression?: string;
+  Targets?: Array<{ Arn?: { 'Fn::GetAtt'?: [string, string] } }>;
+}
+
+/**
+ * EventBridge's part locally: each rule of the template on Step Functions status changes gets the
+ * same envelope EventBridge would deliver, filtered by the rule's own pattern, and invokes its
+ * target functions. A failed invocation is logged, as the sweep repairs what it left.
+ */
+function routeExecutionStatusChanges(template: CfnTemplate, resolve: Resolver, sfn: LocalStepFunctions) {
+  const rules = eventRules(template)
+    .filter((props) => props.EventPattern !== undefined)
+    .map((props) => {
+      const pattern = JSON.stringify(resolve(props.EventPattern ?? {}));
+      return {
+        matches: compileFilterCriteria({ Filters: [{ Pattern: pattern }] }),
+        handlers: targetHandlers(template, props),
+      };
+    });
+  sfn.statusChanges.on(STATUS_CHANGE_EVENT, (detail: ExecutionStatusChange) => {
+    const event = {
+      version: '0',
+      id: randomUUID(),
+      'detail-type': EXECUTION_STATUS_CHANGE,
+      source: 'aws.states',
+      account: LOCAL_ACCOUNT_ID,
+      time: new Date().toISOString(),
+      region: LOCAL_REGION,
+      resources: [detail.executionArn],
+      detail,
+    };
+    for (const name of rules.filter((r) => r.matches(event)).flatMap((r) => r.handlers)) {
+      void invokeEventHandler(name, event).catch((e: unknown) =>
+        console.error(`local stack: ${name} failed on an execution status change`, e),
+      );
+    }
+  });
+}
+
+const eventRules = (template: CfnTemplate) =>
+  resourcesOfType(template, 'AWS::Events::Rule').map(([, rule]) => rule.Properties as EventRuleProps);
+
+const targetHandlers = (template: CfnTemplate, props: EventRuleProps) =>
+  (props.Targets ?? []).map((t) => handlerOf(template, t.Arn?.['Fn::GetAtt']?.[0] ?? ''));
+
+const SCHEDULE_UNITS_MS: Record<string, number> = {
+  minute: 60_000,
+  minutes: 60_000,
+  hour: 3_600_000,
+  hours: 3_600_000,
+};
+
+/** Scheduled rules (`rate(N unit)`) invoke their targets on the same cadence; returns their stop. */
+function runSchedules(template: CfnTemplate): () => Promise<void> {
+  const timers = eventRules(template).flatMap((props) => {
+    const rate = /^rate\((\d+) (\w+)\)$/.exec(props.ScheduleExpression ?? '');
+    const unitMs = rate && SCHEDULE_UNITS_MS[rate[2]!];
+    if (!rate || !unitMs) return [];
+    const handlers = targetHandlers(template, props);
+    const event = { 'detail-type': 'Scheduled Event', source: 'aws.events', detail: {} };
+    const tick = () => {
+      for (const name of handlers) {
+        void invokeEventHandler(name, { ...event, id: randomUUID(), time: new Date().toISOString() }).catch(
+          (e: unknown) => console.error(`local stack: scheduled ${name} failed`, e),
+        );
+      }
+    };
+    return [setInterval(tick, Number(rate[1]) * unitMs).unref()];
+  });
+  return async () => {
+    for (const t of timers) clearInterval(t);
+  };
+}
+
+async function invokeEventHandler(name: string, event: unknown) {
+  const handler = await loadHandler(name);
+  return handler(event, lambdaContext(name, STREAM_HANDLER_TIMEOUT_MS));
 }
 
 const STREAM_HANDLER_TIMEOUT_MS = 60_000;

@@ -12,6 +12,13 @@ import {
 } from 'aws-local-stepfunctions';
 import { executionArn as arnOfExecution } from '../config/workflow.js';
 import { readBody } from './http-util.js';
+import {
+  type CallbackLimits,
+  localizeCallbacks,
+  TaskTokens,
+  taskContext,
+  TokenError,
+} from './task-callbacks.js';
 import type { AslDefinition, Json, TaskHandler } from './task-handlers.js';
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
@@ -80,6 +87,8 @@ export class LocalStepFunctions {
   readonly statusChanges = new EventEmitter();
   readonly stateMachineArn: string;
   private readonly machine: StateMachine;
+  private readonly callbacks: Record<string, CallbackLimits>;
+  private readonly tokens = new TaskTokens();
   private readonly executions = new Map<string, Execution>();
   private readonly creationDate = new Date();
   private server?: Server;
@@ -88,7 +97,9 @@ export class LocalStepFunctions {
   constructor(private readonly options: LocalStepFunctionsOptions) {
     this.stateMachineArn = options.stateMachineArn;
     // Validated once here: building a StateMachine is the expensive part of a run.
-    this.machine = new StateMachine(options.definition as unknown as StateMachineDefinition, {
+    const local = localizeCallbacks(options.definition);
+    this.callbacks = local.callbacks;
+    this.machine = new StateMachine(local.definition as unknown as StateMachineDefinition, {
       validationOptions: { checkArn: false },
     });
   }
@@ -218,10 +229,15 @@ export class LocalStepFunctions {
     const controller = new AbortController();
     const startDate = new Date();
     const handlers = Object.fromEntries(
-      Object.entries(this.options.taskHandlers).map(([state, fn]) => [
-        state,
-        (taskInput: unknown) => fn({ input: taskInput as Json, signal: controller.signal }),
-      ]),
+      Object.entries(this.options.taskHandlers).map(([state, fn]) => {
+        const { signal } = controller;
+        const limits = this.callbacks[state];
+        const handler = limits
+          ? (taskInput: unknown) =>
+              this.tokens.run(limits, taskInput as Json, signal, (params) => fn({ input: params, signal }))
+          : (taskInput: unknown) => fn({ input: taskInput as Json, signal });
+        return [state, handler];
+      }),
     );
     const run = this.machine.run(parsed, {
       overrides: { taskResourceLocalHandlers: handlers as never },
@@ -234,6 +250,7 @@ export class LocalStepFunctions {
           RoleArn: this.options.roleArn,
         },
         StateMachine: { Id: this.stateMachineArn, Name: this.stateMachineArn.split(':').pop() },
+        Task: taskContext(),
       },
     });
     controller.signal.addEventListener('abort', () => run.abort(), { once: true });
@@ -303,7 +320,23 @@ export class LocalStepFunctions {
     ListExecutions: (b) => this.listExecutions(b),
     DescribeStateMachine: (b) => this.describeStateMachine(b),
     GetExecutionHistory: (b) => this.getExecutionHistory(b),
+    SendTaskSuccess: (b: { taskToken?: string; output?: string }) =>
+      this.taskResponse(() => this.tokens.succeed(b.taskToken, parseInput(b.output ?? 'null'))),
+    SendTaskFailure: (b: { taskToken?: string; error?: string; cause?: string }) =>
+      this.taskResponse(() => this.tokens.fail(b.taskToken, b.error, b.cause)),
+    SendTaskHeartbeat: (b: { taskToken?: string }) =>
+      this.taskResponse(() => this.tokens.heartbeat(b.taskToken)),
   };
+
+  private taskResponse(respond: () => void) {
+    try {
+      respond();
+      return {};
+    } catch (e) {
+      if (e instanceof TokenError) throw new SfnServiceError(e.type, e.message);
+      throw e;
+    }
+  }
 
   private async serve(req: IncomingMessage, res: ServerResponse) {
     try {

@@ -21,10 +21,14 @@ export type TaskHandler = (call: TaskCall) => Promise<Json>;
 
 export type LambdaHandler = (event: unknown, context: Context) => Promise<unknown>;
 
-interface TaskState {
+export interface TaskState {
   Type: string;
   Resource?: string;
+  Parameters?: Record<string, unknown>;
   TimeoutSeconds?: number;
+  TimeoutSecondsPath?: string;
+  HeartbeatSeconds?: number;
+  HeartbeatSecondsPath?: string;
   Branches?: AslDefinition[];
   Iterator?: AslDefinition;
   ItemProcessor?: AslDefinition;
@@ -166,14 +170,22 @@ const SDK_INTEGRATIONS: Record<string, { service: string; call: SdkCall }> = {
     service: 'DynamoDB',
     call: (p, o, abortSignal) => o.dynamodb.send(new DeleteItemCommand(p as never), { abortSignal }),
   },
+  // The AWS SDK integration: same call, errors prefixed with the SDK's service name.
+  'arn:aws:states:::aws-sdk:dynamodb:updateItem': {
+    service: 'DynamoDb',
+    call: (p, o, abortSignal) => o.dynamodb.send(new UpdateItemCommand(p as never), { abortSignal }),
+  },
   'arn:aws:states:::sqs:sendMessage': {
     service: 'SQS',
     call: (p, o, abortSignal) => o.sqs.send(new SendMessageCommand(p as never), { abortSignal }),
   },
 };
 
+/** A callback task (`.waitForTaskToken`) makes the same call; the local service then awaits the token. */
+export const CALLBACK_SUFFIX = '.waitForTaskToken';
+
 function sdkTask(stateName: string, resource: string, options: TaskMappingOptions): TaskHandler {
-  const integration = SDK_INTEGRATIONS[resource];
+  const integration = SDK_INTEGRATIONS[resource.replace(CALLBACK_SUFFIX, '')];
   if (!integration) {
     throw new Error(
       `Task ${stateName}: no local handler for resource ${resource} (add it to LAMBDA_TASKS or the SDK integrations)`,

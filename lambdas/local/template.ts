@@ -13,6 +13,7 @@ export interface CfnResource {
 
 export interface CfnTemplate {
   readonly Resources: Record<string, CfnResource>;
+  readonly Outputs?: Record<string, { Value: unknown }>;
 }
 
 export type Resolver = (value: unknown) => unknown;

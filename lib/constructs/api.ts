@@ -38,6 +38,7 @@ const TABLE_ACCESS: Readonly<Record<string, readonly TableAction[]>> = {
   'list-events': ['GetItem', 'Query'],
   'stream-job': ['GetItem', 'Query'],
   'cancel-job': ['UpdateItem'],
+  'submit-input': ['GetItem', 'UpdateItem'],
   'health-ready': ['DescribeTable'],
   [INTERNAL_HANDLERS.authorizer]: ['GetItem'],
 };

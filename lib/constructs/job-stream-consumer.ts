@@ -80,6 +80,14 @@ export class JobStreamConsumer extends Construct {
           // `pending` too: a job replaced after expiry (same key, new execution name) is a MODIFY.
           dynamodb: { ...JOB_ITEM, NewImage: { status: { S: FilterRule.or('pending', 'cancelled') } } },
         }),
+        FilterCriteria.filter({
+          eventName: FilterRule.isEqual('MODIFY'),
+          dynamodb: {
+            ...JOB_ITEM,
+            OldImage: { status: { S: FilterRule.isEqual('input_required') } },
+            NewImage: { status: { S: FilterRule.isEqual('running') } },
+          },
+        }),
       ]),
     );
     this.grantExecutionControl(props.stateMachine);
@@ -101,7 +109,8 @@ export class JobStreamConsumer extends Construct {
     const role = this.handler.role;
     role.addToPolicy(
       new iam.PolicyStatement({
-        actions: ['states:StartExecution'],
+        // SendTaskSuccess resumes a wait for input with the token the job item carries.
+        actions: ['states:StartExecution', 'states:SendTaskSuccess'],
         resources: [stateMachine.stateMachineArn],
       }),
     );

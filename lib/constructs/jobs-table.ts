@@ -25,7 +25,8 @@ export interface JobsTableProps {
 
 /**
  * The single table that holds jobs, their idempotency records and API keys. GSI1 lists a
- * tenant's jobs newest first; the stream drives execution start and cancellation.
+ * tenant's jobs newest first; GSI2 (sparse) holds only live jobs, for the sweep; the stream drives
+ * execution start and cancellation.
  */
 export class JobsTable extends Construct {
   public readonly table: dynamodb.Table;
@@ -53,6 +54,25 @@ export class JobsTable extends Construct {
       sortKey: { name: 'GSI1SK', type: dynamodb.AttributeType.STRING },
       projectionType: dynamodb.ProjectionType.ALL,
     });
+    this.table.addGlobalSecondaryIndex({
+      indexName: TABLE_KEYS.liveIndex,
+      partitionKey: { name: TABLE_KEYS.livePartition, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: TABLE_KEYS.liveSort, type: dynamodb.AttributeType.STRING },
+      // Just what the sweep needs to judge and repair a job, so the index stays small.
+      projectionType: dynamodb.ProjectionType.INCLUDE,
+      nonKeyAttributes: ['tenant', 'id', 'status', 'executionName', 'createdAt'],
+    });
+  }
+
+  /** Lets the function query the sparse index of live jobs (and names the table), nothing else. */
+  public grantLiveQuery(fn: LambdaFunction): void {
+    fn.addEnvironment(ENV.tableName, this.table.tableName);
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:Query'],
+        resources: [`${this.table.tableArn}/index/${TABLE_KEYS.liveIndex}`],
+      }),
+    );
   }
 
   /** Tells the function which table to use and lets it do exactly `access` on it, in one call. */

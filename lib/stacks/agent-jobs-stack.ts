@@ -2,8 +2,10 @@ import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { JobsApi } from '../constructs/api.js';
 import { DeadLetterQueue } from '../constructs/dead-letter-queue.js';
+import { ExecutionReconciler } from '../constructs/execution-reconciler.js';
 import { JobEventsConsumer } from '../constructs/job-events-consumer.js';
 import { JobStreamConsumer } from '../constructs/job-stream-consumer.js';
+import { JobSweeper } from '../constructs/job-sweeper.js';
 import { JobsTable } from '../constructs/jobs-table.js';
 import { type AgentJobsConfig, type AgentJobsConfigInput, resolveConfig } from '../stack-config.js';
 import { JobWorkflow } from '../workflows/job-workflow.js';
@@ -21,6 +23,8 @@ export class AgentJobsStack extends Stack {
   public readonly workflow: JobWorkflow;
   public readonly streamConsumer: JobStreamConsumer;
   public readonly eventsConsumer: JobEventsConsumer;
+  public readonly reconciler: ExecutionReconciler;
+  public readonly sweeper: JobSweeper;
   public readonly api: JobsApi;
 
   constructor(scope: Construct, id: string, props: AgentJobsStackProps = {}) {
@@ -59,6 +63,18 @@ export class AgentJobsStack extends Stack {
       eventsDlq: this.eventsDlq.queue,
       logRetention,
     });
+    this.reconciler = new ExecutionReconciler(this, 'Reconciler', {
+      jobs: this.jobs,
+      stateMachine,
+      jobDlq: this.jobDlq.queue,
+      logRetention,
+    });
+    this.sweeper = new JobSweeper(this, 'Sweeper', {
+      jobs: this.jobs,
+      stateMachine,
+      jobDlq: this.jobDlq.queue,
+      logRetention,
+    });
     this.api = new JobsApi(this, 'Api', {
       jobs: this.jobs,
       stateMachine,
@@ -69,5 +85,6 @@ export class AgentJobsStack extends Stack {
     new CfnOutput(this, 'TableName', { value: this.jobs.table.tableName });
     new CfnOutput(this, 'StateMachineArn', { value: stateMachine.stateMachineArn });
     new CfnOutput(this, 'JobDlqUrl', { value: this.jobDlq.queue.queueUrl });
+    new CfnOutput(this, 'StartDlqUrl', { value: this.startDlq.queue.queueUrl });
   }
 }

@@ -7,7 +7,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { maxJobTimeoutSeconds, maxStepTimeoutSeconds } from '../../lambdas/agents/registry.js';
 import { INTERNAL_HANDLERS } from '../../lambdas/config/routes.js';
-import { JOB_SK } from '../../lambdas/config/table.js';
+import { INPUT_TOKEN_ATTRIBUTE, JOB_SK } from '../../lambdas/config/table.js';
 import {
   EXECUTION_TIMEOUT_MARGIN_SECONDS,
   WORKFLOW_STATES as S,
@@ -50,6 +50,11 @@ function backoff(errors: string[], maxAttempts = 4): sfn.RetryProps {
     jitterStrategy: sfn.JitterType.FULL,
   };
 }
+
+/** The same throttling and service errors as raised through the AWS SDK integration (its own prefix). */
+const DYNAMODB_SDK_TRANSIENT_ERRORS = DYNAMODB_TRANSIENT_ERRORS.map((e) =>
+  e.replace('DynamoDB.', 'DynamoDb.'),
+);
 
 const CAUGHT = { resultPath: '$.failure' };
 
@@ -155,8 +160,10 @@ export class JobWorkflow extends Construct {
     })
       .addRetry(backoff([...LAMBDA_SERVICE_ERRORS, TRANSIENT_STEP_ERROR]))
       .addCatch(markFailed, CAUGHT);
+    const waitForInput = this.waitForInputTask(props.jobs, agentStep, markFailed);
     const routeOutcome = new sfn.Choice(this, S.routeOutcome)
       .when(sfn.Condition.stringEquals('$.step.outcome', 'continue'), agentStep)
+      .when(sfn.Condition.stringEquals('$.step.outcome', 'input_required'), waitForInput)
       .when(sfn.Condition.stringEquals('$.step.outcome', 'done'), jobSucceeded)
       .when(sfn.Condition.stringEquals('$.step.outcome', 'stopped'), jobSettled)
       .otherwise(markFailed);
@@ -199,6 +206,61 @@ export class JobWorkflow extends Construct {
       resultPath: sfn.JsonPath.DISCARD,
       taskTimeout: SERVICE_CALL_TIMEOUT,
     });
+  }
+
+  /**
+   * Parks the execution until someone answers: the task token goes onto the job item (only while
+   * it still waits), and the stream consumer hands it back with SendTaskSuccess once POST /input
+   * has recorded the answer. Then the next step runs with the answer.
+   */
+  private waitForInputTask(
+    jobs: JobsTable,
+    agentStep: sfn.IChainable,
+    markFailed: sfn.IChainable,
+  ): sfn.IChainable {
+    const inputTimedOut = new sfn.Pass(this, S.inputTimedOut, {
+      comment: 'Nobody answered in time: fail the job with the code the step chose for this wait.',
+      parameters: {
+        outcome: 'failed',
+        error: {
+          code: sfn.JsonPath.stringAt('$.step.onInputTimeout'),
+          message: 'no answer to the input request arrived before the deadline',
+        },
+      },
+      resultPath: '$.step',
+    }).next(markFailed);
+    return (
+      new tasks.CallAwsService(this, S.waitForInput, {
+        // The optimized DynamoDB integration has no callback pattern; the AWS SDK integration does.
+        service: 'dynamodb',
+        action: 'updateItem',
+        integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+        parameters: {
+          TableName: jobs.table.tableName,
+          Key: { PK: { S: sfn.JsonPath.stringAt('$.pk') }, SK: { S: JOB_SK } },
+          UpdateExpression: `SET ${INPUT_TOKEN_ATTRIBUTE} = :token`,
+          ConditionExpression: '#status = :waiting',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':token': { S: sfn.JsonPath.taskToken },
+            ':waiting': { S: 'input_required' },
+          },
+        },
+        iamResources: [jobs.table.tableArn],
+        iamAction: 'dynamodb:UpdateItem',
+        resultPath: sfn.JsonPath.DISCARD,
+        taskTimeout: sfn.Timeout.at('$.step.inputTimeoutSeconds'),
+      })
+        .addRetry(backoff(DYNAMODB_SDK_TRANSIENT_ERRORS))
+        .addCatch(inputTimedOut, { errors: [sfn.Errors.TIMEOUT], resultPath: '$.failure' })
+        // Answered before the token was stored, or cancelled meanwhile: the next step sees which.
+        .addCatch(agentStep, {
+          errors: ['DynamoDb.ConditionalCheckFailedException'],
+          resultPath: sfn.JsonPath.DISCARD,
+        })
+        .addCatch(markFailed, CAUGHT)
+        .next(agentStep)
+    );
   }
 
   private createAlarms(): cloudwatch.Alarm[] {

@@ -62,12 +62,16 @@ describe('environment wiring: each function gets what it reads, nothing else', (
     'list-jobs': TABLE_ENV,
     'get-job': TABLE_ENV,
     'cancel-job': FINISHING_ENV,
+    // Its store reads the retention days like every store that updates job items.
+    'submit-input': FINISHING_ENV,
     'health-live': BASE_ENV,
     'health-ready': [...TABLE_ENV, ENV.stateMachineArn].sort(),
     openapi: BASE_ENV,
     authorizer: TABLE_ENV,
     'agent-step': FINISHING_ENV,
     'mark-failed': FINISHING_ENV,
+    'reconcile-execution': [...FINISHING_ENV, ENV.jobDlqUrl].sort(),
+    'sweep-jobs': [...FINISHING_ENV, ENV.jobDlqUrl, ENV.stateMachineArn].sort(),
     'job-stream': [...BASE_ENV, ENV.stateMachineArn].sort(),
     'list-events': TABLE_ENV,
     'stream-job': [...TABLE_ENV, ENV.streamMaxSeconds].sort(),
@@ -95,12 +99,29 @@ describe('IAM: least privilege per function', () => {
     'list-jobs': ['dynamodb:Query'],
     'get-job': ['dynamodb:GetItem'],
     'cancel-job': ['dynamodb:UpdateItem'],
+    'submit-input': ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
     'health-live': [],
     'health-ready': ['dynamodb:DescribeTable', 'states:DescribeStateMachine'],
     openapi: [],
     authorizer: ['dynamodb:GetItem'],
     'agent-step': ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
     'mark-failed': ['dynamodb:UpdateItem'],
+    'reconcile-execution': [
+      'dynamodb:GetItem',
+      'dynamodb:UpdateItem',
+      'sqs:GetQueueAttributes',
+      'sqs:GetQueueUrl',
+      'sqs:SendMessage',
+    ],
+    'sweep-jobs': [
+      'dynamodb:Query',
+      'dynamodb:UpdateItem',
+      'sqs:GetQueueAttributes',
+      'sqs:GetQueueUrl',
+      'sqs:SendMessage',
+      'states:DescribeExecution',
+      'states:StartExecution',
+    ],
     'job-stream': [
       'dynamodb:DescribeStream',
       'dynamodb:GetRecords',
@@ -110,6 +131,7 @@ describe('IAM: least privilege per function', () => {
       'sqs:GetQueueUrl',
       'sqs:SendMessage',
       'states:DescribeExecution',
+      'states:SendTaskSuccess',
       'states:StartExecution',
       'states:StopExecution',
     ],
@@ -140,7 +162,7 @@ describe('IAM: least privilege per function', () => {
     }
   });
 
-  it('table actions are scoped to the table ARN, Query also to GSI1 only', () => {
+  it('table actions are scoped to the table ARN, Query also to GSI1 (listing) or GSI2 (the sweep) only', () => {
     const tableArn = { 'Fn::GetAtt': [logicalId(stack.jobs.table), 'Arn'] };
     const streamRead = /^dynamodb:(DescribeStream|GetRecords|GetShardIterator|ListStreams)$/;
     for (const handler of ALL_HANDLERS.filter((h) => h !== INTERNAL_HANDLERS.jobStream)) {
@@ -149,15 +171,19 @@ describe('IAM: least privilege per function', () => {
         st.actions.some((a) => a.startsWith('dynamodb:') && !streamRead.test(a)),
       );
       for (const s of tableStatements) {
-        expect([tableArn, { 'Fn::Join': ['', [tableArn, '/index/GSI1']] }]).toContainEqual(s.resource);
+        const index = handler === INTERNAL_HANDLERS.sweepJobs ? 'GSI2' : 'GSI1';
+        expect([tableArn, { 'Fn::Join': ['', [tableArn, `/index/${index}`]] }]).toContainEqual(s.resource);
       }
     }
   });
 
-  it('job-stream starts executions of this state machine only and stops only its executions', () => {
+  it('job-stream starts and resumes executions of this state machine only and stops only its executions', () => {
     const statements = roleStatements(json, logicalId(stack.streamConsumer.handler.role));
     const sm = logicalId(stack.workflow.stateMachine);
-    expect(statements).toContainEqual({ actions: ['states:StartExecution'], resource: { Ref: sm } });
+    expect(statements).toContainEqual({
+      actions: ['states:StartExecution', 'states:SendTaskSuccess'],
+      resource: { Ref: sm },
+    });
     const stop = statements.find((s) => s.actions.includes('states:StopExecution'));
     expect(JSON.stringify(stop?.resource)).toContain(`":execution:",{"Fn::GetAtt":["${sm}","Name"]},":*"`);
   });

@@ -22,7 +22,7 @@ describe('jobs table', () => {
     });
   });
 
-  it("has GSI1 (GSI1PK/GSI1SK, all attributes) for listing a tenant's jobs", () => {
+  it("has GSI1 (all attributes) for listing a tenant's jobs and a sparse GSI2 of live jobs for the sweep", () => {
     synth().template.hasResourceProperties('AWS::DynamoDB::Table', {
       AttributeDefinitions: Match.arrayWith([
         { AttributeName: 'GSI1PK', AttributeType: 'S' },
@@ -36,6 +36,17 @@ describe('jobs table', () => {
             { AttributeName: 'GSI1SK', KeyType: 'RANGE' },
           ],
           Projection: { ProjectionType: 'ALL' },
+        },
+        {
+          IndexName: 'GSI2',
+          KeySchema: [
+            { AttributeName: 'GSI2PK', KeyType: 'HASH' },
+            { AttributeName: 'GSI2SK', KeyType: 'RANGE' },
+          ],
+          Projection: {
+            ProjectionType: 'INCLUDE',
+            NonKeyAttributes: ['tenant', 'id', 'status', 'executionName', 'createdAt'],
+          },
         },
       ],
     });

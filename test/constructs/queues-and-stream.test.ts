@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { logicalId, synth } from './support.js';
+import { logicalId, roleStatements, synth } from './support.js';
 
 const { stack, json, template } = synth();
 
@@ -87,12 +87,20 @@ describe('job stream consumer', () => {
     });
   });
 
-  it('wakes only for new job items and job items written as pending (replaced) or cancelled', () => {
+  it('wakes only for new job items, job items written as pending (replaced) or cancelled, and answers', () => {
     expect(filtersOf(mapping())).toEqual([
       { eventName: ['INSERT'], dynamodb: jobItem },
       {
         eventName: ['MODIFY'],
         dynamodb: { ...jobItem, NewImage: { status: { S: ['pending', 'cancelled'] } } },
+      },
+      {
+        eventName: ['MODIFY'],
+        dynamodb: {
+          ...jobItem,
+          OldImage: { status: { S: ['input_required'] } },
+          NewImage: { status: { S: ['running'] } },
+        },
       },
     ]);
   });
@@ -148,15 +156,90 @@ describe('job events consumer', () => {
 });
 
 describe('outputs', () => {
-  it('exposes the API URL, table name, state machine ARN and job DLQ URL', () => {
+  it('exposes the API URL, table name, state machine ARN and the DLQ URLs the operator CLI reads', () => {
     expect(Object.keys(template.findOutputs('*')).sort()).toEqual([
       'ApiUrl',
       'JobDlqUrl',
+      'StartDlqUrl',
       'StateMachineArn',
       'TableName',
     ]);
+    template.hasOutput('StartDlqUrl', { Value: { Ref: logicalId(stack.startDlq.queue) } });
     template.hasOutput('TableName', { Value: { Ref: logicalId(stack.jobs.table) } });
     template.hasOutput('StateMachineArn', { Value: { Ref: logicalId(stack.workflow.stateMachine) } });
     template.hasOutput('JobDlqUrl', { Value: { Ref: logicalId(stack.jobDlq.queue) } });
+  });
+});
+
+describe('execution reconciler', () => {
+  it("listens to this state machine's failed, timed-out and aborted executions only", () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.states'],
+        'detail-type': ['Step Functions Execution Status Change'],
+        detail: {
+          stateMachineArn: [{ Ref: logicalId(stack.workflow.stateMachine) }],
+          status: ['FAILED', 'TIMED_OUT', 'ABORTED'],
+        },
+      },
+      State: 'ENABLED',
+      Targets: [
+        {
+          Arn: { 'Fn::GetAtt': [logicalId(stack.reconciler.handler.function), 'Arn'] },
+          RetryPolicy: { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 7200 },
+        },
+      ],
+    });
+  });
+
+  it('lets only EventBridge, from that rule, invoke the reconciler', () => {
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      FunctionName: { 'Fn::GetAtt': [logicalId(stack.reconciler.handler.function), 'Arn'] },
+      Principal: 'events.amazonaws.com',
+      SourceArn: { 'Fn::GetAtt': [logicalId(stack.reconciler.rule), 'Arn'] },
+    });
+  });
+
+  it('alarms when the reconciler fails', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Errors',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: logicalId(stack.reconciler.handler.function) } }],
+      Threshold: 0,
+    });
+  });
+});
+
+describe('job sweep', () => {
+  it('runs every 5 minutes, once per tick (no retries)', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(5 minutes)',
+      State: 'ENABLED',
+      Targets: [
+        {
+          Arn: { 'Fn::GetAtt': [logicalId(stack.sweeper.handler.function), 'Arn'] },
+          RetryPolicy: { MaximumRetryAttempts: 0 },
+        },
+      ],
+    });
+  });
+
+  it('may start executions of this state machine and describe only its executions', () => {
+    const statements = roleStatements(json, logicalId(stack.sweeper.handler.role));
+    const sm = logicalId(stack.workflow.stateMachine);
+    expect(statements).toContainEqual({ actions: ['states:StartExecution'], resource: { Ref: sm } });
+    const describeGrant = statements.find((s) => s.actions.includes('states:DescribeExecution'));
+    expect(JSON.stringify(describeGrant?.resource)).toContain(
+      `":execution:",{"Fn::GetAtt":["${sm}","Name"]},":*"`,
+    );
+  });
+
+  it('alarms when the sweep fails', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Errors',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: logicalId(stack.sweeper.handler.function) } }],
+    });
   });
 });

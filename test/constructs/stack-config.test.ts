@@ -52,7 +52,7 @@ describe('stack configuration', () => {
     ).toThrow(StackConfigError);
   });
 
-  it('hands the configured retention to every function that finishes jobs', () => {
+  it('hands the configured retention to every function that updates jobs', () => {
     const { stack } = createApp({
       skipBundling: true,
       context: { agentJobs: { jobRetention: { failedDays: 90 } } },
@@ -60,7 +60,8 @@ describe('stack configuration', () => {
     const fns = Template.fromStack(stack).findResources('AWS::Lambda::Function', {
       Properties: { Environment: { Variables: Match.objectLike({ JOB_RETENTION_FAILED_DAYS: '90' }) } },
     });
-    expect(Object.keys(fns)).toHaveLength(3);
+    // cancel-job, submit-input, agent-step, mark-failed, reconcile-execution and sweep-jobs
+    expect(Object.keys(fns)).toHaveLength(6);
     for (const fn of Object.values(fns)) {
       expect(fn.Properties.Environment.Variables.JOB_RETENTION_SUCCEEDED_DAYS).toBe(
         String(DEFAULT_CONFIG.jobRetention.succeededDays),

@@ -39,6 +39,8 @@ export function handlerFunctions(stack: AgentJobsStack): Map<string, HandlerFunc
     stack.workflow.markFailed,
     stack.streamConsumer.handler,
     stack.eventsConsumer.handler,
+    stack.reconciler.handler,
+    stack.sweeper.handler,
   ];
   return new Map(all.map((h) => [h.handlerName, h]));
 }

@@ -8,7 +8,7 @@ import {
   TRANSIENT_STEP_ERROR,
 } from '../../lambdas/config/workflow.js';
 import { type AslState, aslLintViolations, stateMachineDefinition } from '../../lib/workflows/asl.js';
-import { handlerFunctions, logicalId, synth } from './support.js';
+import { handlerFunctions, logicalId, roleStatements, synth } from './support.js';
 
 const { stack, json, template, asl } = synth();
 const states = asl.States;
@@ -42,6 +42,8 @@ describe('job workflow definition', () => {
       [S.markRunning]: 'Task',
       [S.agentStep]: 'Task',
       [S.routeOutcome]: 'Choice',
+      [S.waitForInput]: 'Task',
+      [S.inputTimedOut]: 'Pass',
       [S.markFailed]: 'Task',
       [S.failedHere]: 'Choice',
       [S.sendToJobDlq]: 'Task',
@@ -123,15 +125,50 @@ describe('job workflow definition', () => {
     expect(fn.Properties.MemorySize).toBe(512);
   });
 
-  it('RouteOutcome loops on continue, succeeds on done, settles on stopped and fails otherwise', () => {
+  it('RouteOutcome loops on continue, waits on input_required, succeeds on done, settles on stopped and fails otherwise', () => {
     expect(state(S.routeOutcome)).toEqual({
       Type: 'Choice',
       Choices: [
         { Variable: '$.step.outcome', StringEquals: 'continue', Next: S.agentStep },
+        { Variable: '$.step.outcome', StringEquals: 'input_required', Next: S.waitForInput },
         { Variable: '$.step.outcome', StringEquals: 'done', Next: S.jobSucceeded },
         { Variable: '$.step.outcome', StringEquals: 'stopped', Next: S.jobSettled },
       ],
       Default: S.markFailed,
+    });
+  });
+
+  it('WaitForInput stores its task token on the job item only while it waits, bounded by the step', () => {
+    expect(state(S.waitForInput)).toMatchObject({
+      Resource: 'arn:<Ref:AWS::Partition>:states:::aws-sdk:dynamodb:updateItem.waitForTaskToken',
+      TimeoutSecondsPath: '$.step.inputTimeoutSeconds',
+      ResultPath: null,
+      Next: S.agentStep,
+      Parameters: {
+        TableName: `<Ref:${logicalId(stack.jobs.table)}>`,
+        Key: { PK: { 'S.$': '$.pk' }, SK: { S: 'JOB' } },
+        UpdateExpression: 'SET inputToken = :token',
+        ConditionExpression: '#status = :waiting',
+        ExpressionAttributeValues: {
+          ':token': { 'S.$': '$$.Task.Token' },
+          ':waiting': { S: 'input_required' },
+        },
+      },
+    });
+    expect(state(S.waitForInput).TimeoutSeconds).toBeUndefined();
+  });
+
+  it('WaitForInput fails a timed-out wait with the code the step chose, and moves on when answered early or cancelled', () => {
+    expect(catches(S.waitForInput)).toEqual([
+      { ErrorEquals: ['States.Timeout'], ResultPath: '$.failure', Next: S.inputTimedOut },
+      { ErrorEquals: ['DynamoDb.ConditionalCheckFailedException'], ResultPath: null, Next: S.agentStep },
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: S.markFailed },
+    ]);
+    expect(state(S.inputTimedOut)).toMatchObject({
+      Type: 'Pass',
+      Parameters: { outcome: 'failed', error: { 'code.$': '$.step.onInputTimeout' } },
+      ResultPath: '$.step',
+      Next: S.markFailed,
     });
   });
 
@@ -182,9 +219,10 @@ describe('job workflow definition', () => {
     }
   });
 
-  it('every Task has a TimeoutSeconds (the local runner would otherwise impose 60 s)', () => {
+  it('every Task has a TimeoutSeconds or TimeoutSecondsPath (the local runner would otherwise impose 60 s)', () => {
     for (const [name, s] of Object.entries(states).filter(([, st]) => st.Type === 'Task')) {
-      expect(s.TimeoutSeconds, name).toBeGreaterThan(0);
+      if (name === S.waitForInput) expect(s.TimeoutSecondsPath, name).toEqual(expect.any(String));
+      else expect(s.TimeoutSeconds, name).toBeGreaterThan(0);
     }
   });
 
@@ -264,6 +302,31 @@ describe('state machine resource', () => {
       TracingConfiguration: { Enabled: true },
       LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: false },
     });
+  });
+
+  it('may update items of the jobs table (MarkRunning, WaitForInput) and no other table', () => {
+    const role = logicalId(stack.workflow.stateMachine.role);
+    const table = logicalId(stack.jobs.table);
+    const updates = roleStatements(json, role).filter((s) =>
+      s.actions.some((a) => a.startsWith('dynamodb:')),
+    );
+    expect([...new Set(updates.flatMap((s) => s.actions))]).toEqual(['dynamodb:UpdateItem']);
+    // CDK names the table by its Arn attribute or by an ARN built from its name.
+    for (const resource of updates.flatMap((s) => [s.resource].flat())) {
+      expect(JSON.stringify(resource)).toMatch(new RegExp(`"${table}"`));
+    }
+  });
+
+  it('lets only the job stream consumer resume a wait, on this state machine', () => {
+    const functions = handlerFunctions(stack);
+    const resumers = [...functions.entries()].filter(([, fn]) =>
+      roleStatements(json, logicalId(fn.role)).some((s) => s.actions.includes('states:SendTaskSuccess')),
+    );
+    expect(resumers.map(([name]) => name)).toEqual(['job-stream']);
+    const statement = roleStatements(json, logicalId(functions.get('job-stream')!.role)).find((s) =>
+      s.actions.includes('states:SendTaskSuccess'),
+    );
+    expect(statement?.resource).toEqual({ Ref: logicalId(stack.workflow.stateMachine) });
   });
 
   it('alarms on failed and timed-out executions and on agent-step errors', () => {

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../lambdas/local/stack.js';
+import { approvalAgent } from './agents.js';
 
 /** One tenant per test file keeps files independent while sharing one local stack. */
 export const TEST_TENANTS = [
@@ -14,6 +15,8 @@ export const TEST_TENANTS = [
   'lifecycle',
   'events',
   'events-other',
+  'sweep',
+  'redrive',
 ] as const;
 
 /** Streams end after this many seconds, so the tests see clients resume across stream ends. */
@@ -25,6 +28,10 @@ declare module 'vitest' {
     apiKeys: Record<string, string>;
     sfnEndpoint: string;
     stateMachineArn: string;
+    /** What the stack's handlers run with, for tests that invoke one as its trigger would. */
+    handlerEnv: Record<string, string>;
+    /** The stack's data dir, where it wrote the endpoints the operator CLI reads with --local. */
+    dataDir: string;
   }
 }
 
@@ -58,6 +65,8 @@ export async function startTestStack(
   project.provide('apiKeys', apiKeys);
   project.provide('sfnEndpoint', stack.endpoints.sfn);
   project.provide('stateMachineArn', stack.stateMachineArn);
+  project.provide('handlerEnv', stack.handlerEnv);
+  project.provide('dataDir', dataDir);
   const teardown = async () => {
     await stack.stop();
     await rm(dataDir, { recursive: true, force: true });
@@ -66,5 +75,10 @@ export async function startTestStack(
 }
 
 export default async function setup(project: TestProject) {
-  return (await startTestStack(project, TEST_TENANTS, { env: { STREAM_MAX_SECONDS } })).teardown;
+  return (
+    await startTestStack(project, TEST_TENANTS, {
+      env: { STREAM_MAX_SECONDS },
+      extraAgents: [approvalAgent],
+    })
+  ).teardown;
 }

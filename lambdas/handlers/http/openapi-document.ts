@@ -4,6 +4,7 @@ import { PROBLEM_CONTENT_TYPE } from '../../config/gateway-responses.js';
 import { API_ROUTES } from '../../config/routes.js';
 import {
   createJobRequestSchema,
+  submitInputRequestSchema,
   healthSchema,
   jobEventListSchema,
   jobIdSchema,
@@ -118,6 +119,16 @@ const OPERATIONS: Record<string, PathSpec> = {
     summary: 'Cancel a job (idempotent)',
     request: { params: idPath },
     responses: { 200: jobBody('The cancelled job'), ...problems(400, 401, 404, 409) },
+  },
+  'submit-input': {
+    summary: "Answer the job's input request",
+    description:
+      'Only while the job is `input_required`; the answer must match `inputRequest.schema` when there is one.',
+    request: {
+      params: idPath,
+      body: { required: true, content: { 'application/json': { schema: submitInputRequestSchema } } },
+    },
+    responses: { 200: jobBody('The job, running again'), ...problems(400, 401, 404, 409, 413, 415) },
   },
   'health-live': {
     summary: 'Liveness',

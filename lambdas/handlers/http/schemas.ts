@@ -74,8 +74,16 @@ export const createJobRequestSchema = z
       .min(1)
       .optional()
       .meta({ description: "Bound on the whole run; defaults to and may not exceed the agent's limits." }),
+    inputTimeoutSeconds: z.int().min(1).optional().meta({
+      description:
+        "How long the job waits for each answer when an agent asks for input; defaults to and may not exceed the agent's limits.",
+    }),
   })
   .meta({ id: 'CreateJobRequest' });
+
+export const submitInputRequestSchema = z
+  .strictObject({ input: jsonValue })
+  .meta({ id: 'SubmitInputRequest' });
 export type CreateJobRequest = z.output<typeof createJobRequestSchema>;
 
 export const listJobsQuerySchema = z.strictObject({
@@ -118,7 +126,9 @@ export const jobSchema = z
     error: z
       .object({ code: z.enum(JOB_ERROR_CODES), message: z.string(), retryable: z.boolean() })
       .nullable(),
-    inputRequest: z.object({ prompt: z.string() }).nullable(),
+    inputRequest: z
+      .object({ prompt: z.string(), schema: z.record(z.string(), jsonValue).optional() })
+      .nullable(),
     createdAt: timestamp,
     updatedAt: timestamp,
     startedAt: timestamp.nullable(),

@@ -22,6 +22,7 @@ import {
   LIST_INDEX,
 } from '../../../lambdas/adapters/dynamo-job-store.js';
 import { ConfigError } from '../../../lambdas/config/env.js';
+import { liveShard } from '../../../lambdas/config/table.js';
 import { DomainError, NotFoundError } from '../../../lambdas/domain/errors.js';
 import type { Job } from '../../../lambdas/domain/job.js';
 import { toTtl } from '../../../lambdas/domain/retention.js';
@@ -45,6 +46,8 @@ function itemOf({ startedAt, ...job }: Job, extra: Record<string, unknown> = {})
     SK: JOB_SK,
     GSI1PK: `T#${job.tenant}`,
     GSI1SK: `${job.createdAt}#${job.id}`,
+    GSI2PK: liveShard(job.id),
+    GSI2SK: `${job.createdAt}#${job.id}`,
     ttl: toTtl(job.expiresAt),
     fingerprint: 'fp-stored',
     completedSteps: 0,
@@ -95,6 +98,8 @@ describe('create', () => {
       SK: 'JOB',
       GSI1PK: `T#${TENANT}`,
       GSI1SK: `2025-01-01T00:00:00.000Z#${JOB_ID}`,
+      GSI2PK: expect.stringMatching(/^LIVE#[0-3]$/),
+      GSI2SK: `2025-01-01T00:00:00.000Z#${JOB_ID}`,
       ttl: Date.UTC(2099, 0, 1) / 1000,
       completedSteps: 0,
       eventSeq: 1,
@@ -424,7 +429,8 @@ describe('step writes', () => {
         ':ttl': toTtl(new Date(NOW.getTime() + 7 * DAY)),
       },
     });
-    expect(input?.UpdateExpression).toMatch(/REMOVE agentState$/);
+    // Finished: out of the sparse live index the sweep reads.
+    expect(input?.UpdateExpression).toMatch(/REMOVE agentState, GSI2PK, GSI2SK$/);
   });
 
   it('fail moves a live job to failed with 30-day retention; false when already terminal', async () => {
@@ -536,4 +542,92 @@ describe('jobStoreFromEnv', () => {
       ConfigError,
     );
   });
+});
+
+describe('live index', () => {
+  it('takes a job out of it on every terminal write (cancel, fail, succeed)', async () => {
+    ddb.on(UpdateCommand).resolves({ Attributes: itemOf(makeJob({ status: 'cancelled' })) });
+    await store.cancel(TENANT, JOB_ID, NOW);
+    await store.fail(TENANT, JOB_ID, { code: 'agent_error', message: 'x', retryable: false }, NOW);
+    const progress = { fraction: 1, step: 1, message: null };
+    await store.succeed(TENANT, JOB_ID, null, { completedSteps: 1, progress }, NOW);
+    const expressions = ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input.UpdateExpression);
+    expect(expressions).toHaveLength(3);
+    for (const e of expressions) expect(e).toMatch(/REMOVE .*GSI2PK, GSI2SK/);
+  });
+
+  it('lists live jobs created before a time from every shard, with what the sweep needs', async () => {
+    ddb.on(QueryCommand).callsFake((input: { ExpressionAttributeValues: Record<string, string> }) => ({
+      Items:
+        input.ExpressionAttributeValues[':shard'] === 'LIVE#2'
+          ? [
+              {
+                PK: jobPk(TENANT, JOB_ID),
+                SK: JOB_SK,
+                GSI2PK: 'LIVE#2',
+                GSI2SK: 'x',
+                tenant: TENANT,
+                id: JOB_ID,
+                status: 'running',
+                executionName: `${JOB_ID}-r2`,
+                createdAt: '2025-01-01T00:00:00.000Z',
+              },
+            ]
+          : [],
+    }));
+    expect(await store.listLive('2025-06-01T09:55:00.000Z')).toEqual([
+      {
+        tenant: TENANT,
+        jobId: JOB_ID,
+        pk: jobPk(TENANT, JOB_ID),
+        status: 'running',
+        executionName: `${JOB_ID}-r2`,
+        createdAt: '2025-01-01T00:00:00.000Z',
+      },
+    ]);
+    expect(ddb.commandCalls(QueryCommand)).toHaveLength(4);
+  });
+
+  it('fails a job only while it is still on the given execution, when one is given', async () => {
+    ddb.on(UpdateCommand).resolves({});
+    const error = { code: 'execution_lost', message: 'x', retryable: true } as const;
+    await store.fail(TENANT, JOB_ID, error, NOW, JOB_ID);
+    expect(ddb.commandCalls(UpdateCommand)[0]?.args[0].input).toMatchObject({
+      ConditionExpression: expect.stringMatching(/AND executionName = :execution$/),
+      ExpressionAttributeValues: { ':execution': JOB_ID },
+    });
+  });
+});
+
+describe('redrive', () => {
+  it('moves a failed job back to pending as the next attempt under a new execution name, in one write', async () => {
+    const failed = makeJob({ status: 'failed', attempt: 1, completedAt: NOW.toISOString() });
+    ddb.on(GetCommand).resolves({ Item: itemOf(failed) });
+    ddb.on(UpdateCommand).resolves({ Attributes: itemOf({ ...failed, status: 'pending', attempt: 2 }) });
+    const job = await store.redrive(TENANT, JOB_ID, NOW);
+    expect(job).toMatchObject({ status: 'pending', attempt: 2 });
+    const calls = ddb.commandCalls(UpdateCommand);
+    expect(calls).toHaveLength(1);
+    expect(calls[0]?.args[0].input).toMatchObject({
+      ConditionExpression: '#status = :failed AND attempt = :previous',
+      ExpressionAttributeValues: {
+        ':pending': 'pending',
+        ':attempt': 2,
+        ':previous': 1,
+        ':execution': `${JOB_ID}-r2`,
+        ':eventTypes': ['job.redriven'],
+        ':shard': liveShard(JOB_ID),
+      },
+    });
+    expect(calls[0]?.args[0].input.UpdateExpression).toMatch(/REMOVE startedAt, agentState/);
+  });
+
+  it.each(['succeeded', 'cancelled', 'running'] as const)(
+    'refuses a %s job without writing',
+    async (status) => {
+      ddb.on(GetCommand).resolves({ Item: itemOf(makeJob({ status })) });
+      await expect(store.redrive(TENANT, JOB_ID, NOW)).rejects.toMatchObject({ code: 'invalid_transition' });
+      expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
+    },
+  );
 });

@@ -249,13 +249,72 @@ describe('agent step with the echo agent', () => {
     expect(updates()).toHaveLength(0);
   });
 
-  it('askInput fails clearly while the input_required branch is not deployed', async () => {
-    storeHas({ job: { input: { message: 'm', stepMs: 0, askInput: 'Name?' } } });
+  it('askInput checkpoints, moves the job to input_required in one write and returns how long to wait', async () => {
+    storeHas({ job: { input: { message: 'm', stepMs: 0, askInput: 'Name?' }, timeoutSeconds: 3_600 } });
     expect(await handler(EVENT)).toEqual({
-      outcome: 'failed',
-      error: { code: 'agent_error', message: expect.any(String) },
+      outcome: 'input_required',
+      inputTimeoutSeconds: echoAgent.inputTimeout!.defaultSeconds,
+      onInputTimeout: 'input_timeout',
     });
+    expect(updates()).toHaveLength(1);
+    expect(updates()[0]).toMatchObject({
+      ConditionExpression: '#status = :running AND completedSteps = :expected',
+      ExpressionAttributeValues: {
+        ':waiting': 'input_required',
+        ':request': { prompt: 'Name?' },
+        ':state': { asked: true },
+        ':steps': 1,
+        ':expected': 0,
+        ':eventTypes': ['job.progress', 'job.input_required'],
+      },
+    });
+  });
+
+  it("waits at most until the job's deadline, and then fails it with job_timeout", async () => {
+    storeHas({
+      job: {
+        input: { message: 'm', stepMs: 0, askInput: 'Name?' },
+        timeoutSeconds: 61,
+        inputTimeoutSeconds: 300,
+      },
+    });
+    // Started a second before NOW: 60 s of the job are left.
+    expect(await handler(EVENT)).toMatchObject({ inputTimeoutSeconds: 60, onInputTimeout: 'job_timeout' });
+  });
+
+  it("takes the job's own inputTimeoutSeconds over the agent's default", async () => {
+    storeHas({
+      job: {
+        input: { message: 'm', stepMs: 0, askInput: 'Name?' },
+        timeoutSeconds: 3_600,
+        inputTimeoutSeconds: 5,
+      },
+    });
+    expect(await handler(EVENT)).toMatchObject({ inputTimeoutSeconds: 5, onInputTimeout: 'input_timeout' });
+  });
+
+  it('stores the schema of an input request and refuses one that cannot be enforced', async () => {
+    const schema = { type: 'object', properties: { ok: { type: 'boolean' } } };
+    customAgent(async () => ({ type: 'input_required', prompt: 'OK?', schema, state: {} }));
+    storeHas({ job: { agent: 'custom', input: { message: 'm' } } });
+    await handler(EVENT);
+    expect(updates()[0]?.ExpressionAttributeValues?.[':request']).toEqual({ prompt: 'OK?', schema });
+
+    ddb.resetHistory();
+    customAgent(async () => ({
+      type: 'input_required',
+      prompt: 'OK?',
+      schema: { type: 'no-such-type' },
+      state: {},
+    }));
+    expect(await handler(EVENT)).toMatchObject({ outcome: 'failed', error: { code: 'agent_error' } });
     expect(updates()).toHaveLength(0);
+  });
+
+  it('an input request on a job cancelled meanwhile stops quietly', async () => {
+    storeHas({ job: { input: { message: 'm', stepMs: 0, askInput: 'Name?' } } });
+    ddb.on(UpdateCommand).rejects(new ConditionalCheckFailedException({ message: 'no', $metadata: {} }));
+    expect(await handler(EVENT)).toEqual({ outcome: 'stopped' });
   });
 
   it('an agent that is not deployed fails the job', async () => {

@@ -1,7 +1,9 @@
 import {
   ExecutionAlreadyExists,
   ExecutionDoesNotExist,
+  SendTaskSuccessCommand,
   SFNClient,
+  TaskTimedOut,
   StartExecutionCommand,
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
@@ -62,6 +64,45 @@ beforeEach(() => {
   sfn.reset();
   sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn', startDate: new Date() });
   sfn.on(StopExecutionCommand).resolves({ stopDate: new Date() });
+});
+
+/** An answer: input_required (with the workflow's token, unless it has not stored one yet) -> running. */
+function answered(token: string | undefined) {
+  const rec = record('MODIFY', makeJob({ status: 'running' }), makeJob({ status: 'input_required' }));
+  rec.dynamodb!.OldImage = image(makeJob({ status: 'input_required' }), token ? { inputToken: token } : {});
+  return rec;
+}
+
+describe('job stream consumer: answers to input requests', () => {
+  beforeEach(() => {
+    sfn.on(SendTaskSuccessCommand).resolves({});
+  });
+
+  it('resumes the waiting task with the token the old image carries', async () => {
+    expect(await handler(batch(answered('tok-1')))).toEqual({ batchItemFailures: [] });
+    expect(sfn.commandCalls(SendTaskSuccessCommand).map((c) => c.args[0].input)).toEqual([
+      { taskToken: 'tok-1', output: '{}' },
+    ]);
+    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
+  });
+
+  it('does nothing when the answer came before the workflow stored its token', async () => {
+    expect(await handler(batch(answered(undefined)))).toEqual({ batchItemFailures: [] });
+    expect(sfn.commandCalls(SendTaskSuccessCommand)).toHaveLength(0);
+  });
+
+  it('treats a wait that already ended (timed out) as done, not as a failure to retry', async () => {
+    sfn.on(SendTaskSuccessCommand).rejects(new TaskTimedOut({ message: 'timed out', $metadata: {} }));
+    expect(await handler(batch(answered('tok-2')))).toEqual({ batchItemFailures: [] });
+  });
+
+  it('reports the record for a retry when Step Functions is unavailable', async () => {
+    sfn.on(SendTaskSuccessCommand).rejects(new Error('network'));
+    const rec = answered('tok-3');
+    expect(await handler(batch(rec))).toEqual({
+      batchItemFailures: [{ itemIdentifier: rec.dynamodb!.SequenceNumber }],
+    });
+  });
 });
 
 describe('job stream consumer', () => {

@@ -56,15 +56,18 @@ describe('mark failed', () => {
     expect(written()?.UpdateExpression).not.toMatch(/progress|completedSteps/);
   });
 
-  it.each(['step_timeout', 'job_timeout'] as const)('passes %s from the step through', async (code) => {
-    const out = await handler({ ...BASE, step: { outcome: 'failed', error: { code, message: 'late' } } });
-    expect(out.error).toEqual({ code, message: 'late' });
-    expect(writtenError()).toEqual({
-      code,
-      message: 'late',
-      retryable: false,
-    });
-  });
+  it.each(['step_timeout', 'job_timeout', 'input_timeout'] as const)(
+    'passes %s from the step through',
+    async (code) => {
+      const out = await handler({ ...BASE, step: { outcome: 'failed', error: { code, message: 'late' } } });
+      expect(out.error).toEqual({ code, message: 'late' });
+      expect(writtenError()).toEqual({
+        code,
+        message: 'late',
+        retryable: false,
+      });
+    },
+  );
 
   it.each([['States.Timeout'], ['Sandbox.Timedout']])('maps a caught %s to step_timeout', async (name) => {
     const out = await handler({
@@ -73,6 +76,11 @@ describe('mark failed', () => {
     });
     expect(out.error.code).toBe('step_timeout');
     expect(out.error.message).not.toContain('30.00');
+  });
+
+  it('maps a caught States.HeartbeatTimeout to step_timeout, saying the heartbeats stopped', async () => {
+    const out = await handler({ ...BASE, failure: { Error: 'States.HeartbeatTimeout' } });
+    expect(out.error).toEqual({ code: 'step_timeout', message: 'an agent step stopped sending heartbeats' });
   });
 
   it('maps exhausted TransientStepError retries to model_unavailable, retryable', async () => {

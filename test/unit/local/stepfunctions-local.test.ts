@@ -5,10 +5,15 @@ import {
   ExecutionDoesNotExist,
   GetExecutionHistoryCommand,
   ListExecutionsCommand,
+  SendTaskFailureCommand,
+  SendTaskHeartbeatCommand,
+  SendTaskSuccessCommand,
   SFNClient,
   StartExecutionCommand,
   StateMachineDoesNotExist,
   StopExecutionCommand,
+  TaskDoesNotExist,
+  TaskTimedOut,
 } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -207,5 +212,97 @@ describe('LocalStepFunctions over the AWS JSON protocol', () => {
     const machine = await sfn.send(new DescribeStateMachineCommand({ stateMachineArn: ARN }));
     expect(machine).toMatchObject({ status: 'ACTIVE', type: 'STANDARD', name: 'Tiny' });
     expect(JSON.parse(machine.definition!).StartAt).toBe('Route');
+  });
+});
+
+describe('LocalStepFunctions callback tasks', () => {
+  const CALLBACK_ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:Callback';
+  const callbackDefinition: AslDefinition & Record<string, unknown> = {
+    StartAt: 'Wait',
+    States: {
+      Wait: {
+        Type: 'Task',
+        Resource: 'arn:aws:states:::aws-sdk:dynamodb:updateItem.waitForTaskToken',
+        Parameters: { 'token.$': '$$.Task.Token', 'name.$': '$$.Execution.Name' },
+        TimeoutSecondsPath: '$.timeout',
+        HeartbeatSeconds: 1,
+        Catch: [{ ErrorEquals: ['States.HeartbeatTimeout'], ResultPath: '$.failure', Next: 'Stalled' }],
+        End: true,
+      } as never,
+      Stalled: { Type: 'Pass', End: true } as never,
+    },
+  };
+  /** The token each execution's Wait task was given, by execution name. */
+  const issued = new Map<string, (token: string) => void>();
+  const tokenOf = (name: string) => new Promise<string>((resolve) => issued.set(name, resolve));
+  let callbacks: LocalStepFunctions;
+  let client: SFNClient;
+
+  beforeAll(async () => {
+    callbacks = new LocalStepFunctions({
+      stateMachineArn: CALLBACK_ARN,
+      definition: callbackDefinition,
+      taskHandlers: {
+        Wait: async ({ input }) => {
+          const { token, name } = input as { token: string; name: string };
+          issued.get(name)?.(token);
+          return {};
+        },
+      },
+    });
+    client = new SFNClient({
+      endpoint: await callbacks.listen(),
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+    });
+  });
+
+  afterAll(async () => {
+    client.destroy();
+    await callbacks.close();
+  });
+
+  const run = async (name: string) => {
+    const token = tokenOf(name);
+    const { executionArn } = await client.send(
+      new StartExecutionCommand({
+        stateMachineArn: CALLBACK_ARN,
+        name,
+        input: JSON.stringify({ timeout: 60 }),
+      }),
+    );
+    return { executionArn: executionArn!, token: await token };
+  };
+
+  it('resumes the waiting task with the SendTaskSuccess output; a second answer finds it closed', async () => {
+    const { executionArn, token } = await run('answered');
+    expect(await client.send(new SendTaskHeartbeatCommand({ taskToken: token }))).toBeDefined();
+    await client.send(new SendTaskSuccessCommand({ taskToken: token, output: '{"answer":42}' }));
+    const done = await callbacks.settled(executionArn);
+    expect(done.status).toBe('SUCCEEDED');
+    expect(JSON.parse(done.output!)).toEqual({ answer: 42 });
+    await expect(
+      client.send(new SendTaskSuccessCommand({ taskToken: token, output: '{}' })),
+    ).rejects.toBeInstanceOf(TaskTimedOut);
+  });
+
+  it('fails the task with the SendTaskFailure error', async () => {
+    const { executionArn, token } = await run('refused');
+    await client.send(new SendTaskFailureCommand({ taskToken: token, error: 'Refused', cause: 'no' }));
+    const done = await callbacks.settled(executionArn);
+    expect(done).toMatchObject({ status: 'FAILED', error: 'Refused', cause: 'no' });
+  });
+
+  it('enforces HeartbeatSeconds, which the runner ignores: States.HeartbeatTimeout is caught', async () => {
+    const { executionArn } = await run('stalled');
+    const done = await callbacks.settled(executionArn);
+    expect(done.status).toBe('SUCCEEDED');
+    expect(JSON.parse(done.output!).failure).toMatchObject({ Error: 'States.HeartbeatTimeout' });
+  });
+
+  it('answers TaskDoesNotExist for a token it never issued', async () => {
+    await expect(
+      client.send(new SendTaskHeartbeatCommand({ taskToken: 'local-task-token:unknown' })),
+    ).rejects.toBeInstanceOf(TaskDoesNotExist);
   });
 });

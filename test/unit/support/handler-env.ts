@@ -1,5 +1,5 @@
 import { vi } from 'vitest';
-import { STATE_MACHINE_ARN, TABLE_NAME } from './fixtures.js';
+import { JOB_DLQ_URL, STATE_MACHINE_ARN, TABLE_NAME } from './fixtures.js';
 
 /**
  * Handlers read their environment when their module loads: import this first, then import the
@@ -7,5 +7,6 @@ import { STATE_MACHINE_ARN, TABLE_NAME } from './fixtures.js';
  */
 vi.stubEnv('JOBS_TABLE_NAME', TABLE_NAME);
 vi.stubEnv('STATE_MACHINE_ARN', STATE_MACHINE_ARN);
+vi.stubEnv('JOB_DLQ_URL', JOB_DLQ_URL);
 vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'SILENT');
 vi.stubEnv('AWS_REGION', 'eu-west-1');

@@ -1,0 +1,71 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { jobStoreFromEnv } from '../adapters/dynamo-job-store.js';
+import { JobDlq } from '../adapters/job-dlq.js';
+import { WorkflowClient } from '../adapters/workflow-client.js';
+import { ENV, optionalSeconds, requireEnv } from '../config/env.js';
+import type { LiveJob } from '../domain/job-store.js';
+
+const logger = new Logger({ serviceName: 'agent-jobs' });
+const store = jobStoreFromEnv();
+const workflow = new WorkflowClient(requireEnv(ENV.stateMachineArn));
+const dlq = new JobDlq(requireEnv(ENV.jobDlqUrl));
+
+/**
+ * Only jobs older than this are judged: a younger pending job may still be on its way through the
+ * stream, and a younger execution may not be visible yet.
+ */
+const minAgeSeconds = optionalSeconds(ENV.sweepMinAgeSeconds, 300);
+
+const LOST = {
+  code: 'execution_lost',
+  message: 'the job had no live execution; an operator has been alerted',
+  retryable: true,
+} as const;
+
+type Repair = 'started' | 'failed' | 'healthy';
+
+/**
+ * Repairs live jobs the event-driven paths left behind: a pending job whose execution never
+ * started is started (idempotent by name); a job whose execution is not running (or never existed)
+ * is failed with `execution_lost` and sent to the job DLQ, like the reconciler would.
+ */
+async function repair(job: LiveJob, now: Date): Promise<Repair> {
+  if (job.status === 'pending') {
+    const started = await workflow.start(job.executionName, {
+      tenant: job.tenant,
+      jobId: job.jobId,
+      pk: job.pk,
+    });
+    if (started === 'started') return 'started';
+  }
+  if ((await workflow.status(job.executionName)) === 'RUNNING') return 'healthy';
+  // The DLQ message first: a failed send leaves the job live, so the next sweep tries again.
+  await dlq.send({
+    tenant: job.tenant,
+    jobId: job.jobId,
+    pk: job.pk,
+    swept: { status: job.status, executionName: job.executionName },
+    markFailed: {
+      failed: true,
+      jobId: job.jobId,
+      tenant: job.tenant,
+      error: { code: LOST.code, message: LOST.message },
+    },
+  });
+  return (await store.fail(job.tenant, job.jobId, LOST, now, job.executionName)) ? 'failed' : 'healthy';
+}
+
+export const handler = async (): Promise<Record<Repair, number>> => {
+  const now = new Date();
+  const before = new Date(now.getTime() - minAgeSeconds * 1000).toISOString();
+  const jobs = await store.listLive(before);
+  const counts: Record<Repair, number> = { started: 0, failed: 0, healthy: 0 };
+  for (const job of jobs) {
+    const outcome = await repair(job, now);
+    counts[outcome]++;
+    if (outcome !== 'healthy')
+      logger.warn('stuck job repaired', { jobId: job.jobId, status: job.status, outcome });
+  }
+  logger.info('sweep done', counts);
+  return counts;
+};

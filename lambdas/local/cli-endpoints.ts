@@ -1,0 +1,10 @@
+/** What `npm start` writes to its data dir for the operator CLI (`agent-jobs dlq ... --local`). */
+export interface LocalEndpointsFile {
+  tableName: string;
+  jobDlqUrl: string;
+  startDlqUrl: string;
+  endpoints: { dynamodb: string; sqs: string };
+  region: string;
+}
+
+export const LOCAL_ENDPOINTS_FILE = 'endpoints.json';

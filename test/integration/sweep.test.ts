@@ -1,0 +1,77 @@
+import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { interceptLocalhostDns } from 'fauxqs';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { jobPk } from '../../lambdas/adapters/dynamo-job-store.js';
+import { executionArn } from '../../lambdas/config/workflow.js';
+import { jobIdFor } from '../../lambdas/domain/idempotency.js';
+import { apiFor } from './client.js';
+
+const TENANT = 'sweep';
+const api = apiFor(TENANT);
+const sfn = new SFNClient({
+  endpoint: inject('sfnEndpoint'),
+  region: 'us-east-1',
+  credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+});
+
+// The sweep runs here as its schedule would run it, with the stack's handler environment; jobs a
+// second old already count as stuck, so the test need not wait the production 5 minutes.
+Object.assign(process.env, inject('handlerEnv'), {
+  SWEEP_MIN_AGE_SECONDS: '1',
+  POWERTOOLS_LOG_LEVEL: 'SILENT',
+});
+const { handler: sweep } = await import('../../lambdas/handlers/sweep-jobs.js');
+// The local SQS's queue URLs are on sqs.<region>.localhost, which only the stack's process resolves.
+afterAll(interceptLocalhostDns());
+
+async function settled(arn: string) {
+  for (;;) {
+    const { status } = await sfn.send(new DescribeExecutionCommand({ executionArn: arn }));
+    if (status !== 'RUNNING') return status;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('sweep', () => {
+  it('fails a job left pending because its execution name was already taken, as execution_lost', async () => {
+    // A finished execution already holds the job's name, so the stream's start is a no-op and the
+    // job would stay pending for ever: the state a lost or misdirected start leaves behind.
+    const key = `stuck-${Date.now()}`;
+    const id = jobIdFor(TENANT, key);
+    const arn = executionArn(inject('stateMachineArn'), id);
+    await sfn.send(
+      new StartExecutionCommand({
+        stateMachineArn: inject('stateMachineArn'),
+        name: id,
+        input: JSON.stringify({ tenant: TENANT, jobId: id, pk: jobPk(TENANT, id) }),
+      }),
+    );
+    expect(await settled(arn)).toBe('SUCCEEDED');
+
+    const created = await api.create(
+      { agent: 'echo', input: { message: 'stuck' } },
+      { 'idempotency-key': key },
+    );
+    expect(created.body.id).toBe(id);
+    const until = Date.now() + 20_000;
+    let job = (await api.get(id)).body;
+    while (job.status === 'pending' && Date.now() < until) {
+      await sweep();
+      await new Promise((r) => setTimeout(r, 200));
+      job = (await api.get(id)).body;
+    }
+    expect(job).toMatchObject({ status: 'failed', error: { code: 'execution_lost', retryable: true } });
+  });
+
+  it('leaves healthy live jobs alone', async () => {
+    const { body } = await api.create({
+      agent: 'echo',
+      input: { message: 'x', steps: 2, stepMs: 0, askInput: 'Still there?' },
+    });
+    await api.waitForStatus(body.id, 'input_required');
+    await new Promise((r) => setTimeout(r, 1_100));
+    await sweep();
+    expect((await api.get(body.id)).body.status).toBe('input_required');
+    await api.cancel(body.id);
+  });
+});

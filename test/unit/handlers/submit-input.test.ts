@@ -1,0 +1,135 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { jobPk } from '../../../lambdas/adapters/dynamo-job-store.js';
+import type { JsonValue } from '../../../lambdas/domain/job.js';
+import '../support/handler-env.js';
+import {
+  apiEvent,
+  bodyOf,
+  expectFieldErrors,
+  expectProblem,
+  JOB_ID,
+  lambdaContext,
+  makeJob,
+  TENANT,
+} from '../support/fixtures.js';
+
+const { handler } = await import('../../../lambdas/handlers/submit-input.js');
+const ddb = mockClient(DynamoDBDocumentClient);
+const NOW = new Date('2025-06-01T10:00:00.000Z');
+const SCHEMA: { [key: string]: JsonValue } = {
+  type: 'object',
+  properties: { approved: { type: 'boolean' } },
+  required: ['approved'],
+};
+
+const submit = (body: unknown, id = JOB_ID) =>
+  handler(
+    apiEvent({
+      method: 'POST',
+      path: `/v1/jobs/${id}/input`,
+      pathParameters: { id },
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    }),
+    lambdaContext,
+  );
+
+const item = (overrides: Parameters<typeof makeJob>[0]) => ({
+  ...makeJob(overrides),
+  PK: jobPk(TENANT, JOB_ID),
+  SK: 'JOB',
+  ttl: 4_070_908_800,
+  fingerprint: 'fp',
+  completedSteps: 1,
+  inputToken: 'secret-token',
+});
+
+const waiting = (schema?: { [key: string]: JsonValue }) =>
+  item({ status: 'input_required', inputRequest: { prompt: 'Approve?', ...(schema ? { schema } : {}) } });
+
+beforeEach(() => {
+  ddb.reset();
+  vi.useFakeTimers({ now: NOW, toFake: ['Date'] });
+});
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('POST /v1/jobs/{id}/input', () => {
+  it('records the answer in one conditional write and answers 200 with the running job', async () => {
+    ddb.on(GetCommand).resolves({ Item: waiting() });
+    const { inputToken: _, ...resumed } = item({ status: 'running', inputRequest: null });
+    ddb.on(UpdateCommand).resolves({ Attributes: { ...resumed, answer: 'blue' } });
+
+    const res = await submit({ input: 'blue' });
+
+    expect(res.statusCode).toBe(200);
+    expect(bodyOf(res)).toMatchObject({ id: JOB_ID, status: 'running', inputRequest: null });
+    expect(JSON.stringify(bodyOf(res))).not.toMatch(/token|answer/);
+    const calls = ddb.commandCalls(UpdateCommand);
+    expect(calls).toHaveLength(1);
+    expect(calls[0]?.args[0].input).toMatchObject({
+      ConditionExpression: 'attribute_exists(PK) AND expiresAt > :at AND #status = :waiting',
+      ExpressionAttributeValues: {
+        ':running': 'running',
+        ':waiting': 'input_required',
+        ':answer': 'blue',
+        ':eventTypes': ['job.running'],
+      },
+    });
+    expect(calls[0]?.args[0].input.UpdateExpression).toMatch(/REMOVE inputRequest, inputToken$/);
+  });
+
+  it('checks the answer against the request schema: 400 invalid_input and no write', async () => {
+    ddb.on(GetCommand).resolves({ Item: waiting(SCHEMA) });
+    const res = await submit({ input: { approved: 'yes' } });
+    expectProblem(res, 400, 'invalid_input');
+    expect(expectFieldErrors(bodyOf(res)).map((e) => e.path)).toEqual(['input.approved']);
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
+  });
+
+  it('accepts an answer that matches the schema', async () => {
+    ddb.on(GetCommand).resolves({ Item: waiting(SCHEMA) });
+    ddb.on(UpdateCommand).resolves({ Attributes: item({ status: 'running' }) });
+    expect((await submit({ input: { approved: true } })).statusCode).toBe(200);
+  });
+
+  it('refuses a body without input with 400 validation_failed', async () => {
+    expectProblem(await submit({}), 400, 'validation_failed');
+    expectProblem(await submit({ input: 1, extra: true }), 400, 'validation_failed');
+    expect(ddb.commandCalls(GetCommand)).toHaveLength(0);
+  });
+
+  it.each([
+    ['running', 'invalid_transition'],
+    ['pending', 'invalid_transition'],
+    ['succeeded', 'job_terminal'],
+    ['cancelled', 'job_terminal'],
+  ] as const)('answers 409 while the job is %s (%s), without writing', async (status, code) => {
+    ddb.on(GetCommand).resolves({ Item: item({ status }) });
+    expectProblem(await submit({ input: 1 }), 409, code);
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
+  });
+
+  it('answers 409 when the job stopped waiting between the read and the write', async () => {
+    ddb.on(GetCommand).resolves({ Item: waiting() });
+    ddb.on(UpdateCommand).rejects(
+      new ConditionalCheckFailedException({
+        message: 'The conditional request failed',
+        $metadata: {},
+        Item: marshall(item({ status: 'cancelled' }), { removeUndefinedValues: true }),
+      }),
+    );
+    expectProblem(await submit({ input: 1 }), 409, 'job_terminal');
+  });
+
+  it('answers 404 for an unknown job', async () => {
+    ddb.on(GetCommand).resolves({});
+    expectProblem(await submit({ input: 1 }), 404, 'not_found');
+  });
+});

@@ -1,0 +1,136 @@
+import {
+  DescribeExecutionCommand,
+  ExecutionAlreadyExists,
+  ExecutionDoesNotExist,
+  SFNClient,
+  StartExecutionCommand,
+} from '@aws-sdk/client-sfn';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { jobPk } from '../../../lambdas/adapters/dynamo-job-store.js';
+import type { JobStatus } from '../../../lambdas/domain/job.js';
+import '../support/handler-env.js';
+import { JOB_ID, TENANT } from '../support/fixtures.js';
+
+const { handler } = await import('../../../lambdas/handlers/sweep-jobs.js');
+const ddb = mockClient(DynamoDBDocumentClient);
+const sfn = mockClient(SFNClient);
+const sqs = mockClient(SQSClient);
+const NOW = new Date('2025-06-01T10:00:00.000Z');
+
+/** The live index holds this one job (in the first shard; the others are empty). */
+function live(status: JobStatus) {
+  const item = {
+    PK: jobPk(TENANT, JOB_ID),
+    tenant: TENANT,
+    id: JOB_ID,
+    status,
+    executionName: JOB_ID,
+    createdAt: '2025-06-01T09:00:00.000Z',
+  };
+  ddb.on(QueryCommand).callsFake((input: { ExpressionAttributeValues: Record<string, string> }) => ({
+    Items: input.ExpressionAttributeValues[':shard'] === 'LIVE#0' ? [item] : [],
+  }));
+}
+
+beforeEach(() => {
+  ddb.reset();
+  sfn.reset();
+  sqs.reset();
+  ddb.on(UpdateCommand).resolves({});
+  sqs.on(SendMessageCommand).resolves({});
+  sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn', startDate: NOW });
+  sfn.on(DescribeExecutionCommand).resolves({ status: 'RUNNING' });
+  vi.useFakeTimers({ now: NOW, toFake: ['Date'] });
+});
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('job sweep', () => {
+  it('queries every shard of the live index for jobs older than the minimum age', async () => {
+    ddb.on(QueryCommand).resolves({ Items: [] });
+    expect(await handler()).toEqual({ started: 0, failed: 0, healthy: 0 });
+    const queries = ddb.commandCalls(QueryCommand).map((c) => c.args[0].input);
+    expect(queries.map((q) => q.ExpressionAttributeValues?.[':shard']).sort()).toEqual([
+      'LIVE#0',
+      'LIVE#1',
+      'LIVE#2',
+      'LIVE#3',
+    ]);
+    expect(queries[0]).toMatchObject({
+      IndexName: 'GSI2',
+      KeyConditionExpression: 'GSI2PK = :shard AND GSI2SK < :before',
+      ExpressionAttributeValues: { ':before': '2025-06-01T09:55:00.000Z' },
+    });
+  });
+
+  it('starts the execution of a job stuck in pending, under its name', async () => {
+    live('pending');
+    expect(await handler()).toEqual({ started: 1, failed: 0, healthy: 0 });
+    expect(sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input).toMatchObject({
+      name: JOB_ID,
+      input: JSON.stringify({ tenant: TENANT, jobId: JOB_ID, pk: jobPk(TENANT, JOB_ID) }),
+    });
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
+  });
+
+  it('leaves a pending job alone whose execution is already running', async () => {
+    live('pending');
+    sfn.on(StartExecutionCommand).rejects(new ExecutionAlreadyExists({ message: 'exists', $metadata: {} }));
+    expect(await handler()).toEqual({ started: 0, failed: 0, healthy: 1 });
+  });
+
+  it.each(['running', 'input_required'] as const)(
+    'leaves a %s job with a running execution alone',
+    async (status) => {
+      live(status);
+      expect(await handler()).toEqual({ started: 0, failed: 0, healthy: 1 });
+      expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
+    },
+  );
+
+  it.each([
+    [
+      'running',
+      'an execution that ended',
+      () => sfn.on(DescribeExecutionCommand).resolves({ status: 'FAILED' }),
+    ],
+    [
+      'input_required',
+      'no execution at all',
+      () =>
+        sfn.on(DescribeExecutionCommand).rejects(new ExecutionDoesNotExist({ message: 'no', $metadata: {} })),
+    ],
+    [
+      'pending',
+      'a finished execution holding its name',
+      () => {
+        sfn
+          .on(StartExecutionCommand)
+          .rejects(new ExecutionAlreadyExists({ message: 'exists', $metadata: {} }));
+        sfn.on(DescribeExecutionCommand).resolves({ status: 'SUCCEEDED' });
+      },
+    ],
+  ] as const)('fails a %s job with %s as execution_lost, and dead-letters it', async (status, _, setup) => {
+    live(status);
+    setup();
+    expect(await handler()).toEqual({ started: 0, failed: 1, healthy: 0 });
+    expect(ddb.commandCalls(UpdateCommand)[0]?.args[0].input).toMatchObject({
+      ConditionExpression: expect.stringContaining('executionName = :execution'),
+      ExpressionAttributeValues: {
+        ':error': { code: 'execution_lost', retryable: true },
+        ':execution': JOB_ID,
+      },
+    });
+    const body = JSON.parse(sqs.commandCalls(SendMessageCommand)[0]?.args[0].input.MessageBody ?? '');
+    expect(body).toMatchObject({
+      jobId: JOB_ID,
+      swept: { status },
+      markFailed: { error: { code: 'execution_lost' } },
+    });
+  });
+});
