@@ -18,7 +18,7 @@ interface EchoState {
 
 /**
  * The built-in deterministic agent: it calls no model, so it is how a deployment is smoke-tested.
- * Each step sleeps `stepMs` (abortably) and reports progress; see CONTRACT.md for the rest.
+ * Each step sleeps `stepMs` (abortably) and reports progress; see the README for the rest.
  */
 export const echoAgent: AgentDefinition<EchoInput, EchoState> = {
   name: 'echo',

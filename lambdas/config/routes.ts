@@ -14,7 +14,7 @@ export interface ApiRoute {
   readonly streaming?: boolean;
 }
 
-/** `Prefer: wait=N` may hold a create or a get this long at most (CONTRACT.md "Quick jobs"). */
+/** `Prefer: wait=N` may hold a create or a get this long at most (API contract, "Quick jobs"). */
 export const MAX_PREFER_WAIT_SECONDS = 20;
 /** Room a held create or get keeps, beyond its longest wait, to do its own work and answer. */
 export const PREFER_WAIT_MARGIN_SECONDS = 3;

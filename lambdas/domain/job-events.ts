@@ -27,7 +27,7 @@ export interface JobEvent {
   data: JsonValue;
 }
 
-/** Most events a page of the log may hold, and the default (CONTRACT.md events endpoint). */
+/** Most events a page of the log may hold, and the default (API contract, events endpoint). */
 export const MAX_EVENTS_PAGE = 1000;
 export const DEFAULT_EVENTS_PAGE = 100;
 

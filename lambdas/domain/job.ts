@@ -37,7 +37,7 @@ export function sourcesOf(to: JobStatus): JobStatus[] {
 }
 
 /**
- * An operator's redrive is the one way out of a terminal state (CONTRACT.md): a failed job runs
+ * An operator's redrive is the one way out of a terminal state (API contract): a failed job runs
  * again as a new attempt, under a new execution name, since Step Functions keeps names for 90 days.
  */
 export function canRedrive(status: JobStatus): boolean {
@@ -164,7 +164,7 @@ export function jobLinks(id: string) {
   return { self, cancel: `${self}/cancel`, events: `${self}/events`, stream: `${self}/stream` };
 }
 
-/** The public shape of a job (CONTRACT.md "Job resource"); everything internal is left out. */
+/** The public shape of a job (API contract, "Job resource"); everything internal is left out. */
 export function toJobView(job: Job) {
   return {
     id: job.id,

@@ -15,7 +15,7 @@ export function json(
   };
 }
 
-/** A job answer carries Retry-After exactly while the job is not terminal (CONTRACT.md "Polling"). */
+/** A job answer carries Retry-After exactly while the job is not terminal (API contract, "Polling"). */
 export function jobResponse(statusCode: number, job: Job, now: Date, headers: Record<string, string> = {}) {
   const retryAfter = retryAfterSeconds(job, now);
   return json(statusCode, toJobView(job), {
