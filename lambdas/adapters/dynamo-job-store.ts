@@ -297,14 +297,9 @@ export class DynamoJobStore implements JobStore {
       );
       return toJob(out.Attributes ?? {});
     } catch (e) {
-      if (!isConditionFailure(e)) throw e;
-      const old = e.Item && unmarshallItem(e.Item);
-      if (!old || isExpired(old.expiresAt, now)) throw new NotFoundError();
+      const old = rejectedJob(e, now);
       if (old.status === 'cancelled') return toJob(old);
-      throw new DomainError(
-        isTerminal(old.status) ? 'job_terminal' : 'invalid_transition',
-        `the job is already ${old.status}`,
-      );
+      throw refusal(old, `the job is already ${old.status}`);
     }
   }
 
@@ -413,13 +408,8 @@ export class DynamoJobStore implements JobStore {
       );
       return toJob(out.Attributes ?? {});
     } catch (e) {
-      if (!isConditionFailure(e)) throw e;
-      const old = e.Item && unmarshallItem(e.Item);
-      if (!old || isExpired(old.expiresAt, now)) throw new NotFoundError();
-      throw new DomainError(
-        isTerminal(old.status) ? 'job_terminal' : 'invalid_transition',
-        `the job is ${old.status}, not waiting for input`,
-      );
+      const old = rejectedJob(e, now);
+      throw refusal(old, `the job is ${old.status}, not waiting for input`);
     }
   }
 
@@ -661,6 +651,17 @@ export class DynamoJobStore implements JobStore {
     return found;
   }
 }
+
+/** The job a conditional update was refused for, as it stood; a missing or expired one is a 404. */
+function rejectedJob(e: unknown, now: Date): JobItem {
+  if (!isConditionFailure(e)) throw e;
+  const old = e.Item && unmarshallItem(e.Item);
+  if (!old || isExpired(old.expiresAt, now)) throw new NotFoundError();
+  return old;
+}
+
+const refusal = (old: JobItem, message: string) =>
+  new DomainError(isTerminal(old.status) ? 'job_terminal' : 'invalid_transition', message);
 
 /** The document client leaves the item of a failed condition in wire format. */
 const unmarshallItem = (item: NonNullable<ConditionalCheckFailedException['Item']>) =>
