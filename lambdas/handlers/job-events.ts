@@ -26,17 +26,30 @@ export async function appendEvents(record: DynamoDBRecord): Promise<number> {
 }
 
 /**
- * Records in order; the first failure is reported back, so the event source retries from it and
- * finally sends the batch to the events DLQ: an event is never silently dropped.
+ * Each job's records in order, different jobs concurrently: a batch holds many jobs' writes and
+ * appending them one after another would make every job's events wait for all the others. The
+ * earliest failed record is reported back, so the event source retries from it (appends are
+ * idempotent) and finally sends the batch to the events DLQ: an event is never silently dropped.
  */
 export const handler = async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
+  const byJob = new Map<string, DynamoDBRecord[]>();
   for (const record of event.Records) {
-    try {
-      await appendEvents(record);
-    } catch (error) {
-      logger.error('job events not appended', { error: error as Error, eventID: record.eventID });
-      return { batchItemFailures: [{ itemIdentifier: record.dynamodb?.SequenceNumber ?? '' }] };
-    }
+    const key = JSON.stringify(record.dynamodb?.Keys ?? {});
+    byJob.set(key, [...(byJob.get(key) ?? []), record]);
   }
-  return { batchItemFailures: [] };
+  const failed = await Promise.all(
+    [...byJob.values()].map(async (records) => {
+      for (const record of records) {
+        try {
+          await appendEvents(record);
+        } catch (error) {
+          logger.error('job events not appended', { error: error as Error, eventID: record.eventID });
+          return record;
+        }
+      }
+      return undefined;
+    }),
+  );
+  const first = event.Records.find((r) => failed.includes(r));
+  return { batchItemFailures: first ? [{ itemIdentifier: first.dynamodb?.SequenceNumber ?? '' }] : [] };
 };

@@ -26,7 +26,12 @@ function record(next: Image, prev?: Image): DynamoDBRecord {
   return {
     eventID: `ev-${sequence}`,
     eventName: prev ? 'MODIFY' : 'INSERT',
-    dynamodb: { SequenceNumber: String(sequence), NewImage: next, ...(prev ? { OldImage: prev } : {}) },
+    dynamodb: {
+      SequenceNumber: String(sequence),
+      Keys: { PK: next?.PK as never, SK: next?.SK as never },
+      NewImage: next,
+      ...(prev ? { OldImage: prev } : {}),
+    },
   };
 }
 
@@ -88,6 +93,19 @@ describe('job-events stream consumer', () => {
     ddb.on(PutCommand).resolvesOnce({}).rejects(new Error('throttled'));
     const out = await handler({ Records: [first, second] });
     expect(out).toEqual({ batchItemFailures: [{ itemIdentifier: second.dynamodb?.SequenceNumber }] });
+  });
+
+  it("appends other jobs' events while one job's append fails, and reports the failed record", async () => {
+    const other = makeJob({ id: 'job_0000000000000000000000000b', eventSeq: 1 });
+    const failing = record(image(created, ['job.created']));
+    const fine = record(image(other, ['job.created']));
+    ddb.on(PutCommand).callsFake(async (input: { Item: { PK: string } }) => {
+      if (input.Item.PK === jobPk(TENANT, JOB_ID)) throw new Error('throttled');
+      return {};
+    });
+    const out = await handler({ Records: [failing, fine] });
+    expect(out).toEqual({ batchItemFailures: [{ itemIdentifier: failing.dynamodb?.SequenceNumber }] });
+    expect(putItems().map((p) => p.Item?.PK)).toContain(jobPk(TENANT, other.id));
   });
 
   it('ignores items that are not jobs and jobs written before the event log', async () => {
