@@ -7,6 +7,7 @@ import {
   ScanCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import type { UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { ENV, optionalDays, requireEnv } from '../config/env.js';
 import {
@@ -272,35 +273,26 @@ export class DynamoJobStore implements JobStore {
     const expiresAt = terminalExpiry('cancelled', now, this.retention);
     const from = statusValues(sourcesOf('cancelled'));
     const events = announce('job.cancelled');
-    try {
-      const out = await this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { PK: jobPk(tenant, id), SK: JOB_SK },
-          UpdateExpression:
-            `SET #status = :cancelled, completedAt = :at, updatedAt = :at, expiresAt = :exp, #ttl = :ttl, ${events.update} ` +
-            `REMOVE agentState, ${INPUT_TOKEN_ATTRIBUTE}, ${LIVE_KEYS}`,
-          ConditionExpression: `attribute_exists(PK) AND expiresAt > :now AND #status IN (${from.inList})`,
-          ExpressionAttributeNames: { '#status': 'status', '#ttl': 'ttl' },
-          ExpressionAttributeValues: {
-            ...from.values,
-            ...events.values,
-            ':cancelled': 'cancelled',
-            ':at': at,
-            ':exp': expiresAt.toISOString(),
-            ':ttl': toTtl(expiresAt),
-            ':now': at,
-          },
-          ReturnValues: 'ALL_NEW',
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-      );
-      return toJob(out.Attributes ?? {});
-    } catch (e) {
-      const old = rejectedJob(e, now);
-      if (old.status === 'cancelled') return toJob(old);
-      throw refusal(old, `the job is already ${old.status}`);
-    }
+    const outcome = await this.clientUpdate(tenant, id, now, {
+      UpdateExpression:
+        `SET #status = :cancelled, completedAt = :at, updatedAt = :at, expiresAt = :exp, #ttl = :ttl, ${events.update} ` +
+        `REMOVE agentState, ${INPUT_TOKEN_ATTRIBUTE}, ${LIVE_KEYS}`,
+      ConditionExpression: `attribute_exists(PK) AND expiresAt > :now AND #status IN (${from.inList})`,
+      ExpressionAttributeNames: { '#status': 'status', '#ttl': 'ttl' },
+      ExpressionAttributeValues: {
+        ...from.values,
+        ...events.values,
+        ':cancelled': 'cancelled',
+        ':at': at,
+        ':exp': expiresAt.toISOString(),
+        ':ttl': toTtl(expiresAt),
+        ':now': at,
+      },
+    });
+    if ('job' in outcome) return outcome.job;
+    const old = outcome.refused;
+    if (old.status === 'cancelled') return toJob(old);
+    throw refusal(old, `the job is already ${old.status}`);
   }
 
   async loadForStep(tenant: string, id: string): Promise<StepSnapshot | undefined> {
@@ -384,32 +376,51 @@ export class DynamoJobStore implements JobStore {
   async submitInput(tenant: string, id: string, answer: JsonValue, now: Date) {
     const at = now.toISOString();
     const events = announce('job.running');
+    const outcome = await this.clientUpdate(tenant, id, now, {
+      // The token stays in the stream's old image, where the consumer that resumes the execution reads it.
+      UpdateExpression:
+        `SET #status = :running, answer = :answer, updatedAt = :at, ${events.update} ` +
+        `REMOVE inputRequest, ${INPUT_TOKEN_ATTRIBUTE}`,
+      ConditionExpression: 'attribute_exists(PK) AND expiresAt > :at AND #status = :waiting',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: {
+        ...events.values,
+        ':running': 'running',
+        ':waiting': 'input_required',
+        ':answer': answer,
+        ':at': at,
+      },
+    });
+    if ('job' in outcome) return outcome.job;
+    throw refusal(outcome.refused, `the job is ${outcome.refused.status}, not waiting for input`);
+  }
+
+  /**
+   * A client's conditional update of a job: the job after it or, when the condition refused it,
+   * the job as it stood (returned by the same request, no extra read). Missing or expired is a 404.
+   */
+  private async clientUpdate(
+    tenant: string,
+    id: string,
+    now: Date,
+    update: Pick<
+      UpdateCommandInput,
+      'UpdateExpression' | 'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'
+    >,
+  ): Promise<{ job: Job } | { refused: JobItem }> {
     try {
       const out = await this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { PK: jobPk(tenant, id), SK: JOB_SK },
-          // The token stays in the stream's old image, where the consumer that resumes the execution reads it.
-          UpdateExpression:
-            `SET #status = :running, answer = :answer, updatedAt = :at, ${events.update} ` +
-            `REMOVE inputRequest, ${INPUT_TOKEN_ATTRIBUTE}`,
-          ConditionExpression: 'attribute_exists(PK) AND expiresAt > :at AND #status = :waiting',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: {
-            ...events.values,
-            ':running': 'running',
-            ':waiting': 'input_required',
-            ':answer': answer,
-            ':at': at,
-          },
+          ...update,
           ReturnValues: 'ALL_NEW',
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
-      return toJob(out.Attributes ?? {});
+      return { job: toJob(out.Attributes ?? {}) };
     } catch (e) {
-      const old = rejectedJob(e, now);
-      throw refusal(old, `the job is ${old.status}, not waiting for input`);
+      return { refused: rejectedJob(e, now) };
     }
   }
 
