@@ -152,29 +152,22 @@ type SdkCall = (
   signal: AbortSignal,
 ) => Promise<unknown>;
 
-/** Optimized service integrations the workflow may use; parameters are the SDK input as they are. */
+type CommandClass = new (input: never) => object;
+
+/** A DynamoDB call made with the workflow's parameters as the SDK input, as they are. */
+const dynamodb = (Command: CommandClass, service = 'DynamoDB'): { service: string; call: SdkCall } => ({
+  service,
+  call: (p, o, abortSignal) => o.dynamodb.send(new Command(p as never) as never, { abortSignal }),
+});
+
+/** Service integrations the workflow may use. */
 const SDK_INTEGRATIONS: Record<string, { service: string; call: SdkCall }> = {
-  'arn:aws:states:::dynamodb:getItem': {
-    service: 'DynamoDB',
-    call: (p, o, abortSignal) => o.dynamodb.send(new GetItemCommand(p as never), { abortSignal }),
-  },
-  'arn:aws:states:::dynamodb:putItem': {
-    service: 'DynamoDB',
-    call: (p, o, abortSignal) => o.dynamodb.send(new PutItemCommand(p as never), { abortSignal }),
-  },
-  'arn:aws:states:::dynamodb:updateItem': {
-    service: 'DynamoDB',
-    call: (p, o, abortSignal) => o.dynamodb.send(new UpdateItemCommand(p as never), { abortSignal }),
-  },
-  'arn:aws:states:::dynamodb:deleteItem': {
-    service: 'DynamoDB',
-    call: (p, o, abortSignal) => o.dynamodb.send(new DeleteItemCommand(p as never), { abortSignal }),
-  },
+  'arn:aws:states:::dynamodb:getItem': dynamodb(GetItemCommand),
+  'arn:aws:states:::dynamodb:putItem': dynamodb(PutItemCommand),
+  'arn:aws:states:::dynamodb:updateItem': dynamodb(UpdateItemCommand),
+  'arn:aws:states:::dynamodb:deleteItem': dynamodb(DeleteItemCommand),
   // The AWS SDK integration: same call, errors prefixed with the SDK's service name.
-  'arn:aws:states:::aws-sdk:dynamodb:updateItem': {
-    service: 'DynamoDb',
-    call: (p, o, abortSignal) => o.dynamodb.send(new UpdateItemCommand(p as never), { abortSignal }),
-  },
+  'arn:aws:states:::aws-sdk:dynamodb:updateItem': dynamodb(UpdateItemCommand, 'DynamoDb'),
   'arn:aws:states:::sqs:sendMessage': {
     service: 'SQS',
     call: (p, o, abortSignal) => o.sqs.send(new SendMessageCommand(p as never), { abortSignal }),
