@@ -11,6 +11,14 @@ export const ENV = {
   retentionFailedDays: 'JOB_RETENTION_FAILED_DAYS',
   streamMaxSeconds: 'STREAM_MAX_SECONDS',
   sweepMinAgeSeconds: 'SWEEP_MIN_AGE_SECONDS',
+  webhookQueueUrl: 'WEBHOOK_QUEUE_URL',
+  webhookDlqUrl: 'WEBHOOK_DLQ_URL',
+  /** Seconds before each delivery attempt, comma-separated: `0,5,300,...` (the first is the first attempt). */
+  webhookRetrySchedule: 'WEBHOOK_RETRY_SCHEDULE',
+  /** Deployed stack: tenants' signing secrets are Secrets Manager secrets named `<prefix><tenant>`. */
+  webhookSecretsPrefix: 'WEBHOOK_SECRETS_PREFIX',
+  /** Local stack: tenants' signing secrets live in this JSON file instead. */
+  webhookSecretsFile: 'WEBHOOK_SECRETS_FILE',
 } as const;
 
 export type EnvName = (typeof ENV)[keyof typeof ENV];
