@@ -11,6 +11,7 @@ import {
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoJobStore } from '../lambdas/adapters/dynamo-job-store.js';
 import { LOCAL_ENDPOINTS_FILE, type LocalEndpointsFile } from '../lambdas/local/cli-endpoints.js';
+import { WEBHOOK_SECRET_USAGE, webhookSecretMain } from './webhook-secrets-cli.js';
 
 /**
  * `agent-jobs dlq list | show <jobId> | redrive <jobId...>`: what operators do with the dead-letter
@@ -21,7 +22,8 @@ import { LOCAL_ENDPOINTS_FILE, type LocalEndpointsFile } from '../lambdas/local/
 const USAGE = `usage: agent-jobs dlq list | show <jobId> | redrive <jobId...>
   [--table <name>] [--job-dlq <url>] [--start-dlq <url>]   (or AGENT_JOBS_TABLE_NAME, AGENT_JOBS_JOB_DLQ_URL, AGENT_JOBS_START_DLQ_URL:
                                                            the stack outputs TableName, JobDlqUrl, StartDlqUrl)
-  [--local [dataDir]]                                      the local stack (default .data)`;
+  [--local [dataDir]]                                      the local stack (default .data)
+${WEBHOOK_SECRET_USAGE}`;
 
 export interface CliConfig {
   tableName: string;
@@ -203,6 +205,7 @@ export async function run(command: string[], config: CliConfig, out: (line: stri
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const args = [...argv];
+  if (args[0] === 'webhook-secret') return webhookSecretMain(args.slice(1), env);
   if (args[0] !== 'dlq' || !args[1]) {
     console.error(USAGE);
     return 2;
