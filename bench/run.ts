@@ -10,6 +10,7 @@ import { benchEvents } from './events.js';
 import { benchJob } from './job.js';
 import { benchPeerPowertools } from './peer-powertools.js';
 import { benchSubmit } from './submit.js';
+import { benchWebhooks } from './webhooks.js';
 
 /**
  * `npm run bench [-- --json] [-- --quick]`: every figure is measured in this run, against one
@@ -47,7 +48,7 @@ try {
     log,
   };
   // Events before the throughput window: jobs still draining from it would delay the stream consumers.
-  for (const bench of [benchSubmit, benchPeerPowertools, benchEvents, benchJob])
+  for (const bench of [benchSubmit, benchPeerPowertools, benchEvents, benchWebhooks, benchJob])
     Object.assign(figures, await bench(ctx));
   Object.assign(figures, costPer1kJobs(figures, stack.template));
 } finally {

@@ -1,5 +1,6 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { DEFAULT_RETENTION } from '../lambdas/domain/retention.js';
+import { DEFAULT_RETRY_SCHEDULE_SECONDS, parseRetrySchedule } from '../lambdas/domain/webhook.js';
 
 /** What a deployer may tune. Everything else follows from the route table and the agent registry. */
 export interface AgentJobsConfig {
@@ -11,12 +12,16 @@ export interface AgentJobsConfig {
   readonly apiThrottling: { readonly rateLimit: number; readonly burstLimit: number };
   /** Retention of every log group the stack creates. */
   readonly logRetention: RetentionDays;
+  /** Seconds before each webhook delivery attempt (the first is the first attempt), before jitter. */
+  readonly webhookRetrySchedule: readonly number[];
 }
 
 export type AgentJobsConfigInput = {
-  readonly [K in keyof AgentJobsConfig]?: AgentJobsConfig[K] extends object
-    ? Partial<AgentJobsConfig[K]>
-    : AgentJobsConfig[K];
+  readonly [K in keyof AgentJobsConfig]?: AgentJobsConfig[K] extends readonly unknown[]
+    ? AgentJobsConfig[K]
+    : AgentJobsConfig[K] extends object
+      ? Partial<AgentJobsConfig[K]>
+      : AgentJobsConfig[K];
 };
 
 /** App context key under which `cdk.json` or `-c` can pass an `AgentJobsConfigInput` as JSON. */
@@ -27,6 +32,7 @@ export const DEFAULT_CONFIG: AgentJobsConfig = {
   deletionProtection: true,
   apiThrottling: { rateLimit: 50, burstLimit: 100 },
   logRetention: RetentionDays.ONE_MONTH,
+  webhookRetrySchedule: DEFAULT_RETRY_SCHEDULE_SECONDS,
 };
 
 export class StackConfigError extends Error {
@@ -39,6 +45,16 @@ const VALID_LOG_RETENTION = new Set<number>(
 
 function isInt(value: unknown, min: number, max: number): boolean {
   return Number.isInteger(value) && (value as number) >= min && (value as number) <= max;
+}
+
+function scheduleProblem(schedule: unknown): string | undefined {
+  if (!Array.isArray(schedule)) return 'must be an array of seconds';
+  try {
+    parseRetrySchedule(schedule.join(','));
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  }
 }
 
 function configProblems(c: AgentJobsConfig): string[] {
@@ -54,6 +70,10 @@ function configProblems(c: AgentJobsConfig): string[] {
     [
       VALID_LOG_RETENTION.has(c.logRetention),
       `logRetention must be one of CloudWatch's retention periods in days: ${[...VALID_LOG_RETENTION].join(', ')}`,
+    ],
+    [
+      scheduleProblem(c.webhookRetrySchedule) === undefined,
+      `webhookRetrySchedule: ${scheduleProblem(c.webhookRetrySchedule)}`,
     ],
   ];
   return checks.filter(([ok]) => !ok).map(([, message]) => message);
@@ -71,6 +91,7 @@ export function resolveConfig(input: AgentJobsConfigInput | string | undefined):
     deletionProtection: given.deletionProtection ?? DEFAULT_CONFIG.deletionProtection,
     apiThrottling: { ...DEFAULT_CONFIG.apiThrottling, ...given.apiThrottling },
     logRetention: given.logRetention ?? DEFAULT_CONFIG.logRetention,
+    webhookRetrySchedule: given.webhookRetrySchedule ?? DEFAULT_CONFIG.webhookRetrySchedule,
   };
   const problems = configProblems(config);
   if (problems.length > 0) {

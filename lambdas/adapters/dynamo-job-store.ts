@@ -118,19 +118,19 @@ function statusValues(statuses: JobStatus[]) {
   return { inList: names.join(', '), values };
 }
 
-const isConditionFailure = (e: unknown): e is ConditionalCheckFailedException =>
+export const isConditionFailure = (e: unknown): e is ConditionalCheckFailedException =>
   e instanceof ConditionalCheckFailedException || (e as Error)?.name === 'ConditionalCheckFailedException';
 
 /** SDK clients are created once per container (module level), as every handler shares them. */
 export const dynamoClient = new DynamoDBClient({});
-const defaultClient = DynamoDBDocumentClient.from(dynamoClient, {
+export const documentClient = DynamoDBDocumentClient.from(dynamoClient, {
   marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
 });
 
 export class DynamoJobStore implements JobStore {
   constructor(
     private readonly tableName: string,
-    private readonly client: DynamoDBDocumentClient = defaultClient,
+    private readonly client: DynamoDBDocumentClient = documentClient,
     private readonly retention?: RetentionPolicy,
   ) {}
 
@@ -712,7 +712,7 @@ function positionOf(sortKey: string): ListPosition {
 
 /** The store every handler uses, on the table and with the retention its function was given. */
 export function jobStoreFromEnv(env: NodeJS.ProcessEnv = process.env): DynamoJobStore {
-  return new DynamoJobStore(requireEnv(ENV.tableName, env), defaultClient, {
+  return new DynamoJobStore(requireEnv(ENV.tableName, env), documentClient, {
     ...DEFAULT_RETENTION,
     succeededDays: optionalDays(ENV.retentionSucceededDays, DEFAULT_RETENTION.succeededDays, env),
     failedDays: optionalDays(ENV.retentionFailedDays, DEFAULT_RETENTION.failedDays, env),

@@ -26,6 +26,10 @@ export type EnvName = (typeof ENV)[keyof typeof ENV];
 /** `aws` for a deployed stack, `local` for `npm start`; decides what a webhook URL may point at. */
 export type Deployment = 'aws' | 'local';
 
+/** Anything but an explicit `local` is treated as a deployed stack: the strict rules are the default. */
+export const deploymentFromEnv = (env: NodeJS.ProcessEnv = process.env): Deployment =>
+  env[ENV.deployment] === 'local' ? 'local' : 'aws';
+
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }

@@ -52,6 +52,13 @@ export const API_ROUTES: readonly ApiRoute[] = [
   { method: 'POST', path: '/v1/jobs/{id}/cancel', handler: 'cancel-job', auth: true },
   { method: 'POST', path: '/v1/jobs/{id}/input', handler: 'submit-input', auth: true },
   { method: 'DELETE', path: '/v1/jobs/{id}', handler: 'cancel-job', auth: true },
+  { method: 'GET', path: '/v1/jobs/{id}/deliveries', handler: 'list-deliveries', auth: true },
+  {
+    method: 'POST',
+    path: '/v1/jobs/{id}/deliveries/{deliveryId}/replay',
+    handler: 'replay-delivery',
+    auth: true,
+  },
   { method: 'GET', path: '/v1/health/live', handler: 'health-live', auth: false },
   { method: 'GET', path: '/v1/health/ready', handler: 'health-ready', auth: false },
   { method: 'GET', path: '/v1/openapi.json', handler: 'openapi', auth: false },
@@ -66,6 +73,7 @@ export const INTERNAL_HANDLERS = {
   markFailed: 'mark-failed',
   reconcileExecution: 'reconcile-execution',
   sweepJobs: 'sweep-jobs',
+  deliverWebhook: 'deliver-webhook',
 } as const;
 
 /**

@@ -15,12 +15,24 @@ export const TABLE_KEYS = {
 /** Live jobs spread over this many index partitions, so no single one takes every job write. */
 export const LIVE_SHARDS = 4;
 
+const stableHash = (text: string) => {
+  let hash = 0;
+  for (const ch of text) hash = (hash * 31 + ch.charCodeAt(0)) >>> 0;
+  return hash;
+};
+
 /** The live-index partition of a job: a stable hash of its id. */
 export function liveShard(id: string): string {
-  let hash = 0;
-  for (const ch of id) hash = (hash * 31 + ch.charCodeAt(0)) >>> 0;
-  return `LIVE#${hash % LIVE_SHARDS}`;
+  return `LIVE#${stableHash(id) % LIVE_SHARDS}`;
 }
+
+/**
+ * Webhook deliveries still owed an attempt share the sparse GSI2 under their own partitions, sorted
+ * by when their next attempt is due, so the sweep finds overdue ones without touching live jobs.
+ */
+export const DELIVERY_SHARD_PREFIX = 'DLV#';
+export const deliveryShard = (pk: string, sk: string) =>
+  `${DELIVERY_SHARD_PREFIX}${stableHash(`${pk}|${sk}`) % LIVE_SHARDS}`;
 
 /** Task token of a job's wait for input: written by the workflow, read by the stream consumer. */
 export const INPUT_TOKEN_ATTRIBUTE = 'inputToken';
@@ -32,3 +44,8 @@ export const JOB_SK = 'JOB';
 export const EVENT_SK_PREFIX = 'E#';
 const EVENT_SEQ_DIGITS = 10;
 export const eventSk = (seq: number) => `${EVENT_SK_PREFIX}${String(seq).padStart(EVENT_SEQ_DIGITS, '0')}`;
+
+/** A job's webhook deliveries sit in its partition under `D#<seq of the event they deliver>`. */
+export const DELIVERY_SK_PREFIX = 'D#';
+export const deliverySk = (seq: number) =>
+  `${DELIVERY_SK_PREFIX}${String(seq).padStart(EVENT_SEQ_DIGITS, '0')}`;

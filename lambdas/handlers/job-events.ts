@@ -3,17 +3,23 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { committedWrite, jobStoreFromEnv } from '../adapters/dynamo-job-store.js';
+import { webhookOutboxFromEnv } from '../adapters/webhook-outbox.js';
 import { eventsOfWrite } from '../domain/job-events.js';
 
 const logger = new Logger({ serviceName: 'agent-jobs' });
 const store = jobStoreFromEnv();
+const outbox = webhookOutboxFromEnv();
 
 const image = (img: unknown) => (img ? unmarshall(img as Record<string, AttributeValue>) : undefined);
 
 /**
- * Appends the events a committed job write caused to the job's log. Each event's seq was handed
- * out by that write, and the append is conditional on the seq being free, so a redelivered record
- * writes nothing twice and a crash midway is finished by the retry with no gap.
+ * Appends the events a committed job write caused to the job's log, and puts the webhook
+ * deliveries they call for on their way. Each event's seq was handed out by that write, and both
+ * the append and the delivery are conditional on that seq, so a redelivered record writes nothing
+ * twice and a crash midway is finished by the retry with no gap.
+ *
+ * This consumer is also the webhook notifier: a table stream feeds at most two Lambda readers,
+ * both taken (execution control and this), and every event a webhook announces passes here.
  */
 export async function appendEvents(record: DynamoDBRecord): Promise<number> {
   const found = committedWrite(image(record.dynamodb?.NewImage), image(record.dynamodb?.OldImage));
@@ -21,6 +27,7 @@ export async function appendEvents(record: DynamoDBRecord): Promise<number> {
   let appended = 0;
   for (const event of eventsOfWrite(found.write)) {
     if (await store.putEvent(found.tenant, found.id, event, found.ttl)) appended++;
+    await outbox.enqueue(found.tenant, found.write.job, event, found.ttl);
   }
   return appended;
 }

@@ -1,6 +1,8 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import { deliveryStoreFromEnv } from '../adapters/dynamo-delivery-store.js';
 import { jobStoreFromEnv } from '../adapters/dynamo-job-store.js';
 import { JobDlq } from '../adapters/job-dlq.js';
+import { webhookOutboxFromEnv } from '../adapters/webhook-outbox.js';
 import { WorkflowClient } from '../adapters/workflow-client.js';
 import { ENV, optionalSeconds, requireEnv } from '../config/env.js';
 import type { LiveJob } from '../domain/job-store.js';
@@ -9,6 +11,8 @@ const logger = new Logger({ serviceName: 'agent-jobs' });
 const store = jobStoreFromEnv();
 const workflow = new WorkflowClient(requireEnv(ENV.stateMachineArn));
 const dlq = new JobDlq(requireEnv(ENV.jobDlqUrl));
+const deliveries = deliveryStoreFromEnv();
+const outbox = webhookOutboxFromEnv();
 
 /**
  * Only jobs older than this are judged: a younger pending job may still be on its way through the
@@ -55,7 +59,23 @@ async function repair(job: LiveJob, now: Date): Promise<Repair> {
   return (await store.fail(job.tenant, job.jobId, LOST, now, job.executionName)) ? 'failed' : 'healthy';
 }
 
-export const handler = async (): Promise<Record<Repair, number>> => {
+/**
+ * A pending webhook delivery is picked up within seconds of its due time; one overdue by the sweep's
+ * age bound has lost its queue message (a local queue restarted, or a send failed after the
+ * record was written) and gets a new one. Returns how many did.
+ */
+async function requeueOverdueDeliveries(before: string, now: Date): Promise<number> {
+  let requeued = 0;
+  for (const overdue of await deliveries.listOverdue(before)) {
+    if (await outbox.requeue(overdue, now)) {
+      requeued++;
+      logger.warn('overdue webhook delivery requeued', { jobId: overdue.jobId, seq: overdue.seq });
+    }
+  }
+  return requeued;
+}
+
+export const handler = async (): Promise<Record<Repair | 'requeuedDeliveries', number>> => {
   const now = new Date();
   const before = new Date(now.getTime() - minAgeSeconds * 1000).toISOString();
   const jobs = await store.listLive(before);
@@ -66,6 +86,7 @@ export const handler = async (): Promise<Record<Repair, number>> => {
     if (outcome !== 'healthy')
       logger.warn('stuck job repaired', { jobId: job.jobId, status: job.status, outcome });
   }
-  logger.info('sweep done', counts);
-  return counts;
+  const result = { ...counts, requeuedDeliveries: await requeueOverdueDeliveries(before, now) };
+  logger.info('sweep done', result);
+  return result;
 };

@@ -13,6 +13,7 @@ async function main() {
       '',
       `agent-jobs is running at ${stack.url} (started in ${seconds} s)`,
       `dev API key (tenant dev): ${stack.apiKey}`,
+      `dev webhook signing secret: ${stack.webhookSecret} (verify deliveries with standardwebhooks)`,
       `Step Functions endpoint: ${stack.endpoints.sfn} state machine: ${stack.stateMachineArn} (executions are named by job id)`,
       '',
       'Create a job:',

@@ -1,4 +1,5 @@
 import { ExecutionAlreadyExists, type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import type { OverdueDelivery } from '../adapters/dynamo-delivery-store.js';
 import type { ExecutionInput } from '../config/workflow.js';
 
 export interface UnfinishedJob {
@@ -41,4 +42,23 @@ async function restart(sfn: SFNClient, stateMachineArn: string, job: UnfinishedJ
     if (e instanceof ExecutionAlreadyExists) return false;
     throw e;
   }
+}
+
+export interface DeliveryRecoveryDeps {
+  deliveries: { listOverdue(before: string): Promise<OverdueDelivery[]> };
+  outbox: { requeue(overdue: OverdueDelivery, now: Date): Promise<boolean> };
+}
+
+/**
+ * The local queue lives in memory too: every delivery still pending lost its message with the last
+ * run. Each gets a new one (its record says when its next attempt is due). Returns how many.
+ */
+export async function requeuePendingDeliveries({
+  deliveries,
+  outbox,
+}: DeliveryRecoveryDeps): Promise<number> {
+  const now = new Date();
+  const pending = await deliveries.listOverdue('\uffff');
+  const requeued = await Promise.all(pending.map((d) => outbox.requeue(d, now)));
+  return requeued.filter(Boolean).length;
 }

@@ -7,7 +7,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
+import type { DynamoDBBatchResponse, DynamoDBStreamEvent, SQSEvent } from 'aws-lambda';
 import type { AgentDefinition } from '../agents/agent.js';
 import { registerAgent } from '../agents/registry.js';
 import { ENV } from '../config/env.js';
@@ -20,14 +20,16 @@ import { compileFilterCriteria, type FilterCriteria } from './filter-criteria.js
 import { createHttpAdapter, listen } from './http-adapter.js';
 import { lambdaContext } from './lambda-context.js';
 import { buildHandlerEnv, type LocalEndpoints, provisionQueues, provisionTables } from './provision.js';
-import { resumeUnfinishedJobs } from './recovery.js';
+import { requeuePendingDeliveries, resumeUnfinishedJobs } from './recovery.js';
 import { type SqsLocal, startSqsLocal } from './sqs-local.js';
+import { eventSourceMappings, SqsPoller } from './sqs-poller.js';
 import {
   type ExecutionStatusChange,
   LocalStepFunctions,
   STATUS_CHANGE_EVENT,
 } from './stepfunctions-local.js';
 import { StreamPoller } from './stream-poller.js';
+import { localWebhookEnv, seedWebhookSecrets } from './webhooks.js';
 import { type AslDefinition, type LambdaHandler, mapTasks } from './task-handlers.js';
 import {
   type CfnTemplate,
@@ -64,6 +66,8 @@ export interface LocalStack {
   url: string;
   /** The dev tenant's key. */
   apiKey: string;
+  /** The dev tenant's webhook signing secret. */
+  webhookSecret: string;
   tenantKeys: TenantKey[];
   endpoints: LocalEndpoints;
   tableName: string;
@@ -140,16 +144,27 @@ async function start(options: LocalStackOptions, stops: Stops): Promise<Omit<Loc
     provisionTables(template, resolve, clients.dynamodb),
     provisionQueues(template, resolve, clients.sqs),
   ]);
-  const handlerEnv = buildHandlerEnv(template, resolve, endpoints);
+  const handlerEnv = {
+    ...buildHandlerEnv(template, resolve, endpoints),
+    ...localWebhookEnv(dataDir, env),
+  };
   Object.assign(process.env, handlerEnv, options.env);
   const tableName = handlerEnv[ENV.tableName] ?? tables[0]!;
 
   const { DynamoJobStore } = await import('../adapters/dynamo-job-store.js');
   const store = new DynamoJobStore(tableName);
-  await Promise.all([seedApiKeys(store, tenantKeys), preloadHandlers()]);
+  const [webhookSecret] = await Promise.all([
+    seedWebhookSecrets(
+      dataDir,
+      tenantKeys.map((k) => k.tenant),
+      env.AGENT_JOBS_WEBHOOK_SECRET,
+    ),
+    seedApiKeys(store, tenantKeys),
+    preloadHandlers(),
+  ]);
 
   await writeCliEndpoints(template, resolve, dataDir, { tableName, endpoints });
-  const pollers = streamPollers(template, resolve, { clients, tableName, queues, dataDir, options });
+  const pollers = eventSourcePollers(template, resolve, { clients, tableName, queues, dataDir, options });
   await Promise.all(pollers.map((p) => p.start()));
   stops.poller = async () => {
     await Promise.all(pollers.map((p) => p.stop()));
@@ -159,10 +174,18 @@ async function start(options: LocalStackOptions, stops: Stops): Promise<Omit<Loc
   const sfnClient = new SFNClient({ ...common, endpoint: sfnEndpoint });
   const resumed = await resumeUnfinishedJobs({ store, sfn: sfnClient, stateMachineArn: sfn.stateMachineArn });
   if (resumed > 0) log(`resumed ${resumed} unfinished job(s)`);
+  const { deliveryStoreFromEnv } = await import('../adapters/dynamo-delivery-store.js');
+  const { webhookOutboxFromEnv } = await import('../adapters/webhook-outbox.js');
+  const requeued = await requeuePendingDeliveries({
+    deliveries: deliveryStoreFromEnv(),
+    outbox: webhookOutboxFromEnv(),
+  });
+  if (requeued > 0) log(`requeued ${requeued} pending webhook deliver${requeued === 1 ? 'y' : 'ies'}`);
   ready();
   return {
     url,
     apiKey: tenantKeys[0]!.key,
+    webhookSecret,
     tenantKeys,
     endpoints,
     tableName,
@@ -242,6 +265,9 @@ interface EventSourceMappingProps {
   BisectBatchOnFunctionError?: boolean;
   FilterCriteria?: FilterCriteria;
   DestinationConfig?: { OnFailure?: { Destination?: string } };
+  FunctionResponseTypes?: string[];
+  MaximumBatchingWindowInSeconds?: number;
+  ScalingConfig?: { MaximumConcurrency?: number };
 }
 
 interface PollerContext {
@@ -253,13 +279,18 @@ interface PollerContext {
 }
 
 /**
- * One poller per event source mapping of the template, as Lambda runs one reader per mapping:
- * each with its own filters, retries, on-failure queue and checkpoints.
+ * One poller per enabled event source mapping of the template, as Lambda runs one reader per
+ * mapping: a stream poller with its own filters, retries, on-failure queue and checkpoints, or a
+ * queue poller with its own batching, concurrency and batch responses.
  */
-function streamPollers(template: CfnTemplate, resolve: Resolver, ctx: PollerContext) {
-  return resourcesOfType(template, 'AWS::Lambda::EventSourceMapping').map(([, mapping]) =>
-    streamPoller(template, resolve({ ...mapping.Properties, EventSourceArn: undefined }), ctx),
-  );
+function eventSourcePollers(template: CfnTemplate, resolve: Resolver, ctx: PollerContext) {
+  const { streams, queues } = eventSourceMappings(template, resolve);
+  const props = (properties: Record<string, unknown>) =>
+    resolve({ ...properties, EventSourceArn: undefined });
+  return [
+    ...streams.map((m) => streamPoller(template, props(m.properties), ctx)),
+    ...queues.map((m) => sqsPoller(template, props(m.properties), m.queueLogicalId, ctx)),
+  ];
 }
 
 /** The handler file behind a function of the template, from the metadata HandlerFunction puts on it. */
@@ -294,6 +325,28 @@ function streamPoller(template: CfnTemplate, resolved: unknown, ctx: PollerConte
   });
 }
 
+/** Lambda's own timeout for a function that sets none. */
+const DEFAULT_FUNCTION_TIMEOUT_S = 3;
+
+function sqsPoller(template: CfnTemplate, resolved: unknown, queueLogicalId: string, ctx: PollerContext) {
+  const props = resolved as EventSourceMappingProps;
+  const handlerName = handlerOf(template, props.FunctionName);
+  const timeoutS =
+    functionTimeouts(template)[localFunctionArn(props.FunctionName)] ?? DEFAULT_FUNCTION_TIMEOUT_S;
+  return new SqsPoller({
+    sqs: ctx.clients.sqs,
+    queueUrl: ctx.queues[queueLogicalId]!,
+    queueArn: localQueueArn(queueLogicalId),
+    functionName: props.FunctionName,
+    invoke: (event) => invokeSqsHandler(handlerName, event, timeoutS * 1000),
+    timeoutMs: timeoutS * 1000,
+    batchSize: props.BatchSize,
+    batchingWindowSeconds: props.MaximumBatchingWindowInSeconds,
+    reportBatchItemFailures: props.FunctionResponseTypes?.includes('ReportBatchItemFailures') === true,
+    concurrency: props.ScalingConfig?.MaximumConcurrency,
+  });
+}
+
 /**
  * What the operator CLI (`agent-jobs dlq ... --local`) needs, from the same stack outputs it reads
  * from CloudFormation for a deployed stack.
@@ -309,6 +362,7 @@ async function writeCliEndpoints(
     tableName: stack.tableName,
     jobDlqUrl: output('JobDlqUrl'),
     startDlqUrl: output('StartDlqUrl'),
+    webhookDlqUrl: output('WebhookDlqUrl'),
     endpoints: { dynamodb: stack.endpoints.dynamodb, sqs: stack.endpoints.sqs },
     region: LOCAL_REGION,
   };
@@ -401,6 +455,11 @@ const STREAM_HANDLER_TIMEOUT_MS = 60_000;
 async function invokeStreamHandler(name: string, event: DynamoDBStreamEvent) {
   const handler = await loadHandler(name);
   return (await handler(event, lambdaContext(name, STREAM_HANDLER_TIMEOUT_MS))) as DynamoDBBatchResponse;
+}
+
+async function invokeSqsHandler(name: string, event: SQSEvent, timeoutMs: number) {
+  const handler = await loadHandler(name);
+  return handler(event, lambdaContext(name, timeoutMs));
 }
 
 const handlers = new Map<string, Promise<LambdaHandler>>();

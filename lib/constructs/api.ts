@@ -21,10 +21,13 @@ import {
 import type { AgentJobsConfig } from '../stack-config.js';
 import { HandlerFunction } from './handler-function.js';
 import type { JobsTable, TableAction } from './jobs-table.js';
+import type { WebhookDelivery } from './webhook-delivery.js';
 
 export interface JobsApiProps {
   readonly jobs: JobsTable;
   readonly stateMachine: sfn.StateMachine;
+  /** Replays queue deliveries. */
+  readonly webhooks: WebhookDelivery;
   readonly throttling: AgentJobsConfig['apiThrottling'];
   readonly logRetention: RetentionDays;
 }
@@ -39,6 +42,8 @@ const TABLE_ACCESS: Readonly<Record<string, readonly TableAction[]>> = {
   'stream-job': ['GetItem', 'Query'],
   'cancel-job': ['UpdateItem'],
   'submit-input': ['GetItem', 'UpdateItem'],
+  'list-deliveries': ['GetItem', 'Query'],
+  'replay-delivery': ['GetItem', 'UpdateItem'],
   'health-ready': ['DescribeTable'],
   [INTERNAL_HANDLERS.authorizer]: ['GetItem'],
 };
@@ -127,6 +132,7 @@ export class JobsApi extends Construct {
     });
     const access = TABLE_ACCESS[name];
     if (access) props.jobs.bindTable(fn.function, access);
+    if (name === 'replay-delivery') props.webhooks.grantEnqueue(fn.function);
     if (route?.streaming)
       fn.function.addEnvironment(ENV.streamMaxSeconds, String(DEFAULT_STREAM_MAX_SECONDS));
     return fn;

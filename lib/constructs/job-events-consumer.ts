@@ -9,11 +9,14 @@ import { ONE_MINUTE_MAX, thresholdAlarm } from './alarms.js';
 import { HandlerFunction } from './handler-function.js';
 import { JOB_ITEM, jobTableStreamSource } from './job-stream-consumer.js';
 import type { JobsTable } from './jobs-table.js';
+import type { WebhookDelivery } from './webhook-delivery.js';
 
 export interface JobEventsConsumerProps {
   readonly jobs: JobsTable;
   /** Where a batch goes (as a pointer to the stream records) once its retries are spent. */
   readonly eventsDlq: sqs.IQueue;
+  /** Where the webhook deliveries the events call for are queued. */
+  readonly webhooks: WebhookDelivery;
   readonly logRetention: RetentionDays;
 }
 
@@ -22,7 +25,8 @@ const ITERATOR_AGE_ALARM_MS = 30_000;
 
 /**
  * Turns every committed job write into entries of the job's event log (the source of
- * GET /events and of the SSE stream). It can only append: PutItem on the table, nothing else.
+ * GET /events and of the SSE stream) and, being the stream's last free reader, into webhook
+ * deliveries. It can only create items (PutItem on the table) and queue deliveries.
  */
 export class JobEventsConsumer extends Construct {
   public readonly handler: HandlerFunction;
@@ -37,6 +41,7 @@ export class JobEventsConsumer extends Construct {
     });
     const fn = this.handler.function;
     props.jobs.bindTable(fn, ['PutItem']);
+    props.webhooks.grantEnqueue(fn);
     fn.addEventSource(
       jobTableStreamSource(props.jobs, props.eventsDlq, [
         FilterCriteria.filter({ eventName: FilterRule.or('INSERT', 'MODIFY'), dynamodb: JOB_ITEM }),

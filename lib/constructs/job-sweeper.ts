@@ -12,12 +12,15 @@ import { INTERNAL_HANDLERS } from '../../lambdas/config/routes.js';
 import { ONE_MINUTE_SUM, thresholdAlarm } from './alarms.js';
 import { HandlerFunction } from './handler-function.js';
 import type { JobsTable } from './jobs-table.js';
+import type { WebhookDelivery } from './webhook-delivery.js';
 import { nagAttRef } from './nag-ref.js';
 
 export interface JobSweeperProps {
   readonly jobs: JobsTable;
   readonly stateMachine: sfn.StateMachine;
   readonly jobDlq: sqs.IQueue;
+  /** Overdue deliveries get a new queue message. */
+  readonly webhooks: WebhookDelivery;
   readonly logRetention: RetentionDays;
 }
 
@@ -41,13 +44,16 @@ export class JobSweeper extends Construct {
     });
     const fn = this.handler.function;
     props.jobs.grantLiveQuery(fn);
-    props.jobs.bindTable(fn, ['UpdateItem']);
+    // GetItem reads an overdue delivery's round before it is requeued.
+    props.jobs.bindTable(fn, ['GetItem', 'UpdateItem']);
+    props.webhooks.grantEnqueue(fn);
     fn.addEnvironment(ENV.stateMachineArn, props.stateMachine.stateMachineArn);
     fn.addEnvironment(ENV.jobDlqUrl, props.jobDlq.queueUrl);
     props.jobDlq.grantSendMessages(fn);
     this.grantExecutions(props.stateMachine);
     this.schedule = new events.Rule(this, 'Schedule', {
-      description: 'Repairs jobs stuck in pending or left live without an execution.',
+      description:
+        'Repairs jobs stuck in pending or left live without an execution, and requeues overdue webhook deliveries.',
       schedule: events.Schedule.rate(SWEEP_INTERVAL),
       // One sweep at a time is enough; a missed run is covered by the next one.
       targets: [new targets.LambdaFunction(fn, { retryAttempts: 0 })],

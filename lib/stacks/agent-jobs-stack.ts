@@ -7,6 +7,7 @@ import { JobEventsConsumer } from '../constructs/job-events-consumer.js';
 import { JobStreamConsumer } from '../constructs/job-stream-consumer.js';
 import { JobSweeper } from '../constructs/job-sweeper.js';
 import { JobsTable } from '../constructs/jobs-table.js';
+import { WebhookDelivery } from '../constructs/webhook-delivery.js';
 import { type AgentJobsConfig, type AgentJobsConfigInput, resolveConfig } from '../stack-config.js';
 import { JobWorkflow } from '../workflows/job-workflow.js';
 
@@ -25,6 +26,7 @@ export class AgentJobsStack extends Stack {
   public readonly eventsConsumer: JobEventsConsumer;
   public readonly reconciler: ExecutionReconciler;
   public readonly sweeper: JobSweeper;
+  public readonly webhooks: WebhookDelivery;
   public readonly api: JobsApi;
 
   constructor(scope: Construct, id: string, props: AgentJobsStackProps = {}) {
@@ -46,6 +48,11 @@ export class AgentJobsStack extends Stack {
     this.eventsDlq = new DeadLetterQueue(this, 'EventsDlq', {
       purpose: 'stream batches whose job events could not be appended: event logs and SSE streams stall.',
     });
+    this.webhooks = new WebhookDelivery(this, 'Webhooks', {
+      jobs: this.jobs,
+      retrySchedule: this.config.webhookRetrySchedule,
+      logRetention,
+    });
     this.workflow = new JobWorkflow(this, 'Workflow', {
       jobs: this.jobs,
       jobDlq: this.jobDlq.queue,
@@ -61,6 +68,7 @@ export class AgentJobsStack extends Stack {
     this.eventsConsumer = new JobEventsConsumer(this, 'JobEvents', {
       jobs: this.jobs,
       eventsDlq: this.eventsDlq.queue,
+      webhooks: this.webhooks,
       logRetention,
     });
     this.reconciler = new ExecutionReconciler(this, 'Reconciler', {
@@ -73,11 +81,13 @@ export class AgentJobsStack extends Stack {
       jobs: this.jobs,
       stateMachine,
       jobDlq: this.jobDlq.queue,
+      webhooks: this.webhooks,
       logRetention,
     });
     this.api = new JobsApi(this, 'Api', {
       jobs: this.jobs,
       stateMachine,
+      webhooks: this.webhooks,
       throttling: this.config.apiThrottling,
       logRetention,
     });
@@ -86,5 +96,7 @@ export class AgentJobsStack extends Stack {
     new CfnOutput(this, 'StateMachineArn', { value: stateMachine.stateMachineArn });
     new CfnOutput(this, 'JobDlqUrl', { value: this.jobDlq.queue.queueUrl });
     new CfnOutput(this, 'StartDlqUrl', { value: this.startDlq.queue.queueUrl });
+    new CfnOutput(this, 'WebhookDlqUrl', { value: this.webhooks.dlq.queue.queueUrl });
+    new CfnOutput(this, 'WebhookSecretsPrefix', { value: this.webhooks.secretsPrefix });
   }
 }

@@ -71,11 +71,20 @@ describe('environment wiring: each function gets what it reads, nothing else', (
     'agent-step': FINISHING_ENV,
     'mark-failed': FINISHING_ENV,
     'reconcile-execution': [...FINISHING_ENV, ENV.jobDlqUrl].sort(),
-    'sweep-jobs': [...FINISHING_ENV, ENV.jobDlqUrl, ENV.stateMachineArn].sort(),
+    'sweep-jobs': [...FINISHING_ENV, ENV.jobDlqUrl, ENV.stateMachineArn, ENV.webhookQueueUrl].sort(),
     'job-stream': [...BASE_ENV, ENV.stateMachineArn].sort(),
     'list-events': TABLE_ENV,
     'stream-job': [...TABLE_ENV, ENV.streamMaxSeconds].sort(),
-    'job-events': TABLE_ENV,
+    'job-events': [...TABLE_ENV, ENV.webhookQueueUrl].sort(),
+    'list-deliveries': TABLE_ENV,
+    'replay-delivery': [...FINISHING_ENV, ENV.webhookQueueUrl].sort(),
+    'deliver-webhook': [
+      ...FINISHING_ENV,
+      ENV.webhookQueueUrl,
+      ENV.webhookDlqUrl,
+      ENV.webhookRetrySchedule,
+      ENV.webhookSecretsPrefix,
+    ].sort(),
   };
 
   it('covers every handler', () => {
@@ -114,6 +123,7 @@ describe('IAM: least privilege per function', () => {
       'sqs:SendMessage',
     ],
     'sweep-jobs': [
+      'dynamodb:GetItem',
       'dynamodb:Query',
       'dynamodb:UpdateItem',
       'sqs:GetQueueAttributes',
@@ -137,7 +147,28 @@ describe('IAM: least privilege per function', () => {
     ],
     'list-events': ['dynamodb:GetItem', 'dynamodb:Query'],
     'stream-job': ['dynamodb:GetItem', 'dynamodb:Query'],
-    // Append-only: it can add event items, never change a job.
+    'list-deliveries': ['dynamodb:GetItem', 'dynamodb:Query'],
+    'replay-delivery': [
+      'dynamodb:GetItem',
+      'dynamodb:UpdateItem',
+      'sqs:GetQueueAttributes',
+      'sqs:GetQueueUrl',
+      'sqs:SendMessage',
+    ],
+    // Its table access is the delivery's: read it, record attempts. Secrets only under the stack's prefix.
+    'deliver-webhook': [
+      'dynamodb:GetItem',
+      'dynamodb:UpdateItem',
+      'secretsmanager:CreateSecret',
+      'secretsmanager:GetSecretValue',
+      'sqs:ChangeMessageVisibility',
+      'sqs:DeleteMessage',
+      'sqs:GetQueueAttributes',
+      'sqs:GetQueueUrl',
+      'sqs:ReceiveMessage',
+      'sqs:SendMessage',
+    ],
+    // Append-only: it can add event and delivery items and queue deliveries, never change a job.
     'job-events': [
       'dynamodb:DescribeStream',
       'dynamodb:GetRecords',

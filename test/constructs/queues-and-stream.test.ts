@@ -4,7 +4,7 @@ import { logicalId, roleStatements, synth } from './support.js';
 const { stack, json, template } = synth();
 
 describe('dead-letter queues', () => {
-  const queues = [stack.jobDlq, stack.startDlq, stack.eventsDlq];
+  const queues = [stack.jobDlq, stack.startDlq, stack.eventsDlq, stack.webhooks.dlq];
 
   it.each(queues.map((q) => [q.node.id, q] as const))(
     '%s is encrypted, kept 14 days and TLS-only',
@@ -61,7 +61,15 @@ const jobItem = { Keys: { SK: { S: ['JOB'] } } };
 
 describe('table stream readers', () => {
   it('are exactly two, the most DynamoDB Streams serves per shard: job-stream and job-events', () => {
-    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 2);
+    const streamReaders = Object.values(json.Resources).filter(
+      (r) =>
+        r.Type === 'AWS::Lambda::EventSourceMapping' &&
+        JSON.stringify(r.Properties.EventSourceArn).includes('StreamArn'),
+    );
+    expect(streamReaders.map((r) => r.Properties.FunctionName)).toEqual([
+      { Ref: logicalId(stack.streamConsumer.handler.function) },
+      { Ref: logicalId(stack.eventsConsumer.handler.function) },
+    ]);
   });
 });
 
@@ -163,7 +171,10 @@ describe('outputs', () => {
       'StartDlqUrl',
       'StateMachineArn',
       'TableName',
+      'WebhookDlqUrl',
+      'WebhookSecretsPrefix',
     ]);
+    template.hasOutput('WebhookDlqUrl', { Value: { Ref: logicalId(stack.webhooks.dlq.queue) } });
     template.hasOutput('StartDlqUrl', { Value: { Ref: logicalId(stack.startDlq.queue) } });
     template.hasOutput('TableName', { Value: { Ref: logicalId(stack.jobs.table) } });
     template.hasOutput('StateMachineArn', { Value: { Ref: logicalId(stack.workflow.stateMachine) } });

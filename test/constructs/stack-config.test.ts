@@ -60,8 +60,9 @@ describe('stack configuration', () => {
     const fns = Template.fromStack(stack).findResources('AWS::Lambda::Function', {
       Properties: { Environment: { Variables: Match.objectLike({ JOB_RETENTION_FAILED_DAYS: '90' }) } },
     });
-    // cancel-job, submit-input, agent-step, mark-failed, reconcile-execution and sweep-jobs
-    expect(Object.keys(fns)).toHaveLength(6);
+    // cancel-job, submit-input, agent-step, mark-failed, reconcile-execution and sweep-jobs, plus
+    // replay-delivery and deliver-webhook, which update delivery items in the same table.
+    expect(Object.keys(fns)).toHaveLength(8);
     for (const fn of Object.values(fns)) {
       expect(fn.Properties.Environment.Variables.JOB_RETENTION_SUCCEEDED_DAYS).toBe(
         String(DEFAULT_CONFIG.jobRetention.succeededDays),

@@ -41,6 +41,7 @@ export function handlerFunctions(stack: AgentJobsStack): Map<string, HandlerFunc
     stack.eventsConsumer.handler,
     stack.reconciler.handler,
     stack.sweeper.handler,
+    stack.webhooks.handler,
   ];
   return new Map(all.map((h) => [h.handlerName, h]));
 }

@@ -17,6 +17,7 @@ export const TEST_TENANTS = [
   'events-other',
   'sweep',
   'redrive',
+  'webhooks',
 ] as const;
 
 /** Streams end after this many seconds, so the tests see clients resume across stream ends. */
@@ -77,7 +78,8 @@ export async function startTestStack(
 export default async function setup(project: TestProject) {
   return (
     await startTestStack(project, TEST_TENANTS, {
-      env: { STREAM_MAX_SECONDS },
+      // Webhook retries a second or two apart: the tests see several attempts without waiting minutes.
+      env: { STREAM_MAX_SECONDS, AGENT_JOBS_WEBHOOK_RETRY_SCHEDULE: '0,1,1,2,2,2,2,2' },
       extraAgents: [approvalAgent],
     })
   ).teardown;

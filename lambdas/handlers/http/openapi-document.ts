@@ -4,6 +4,9 @@ import { PROBLEM_CONTENT_TYPE } from '../../config/gateway-responses.js';
 import { API_ROUTES } from '../../config/routes.js';
 import {
   createJobRequestSchema,
+  deliveryIdSchema,
+  deliveryListSchema,
+  deliverySchema,
   submitInputRequestSchema,
   healthSchema,
   jobEventListSchema,
@@ -129,6 +132,27 @@ const OPERATIONS: Record<string, PathSpec> = {
       body: { required: true, content: { 'application/json': { schema: submitInputRequestSchema } } },
     },
     responses: { 200: jobBody('The job, running again'), ...problems(400, 401, 404, 409, 413, 415) },
+  },
+  'list-deliveries': {
+    summary: "The job's webhook deliveries, each with every attempt",
+    request: { params: idPath },
+    responses: {
+      200: {
+        description: 'The deliveries, oldest event first',
+        content: { 'application/json': { schema: deliveryListSchema } },
+      },
+      ...problems(400, 401, 404),
+    },
+  },
+  'replay-delivery': {
+    summary: 'Send a delivery again',
+    description:
+      'Same `webhook-id` and body, fresh `webhook-timestamp` and signature; retried on the schedule like the first round.',
+    request: { params: z.object({ id: jobIdSchema, deliveryId: deliveryIdSchema }) },
+    responses: {
+      202: { description: 'Queued', content: { 'application/json': { schema: deliverySchema } } },
+      ...problems(400, 401, 404),
+    },
   },
   'health-live': {
     summary: 'Liveness',

@@ -1,7 +1,10 @@
 import { z } from 'zod';
+import { deploymentFromEnv } from '../../config/env.js';
 import { JOB_ERROR_CODES } from '../../domain/errors.js';
 import { JOB_STATUSES } from '../../domain/job.js';
 import { DEFAULT_EVENTS_PAGE, JOB_EVENT_TYPES, MAX_EVENTS_PAGE } from '../../domain/job-events.js';
+import { WEBHOOK_EVENT_TYPES } from '../../domain/webhook.js';
+import { webhookUrlProblem } from '../../domain/webhook-url.js';
 
 /**
  * Request and response schemas. Requests are validated with them and the OpenAPI document is
@@ -66,9 +69,20 @@ export const createJobRequestSchema = z
       .optional()
       .meta({ description: 'Free-form, returned as given.' }),
     webhook: z
-      .strictObject({ url: z.url({ protocol: /^https?$/ }).max(2048) })
+      .strictObject({
+        url: z
+          .url({ protocol: /^https?$/ })
+          .max(2048)
+          .superRefine((url, ctx) => {
+            const problem = webhookUrlProblem(url, deploymentFromEnv());
+            if (problem) ctx.addIssue({ code: 'custom', message: problem });
+          }),
+      })
       .optional()
-      .meta({ description: 'Where to POST terminal events (webhooks capability).' }),
+      .meta({
+        description:
+          'Where to POST signed events (Standard Webhooks) when the job succeeds, fails, is cancelled or needs input. https only in a deployed stack.',
+      }),
     timeoutSeconds: z
       .int()
       .min(1)
@@ -163,6 +177,34 @@ export const jobEventListSchema = z
       .meta({ description: 'Pass as `after` for the next page; null at the end of the log.' }),
   })
   .meta({ id: 'JobEventList' });
+
+export const deliveryIdSchema = z
+  .string()
+  .regex(/^dlv_[1-9]\d{0,9}$/)
+  .meta({ example: 'dlv_7' });
+
+export const deliverySchema = z
+  .object({
+    id: deliveryIdSchema,
+    webhookId: z
+      .string()
+      .meta({ description: 'The `webhook-id` header: the same on every attempt and replay.' }),
+    type: z.enum(WEBHOOK_EVENT_TYPES),
+    url: z.string(),
+    status: z.enum(['pending', 'delivered', 'failed']),
+    attempts: z.array(
+      z.object({
+        at: timestamp,
+        httpStatus: z.int().optional().meta({ description: "The receiver's answer, when there was one." }),
+        error: z.string().optional().meta({ description: 'Why there was no answer (timeout, refused...).' }),
+        durationMs: z.int().min(0),
+      }),
+    ),
+    nextAttemptAt: timestamp.nullable().meta({ description: 'When the next attempt is due, while pending.' }),
+  })
+  .meta({ id: 'Delivery' });
+
+export const deliveryListSchema = z.object({ items: z.array(deliverySchema) }).meta({ id: 'DeliveryList' });
 
 export const problemSchema = z
   .object({

@@ -2,15 +2,17 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { jobPk } from '../../../lambdas/adapters/dynamo-job-store.js';
 import type { Job } from '../../../lambdas/domain/job.js';
 import '../support/handler-env.js';
-import { JOB_ID, makeJob, TABLE_NAME, TENANT } from '../support/fixtures.js';
+import { JOB_ID, makeJob, TABLE_NAME, TENANT, WEBHOOK_QUEUE_URL } from '../support/fixtures.js';
 
 const { handler } = await import('../../../lambdas/handlers/job-events.js');
 const ddb = mockClient(DynamoDBDocumentClient);
+const sqs = mockClient(SQSClient);
 const TTL = 4_070_908_800;
 
 type Image = NonNullable<DynamoDBRecord['dynamodb']>['NewImage'];
@@ -52,6 +54,8 @@ const putItems = () => ddb.commandCalls(PutCommand).map((c) => c.args[0].input);
 
 beforeEach(() => {
   ddb.reset();
+  sqs.reset();
+  sqs.on(SendMessageCommand).resolves({ MessageId: 'm-1' });
 });
 
 describe('job-events stream consumer', () => {
@@ -119,5 +123,104 @@ describe('job-events stream consumer', () => {
     const out = await handler({ Records: [record(key), record(legacy)] });
     expect(out).toEqual({ batchItemFailures: [] });
     expect(putItems()).toEqual([]);
+  });
+
+  describe('as the webhook notifier', () => {
+    const hooked = (job: Job) => ({ ...job, webhook: { url: 'https://hooks.example/x' } });
+    const finishHooked = () =>
+      record(
+        image(hooked(succeeded), ['job.progress', 'job.succeeded']),
+        image(hooked(running), ['job.running']),
+      );
+    const deliveryPuts = () => putItems().filter((p) => String(p.Item?.SK).startsWith('D#'));
+    const sent = () => sqs.commandCalls(SendMessageCommand).map((c) => c.args[0].input);
+
+    it('creates one delivery for the terminal event, not for progress, and queues it', async () => {
+      ddb.on(PutCommand).resolves({});
+      expect(await handler({ Records: [finishHooked()] })).toEqual({ batchItemFailures: [] });
+      expect(deliveryPuts()).toEqual([
+        expect.objectContaining({
+          ConditionExpression: 'attribute_not_exists(SK)',
+          Item: expect.objectContaining({
+            PK: jobPk(TENANT, JOB_ID),
+            SK: 'D#0000000004',
+            id: 'dlv_4',
+            type: 'job.succeeded',
+            url: 'https://hooks.example/x',
+            status: 'pending',
+            ttl: TTL,
+          }),
+        }),
+      ]);
+      const body = JSON.parse(deliveryPuts()[0]!.Item!.body as string);
+      expect(body).toMatchObject({ type: 'job.succeeded', data: { id: JOB_ID, result: { message: 'hi' } } });
+      expect(sent()).toEqual([
+        {
+          QueueUrl: WEBHOOK_QUEUE_URL,
+          MessageBody: JSON.stringify({ tenant: TENANT, jobId: JOB_ID, seq: 4, round: 0 }),
+        },
+      ]);
+    });
+
+    it('queues nothing for a job without a webhook', async () => {
+      ddb.on(PutCommand).resolves({});
+      await handler({ Records: [finish()] });
+      expect(deliveryPuts()).toEqual([]);
+      expect(sent()).toEqual([]);
+    });
+
+    it('on a redelivered record queues nothing for a delivery already attempted', async () => {
+      const existing = {
+        status: 'delivered',
+        attempts: [{ at: 'x', httpStatus: 200, durationMs: 1 }],
+        round: 0,
+      };
+      ddb.on(PutCommand).rejects(
+        new ConditionalCheckFailedException({
+          message: 'taken',
+          $metadata: {},
+          Item: marshall({
+            PK: jobPk(TENANT, JOB_ID),
+            SK: 'D#0000000004',
+            tenant: TENANT,
+            jobId: JOB_ID,
+            seq: 4,
+            ...existing,
+          }),
+        }),
+      );
+      expect(await handler({ Records: [finishHooked()] })).toEqual({ batchItemFailures: [] });
+      expect(sent()).toEqual([]);
+    });
+
+    it('on a redelivered record queues again a delivery never picked up (its first message may be lost)', async () => {
+      const existing = { status: 'pending', attempts: [], round: 0 };
+      ddb.on(PutCommand).callsFake(async (input: { Item: { SK: string } }) => {
+        if (input.Item.SK.startsWith('E#')) return {};
+        throw new ConditionalCheckFailedException({
+          message: 'taken',
+          $metadata: {},
+          Item: marshall({
+            PK: jobPk(TENANT, JOB_ID),
+            SK: 'D#0000000004',
+            tenant: TENANT,
+            jobId: JOB_ID,
+            seq: 4,
+            ...existing,
+          }),
+        });
+      });
+      await handler({ Records: [finishHooked()] });
+      expect(sent()).toHaveLength(1);
+    });
+
+    it('reports the record when the delivery cannot be queued, so the retry queues it', async () => {
+      ddb.on(PutCommand).resolves({});
+      sqs.on(SendMessageCommand).rejects(new Error('sqs down'));
+      const r = finishHooked();
+      expect(await handler({ Records: [r] })).toEqual({
+        batchItemFailures: [{ itemIdentifier: r.dynamodb?.SequenceNumber }],
+      });
+    });
   });
 });

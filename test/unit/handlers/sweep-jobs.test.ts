@@ -6,13 +6,13 @@ import {
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { jobPk } from '../../../lambdas/adapters/dynamo-job-store.js';
 import type { JobStatus } from '../../../lambdas/domain/job.js';
 import '../support/handler-env.js';
-import { JOB_ID, TENANT } from '../support/fixtures.js';
+import { JOB_ID, TENANT, WEBHOOK_QUEUE_URL } from '../support/fixtures.js';
 
 const { handler } = await import('../../../lambdas/handlers/sweep-jobs.js');
 const ddb = mockClient(DynamoDBDocumentClient);
@@ -51,11 +51,46 @@ afterEach(() => {
 });
 
 describe('job sweep', () => {
+  it('gives an overdue webhook delivery a new queue message, once it is released from its lost one', async () => {
+    const due = '2025-06-01T09:00:00.000Z';
+    ddb.on(QueryCommand).callsFake((input: { ExpressionAttributeValues: Record<string, string> }) => ({
+      Items:
+        input.ExpressionAttributeValues[':shard'] === 'DLV#2'
+          ? [{ PK: jobPk(TENANT, JOB_ID), SK: 'D#0000000004', tenant: TENANT, GSI2SK: due }]
+          : [],
+    }));
+    ddb.on(GetCommand).resolves({
+      Item: {
+        tenant: TENANT,
+        jobId: JOB_ID,
+        seq: 4,
+        round: 1,
+        status: 'pending',
+        nextAttemptAt: due,
+        owner: 'lost',
+      },
+    });
+    expect(await handler()).toEqual({ started: 0, failed: 0, healthy: 0, requeuedDeliveries: 1 });
+    const release = ddb.commandCalls(UpdateCommand)[0]!.args[0].input;
+    expect(release).toMatchObject({
+      Key: { PK: jobPk(TENANT, JOB_ID), SK: 'D#0000000004' },
+      UpdateExpression: 'REMOVE #owner',
+      ExpressionAttributeValues: { ':due': due, ':round': 1 },
+    });
+    const sent = sqs.commandCalls(SendMessageCommand)[0]!.args[0].input;
+    expect(sent.QueueUrl).toBe(WEBHOOK_QUEUE_URL);
+    expect(JSON.parse(sent.MessageBody!)).toEqual({ tenant: TENANT, jobId: JOB_ID, seq: 4, round: 1 });
+  });
+
   it('queries every shard of the live index for jobs older than the minimum age', async () => {
     ddb.on(QueryCommand).resolves({ Items: [] });
-    expect(await handler()).toEqual({ started: 0, failed: 0, healthy: 0 });
+    expect(await handler()).toEqual({ started: 0, failed: 0, healthy: 0, requeuedDeliveries: 0 });
     const queries = ddb.commandCalls(QueryCommand).map((c) => c.args[0].input);
     expect(queries.map((q) => q.ExpressionAttributeValues?.[':shard']).sort()).toEqual([
+      'DLV#0',
+      'DLV#1',
+      'DLV#2',
+      'DLV#3',
       'LIVE#0',
       'LIVE#1',
       'LIVE#2',
@@ -70,7 +105,7 @@ describe('job sweep', () => {
 
   it('starts the execution of a job stuck in pending, under its name', async () => {
     live('pending');
-    expect(await handler()).toEqual({ started: 1, failed: 0, healthy: 0 });
+    expect(await handler()).toEqual({ started: 1, failed: 0, healthy: 0, requeuedDeliveries: 0 });
     expect(sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input).toMatchObject({
       name: JOB_ID,
       input: JSON.stringify({ tenant: TENANT, jobId: JOB_ID, pk: jobPk(TENANT, JOB_ID) }),
@@ -81,14 +116,14 @@ describe('job sweep', () => {
   it('leaves a pending job alone whose execution is already running', async () => {
     live('pending');
     sfn.on(StartExecutionCommand).rejects(new ExecutionAlreadyExists({ message: 'exists', $metadata: {} }));
-    expect(await handler()).toEqual({ started: 0, failed: 0, healthy: 1 });
+    expect(await handler()).toEqual({ started: 0, failed: 0, healthy: 1, requeuedDeliveries: 0 });
   });
 
   it.each(['running', 'input_required'] as const)(
     'leaves a %s job with a running execution alone',
     async (status) => {
       live(status);
-      expect(await handler()).toEqual({ started: 0, failed: 0, healthy: 1 });
+      expect(await handler()).toEqual({ started: 0, failed: 0, healthy: 1, requeuedDeliveries: 0 });
       expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
     },
   );
@@ -118,7 +153,7 @@ describe('job sweep', () => {
   ] as const)('fails a %s job with %s as execution_lost, and dead-letters it', async (status, _, setup) => {
     live(status);
     setup();
-    expect(await handler()).toEqual({ started: 0, failed: 1, healthy: 0 });
+    expect(await handler()).toEqual({ started: 0, failed: 1, healthy: 0, requeuedDeliveries: 0 });
     expect(ddb.commandCalls(UpdateCommand)[0]?.args[0].input).toMatchObject({
       ConditionExpression: expect.stringContaining('executionName = :execution'),
       ExpressionAttributeValues: {

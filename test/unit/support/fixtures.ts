@@ -5,6 +5,8 @@ import type { Job, JobStatus } from '../../../lambdas/domain/job.js';
 export const TABLE_NAME = 'jobs-unit';
 export const STATE_MACHINE_ARN = 'arn:aws:states:eu-west-1:123456789012:stateMachine:agent-jobs';
 export const JOB_DLQ_URL = 'https://sqs.eu-west-1.amazonaws.com/123456789012/job-dlq';
+export const WEBHOOK_QUEUE_URL = 'https://sqs.eu-west-1.amazonaws.com/123456789012/webhooks';
+export const WEBHOOK_DLQ_URL = 'https://sqs.eu-west-1.amazonaws.com/123456789012/webhook-dlq';
 export const TENANT = 'acme';
 export const OTHER_TENANT = 'globex';
 export const JOB_ID = 'job_01jd3k5q7x9v2m4n6p8r0s2t4w';

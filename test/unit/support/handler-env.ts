@@ -1,5 +1,11 @@
 import { vi } from 'vitest';
-import { JOB_DLQ_URL, STATE_MACHINE_ARN, TABLE_NAME } from './fixtures.js';
+import {
+  JOB_DLQ_URL,
+  STATE_MACHINE_ARN,
+  TABLE_NAME,
+  WEBHOOK_DLQ_URL,
+  WEBHOOK_QUEUE_URL,
+} from './fixtures.js';
 
 /**
  * Handlers read their environment when their module loads: import this first, then import the
@@ -8,5 +14,9 @@ import { JOB_DLQ_URL, STATE_MACHINE_ARN, TABLE_NAME } from './fixtures.js';
 vi.stubEnv('JOBS_TABLE_NAME', TABLE_NAME);
 vi.stubEnv('STATE_MACHINE_ARN', STATE_MACHINE_ARN);
 vi.stubEnv('JOB_DLQ_URL', JOB_DLQ_URL);
+vi.stubEnv('WEBHOOK_QUEUE_URL', WEBHOOK_QUEUE_URL);
+vi.stubEnv('WEBHOOK_DLQ_URL', WEBHOOK_DLQ_URL);
+vi.stubEnv('WEBHOOK_RETRY_SCHEDULE', '0,5,60');
+vi.stubEnv('WEBHOOK_SECRETS_PREFIX', 'agent-jobs/test/webhook-secrets/');
 vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'SILENT');
 vi.stubEnv('AWS_REGION', 'eu-west-1');

@@ -1,0 +1,322 @@
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { ENV, requireEnv } from '../config/env.js';
+import {
+  DELIVERY_SHARD_PREFIX,
+  DELIVERY_SK_PREFIX,
+  deliveryShard,
+  deliverySk,
+  LIVE_SHARDS,
+  TABLE_KEYS,
+} from '../config/table.js';
+import type { Delivery, DeliveryMessage, DeliveryRecord } from '../domain/delivery.js';
+import type { DeliveryAttempt, DeliveryStatus } from '../domain/webhook.js';
+import { documentClient, isConditionFailure, jobPk } from './dynamo-job-store.js';
+
+/** A new delivery as the notifier creates it: pending, due now, in round 0. */
+export type NewDelivery = Omit<
+  DeliveryRecord,
+  'status' | 'attempts' | 'nextAttemptAt' | 'updatedAt' | 'round' | 'roundAttempts' | 'owner' | 'leaseUntil'
+>;
+
+/** Where an attempt leaves the delivery: delivered, failed for good, or pending until `nextAttemptAt`. */
+export type AttemptOutcome =
+  { status: Exclude<DeliveryStatus, 'pending'> } | { status: 'pending'; nextAttemptAt: string };
+
+export interface OverdueDelivery extends DeliveryMessage {
+  nextAttemptAt: string;
+}
+
+interface DeliveryItem extends DeliveryRecord {
+  PK: string;
+  SK: string;
+  GSI2PK?: string;
+  GSI2SK?: string;
+  ttl: number;
+  attemptCount: number;
+}
+
+const keyOf = (tenant: string, jobId: string, seq: number) => ({
+  PK: jobPk(tenant, jobId),
+  SK: deliverySk(seq),
+});
+
+/** The index attributes that put a pending delivery on the sweep's list, due at `at`. */
+const dueIndex = (pk: string, sk: string, at: string) => ({
+  [TABLE_KEYS.livePartition]: deliveryShard(pk, sk),
+  [TABLE_KEYS.liveSort]: at,
+});
+
+/** Table keys and bookkeeping that are not part of the delivery itself. */
+const STORAGE_ATTRIBUTES = ['PK', 'SK', 'GSI2PK', 'GSI2SK', 'ttl', 'attemptCount'] as const;
+
+function toRecord(item: Record<string, unknown>): DeliveryRecord {
+  const record = { ...item };
+  for (const name of STORAGE_ATTRIBUTES) delete record[name];
+  return record as unknown as DeliveryRecord;
+}
+
+/**
+ * Webhook deliveries, stored in their job's partition (`D#<event seq>`), so they are read together
+ * with the job and expire with it. Every scheduling step is one conditional update on the delivery:
+ * the conditions, not the queue, decide which message may make which attempt.
+ */
+export class DynamoDeliveryStore {
+  constructor(
+    private readonly tableName: string,
+    private readonly client: DynamoDBDocumentClient = documentClient,
+  ) {}
+
+  /** Creates the delivery, or returns the one that already exists for that event (a redelivered record). */
+  async create(
+    d: NewDelivery,
+    ttl: number,
+  ): Promise<{ created: true; record: DeliveryRecord } | { created: false; record: DeliveryRecord }> {
+    const key = keyOf(d.tenant, d.jobId, d.seq);
+    const item: DeliveryItem = {
+      ...d,
+      ...key,
+      ...dueIndex(key.PK, key.SK, d.createdAt),
+      status: 'pending',
+      attempts: [],
+      attemptCount: 0,
+      nextAttemptAt: d.createdAt,
+      updatedAt: d.createdAt,
+      round: 0,
+      roundAttempts: 0,
+      ttl,
+    };
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: item,
+          ConditionExpression: 'attribute_not_exists(SK)',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return { created: true, record: toRecord(item as unknown as Record<string, unknown>) };
+    } catch (e) {
+      if (!isConditionFailure(e) || !e.Item) throw e;
+      return { created: false, record: toRecord(unmarshall(e.Item)) };
+    }
+  }
+
+  async get(tenant: string, jobId: string, seq: number): Promise<DeliveryRecord | undefined> {
+    const { Item } = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: keyOf(tenant, jobId, seq), ConsistentRead: true }),
+    );
+    return Item && toRecord(Item);
+  }
+
+  /** Every delivery of a job, oldest event first. */
+  async list(tenant: string, jobId: string): Promise<Delivery[]> {
+    const found: Delivery[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const out = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'PK = :pk AND begins_with(SK, :prefix)',
+          ExpressionAttributeValues: { ':pk': jobPk(tenant, jobId), ':prefix': DELIVERY_SK_PREFIX },
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      found.push(...(out.Items ?? []).map(toRecord));
+      startKey = out.LastEvaluatedKey;
+    } while (startKey);
+    return found;
+  }
+
+  /**
+   * Takes the next attempt of `round` for queue message `owner`: only while that attempt is still
+   * the next one, no other message owns the delivery, and no lease on an attempt in flight is live.
+   */
+  async claim(m: DeliveryMessage, roundAttempts: number, owner: string, now: Date, leaseSeconds: number) {
+    return this.conditional({
+      Key: keyOf(m.tenant, m.jobId, m.seq),
+      UpdateExpression: 'SET #owner = :owner, leaseUntil = :lease',
+      ConditionExpression:
+        '#status = :pending AND #round = :round AND roundAttempts = :n AND ' +
+        '(attribute_not_exists(#owner) OR #owner = :owner) AND ' +
+        '(attribute_not_exists(leaseUntil) OR leaseUntil < :now)',
+      ExpressionAttributeNames: { '#owner': 'owner', '#status': 'status', '#round': 'round' },
+      ExpressionAttributeValues: {
+        ':owner': owner,
+        ':lease': new Date(now.getTime() + leaseSeconds * 1000).toISOString(),
+        ':pending': 'pending',
+        ':round': m.round,
+        ':n': roundAttempts,
+        ':now': now.toISOString(),
+      },
+    });
+  }
+
+  /**
+   * Records a claimed attempt and where it leaves the delivery. If a replay started a new round
+   * meanwhile, the attempt still goes into the log, and the new round's schedule stands.
+   */
+  async record(
+    m: DeliveryMessage,
+    roundAttempts: number,
+    owner: string,
+    attempt: DeliveryAttempt,
+    outcome: AttemptOutcome,
+    now: Date,
+  ): Promise<boolean> {
+    const key = keyOf(m.tenant, m.jobId, m.seq);
+    const pending = outcome.status === 'pending';
+    const recorded = await this.conditional({
+      Key: key,
+      UpdateExpression:
+        'SET attempts = list_append(attempts, :attempt), attemptCount = attemptCount + :one, ' +
+        'roundAttempts = :next, #status = :status, nextAttemptAt = :due, updatedAt = :now' +
+        (pending ? ', GSI2PK = :shard, GSI2SK = :due' : '') +
+        ' REMOVE leaseUntil' +
+        (pending ? '' : ', GSI2PK, GSI2SK'),
+      ConditionExpression: '#round = :round AND roundAttempts = :n AND #owner = :owner',
+      ExpressionAttributeNames: { '#owner': 'owner', '#status': 'status', '#round': 'round' },
+      ExpressionAttributeValues: {
+        ':attempt': [attempt],
+        ':one': 1,
+        ':next': roundAttempts + 1,
+        ':status': outcome.status,
+        ':due': pending ? outcome.nextAttemptAt : null,
+        ':now': now.toISOString(),
+        ':round': m.round,
+        ':n': roundAttempts,
+        ':owner': owner,
+        ...(pending ? { ':shard': deliveryShard(key.PK, key.SK) } : {}),
+      },
+    });
+    if (!recorded) {
+      await this.conditional({
+        Key: key,
+        UpdateExpression:
+          'SET attempts = list_append(attempts, :attempt), attemptCount = attemptCount + :one, updatedAt = :now',
+        ConditionExpression: 'attribute_exists(SK)',
+        ExpressionAttributeValues: { ':attempt': [attempt], ':one': 1, ':now': now.toISOString() },
+      });
+    }
+    return recorded;
+  }
+
+  /**
+   * Starts a new round: pending, due now, schedule from the top, no owner (the message sent next
+   * takes it; any older message is then a stale duplicate). Undefined if there is no such delivery.
+   */
+  async replay(tenant: string, jobId: string, seq: number, now: Date): Promise<DeliveryRecord | undefined> {
+    const key = keyOf(tenant, jobId, seq);
+    const at = now.toISOString();
+    try {
+      const out = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: key,
+          UpdateExpression:
+            'SET #round = #round + :one, roundAttempts = :zero, #status = :pending, nextAttemptAt = :now, ' +
+            'updatedAt = :now, GSI2PK = :shard, GSI2SK = :now REMOVE #owner, leaseUntil',
+          ConditionExpression: 'attribute_exists(SK)',
+          ExpressionAttributeNames: { '#owner': 'owner', '#status': 'status', '#round': 'round' },
+          ExpressionAttributeValues: {
+            ':one': 1,
+            ':zero': 0,
+            ':pending': 'pending',
+            ':now': at,
+            ':shard': deliveryShard(key.PK, key.SK),
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return out.Attributes && toRecord(out.Attributes);
+    } catch (e) {
+      if (isConditionFailure(e)) return undefined;
+      throw e;
+    }
+  }
+
+  /**
+   * Frees an overdue delivery from the message that owns it (lost with a restarted local queue, or
+   * stuck), so a new message can take it. Only if nothing moved since the sweep read it.
+   */
+  async release(d: OverdueDelivery, now: Date): Promise<boolean> {
+    return this.conditional({
+      Key: keyOf(d.tenant, d.jobId, d.seq),
+      UpdateExpression: 'REMOVE #owner',
+      ConditionExpression:
+        '#status = :pending AND #round = :round AND nextAttemptAt = :due AND ' +
+        '(attribute_not_exists(leaseUntil) OR leaseUntil < :now)',
+      ExpressionAttributeNames: { '#owner': 'owner', '#status': 'status', '#round': 'round' },
+      ExpressionAttributeValues: {
+        ':pending': 'pending',
+        ':round': d.round,
+        ':due': d.nextAttemptAt,
+        ':now': now.toISOString(),
+      },
+    });
+  }
+
+  /** Pending deliveries whose next attempt was due before `before`, across tenants (sparse GSI2). */
+  async listOverdue(before: string): Promise<OverdueDelivery[]> {
+    const shards = Array.from({ length: LIVE_SHARDS }, (_, i) => `${DELIVERY_SHARD_PREFIX}${i}`);
+    const pages = await Promise.all(shards.map((shard) => this.queryOverdue(shard, before)));
+    return pages.flat();
+  }
+
+  private async queryOverdue(shard: string, before: string): Promise<OverdueDelivery[]> {
+    const found: OverdueDelivery[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const out = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: TABLE_KEYS.liveIndex,
+          KeyConditionExpression: 'GSI2PK = :shard AND GSI2SK < :before',
+          ExpressionAttributeValues: { ':shard': shard, ':before': before },
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const i of out.Items ?? []) {
+        const overdue = await this.get(i.tenant, jobIdOf(i.PK, i.tenant), seqOf(i.SK));
+        if (overdue?.status === 'pending' && overdue.nextAttemptAt) {
+          found.push({ ...messageOf(overdue), nextAttemptAt: overdue.nextAttemptAt });
+        }
+      }
+      startKey = out.LastEvaluatedKey;
+    } while (startKey);
+    return found;
+  }
+
+  private async conditional(
+    input: Omit<ConstructorParameters<typeof UpdateCommand>[0], 'TableName'>,
+  ): Promise<boolean> {
+    try {
+      await this.client.send(new UpdateCommand({ TableName: this.tableName, ...input }));
+      return true;
+    } catch (e) {
+      if (isConditionFailure(e)) return false;
+      throw e;
+    }
+  }
+}
+
+export const messageOf = (d: DeliveryRecord): DeliveryMessage => ({
+  tenant: d.tenant,
+  jobId: d.jobId,
+  seq: d.seq,
+  round: d.round,
+});
+
+const jobIdOf = (pk: string, tenant: string) => pk.slice(jobPk(tenant, '').length);
+const seqOf = (sk: string) => Number(sk.slice(DELIVERY_SK_PREFIX.length));
+
+export function deliveryStoreFromEnv(env: NodeJS.ProcessEnv = process.env): DynamoDeliveryStore {
+  return new DynamoDeliveryStore(requireEnv(ENV.tableName, env));
+}
