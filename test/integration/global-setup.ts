@@ -18,6 +18,7 @@ export const TEST_TENANTS = [
   'sweep',
   'redrive',
   'webhooks',
+  'webhooks-rotation',
 ] as const;
 
 /** Streams end after this many seconds, so the tests see clients resume across stream ends. */

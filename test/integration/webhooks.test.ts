@@ -7,6 +7,7 @@ import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { FileWebhookSecrets, LOCAL_WEBHOOK_SECRETS_FILE } from '../../lambdas/adapters/webhook-secrets.js';
+import { webhookSecretMain } from '../../bin/webhook-secrets-cli.js';
 import { apiFor, expectProblem } from './client.js';
 import { lambdaContext } from '../../lambdas/local/lambda-context.js';
 
@@ -259,6 +260,40 @@ describe('webhooks', () => {
     expect(event.data).toMatchObject({ id: created.body.id, status: 'succeeded', truncated: true });
     expect(event.data.result).toBeUndefined();
     expect(event.data.links).toMatchObject({ self: `/v1/jobs/${created.body.id}` });
+  });
+
+  it('signs with both secrets while a rotation overlaps, so receivers on either verify', async () => {
+    const tenant = 'webhooks-rotation';
+    const rotating = apiFor(tenant);
+    const file = new FileWebhookSecrets(join(inject('dataDir'), LOCAL_WEBHOOK_SECRETS_FILE));
+    const old = await file.current(tenant);
+    // As an operator would: the CLI against the local stack's data dir.
+    const printed: string[] = [];
+    const code = await webhookSecretMain(
+      ['rotate', '--tenant', tenant, '--overlap-hours', '1', '--local', inject('dataDir')],
+      {},
+      (line) => printed.push(line),
+    );
+    expect(code).toBe(0);
+    const fresh = await file.current(tenant);
+    expect(fresh).not.toBe(old);
+    expect(printed.join('\n')).toContain(fresh);
+
+    const { r, url } = await receiver();
+    const created = await rotating.create({
+      agent: 'echo',
+      input: { message: 'rotated', steps: 1, stepMs: 0 },
+      webhook: { url },
+    });
+    expect(created.status).toBe(202);
+    await until('the delivery', async () => (r.received.length > 0 ? true : undefined));
+    const [request] = r.received;
+    expect(String(request!.headers['webhook-signature']).split(' ')).toHaveLength(2);
+    for (const secret of [old, fresh]) {
+      expect(
+        new Webhook(secret).verify(request!.body, request!.headers as Record<string, string>),
+      ).toMatchObject({ type: 'job.succeeded', data: { id: created.body.id } });
+    }
   });
 
   describe('a redelivered stream record', () => {
