@@ -1,7 +1,9 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { interceptLocalhostDns } from 'fauxqs';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { Webhook } from 'standardwebhooks';
@@ -157,6 +159,49 @@ describe('webhooks', () => {
     expect(r.received).toHaveLength(1);
     expect((await deliveries(created.body.id))[0]!.attempts).toHaveLength(1);
     expect((await api.get(created.body.id)).body.status).toBe('succeeded');
+  });
+
+  it('after the whole schedule fails, marks the delivery failed and dead-letters it; the job stays pollable', async () => {
+    // Always 500: the test schedule's eight attempts span about twelve seconds.
+    const { r, url } = await receiver(Array.from({ length: 20 }, () => 500));
+    const created = await quickJob(url);
+    const delivery = await until(
+      'the schedule to run out',
+      async () => {
+        const [d] = await deliveries(created.body.id);
+        return d?.status === 'failed' ? d : undefined;
+      },
+      45_000,
+    );
+    expect(delivery.attempts.map((a) => a.httpStatus)).toEqual(Array.from({ length: 8 }, () => 500));
+    expect(delivery.nextAttemptAt).toBeNull();
+    expect(r.received).toHaveLength(8);
+    expect((await api.get(created.body.id)).body.status).toBe('succeeded');
+
+    const restoreDns = interceptLocalhostDns();
+    try {
+      const sqs = new SQSClient({
+        region: 'us-east-1',
+        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+        endpoint: inject('handlerEnv').AWS_ENDPOINT_URL_SQS,
+      });
+      const dead = await until('the webhook DLQ message', async () => {
+        const { Messages } = await sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl: inject('handlerEnv').WEBHOOK_DLQ_URL,
+            MaxNumberOfMessages: 10,
+            WaitTimeSeconds: 1,
+          }),
+        );
+        return (Messages ?? [])
+          .map((m) => JSON.parse(m.Body ?? '{}') as Record<string, unknown>)
+          .find((m) => m.jobId === created.body.id);
+      });
+      expect(dead).toMatchObject({ tenant: TENANT, deliveryId: delivery.id, webhookId: delivery.webhookId });
+      expect(JSON.stringify(dead)).not.toContain('whsec_');
+    } finally {
+      restoreDns();
+    }
   });
 
   it('keeps trying a receiver that is down, and delivers once it is up', async () => {

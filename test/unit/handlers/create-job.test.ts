@@ -255,6 +255,27 @@ describe('POST /v1/jobs rejections never write', () => {
       { agent: 'echo', input: { message: 'm' }, webhook: { url: 'ftp://x.example/' } },
       'body.webhook.url',
     ],
+    // A deployed stack (the default here) refuses what a local one would accept.
+    [
+      'webhook over plain http',
+      { agent: 'echo', input: { message: 'm' }, webhook: { url: 'http://hooks.example/x' } },
+      'body.webhook.url',
+    ],
+    [
+      'webhook to a private address',
+      { agent: 'echo', input: { message: 'm' }, webhook: { url: 'https://10.0.0.8/x' } },
+      'body.webhook.url',
+    ],
+    [
+      'webhook to the metadata service',
+      { agent: 'echo', input: { message: 'm' }, webhook: { url: 'https://169.254.169.254/latest' } },
+      'body.webhook.url',
+    ],
+    [
+      'webhook with credentials in the URL',
+      { agent: 'echo', input: { message: 'm' }, webhook: { url: 'https://user:pw@hooks.example/x' } },
+      'body.webhook.url',
+    ],
     [
       'timeoutSeconds not an integer',
       { agent: 'echo', input: { message: 'm' }, timeoutSeconds: 1.5 },
