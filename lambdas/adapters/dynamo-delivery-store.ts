@@ -12,12 +12,11 @@ import {
   DELIVERY_SK_PREFIX,
   deliveryShard,
   deliverySk,
-  LIVE_SHARDS,
   TABLE_KEYS,
 } from '../config/table.js';
 import type { Delivery, DeliveryMessage, DeliveryRecord } from '../domain/delivery.js';
 import type { DeliveryAttempt, DeliveryStatus } from '../domain/webhook.js';
-import { documentClient, isConditionFailure, jobPk } from './dynamo-job-store.js';
+import { documentClient, isConditionFailure, jobPk, querySweepIndex } from './dynamo-job-store.js';
 
 /** A new delivery as the notifier creates it: pending, due now, in round 0. */
 export type NewDelivery = Omit<
@@ -265,32 +264,14 @@ export class DynamoDeliveryStore {
 
   /** Pending deliveries whose next attempt was due before `before`, across tenants (sparse GSI2). */
   async listOverdue(before: string): Promise<OverdueDelivery[]> {
-    const shards = Array.from({ length: LIVE_SHARDS }, (_, i) => `${DELIVERY_SHARD_PREFIX}${i}`);
-    const pages = await Promise.all(shards.map((shard) => this.queryOverdue(shard, before)));
-    return pages.flat();
-  }
-
-  private async queryOverdue(shard: string, before: string): Promise<OverdueDelivery[]> {
+    const keys = await querySweepIndex(this.client, this.tableName, DELIVERY_SHARD_PREFIX, before);
     const found: OverdueDelivery[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const out = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: TABLE_KEYS.liveIndex,
-          KeyConditionExpression: 'GSI2PK = :shard AND GSI2SK < :before',
-          ExpressionAttributeValues: { ':shard': shard, ':before': before },
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const i of out.Items ?? []) {
-        const overdue = await this.get(i.tenant, jobIdOf(i.PK, i.tenant), seqOf(i.SK));
-        if (overdue?.status === 'pending' && overdue.nextAttemptAt) {
-          found.push({ ...messageOf(overdue), nextAttemptAt: overdue.nextAttemptAt });
-        }
-      }
-      startKey = out.LastEvaluatedKey;
-    } while (startKey);
+    // The index holds keys only; the round a new message must name comes from the item itself.
+    for (const k of keys) {
+      const d = await this.get(k.tenant, jobIdOf(k.PK, k.tenant), seqOf(k.SK));
+      if (d?.status === 'pending' && d.nextAttemptAt)
+        found.push({ ...messageOf(d), nextAttemptAt: d.nextAttemptAt });
+    }
     return found;
   }
 

@@ -15,6 +15,7 @@ import {
   eventSk,
   INPUT_TOKEN_ATTRIBUTE,
   JOB_SK,
+  LIVE_SHARD_PREFIX,
   LIVE_SHARDS,
   liveShard,
   TABLE_KEYS,
@@ -604,38 +605,16 @@ export class DynamoJobStore implements JobStore {
     );
   }
 
-  async listLive(before: string) {
-    const shards = Array.from({ length: LIVE_SHARDS }, (_, i) => `LIVE#${i}`);
-    const pages = await Promise.all(shards.map((shard) => this.queryLive(shard, before)));
-    return pages.flat();
-  }
-
-  private async queryLive(shard: string, before: string): Promise<LiveJob[]> {
-    const found: LiveJob[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const out = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: TABLE_KEYS.liveIndex,
-          KeyConditionExpression: 'GSI2PK = :shard AND GSI2SK < :before',
-          ExpressionAttributeValues: { ':shard': shard, ':before': before },
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const i of out.Items ?? []) {
-        found.push({
-          tenant: i.tenant,
-          jobId: i.id,
-          pk: i.PK,
-          status: i.status,
-          executionName: i.executionName,
-          createdAt: i.createdAt,
-        });
-      }
-      startKey = out.LastEvaluatedKey;
-    } while (startKey);
-    return found;
+  async listLive(before: string): Promise<LiveJob[]> {
+    const items = await querySweepIndex(this.client, this.tableName, LIVE_SHARD_PREFIX, before);
+    return items.map((i) => ({
+      tenant: i.tenant,
+      jobId: i.id,
+      pk: i.PK,
+      status: i.status,
+      executionName: i.executionName,
+      createdAt: i.createdAt,
+    }));
   }
 
   /** Every job not yet finished, across tenants. A Scan: for the local stack's restart recovery only. */
@@ -661,6 +640,42 @@ export class DynamoJobStore implements JobStore {
     } while (startKey);
     return found;
   }
+}
+
+/**
+ * Every item of the sparse GSI2 under one kind of partition (`LIVE#` jobs, `DLV#` deliveries),
+ * across its shards, whose sort key is before `before`.
+ */
+export async function querySweepIndex(
+  client: DynamoDBDocumentClient,
+  tableName: string,
+  partitionPrefix: string,
+  before: string,
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- index items are read field by field
+): Promise<Record<string, any>[]> {
+  const shards = Array.from({ length: LIVE_SHARDS }, (_, i) => `${partitionPrefix}${i}`);
+  const pages = await Promise.all(
+    shards.map(async (shard) => {
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as above
+      const found: Record<string, any>[] = [];
+      let startKey: Record<string, unknown> | undefined;
+      do {
+        const out = await client.send(
+          new QueryCommand({
+            TableName: tableName,
+            IndexName: TABLE_KEYS.liveIndex,
+            KeyConditionExpression: 'GSI2PK = :shard AND GSI2SK < :before',
+            ExpressionAttributeValues: { ':shard': shard, ':before': before },
+            ExclusiveStartKey: startKey,
+          }),
+        );
+        found.push(...(out.Items ?? []));
+        startKey = out.LastEvaluatedKey;
+      } while (startKey);
+      return found;
+    }),
+  );
+  return pages.flat();
 }
 
 /** The job a conditional update was refused for, as it stood; a missing or expired one is a 404. */

@@ -21,9 +21,11 @@ const stableHash = (text: string) => {
   return hash;
 };
 
+export const LIVE_SHARD_PREFIX = 'LIVE#';
+
 /** The live-index partition of a job: a stable hash of its id. */
 export function liveShard(id: string): string {
-  return `LIVE#${stableHash(id) % LIVE_SHARDS}`;
+  return `${LIVE_SHARD_PREFIX}${stableHash(id) % LIVE_SHARDS}`;
 }
 
 /**

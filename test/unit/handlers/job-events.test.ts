@@ -169,46 +169,39 @@ describe('job-events stream consumer', () => {
       expect(sent()).toEqual([]);
     });
 
-    it('on a redelivered record queues nothing for a delivery already attempted', async () => {
-      const existing = {
-        status: 'delivered',
-        attempts: [{ at: 'x', httpStatus: 200, durationMs: 1 }],
-        round: 0,
-      };
-      ddb.on(PutCommand).rejects(
-        new ConditionalCheckFailedException({
-          message: 'taken',
-          $metadata: {},
-          Item: marshall({
-            PK: jobPk(TENANT, JOB_ID),
-            SK: 'D#0000000004',
-            tenant: TENANT,
-            jobId: JOB_ID,
-            seq: 4,
-            ...existing,
-          }),
+    /** The refusal a delivery put meets when the delivery exists already, carrying the stored one. */
+    const deliveryTaken = (existing: Record<string, unknown>) =>
+      new ConditionalCheckFailedException({
+        message: 'taken',
+        $metadata: {},
+        Item: marshall({
+          PK: jobPk(TENANT, JOB_ID),
+          SK: 'D#0000000004',
+          tenant: TENANT,
+          jobId: JOB_ID,
+          seq: 4,
+          ...existing,
         }),
-      );
+      });
+
+    it('on a redelivered record queues nothing for a delivery already attempted', async () => {
+      ddb.on(PutCommand).callsFake(async (input: { Item: { SK: string } }) => {
+        if (input.Item.SK.startsWith('E#')) return {};
+        throw deliveryTaken({
+          status: 'delivered',
+          attempts: [{ at: 'x', httpStatus: 200, durationMs: 1 }],
+          round: 0,
+          owner: 'm-1',
+        });
+      });
       expect(await handler({ Records: [finishHooked()] })).toEqual({ batchItemFailures: [] });
       expect(sent()).toEqual([]);
     });
 
     it('on a redelivered record queues again a delivery never picked up (its first message may be lost)', async () => {
-      const existing = { status: 'pending', attempts: [], round: 0 };
       ddb.on(PutCommand).callsFake(async (input: { Item: { SK: string } }) => {
         if (input.Item.SK.startsWith('E#')) return {};
-        throw new ConditionalCheckFailedException({
-          message: 'taken',
-          $metadata: {},
-          Item: marshall({
-            PK: jobPk(TENANT, JOB_ID),
-            SK: 'D#0000000004',
-            tenant: TENANT,
-            jobId: JOB_ID,
-            seq: 4,
-            ...existing,
-          }),
-        });
+        throw deliveryTaken({ status: 'pending', attempts: [], round: 0 });
       });
       await handler({ Records: [finishHooked()] });
       expect(sent()).toHaveLength(1);
