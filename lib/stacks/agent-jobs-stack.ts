@@ -20,6 +20,7 @@ export class AgentJobsStack extends Stack {
   public readonly jobDlq: DeadLetterQueue;
   public readonly startDlq: DeadLetterQueue;
   public readonly eventsDlq: DeadLetterQueue;
+  public readonly stepDlq: DeadLetterQueue;
   public readonly workflow: JobWorkflow;
   public readonly streamConsumer: JobStreamConsumer;
   public readonly eventsConsumer: JobEventsConsumer;
@@ -46,9 +47,14 @@ export class AgentJobsStack extends Stack {
     this.eventsDlq = new DeadLetterQueue(this, 'EventsDlq', {
       purpose: 'stream batches whose job events could not be appended: event logs and SSE streams stall.',
     });
+    this.stepDlq = new DeadLetterQueue(this, 'StepDlq', {
+      purpose:
+        'agent steps of heartbeat agents whose invocation failed before reporting (crash, Lambda timeout, event expired); each job fails with step_timeout once heartbeats stop.',
+    });
     this.workflow = new JobWorkflow(this, 'Workflow', {
       jobs: this.jobs,
       jobDlq: this.jobDlq.queue,
+      stepDlq: this.stepDlq.queue,
       logRetention,
     });
     const stateMachine = this.workflow.stateMachine;

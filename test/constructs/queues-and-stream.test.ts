@@ -4,7 +4,7 @@ import { logicalId, roleStatements, synth } from './support.js';
 const { stack, json, template } = synth();
 
 describe('dead-letter queues', () => {
-  const queues = [stack.jobDlq, stack.startDlq, stack.eventsDlq];
+  const queues = [stack.jobDlq, stack.startDlq, stack.eventsDlq, stack.stepDlq];
 
   it.each(queues.map((q) => [q.node.id, q] as const))(
     '%s is encrypted, kept 14 days and TLS-only',

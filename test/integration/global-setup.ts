@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../lambdas/local/stack.js';
-import { approvalAgent } from './agents.js';
+import { approvalAgent, heartbeatAgent } from './agents.js';
 
 /** One tenant per test file keeps files independent while sharing one local stack. */
 export const TEST_TENANTS = [
@@ -17,6 +17,7 @@ export const TEST_TENANTS = [
   'events-other',
   'sweep',
   'redrive',
+  'heartbeat',
 ] as const;
 
 /** Streams end after this many seconds, so the tests see clients resume across stream ends. */
@@ -78,7 +79,7 @@ export default async function setup(project: TestProject) {
   return (
     await startTestStack(project, TEST_TENANTS, {
       env: { STREAM_MAX_SECONDS },
-      extraAgents: [approvalAgent],
+      extraAgents: [approvalAgent, heartbeatAgent],
     })
   ).teardown;
 }
