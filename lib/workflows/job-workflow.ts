@@ -73,7 +73,7 @@ const MARK_FAILED_FUNCTION_TIMEOUT = Duration.seconds(10);
 /** Both forms of the agent step allow the longest agent step plus room for its checkpoint write. */
 const stepTaskTimeoutSeconds = () => maxStepTimeoutSeconds() + STEP_TIMEOUT_MARGIN_SECONDS;
 
-/** Lambda's bounds on how long an asynchronous event may wait for its invocation. */
+/** The least MaximumEventAge Lambda accepts for asynchronous invocations. */
 const MIN_EVENT_AGE_SECONDS = 60;
 
 /**
