@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import {
   ChangeMessageVisibilityCommand,
   DeleteMessageCommand,
@@ -10,6 +11,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoJobStore } from '../lambdas/adapters/dynamo-job-store.js';
+import { type BatchJob, jobsInStreamBatch, type StreamBatchInfo } from '../lambdas/adapters/stream-batch.js';
 import { LOCAL_ENDPOINTS_FILE, type LocalEndpointsFile } from '../lambdas/local/cli-endpoints.js';
 import { WEBHOOK_SECRET_USAGE, webhookSecretMain } from './webhook-secrets-cli.js';
 
@@ -30,6 +32,8 @@ export interface CliConfig {
   jobDlqUrl: string;
   startDlqUrl: string;
   dynamodb: DynamoDBClient;
+  /** Reads back the stream records a start DLQ message points at. */
+  streams: DynamoDBStreamsClient;
   sqs: SQSClient;
 }
 
@@ -56,6 +60,7 @@ async function configFrom(args: string[], env: NodeJS.ProcessEnv): Promise<CliCo
       jobDlqUrl: file.jobDlqUrl,
       startDlqUrl: file.startDlqUrl,
       dynamodb: new DynamoDBClient({ ...common, endpoint: file.endpoints.dynamodb }),
+      streams: new DynamoDBStreamsClient({ ...common, endpoint: file.endpoints.dynamodb }),
       sqs: new SQSClient({ ...common, endpoint: file.endpoints.sqs }),
     };
   }
@@ -69,6 +74,7 @@ async function configFrom(args: string[], env: NodeJS.ProcessEnv): Promise<CliCo
     jobDlqUrl: required('--job-dlq', 'AGENT_JOBS_JOB_DLQ_URL'),
     startDlqUrl: required('--start-dlq', 'AGENT_JOBS_START_DLQ_URL'),
     dynamodb: new DynamoDBClient({}),
+    streams: new DynamoDBStreamsClient({}),
     sqs: new SQSClient({}),
   };
 }
@@ -137,6 +143,25 @@ function reason(body: JobDlqBody): string {
   return `${error?.code ?? '?'}: ${error?.message ?? ''} [by ${by}${body.failure?.Error ? `, ${body.failure.Error}` : ''}]`;
 }
 
+/** The jobs behind a start DLQ message, each with its status now: what an operator checks next. */
+async function batchJobLines(config: CliConfig, store: DynamoJobStore, info: StreamBatchInfo) {
+  let jobs: BatchJob[] | undefined;
+  try {
+    jobs = await jobsInStreamBatch(config.streams, info);
+  } catch (e) {
+    return [`jobs unknown: ${(e as Error).message}`];
+  }
+  if (!jobs) return ['jobs unknown: the records are no longer in the stream (it keeps them 24 hours)'];
+  if (jobs.length === 0) return ['no job items in these records'];
+  const now = new Date();
+  return Promise.all(
+    jobs.map(async ({ tenant, jobId }) => {
+      const job = await store.get(tenant, jobId, now);
+      return `${jobId}  tenant ${tenant}  ${job ? `now ${job.status}` : 'gone (expired or deleted)'}`;
+    }),
+  );
+}
+
 export async function run(command: string[], config: CliConfig, out: (line: string) => void): Promise<void> {
   const [group, action, ...ids] = command;
   if (group !== 'dlq' || !action) throw new UsageError(USAGE);
@@ -159,10 +184,11 @@ export async function run(command: string[], config: CliConfig, out: (line: stri
         `start DLQ: ${startMessages.length} message(s) (stream batches the job-stream consumer gave up on)`,
       );
       for (const m of startMessages) {
-        const info = (parse(m).DDBStreamBatchInfo ?? {}) as Record<string, unknown>;
+        const info = (parse(m).DDBStreamBatchInfo ?? {}) as StreamBatchInfo;
         out(
           `  shard ${String(info.shardId)} records ${String(info.startSequenceNumber)}..${String(info.endSequenceNumber)} (message ${m.MessageId})`,
         );
+        for (const line of await batchJobLines(config, store, info)) out(`    ${line}`);
       }
       return;
     }

@@ -8,6 +8,7 @@ import {
 } from '@aws-sdk/client-sfn';
 import type { ExecutionInput } from '../config/workflow.js';
 import { executionArn } from '../config/workflow.js';
+import { isEndedTask } from './task-token-client.js';
 
 const defaultClient = new SFNClient({});
 
@@ -16,9 +17,6 @@ const defaultClient = new SFNClient({});
  * `ExecutionAlreadyExists.name` is no longer "ExecutionAlreadyExists" in the deployed code.
  */
 const isNamed = (e: unknown, ...names: string[]) => e instanceof Error && names.includes(e.name);
-
-/** The wait a token belonged to is over (timed out, or its execution stopped): nothing left to resume. */
-const ENDED_TASK_ERRORS = ['TaskDoesNotExist', 'TaskTimedOut', 'InvalidToken'];
 
 /** Step Functions as the job lifecycle needs it: start once per job, stop on cancel. */
 export class WorkflowClient {
@@ -78,7 +76,8 @@ export class WorkflowClient {
       await this.client.send(new SendTaskSuccessCommand({ taskToken, output: JSON.stringify(output) }));
       return true;
     } catch (e) {
-      if (isNamed(e, ...ENDED_TASK_ERRORS)) return false;
+      // The wait is over (timed out, or its execution stopped): nothing left to resume.
+      if (isEndedTask(e)) return false;
       throw e;
     }
   }

@@ -18,6 +18,13 @@ export interface StepContext<Input, State> {
    * `job.progress` event. `data` is any JSON up to 4 KiB serialized (larger data is dropped).
    */
   progress(fraction: number, message?: string, data?: JsonValue): void;
+  /**
+   * Tells the workflow this step is still alive; `progress` counts as one too. An agent with
+   * `heartbeatSeconds` must signal at least that often while a step runs. Cheap to call often:
+   * signals are folded into at most one heartbeat per quarter of `heartbeatSeconds`. A no-op for
+   * agents without `heartbeatSeconds`.
+   */
+  heartbeat(): void;
 }
 
 export type StepOutcome<State> =
@@ -38,6 +45,14 @@ export interface AgentDefinition<Input = unknown, State = unknown> {
   inputSchema: z.ZodType<Input>;
   /** Longest one step may run; the step fails with `step_timeout` beyond it. */
   stepTimeoutSeconds: number;
+  /**
+   * For agents whose single step can run longer than a minute: the most seconds a running step
+   * may go without a sign of life (`ctx.heartbeat()` or `ctx.progress()`) before it fails with
+   * `step_timeout`, so a hung step is noticed long before its step timeout. A whole number, at
+   * least 1 and below `stepTimeoutSeconds`. Steps of such agents run as a callback task that the
+   * step keeps alive with heartbeats; without it a step is one plain invocation.
+   */
+  heartbeatSeconds?: number;
   /** Whole-job bound used when the client gives no `timeoutSeconds`, and the most it may ask for. */
   defaultTimeoutSeconds: number;
   maxTimeoutSeconds: number;

@@ -1,8 +1,26 @@
 import type { AgentDefinition } from './agent.js';
 import { echoAgent } from './echo.js';
 
+/**
+ * Limits the workflow relies on, checked when an agent is registered rather than when a job first
+ * runs it: Step Functions rejects a heartbeat that is not a positive whole number or not below the
+ * task's timeout, and that would fail every job of the agent at its first step.
+ */
+export function assertValidAgent(
+  agent: Pick<AgentDefinition, 'name' | 'stepTimeoutSeconds' | 'heartbeatSeconds'>,
+) {
+  const { heartbeatSeconds, stepTimeoutSeconds } = agent;
+  if (heartbeatSeconds === undefined) return;
+  if (!Number.isInteger(heartbeatSeconds) || heartbeatSeconds < 1 || heartbeatSeconds >= stepTimeoutSeconds) {
+    throw new Error(
+      `agent ${agent.name}: heartbeatSeconds must be a whole number from 1 to below stepTimeoutSeconds (${stepTimeoutSeconds}), got ${heartbeatSeconds}`,
+    );
+  }
+}
+
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the registry holds agents of every input and state type
 const AGENTS = new Map<string, AgentDefinition<any, any>>([[echoAgent.name, echoAgent]]);
+for (const agent of AGENTS.values()) assertValidAgent(agent);
 
 export function findAgent(name: string): AgentDefinition<unknown, unknown> | undefined {
   return AGENTS.get(name);
@@ -15,6 +33,7 @@ export function findAgent(name: string): AgentDefinition<unknown, unknown> | und
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- agents of any input and state type
 export function registerAgent(agent: AgentDefinition<any, any>): void {
   if (AGENTS.has(agent.name)) throw new Error(`an agent named ${agent.name} is already registered`);
+  assertValidAgent(agent);
   AGENTS.set(agent.name, agent);
 }
 

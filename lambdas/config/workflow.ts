@@ -7,6 +7,7 @@ import type { JobErrorCode } from '../domain/errors.js';
 export const WORKFLOW_STATES = {
   markRunning: 'MarkRunning',
   agentStep: 'AgentStep',
+  agentStepWithHeartbeat: 'AgentStepWithHeartbeat',
   routeOutcome: 'RouteOutcome',
   waitForInput: 'WaitForInput',
   inputTimedOut: 'InputTimedOut',
@@ -21,6 +22,7 @@ export const WORKFLOW_STATES = {
 /** Task state name -> handler file under lambdas/handlers (Lambda-backed tasks only). */
 export const LAMBDA_TASKS: Record<string, string> = {
   [WORKFLOW_STATES.agentStep]: 'agent-step',
+  [WORKFLOW_STATES.agentStepWithHeartbeat]: 'agent-step',
   [WORKFLOW_STATES.markFailed]: 'mark-failed',
 };
 
@@ -35,6 +37,11 @@ export interface ExecutionInput {
 export interface AgentStepEvent {
   tenant: string;
   jobId: string;
+  /**
+   * Set by AgentStepWithHeartbeat, the callback form: the step then reports liveness and its
+   * result through this token instead of returning the result.
+   */
+  taskToken?: string;
 }
 
 export type StepOutcomeName = 'continue' | 'done' | 'stopped' | 'failed' | 'input_required';
@@ -45,6 +52,11 @@ export interface AgentStepResult {
   /** With `input_required`: how long WaitForInput waits, and the error code when nobody answers. */
   inputTimeoutSeconds?: number;
   onInputTimeout?: 'input_timeout' | 'job_timeout';
+  /**
+   * With `continue`, for agents that declare heartbeats: the next step runs as
+   * AgentStepWithHeartbeat, which fails when this many seconds pass without a heartbeat.
+   */
+  heartbeatSeconds?: number;
 }
 
 /** What MarkFailed receives: the execution state, with either the step's failure or a caught error. */

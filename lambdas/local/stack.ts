@@ -12,6 +12,7 @@ import type { AgentDefinition } from '../agents/agent.js';
 import { registerAgent } from '../agents/registry.js';
 import { ENV } from '../config/env.js';
 import { API_ROUTES, HANDLER_METADATA_KEY, INTERNAL_HANDLERS } from '../config/routes.js';
+import type { AsyncInvokeConfig } from './async-invoke.js';
 import { EXECUTION_STATUS_CHANGE, LAMBDA_TASKS } from '../config/workflow.js';
 import { DEV_TENANT, devApiKey, parseApiKeys, seedApiKeys, type TenantKey } from './api-keys.js';
 import { type DynamoDbLocal, startDynamoDbLocal } from './dynamodb-local.js';
@@ -243,6 +244,7 @@ async function startStepFunctions(template: CfnTemplate, resolve: Resolver, clie
       lambdaTasks: LAMBDA_TASKS,
       loadHandler,
       functionTimeouts: functionTimeouts(template),
+      asyncInvokeConfigs: asyncInvokeConfigs(template, resolve),
       dynamodb: clients.dynamodb,
       sqs: clients.sqs,
     }),
@@ -255,6 +257,33 @@ function functionTimeouts(template: CfnTemplate): Record<string, number> {
     resourcesOfType(template, 'AWS::Lambda::Function')
       .filter(([, fn]) => typeof fn.Properties?.Timeout === 'number')
       .map(([id, fn]) => [localFunctionArn(id), fn.Properties!.Timeout as number]),
+  );
+}
+
+interface EventInvokeConfigProps {
+  FunctionName: { Ref: string };
+  MaximumRetryAttempts?: number;
+  DestinationConfig?: { OnFailure?: { Destination?: unknown } };
+}
+
+/** Each function's asynchronous-invocation settings, by function ARN; a destination must be a queue. */
+function asyncInvokeConfigs(template: CfnTemplate, resolve: Resolver): Record<string, AsyncInvokeConfig> {
+  const queues = resourcesOfType(template, 'AWS::SQS::Queue').map(([id]) => id);
+  return Object.fromEntries(
+    resourcesOfType(template, 'AWS::Lambda::EventInvokeConfig').map(([id, resource]) => {
+      const props = resource.Properties as unknown as EventInvokeConfigProps;
+      const destination = resolve(props.DestinationConfig?.OnFailure?.Destination);
+      const queue = queues.find((q) => localQueueArn(q) === destination);
+      if (destination !== undefined && !queue)
+        throw new Error(
+          `${id}: on-failure destination ${String(destination)} is not a queue of the template`,
+        );
+      const config: AsyncInvokeConfig = {
+        maximumRetryAttempts: props.MaximumRetryAttempts,
+        onFailureQueueUrl: queue && String(resolve({ Ref: queue })),
+      };
+      return [localFunctionArn(props.FunctionName.Ref), config];
+    }),
   );
 }
 

@@ -7,6 +7,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
+import { type AsyncInvokeConfig, invokeAsynchronously } from './async-invoke.js';
 import { lambdaContext } from './lambda-context.js';
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -45,6 +46,8 @@ export interface TaskMappingOptions {
   loadHandler: (file: string) => Promise<LambdaHandler>;
   /** The function's own Timeout (seconds) by function ARN, from the template. */
   functionTimeouts: Record<string, number>;
+  /** Asynchronous-invocation settings by function ARN, from the template's EventInvokeConfigs. */
+  asyncInvokeConfigs?: Record<string, AsyncInvokeConfig>;
   dynamodb: DynamoDBClient;
   sqs: SQSClient;
 }
@@ -76,25 +79,40 @@ function* taskStates(definition: AslDefinition): Generator<[string, TaskState]> 
 
 const LAMBDA_INVOKE = 'arn:aws:states:::lambda:invoke';
 
+interface InvokeParameters {
+  FunctionName?: string;
+  Payload?: Json;
+  InvocationType?: 'RequestResponse' | 'Event' | 'DryRun';
+}
+
 /**
  * A function ARN as Resource passes the parameters as the event and returns the function's result;
- * the lambda:invoke integration takes {FunctionName, Payload} and wraps the result in {Payload, StatusCode}.
+ * the lambda:invoke integration (also as `.waitForTaskToken`) takes {FunctionName, Payload,
+ * InvocationType} and wraps the result in {Payload, StatusCode}. An `Event` invocation answers 202
+ * at once and runs on its own, as Lambda's asynchronous invocation does.
  */
 function lambdaTask(file: string, state: TaskState, options: TaskMappingOptions): TaskHandler {
-  const viaIntegration = state.Resource === LAMBDA_INVOKE;
+  const viaIntegration = state.Resource?.replace(CALLBACK_SUFFIX, '') === LAMBDA_INVOKE;
   return async ({ input, signal }) => {
     signal.throwIfAborted();
-    const functionArn = String(
-      viaIntegration ? (input as { FunctionName?: string }).FunctionName : state.Resource,
-    );
+    const params = viaIntegration ? (input as InvokeParameters) : {};
+    const functionArn = String(viaIntegration ? params.FunctionName : state.Resource);
     // Lambda ends the invocation at the function's Timeout, whatever the Task allows.
     const timeoutMs = (options.functionTimeouts[functionArn] ?? LAMBDA_DEFAULT_TIMEOUT_SECONDS) * 1000;
     const handler = await options.loadHandler(file);
-    const event = viaIntegration ? ((input as { Payload?: Json }).Payload ?? null) : input;
+    const event = viaIntegration ? (params.Payload ?? null) : input;
+    const invoke = async () => {
+      const context = lambdaContext(functionArn.split(':').pop()!, timeoutMs);
+      return toJson(await withDeadline(handler(event, context), timeoutMs, context.awsRequestId));
+    };
+    if (params.InvocationType === 'Event') {
+      const config = options.asyncInvokeConfigs?.[functionArn];
+      void invokeAsynchronously(invoke, { functionArn, event, config }, options.sqs);
+      return { Payload: '', StatusCode: 202 };
+    }
     let result: Json;
     try {
-      const context = lambdaContext(functionArn.split(':').pop()!, timeoutMs);
-      result = toJson(await withDeadline(handler(event, context), timeoutMs, context.awsRequestId));
+      result = await invoke();
     } catch (e) {
       throw lambdaError(e);
     }

@@ -21,6 +21,7 @@ export class AgentJobsStack extends Stack {
   public readonly jobDlq: DeadLetterQueue;
   public readonly startDlq: DeadLetterQueue;
   public readonly eventsDlq: DeadLetterQueue;
+  public readonly stepDlq: DeadLetterQueue;
   public readonly workflow: JobWorkflow;
   public readonly streamConsumer: JobStreamConsumer;
   public readonly eventsConsumer: JobEventsConsumer;
@@ -48,6 +49,10 @@ export class AgentJobsStack extends Stack {
     this.eventsDlq = new DeadLetterQueue(this, 'EventsDlq', {
       purpose: 'stream batches whose job events could not be appended: event logs and SSE streams stall.',
     });
+    this.stepDlq = new DeadLetterQueue(this, 'StepDlq', {
+      purpose:
+        'agent steps of heartbeat agents whose invocation failed before reporting (crash, Lambda timeout, event expired); each job fails with step_timeout once heartbeats stop.',
+    });
     this.webhooks = new WebhookDelivery(this, 'Webhooks', {
       jobs: this.jobs,
       retrySchedule: this.config.webhookRetrySchedule,
@@ -56,6 +61,7 @@ export class AgentJobsStack extends Stack {
     this.workflow = new JobWorkflow(this, 'Workflow', {
       jobs: this.jobs,
       jobDlq: this.jobDlq.queue,
+      stepDlq: this.stepDlq.queue,
       logRetention,
     });
     const stateMachine = this.workflow.stateMachine;
@@ -96,6 +102,7 @@ export class AgentJobsStack extends Stack {
     new CfnOutput(this, 'StateMachineArn', { value: stateMachine.stateMachineArn });
     new CfnOutput(this, 'JobDlqUrl', { value: this.jobDlq.queue.queueUrl });
     new CfnOutput(this, 'StartDlqUrl', { value: this.startDlq.queue.queueUrl });
+    new CfnOutput(this, 'StepDlqUrl', { value: this.stepDlq.queue.queueUrl });
     new CfnOutput(this, 'WebhookDlqUrl', { value: this.webhooks.dlq.queue.queueUrl });
     new CfnOutput(this, 'WebhookSecretsPrefix', { value: this.webhooks.secretsPrefix });
   }

@@ -1,5 +1,7 @@
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -22,6 +24,11 @@ import { nagAttRef } from '../constructs/nag-ref.js';
 export interface JobWorkflowProps {
   readonly jobs: JobsTable;
   readonly jobDlq: sqs.IQueue;
+  /**
+   * On-failure destination of the asynchronous agent-step invocations (AgentStepWithHeartbeat):
+   * invocations that crashed, timed out or expired before they could report to their task.
+   */
+  readonly stepDlq: sqs.IQueue;
   readonly logRetention: RetentionDays;
 }
 
@@ -63,6 +70,12 @@ const SERVICE_CALL_TIMEOUT = sfn.Timeout.duration(Duration.seconds(15));
 
 const MARK_FAILED_FUNCTION_TIMEOUT = Duration.seconds(10);
 
+/** Both forms of the agent step allow the longest agent step plus room for its checkpoint write. */
+const stepTaskTimeoutSeconds = () => maxStepTimeoutSeconds() + STEP_TIMEOUT_MARGIN_SECONDS;
+
+/** The least MaximumEventAge Lambda accepts for asynchronous invocations. */
+const MIN_EVENT_AGE_SECONDS = 60;
+
 /**
  * Runs a job one agent step at a time. Each step is a separate Lambda invocation that checkpoints
  * to the job item, so a long job never holds a Lambda open and a crash resumes from the last step.
@@ -90,6 +103,15 @@ export class JobWorkflow extends Construct {
     });
     props.jobs.bindTable(this.agentStep.function, ['GetItem', 'UpdateItem']);
     props.jobs.bindTable(this.markFailed.function, ['UpdateItem']);
+    this.agentStep.function.configureAsyncInvoke({
+      // A crashed step is not run again behind the workflow's back: its task fails at the heartbeat
+      // timeout and the workflow's Retry and Catch decide, as for every other step failure.
+      retryAttempts: 0,
+      // An event Lambda held back (throttling) longer than a step may run belongs to a task that
+      // has ended; it goes to the DLQ rather than running late.
+      maxEventAge: Duration.seconds(Math.max(MIN_EVENT_AGE_SECONDS, stepTaskTimeoutSeconds())),
+      onFailure: new SqsDestination(props.stepDlq),
+    });
     this.logGroup = new LogGroup(this, 'Logs', {
       // The vended-logs prefix keeps Step Functions off the account's 5 KB log resource-policy limit.
       logGroupName: `/aws/vendedlogs/states/${Stack.of(this).stackName}-JobWorkflow`,
@@ -106,8 +128,27 @@ export class JobWorkflow extends Construct {
       // because job input and results are tenant data.
       logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
     });
+    this.grantStepCallbacks();
     this.alarms = this.createAlarms();
     this.acknowledgeRoleWildcards();
+  }
+
+  /**
+   * The callback form of the step reports heartbeats and its result for tasks of this state machine
+   * only. A policy of its own rather than the role's default policy: the function waits for its
+   * default policy, the definition names the function, and this statement names the state
+   * machine, so the default policy would close a dependency cycle.
+   */
+  private grantStepCallbacks(): void {
+    new iam.Policy(this, 'AgentStepCallbackPolicy', {
+      roles: [this.agentStep.role],
+      statements: [
+        new iam.PolicyStatement({
+          actions: ['states:SendTaskHeartbeat', 'states:SendTaskSuccess', 'states:SendTaskFailure'],
+          resources: [this.stateMachine.stateMachineArn],
+        }),
+      ],
+    });
   }
 
   private definition(props: JobWorkflowProps): sfn.IChainable {
@@ -144,6 +185,7 @@ export class JobWorkflow extends Construct {
       .addRetry(backoff(LAMBDA_SERVICE_ERRORS))
       .addCatch(sendToJobDlq, { resultPath: '$.markFailedError' })
       .next(failedHere);
+    const stepRetry = backoff([...LAMBDA_SERVICE_ERRORS, TRANSIENT_STEP_ERROR]);
     const agentStep = new tasks.LambdaInvoke(this, S.agentStep, {
       lambdaFunction: this.agentStep.function,
       payloadResponseOnly: true,
@@ -154,19 +196,27 @@ export class JobWorkflow extends Construct {
       resultPath: '$.step',
       // Our list below is the only retry: a timed-out or failed agent step must not run again.
       retryOnServiceExceptions: false,
-      taskTimeout: sfn.Timeout.duration(
-        Duration.seconds(maxStepTimeoutSeconds() + STEP_TIMEOUT_MARGIN_SECONDS),
-      ),
+      taskTimeout: sfn.Timeout.duration(Duration.seconds(stepTaskTimeoutSeconds())),
     })
-      .addRetry(backoff([...LAMBDA_SERVICE_ERRORS, TRANSIENT_STEP_ERROR]))
+      .addRetry(stepRetry)
       .addCatch(markFailed, CAUGHT);
+    const agentStepWithHeartbeat = this.agentStepWithHeartbeatTask(stepRetry, markFailed);
     const waitForInput = this.waitForInputTask(props.jobs, agentStep, markFailed);
+    // The step form follows the step's result: see agentStepWithHeartbeatTask.
     const routeOutcome = new sfn.Choice(this, S.routeOutcome)
+      .when(
+        sfn.Condition.and(
+          sfn.Condition.stringEquals('$.step.outcome', 'continue'),
+          sfn.Condition.isPresent('$.step.heartbeatSeconds'),
+        ),
+        agentStepWithHeartbeat,
+      )
       .when(sfn.Condition.stringEquals('$.step.outcome', 'continue'), agentStep)
       .when(sfn.Condition.stringEquals('$.step.outcome', 'input_required'), waitForInput)
       .when(sfn.Condition.stringEquals('$.step.outcome', 'done'), jobSucceeded)
       .when(sfn.Condition.stringEquals('$.step.outcome', 'stopped'), jobSettled)
       .otherwise(markFailed);
+    agentStepWithHeartbeat.next(routeOutcome);
     const markRunning = this.markRunningTask(props.jobs)
       .addRetry(backoff(DYNAMODB_TRANSIENT_ERRORS))
       .addCatch(jobSettled, {
@@ -175,6 +225,45 @@ export class JobWorkflow extends Construct {
       })
       .addCatch(markFailed, CAUGHT);
     return markRunning.next(agentStep).next(routeOutcome);
+  }
+
+  /**
+   * The agent step in callback form, for agents with `heartbeatSeconds`: the function is invoked
+   * asynchronously with a task token, keeps the task alive with SendTaskHeartbeat while the agent
+   * signals liveness, and reports with SendTaskSuccess / SendTaskFailure (the same result and error
+   * names AgentStep sees, so Retry and Catch are shared). A step whose heartbeats stop fails with
+   * States.HeartbeatTimeout, which MarkFailed records as `step_timeout`.
+   *
+   * Two forms, chosen per step by RouteOutcome, rather than this one form for every agent:
+   * HeartbeatSecondsPath cannot say "no heartbeat", so every agent would need one, and every step of
+   * every job would make SendTask* calls, which Step Functions throttles per account with token
+   * buckets far smaller than the state-transition one. Agents without heartbeats keep AgentStep
+   * exactly as it was: one synchronous invocation whose return value is the result. The handler,
+   * which knows the agents, picks the form: a heartbeat agent's step reached through AgentStep (its
+   * first step, or the one after an answer) returns `continue` with its `heartbeatSeconds` at once,
+   * without running, so the workflow never needs to know agents. That costs one short invocation
+   * per job (and per answer), for heartbeat agents only.
+   *
+   * Asynchronous, because then nothing but the heartbeat clock watches the running step; the
+   * invocation's own failures go to the step DLQ (see configureAsyncInvoke above).
+   */
+  private agentStepWithHeartbeatTask(retry: sfn.RetryProps, markFailed: sfn.IChainable) {
+    return new tasks.LambdaInvoke(this, S.agentStepWithHeartbeat, {
+      lambdaFunction: this.agentStep.function,
+      integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+      invocationType: tasks.LambdaInvocationType.EVENT,
+      payload: sfn.TaskInput.fromObject({
+        tenant: sfn.JsonPath.stringAt('$.tenant'),
+        jobId: sfn.JsonPath.stringAt('$.jobId'),
+        taskToken: sfn.JsonPath.taskToken,
+      }),
+      resultPath: '$.step',
+      retryOnServiceExceptions: false,
+      taskTimeout: sfn.Timeout.duration(Duration.seconds(stepTaskTimeoutSeconds())),
+      heartbeatTimeout: sfn.Timeout.at('$.step.heartbeatSeconds'),
+    })
+      .addRetry(retry)
+      .addCatch(markFailed, CAUGHT);
   }
 
   /** Only a pending (or, on a redriven execution, running) job may start; a cancelled one settles quietly. */

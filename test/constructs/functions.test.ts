@@ -113,7 +113,17 @@ describe('IAM: least privilege per function', () => {
     'health-ready': ['dynamodb:DescribeTable', 'states:DescribeStateMachine'],
     openapi: [],
     authorizer: ['dynamodb:GetItem'],
-    'agent-step': ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    // The asynchronous form reports to its task, and Lambda records failed invocations in the step DLQ.
+    'agent-step': [
+      'dynamodb:GetItem',
+      'dynamodb:UpdateItem',
+      'sqs:GetQueueAttributes',
+      'sqs:GetQueueUrl',
+      'sqs:SendMessage',
+      'states:SendTaskFailure',
+      'states:SendTaskHeartbeat',
+      'states:SendTaskSuccess',
+    ],
     'mark-failed': ['dynamodb:UpdateItem'],
     'reconcile-execution': [
       'dynamodb:GetItem',

@@ -4,7 +4,7 @@ import { logicalId, roleStatements, synth } from './support.js';
 const { stack, json, template } = synth();
 
 describe('dead-letter queues', () => {
-  const queues = [stack.jobDlq, stack.startDlq, stack.eventsDlq, stack.webhooks.dlq];
+  const queues = [stack.jobDlq, stack.startDlq, stack.eventsDlq, stack.stepDlq, stack.webhooks.dlq];
 
   it.each(queues.map((q) => [q.node.id, q] as const))(
     '%s is encrypted, kept 14 days and TLS-only',
@@ -170,6 +170,7 @@ describe('outputs', () => {
       'JobDlqUrl',
       'StartDlqUrl',
       'StateMachineArn',
+      'StepDlqUrl',
       'TableName',
       'WebhookDlqUrl',
       'WebhookSecretsPrefix',

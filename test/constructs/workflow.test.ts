@@ -41,6 +41,7 @@ describe('job workflow definition', () => {
     expect(types).toEqual({
       [S.markRunning]: 'Task',
       [S.agentStep]: 'Task',
+      [S.agentStepWithHeartbeat]: 'Task',
       [S.routeOutcome]: 'Choice',
       [S.waitForInput]: 'Task',
       [S.inputTimedOut]: 'Pass',
@@ -96,25 +97,68 @@ describe('job workflow definition', () => {
     });
   });
 
-  it('AgentStep retries only Lambda service errors and transient step errors, with backoff', () => {
-    expect(retries(S.agentStep)).toEqual([
-      {
-        ErrorEquals: [
-          'Lambda.ServiceException',
-          'Lambda.AWSLambdaException',
-          'Lambda.SdkClientException',
-          'Lambda.TooManyRequestsException',
-          TRANSIENT_STEP_ERROR,
-        ],
-        IntervalSeconds: 2,
-        MaxAttempts: 4,
-        BackoffRate: 2,
-        MaxDelaySeconds: 30,
-        JitterStrategy: 'FULL',
+  it.each([S.agentStep, S.agentStepWithHeartbeat])(
+    '%s retries only Lambda service errors and transient step errors, with backoff',
+    (name) => {
+      expect(retries(name)).toEqual([
+        {
+          ErrorEquals: [
+            'Lambda.ServiceException',
+            'Lambda.AWSLambdaException',
+            'Lambda.SdkClientException',
+            'Lambda.TooManyRequestsException',
+            TRANSIENT_STEP_ERROR,
+          ],
+          IntervalSeconds: 2,
+          MaxAttempts: 4,
+          BackoffRate: 2,
+          MaxDelaySeconds: 30,
+          JitterStrategy: 'FULL',
+        },
+      ]);
+      expect(catches(name)).toEqual([
+        { ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: S.markFailed },
+      ]);
+    },
+  );
+
+  it('AgentStepWithHeartbeat invokes the same function asynchronously with a task token, bounded by the heartbeat the step result names', () => {
+    expect(state(S.agentStepWithHeartbeat)).toEqual(
+      expect.objectContaining({
+        Resource: 'arn:<Ref:AWS::Partition>:states:::lambda:invoke.waitForTaskToken',
+        Parameters: {
+          FunctionName: `<GetAtt:${logicalId(stack.workflow.agentStep.function)}.Arn>`,
+          InvocationType: 'Event',
+          Payload: { 'tenant.$': '$.tenant', 'jobId.$': '$.jobId', 'taskToken.$': '$$.Task.Token' },
+        },
+        HeartbeatSecondsPath: '$.step.heartbeatSeconds',
+        TimeoutSeconds: state(S.agentStep).TimeoutSeconds,
+        ResultPath: '$.step',
+        Next: S.routeOutcome,
+      }),
+    );
+    expect(state(S.agentStepWithHeartbeat).HeartbeatSeconds).toBeUndefined();
+  });
+
+  it('the asynchronous agent-step invocation is never retried by Lambda and fails into the step DLQ', () => {
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: logicalId(stack.workflow.agentStep.function) },
+      Qualifier: '$LATEST',
+      MaximumRetryAttempts: 0,
+      DestinationConfig: {
+        OnFailure: { Destination: { 'Fn::GetAtt': [logicalId(stack.stepDlq.queue), 'Arn'] } },
       },
-    ]);
-    expect(catches(S.agentStep)).toEqual([
-      { ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: S.markFailed },
+    });
+    const age = Object.values(json.Resources).find((r) => r.Type === 'AWS::Lambda::EventInvokeConfig')!
+      .Properties.MaximumEventAgeInSeconds as number;
+    // Within Lambda's bounds, and long enough for any event whose task may still wait for it.
+    expect(age).toBeGreaterThanOrEqual(Math.max(60, state(S.agentStep).TimeoutSeconds as number));
+    expect(age).toBeLessThanOrEqual(21_600);
+    const queueStatements = roleStatements(json, logicalId(stack.workflow.agentStep.role)).filter((s) =>
+      s.actions.some((a) => a.startsWith('sqs:')),
+    );
+    expect(queueStatements.map((s) => s.resource)).toEqual([
+      { 'Fn::GetAtt': [logicalId(stack.stepDlq.queue), 'Arn'] },
     ]);
   });
 
@@ -125,10 +169,17 @@ describe('job workflow definition', () => {
     expect(fn.Properties.MemorySize).toBe(512);
   });
 
-  it('RouteOutcome loops on continue, waits on input_required, succeeds on done, settles on stopped and fails otherwise', () => {
+  it('RouteOutcome loops on continue (in the form the step result asks for), waits on input_required, succeeds on done, settles on stopped and fails otherwise', () => {
     expect(state(S.routeOutcome)).toEqual({
       Type: 'Choice',
       Choices: [
+        {
+          And: [
+            { Variable: '$.step.outcome', StringEquals: 'continue' },
+            { Variable: '$.step.heartbeatSeconds', IsPresent: true },
+          ],
+          Next: S.agentStepWithHeartbeat,
+        },
         { Variable: '$.step.outcome', StringEquals: 'continue', Next: S.agentStep },
         { Variable: '$.step.outcome', StringEquals: 'input_required', Next: S.waitForInput },
         { Variable: '$.step.outcome', StringEquals: 'done', Next: S.jobSucceeded },
@@ -215,7 +266,12 @@ describe('job workflow definition', () => {
   it('every Lambda task maps to the function of the handler the shared table names', () => {
     const functions = handlerFunctions(stack);
     for (const [stateName, handler] of Object.entries(LAMBDA_TASKS)) {
-      expect(state(stateName).Resource).toBe(`<GetAtt:${logicalId(functions.get(handler)!.function)}.Arn>`);
+      const s = state(stateName);
+      // A function ARN as Resource, or the lambda:invoke integration naming it.
+      const target = s.Resource?.toString().includes(':states:::lambda:invoke')
+        ? (s.Parameters as { FunctionName?: string }).FunctionName
+        : s.Resource;
+      expect(target, stateName).toBe(`<GetAtt:${logicalId(functions.get(handler)!.function)}.Arn>`);
     }
   });
 
@@ -232,6 +288,7 @@ describe('job workflow definition', () => {
     for (const r of all) {
       expect(r.JitterStrategy).toBe('FULL');
       expect(r.ErrorEquals).not.toContain('States.Timeout');
+      expect(r.ErrorEquals).not.toContain('States.HeartbeatTimeout');
       expect(r.ErrorEquals).not.toContain('States.ALL');
     }
   });
@@ -317,16 +374,32 @@ describe('state machine resource', () => {
     }
   });
 
-  it('lets only the job stream consumer resume a wait, on this state machine', () => {
+  it('lets only the job stream consumer (answers) and the agent step (its own task) complete tasks, of this state machine', () => {
     const functions = handlerFunctions(stack);
-    const resumers = [...functions.entries()].filter(([, fn]) =>
-      roleStatements(json, logicalId(fn.role)).some((s) => s.actions.includes('states:SendTaskSuccess')),
-    );
-    expect(resumers.map(([name]) => name)).toEqual(['job-stream']);
-    const statement = roleStatements(json, logicalId(functions.get('job-stream')!.role)).find((s) =>
-      s.actions.includes('states:SendTaskSuccess'),
-    );
-    expect(statement?.resource).toEqual({ Ref: logicalId(stack.workflow.stateMachine) });
+    const taskActions = /^states:SendTask/;
+    const granted = [...functions.entries()]
+      .map(([name, fn]) => ({
+        name,
+        statements: roleStatements(json, logicalId(fn.role)).filter((s) =>
+          s.actions.some((a) => taskActions.test(a)),
+        ),
+      }))
+      .filter((f) => f.statements.length > 0);
+    expect(granted.map((f) => f.name).sort()).toEqual(['agent-step', 'job-stream']);
+    const sm = { Ref: logicalId(stack.workflow.stateMachine) };
+    for (const f of granted) for (const s of f.statements) expect(s.resource, f.name).toEqual(sm);
+    const actions = (name: string) =>
+      granted
+        .find((f) => f.name === name)!
+        .statements.flatMap((s) => s.actions)
+        .filter((a) => taskActions.test(a))
+        .sort();
+    expect(actions('job-stream')).toEqual(['states:SendTaskSuccess']);
+    expect(actions('agent-step')).toEqual([
+      'states:SendTaskFailure',
+      'states:SendTaskHeartbeat',
+      'states:SendTaskSuccess',
+    ]);
   });
 
   it('alarms on failed and timed-out executions and on agent-step errors', () => {

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import type { AgentDefinition } from '../../lambdas/agents/agent.js';
 
@@ -27,5 +28,41 @@ export const approvalAgent: AgentDefinition<Record<string, never>, { asked: bool
       };
     }
     return { type: 'done', result: { answer: ctx.answer ?? null } };
+  },
+};
+
+export const HEARTBEAT_AGENT_SECONDS = 2;
+const BEAT_EVERY_MS = 200;
+
+/**
+ * A long-step agent only the integration stack registers: each of `steps` steps takes `stepMs`
+ * and signals liveness every 200 ms, or only for its first `silentAfterMs` and then not at all,
+ * as a step hung on a dead connection would.
+ */
+export const heartbeatAgent: AgentDefinition<
+  { steps: number; stepMs: number; silentAfterMs?: number },
+  { steps: number }
+> = {
+  name: 'heartbeat',
+  description: 'integration tests: long steps kept alive by heartbeats, or going silent',
+  inputSchema: z.strictObject({
+    steps: z.int().min(1).max(5).default(1),
+    stepMs: z.int().min(0).max(11_000),
+    silentAfterMs: z.int().min(0).optional(),
+  }),
+  stepTimeoutSeconds: 12,
+  heartbeatSeconds: HEARTBEAT_AGENT_SECONDS,
+  defaultTimeoutSeconds: 120,
+  maxTimeoutSeconds: 300,
+  async step(ctx) {
+    const started = Date.now();
+    for (let elapsed = 0; elapsed < ctx.input.stepMs; elapsed = Date.now() - started) {
+      if (ctx.input.silentAfterMs === undefined || elapsed < ctx.input.silentAfterMs) ctx.heartbeat();
+      await sleep(Math.min(BEAT_EVERY_MS, ctx.input.stepMs - elapsed), undefined, { signal: ctx.signal });
+    }
+    const step = ctx.completedSteps + 1;
+    ctx.progress(step / ctx.input.steps, `step ${step} of ${ctx.input.steps}`);
+    if (step < ctx.input.steps) return { type: 'continue', state: { steps: step } };
+    return { type: 'done', result: { steps: step } };
   },
 };

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../lambdas/local/stack.js';
-import { approvalAgent } from './agents.js';
+import { approvalAgent, heartbeatAgent } from './agents.js';
 
 /** One tenant per test file keeps files independent while sharing one local stack. */
 export const TEST_TENANTS = [
@@ -19,6 +19,7 @@ export const TEST_TENANTS = [
   'redrive',
   'webhooks',
   'webhooks-rotation',
+  'heartbeat',
 ] as const;
 
 /** Streams end after this many seconds, so the tests see clients resume across stream ends. */
@@ -81,7 +82,7 @@ export default async function setup(project: TestProject) {
     await startTestStack(project, TEST_TENANTS, {
       // Webhook retries a second or two apart: the tests see several attempts without waiting minutes.
       env: { STREAM_MAX_SECONDS, AGENT_JOBS_WEBHOOK_RETRY_SCHEDULE: '0,1,1,2,2,2,2,2' },
-      extraAgents: [approvalAgent],
+      extraAgents: [approvalAgent, heartbeatAgent],
     })
   ).teardown;
 }

@@ -1,10 +1,14 @@
 import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { interceptLocalhostDns } from 'fauxqs';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { jobPk } from '../../lambdas/adapters/dynamo-job-store.js';
 import { executionArn } from '../../lambdas/config/workflow.js';
 import { jobIdFor } from '../../lambdas/domain/idempotency.js';
-import { apiFor } from './client.js';
+import { newJob } from '../../lambdas/domain/job.js';
+import { liveExpiry } from '../../lambdas/domain/retention.js';
+import { apiFor, executionsNamed } from './client.js';
 
 const TENANT = 'sweep';
 const api = apiFor(TENANT);
@@ -21,6 +25,9 @@ Object.assign(process.env, inject('handlerEnv'), {
   POWERTOOLS_LOG_LEVEL: 'SILENT',
 });
 const { handler: sweep } = await import('../../lambdas/handlers/sweep-jobs.js');
+const { jobStoreFromEnv } = await import('../../lambdas/adapters/dynamo-job-store.js');
+const store = jobStoreFromEnv();
+const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}));
 // The local SQS's queue URLs are on sqs.<region>.localhost, which only the stack's process resolves.
 afterAll(interceptLocalhostDns());
 
@@ -61,6 +68,46 @@ describe('sweep', () => {
       job = (await api.get(id)).body;
     }
     expect(job).toMatchObject({ status: 'failed', error: { code: 'execution_lost', retryable: true } });
+  });
+
+  it('starts a job left pending with no execution, which then runs to the end', async () => {
+    // The state a lost start leaves behind (a stream batch given up on into the start DLQ), made
+    // with two writes the stream consumer has nothing to start from: the job item first appears
+    // cancelled (an INSERT it ignores), then turns pending under the same execution name (it
+    // starts an execution only for a new name). Ten minutes old, so the sweep judges it stuck.
+    const id = jobIdFor(TENANT, `lost-start-${Date.now()}`);
+    const createdAt = new Date(Date.now() - 10 * 60_000);
+    const request = { agent: 'echo', input: { message: 'found', steps: 2, stepMs: 0 }, timeoutSeconds: 900 };
+    const job = newJob(id, TENANT, request, createdAt, liveExpiry(createdAt, request.timeoutSeconds));
+    await store.create({ ...job, status: 'cancelled' }, 'fingerprint', createdAt);
+    await ddb.send(
+      new UpdateCommand({
+        TableName: inject('handlerEnv').JOBS_TABLE_NAME,
+        Key: { PK: jobPk(TENANT, id), SK: 'JOB' },
+        UpdateExpression: 'SET #status = :pending',
+        ConditionExpression: '#status = :cancelled',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':pending': 'pending', ':cancelled': 'cancelled' },
+      }),
+    );
+    expect((await api.get(id)).body).toMatchObject({ status: 'pending', startedAt: null });
+    expect(await executionsNamed(id)).toEqual([]);
+
+    const until = Date.now() + 20_000;
+    let started = 0;
+    while ((await api.get(id)).body.status === 'pending' && Date.now() < until) {
+      started += (await sweep()).started;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+
+    expect(started).toBeGreaterThanOrEqual(1);
+    const done = await api.waitForTerminal(id);
+    expect(done.body).toMatchObject({
+      status: 'succeeded',
+      result: { message: 'found', steps: 2, input: null },
+      startedAt: expect.any(String),
+    });
+    expect((await executionsNamed(id)).map((e) => e.status)).toEqual(['SUCCEEDED']);
   });
 
   it('leaves healthy live jobs alone', async () => {

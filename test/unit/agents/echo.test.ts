@@ -29,6 +29,7 @@ function context(input: unknown, over: Partial<StepContext<EchoInput, State>> = 
     progress: (fraction, message) => {
       reported.push({ fraction, message });
     },
+    heartbeat: () => {},
     ...over,
   };
   return { ctx, reported };

@@ -1,4 +1,12 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import {
+  SendTaskFailureCommand,
+  SendTaskHeartbeatCommand,
+  SendTaskSuccessCommand,
+  SFNClient,
+  TaskTimedOut,
+} from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -24,6 +32,7 @@ vi.mock('node:timers/promises', async (importOriginal) =>
 
 const { handler, MAX_RESULT_BYTES } = await import('../../../lambdas/handlers/agent-step.js');
 const ddb = mockClient(DynamoDBDocumentClient);
+const sfn = mockClient(SFNClient);
 const NOW = new Date('2025-06-01T10:00:00.000Z');
 const EVENT = { tenant: TENANT, jobId: JOB_ID };
 
@@ -70,6 +79,10 @@ function customAgent(
 beforeEach(() => {
   ddb.reset();
   ddb.on(UpdateCommand).resolves({});
+  sfn.reset();
+  sfn.on(SendTaskHeartbeatCommand).resolves({});
+  sfn.on(SendTaskSuccessCommand).resolves({});
+  sfn.on(SendTaskFailureCommand).resolves({});
   registry.override = undefined;
   vi.useFakeTimers({ now: NOW });
 });
@@ -411,5 +424,217 @@ describe('agent step with other agents', () => {
     await vi.advanceTimersByTimeAsync(2_000);
     expect((await run).error?.code).toBe('step_timeout');
     expect(signal?.aborted).toBe(true);
+  });
+});
+
+describe('agent step in callback form (agents with heartbeatSeconds)', () => {
+  const TOKEN = 'task-token-1';
+  const CALLBACK = { ...EVENT, taskToken: TOKEN };
+  const HEARTBEAT_SECONDS = 4;
+
+  const heartbeats = () => sfn.commandCalls(SendTaskHeartbeatCommand).map((c) => c.args[0].input);
+  const successes = () =>
+    sfn.commandCalls(SendTaskSuccessCommand).map((c) => {
+      expect(c.args[0].input.taskToken).toBe(TOKEN);
+      return JSON.parse(c.args[0].input.output!) as unknown;
+    });
+  const failures = () => sfn.commandCalls(SendTaskFailureCommand).map((c) => c.args[0].input);
+  const taskEnded = () => new TaskTimedOut({ message: 'Task Timed Out', $metadata: {} });
+
+  function heartbeatAgent(
+    step: AgentDefinition<unknown, unknown>['step'],
+    over: Partial<AgentDefinition<unknown, unknown>> = {},
+  ) {
+    customAgent(step, { heartbeatSeconds: HEARTBEAT_SECONDS, stepTimeoutSeconds: 60, ...over });
+    storeHas({ job: { agent: 'custom', input: { message: 'm' } } });
+  }
+
+  it("the plain step hands a heartbeat agent's step to the callback form without running it", async () => {
+    const step = vi.fn();
+    heartbeatAgent(step);
+
+    expect(await handler(EVENT)).toEqual({ outcome: 'continue', heartbeatSeconds: HEARTBEAT_SECONDS });
+
+    expect(step).not.toHaveBeenCalled();
+    expect(updates()).toEqual([]);
+    expect(sfn.calls()).toHaveLength(0);
+  });
+
+  it('opens with a heartbeat, runs the step and reports the result with SendTaskSuccess', async () => {
+    heartbeatAgent(async () => ({ type: 'continue', state: { n: 1 } }));
+
+    expect(await handler(CALLBACK)).toBeUndefined();
+
+    expect(heartbeats()).toEqual([{ taskToken: TOKEN }]);
+    // The next step stays in the callback form.
+    expect(successes()).toEqual([{ outcome: 'continue', heartbeatSeconds: HEARTBEAT_SECONDS }]);
+    expect(failures()).toEqual([]);
+    expect(updates()).toHaveLength(1);
+    expect(updates()[0]?.ExpressionAttributeValues).toMatchObject({ ':steps': 1, ':state': { n: 1 } });
+  });
+
+  it('folds frequent liveness signals into one heartbeat per quarter of heartbeatSeconds', async () => {
+    heartbeatAgent(async (ctx) => {
+      for (let i = 0; i < 1_000; i++) ctx.heartbeat();
+      await sleep(2_500);
+      return { type: 'done', result: 'ok' };
+    });
+    const run = handler(CALLBACK);
+    await vi.advanceTimersByTimeAsync(2_500);
+    await run;
+
+    // The opening heartbeat, then the burst folded into one a quarter of 4 s later.
+    expect(heartbeats()).toHaveLength(2);
+    expect(successes()).toEqual([{ outcome: 'done' }]);
+  });
+
+  it('counts reported progress as a sign of life', async () => {
+    heartbeatAgent(async (ctx) => {
+      await sleep(1_500);
+      ctx.progress(0.5, 'half way');
+      await sleep(1_000);
+      return { type: 'done', result: 'ok' };
+    });
+    const run = handler(CALLBACK);
+    await vi.advanceTimersByTimeAsync(2_500);
+    await run;
+
+    expect(heartbeats()).toHaveLength(2);
+  });
+
+  it('sends no heartbeat on its own while the agent is silent, so a hung step times out', async () => {
+    heartbeatAgent(async () => {
+      await sleep(30_000);
+      return { type: 'done', result: 'late' };
+    });
+    const run = handler(CALLBACK);
+    await vi.advanceTimersByTimeAsync(30_000);
+    await run;
+
+    expect(heartbeats()).toHaveLength(1);
+  });
+
+  it('runs nothing when the task has already ended (an event held back by Lambda)', async () => {
+    const step = vi.fn();
+    heartbeatAgent(step);
+    sfn.on(SendTaskHeartbeatCommand).rejects(taskEnded());
+
+    expect(await handler(CALLBACK)).toBeUndefined();
+
+    expect(step).not.toHaveBeenCalled();
+    expect(ddb.commandCalls(GetCommand)).toHaveLength(0);
+    expect(successes()).toEqual([]);
+    expect(failures()).toEqual([]);
+  });
+
+  it('aborts the agent and records nothing once a heartbeat finds the task ended (heartbeat timeout, execution stopped)', async () => {
+    let signal: AbortSignal | undefined;
+    heartbeatAgent(async (ctx) => {
+      signal = ctx.signal;
+      await sleep(2_000);
+      ctx.heartbeat();
+      await sleep(60_000, undefined, { signal: ctx.signal });
+      return { type: 'done', result: 'too late' };
+    });
+    sfn.on(SendTaskHeartbeatCommand).resolvesOnce({}).rejects(taskEnded());
+    const run = handler(CALLBACK);
+    await vi.advanceTimersByTimeAsync(2_000);
+
+    expect(await run).toBeUndefined();
+    expect(signal?.aborted).toBe(true);
+    expect(updates()).toEqual([]);
+    expect(successes()).toEqual([]);
+    expect(failures()).toEqual([]);
+  });
+
+  it('keeps the step timeout: heartbeats do not extend a step, and the timeout is reported as a result', async () => {
+    heartbeatAgent(
+      async (ctx) => {
+        for (;;) {
+          ctx.heartbeat();
+          await sleep(500, undefined, { signal: ctx.signal });
+        }
+      },
+      { stepTimeoutSeconds: 10 },
+    );
+    const run = handler(CALLBACK);
+    await vi.advanceTimersByTimeAsync(10_000);
+    await run;
+
+    expect(successes()).toEqual([
+      { outcome: 'failed', error: { code: 'step_timeout', message: 'step 1 did not finish in time' } },
+    ]);
+    expect(updates()).toEqual([]);
+  });
+
+  it('reports an agent failure as a result, so the workflow does not retry it', async () => {
+    heartbeatAgent(async () => ({ type: 'fail', message: 'no', code: 'model_unavailable' }));
+    await handler(CALLBACK);
+    expect(successes()).toEqual([{ outcome: 'failed', error: { code: 'model_unavailable', message: 'no' } }]);
+    expect(failures()).toEqual([]);
+  });
+
+  it('reports TransientStepError as a task failure of that name, which AgentStepWithHeartbeat retries', async () => {
+    heartbeatAgent(async () => {
+      throw new TransientStepError('provider 503');
+    });
+
+    expect(await handler(CALLBACK)).toBeUndefined();
+
+    expect(failures()).toEqual([
+      {
+        taskToken: TOKEN,
+        error: 'TransientStepError',
+        cause: JSON.stringify({ errorType: 'TransientStepError', errorMessage: 'provider 503' }),
+      },
+    ]);
+    expect(successes()).toEqual([]);
+    expect(updates()).toEqual([]);
+  });
+
+  it('reports an unexpected error with the name the plain step would throw', async () => {
+    heartbeatAgent(async () => ({ type: 'done', result: 'x' }));
+    const outage = Object.assign(new Error('rate exceeded'), {
+      name: 'ProvisionedThroughputExceededException',
+    });
+    ddb.on(UpdateCommand).rejects(outage);
+
+    await handler(CALLBACK);
+
+    expect(failures()).toEqual([
+      expect.objectContaining({ error: 'ProvisionedThroughputExceededException' }),
+    ]);
+  });
+
+  it('fails the invocation when the result cannot be reported, for the on-failure destination', async () => {
+    heartbeatAgent(async () => ({ type: 'done', result: 'x' }));
+    sfn
+      .on(SendTaskSuccessCommand)
+      .rejects(Object.assign(new Error('slow down'), { name: 'ThrottlingException' }));
+
+    await expect(handler(CALLBACK)).rejects.toMatchObject({ name: 'ThrottlingException' });
+  });
+
+  it('drops a result quietly when its task ended meanwhile', async () => {
+    heartbeatAgent(async () => ({ type: 'continue', state: {} }));
+    sfn.on(SendTaskSuccessCommand).rejects(taskEnded());
+    await expect(handler(CALLBACK)).resolves.toBeUndefined();
+  });
+
+  it('reports stopped for a job cancelled meanwhile, writing nothing', async () => {
+    heartbeatAgent(vi.fn());
+    storeHas({ job: { agent: 'custom', status: 'cancelled', input: { message: 'm' } } });
+    await handler(CALLBACK);
+    expect(successes()).toEqual([{ outcome: 'stopped' }]);
+    expect(updates()).toEqual([]);
+  });
+
+  it('hands the step back to the plain form for an agent that no longer declares heartbeats', async () => {
+    storeHas({ job: { input: { message: 'm', steps: 3, stepMs: 0 } } });
+
+    await handler(CALLBACK);
+
+    expect(successes()).toEqual([{ outcome: 'continue' }]);
+    expect(updates()).toEqual([]);
   });
 });

@@ -15,6 +15,8 @@ import {
   TaskDoesNotExist,
   TaskTimedOut,
 } from '@aws-sdk/client-sfn';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type ExecutionStatusChange,
@@ -304,5 +306,120 @@ describe('LocalStepFunctions callback tasks', () => {
     await expect(
       client.send(new SendTaskHeartbeatCommand({ taskToken: 'local-task-token:unknown' })),
     ).rejects.toBeInstanceOf(TaskDoesNotExist);
+  });
+});
+
+describe('LocalStepFunctions Lambda callback tasks invoked asynchronously', () => {
+  const MACHINE_ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:Beats';
+  const STEP_ARN = 'arn:aws:lambda:us-east-1:000000000000:function:Step';
+  const QUEUE_URL = 'http://sqs.local/000000000000/StepDlq';
+  const beatsDefinition: AslDefinition & Record<string, unknown> = {
+    StartAt: 'Step',
+    States: {
+      Step: {
+        Type: 'Task',
+        Resource: 'arn:aws:states:::lambda:invoke.waitForTaskToken',
+        Parameters: {
+          FunctionName: STEP_ARN,
+          InvocationType: 'Event',
+          Payload: { 'mode.$': '$.mode', 'token.$': '$$.Task.Token' },
+        },
+        TimeoutSeconds: 30,
+        HeartbeatSecondsPath: '$.heartbeatSeconds',
+        Catch: [{ ErrorEquals: ['States.HeartbeatTimeout'], ResultPath: '$.failure', Next: 'Stalled' }],
+        End: true,
+      } as never,
+      Stalled: { Type: 'Pass', End: true } as never,
+    },
+  };
+  const sqs = new SQSClient({ region: 'us-east-1' });
+  const sqsMock = mockClient(sqs);
+  let beats: LocalStepFunctions;
+  let client: SFNClient;
+  const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  /** The agent-step stand-in: the same handler whatever the form, reporting through the token. */
+  const step: LambdaHandler = async (event) => {
+    const { mode, token } = event as { mode: string; token: string };
+    if (mode === 'crash') throw Object.assign(new Error('crashed'), { name: 'Runtime.ExitError' });
+    if (mode === 'silent') {
+      await pause(3_000);
+      return {};
+    }
+    // Beats every 100 ms through a step of 2.5 heartbeat timeouts, then reports.
+    for (let i = 0; i < 25; i++) {
+      await client.send(new SendTaskHeartbeatCommand({ taskToken: token }));
+      await pause(100);
+    }
+    await client.send(
+      new SendTaskSuccessCommand({ taskToken: token, output: JSON.stringify({ beats: 25 }) }),
+    );
+    return { ignored: true };
+  };
+
+  beforeAll(async () => {
+    sqsMock.on(SendMessageCommand).resolves({});
+    beats = new LocalStepFunctions({
+      stateMachineArn: MACHINE_ARN,
+      definition: beatsDefinition,
+      taskHandlers: mapTasks(beatsDefinition, {
+        lambdaTasks: { Step: 'step' },
+        loadHandler: async () => step,
+        functionTimeouts: { [STEP_ARN]: 30 },
+        asyncInvokeConfigs: { [STEP_ARN]: { maximumRetryAttempts: 0, onFailureQueueUrl: QUEUE_URL } },
+        dynamodb: undefined as never,
+        sqs,
+      }),
+    });
+    client = new SFNClient({
+      endpoint: await beats.listen(),
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+    });
+  });
+
+  afterAll(async () => {
+    client.destroy();
+    await beats.close();
+  });
+
+  const run = async (name: string, mode: string) => {
+    const { executionArn } = await client.send(
+      new StartExecutionCommand({
+        stateMachineArn: MACHINE_ARN,
+        name,
+        input: JSON.stringify({ mode, heartbeatSeconds: 1 }),
+      }),
+    );
+    return beats.settled(executionArn!);
+  };
+
+  it('hands the function a task token and takes the SendTaskSuccess output as the result, heartbeats keeping it alive', async () => {
+    const done = await run('beating', 'beat');
+    expect(done.status).toBe('SUCCEEDED');
+    expect(JSON.parse(done.output!)).toEqual({ beats: 25 });
+  });
+
+  it('enforces the HeartbeatSecondsPath of the state input: a silent step fails with States.HeartbeatTimeout', async () => {
+    const done = await run('silent', 'silent');
+    expect(done.status).toBe('SUCCEEDED');
+    expect(JSON.parse(done.output!).failure).toMatchObject({ Error: 'States.HeartbeatTimeout' });
+  });
+
+  it('records a crashed invocation at the function’s on-failure destination; the task then times out on heartbeats', async () => {
+    const done = await run('crashing', 'crash');
+    expect(JSON.parse(done.output!).failure).toMatchObject({ Error: 'States.HeartbeatTimeout' });
+    const records = sqsMock
+      .commandCalls(SendMessageCommand)
+      .map(
+        (c) =>
+          JSON.parse(c.args[0].input.MessageBody!) as { requestPayload: { mode: string; token: string } },
+      );
+    expect(records).toEqual([
+      expect.objectContaining({
+        requestPayload: { mode: 'crash', token: expect.stringMatching(/^local-task-token:/) },
+        responsePayload: expect.objectContaining({ errorType: 'Runtime.ExitError' }),
+      }),
+    ]);
   });
 });
