@@ -64,29 +64,45 @@ async function repair(job: LiveJob, now: Date): Promise<Repair> {
  * age bound has lost its queue message (a local queue restarted, or a send failed after the
  * record was written) and gets a new one. Returns how many did.
  */
-async function requeueOverdueDeliveries(before: string, now: Date): Promise<number> {
+async function requeueOverdueDeliveries(before: string, now: Date, failures: unknown[]): Promise<number> {
   let requeued = 0;
   for (const overdue of await deliveries.listOverdue(before)) {
-    if (await outbox.requeue(overdue, now)) {
-      requeued++;
-      logger.warn('overdue webhook delivery requeued', { jobId: overdue.jobId, seq: overdue.seq });
+    try {
+      if (await outbox.requeue(overdue, now)) {
+        requeued++;
+        logger.warn('overdue webhook delivery requeued', { jobId: overdue.jobId, seq: overdue.seq });
+      }
+    } catch (error) {
+      failures.push(error);
+      logger.error('overdue webhook delivery not requeued', { error: error as Error, jobId: overdue.jobId });
     }
   }
   return requeued;
 }
 
+/**
+ * One item that cannot be repaired (throttling, a transient error) does not stop the rest: every
+ * item is tried, and the run fails at the end if any did, so the errors alarm still fires.
+ */
 export const handler = async (): Promise<Record<Repair | 'requeuedDeliveries', number>> => {
   const now = new Date();
   const before = new Date(now.getTime() - minAgeSeconds * 1000).toISOString();
   const jobs = await store.listLive(before);
   const counts: Record<Repair, number> = { started: 0, failed: 0, healthy: 0 };
+  const failures: unknown[] = [];
   for (const job of jobs) {
-    const outcome = await repair(job, now);
-    counts[outcome]++;
-    if (outcome !== 'healthy')
-      logger.warn('stuck job repaired', { jobId: job.jobId, status: job.status, outcome });
+    try {
+      const outcome = await repair(job, now);
+      counts[outcome]++;
+      if (outcome !== 'healthy')
+        logger.warn('stuck job repaired', { jobId: job.jobId, status: job.status, outcome });
+    } catch (error) {
+      failures.push(error);
+      logger.error('stuck job not repaired', { error: error as Error, jobId: job.jobId });
+    }
   }
-  const result = { ...counts, requeuedDeliveries: await requeueOverdueDeliveries(before, now) };
-  logger.info('sweep done', result);
+  const result = { ...counts, requeuedDeliveries: await requeueOverdueDeliveries(before, now, failures) };
+  logger.info('sweep done', { ...result, failures: failures.length });
+  if (failures.length > 0) throw new AggregateError(failures, `${failures.length} sweep repair(s) failed`);
   return result;
 };

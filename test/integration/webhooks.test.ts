@@ -32,6 +32,9 @@ class Receiver {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
+        // Only webhooks count: other suites running alongside probe ports they picked as free,
+        // and one of those may be this receiver's.
+        if (req.headers['webhook-id'] === undefined) return res.writeHead(404).end();
         this.received.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
         res.writeHead(this.answers.shift() ?? 200).end();
       });

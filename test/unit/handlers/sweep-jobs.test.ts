@@ -51,6 +51,24 @@ afterEach(() => {
 });
 
 describe('job sweep', () => {
+  it('repairs every job it can when one repair fails, then fails the run so the alarm fires', async () => {
+    const item = (id: string) => ({
+      PK: jobPk(TENANT, id),
+      tenant: TENANT,
+      id,
+      status: 'pending',
+      executionName: id,
+      createdAt: '2025-06-01T09:00:00.000Z',
+    });
+    const other = 'job_0000000000000000000000000b';
+    ddb.on(QueryCommand).callsFake((input: { ExpressionAttributeValues: Record<string, string> }) => ({
+      Items: input.ExpressionAttributeValues[':shard'] === 'LIVE#0' ? [item(JOB_ID), item(other)] : [],
+    }));
+    sfn.on(StartExecutionCommand, { name: JOB_ID }).rejects(new Error('throttled'));
+    await expect(handler()).rejects.toThrow('1 sweep repair(s) failed');
+    expect(sfn.commandCalls(StartExecutionCommand).map((c) => c.args[0].input.name)).toEqual([JOB_ID, other]);
+  });
+
   it('gives an overdue webhook delivery a new queue message, once it is released from its lost one', async () => {
     const due = '2025-06-01T09:00:00.000Z';
     ddb.on(QueryCommand).callsFake((input: { ExpressionAttributeValues: Record<string, string> }) => ({

@@ -18,5 +18,7 @@ vi.stubEnv('WEBHOOK_QUEUE_URL', WEBHOOK_QUEUE_URL);
 vi.stubEnv('WEBHOOK_DLQ_URL', WEBHOOK_DLQ_URL);
 vi.stubEnv('WEBHOOK_RETRY_SCHEDULE', '0,5,60');
 vi.stubEnv('WEBHOOK_SECRETS_PREFIX', 'agent-jobs/test/webhook-secrets/');
+// A deployed stack's rules (https-only webhooks...) unless a test says otherwise; stubs outlive a file.
+vi.stubEnv('AGENT_JOBS_DEPLOYMENT', 'aws');
 vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'SILENT');
 vi.stubEnv('AWS_REGION', 'eu-west-1');
