@@ -243,21 +243,23 @@ export class DynamoDeliveryStore {
 
   /**
    * Frees an overdue delivery from the message that owns it (lost with a restarted local queue, or
-   * stuck), so a new message can take it. Only if nothing moved since the sweep read it.
+   * stuck), so a new message can take it. Only if nothing moved since the sweep read it, and no
+   * attempt holds a live lease, unless `staleLeases`: a restarted local stack knows every lease
+   * belongs to a process that is gone, and clears it too.
    */
-  async release(d: OverdueDelivery, now: Date): Promise<boolean> {
+  async release(d: OverdueDelivery, now: Date, staleLeases = false): Promise<boolean> {
     return this.conditional({
       Key: keyOf(d.tenant, d.jobId, d.seq),
-      UpdateExpression: 'REMOVE #owner',
+      UpdateExpression: staleLeases ? 'REMOVE #owner, leaseUntil' : 'REMOVE #owner',
       ConditionExpression:
-        '#status = :pending AND #round = :round AND nextAttemptAt = :due AND ' +
-        '(attribute_not_exists(leaseUntil) OR leaseUntil < :now)',
+        '#status = :pending AND #round = :round AND nextAttemptAt = :due' +
+        (staleLeases ? '' : ' AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now)'),
       ExpressionAttributeNames: { '#owner': 'owner', '#status': 'status', '#round': 'round' },
       ExpressionAttributeValues: {
         ':pending': 'pending',
         ':round': d.round,
         ':due': d.nextAttemptAt,
-        ':now': now.toISOString(),
+        ...(staleLeases ? {} : { ':now': now.toISOString() }),
       },
     });
   }

@@ -58,9 +58,12 @@ export class WebhookOutbox {
     return record;
   }
 
-  /** An overdue delivery gets a fresh message, unless it moved since it was found overdue. */
-  async requeue(overdue: OverdueDelivery, now: Date): Promise<boolean> {
-    if (!(await this.deliveries.release(overdue, now))) return false;
+  /**
+   * An overdue delivery gets a fresh message, unless it moved since it was found overdue (or, but
+   * for `staleLeases`, an attempt of it is in flight).
+   */
+  async requeue(overdue: OverdueDelivery, now: Date, staleLeases = false): Promise<boolean> {
+    if (!(await this.deliveries.release(overdue, now, staleLeases))) return false;
     const { nextAttemptAt: _, ...message } = overdue;
     await this.queue.send(message);
     return true;

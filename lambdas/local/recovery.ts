@@ -46,12 +46,14 @@ async function restart(sfn: SFNClient, stateMachineArn: string, job: UnfinishedJ
 
 export interface DeliveryRecoveryDeps {
   deliveries: { listOverdue(before: string): Promise<OverdueDelivery[]> };
-  outbox: { requeue(overdue: OverdueDelivery, now: Date): Promise<boolean> };
+  outbox: { requeue(overdue: OverdueDelivery, now: Date, staleLeases: boolean): Promise<boolean> };
 }
 
 /**
  * The local queue lives in memory too: every delivery still pending lost its message with the last
- * run. Each gets a new one (its record says when its next attempt is due). Returns how many.
+ * run, and an attempt that was in flight left a lease its dead process will never release. Run
+ * before the queue pollers start, so no attempt of this run holds a lease yet: each pending
+ * delivery gets a new message (its record says when its next attempt is due). Returns how many.
  */
 export async function requeuePendingDeliveries({
   deliveries,
@@ -59,6 +61,6 @@ export async function requeuePendingDeliveries({
 }: DeliveryRecoveryDeps): Promise<number> {
   const now = new Date();
   const pending = await deliveries.listOverdue('\uffff');
-  const requeued = await Promise.all(pending.map((d) => outbox.requeue(d, now)));
+  const requeued = await Promise.all(pending.map((d) => outbox.requeue(d, now, true)));
   return requeued.filter(Boolean).length;
 }

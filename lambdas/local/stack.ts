@@ -165,6 +165,14 @@ async function start(options: LocalStackOptions, stops: Stops): Promise<Omit<Loc
   ]);
 
   await writeCliEndpoints(template, resolve, dataDir, { tableName, endpoints });
+  // Before the pollers: no attempt of this run can hold a lease yet, so every one found is stale.
+  const { deliveryStoreFromEnv } = await import('../adapters/dynamo-delivery-store.js');
+  const { webhookOutboxFromEnv } = await import('../adapters/webhook-outbox.js');
+  const requeued = await requeuePendingDeliveries({
+    deliveries: deliveryStoreFromEnv(),
+    outbox: webhookOutboxFromEnv(),
+  });
+  if (requeued > 0) log(`requeued ${requeued} pending webhook deliver${requeued === 1 ? 'y' : 'ies'}`);
   const pollers = eventSourcePollers(template, resolve, { clients, tableName, queues, dataDir, options });
   await Promise.all(pollers.map((p) => p.start()));
   stops.poller = async () => {
@@ -175,13 +183,6 @@ async function start(options: LocalStackOptions, stops: Stops): Promise<Omit<Loc
   const sfnClient = new SFNClient({ ...common, endpoint: sfnEndpoint });
   const resumed = await resumeUnfinishedJobs({ store, sfn: sfnClient, stateMachineArn: sfn.stateMachineArn });
   if (resumed > 0) log(`resumed ${resumed} unfinished job(s)`);
-  const { deliveryStoreFromEnv } = await import('../adapters/dynamo-delivery-store.js');
-  const { webhookOutboxFromEnv } = await import('../adapters/webhook-outbox.js');
-  const requeued = await requeuePendingDeliveries({
-    deliveries: deliveryStoreFromEnv(),
-    outbox: webhookOutboxFromEnv(),
-  });
-  if (requeued > 0) log(`requeued ${requeued} pending webhook deliver${requeued === 1 ? 'y' : 'ies'}`);
   ready();
   return {
     url,

@@ -1,18 +1,26 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { createServer as createHttpServer } from 'node:http';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { GetExecutionHistoryCommand, ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { Webhook } from 'standardwebhooks';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runConcurrently } from '../../bench/pool.js';
+import { generateWebhookSecret } from '../../lambdas/adapters/webhook-secrets.js';
 import { TERMINAL_STATUSES } from '../../lambdas/domain/job.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const JOBS = 100;
 const API_KEY = `ak_crash_${Date.now().toString(36)}`;
+/** The dev tenant's signing secret, handed to the stack as an operator would, and to the receiver. */
+const WEBHOOK_SECRET = generateWebhookSecret();
+/** Seconds before each attempt: five attempts within about 11 s instead of days. */
+const RETRY_SCHEDULE = '0,1,2,3,5';
 const READY = /agent-jobs is running at (\S+)/;
 const SFN = /Step Functions endpoint: (\S+) state machine: (\S+)/;
 
@@ -24,14 +32,87 @@ interface Job {
   completedAt: string | null;
 }
 
-/** Mixed lengths: 1-6 steps of 0-400 ms, and every seventh job fails at its second step. */
+interface Delivery {
+  webhookId: string;
+  type: string;
+  url: string;
+  status: string;
+  attempts: { httpStatus?: number; error?: string }[];
+}
+
+/**
+ * Mixed lengths: 1-6 steps of 0-400 ms, and every seventh job fails at its second step. Every other
+ * job has a webhook, and the receiver refuses (503) the first attempt of every other one of those,
+ * so deliveries also go through retries.
+ */
 function spec(i: number) {
   const steps = 1 + (i % 6);
+  const key = `crash-${i}`;
   const input: Record<string, unknown> = { message: `crash ${i}`, steps, stepMs: [0, 50, 200, 400][i % 4] };
   if (i % 7 === 3 && steps >= 2) input.failAtStep = 2;
-  return { key: `crash-${i}`, body: { agent: 'echo', input }, steps, fails: input.failAtStep !== undefined };
+  return {
+    key,
+    input,
+    steps,
+    fails: input.failAtStep !== undefined,
+    hookPath: i % 2 === 0 ? `/hooks/${key}` : undefined,
+    refuseFirstAttempt: i % 4 === 0,
+  };
 }
 const specs = Array.from({ length: JOBS }, (_, i) => spec(i));
+type Spec = (typeof specs)[number];
+
+interface Received {
+  path: string;
+  webhookId: string | undefined;
+  /** What the receiver answered. */
+  status: number;
+  /** Verified on arrival, as a receiver does (the signature's timestamp must be recent). */
+  event?: { type: string; data: { id: string; status: string } };
+  verifyError?: string;
+}
+
+/**
+ * The webhook receiver runs in this process, outside the group the crash kills. It records every
+ * request and answers 200, except 503 to the first request on a path of `refuseFirst`.
+ */
+async function startReceiver(refuseFirst: ReadonlySet<string>) {
+  const received: Received[] = [];
+  const webhook = new Webhook(WEBHOOK_SECRET);
+  const server = createHttpServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const path = req.url ?? '';
+      const first = !received.some((r) => r.path === path);
+      const got: Received = {
+        path,
+        webhookId: req.headers['webhook-id'] as string | undefined,
+        status: first && refuseFirst.has(path) ? 503 : 200,
+      };
+      try {
+        got.event = webhook.verify(
+          Buffer.concat(chunks).toString('utf8'),
+          req.headers as Record<string, string>,
+        ) as Received['event'];
+      } catch (e) {
+        got.verifyError = String(e);
+      }
+      received.push(got);
+      res.writeHead(got.status).end();
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    received,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
 
 async function freePort(): Promise<number> {
   const server = createServer().listen(0, '127.0.0.1');
@@ -52,6 +133,8 @@ async function startLocal(dataDir: string) {
       PORT: String(await freePort()),
       AGENT_JOBS_DATA_DIR: dataDir,
       AGENT_JOBS_API_KEY: API_KEY,
+      AGENT_JOBS_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      AGENT_JOBS_WEBHOOK_RETRY_SCHEDULE: RETRY_SCHEDULE,
       POWERTOOLS_LOG_LEVEL: 'ERROR',
     },
   });
@@ -81,14 +164,19 @@ async function kill(child: ChildProcess, signal: NodeJS.Signals) {
   await exited;
 }
 
-function client(url: string) {
+/** The API as the test uses it; webhooks point at the receiver at `hooks`. */
+function client(url: string, hooks: string) {
   const headers = { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' };
   return {
-    submit: async (s: (typeof specs)[number]) => {
+    submit: async (s: Spec) => {
       const res = await fetch(`${url}/v1/jobs`, {
         method: 'POST',
         headers: { ...headers, 'idempotency-key': s.key },
-        body: JSON.stringify(s.body),
+        body: JSON.stringify({
+          agent: 'echo',
+          input: s.input,
+          ...(s.hookPath ? { webhook: { url: `${hooks}${s.hookPath}` } } : {}),
+        }),
       });
       return {
         status: res.status,
@@ -97,6 +185,11 @@ function client(url: string) {
       };
     },
     get: async (id: string) => (await (await fetch(`${url}/v1/jobs/${id}`, { headers })).json()) as Job,
+    deliveries: async (id: string) => {
+      const res = await fetch(`${url}/v1/jobs/${id}/deliveries`, { headers });
+      if (res.status !== 200) throw new Error(`GET /v1/jobs/${id}/deliveries answered ${res.status}`);
+      return ((await res.json()) as { items: Delivery[] }).items;
+    },
     listIds: async () => {
       const ids: string[] = [];
       let cursor: string | null = null;
@@ -133,17 +226,22 @@ async function agentStepsRun(sfn: SFNClient, stateMachineArn: string, jobId: str
 
 describe('kill -9 of the whole local stack in the middle of a run', () => {
   let dataDir: string;
+  let receiver: Awaited<ReturnType<typeof startReceiver>> | undefined;
   const running: ChildProcess[] = [];
   afterAll(async () => {
     for (const child of running) await kill(child, 'SIGTERM');
+    await receiver?.close();
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });
 
-  it('loses no job, duplicates none, finishes every one, and runs none again after it succeeded', async () => {
+  it('loses no job or webhook, duplicates none, finishes every one, and runs none again after it succeeded', async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'agent-jobs-crash-'));
+    receiver = await startReceiver(
+      new Set(specs.filter((s) => s.hookPath && s.refuseFirstAttempt).map((s) => s.hookPath!)),
+    );
     const first = await startLocal(dataDir);
     running.push(first.child);
-    const api1 = client(first.url);
+    const api1 = client(first.url, receiver.origin);
 
     const submitted = await runConcurrently(JOBS, 16, (i) => api1.submit(specs[i]!));
     const ids = submitted.map((r) => {
@@ -167,7 +265,7 @@ describe('kill -9 of the whole local stack in the middle of a run', () => {
 
     const second = await startLocal(dataDir);
     running.push(second.child);
-    const api2 = client(second.url);
+    const api2 = client(second.url, receiver.origin);
 
     await expect
       .poll(async () => (await Promise.all(ids.map(api2.get))).filter(isTerminal).length, {
@@ -208,5 +306,64 @@ describe('kill -9 of the whole local stack in the middle of a run', () => {
       expect(await agentStepsRun(sfn, second.stateMachineArn, job.id), job.id).toBe(0);
     }
     sfn.destroy();
+
+    // Webhooks, at least once across the crash. Deliveries that were pending or not yet created
+    // when the stack died are the restarted stack's to finish, on the compressed schedule: a minute
+    // after every job ended is plenty. Then the log and the receiver must agree.
+    const { received } = receiver;
+    const hooked = specs.flatMap((s, i) => (s.hookPath ? [{ s, job: after[i]! }] : []));
+    const deliveredAndSeen = async ({ job }: (typeof hooked)[number]) => {
+      const items = await api2.deliveries(job.id);
+      return (
+        items.length > 0 &&
+        items.every(
+          (d) =>
+            d.status === 'delivered' && received.some((r) => r.webhookId === d.webhookId && r.status === 200),
+        )
+      );
+    };
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline && !(await Promise.all(hooked.map(deliveredAndSeen))).every(Boolean)) {
+      await sleep(500);
+    }
+    for (const { s, job } of hooked) {
+      // One delivery per job: its terminal event, delivered.
+      const items = await api2.deliveries(job.id);
+      expect(items, s.key).toEqual([
+        expect.objectContaining({
+          type: `job.${job.status}`,
+          url: `${receiver.origin}${s.hookPath}`,
+          status: 'delivered',
+        }),
+      ]);
+      const [delivery] = items as [Delivery];
+      // The receiver saw it, accepted it at least once, and saw no other webhook-id for the job:
+      // duplicates are repeats of the same event. Each request carries the job as it ended.
+      const requests = received.filter((r) => r.path === s.hookPath);
+      expect(new Set(requests.map((r) => r.webhookId)), s.key).toEqual(new Set([delivery.webhookId]));
+      expect(
+        requests.some((r) => r.status === 200),
+        s.key,
+      ).toBe(true);
+      for (const r of requests) {
+        expect(r.event, s.key).toMatchObject({
+          type: delivery.type,
+          data: { id: job.id, status: job.status },
+        });
+      }
+      // Every attempt the log shows an answer for reached the receiver (one cut off by the crash may
+      // have reached it without being logged).
+      expect(requests.length, s.key).toBeGreaterThanOrEqual(
+        delivery.attempts.filter((a) => a.httpStatus !== undefined).length,
+      );
+    }
+    // Every request verified with the tenant's secret, and none went to a job without a webhook.
+    expect(received.filter((r) => r.verifyError !== undefined)).toEqual([]);
+    expect(new Set(received.map((r) => r.path))).toEqual(new Set(hooked.map(({ s }) => s.hookPath)));
+
+    // A job without a webhook has no deliveries.
+    for (const [i, s] of specs.entries()) {
+      if (!s.hookPath) expect(await api2.deliveries(after[i]!.id), s.key).toEqual([]);
+    }
   });
 });

@@ -167,4 +167,17 @@ describe('DynamoDeliveryStore', () => {
     expect(await store.claim(messageOf(d), 0, 'fresh', at(601), LEASE)).toBe(true);
     expect(await store.release({ ...overdue[0]!, nextAttemptAt: at(9).toISOString() }, at(700))).toBe(false);
   });
+
+  it('after a restart releases a delivery whose lease belonged to the dead process, and clears the lease', async () => {
+    const d = newDelivery();
+    await store.create(d, TTL);
+    await store.claim(messageOf(d), 0, 'killed', at(0), LEASE);
+    const [overdue] = (await store.listOverdue(at(1).toISOString())).filter((o) => o.jobId === d.jobId);
+    expect(await store.release(overdue!, at(1))).toBe(false);
+    expect(await store.release(overdue!, at(1), true)).toBe(true);
+    const item = await rawItem(d);
+    expect(item.owner).toBeUndefined();
+    expect(item.leaseUntil).toBeUndefined();
+    expect(await store.claim(messageOf(d), 0, 'fresh', at(2), LEASE)).toBe(true);
+  });
 });
