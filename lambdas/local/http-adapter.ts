@@ -63,13 +63,25 @@ function compile(route: ApiRoute): CompiledRoute {
   };
 }
 
+/** Route tables are compiled once each, not on every request. */
+const compiledTables = new WeakMap<readonly ApiRoute[], CompiledRoute[]>();
+
+function compiled(routes: readonly ApiRoute[]): CompiledRoute[] {
+  let table = compiledTables.get(routes);
+  if (!table) {
+    table = routes.map(compile);
+    compiledTables.set(routes, table);
+  }
+  return table;
+}
+
 /** A route for the request, or the methods the path does allow, or nothing when the path is unknown. */
 export function matchRoute(
   routes: readonly ApiRoute[],
   method: string,
   path: string,
 ): RouteMatch | { allowed: string[] } | undefined {
-  const candidates = routes.map(compile).flatMap((c) => {
+  const candidates = compiled(routes).flatMap((c) => {
     const m = c.pattern.exec(path);
     return m ? [{ c, values: m.slice(1) }] : [];
   });
@@ -213,6 +225,8 @@ export function policyAllows(result: APIGatewayAuthorizerResult, methodArn: stri
 }
 
 function arnPatternMatches(pattern: string, arn: string): boolean {
+  // Authorizers usually allow exactly the method ARN they were called for: no pattern to compile.
+  if (!pattern.includes('*')) return pattern === arn;
   const source = pattern.split('*').map(escapeRegExp).join('.*');
   return new RegExp(`^${source}$`).test(arn);
 }
