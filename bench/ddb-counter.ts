@@ -55,7 +55,7 @@ export function countDynamoRequests(client: DynamoDBClient) {
 const QUIET_MS = 600;
 
 /** Waits until no request has been counted for `quietMs`: earlier work (stream consumers, executions) is done. */
-async function quiescence(counter: DynamoCounter, quietMs = QUIET_MS): Promise<void> {
+export async function quiescence(counter: DynamoCounter, quietMs = QUIET_MS): Promise<void> {
   let last = JSON.stringify(counter.snapshot());
   for (;;) {
     await new Promise((resolve) => setTimeout(resolve, quietMs));
