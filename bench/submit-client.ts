@@ -43,7 +43,8 @@ async function main(config: SubmitClientConfig) {
   process.send!({ ok: true, result: 'ready' } satisfies ClientReply);
 }
 
-type Operation = (tag: string) => Promise<string | undefined>;
+/** Prepares one sample (untimed) and returns the call to time, which answers the job it created if any. */
+type Operation = (tag: string) => () => Promise<string | undefined>;
 
 function operations(config: SubmitClientConfig): Record<SubmitOp, Operation> {
   const api = keepAliveApi(config.url, config.apiKey);
@@ -51,55 +52,61 @@ function operations(config: SubmitClientConfig): Record<SubmitOp, Operation> {
   // The stack's handler client carries the request counter; this one carries the same middleware.
   countDynamoRequests(dynamoClient);
   const timeoutSeconds = findAgent('echo')!.defaultTimeoutSeconds;
-  const conditionalPut = (pk: string, tag: string) =>
+  const conditionalPut = (pk: string, body: string) =>
     dynamoClient.send(
       new PutItemCommand({
         TableName: config.tableName,
-        Item: { PK: { S: pk }, SK: { S: 'JOB' }, body: { S: JSON.stringify(echoJob(tag)) } },
+        Item: { PK: { S: pk }, SK: { S: 'JOB' }, body: { S: body } },
         ConditionExpression: 'attribute_not_exists(PK)',
       }),
     );
+  const none = () => undefined;
   return {
     // The floor of a submit: one conditional write of the request body on the same table.
-    put: async (tag) => {
-      await conditionalPut(`BENCH#${randomUUID()}`, tag);
-      return undefined;
+    put: (tag) => {
+      const [pk, body] = [`BENCH#${randomUUID()}`, JSON.stringify(echoJob(tag))];
+      return () => conditionalPut(pk, body).then(none);
     },
     // The floor of a keyed submit: a consistent read of the key's item, then the conditional write.
-    getPut: async (tag) => {
-      const pk = `BENCH#${randomUUID()}`;
-      await dynamoClient.send(
-        new GetItemCommand({
-          TableName: config.tableName,
-          Key: { PK: { S: pk }, SK: { S: 'JOB' } },
-          ConsistentRead: true,
-        }),
-      );
-      await conditionalPut(pk, tag);
-      return undefined;
+    getPut: (tag) => {
+      const [pk, body] = [`BENCH#${randomUUID()}`, JSON.stringify(echoJob(tag))];
+      const get = new GetItemCommand({
+        TableName: config.tableName,
+        Key: { PK: { S: pk }, SK: { S: 'JOB' } },
+        ConsistentRead: true,
+      });
+      return async () => {
+        await dynamoClient.send(get);
+        await conditionalPut(pk, body);
+        return undefined;
+      };
     },
     // The handler's own write, called directly: what a submit costs without HTTP, authorizer and handler.
-    storeCreate: async (tag) => {
+    storeCreate: (tag) => {
       const now = new Date();
       const req = echoJob(tag);
       const id = jobIdFor(config.tenant, undefined);
       const job = newJob(id, config.tenant, { ...req, timeoutSeconds }, now, liveExpiry(now, timeoutSeconds));
-      await store.create(job, requestFingerprint(req), now);
-      return id;
+      const fingerprint = requestFingerprint(req);
+      return () => store.create(job, fingerprint, now).then(() => id);
     },
-    submit: (tag) => api.submit(echoJob(tag)),
-    keyed: (tag) => api.submit(echoJob(tag), randomUUID()),
+    submit: (tag) => {
+      const body = JSON.stringify(echoJob(tag));
+      return () => api.submit(body);
+    },
+    keyed: (tag) => {
+      const [body, key] = [JSON.stringify(echoJob(tag)), randomUUID()];
+      return () => api.submit(body, key);
+    },
     // Routing, the HTTP adapter and middy with no authorizer and no I/O: the HTTP path's own cost.
-    live: async () => {
-      await api.call('GET', '/v1/health/live', 200);
-      return undefined;
-    },
+    live: () => () => api.call('GET', '/v1/health/live', 200).then(none),
   };
 }
 
 async function timedOp(op: Operation, tag: string): Promise<{ ms: number; jobId?: string }> {
+  const call = op(tag);
   const start = process.hrtime.bigint();
-  const jobId = await op(tag);
+  const jobId = await call();
   return { ms: Number(process.hrtime.bigint() - start) / 1e6, jobId };
 }
 
@@ -153,8 +160,8 @@ function keepAliveApi(url: string, apiKey: string) {
     });
   return {
     call,
-    submit: async (job: unknown, key?: string) =>
-      (JSON.parse(await call('POST', '/v1/jobs', 202, JSON.stringify(job), key)) as { id: string }).id,
+    submit: async (body: string, key?: string) =>
+      (JSON.parse(await call('POST', '/v1/jobs', 202, body, key)) as { id: string }).id,
   };
 }
 
