@@ -67,13 +67,13 @@ export async function benchSubmit(ctx: BenchContext): Promise<Figures> {
     ctx.log(`timing ${isolatedRounds} isolated rounds (${SUBMIT_OPS.join(', ')}) from a client process...`);
     isolated = emptySamples();
     for (let i = 0; i < isolatedRounds; i++) {
-      const round = await client.request<RoundResult>({
+      const sample = await client.request<RoundResult>({
         kind: 'round',
         order: shuffled(SUBMIT_OPS, ISOLATED_SEED + i),
         tag: `isolated ${i}`,
       });
-      for (const op of SUBMIT_OPS) isolated[op].push(round.ms[op]);
-      await jobsSettled(ctx, round.jobIds, SETTLE_QUIET_MS);
+      for (const op of SUBMIT_OPS) isolated[op].push(sample.ms[op]);
+      await jobsSettled(ctx, sample.jobIds, SETTLE_QUIET_MS);
     }
 
     ctx.log(`timing ${loadedRounds} rounds back to back, earlier jobs running meanwhile...`);
