@@ -75,12 +75,13 @@ export function costPer1kJobs(figures: Figures, template: CfnTemplate): Figures 
 
   const writeUnits = Math.ceil(need('job.itemBytes') / 1024) * (1 + indexesProjectingAll(template));
   const readUnits = Math.ceil(need('job.itemBytes') / 4096);
-  const writes = need('submit.ddbWrites') + need('job.ddbWrites');
+  // Priced as submitted with an Idempotency-Key (one more consistent read than without).
+  const writes = need('submit.keyed.ddbWrites') + need('job.ddbWrites');
   const consistentReads =
-    need('submit.ddbConsistentReads') +
+    need('submit.keyed.ddbConsistentReads') +
     need('job.ddbConsistentReads') +
     POLLS_PER_JOB * need('poll.ddbConsistentReads');
-  const reads = need('submit.ddbReads') + need('job.ddbReads') + POLLS_PER_JOB * need('poll.ddbReads');
+  const reads = need('submit.keyed.ddbReads') + need('job.ddbReads') + POLLS_PER_JOB * need('poll.ddbReads');
   const eventualReads = reads - consistentReads;
 
   const transitions = need('sfn.transitionsPerJob');

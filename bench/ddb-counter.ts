@@ -54,14 +54,17 @@ export function countDynamoRequests(client: DynamoDBClient) {
 // Over twice the local stream poller's idle interval (250 ms), so a consumer about to run is waited for.
 const QUIET_MS = 600;
 
+/** How often quiescence looks at the counts. */
+const QUIET_POLL_MS = 25;
+
 /** Waits until no request has been counted for `quietMs`: earlier work (stream consumers, executions) is done. */
-async function quiescence(counter: DynamoCounter, quietMs = QUIET_MS): Promise<void> {
+export async function quiescence(counter: DynamoCounter, quietMs = QUIET_MS): Promise<void> {
   let last = JSON.stringify(counter.snapshot());
-  for (;;) {
-    await new Promise((resolve) => setTimeout(resolve, quietMs));
+  let quietSince = Date.now();
+  while (Date.now() - quietSince < quietMs) {
+    await new Promise((resolve) => setTimeout(resolve, Math.min(QUIET_POLL_MS, quietMs)));
     const now = JSON.stringify(counter.snapshot());
-    if (now === last) return;
-    last = now;
+    if (now !== last) [last, quietSince] = [now, Date.now()];
   }
 }
 

@@ -7,6 +7,7 @@ import { benchApi, echoJob } from './api.js';
 import type { BenchContext, Figures } from './context.js';
 import { requestsDuring } from './ddb-counter.js';
 import { runForWindow } from './pool.js';
+import { executionSettled } from './settle.js';
 import { percentile, round, timed } from './stats.js';
 
 const CONCURRENCY = 32;
@@ -26,22 +27,6 @@ export async function benchJob(ctx: BenchContext): Promise<Figures> {
     endpoint: ctx.stack.endpoints.sfn,
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
   });
-  const settled = async (id: string) => {
-    const arn = executionArn(ctx.stack.stateMachineArn, id);
-    // The stream consumer starts the execution a moment after the submit.
-    for (;;) {
-      const started = await ctx.stack.sfn.settled(arn).then(
-        () => true,
-        (e: unknown) => {
-          if ((e as Error).name !== 'ExecutionDoesNotExist') throw e;
-          return false;
-        },
-      );
-      if (started) return;
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  };
-
   ctx.log('counting DynamoDB requests and state transitions of one 3-step job...');
   let jobId = '';
   let submit = ctx.counter.snapshot();
@@ -52,7 +37,7 @@ export async function benchJob(ctx: BenchContext): Promise<Figures> {
       jobId = (await api.submit(echoJob('lifecycle', STEPS))).id;
       // The submit bench reports the submit itself; the job's figures are what follows it.
       submit = ctx.counter.since(before);
-      await settled(jobId);
+      await executionSettled(ctx, jobId);
     },
     { untilQuiet: true },
   );

@@ -19,12 +19,18 @@ import { benchWebhooks } from './webhooks.js';
 const args = new Set(process.argv.slice(2));
 const asJson = args.has('--json');
 const quick = args.has('--quick');
+/** `--only=submit,job` runs just those modules (for iterating on one figure; the cost model needs them all). */
+const only = [...args]
+  .find((a) => a.startsWith('--only='))
+  ?.slice('--only='.length)
+  .split(',');
+const selected = (name: string) => only === undefined || only.includes(name);
 const log = (...m: unknown[]) => {
   if (!asJson) console.error(...m);
 };
 
 // Fresh processes importing bundles: measured before the stack loads the machine.
-const figures: Figures = { ...(await benchColdStart(log)) };
+const figures: Figures = selected('coldStart') ? { ...(await benchColdStart(log)) } : {};
 
 const dataDir = await mkdtemp(join(tmpdir(), 'agent-jobs-bench-'));
 const apiKey = `ak_bench_${Date.now()}`;
@@ -48,9 +54,16 @@ try {
     log,
   };
   // Events before the throughput window: jobs still draining from it would delay the stream consumers.
-  for (const bench of [benchSubmit, benchPeerPowertools, benchEvents, benchWebhooks, benchJob])
-    Object.assign(figures, await bench(ctx));
-  Object.assign(figures, costPer1kJobs(figures, stack.template));
+  const benches = {
+    submit: benchSubmit,
+    peer: benchPeerPowertools,
+    events: benchEvents,
+    webhooks: benchWebhooks,
+    job: benchJob,
+  };
+  for (const [name, bench] of Object.entries(benches))
+    if (selected(name)) Object.assign(figures, await bench(ctx));
+  if (only === undefined) Object.assign(figures, costPer1kJobs(figures, stack.template));
 } finally {
   await stack.stop();
   await rm(dataDir, { recursive: true, force: true });

@@ -36,6 +36,7 @@ import type {
 } from '../domain/job-store.js';
 import type { RetentionPolicy } from '../domain/retention.js';
 import { DEFAULT_RETENTION, isExpired, liveExpiry, terminalExpiry, toTtl } from '../domain/retention.js';
+import { withoutSdkLogging } from './sdk-clients.js';
 
 export { JOB_SK };
 export const LIST_INDEX = TABLE_KEYS.listIndex;
@@ -123,7 +124,7 @@ export const isConditionFailure = (e: unknown): e is ConditionalCheckFailedExcep
   e instanceof ConditionalCheckFailedException || (e as Error)?.name === 'ConditionalCheckFailedException';
 
 /** SDK clients are created once per container (module level), as every handler shares them. */
-export const dynamoClient = new DynamoDBClient({});
+export const dynamoClient = withoutSdkLogging(new DynamoDBClient({}));
 export const documentClient = DynamoDBDocumentClient.from(dynamoClient, {
   marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
 });

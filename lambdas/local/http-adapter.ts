@@ -63,13 +63,25 @@ function compile(route: ApiRoute): CompiledRoute {
   };
 }
 
+/** Route tables are compiled once each, not on every request. */
+const compiledTables = new WeakMap<readonly ApiRoute[], CompiledRoute[]>();
+
+function compiled(routes: readonly ApiRoute[]): CompiledRoute[] {
+  let table = compiledTables.get(routes);
+  if (!table) {
+    table = routes.map(compile);
+    compiledTables.set(routes, table);
+  }
+  return table;
+}
+
 /** A route for the request, or the methods the path does allow, or nothing when the path is unknown. */
 export function matchRoute(
   routes: readonly ApiRoute[],
   method: string,
   path: string,
 ): RouteMatch | { allowed: string[] } | undefined {
-  const candidates = routes.map(compile).flatMap((c) => {
+  const candidates = compiled(routes).flatMap((c) => {
     const m = c.pattern.exec(path);
     return m ? [{ c, values: m.slice(1) }] : [];
   });
@@ -100,20 +112,30 @@ export function splitUrl(url: string): { path: string; query: string } {
   return at < 0 ? { path: url, query: '' } : { path: url.slice(0, at), query: url.slice(at + 1) };
 }
 
+/** Single- and multi-value maps, each name in the casing of its first occurrence. */
 function headerMaps(rawHeaders: string[]) {
+  const single: Record<string, string> = {};
   const multi: Record<string, string[]> = {};
   const casing = new Map<string, string>();
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
-    const key = casing.get(name.toLowerCase()) ?? name;
-    casing.set(name.toLowerCase(), key);
-    multi[key] = [...(multi[key] ?? []), rawHeaders[i + 1]!];
+    const value = rawHeaders[i + 1]!;
+    const lower = name.toLowerCase();
+    const key = casing.get(lower);
+    if (key === undefined) {
+      casing.set(lower, name);
+      multi[name] = [value];
+      single[name] = value;
+    } else {
+      multi[key]!.push(value);
+      single[key] = value;
+    }
   }
-  const single = Object.fromEntries(Object.entries(multi).map(([k, v]) => [k, v.at(-1)!]));
-  return { single, multi };
+  return { single, multi, casing };
 }
 
 function queryMaps(query: string) {
+  if (query === '') return { single: null, multi: null };
   const multi: Record<string, string[]> = {};
   for (const [k, v] of new URLSearchParams(query)) multi[k] = [...(multi[k] ?? []), v];
   if (Object.keys(multi).length === 0) return { single: null, multi: null };
@@ -160,17 +182,18 @@ function requestContext(req: RawRequest, match: RouteMatch, userAgent: string | 
 /** The common part of proxy and authorizer events; `path` is without the stage, as API Gateway sends it. */
 function eventBase(req: RawRequest, match: RouteMatch) {
   const headers = headerMaps(req.rawHeaders);
-  const query = queryMaps(splitUrl(req.url).query);
-  const userAgent =
-    Object.entries(headers.single).find(([k]) => k.toLowerCase() === 'user-agent')?.[1] ?? null;
+  const { path, query } = splitUrl(req.url);
+  const queryParameters = queryMaps(query);
+  const userAgentName = headers.casing.get('user-agent');
+  const userAgent = userAgentName === undefined ? null : (headers.single[userAgentName] ?? null);
   return {
     resource: match.resource,
-    path: splitUrl(req.url).path.slice(API_STAGE.length + 1),
+    path: path.slice(API_STAGE.length + 1),
     httpMethod: req.method,
     headers: headers.single,
     multiValueHeaders: headers.multi,
-    queryStringParameters: query.single,
-    multiValueQueryStringParameters: query.multi,
+    queryStringParameters: queryParameters.single,
+    multiValueQueryStringParameters: queryParameters.multi,
     pathParameters: match.pathParameters,
     stageVariables: null,
     requestContext: requestContext(req, match, userAgent),
@@ -213,6 +236,8 @@ export function policyAllows(result: APIGatewayAuthorizerResult, methodArn: stri
 }
 
 function arnPatternMatches(pattern: string, arn: string): boolean {
+  // Authorizers usually allow exactly the method ARN they were called for: no pattern to compile.
+  if (!pattern.includes('*')) return pattern === arn;
   const source = pattern.split('*').map(escapeRegExp).join('.*');
   return new RegExp(`^${source}$`).test(arn);
 }

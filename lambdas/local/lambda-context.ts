@@ -2,6 +2,18 @@ import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from './template.js';
 
+/** Each function's one log stream, as a single warm container of it would have. */
+const logStreams = new Map<string, string>();
+
+function logStreamOf(functionName: string): string {
+  let stream = logStreams.get(functionName);
+  if (stream === undefined) {
+    stream = `local/[$LATEST]${randomUUID().replaceAll('-', '')}`;
+    logStreams.set(functionName, stream);
+  }
+  return stream;
+}
+
 /** The Context Lambda hands a handler; middy and Powertools read several of these fields. */
 export function lambdaContext(functionName: string, timeoutMs: number): Context {
   const deadline = Date.now() + timeoutMs;
@@ -16,7 +28,7 @@ export function lambdaContext(functionName: string, timeoutMs: number): Context 
     memoryLimitInMB: '1024',
     awsRequestId: randomUUID(),
     logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: `local/[$LATEST]${randomUUID().replaceAll('-', '')}`,
+    logStreamName: logStreamOf(functionName),
     getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
     done: unsupported,
     fail: unsupported,

@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import fc from 'fast-check';
+import { decodeTime, isValid } from 'ulid';
 import { describe, expect, it } from 'vitest';
 import { DomainError } from '../../../lambdas/domain/errors.js';
 import {
@@ -43,6 +44,14 @@ describe('jobIdFor', () => {
   it('gives a fresh random id per call without a key', () => {
     const ids = new Set(Array.from({ length: 50 }, () => jobIdFor('acme', undefined)));
     expect(ids.size).toBe(50);
+  });
+
+  it('gives a ULID of the current time without a key, so ids sort by creation', () => {
+    const before = Date.now();
+    const id = jobIdFor('acme', undefined).slice('job_'.length);
+    expect(isValid(id.toUpperCase())).toBe(true);
+    expect(decodeTime(id.toUpperCase())).toBeGreaterThanOrEqual(before);
+    expect(decodeTime(id.toUpperCase())).toBeLessThanOrEqual(Date.now());
   });
 
   it('is the Crockford base32 of the first 130 bits of HMAC-SHA256(tenant-scoped secret, key)', () => {

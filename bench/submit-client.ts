@@ -1,0 +1,168 @@
+import { randomUUID } from 'node:crypto';
+import { Agent, request } from 'node:http';
+import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+// Built exactly as the handlers build theirs: same module, same environment (the stack's).
+import { dynamoClient, jobStoreFromEnv } from '../lambdas/adapters/dynamo-job-store.js';
+import { findAgent } from '../lambdas/agents/registry.js';
+import { jobIdFor, requestFingerprint } from '../lambdas/domain/idempotency.js';
+import { newJob } from '../lambdas/domain/job.js';
+import { liveExpiry } from '../lambdas/domain/retention.js';
+import { echoJob } from './api.js';
+import { countDynamoRequests } from './ddb-counter.js';
+import {
+  type ClientReply,
+  type ClientRequest,
+  type RoundResult,
+  type RoundsResult,
+  shuffled,
+  SUBMIT_OPS,
+  type SubmitClientConfig,
+  type SubmitOp,
+} from './submit-ops.js';
+
+/**
+ * The submit benchmark's client, forked into its own process so that neither its CPU nor its
+ * garbage collection runs on the event loop of the stack it measures. Both paths leave from here
+ * over keep-alive node:http connections: the API calls through an http.Agent, the DynamoDB calls
+ * through the SDK's node:http handler.
+ */
+
+/** Entry point of the forked process: its config comes as argv[2], requests over IPC. */
+async function main(config: SubmitClientConfig) {
+  const ops = operations(config);
+  process.on('message', (message: ClientRequest) => {
+    const reply =
+      message.kind === 'round' ? runRound(ops, message.order, message.tag) : runRounds(ops, message);
+    const send = (r: ClientReply) => process.send!(r);
+    reply.then(
+      (result) => send({ ok: true, result }),
+      (e: unknown) => send({ ok: false, error: (e as Error).stack ?? String(e) }),
+    );
+  });
+  process.on('disconnect', () => process.exit(0));
+  process.send!({ ok: true, result: 'ready' } satisfies ClientReply);
+}
+
+/** Prepares one sample (untimed) and returns the call to time, which answers the job it created if any. */
+type Operation = (tag: string) => () => Promise<string | undefined>;
+
+function operations(config: SubmitClientConfig): Record<SubmitOp, Operation> {
+  const api = keepAliveApi(config.url, config.apiKey);
+  const store = jobStoreFromEnv();
+  // The stack's handler client carries the request counter; this one carries the same middleware.
+  countDynamoRequests(dynamoClient);
+  const timeoutSeconds = findAgent('echo')!.defaultTimeoutSeconds;
+  const conditionalPut = (pk: string, body: string) =>
+    dynamoClient.send(
+      new PutItemCommand({
+        TableName: config.tableName,
+        Item: { PK: { S: pk }, SK: { S: 'JOB' }, body: { S: body } },
+        ConditionExpression: 'attribute_not_exists(PK)',
+      }),
+    );
+  const none = () => undefined;
+  return {
+    // The floor of a submit: one conditional write of the request body on the same table.
+    put: (tag) => {
+      const [pk, body] = [`BENCH#${randomUUID()}`, JSON.stringify(echoJob(tag))];
+      return () => conditionalPut(pk, body).then(none);
+    },
+    // The floor of a keyed submit: a consistent read of the key's item, then the conditional write.
+    getPut: (tag) => {
+      const [pk, body] = [`BENCH#${randomUUID()}`, JSON.stringify(echoJob(tag))];
+      const get = new GetItemCommand({
+        TableName: config.tableName,
+        Key: { PK: { S: pk }, SK: { S: 'JOB' } },
+        ConsistentRead: true,
+      });
+      return async () => {
+        await dynamoClient.send(get);
+        await conditionalPut(pk, body);
+        return undefined;
+      };
+    },
+    // The handler's own write, called directly: what a submit costs without HTTP, authorizer and handler.
+    storeCreate: (tag) => {
+      const now = new Date();
+      const req = echoJob(tag);
+      const id = jobIdFor(config.tenant, undefined);
+      const job = newJob(id, config.tenant, { ...req, timeoutSeconds }, now, liveExpiry(now, timeoutSeconds));
+      const fingerprint = requestFingerprint(req);
+      return () => store.create(job, fingerprint, now).then(() => id);
+    },
+    submit: (tag) => {
+      const body = JSON.stringify(echoJob(tag));
+      return () => api.submit(body);
+    },
+    keyed: (tag) => {
+      const [body, key] = [JSON.stringify(echoJob(tag)), randomUUID()];
+      return () => api.submit(body, key);
+    },
+    // Routing, the HTTP adapter and middy with no authorizer and no I/O: the HTTP path's own cost.
+    live: () => () => api.call('GET', '/v1/health/live', 200).then(none),
+  };
+}
+
+async function timedOp(op: Operation, tag: string): Promise<{ ms: number; jobId?: string }> {
+  const call = op(tag);
+  const start = process.hrtime.bigint();
+  const jobId = await call();
+  return { ms: Number(process.hrtime.bigint() - start) / 1e6, jobId };
+}
+
+async function runRound(ops: Record<SubmitOp, Operation>, order: SubmitOp[], tag: string) {
+  const ms = {} as Record<SubmitOp, number>;
+  const jobIds: string[] = [];
+  for (const name of order) {
+    const sample = await timedOp(ops[name], `${tag} ${name}`);
+    ms[name] = sample.ms;
+    if (sample.jobId) jobIds.push(sample.jobId);
+  }
+  return { ms, jobIds } satisfies RoundResult;
+}
+
+async function runRounds(
+  ops: Record<SubmitOp, Operation>,
+  req: { count: number; tag: string; seed: number },
+) {
+  const samples = Object.fromEntries(SUBMIT_OPS.map((op) => [op, [] as number[]])) as RoundsResult;
+  for (let i = 0; i < req.count; i++) {
+    const { ms } = await runRound(ops, shuffled(SUBMIT_OPS, req.seed + i), `${req.tag} ${i}`);
+    for (const op of SUBMIT_OPS) samples[op].push(ms[op]);
+  }
+  return samples;
+}
+
+/** The API as an outside client calls it, over one keep-alive connection pool. */
+function keepAliveApi(url: string, apiKey: string) {
+  const { hostname, port } = new URL(url);
+  const agent = new Agent({ keepAlive: true });
+  const call = (method: string, path: string, expected: number, body?: string, key?: string) =>
+    new Promise<string>((resolve, reject) => {
+      const headers: Record<string, string> = { authorization: `Bearer ${apiKey}` };
+      if (body !== undefined) {
+        headers['content-type'] = 'application/json';
+        headers['content-length'] = String(Buffer.byteLength(body));
+      }
+      if (key !== undefined) headers['idempotency-key'] = key;
+      const req = request({ hostname, port, method, path, agent, headers }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('error', reject);
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          if (res.statusCode === expected) resolve(text);
+          else reject(new Error(`${method} ${path} answered ${res.statusCode}: ${text}`));
+        });
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  return {
+    call,
+    submit: async (body: string, key?: string) =>
+      (JSON.parse(await call('POST', '/v1/jobs', 202, body, key)) as { id: string }).id,
+  };
+}
+
+if (process.send && process.argv[2]) await main(JSON.parse(process.argv[2]) as SubmitClientConfig);
