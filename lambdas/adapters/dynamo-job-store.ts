@@ -111,6 +111,13 @@ function announce(...types: JobEventType[]) {
   };
 }
 
+/** What every write that ends a step records of it: its progress report and the step count. */
+const stepValues = (cp: Omit<Checkpoint, 'state'>) => ({
+  ':progress': cp.progress,
+  ':data': cp.progressData ?? null,
+  ':steps': cp.completedSteps,
+});
+
 const EVENT_ATTRIBUTES = 'seq, #type, #at, #data';
 const EVENT_NAMES = { '#type': 'type', '#at': 'at', '#data': 'data' };
 
@@ -317,9 +324,7 @@ export class DynamoJobStore implements JobStore {
         `updatedAt = :at, ${events.update}`,
       {
         ...events.values,
-        ':progress': cp.progress,
-        ':data': cp.progressData ?? null,
-        ':steps': cp.completedSteps,
+        ...stepValues(cp),
         ':state': cp.state,
         ':at': now.toISOString(),
       },
@@ -341,9 +346,7 @@ export class DynamoJobStore implements JobStore {
         ...events.values,
         ':succeeded': 'succeeded',
         ':result': result,
-        ':progress': cp.progress,
-        ':data': cp.progressData ?? null,
-        ':steps': cp.completedSteps,
+        ...stepValues(cp),
         ':at': now.toISOString(),
         ':exp': expiresAt.toISOString(),
         ':ttl': toTtl(expiresAt),
@@ -365,9 +368,7 @@ export class DynamoJobStore implements JobStore {
         ...events.values,
         ':waiting': 'input_required',
         ':request': request,
-        ':progress': cp.progress,
-        ':data': cp.progressData ?? null,
-        ':steps': cp.completedSteps,
+        ...stepValues(cp),
         ':state': cp.state,
         ':at': now.toISOString(),
       },

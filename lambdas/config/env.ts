@@ -43,28 +43,19 @@ export function requireEnv(name: EnvName, env: NodeJS.ProcessEnv = process.env):
   return value;
 }
 
-/** A whole number of days, or the default when unset; anything else fails the cold start. */
-export function optionalDays(name: EnvName, fallback: number, env: NodeJS.ProcessEnv = process.env): number {
+/** A whole number (at least 1) of `unit`, or the default when unset; anything else fails the cold start. */
+function optionalWholeNumber(name: EnvName, fallback: number, unit: string, env: NodeJS.ProcessEnv): number {
   const value = env[name];
   if (value === undefined || value === '') return fallback;
-  const days = Number(value);
-  if (!Number.isInteger(days) || days < 1) {
-    throw new ConfigError(`environment variable ${name} must be a whole number of days, got "${value}"`);
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new ConfigError(`environment variable ${name} must be a whole number of ${unit}, got "${value}"`);
   }
-  return days;
+  return n;
 }
 
-/** A whole number of seconds, or the default when unset; anything else fails the cold start. */
-export function optionalSeconds(
-  name: EnvName,
-  fallback: number,
-  env: NodeJS.ProcessEnv = process.env,
-): number {
-  const value = env[name];
-  if (value === undefined || value === '') return fallback;
-  const seconds = Number(value);
-  if (!Number.isInteger(seconds) || seconds < 1) {
-    throw new ConfigError(`environment variable ${name} must be a whole number of seconds, got "${value}"`);
-  }
-  return seconds;
-}
+export const optionalDays = (name: EnvName, fallback: number, env: NodeJS.ProcessEnv = process.env) =>
+  optionalWholeNumber(name, fallback, 'days', env);
+
+export const optionalSeconds = (name: EnvName, fallback: number, env: NodeJS.ProcessEnv = process.env) =>
+  optionalWholeNumber(name, fallback, 'seconds', env);

@@ -160,12 +160,7 @@ export class LocalStepFunctions {
   describeExecution(req: { executionArn?: string }) {
     const e = this.find(req.executionArn);
     return {
-      executionArn: e.arn,
-      stateMachineArn: this.stateMachineArn,
-      name: e.name,
-      status: e.status,
-      startDate: epochSeconds(e.startDate),
-      stopDate: e.stopDate && epochSeconds(e.stopDate),
+      ...this.summary(e),
       input: e.input,
       inputDetails: { included: true },
       output: e.output,
@@ -187,14 +182,7 @@ export class LocalStepFunctions {
       .reverse();
     const { page, nextToken } = paginate(all, req.maxResults ?? 100, req.nextToken);
     return {
-      executions: page.map((e) => ({
-        executionArn: e.arn,
-        stateMachineArn: this.stateMachineArn,
-        name: e.name,
-        status: e.status,
-        startDate: epochSeconds(e.startDate),
-        stopDate: e.stopDate && epochSeconds(e.stopDate),
-      })),
+      executions: page.map((e) => this.summary(e)),
       nextToken,
     };
   }
@@ -223,6 +211,18 @@ export class LocalStepFunctions {
     const ordered = req.reverseOrder ? events.reverse() : events;
     const { page, nextToken } = paginate(ordered, req.maxResults ?? MAX_PAGE, req.nextToken);
     return { events: page, nextToken };
+  }
+
+  /** What DescribeExecution and ListExecutions both say of an execution. */
+  private summary(e: Execution) {
+    return {
+      executionArn: e.arn,
+      stateMachineArn: this.stateMachineArn,
+      name: e.name,
+      status: e.status,
+      startDate: epochSeconds(e.startDate),
+      stopDate: e.stopDate && epochSeconds(e.stopDate),
+    };
   }
 
   private run(arn: string, name: string, input: string, parsed: Json): Execution {

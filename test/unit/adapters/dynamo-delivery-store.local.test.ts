@@ -1,10 +1,10 @@
-import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { describe, expect, it } from 'vitest';
 import { DynamoDeliveryStore, type NewDelivery } from '../../../lambdas/adapters/dynamo-delivery-store.js';
 import { jobPk } from '../../../lambdas/adapters/dynamo-job-store.js';
 import { deliverySk } from '../../../lambdas/config/table.js';
 import { deliveryId, type DeliveryMessage } from '../../../lambdas/domain/delivery.js';
-import { createJobsTable, type DynamoLocal, startDynamoLocal } from '../support/dynamodb-local.js';
+import { useJobsTable } from '../support/dynamodb-local.js';
 
 const TABLE = 'agent-jobs-deliveries-test';
 const T0 = new Date('2025-06-01T10:00:00.000Z');
@@ -12,22 +12,13 @@ const at = (seconds: number) => new Date(T0.getTime() + seconds * 1000);
 const TTL = 4_070_908_800;
 const LEASE = 60;
 
-let local: DynamoLocal;
 let doc: DynamoDBDocumentClient;
 let store: DynamoDeliveryStore;
 let counter = 0;
 
-beforeAll(async () => {
-  local = await startDynamoLocal();
-  await createJobsTable(local.client, TABLE);
-  doc = DynamoDBDocumentClient.from(local.client, {
-    marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
-  });
-  store = new DynamoDeliveryStore(TABLE, doc);
-}, 60_000);
-
-afterAll(async () => {
-  await local?.stop();
+useJobsTable(TABLE, (client) => {
+  doc = client;
+  store = new DynamoDeliveryStore(TABLE, client);
 });
 
 function newDelivery(seq = 3): NewDelivery {

@@ -1,34 +1,25 @@
-import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { describe, expect, it } from 'vitest';
 import { DynamoJobStore, jobPk } from '../../../lambdas/adapters/dynamo-job-store.js';
 import { jobIdFor } from '../../../lambdas/domain/idempotency.js';
 import { newJob } from '../../../lambdas/domain/job.js';
 import type { JobEvent } from '../../../lambdas/domain/job-events.js';
 import { liveExpiry } from '../../../lambdas/domain/retention.js';
-import { createJobsTable, type DynamoLocal, startDynamoLocal } from '../support/dynamodb-local.js';
+import { useJobsTable } from '../support/dynamodb-local.js';
 
 const TABLE = 'agent-jobs-events-test';
 const T0 = new Date('2025-06-01T10:00:00.000Z');
 const at = (seconds: number) => new Date(T0.getTime() + seconds * 1000);
 const TTL = 4_070_908_800;
 
-let local: DynamoLocal;
 let doc: DynamoDBDocumentClient;
 let store: DynamoJobStore;
 let tenantCounter = 0;
 const freshTenant = () => `ev${++tenantCounter}-${process.pid}`;
 
-beforeAll(async () => {
-  local = await startDynamoLocal();
-  await createJobsTable(local.client, TABLE);
-  doc = DynamoDBDocumentClient.from(local.client, {
-    marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
-  });
-  store = new DynamoJobStore(TABLE, doc);
-}, 60_000);
-
-afterAll(async () => {
-  await local?.stop();
+useJobsTable(TABLE, (client) => {
+  doc = client;
+  store = new DynamoJobStore(TABLE, client);
 });
 
 async function createdJob(tenant: string) {

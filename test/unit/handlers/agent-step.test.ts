@@ -16,7 +16,7 @@ import { TransientStepError } from '../../../lambdas/agents/agent.js';
 import { echoAgent } from '../../../lambdas/agents/echo.js';
 import type { Job } from '../../../lambdas/domain/job.js';
 import '../support/handler-env.js';
-import { JOB_ID, makeJob, TENANT } from '../support/fixtures.js';
+import { JOB_ID, makeJob, storedJob, TENANT } from '../support/fixtures.js';
 
 const registry = vi.hoisted(() => ({ override: undefined as unknown }));
 vi.mock('../../../lambdas/agents/registry.js', async (importOriginal) => {
@@ -50,15 +50,7 @@ function storeHas({ job = {}, completedSteps = 0, agentState }: Snapshot) {
     ...job,
   });
   ddb.on(GetCommand).resolves({
-    Item: {
-      ...stored,
-      PK: jobPk(TENANT, JOB_ID),
-      SK: 'JOB',
-      ttl: 4_070_908_800,
-      fingerprint: 'fp',
-      completedSteps,
-      ...(agentState === undefined ? {} : { agentState }),
-    },
+    Item: storedJob(stored, { completedSteps, ...(agentState === undefined ? {} : { agentState }) }),
   });
 }
 

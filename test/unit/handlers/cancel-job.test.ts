@@ -3,7 +3,6 @@ import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { jobPk } from '../../../lambdas/adapters/dynamo-job-store.js';
 import '../support/handler-env.js';
 import {
   apiEvent,
@@ -12,7 +11,7 @@ import {
   headerOf,
   JOB_ID,
   lambdaContext,
-  makeJob,
+  storedJob,
   TENANT,
 } from '../support/fixtures.js';
 
@@ -30,14 +29,7 @@ const cancel = (id: string, method: 'POST' | 'DELETE' = 'POST') =>
     lambdaContext,
   );
 
-const item = (overrides: Parameters<typeof makeJob>[0]) => ({
-  ...makeJob(overrides),
-  PK: jobPk(TENANT, JOB_ID),
-  SK: 'JOB',
-  ttl: 4_070_908_800,
-  fingerprint: 'fp',
-  completedSteps: 0,
-});
+const item = (overrides: Parameters<typeof storedJob>[0]) => storedJob(overrides);
 
 const conditionFailed = (old?: Record<string, unknown>) =>
   new ConditionalCheckFailedException({

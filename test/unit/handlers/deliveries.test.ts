@@ -11,8 +11,8 @@ import {
   expectProblem,
   JOB_ID,
   lambdaContext,
-  makeJob,
   OTHER_TENANT,
+  storedJob,
   TENANT,
   WEBHOOK_QUEUE_URL,
 } from '../support/fixtures.js';
@@ -22,12 +22,7 @@ const { handler: replay } = await import('../../../lambdas/handlers/replay-deliv
 const ddb = mockClient(DynamoDBDocumentClient);
 const sqs = mockClient(SQSClient);
 
-const jobItem = {
-  ...makeJob({ status: 'succeeded' }),
-  PK: jobPk(TENANT, JOB_ID),
-  SK: 'JOB',
-  ttl: 4_070_908_800,
-};
+const jobItem = storedJob({ status: 'succeeded' });
 const stored = {
   PK: jobPk(TENANT, JOB_ID),
   SK: 'D#0000000004',

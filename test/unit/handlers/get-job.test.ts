@@ -11,7 +11,7 @@ import {
   headerOf,
   JOB_ID,
   lambdaContext,
-  makeJob,
+  storedJob,
   TABLE_NAME,
   TENANT,
 } from '../support/fixtures.js';
@@ -23,18 +23,8 @@ const NOW = new Date('2025-06-01T10:00:00.000Z');
 const get = (id: string, tenant: string = TENANT) =>
   handler(apiEvent({ path: `/v1/jobs/${id}`, pathParameters: { id }, tenant }), lambdaContext);
 
-function stored(overrides: Parameters<typeof makeJob>[0]) {
-  return {
-    ...makeJob(overrides),
-    PK: jobPk(TENANT, JOB_ID),
-    SK: 'JOB',
-    GSI1PK: `T#${TENANT}`,
-    GSI1SK: 'x',
-    ttl: 4_070_908_800,
-    fingerprint: 'fp',
-    completedSteps: 1,
-  };
-}
+const stored = (overrides: Parameters<typeof storedJob>[0]) =>
+  storedJob(overrides, { GSI1PK: `T#${TENANT}`, GSI1SK: 'x', completedSteps: 1 });
 
 beforeEach(() => {
   ddb.reset();

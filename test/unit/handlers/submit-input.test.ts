@@ -3,7 +3,6 @@ import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { jobPk } from '../../../lambdas/adapters/dynamo-job-store.js';
 import type { JsonValue } from '../../../lambdas/domain/job.js';
 import '../support/handler-env.js';
 import {
@@ -13,8 +12,7 @@ import {
   expectProblem,
   JOB_ID,
   lambdaContext,
-  makeJob,
-  TENANT,
+  storedJob,
 } from '../support/fixtures.js';
 
 const { handler } = await import('../../../lambdas/handlers/submit-input.js');
@@ -38,15 +36,8 @@ const submit = (body: unknown, id = JOB_ID) =>
     lambdaContext,
   );
 
-const item = (overrides: Parameters<typeof makeJob>[0]) => ({
-  ...makeJob(overrides),
-  PK: jobPk(TENANT, JOB_ID),
-  SK: 'JOB',
-  ttl: 4_070_908_800,
-  fingerprint: 'fp',
-  completedSteps: 1,
-  inputToken: 'secret-token',
-});
+const item = (overrides: Parameters<typeof storedJob>[0]) =>
+  storedJob(overrides, { completedSteps: 1, inputToken: 'secret-token' });
 
 const waiting = (schema?: { [key: string]: JsonValue }) =>
   item({ status: 'input_required', inputRequest: { prompt: 'Approve?', ...(schema ? { schema } : {}) } });

@@ -147,6 +147,21 @@ describe('policyAllows', () => {
   });
 });
 
+/** An adapter over `handlers` on a free port for the enclosing describe; `url` is set once it listens. */
+function serve(handlers: Record<string, LambdaHandler>) {
+  const server = createHttpAdapter({ loadHandler: async (name) => handlers[name]! });
+  const served = { url: '' };
+  beforeAll(async () => {
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    served.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+  return served;
+}
+
 describe('createHttpAdapter', () => {
   const seen: APIGatewayProxyEvent[] = [];
   const handlers: Record<string, LambdaHandler> = {
@@ -177,20 +192,10 @@ describe('createHttpAdapter', () => {
       throw new Error('broken');
     },
   };
-  const server = createHttpAdapter({ loadHandler: async (name) => handlers[name]! });
-  let url: string;
-
-  beforeAll(async () => {
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  });
-  afterAll(async () => {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-  });
+  const served = serve(handlers);
 
   it('runs the authorizer, then the handler with the tenant in the context', async () => {
-    const res = await fetch(`${url}/v1/jobs/job_1?x=1`, { headers: { Authorization: 'Bearer good' } });
+    const res = await fetch(`${served.url}/v1/jobs/job_1?x=1`, { headers: { Authorization: 'Bearer good' } });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ ok: true });
     expect(res.headers.get('x-multi')).toBe('a, b');
@@ -199,24 +204,24 @@ describe('createHttpAdapter', () => {
   });
 
   it('answers the gateway problems', async () => {
-    const unauthorized = await fetch(`${url}/v1/jobs/job_1`);
+    const unauthorized = await fetch(`${served.url}/v1/jobs/job_1`);
     expect(unauthorized.status).toBe(401);
     expect(unauthorized.headers.get('www-authenticate')).toBe('Bearer');
     expect(unauthorized.headers.get('content-type')).toBe('application/problem+json');
     expect(
-      (await fetch(`${url}/v1/jobs/job_1`, { headers: { Authorization: 'Bearer denied' } })).status,
+      (await fetch(`${served.url}/v1/jobs/job_1`, { headers: { Authorization: 'Bearer denied' } })).status,
     ).toBe(401);
-    const unknown = await fetch(`${url}/v1/nothing`);
+    const unknown = await fetch(`${served.url}/v1/nothing`);
     expect(unknown.status).toBe(404);
     expect((await problemOf(unknown)).code).toBe('not_found');
-    const wrongMethod = await fetch(`${url}/v1/jobs/job_1`, { method: 'PUT' });
+    const wrongMethod = await fetch(`${served.url}/v1/jobs/job_1`, { method: 'PUT' });
     expect(wrongMethod.status).toBe(405);
     expect(wrongMethod.headers.get('allow')).toBe('GET, DELETE');
     expect((await problemOf(wrongMethod)).code).toBe('method_not_allowed');
   });
 
   it('turns a throwing handler into a 500 problem', async () => {
-    const res = await fetch(`${url}/v1/health/live`);
+    const res = await fetch(`${served.url}/v1/health/live`);
     expect(res.status).toBe(500);
     expect((await problemOf(res)).code).toBe('internal_error');
   });
@@ -224,7 +229,7 @@ describe('createHttpAdapter', () => {
   it('refuses a body over 10 MiB as API Gateway does, before reading it', async () => {
     const res = await new Promise<IncomingMessage>((resolve, reject) => {
       const req = request(
-        `${url}/v1/jobs`,
+        `${served.url}/v1/jobs`,
         { method: 'POST', headers: { 'Content-Length': 10 * 1024 * 1024 + 1 } },
         resolve,
       );
@@ -267,20 +272,10 @@ describe('createHttpAdapter with a streaming route', () => {
       out.end();
     }) as unknown as LambdaHandler,
   };
-  const server = createHttpAdapter({ loadHandler: async (name) => handlers[name]! });
-  let url: string;
-
-  beforeAll(async () => {
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  });
-  afterAll(async () => {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-  });
+  const served = serve(handlers);
 
   it('sends the status and headers the handler chose, then what it wrote, after the authorizer', async () => {
-    const res = await fetch(`${url}/v1/jobs/job_1/stream`);
+    const res = await fetch(`${served.url}/v1/jobs/job_1/stream`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('text/event-stream');
     expect(res.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
@@ -289,7 +284,7 @@ describe('createHttpAdapter with a streaming route', () => {
 
   it('closes the handler’s stream when the client hangs up', async () => {
     const controller = new AbortController();
-    const res = await fetch(`${url}/v1/jobs/job_1/stream?hold=1`, { signal: controller.signal });
+    const res = await fetch(`${served.url}/v1/jobs/job_1/stream?hold=1`, { signal: controller.signal });
     const reader = res.body!.getReader();
     const first = await reader.read();
     expect(new TextDecoder().decode(first.value)).toBe('data: t1\n\n');

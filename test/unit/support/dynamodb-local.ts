@@ -5,6 +5,8 @@ import { dirname, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { CreateTableCommand, DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll } from 'vitest';
 
 const EMULATOR_DIR = resolve(
   dirname(fileURLToPath(import.meta.url)),
@@ -128,4 +130,25 @@ export async function createJobsTable(client: DynamoDBClient, tableName: string)
       ],
     }),
   );
+}
+
+/**
+ * A DynamoDB Local holding the jobs table for the calling test file: started (and the table made)
+ * before its tests, with `ready` handed a document client marshalling as the store's does, and
+ * stopped after them.
+ */
+export function useJobsTable(tableName: string, ready: (doc: DynamoDBDocumentClient) => void): void {
+  let local: DynamoLocal | undefined;
+  beforeAll(async () => {
+    local = await startDynamoLocal();
+    await createJobsTable(local.client, tableName);
+    ready(
+      DynamoDBDocumentClient.from(local.client, {
+        marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
+      }),
+    );
+  }, 60_000);
+  afterAll(async () => {
+    await local?.stop();
+  });
 }

@@ -1,5 +1,6 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { expect } from 'vitest';
+import { jobPk } from '../../../lambdas/adapters/dynamo-job-store.js';
 import type { Job, JobStatus } from '../../../lambdas/domain/job.js';
 
 export const TABLE_NAME = 'jobs-unit';
@@ -135,5 +136,25 @@ export function makeJob(overrides: Partial<Job> = {}): Job {
     executionName: id,
     eventSeq: 1,
     ...overrides,
+  };
+}
+
+/** A TTL far in the future: the item is live for every test. */
+export const FAR_TTL = 4_070_908_800;
+
+/** A job item as the table holds it (keys, TTL, fingerprint, step count), plus any stored extras. */
+export function storedJob<E extends Record<string, unknown> = Record<never, never>>(
+  overrides: Partial<Job> = {},
+  extra: E = {} as E,
+) {
+  const job = makeJob(overrides);
+  return {
+    ...job,
+    PK: jobPk(job.tenant, job.id),
+    SK: 'JOB',
+    ttl: FAR_TTL,
+    fingerprint: 'fp',
+    completedSteps: 0,
+    ...extra,
   };
 }
