@@ -1,8 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
 // Built exactly as the handlers build theirs: same module, same environment (the stack's).
-import { dynamoClient, jobStoreFromEnv } from '../lambdas/adapters/dynamo-job-store.js';
+import {
+  dynamoClient,
+  JOB_SK,
+  jobPk,
+  jobStoreFromEnv,
+  newJobItem,
+} from '../lambdas/adapters/dynamo-job-store.js';
 import { findAgent } from '../lambdas/agents/registry.js';
 import { jobIdFor, requestFingerprint } from '../lambdas/domain/idempotency.js';
 import { newJob } from '../lambdas/domain/job.js';
@@ -52,43 +59,68 @@ function operations(config: SubmitClientConfig): Record<SubmitOp, Operation> {
   // The stack's handler client carries the request counter; this one carries the same middleware.
   countDynamoRequests(dynamoClient);
   const timeoutSeconds = findAgent('echo')!.defaultTimeoutSeconds;
-  const conditionalPut = (pk: string, body: string) =>
-    dynamoClient.send(
-      new PutItemCommand({
-        TableName: config.tableName,
-        Item: { PK: { S: pk }, SK: { S: 'JOB' }, body: { S: body } },
-        ConditionExpression: 'attribute_not_exists(PK)',
-      }),
+  /** A job exactly as the submit handler builds it for this request body, with its fingerprint. */
+  const prepared = (tag: string) => {
+    const now = new Date();
+    const req = echoJob(tag);
+    const job = newJob(
+      jobIdFor(config.tenant, undefined),
+      config.tenant,
+      { ...req, timeoutSeconds },
+      now,
+      liveExpiry(now, timeoutSeconds),
     );
+    return { job, fingerprint: requestFingerprint(req), now };
+  };
+  /** The submit's own write, bare: the same item, marshalled beforehand, in one conditional PutItem. */
+  const barePut = (tag: string) => {
+    const { job, fingerprint } = prepared(tag);
+    const put = new PutItemCommand({
+      TableName: config.tableName,
+      Item: marshall(newJobItem(job, fingerprint), { removeUndefinedValues: true }),
+      ConditionExpression: 'attribute_not_exists(PK)',
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    });
+    return { job, send: () => dynamoClient.send(put) };
+  };
   const none = () => undefined;
   return {
-    // The floor of a submit: one conditional write of the request body on the same table.
+    // The floor of a submit: its one conditional write, without HTTP, authorizer, handler or store.
     put: (tag) => {
-      const [pk, body] = [`BENCH#${randomUUID()}`, JSON.stringify(echoJob(tag))];
-      return () => conditionalPut(pk, body).then(none);
+      const { job, send } = barePut(tag);
+      return () => send().then(() => job.id);
+    },
+    // The same floor for a write of the least an item can be: keys and the request body.
+    putMinimal: (tag) => {
+      const put = new PutItemCommand({
+        TableName: config.tableName,
+        Item: {
+          PK: { S: `BENCH#${randomUUID()}` },
+          SK: { S: 'JOB' },
+          body: { S: JSON.stringify(echoJob(tag)) },
+        },
+        ConditionExpression: 'attribute_not_exists(PK)',
+      });
+      return () => dynamoClient.send(put).then(none);
     },
     // The floor of a keyed submit: a consistent read of the key's item, then the conditional write.
     getPut: (tag) => {
-      const [pk, body] = [`BENCH#${randomUUID()}`, JSON.stringify(echoJob(tag))];
+      const { job, send } = barePut(tag);
       const get = new GetItemCommand({
         TableName: config.tableName,
-        Key: { PK: { S: pk }, SK: { S: 'JOB' } },
+        Key: { PK: { S: jobPk(job.tenant, job.id) }, SK: { S: JOB_SK } },
         ConsistentRead: true,
       });
       return async () => {
         await dynamoClient.send(get);
-        await conditionalPut(pk, body);
-        return undefined;
+        await send();
+        return job.id;
       };
     },
     // The handler's own write, called directly: what a submit costs without HTTP, authorizer and handler.
     storeCreate: (tag) => {
-      const now = new Date();
-      const req = echoJob(tag);
-      const id = jobIdFor(config.tenant, undefined);
-      const job = newJob(id, config.tenant, { ...req, timeoutSeconds }, now, liveExpiry(now, timeoutSeconds));
-      const fingerprint = requestFingerprint(req);
-      return () => store.create(job, fingerprint, now).then(() => id);
+      const { job, fingerprint, now } = prepared(tag);
+      return () => store.create(job, fingerprint, now).then(() => job.id);
     },
     submit: (tag) => {
       const body = JSON.stringify(echoJob(tag));

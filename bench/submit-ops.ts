@@ -2,7 +2,7 @@
  * What the submit benchmark times, shared by the orchestrator (bench/submit.ts) and the client
  * process it forks (bench/submit-client.ts).
  */
-export const SUBMIT_OPS = ['put', 'getPut', 'storeCreate', 'submit', 'keyed', 'live'] as const;
+export const SUBMIT_OPS = ['put', 'putMinimal', 'getPut', 'storeCreate', 'submit', 'keyed', 'live'] as const;
 export type SubmitOp = (typeof SUBMIT_OPS)[number];
 
 export interface SubmitClientConfig {

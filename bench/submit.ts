@@ -24,8 +24,10 @@ const SETTLE_QUIET_MS = 200;
 /**
  * DynamoDB requests per submit (with and without an Idempotency-Key) and per idempotent replay,
  * counted on the handlers' client; and submit latency through the local HTTP stack next to its
- * floors on the same store: a bare conditional PutItem (a submit without a key) and a consistent
- * GetItem followed by the conditional PutItem (a submit with one).
+ * floors on the same store: a bare conditional PutItem of the item a submit writes (the floor of
+ * a submit without a key) and a consistent GetItem followed by that PutItem (a submit with one).
+ * A bare PutItem of a minimal item (keys and the request body) is timed too: the difference is
+ * what the job item itself costs the table (its size and its two index entries).
  *
  * The samples come from a client in its own process, one op at a time, the ops of a round in an
  * order shuffled every round. Two regimes, reported separately:
@@ -104,6 +106,9 @@ export async function benchSubmit(ctx: BenchContext): Promise<Figures> {
     'baseline.putItem.p50Ms': p(isolated.put, 50),
     'baseline.putItem.p99Ms': p(isolated.put, 99),
     'submit.overheadRatio': ratio(isolated.submit, isolated.put),
+    'baseline.putItemMinimal.p50Ms': p(isolated.putMinimal, 50),
+    'baseline.putItemMinimal.p99Ms': p(isolated.putMinimal, 99),
+    'submit.minimalPutRatio': ratio(isolated.submit, isolated.putMinimal),
     'store.create.p50Ms': p(isolated.storeCreate, 50),
     'store.create.p99Ms': p(isolated.storeCreate, 99),
     'submit.storeCreateRatio': ratio(isolated.submit, isolated.storeCreate),

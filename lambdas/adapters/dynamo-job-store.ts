@@ -52,7 +52,7 @@ const listSk = (p: ListPosition) => `${p.createdAt}#${p.id}`;
 const keyPk = (hash: string) => `K#${hash}`;
 
 /** The stored item: the job plus keys, TTL, the idempotency fingerprint and the step checkpoint. */
-interface JobItem extends Omit<Job, 'startedAt'> {
+export interface JobItem extends Omit<Job, 'startedAt'> {
   startedAt?: string | null;
   PK: string;
   SK: string;
@@ -136,6 +136,25 @@ export const documentClient = DynamoDBDocumentClient.from(dynamoClient, {
   marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
 });
 
+/** The item a submit writes: the new job with its keys, TTL and fingerprint, in both indexes. */
+export function newJobItem(job: Job, fingerprint: string): JobItem {
+  // startedAt is absent, not null, until the workflow sets it: MarkRunning's if_not_exists keeps the first start.
+  const { startedAt: _notStarted, ...unstarted } = job;
+  return {
+    ...unstarted,
+    PK: jobPk(job.tenant, job.id),
+    SK: JOB_SK,
+    GSI1PK: tenantPk(job.tenant),
+    GSI1SK: listSk(job),
+    GSI2PK: liveShard(job.id),
+    GSI2SK: listSk(job),
+    ttl: toTtl(job.expiresAt),
+    fingerprint,
+    completedSteps: 0,
+    lastEventTypes: ['job.created'],
+  };
+}
+
 export class DynamoJobStore implements JobStore {
   constructor(
     private readonly tableName: string,
@@ -152,21 +171,7 @@ export class DynamoJobStore implements JobStore {
         return { job: toJob(existing), created: false, fingerprint: existing.fingerprint };
       }
     }
-    // startedAt is absent, not null, until the workflow sets it: MarkRunning's if_not_exists keeps the first start.
-    const { startedAt: _notStarted, ...unstarted } = job;
-    const item: JobItem = {
-      ...unstarted,
-      PK: jobPk(job.tenant, job.id),
-      SK: JOB_SK,
-      GSI1PK: tenantPk(job.tenant),
-      GSI1SK: listSk(job),
-      GSI2PK: liveShard(job.id),
-      GSI2SK: listSk(job),
-      ttl: toTtl(job.expiresAt),
-      fingerprint,
-      completedSteps: 0,
-      lastEventTypes: ['job.created'],
-    };
+    const item = newJobItem(job, fingerprint);
     try {
       await this.client.send(
         new PutCommand({

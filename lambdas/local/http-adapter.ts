@@ -81,17 +81,18 @@ export function matchRoute(
   method: string,
   path: string,
 ): RouteMatch | { allowed: string[] } | undefined {
-  const candidates = compiled(routes).flatMap((c) => {
+  let allowed: string[] | undefined;
+  for (const c of compiled(routes)) {
     const m = c.pattern.exec(path);
-    return m ? [{ c, values: m.slice(1) }] : [];
-  });
-  if (candidates.length === 0) return undefined;
-  const hit = candidates.find(({ c }) => c.route.method === method);
-  if (!hit) return { allowed: [...new Set(candidates.map(({ c }) => c.route.method))] };
-  const pathParameters = hit.c.names.length
-    ? Object.fromEntries(hit.c.names.map((n, i) => [n, hit.values[i]!]))
-    : null;
-  return { route: hit.c.route, resource: hit.c.resource, pathParameters };
+    if (!m) continue;
+    if (c.route.method !== method) {
+      (allowed ??= []).push(c.route.method);
+      continue;
+    }
+    const pathParameters = c.names.length ? Object.fromEntries(c.names.map((n, i) => [n, m[i + 1]!])) : null;
+    return { route: c.route, resource: c.resource, pathParameters };
+  }
+  return allowed && { allowed: [...new Set(allowed)] };
 }
 
 /** What the adapter knows about a request before routing; a plain shape so event building is testable. */
@@ -200,8 +201,14 @@ function eventBase(req: RawRequest, match: RouteMatch) {
   };
 }
 
-export function buildAuthorizerEvent(req: RawRequest, match: RouteMatch): APIGatewayRequestAuthorizerEvent {
-  const base = eventBase(req, match);
+type EventBase = ReturnType<typeof eventBase>;
+
+/** `base` lets one request's authorizer and proxy events share the headers and context built once. */
+export function buildAuthorizerEvent(
+  req: RawRequest,
+  match: RouteMatch,
+  base: EventBase = eventBase(req, match),
+): APIGatewayRequestAuthorizerEvent {
   return {
     type: 'REQUEST',
     methodArn: `arn:aws:execute-api:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:${LOCAL_API_ID}/${API_STAGE}/${req.method}${base.path}`,
@@ -213,8 +220,8 @@ export function buildProxyEvent(
   req: RawRequest,
   match: RouteMatch,
   authorizer: Record<string, unknown> | undefined,
+  base: EventBase = eventBase(req, match),
 ): APIGatewayProxyEvent {
-  const base = eventBase(req, match);
   return {
     ...base,
     body: req.body,
@@ -323,10 +330,13 @@ async function answer(
     requestId,
     receivedAt,
   };
-  const verdict = match.route.auth ? await authorize(raw, match, load) : { context: undefined };
+  const base = eventBase(raw, match);
+  const verdict = match.route.auth
+    ? await authorize(buildAuthorizerEvent(raw, match, base), load)
+    : { context: undefined };
   if ('denied' in verdict) return verdict.denied;
   const handler = await load(match.route.handler);
-  const event = buildProxyEvent(raw, match, verdict.context);
+  const event = buildProxyEvent(raw, match, verdict.context, base);
   if (match.route.streaming) {
     if (!isStreamingHandler(handler))
       throw new Error(`handler ${match.route.handler} is not wrapped in awslambda.streamifyResponse`);
@@ -347,11 +357,9 @@ async function answer(
 type Verdict = { denied: Reply } | { context: Record<string, unknown> | undefined };
 
 async function authorize(
-  raw: RawRequest,
-  match: RouteMatch,
+  event: APIGatewayRequestAuthorizerEvent,
   load: HttpAdapterOptions['loadHandler'],
 ): Promise<Verdict> {
-  const event = buildAuthorizerEvent(raw, match);
   const authorizer = await load(INTERNAL_HANDLERS.authorizer);
   let result: APIGatewayAuthorizerResult;
   try {

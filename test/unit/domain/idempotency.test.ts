@@ -41,9 +41,12 @@ describe('jobIdFor', () => {
     expect(jobIdFor('acme', undefined)).toMatch(JOB_ID_PATTERN);
   });
 
-  it('gives a fresh random id per call without a key', () => {
-    const ids = new Set(Array.from({ length: 50 }, () => jobIdFor('acme', undefined)));
-    expect(ids.size).toBe(50);
+  it('gives a fresh random part per call without a key, across refills of the entropy pool', () => {
+    // Several pools' worth (128 ids each): no 80-bit random part is handed out twice.
+    const randomParts = new Set(
+      Array.from({ length: 400 }, () => jobIdFor('acme', undefined).slice('job_'.length + 10)),
+    );
+    expect(randomParts.size).toBe(400);
   });
 
   it('gives a ULID of the current time without a key, so ids sort by creation', () => {
