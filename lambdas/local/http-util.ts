@@ -10,7 +10,12 @@ export class BodyTooLargeError extends Error {
  * than `for await`: the stream's async iterator costs more than a small body's whole read.
  */
 export function readBody(req: IncomingMessage, limit = Number.POSITIVE_INFINITY): Promise<Buffer> {
-  const declared = Number(req.headers['content-length'] ?? 0);
+  // RFC 9112 6.3: neither Content-Length nor Transfer-Encoding means no body, so no stream events
+  // to wait for (polls are most requests). Node discards the empty stream once the response ends.
+  const length = req.headers['content-length'];
+  if (req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0'))
+    return Promise.resolve(Buffer.alloc(0));
+  const declared = Number(length ?? 0);
   if (declared > limit)
     return Promise.reject(new BodyTooLargeError(`body of ${declared} bytes exceeds ${limit}`));
   return new Promise((resolve, reject) => {

@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, request, type Server } from 'node:http';
+import { Agent, createServer, type IncomingMessage, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BodyTooLargeError, readBody } from '../../../lambdas/local/http-util.js';
@@ -53,6 +53,24 @@ describe('readBody', () => {
     const { port, outcomes } = await serve((req) => readBody(req));
     expect(await send(port, [])).toBe(200);
     expect(outcomes[0]).toEqual(Buffer.alloc(0));
+  });
+
+  it('reads nothing from a request without a body, and its connection serves the next request', async () => {
+    const { port, outcomes } = await serve((req) => readBody(req));
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const get = () =>
+      new Promise<void>((resolve, reject) => {
+        request({ port, agent }, (res) => {
+          res.resume();
+          res.on('end', resolve);
+        })
+          .on('error', reject)
+          .end();
+      });
+    await get();
+    await get();
+    agent.destroy();
+    expect(outcomes).toEqual([Buffer.alloc(0), Buffer.alloc(0)]);
   });
 
   it('gives up once a body without a declared length passes the limit', async () => {
