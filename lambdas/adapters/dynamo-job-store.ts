@@ -52,7 +52,7 @@ const listSk = (p: ListPosition) => `${p.createdAt}#${p.id}`;
 const keyPk = (hash: string) => `K#${hash}`;
 
 /** The stored item: the job plus keys, TTL, the idempotency fingerprint and the step checkpoint. */
-export interface JobItem extends Omit<Job, 'startedAt'> {
+interface JobItem extends Omit<Job, 'startedAt'> {
   startedAt?: string | null;
   PK: string;
   SK: string;
