@@ -7,6 +7,7 @@ import {
   dynamoClient,
   JOB_SK,
   jobPk,
+  MARSHALL_OPTIONS,
   jobStoreFromEnv,
   newJobItem,
 } from '../lambdas/adapters/dynamo-job-store.js';
@@ -19,8 +20,8 @@ import { countDynamoRequests } from './ddb-counter.js';
 import {
   type ClientReply,
   type ClientRequest,
+  emptySamples,
   type RoundResult,
-  type RoundsResult,
   shuffled,
   SUBMIT_OPS,
   type SubmitClientConfig,
@@ -77,7 +78,7 @@ function operations(config: SubmitClientConfig): Record<SubmitOp, Operation> {
     const { job, fingerprint } = prepared(tag);
     const put = new PutItemCommand({
       TableName: config.tableName,
-      Item: marshall(newJobItem(job, fingerprint), { removeUndefinedValues: true }),
+      Item: marshall(newJobItem(job, fingerprint), MARSHALL_OPTIONS),
       ConditionExpression: 'attribute_not_exists(PK)',
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     });
@@ -157,7 +158,7 @@ async function runRounds(
   ops: Record<SubmitOp, Operation>,
   req: { count: number; tag: string; seed: number },
 ) {
-  const samples = Object.fromEntries(SUBMIT_OPS.map((op) => [op, [] as number[]])) as RoundsResult;
+  const samples = emptySamples();
   for (let i = 0; i < req.count; i++) {
     const { ms } = await runRound(ops, shuffled(SUBMIT_OPS, req.seed + i), `${req.tag} ${i}`);
     for (const op of SUBMIT_OPS) samples[op].push(ms[op]);

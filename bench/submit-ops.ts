@@ -26,6 +26,9 @@ export interface RoundResult {
 
 export type RoundsResult = Record<SubmitOp, number[]>;
 
+export const emptySamples = (): RoundsResult =>
+  Object.fromEntries(SUBMIT_OPS.map((op) => [op, [] as number[]])) as RoundsResult;
+
 export type ClientReply = { ok: true; result: unknown } | { ok: false; error: string };
 
 /**

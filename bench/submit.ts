@@ -8,6 +8,7 @@ import { percentile, round } from './stats.js';
 import {
   type ClientReply,
   type ClientRequest,
+  emptySamples,
   type RoundResult,
   type RoundsResult,
   shuffled,
@@ -132,8 +133,6 @@ export async function benchSubmit(ctx: BenchContext): Promise<Figures> {
     'submit.loaded.samples': loadedRounds,
   };
 }
-
-const emptySamples = () => Object.fromEntries(SUBMIT_OPS.map((op) => [op, []])) as unknown as RoundsResult;
 
 /**
  * Forks bench/submit-client.ts with the loader this process runs under and the handlers'

@@ -12,6 +12,9 @@ export const TABLE_KEYS = {
   liveSort: 'GSI2SK',
 } as const;
 
+/** What the live index projects besides its keys: just what the sweep needs to judge and repair a job. */
+export const LIVE_INDEX_ATTRIBUTES = ['tenant', 'id', 'status', 'executionName', 'createdAt'];
+
 /** Live jobs spread over this many index partitions, so no single one takes every job write. */
 export const LIVE_SHARDS = 4;
 

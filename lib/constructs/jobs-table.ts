@@ -3,7 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import { ENV } from '../../lambdas/config/env.js';
-import { TABLE_KEYS } from '../../lambdas/config/table.js';
+import { LIVE_INDEX_ATTRIBUTES, TABLE_KEYS } from '../../lambdas/config/table.js';
 
 export const JOBS_INDEX = TABLE_KEYS.listIndex;
 
@@ -60,7 +60,7 @@ export class JobsTable extends Construct {
       sortKey: { name: TABLE_KEYS.liveSort, type: dynamodb.AttributeType.STRING },
       // Just what the sweep needs to judge and repair a job, so the index stays small.
       projectionType: dynamodb.ProjectionType.INCLUDE,
-      nonKeyAttributes: ['tenant', 'id', 'status', 'executionName', 'createdAt'],
+      nonKeyAttributes: LIVE_INDEX_ATTRIBUTES,
     });
   }
 

@@ -1,131 +1,42 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { createServer } from 'node:net';
-import { dirname, resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
-import { CreateTableCommand, DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { tmpdir } from 'node:os';
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll } from 'vitest';
+import { MARSHALL_OPTIONS } from '../../../lambdas/adapters/dynamo-job-store.js';
+import { LIVE_INDEX_ATTRIBUTES, TABLE_KEYS } from '../../../lambdas/config/table.js';
+import { type DynamoDbLocal, startDynamoDbLocal } from '../../../lambdas/local/dynamodb-local.js';
 
-const EMULATOR_DIR = resolve(
-  dirname(fileURLToPath(import.meta.url)),
-  '../../../node_modules/amplify-dynamodb-simulator/emulator',
-);
+const keys = (partition: string, sort: string) => [
+  { AttributeName: partition, KeyType: 'HASH' as const },
+  { AttributeName: sort, KeyType: 'RANGE' as const },
+];
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  await once(server, 'close');
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
-
-export interface DynamoLocal {
-  client: DynamoDBClient;
-  endpoint: string;
-  stop(): Promise<void>;
-}
-
-/** Starts an in-memory DynamoDB Local on a free port and waits until it answers. */
-export async function startDynamoLocal(timeoutMs = 45_000): Promise<DynamoLocal> {
-  const port = await freePort();
-  const proc: ChildProcess = spawn(
-    'java',
-    [
-      `-Djava.library.path=${resolve(EMULATOR_DIR, 'DynamoDBLocal_lib')}`,
-      '-jar',
-      'DynamoDBLocal.jar',
-      '-inMemory',
-      '-port',
-      String(port),
-    ],
-    { cwd: EMULATOR_DIR, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let output = '';
-  proc.stdout?.on('data', (d) => {
-    output += String(d);
-  });
-  proc.stderr?.on('data', (d) => {
-    output += String(d);
-  });
-  const exited = once(proc, 'exit');
-  const killOnExit = () => proc.kill('SIGKILL');
-  process.once('exit', killOnExit);
-  const endpoint = `http://127.0.0.1:${port}`;
-  const client = new DynamoDBClient({
-    endpoint,
-    region: 'eu-west-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    maxAttempts: 1,
-  });
-  const stop = async () => {
-    process.off('exit', killOnExit);
-    client.destroy();
-    if (proc.exitCode === null && proc.signalCode === null) {
-      proc.kill('SIGTERM');
-      await exited;
-    }
-  };
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (proc.exitCode !== null) throw new Error(`DynamoDB Local exited early: ${output}`);
-    try {
-      await client.send(new ListTablesCommand({}));
-      return { client, endpoint, stop };
-    } catch (error) {
-      if (Date.now() > deadline) {
-        await stop();
-        throw new Error(`DynamoDB Local did not start in time: ${(error as Error).message}\n${output}`, {
-          cause: error,
-        });
-      }
-      await sleep(250);
-    }
-  }
-}
-
-/** The jobs table as the stack defines it: PK/SK plus GSI1 (GSI1PK/GSI1SK), on demand. */
-export async function createJobsTable(client: DynamoDBClient, tableName: string): Promise<void> {
+/** The jobs table as the stack defines it: PK/SK, the list index GSI1 and the sparse live index GSI2, on demand. */
+async function createJobsTable(client: DynamoDBClient, tableName: string): Promise<void> {
+  const k = TABLE_KEYS;
   await client.send(
     new CreateTableCommand({
       TableName: tableName,
       BillingMode: 'PAY_PER_REQUEST',
       AttributeDefinitions: [
-        { AttributeName: 'PK', AttributeType: 'S' },
-        { AttributeName: 'SK', AttributeType: 'S' },
-        { AttributeName: 'GSI1PK', AttributeType: 'S' },
-        { AttributeName: 'GSI1SK', AttributeType: 'S' },
-        { AttributeName: 'GSI2PK', AttributeType: 'S' },
-        { AttributeName: 'GSI2SK', AttributeType: 'S' },
-      ],
-      KeySchema: [
-        { AttributeName: 'PK', KeyType: 'HASH' },
-        { AttributeName: 'SK', KeyType: 'RANGE' },
-      ],
+        k.partition,
+        k.sort,
+        k.listPartition,
+        k.listSort,
+        k.livePartition,
+        k.liveSort,
+      ].map((name) => ({ AttributeName: name, AttributeType: 'S' })),
+      KeySchema: keys(k.partition, k.sort),
       GlobalSecondaryIndexes: [
         {
-          IndexName: 'GSI1',
-          KeySchema: [
-            { AttributeName: 'GSI1PK', KeyType: 'HASH' },
-            { AttributeName: 'GSI1SK', KeyType: 'RANGE' },
-          ],
+          IndexName: k.listIndex,
+          KeySchema: keys(k.listPartition, k.listSort),
           Projection: { ProjectionType: 'ALL' },
         },
         {
-          // As the stack defines it: sparse, keys plus what the sweep reads.
-          IndexName: 'GSI2',
-          KeySchema: [
-            { AttributeName: 'GSI2PK', KeyType: 'HASH' },
-            { AttributeName: 'GSI2SK', KeyType: 'RANGE' },
-          ],
-          Projection: {
-            ProjectionType: 'INCLUDE',
-            NonKeyAttributes: ['tenant', 'id', 'status', 'executionName', 'createdAt'],
-          },
+          IndexName: k.liveIndex,
+          KeySchema: keys(k.livePartition, k.liveSort),
+          Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: LIVE_INDEX_ATTRIBUTES },
         },
       ],
     }),
@@ -133,22 +44,38 @@ export async function createJobsTable(client: DynamoDBClient, tableName: string)
 }
 
 /**
- * A DynamoDB Local holding the jobs table for the calling test file: started (and the table made)
- * before its tests, with `ready` handed a document client marshalling as the store's does, and
- * stopped after them.
+ * A DynamoDB Local (in memory, started as the local stack starts it) holding the jobs table for the
+ * calling test file: started (and the table made) before its tests, with `ready` handed a document
+ * client marshalling as the store's does, and stopped after them.
  */
 export function useJobsTable(tableName: string, ready: (doc: DynamoDBDocumentClient) => void): void {
-  let local: DynamoLocal | undefined;
+  let local: DynamoDbLocal | undefined;
+  let client: DynamoDBClient | undefined;
+  let killOnExit: (() => void) | undefined;
   beforeAll(async () => {
-    local = await startDynamoLocal();
-    await createJobsTable(local.client, tableName);
-    ready(
-      DynamoDBDocumentClient.from(local.client, {
-        marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
-      }),
-    );
+    local = await startDynamoDbLocal({ dataDir: tmpdir(), inMemory: true });
+    // Java runs in its own process group: a test process that dies without afterAll still ends it.
+    const pid = local.pid;
+    killOnExit = () => {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    };
+    process.once('exit', killOnExit);
+    client = new DynamoDBClient({
+      endpoint: local.endpoint,
+      region: 'eu-west-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      maxAttempts: 1,
+    });
+    await createJobsTable(client, tableName);
+    ready(DynamoDBDocumentClient.from(client, { marshallOptions: MARSHALL_OPTIONS }));
   }, 60_000);
   afterAll(async () => {
+    client?.destroy();
     await local?.stop();
+    if (killOnExit) process.off('exit', killOnExit);
   });
 }
