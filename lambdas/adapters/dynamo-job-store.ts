@@ -132,10 +132,16 @@ export const isConditionFailure = (e: unknown): e is ConditionalCheckFailedExcep
 
 /** SDK clients are created once per container (module level), as every handler shares them. */
 export const dynamoClient = withoutSdkLogging(new DynamoDBClient({}));
-/** How every job store write marshals its items. */
-export const MARSHALL_OPTIONS = { removeUndefinedValues: true, convertClassInstanceToMap: false };
+/**
+ * How every job store write marshals its items. Frozen, and each document client gets a copy:
+ * lib-dynamodb writes its own defaults into the options object it is given.
+ */
+export const MARSHALL_OPTIONS = Object.freeze({
+  removeUndefinedValues: true,
+  convertClassInstanceToMap: false,
+});
 export const documentClient = DynamoDBDocumentClient.from(dynamoClient, {
-  marshallOptions: MARSHALL_OPTIONS,
+  marshallOptions: { ...MARSHALL_OPTIONS },
 });
 
 /** The item a submit writes: the new job with its keys, TTL and fingerprint, in both indexes. */

@@ -71,7 +71,7 @@ export function useJobsTable(tableName: string, ready: (doc: DynamoDBDocumentCli
       maxAttempts: 1,
     });
     await createJobsTable(client, tableName);
-    ready(DynamoDBDocumentClient.from(client, { marshallOptions: MARSHALL_OPTIONS }));
+    ready(DynamoDBDocumentClient.from(client, { marshallOptions: { ...MARSHALL_OPTIONS } }));
   }, 60_000);
   afterAll(async () => {
     client?.destroy();
