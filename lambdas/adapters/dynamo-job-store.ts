@@ -5,6 +5,7 @@ import {
   PutCommand,
   QueryCommand,
   ScanCommand,
+  TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
@@ -41,6 +42,8 @@ import { withoutSdkLogging } from './sdk-clients.js';
 export { JOB_SK };
 export const LIST_INDEX = TABLE_KEYS.listIndex;
 const KEY_SK = 'KEY';
+/** An Idempotency-Key's item: which job the key created. */
+const IDEMPOTENCY_SK = 'IDEMPOTENCY';
 /** A terminal write takes the job out of the sparse live index. */
 const LIVE_KEYS = `${TABLE_KEYS.livePartition}, ${TABLE_KEYS.liveSort}`;
 /** How many index pages one list request may read while a status filter skips items. */
@@ -50,6 +53,7 @@ export const jobPk = (tenant: string, id: string) => `T#${tenant}#J#${id}`;
 const tenantPk = (tenant: string) => `T#${tenant}`;
 const listSk = (p: ListPosition) => `${p.createdAt}#${p.id}`;
 const keyPk = (hash: string) => `K#${hash}`;
+const idempotencyPk = (tenant: string, keyId: string) => `T#${tenant}#I#${keyId}`;
 
 /** The stored item: the job plus keys, TTL, the idempotency fingerprint and the step checkpoint. */
 interface JobItem extends Omit<Job, 'startedAt'> {
@@ -170,68 +174,85 @@ export class DynamoJobStore implements JobStore {
     private readonly retention?: RetentionPolicy,
   ) {}
 
-  async create(job: Job, fingerprint: string, now: Date, replayable = false) {
-    // A retried request (same Idempotency-Key) is answered by one read and no write at all; a
-    // duplicate racing past this read still cannot create a second job: the write is conditional.
-    if (replayable) {
-      const existing = await this.getItem(job.tenant, job.id);
-      if (existing && !isExpired(existing.expiresAt, now)) {
-        return { job: toJob(existing), created: false, fingerprint: existing.fingerprint };
-      }
-    }
+  async create(job: Job, fingerprint: string, now: Date, idempotencyKeyId?: string) {
+    if (idempotencyKeyId !== undefined) return this.createOnce(job, fingerprint, now, idempotencyKeyId);
     const item = newJobItem(job, fingerprint);
+    await this.client.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: item,
+        // Ids are random: a clash would be a bug, never a job to hand back.
+        ConditionExpression: 'attribute_not_exists(PK)',
+      }),
+    );
+    return { job, created: true, fingerprint };
+  }
+
+  /**
+   * A submit with an Idempotency-Key. The key's item names the job it created; while that job is
+   * readable, a retry is answered with it by two reads and no write. Otherwise the key item and the
+   * new job are written in one transaction, so neither exists without the other, and the key
+   * item's condition lets only one of racing duplicates (or of reuses after expiry) win.
+   */
+  private async createOnce(job: Job, fingerprint: string, now: Date, keyId: string) {
+    const keyItem = await this.getKeyItem(job.tenant, keyId);
+    const previous = keyItem && (await this.getItem(job.tenant, keyItem.jobId));
+    if (previous && !isExpired(previous.expiresAt, now)) return replayOf(previous);
     try {
       await this.client.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: item,
-          ConditionExpression: 'attribute_not_exists(PK)',
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        new TransactWriteCommand({
+          TransactItems: [
+            { Put: this.keyItemPut(job, keyId, keyItem?.jobId) },
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: newJobItem(job, fingerprint),
+                ConditionExpression: 'attribute_not_exists(PK)',
+              },
+            },
+          ],
         }),
       );
       return { job, created: true, fingerprint };
     } catch (e) {
-      if (!isConditionFailure(e) || !e.Item) throw e;
-      const existing = unmarshallItem(e.Item);
-      if (!isExpired(existing.expiresAt, now)) {
-        return { job: toJob(existing), created: false, fingerprint: existing.fingerprint };
-      }
-      return this.replaceExpired(item, existing);
+      if (!isTransactionRace(e)) throw e;
     }
+    // A duplicate won the race: both its items are committed, so its job is there to hand back.
+    const winner = await this.getKeyItem(job.tenant, keyId);
+    const current = winner && (await this.getItem(job.tenant, winner.jobId));
+    if (current && !isExpired(current.expiresAt, now)) return replayOf(current);
+    throw new DomainError('idempotency_key_in_use', 'a request with this Idempotency-Key is being processed');
   }
 
   /**
-   * An idempotency key reused after its job expired (TTL deletion lags) starts a new job under
-   * the same id. Its execution needs a fresh name: Step Functions keeps names for 90 days.
+   * The key item lives as long as its job can (the job's live backstop expiry), and is taken over
+   * by a new job only while it still names the expired or deleted one that was read.
    */
-  private async replaceExpired(item: JobItem, old: JobItem) {
-    const oldTtl = old.ttl;
-    // The old job's events may outlive it until TTL catches up: the new log continues after them.
-    const fresh: JobItem = {
-      ...item,
-      executionName: `${item.id}-n${Date.now().toString(36)}`,
-      eventSeq: (old.eventSeq ?? 0) + 1,
+  private keyItemPut(job: Job, keyId: string, staleJobId: string | undefined) {
+    return {
+      TableName: this.tableName,
+      Item: {
+        PK: idempotencyPk(job.tenant, keyId),
+        SK: IDEMPOTENCY_SK,
+        jobId: job.id,
+        createdAt: job.createdAt,
+        ttl: toTtl(job.expiresAt),
+      },
+      ConditionExpression: staleJobId === undefined ? 'attribute_not_exists(PK)' : 'jobId = :stale',
+      ...(staleJobId === undefined ? {} : { ExpressionAttributeValues: { ':stale': staleJobId } }),
     };
-    try {
-      await this.client.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: fresh,
-          ConditionExpression: '#ttl = :oldTtl',
-          ExpressionAttributeNames: { '#ttl': 'ttl' },
-          ExpressionAttributeValues: { ':oldTtl': oldTtl },
-        }),
-      );
-      return { job: toJob(fresh), created: true, fingerprint: fresh.fingerprint };
-    } catch (e) {
-      if (isConditionFailure(e)) {
-        throw new DomainError(
-          'idempotency_key_in_use',
-          'a request with this Idempotency-Key is being processed',
-        );
-      }
-      throw e;
-    }
+  }
+
+  private async getKeyItem(tenant: string, keyId: string): Promise<{ jobId: string } | undefined> {
+    const { Item } = await this.client.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { PK: idempotencyPk(tenant, keyId), SK: IDEMPOTENCY_SK },
+        ProjectionExpression: 'jobId',
+        ConsistentRead: true,
+      }),
+    );
+    return Item as { jobId: string } | undefined;
   }
 
   private async getItem(tenant: string, id: string): Promise<JobItem | undefined> {
@@ -700,6 +721,15 @@ function rejectedJob(e: unknown, now: Date): JobItem {
   if (!old || isExpired(old.expiresAt, now)) throw new NotFoundError();
   return old;
 }
+
+const replayOf = (item: JobItem) => ({ job: toJob(item), created: false, fingerprint: item.fingerprint });
+
+/**
+ * A transaction refused because a condition failed (a duplicate committed first) or because a
+ * duplicate's transaction held the same item at that moment.
+ */
+const isTransactionRace = (e: unknown) =>
+  e instanceof Error && ['TransactionCanceledException', 'TransactionConflictException'].includes(e.name);
 
 const refusal = (old: JobItem, message: string) =>
   new DomainError(isTerminal(old.status) ? 'job_terminal' : 'invalid_transition', message);

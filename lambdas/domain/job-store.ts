@@ -53,18 +53,20 @@ export interface UnfinishedJob {
 
 /**
  * The jobs table as the rest of the code sees it. Every method is one request at most, except
- * `list` (pages through a filtered index) and the expired-key overwrite in `create`.
+ * `list` (pages through a filtered index) and a `create` with an Idempotency-Key (reads, then one
+ * transaction).
  */
 export interface JobStore {
   /**
-   * One conditional write. `created: false` means an existing job with the same id came back.
-   * `replayable` (an Idempotency-Key was sent) looks for that job first, so a replay writes nothing.
+   * Stores a new job. With `idempotencyKeyId` (an Idempotency-Key was sent), the job the key
+   * created comes back instead while it is readable (`created: false`), and a reuse of the key
+   * after that job expired creates a new job with an id of its own.
    */
   create(
     job: Job,
     fingerprint: string,
     now: Date,
-    replayable?: boolean,
+    idempotencyKeyId?: string,
   ): Promise<{ job: Job; created: boolean; fingerprint: string }>;
   get(tenant: string, id: string, now: Date): Promise<Job | undefined>;
   list(tenant: string, query: ListQuery, now: Date): Promise<{ jobs: Job[]; next: ListPosition | undefined }>;

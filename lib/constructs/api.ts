@@ -34,7 +34,8 @@ export interface JobsApiProps {
 
 /** Exactly the table calls each handler makes; a handler missing here gets no table access at all. */
 const TABLE_ACCESS: Readonly<Record<string, readonly TableAction[]>> = {
-  // GetItem answers a keyed retry without a write; PutItem is the one conditional write of a submit.
+  // GetItem answers a keyed retry without a write; PutItem writes the job (and, in one
+  // transaction with it, the Idempotency-Key's item: transactions need each item's own action).
   'create-job': ['GetItem', 'PutItem'],
   'list-jobs': ['Query'],
   'get-job': ['GetItem'],

@@ -5,7 +5,7 @@ import { interceptLocalhostDns } from 'fauxqs';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { jobPk } from '../../lambdas/adapters/dynamo-job-store.js';
 import { executionArn } from '../../lambdas/config/workflow.js';
-import { jobIdFor } from '../../lambdas/domain/idempotency.js';
+import { newJobId } from '../../lambdas/domain/idempotency.js';
 import { newJob } from '../../lambdas/domain/job.js';
 import { liveExpiry } from '../../lambdas/domain/retention.js';
 import { apiFor, executionsNamed } from './client.js';
@@ -43,8 +43,7 @@ describe('sweep', () => {
   it('fails a job left pending because its execution name was already taken, as execution_lost', async () => {
     // A finished execution already holds the job's name, so the stream's start is a no-op and the
     // job would stay pending for ever: the state a lost or misdirected start leaves behind.
-    const key = `stuck-${Date.now()}`;
-    const id = jobIdFor(TENANT, key);
+    const id = newJobId();
     const arn = executionArn(inject('stateMachineArn'), id);
     await sfn.send(
       new StartExecutionCommand({
@@ -55,11 +54,9 @@ describe('sweep', () => {
     );
     expect(await settled(arn)).toBe('SUCCEEDED');
 
-    const created = await api.create(
-      { agent: 'echo', input: { message: 'stuck' } },
-      { 'idempotency-key': key },
-    );
-    expect(created.body.id).toBe(id);
+    const createdAt = new Date();
+    const request = { agent: 'echo', input: { message: 'stuck' }, timeoutSeconds: 900 };
+    await store.create(newJob(id, TENANT, request, createdAt, liveExpiry(createdAt, 900)), 'fp', createdAt);
     const until = Date.now() + 20_000;
     let job = (await api.get(id)).body;
     while (job.status === 'pending' && Date.now() < until) {
@@ -75,7 +72,7 @@ describe('sweep', () => {
     // with two writes the stream consumer has nothing to start from: the job item first appears
     // cancelled (an INSERT it ignores), then turns pending under the same execution name (it
     // starts an execution only for a new name). Ten minutes old, so the sweep judges it stuck.
-    const id = jobIdFor(TENANT, `lost-start-${Date.now()}`);
+    const id = newJobId();
     const createdAt = new Date(Date.now() - 10 * 60_000);
     const request = { agent: 'echo', input: { message: 'found', steps: 2, stepMs: 0 }, timeoutSeconds: 900 };
     const job = newJob(id, TENANT, request, createdAt, liveExpiry(createdAt, request.timeoutSeconds));

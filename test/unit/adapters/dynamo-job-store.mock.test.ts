@@ -78,7 +78,7 @@ beforeEach(() => {
 });
 
 describe('create', () => {
-  it('sends exactly one conditional PutItem that returns the old item on conflict', async () => {
+  it('sends exactly one conditional PutItem without an Idempotency-Key', async () => {
     ddb.on(PutCommand).resolves({});
     const job = makeJob({ metadata: { team: 'a' } });
 
@@ -90,7 +90,6 @@ describe('create', () => {
     expect(put?.args[0].input).toEqual({
       TableName: TABLE_NAME,
       ConditionExpression: 'attribute_not_exists(PK)',
-      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       Item: { ...itemOf(job, { fingerprint: 'fp-new' }), lastEventTypes: ['job.created'] },
     });
     expect(put?.args[0].input.Item).toMatchObject({
@@ -106,77 +105,7 @@ describe('create', () => {
     });
   });
 
-  it('replays a live job from the failed condition without another request', async () => {
-    const stored = makeJob({ status: 'running', startedAt: '2025-01-01T00:00:01.000Z' });
-    ddb
-      .on(PutCommand)
-      .rejects(
-        conditionFailed(itemOf(stored, { fingerprint: 'fp-old', completedSteps: 2, agentState: { a: 1 } })),
-      );
-
-    const out = await store.create(makeJob(), 'fp-new', NOW);
-
-    expect(out).toEqual({ job: stored, created: false, fingerprint: 'fp-old' });
-    expect(ddb.calls()).toHaveLength(1);
-    for (const internal of [
-      'PK',
-      'SK',
-      'GSI1PK',
-      'GSI1SK',
-      'ttl',
-      'fingerprint',
-      'completedSteps',
-      'agentState',
-    ]) {
-      expect(out.job).not.toHaveProperty(internal);
-    }
-  });
-
-  it('overwrites an expired job under the same id with a fresh execution name, conditional on the old TTL', async () => {
-    const old = makeJob({ status: 'succeeded', expiresAt: '2025-05-01T00:00:00.000Z' });
-    ddb
-      .on(PutCommand)
-      .rejectsOnce(conditionFailed(itemOf(old, { fingerprint: 'fp-old' })))
-      .resolves({});
-    const job = makeJob({ createdAt: NOW.toISOString(), updatedAt: NOW.toISOString() });
-
-    const out = await store.create(job, 'fp-new', NOW);
-
-    expect(out.created).toBe(true);
-    expect(out.fingerprint).toBe('fp-new');
-    expect(out.job.id).toBe(JOB_ID);
-    expect(out.job.executionName).not.toBe(JOB_ID);
-    expect(out.job.executionName.startsWith(`${JOB_ID}-n`)).toBe(true);
-    const puts = ddb.commandCalls(PutCommand);
-    expect(puts).toHaveLength(2);
-    expect(puts[1]?.args[0].input).toMatchObject({
-      TableName: TABLE_NAME,
-      ConditionExpression: '#ttl = :oldTtl',
-      ExpressionAttributeNames: { '#ttl': 'ttl' },
-      ExpressionAttributeValues: { ':oldTtl': toTtl(old.expiresAt) },
-      Item: {
-        PK: jobPk(TENANT, JOB_ID),
-        status: 'pending',
-        fingerprint: 'fp-new',
-        executionName: out.job.executionName,
-      },
-    });
-  });
-
-  it('answers idempotency_key_in_use when another request replaced the expired job first', async () => {
-    const old = makeJob({ status: 'failed', expiresAt: '2025-05-01T00:00:00.000Z' });
-    ddb
-      .on(PutCommand)
-      .rejectsOnce(conditionFailed(itemOf(old)))
-      .rejects(conditionFailed());
-
-    const error = await rejection(store.create(makeJob(), 'fp', NOW));
-
-    expect(error).toBeInstanceOf(DomainError);
-    expect((error as DomainError).code).toBe('idempotency_key_in_use');
-  });
-
-  it('rethrows a failed condition that carries no item, and any other error', async () => {
+  it('rethrows a failed condition (an id clash is a bug) and any other error', async () => {
     ddb.on(PutCommand).rejectsOnce(conditionFailed());
     expect(await rejection(store.create(makeJob(), 'fp', NOW))).toBeInstanceOf(
       ConditionalCheckFailedException,

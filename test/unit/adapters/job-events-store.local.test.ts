@@ -1,7 +1,7 @@
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { DynamoJobStore, jobPk } from '../../../lambdas/adapters/dynamo-job-store.js';
-import { jobIdFor } from '../../../lambdas/domain/idempotency.js';
+import { newJobId } from '../../../lambdas/domain/idempotency.js';
 import { newJob } from '../../../lambdas/domain/job.js';
 import type { JobEvent } from '../../../lambdas/domain/job-events.js';
 import { liveExpiry } from '../../../lambdas/domain/retention.js';
@@ -24,7 +24,7 @@ useJobsTable(TABLE, (client) => {
 
 async function createdJob(tenant: string) {
   const job = newJob(
-    jobIdFor(tenant, undefined),
+    newJobId(),
     tenant,
     { agent: 'echo', input: {}, timeoutSeconds: 900 },
     T0,

@@ -1,9 +1,7 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { marshall } from '@aws-sdk/util-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { JOB_ID_PATTERN, jobIdFor } from '../../../lambdas/domain/idempotency.js';
+import { idempotencyKeyId, JOB_ID_PATTERN } from '../../../lambdas/domain/idempotency.js';
 import '../support/handler-env.js';
 import {
   apiEvent,
@@ -33,10 +31,28 @@ function post(body: unknown, headers: Record<string, string> = {}, raw?: string)
 
 const putCount = () => ddb.commandCalls(PutCommand).length;
 
+/** The job item the last keyed submit wrote, from its transaction. */
+const keyedJobItem = () =>
+  ddb.commandCalls(TransactWriteCommand).at(-1)?.args[0].input.TransactItems?.[1]?.Put?.Item as Record<
+    string,
+    string
+  >;
+
+/** From now on the table holds that job and its key item. */
+function storedAs(job: Record<string, string>) {
+  ddb.reset();
+  ddb.on(GetCommand).resolves({ Item: { jobId: job.id } });
+  ddb.on(GetCommand, { Key: { PK: job.PK, SK: 'JOB' } }).resolves({ Item: job });
+}
+
+const transactionCancelled = () =>
+  Object.assign(new Error('Transaction cancelled'), { name: 'TransactionCanceledException' });
+
 beforeEach(() => {
   ddb.reset();
   ddb.on(GetCommand).resolves({});
   ddb.on(PutCommand).resolves({});
+  ddb.on(TransactWriteCommand).resolves({});
   vi.useFakeTimers({ now: NOW, toFake: ['Date'] });
 });
 
@@ -122,20 +138,28 @@ describe('POST /v1/jobs', () => {
     expect(bodyOf(res).input).toEqual({ message: 'b64' });
   });
 
-  it('derives the job id from tenant and Idempotency-Key', async () => {
+  it('records the Idempotency-Key beside a job of its own id, in one transaction', async () => {
     const res = await post({ agent: 'echo', input: { message: 'm' } }, { 'Idempotency-Key': 'order-1' });
     expect(res.statusCode).toBe(202);
-    expect(bodyOf(res).id).toBe(jobIdFor(TENANT, 'order-1'));
+    const id = bodyOf(res).id as string;
+    expect(id).toMatch(JOB_ID_PATTERN);
+    const [keyPut, jobPut] = ddb.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems ?? [];
+    expect(keyPut?.Put?.Item).toMatchObject({
+      PK: `T#${TENANT}#I#${idempotencyKeyId(TENANT, 'order-1')}`,
+      SK: 'IDEMPOTENCY',
+      jobId: id,
+    });
+    expect(keyPut?.Put?.ConditionExpression).toBe('attribute_not_exists(PK)');
+    expect(jobPut?.Put?.Item).toMatchObject({ id, SK: 'JOB' });
+    expect(putCount()).toBe(0);
   });
 
-  it('replays the same key and body from one read and no write: 202, same job, Idempotent-Replayed', async () => {
+  it('replays the same key and body from two reads and no write: 202, same job, Idempotent-Replayed', async () => {
     const first = await post(
       { agent: 'echo', input: { message: 'm', steps: 2 } },
       { 'Idempotency-Key': 'order-2' },
     );
-    const stored = ddb.commandCalls(PutCommand)[0]?.args[0].input.Item as Record<string, unknown>;
-    ddb.reset();
-    ddb.on(GetCommand).resolves({ Item: stored });
+    storedAs(keyedJobItem());
     vi.setSystemTime(new Date(NOW.getTime() + 5_000));
 
     const again = await post(
@@ -149,34 +173,31 @@ describe('POST /v1/jobs', () => {
     expect(headerOf(again, 'location')).toBe(headerOf(first, 'location'));
     expect(headerOf(again, 'retry-after')).toBe('1');
     expect(bodyOf(again)).toEqual(bodyOf(first));
-    expect(putCount()).toBe(0);
-    expect(ddb.commandCalls(GetCommand)).toHaveLength(1);
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
+    expect(ddb.commandCalls(GetCommand)).toHaveLength(2);
   });
 
-  it('replays a duplicate that raced past the read from the failed condition, without another read', async () => {
+  it('replays the job of a duplicate that won the race for the key', async () => {
     await post({ agent: 'echo', input: { message: 'm' } }, { 'Idempotency-Key': 'race' });
-    const stored = ddb.commandCalls(PutCommand)[0]?.args[0].input.Item as Record<string, unknown>;
+    const stored = keyedJobItem();
     ddb.reset();
-    ddb.on(GetCommand).resolves({});
     ddb
-      .on(PutCommand)
-      .rejects(
-        new ConditionalCheckFailedException({ message: 'failed', $metadata: {}, Item: marshall(stored) }),
-      );
+      .on(GetCommand)
+      .resolvesOnce({})
+      .resolves({ Item: { jobId: stored.id } });
+    ddb.on(GetCommand, { Key: { PK: stored.PK, SK: 'JOB' } }).resolves({ Item: stored });
+    ddb.on(TransactWriteCommand).rejects(transactionCancelled());
 
     const again = await post({ agent: 'echo', input: { message: 'm' } }, { 'Idempotency-Key': 'race' });
 
     expect(again.statusCode).toBe(202);
     expect(headerOf(again, 'idempotent-replayed')).toBe('true');
-    expect(ddb.commandCalls(GetCommand)).toHaveLength(1);
-    expect(putCount()).toBe(1);
+    expect(bodyOf(again).id).toBe(stored.id);
   });
 
   it('refuses the same key with a different body: 422 idempotency_key_mismatch', async () => {
     await post({ agent: 'echo', input: { message: 'one' } }, { 'Idempotency-Key': 'order-3' });
-    const stored = ddb.commandCalls(PutCommand)[0]?.args[0].input.Item as Record<string, unknown>;
-    ddb.reset();
-    ddb.on(GetCommand).resolves({ Item: stored });
+    storedAs(keyedJobItem());
 
     const res = await post({ agent: 'echo', input: { message: 'two' } }, { 'Idempotency-Key': 'order-3' });
 
@@ -184,21 +205,8 @@ describe('POST /v1/jobs', () => {
     expect(headerOf(res, 'idempotent-replayed')).toBeUndefined();
   });
 
-  it('answers 409 idempotency_key_in_use with Retry-After when a concurrent request replaced an expired job', async () => {
-    const expired = {
-      ...marshall({
-        PK: 'x',
-        SK: 'JOB',
-        id: jobIdFor(TENANT, 'k'),
-        expiresAt: '2025-01-01T00:00:00.000Z',
-        ttl: 1,
-        fingerprint: 'f',
-      }),
-    };
-    ddb
-      .on(PutCommand)
-      .rejectsOnce(new ConditionalCheckFailedException({ message: 'failed', $metadata: {}, Item: expired }))
-      .rejects(new ConditionalCheckFailedException({ message: 'failed', $metadata: {} }));
+  it('answers 409 idempotency_key_in_use with Retry-After when the key is taken but its job not readable', async () => {
+    ddb.on(TransactWriteCommand).rejects(transactionCancelled());
 
     const res = await post({ agent: 'echo', input: { message: 'm' } }, { 'Idempotency-Key': 'k' });
 
