@@ -33,6 +33,7 @@ import type {
   ListQuery,
   LiveJob,
   StepSnapshot,
+  SweepCursor,
   UnfinishedJob,
 } from '../domain/job-store.js';
 import type { RetentionPolicy } from '../domain/retention.js';
@@ -44,8 +45,16 @@ export const LIST_INDEX = TABLE_KEYS.listIndex;
 const KEY_SK = 'KEY';
 /** An Idempotency-Key's item: which job the key created. */
 const IDEMPOTENCY_SK = 'IDEMPOTENCY';
+/**
+ * What a step's write clears once the wait for input it follows is over: the answered wait's task
+ * token and when it was answered (see `answeredWait`).
+ */
+const RESUMED = `${INPUT_TOKEN_ATTRIBUTE}, answeredAt`;
 /** A terminal write takes the job out of the sparse live index. */
 const LIVE_KEYS = `${TABLE_KEYS.livePartition}, ${TABLE_KEYS.liveSort}`;
+/** Where the sweep stopped reading the live index, so the next run goes on from there. */
+const SWEEP_CURSOR_KEY = { PK: 'SWEEP', SK: 'CURSOR' } as const;
+const START: SweepCursor = { shard: 0 };
 /** How many index pages one list request may read while a status filter skips items. */
 const MAX_LIST_PAGES = 5;
 
@@ -71,6 +80,8 @@ interface JobItem extends Omit<Job, 'startedAt'> {
   answer?: JsonValue;
   /** Step Functions task token of the wait for input; internal, never shown to clients. */
   inputToken?: string;
+  /** When the wait for input was answered; cleared with the token by the next step's write. */
+  answeredAt?: string;
   /** The events the last write caused, in order; the events consumer turns them into log items. */
   lastEventTypes: JobEventType[];
   progressData?: JsonValue;
@@ -89,6 +100,7 @@ const INTERNAL_ATTRIBUTES = [
   'agentState',
   'answer',
   INPUT_TOKEN_ATTRIBUTE,
+  'answeredAt',
   'lastEventTypes',
   'progressData',
 ] as const;
@@ -319,7 +331,7 @@ export class DynamoJobStore implements JobStore {
     const outcome = await this.clientUpdate(tenant, id, now, {
       UpdateExpression:
         `SET #status = :cancelled, completedAt = :at, updatedAt = :at, expiresAt = :exp, #ttl = :ttl, ${events.update} ` +
-        `REMOVE agentState, ${INPUT_TOKEN_ATTRIBUTE}, ${LIVE_KEYS}`,
+        `REMOVE agentState, ${RESUMED}, ${LIVE_KEYS}`,
       ConditionExpression: `attribute_exists(PK) AND expiresAt > :now AND #status IN (${from.inList})`,
       ExpressionAttributeNames: { '#status': 'status', '#ttl': 'ttl' },
       ExpressionAttributeValues: {
@@ -349,13 +361,28 @@ export class DynamoJobStore implements JobStore {
     };
   }
 
+  async answeredWait(tenant: string, id: string) {
+    const { Item } = await this.client.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { PK: jobPk(tenant, id), SK: JOB_SK },
+        ProjectionExpression: `#status, ${RESUMED}`,
+        ExpressionAttributeNames: { '#status': 'status' },
+        ConsistentRead: true,
+      }),
+    );
+    const token = Item?.[INPUT_TOKEN_ATTRIBUTE] as string | undefined;
+    if (Item?.status !== 'running' || token === undefined || Item.answeredAt === undefined) return undefined;
+    return { token, answeredAt: Item.answeredAt as string };
+  }
+
   async checkpoint(tenant: string, id: string, cp: Checkpoint, now: Date) {
     const events = announce('job.progress');
     return this.conditionalUpdate(
       tenant,
       id,
       'SET progress = :progress, progressData = :data, completedSteps = :steps, agentState = :state, ' +
-        `updatedAt = :at, ${events.update}`,
+        `updatedAt = :at, ${events.update} REMOVE ${RESUMED}`,
       {
         ...events.values,
         ...stepValues(cp),
@@ -375,7 +402,7 @@ export class DynamoJobStore implements JobStore {
       id,
       'SET #status = :succeeded, #result = :result, progress = :progress, progressData = :data, ' +
         `completedSteps = :steps, completedAt = :at, updatedAt = :at, expiresAt = :exp, #ttl = :ttl, ${events.update} ` +
-        `REMOVE agentState, ${LIVE_KEYS}`,
+        `REMOVE agentState, ${RESUMED}, ${LIVE_KEYS}`,
       {
         ...events.values,
         ':succeeded': 'succeeded',
@@ -397,7 +424,7 @@ export class DynamoJobStore implements JobStore {
       tenant,
       id,
       'SET #status = :waiting, inputRequest = :request, progress = :progress, progressData = :data, ' +
-        `completedSteps = :steps, agentState = :state, updatedAt = :at, ${events.update} REMOVE answer`,
+        `completedSteps = :steps, agentState = :state, updatedAt = :at, ${events.update} REMOVE answer, ${RESUMED}`,
       {
         ...events.values,
         ':waiting': 'input_required',
@@ -414,10 +441,11 @@ export class DynamoJobStore implements JobStore {
     const at = now.toISOString();
     const events = announce('job.running');
     const outcome = await this.clientUpdate(tenant, id, now, {
-      // The token stays in the stream's old image, where the consumer that resumes the execution reads it.
+      // The token stays until the next step's write: until then the table itself says the wait
+      // was answered and may still need resuming (the stream consumer does it; the sweep repeats it).
       UpdateExpression:
-        `SET #status = :running, answer = :answer, updatedAt = :at, ${events.update} ` +
-        `REMOVE inputRequest, ${INPUT_TOKEN_ATTRIBUTE}`,
+        `SET #status = :running, answer = :answer, answeredAt = :at, updatedAt = :at, ${events.update} ` +
+        'REMOVE inputRequest',
       ConditionExpression: 'attribute_exists(PK) AND expiresAt > :at AND #status = :waiting',
       ExpressionAttributeNames: { '#status': 'status' },
       ExpressionAttributeValues: {
@@ -499,7 +527,7 @@ export class DynamoJobStore implements JobStore {
           Key: { PK: jobPk(tenant, id), SK: JOB_SK },
           UpdateExpression:
             'SET #status = :failed, #error = :error, completedAt = :at, updatedAt = :at, expiresAt = :exp, ' +
-            `#ttl = :ttl, ${events.update} REMOVE agentState, ${INPUT_TOKEN_ATTRIBUTE}, ${LIVE_KEYS}`,
+            `#ttl = :ttl, ${events.update} REMOVE agentState, ${RESUMED}, ${LIVE_KEYS}`,
           ConditionExpression:
             executionName === undefined
               ? `#status IN (${from.inList})`
@@ -546,7 +574,7 @@ export class DynamoJobStore implements JobStore {
             'SET #status = :pending, attempt = :attempt, executionName = :execution, progress = :progress, ' +
             'completedSteps = :zero, #error = :null, #result = :null, inputRequest = :null, completedAt = :null, ' +
             'updatedAt = :at, expiresAt = :exp, #ttl = :ttl, GSI2PK = :shard, GSI2SK = :liveSort, ' +
-            `${events.update} REMOVE startedAt, agentState, answer, progressData, ${INPUT_TOKEN_ATTRIBUTE}`,
+            `${events.update} REMOVE startedAt, agentState, answer, progressData, ${RESUMED}`,
           // The attempt read above must still be current: two operators cannot both redrive it.
           ConditionExpression: '#status = :failed AND attempt = :previous',
           ExpressionAttributeNames: {
@@ -641,9 +669,18 @@ export class DynamoJobStore implements JobStore {
     );
   }
 
-  async listLive(before: string): Promise<LiveJob[]> {
-    const items = await querySweepIndex(this.client, this.tableName, LIVE_SHARD_PREFIX, before);
-    return items.map((i) => ({
+  async listLivePage(before: string, from: SweepCursor, limit: number) {
+    const out = await this.client.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: TABLE_KEYS.liveIndex,
+        KeyConditionExpression: 'GSI2PK = :shard AND GSI2SK < :before',
+        ExpressionAttributeValues: { ':shard': `${LIVE_SHARD_PREFIX}${from.shard}`, ':before': before },
+        ExclusiveStartKey: from.after,
+        Limit: limit,
+      }),
+    );
+    const jobs: LiveJob[] = (out.Items ?? []).map((i) => ({
       tenant: i.tenant,
       jobId: i.id,
       pk: i.PK,
@@ -651,6 +688,26 @@ export class DynamoJobStore implements JobStore {
       executionName: i.executionName,
       createdAt: i.createdAt,
     }));
+    const after = out.LastEvaluatedKey as Record<string, string> | undefined;
+    let next: SweepCursor | undefined;
+    if (after) next = { shard: from.shard, after };
+    else if (from.shard + 1 < LIVE_SHARDS) next = { shard: from.shard + 1 };
+    return { jobs, next };
+  }
+
+  async sweepCursor(): Promise<SweepCursor> {
+    const { Item } = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: SWEEP_CURSOR_KEY, ConsistentRead: true }),
+    );
+    return Item
+      ? { shard: Item.shard as number, after: Item.after as Record<string, string> | undefined }
+      : START;
+  }
+
+  async saveSweepCursor(cursor: SweepCursor) {
+    await this.client.send(
+      new PutCommand({ TableName: this.tableName, Item: { ...SWEEP_CURSOR_KEY, ...cursor } }),
+    );
   }
 
   /** Every job not yet finished, across tenants. A Scan: for the local stack's restart recovery only. */

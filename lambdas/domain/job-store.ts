@@ -44,6 +44,12 @@ export interface LiveJob {
   createdAt: string;
 }
 
+/** A position in the live index: a shard and, within it, the key of the last job read. */
+export interface SweepCursor {
+  shard: number;
+  after?: Record<string, string> | undefined;
+}
+
 export interface UnfinishedJob {
   tenant: string;
   jobId: string;
@@ -99,6 +105,11 @@ export interface JobStore {
    */
   submitInput(tenant: string, id: string, answer: JsonValue, now: Date): Promise<Job>;
   /**
+   * An answered wait for input whose execution may not have been resumed yet: the job is running
+   * again and no step has written since the answer. Undefined otherwise.
+   */
+  answeredWait(tenant: string, id: string): Promise<{ token: string; answeredAt: string } | undefined>;
+  /**
    * Runs a failed job again (operators only): one conditional write back to `pending` with the
    * attempt incremented and a new execution name, which the stream turns into a new execution.
    */
@@ -119,6 +130,16 @@ export interface JobStore {
   tenantForKey(keyHash: string): Promise<string | undefined>;
   putApiKey(keyHash: string, tenant: string): Promise<void>;
   listUnfinished(): Promise<UnfinishedJob[]>;
-  /** Live jobs created before `before` (ISO time), from the sparse live index. */
-  listLive(before: string): Promise<LiveJob[]>;
+  /**
+   * Up to `limit` live jobs created before `before` (ISO time), from the sparse live index, read
+   * from `from` on; `next` is where the following page starts, undefined once every shard is read.
+   */
+  listLivePage(
+    before: string,
+    from: SweepCursor,
+    limit: number,
+  ): Promise<{ jobs: LiveJob[]; next: SweepCursor | undefined }>;
+  /** Where the last sweep stopped (the start of the index when none did). */
+  sweepCursor(): Promise<SweepCursor>;
+  saveSweepCursor(cursor: SweepCursor): Promise<void>;
 }

@@ -134,12 +134,14 @@ describe('IAM: least privilege per function', () => {
     ],
     'sweep-jobs': [
       'dynamodb:GetItem',
+      'dynamodb:PutItem',
       'dynamodb:Query',
       'dynamodb:UpdateItem',
       'sqs:GetQueueAttributes',
       'sqs:GetQueueUrl',
       'sqs:SendMessage',
       'states:DescribeExecution',
+      'states:SendTaskSuccess',
       'states:StartExecution',
     ],
     'job-stream': [

@@ -240,7 +240,10 @@ describe('job sweep', () => {
   it('may start executions of this state machine and describe only its executions', () => {
     const statements = roleStatements(json, logicalId(stack.sweeper.handler.role));
     const sm = logicalId(stack.workflow.stateMachine);
-    expect(statements).toContainEqual({ actions: ['states:StartExecution'], resource: { Ref: sm } });
+    expect(statements).toContainEqual({
+      actions: ['states:StartExecution', 'states:SendTaskSuccess'],
+      resource: { Ref: sm },
+    });
     const describeGrant = statements.find((s) => s.actions.includes('states:DescribeExecution'));
     expect(JSON.stringify(describeGrant?.resource)).toContain(
       `":execution:",{"Fn::GetAtt":["${sm}","Name"]},":*"`,

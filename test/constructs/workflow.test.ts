@@ -374,7 +374,7 @@ describe('state machine resource', () => {
     }
   });
 
-  it('lets only the job stream consumer (answers) and the agent step (its own task) complete tasks, of this state machine', () => {
+  it('lets only the job stream consumer and the sweep (answers) and the agent step (its own task) complete tasks, of this state machine', () => {
     const functions = handlerFunctions(stack);
     const taskActions = /^states:SendTask/;
     const granted = [...functions.entries()]
@@ -385,7 +385,7 @@ describe('state machine resource', () => {
         ),
       }))
       .filter((f) => f.statements.length > 0);
-    expect(granted.map((f) => f.name).sort()).toEqual(['agent-step', 'job-stream']);
+    expect(granted.map((f) => f.name).sort()).toEqual(['agent-step', 'job-stream', 'sweep-jobs']);
     const sm = { Ref: logicalId(stack.workflow.stateMachine) };
     for (const f of granted) for (const s of f.statements) expect(s.resource, f.name).toEqual(sm);
     const actions = (name: string) =>
@@ -395,6 +395,7 @@ describe('state machine resource', () => {
         .filter((a) => taskActions.test(a))
         .sort();
     expect(actions('job-stream')).toEqual(['states:SendTaskSuccess']);
+    expect(actions('sweep-jobs')).toEqual(['states:SendTaskSuccess']);
     expect(actions('agent-step')).toEqual([
       'states:SendTaskFailure',
       'states:SendTaskHeartbeat',

@@ -378,6 +378,45 @@ describe('DynamoJobStore on DynamoDB Local', () => {
     expect(item).toMatchObject({ completedSteps: 3, ttl: toTtl(new Date(at(5).getTime() + 7 * DAY)) });
   });
 
+  it('an answer keeps the wait token on the item until the next step writes, so the wait can be resumed again', async () => {
+    const tenant = freshTenant();
+    const j = job(tenant, T0);
+    await store.create(j, 'fp', T0);
+    await markRunning(tenant, j.id, at(1));
+    const progress = { fraction: 0.5, step: 1, message: null };
+    await store.requestInput(
+      tenant,
+      j.id,
+      { completedSteps: 1, progress, state: {} },
+      { prompt: 'ok?' },
+      at(2),
+    );
+    // What the workflow's WaitForInput task writes.
+    await doc.send(
+      new UpdateCommand({
+        TableName: TABLE,
+        Key: { PK: jobPk(tenant, j.id), SK: 'JOB' },
+        UpdateExpression: 'SET inputToken = :token',
+        ExpressionAttributeValues: { ':token': 'token-1' },
+      }),
+    );
+    expect(await store.answeredWait(tenant, j.id)).toBeUndefined();
+
+    await store.submitInput(tenant, j.id, { ok: true }, at(3));
+
+    expect(await store.answeredWait(tenant, j.id)).toEqual({
+      token: 'token-1',
+      answeredAt: at(3).toISOString(),
+    });
+    expect((await store.get(tenant, j.id, at(3)))?.status).toBe('running');
+    expect(await store.get(tenant, j.id, at(3))).not.toHaveProperty('answeredAt');
+    expect(
+      await store.checkpoint(tenant, j.id, { completedSteps: 2, progress, state: { answered: true } }, at(4)),
+    ).toBe(true);
+    expect(await store.answeredWait(tenant, j.id)).toBeUndefined();
+    expect(await rawItem(tenant, j.id)).not.toHaveProperty('inputToken');
+  });
+
   it('a step write after a cancel is refused', async () => {
     const tenant = freshTenant();
     const j = job(tenant, T0);

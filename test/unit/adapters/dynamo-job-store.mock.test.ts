@@ -359,7 +359,7 @@ describe('step writes', () => {
       },
     });
     // Finished: out of the sparse live index the sweep reads.
-    expect(input?.UpdateExpression).toMatch(/REMOVE agentState, GSI2PK, GSI2SK$/);
+    expect(input?.UpdateExpression).toMatch(/REMOVE agentState, inputToken, answeredAt, GSI2PK, GSI2SK$/);
   });
 
   it('fail moves a live job to failed with 30-day retention; false when already terminal', async () => {
@@ -504,17 +504,31 @@ describe('live index', () => {
             ]
           : [],
     }));
-    expect(await store.listLive('2025-06-01T09:55:00.000Z')).toEqual([
-      {
-        tenant: TENANT,
-        jobId: JOB_ID,
-        pk: jobPk(TENANT, JOB_ID),
-        status: 'running',
-        executionName: `${JOB_ID}-r2`,
-        createdAt: '2025-01-01T00:00:00.000Z',
-      },
-    ]);
-    expect(ddb.commandCalls(QueryCommand)).toHaveLength(4);
+    const job = {
+      tenant: TENANT,
+      jobId: JOB_ID,
+      pk: jobPk(TENANT, JOB_ID),
+      status: 'running',
+      executionName: `${JOB_ID}-r2`,
+      createdAt: '2025-01-01T00:00:00.000Z',
+    };
+    const before = '2025-06-01T09:55:00.000Z';
+    expect(await store.listLivePage(before, { shard: 1 }, 16)).toEqual({ jobs: [], next: { shard: 2 } });
+    expect(await store.listLivePage(before, { shard: 2 }, 16)).toEqual({ jobs: [job], next: { shard: 3 } });
+    expect(await store.listLivePage(before, { shard: 3 }, 16)).toEqual({ jobs: [], next: undefined });
+    expect(ddb.commandCalls(QueryCommand)[1]?.args[0].input).toMatchObject({
+      IndexName: 'GSI2',
+      ExpressionAttributeValues: { ':shard': 'LIVE#2', ':before': before },
+      Limit: 16,
+    });
+  });
+
+  it('continues a shard from the key where the last page stopped', async () => {
+    const after = { PK: 'p', SK: 'JOB', GSI2PK: 'LIVE#1', GSI2SK: 's' };
+    ddb.on(QueryCommand).resolves({ Items: [], LastEvaluatedKey: after });
+    const page = await store.listLivePage('2025-06-01T09:55:00.000Z', { shard: 1, after }, 16);
+    expect(page.next).toEqual({ shard: 1, after });
+    expect(ddb.commandCalls(QueryCommand)[0]?.args[0].input.ExclusiveStartKey).toEqual(after);
   });
 
   it('fails a job only while it is still on the given execution, when one is given', async () => {

@@ -73,7 +73,7 @@ describe('POST /v1/jobs/{id}/input', () => {
         ':eventTypes': ['job.running'],
       },
     });
-    expect(calls[0]?.args[0].input.UpdateExpression).toMatch(/REMOVE inputRequest, inputToken$/);
+    expect(calls[0]?.args[0].input.UpdateExpression).toMatch(/answeredAt = :at.*REMOVE inputRequest$/);
   });
 
   it('checks the answer against the request schema: 400 invalid_input and no write', async () => {
