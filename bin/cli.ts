@@ -13,6 +13,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoJobStore } from '../lambdas/adapters/dynamo-job-store.js';
 import { type BatchJob, jobsInStreamBatch, type StreamBatchInfo } from '../lambdas/adapters/stream-batch.js';
 import { LOCAL_ENDPOINTS_FILE, type LocalEndpointsFile } from '../lambdas/local/cli-endpoints.js';
+import { EVENTS_USAGE, eventsMain } from './events-cli.js';
 import { WEBHOOK_SECRET_USAGE, webhookSecretMain } from './webhook-secrets-cli.js';
 
 /**
@@ -25,6 +26,7 @@ const USAGE = `usage: agent-jobs dlq list | show <jobId> | redrive <jobId...>
   [--table <name>] [--job-dlq <url>] [--start-dlq <url>]   (or AGENT_JOBS_TABLE_NAME, AGENT_JOBS_JOB_DLQ_URL, AGENT_JOBS_START_DLQ_URL:
                                                            the stack outputs TableName, JobDlqUrl, StartDlqUrl)
   [--local [dataDir]]                                      the local stack (default .data)
+${EVENTS_USAGE}
 ${WEBHOOK_SECRET_USAGE}`;
 
 export interface CliConfig {
@@ -232,6 +234,7 @@ export async function run(command: string[], config: CliConfig, out: (line: stri
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const args = [...argv];
   if (args[0] === 'webhook-secret') return webhookSecretMain(args.slice(1), env);
+  if (args[0] === 'events') return eventsMain(args.slice(1), env);
   if (args[0] !== 'dlq' || !args[1]) {
     console.error(USAGE);
     return 2;

@@ -633,6 +633,36 @@ export class DynamoJobStore implements JobStore {
     return { events, next };
   }
 
+  /** The job's last committed write as its item records it, or undefined for a missing job. */
+  async latestWrite(tenant: string, id: string) {
+    const item = await this.getItem(tenant, id);
+    if (!item) return undefined;
+    const previousSeq = (item.eventSeq ?? 0) - (item.lastEventTypes?.length ?? 0);
+    return committedWrite(item as unknown as Record<string, unknown>, { eventSeq: previousSeq });
+  }
+
+  /** Every seq in the job's log, with its time. */
+  async loggedEvents(tenant: string, id: string): Promise<Map<number, string>> {
+    const logged = new Map<number, string>();
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const out = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'PK = :pk AND begins_with(SK, :events)',
+          ProjectionExpression: 'seq, #at',
+          ExpressionAttributeNames: { '#at': 'at' },
+          ExpressionAttributeValues: { ':pk': jobPk(tenant, id), ':events': EVENT_SK_PREFIX },
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const e of out.Items ?? []) logged.set(e.seq as number, e.at as string);
+      startKey = out.LastEvaluatedKey;
+    } while (startKey);
+    return logged;
+  }
+
   async putEvent(tenant: string, id: string, event: JobEvent, ttl: number) {
     try {
       await this.client.send(

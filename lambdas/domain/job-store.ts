@@ -125,6 +125,8 @@ export interface JobStore {
     id: string,
     query: EventQuery,
   ): Promise<{ events: JobEvent[]; next: number | undefined }>;
+  /** Every seq in the job's log, with its time (for repairing a log with gaps). */
+  loggedEvents(tenant: string, id: string): Promise<Map<number, string>>;
   /** Appends one event unless its seq is already taken (a redelivered write): false then. */
   putEvent(tenant: string, id: string, event: JobEvent, ttl: number): Promise<boolean>;
   tenantForKey(keyHash: string): Promise<string | undefined>;
