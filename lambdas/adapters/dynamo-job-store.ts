@@ -37,7 +37,14 @@ import type {
   UnfinishedJob,
 } from '../domain/job-store.js';
 import type { RetentionPolicy } from '../domain/retention.js';
-import { DEFAULT_RETENTION, isExpired, liveExpiry, terminalExpiry, toTtl } from '../domain/retention.js';
+import {
+  DEFAULT_RETENTION,
+  isExpired,
+  liveExpiry,
+  logExpiry,
+  terminalExpiry,
+  toTtl,
+} from '../domain/retention.js';
 import { withoutSdkLogging } from './sdk-clients.js';
 
 export { JOB_SK };
@@ -631,6 +638,56 @@ export class DynamoJobStore implements JobStore {
     const events = (out.Items ?? []).map(({ seq, type, at, data }) => ({ seq, type, at, data }) as JobEvent);
     const next = out.LastEvaluatedKey && seqOf(out.LastEvaluatedKey.SK as string);
     return { events, next };
+  }
+
+  /** TTL of the event and delivery items a write leaves the job in this state causes. */
+  logTtl(job: Job): number {
+    return toTtl(logExpiry(job, this.retention));
+  }
+
+  /**
+   * Gives the job's event and delivery items that would expire before it the job's own TTL: run
+   * by the job's terminal write, whose expiry may lie beyond what its live writes assumed.
+   * Returns how many it extended (none for a job that ended as those writes assumed).
+   */
+  async extendLog(tenant: string, id: string, ttl: number): Promise<number> {
+    let extended = 0;
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const out = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'PK = :pk AND SK < :job',
+          FilterExpression: '#ttl < :ttl',
+          ProjectionExpression: 'PK, SK',
+          ExpressionAttributeNames: { '#ttl': 'ttl' },
+          ExpressionAttributeValues: { ':pk': jobPk(tenant, id), ':job': JOB_SK, ':ttl': ttl },
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const key of out.Items ?? []) if (await this.extendItem(key, ttl)) extended++;
+      startKey = out.LastEvaluatedKey;
+    } while (startKey);
+    return extended;
+  }
+
+  private async extendItem(key: Record<string, unknown>, ttl: number): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { PK: key.PK, SK: key.SK },
+          UpdateExpression: 'SET #ttl = :ttl',
+          ConditionExpression: 'attribute_exists(SK) AND #ttl < :ttl',
+          ExpressionAttributeNames: { '#ttl': 'ttl' },
+          ExpressionAttributeValues: { ':ttl': ttl },
+        }),
+      );
+      return true;
+    } catch (e) {
+      if (isConditionFailure(e)) return false;
+      throw e;
+    }
   }
 
   /** The job's last committed write as its item records it, or undefined for a missing job. */

@@ -22,16 +22,17 @@ export class EventLogRepair {
     const latest = await this.store.latestWrite(tenant, id);
     if (!latest) return [];
     const missing = missingEvents(latest.write, await this.store.loggedEvents(tenant, id));
+    const ttl = this.store.logTtl(latest.write.job);
     const repaired: RepairedEvent[] = [];
     for (const r of missing) {
-      if (await this.store.putEvent(tenant, id, r.event, latest.ttl)) repaired.push(r);
+      if (await this.store.putEvent(tenant, id, r.event, ttl)) repaired.push(r);
     }
     // The webhook the last write calls for, whether its event was lost or only its delivery: created
     // pending and already due, it gets its queue message from the sweep's overdue requeue. Earlier
     // writes' webhooks announced states the job has left, and are not sent late.
     for (const event of eventsOfWrite(latest.write)) {
       const delivery = deliveryFor(tenant, latest.write.job, event);
-      if (delivery) await this.deliveries.create(delivery, latest.ttl);
+      if (delivery) await this.deliveries.create(delivery, ttl);
     }
     return repaired;
   }

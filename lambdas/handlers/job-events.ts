@@ -4,6 +4,7 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { committedWrite, jobStoreFromEnv } from '../adapters/dynamo-job-store.js';
 import { webhookOutboxFromEnv } from '../adapters/webhook-outbox.js';
+import { isTerminal } from '../domain/job.js';
 import { eventsOfWrite } from '../domain/job-events.js';
 
 const logger = new Logger({ serviceName: 'agent-jobs' });
@@ -25,10 +26,13 @@ export async function appendEvents(record: DynamoDBRecord): Promise<number> {
   const found = committedWrite(image(record.dynamodb?.NewImage), image(record.dynamodb?.OldImage));
   if (!found) return 0;
   let appended = 0;
+  const ttl = store.logTtl(found.write.job);
   for (const event of eventsOfWrite(found.write)) {
-    if (await store.putEvent(found.tenant, found.id, event, found.ttl)) appended++;
-    await outbox.enqueue(found.tenant, found.write.job, event, found.ttl);
+    if (await store.putEvent(found.tenant, found.id, event, ttl)) appended++;
+    await outbox.enqueue(found.tenant, found.write.job, event, ttl);
   }
+  // The log expires with the job: a job kept longer than its live writes assumed extends it.
+  if (isTerminal(found.write.job.status)) await store.extendLog(found.tenant, found.id, found.ttl);
   return appended;
 }
 

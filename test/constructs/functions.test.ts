@@ -75,7 +75,7 @@ describe('environment wiring: each function gets what it reads, nothing else', (
     'job-stream': [...BASE_ENV, ENV.stateMachineArn].sort(),
     'list-events': TABLE_ENV,
     'stream-job': [...TABLE_ENV, ENV.streamMaxSeconds].sort(),
-    'job-events': [...TABLE_ENV, ENV.webhookQueueUrl].sort(),
+    'job-events': [...FINISHING_ENV, ENV.webhookQueueUrl].sort(),
     'list-deliveries': TABLE_ENV,
     'replay-delivery': [...FINISHING_ENV, ENV.webhookQueueUrl].sort(),
     'deliver-webhook': [
@@ -187,6 +187,8 @@ describe('IAM: least privilege per function', () => {
       'dynamodb:GetShardIterator',
       'dynamodb:ListStreams',
       'dynamodb:PutItem',
+      'dynamodb:Query',
+      'dynamodb:UpdateItem',
       'sqs:GetQueueAttributes',
       'sqs:GetQueueUrl',
       'sqs:SendMessage',

@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -56,6 +56,7 @@ beforeEach(() => {
   ddb.reset();
   sqs.reset();
   sqs.on(SendMessageCommand).resolves({ MessageId: 'm-1' });
+  ddb.on(QueryCommand).resolves({ Items: [] });
 });
 
 describe('job-events stream consumer', () => {
@@ -70,10 +71,35 @@ describe('job-events stream consumer', () => {
       expect(put).toMatchObject({
         TableName: TABLE_NAME,
         ConditionExpression: 'attribute_not_exists(SK)',
-        Item: { PK: jobPk(TENANT, JOB_ID), ttl: TTL },
+        Item: { PK: jobPk(TENANT, JOB_ID) },
       });
     }
+    // A live job's events expire when the job would if it ended by its deadline; a terminal one's with it.
+    const liveBound = Date.parse(created.updatedAt) / 1000 + created.timeoutSeconds + 3_600 + 7 * 86_400;
+    expect(puts.map((p) => p.Item?.ttl)).toEqual([liveBound, TTL, TTL]);
     expect(puts[2]?.Item).toMatchObject({ seq: 4, at: succeeded.updatedAt, data: { status: 'succeeded' } });
+  });
+
+  it("gives the job's earlier event and delivery items with a shorter expiry the terminal write's", async () => {
+    ddb.on(PutCommand).resolves({});
+    ddb.on(UpdateCommand).resolves({});
+    const early = { PK: jobPk(TENANT, JOB_ID), SK: 'E#0000000001' };
+    ddb.on(QueryCommand).resolves({ Items: [early] });
+    expect(await handler({ Records: [finish()] })).toEqual({ batchItemFailures: [] });
+    expect(ddb.commandCalls(QueryCommand)[0]?.args[0].input).toMatchObject({
+      KeyConditionExpression: 'PK = :pk AND SK < :job',
+      FilterExpression: '#ttl < :ttl',
+      ExpressionAttributeValues: { ':pk': jobPk(TENANT, JOB_ID), ':job': 'JOB', ':ttl': TTL },
+    });
+    expect(ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input)).toEqual([
+      expect.objectContaining({ Key: early, ExpressionAttributeValues: { ':ttl': TTL } }),
+    ]);
+  });
+
+  it('extends nothing on a write that leaves the job live', async () => {
+    ddb.on(PutCommand).resolves({});
+    await handler({ Records: [record(image(created, ['job.created']))] });
+    expect(ddb.commandCalls(QueryCommand)).toHaveLength(0);
   });
 
   it('treats a redelivered record as done: the taken seqs are not an error and nothing is written twice', async () => {
