@@ -1,5 +1,5 @@
 import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { interceptLocalhostDns } from 'fauxqs';
 import { afterAll, describe, expect, inject, it } from 'vitest';
@@ -117,5 +117,48 @@ describe('sweep', () => {
     await sweep();
     expect((await api.get(body.id)).body.status).toBe('input_required');
     await api.cancel(body.id);
+  });
+
+  it('resumes an answered job whose resume never reached its execution, which then runs to the end', async () => {
+    const { body } = await api.create({ agent: 'approval', input: {} });
+    await api.waitForStatus(body.id, 'input_required');
+    const key = { PK: jobPk(TENANT, body.id), SK: 'JOB' };
+    const table = inject('handlerEnv').JOBS_TABLE_NAME;
+    const until = Date.now() + 10_000;
+    while (!(await ddb.send(new GetCommand({ TableName: table, Key: key }))).Item?.inputToken) {
+      if (Date.now() > until) throw new Error('the wait never stored its token');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    // The answer as the API records it, in two writes the stream consumer resumes nothing from
+    // (it resumes only on input_required -> running): the state a dead-lettered record leaves.
+    const answeredAt = new Date(Date.now() - 5_000).toISOString();
+    await ddb.send(
+      new UpdateCommand({
+        TableName: table,
+        Key: key,
+        UpdateExpression: 'SET #status = :parked REMOVE inputRequest',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':parked': 'pending' },
+      }),
+    );
+    await ddb.send(
+      new UpdateCommand({
+        TableName: table,
+        Key: key,
+        UpdateExpression: 'SET #status = :running, answer = :answer, answeredAt = :at',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: {
+          ':running': 'running',
+          ':answer': { approved: true },
+          ':at': answeredAt,
+        },
+      }),
+    );
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect((await api.get(body.id)).body.status).toBe('running');
+
+    expect((await sweep()).resumed).toBe(1);
+    const done = await api.waitForTerminal(body.id);
+    expect(done.body).toMatchObject({ status: 'succeeded', result: { answer: { approved: true } } });
   });
 });
