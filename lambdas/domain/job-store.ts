@@ -24,7 +24,7 @@ export interface EventQuery {
   /** Seq of the last event the reader has; the page starts after it (0 for the whole log). */
   after: number;
   limit: number;
-  /** The job's createdAt: older events belong to an expired job that once had the same id. */
+  /** The job's createdAt: an older event in its partition cannot be this job's. */
   since: string;
 }
 
