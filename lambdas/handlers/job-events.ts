@@ -5,7 +5,7 @@ import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 
 import { committedWrite, jobStoreFromEnv } from '../adapters/dynamo-job-store.js';
 import { webhookOutboxFromEnv } from '../adapters/webhook-outbox.js';
 import { isTerminal } from '../domain/job.js';
-import { eventsOfWrite } from '../domain/job-events.js';
+import { type CommittedWrite, eventsOfWrite, missingEvents } from '../domain/job-events.js';
 
 const logger = new Logger({ serviceName: 'agent-jobs' });
 const store = jobStoreFromEnv();
@@ -31,9 +31,26 @@ export async function appendEvents(record: DynamoDBRecord): Promise<number> {
     if (await store.putEvent(found.tenant, found.id, event, ttl)) appended++;
     await outbox.enqueue(found.tenant, found.write.job, event, ttl);
   }
-  // The log expires with the job: a job kept longer than its live writes assumed extends it.
-  if (isTerminal(found.write.job.status)) await store.extendLog(found.tenant, found.id, found.ttl);
+  if (isTerminal(found.write.job.status))
+    appended += await closeLog(found.tenant, found.id, found.write, found.ttl);
   return appended;
+}
+
+/**
+ * A terminal write closes the job's log. Every earlier record of the job has been applied or given
+ * up on (a shard's records are handed over in order), so a seq still missing was lost with a batch
+ * in the events DLQ: it is filled now (see `missingEvents`), and no reader waits on a hole. And the
+ * log expires with the job: items that would expire before it (a failure is kept longer than live
+ * writes assume) get its expiry.
+ */
+async function closeLog(tenant: string, id: string, write: CommittedWrite, ttl: number): Promise<number> {
+  let filled = 0;
+  for (const { event } of missingEvents(write, await store.loggedEvents(tenant, id))) {
+    if (await store.putEvent(tenant, id, event, ttl)) filled++;
+  }
+  if (filled > 0) logger.warn('lost events filled', { jobId: id, filled });
+  await store.extendLog(tenant, id, ttl);
+  return filled;
 }
 
 /**

@@ -56,8 +56,20 @@ beforeEach(() => {
   ddb.reset();
   sqs.reset();
   sqs.on(SendMessageCommand).resolves({ MessageId: 'm-1' });
-  ddb.on(QueryCommand).resolves({ Items: [] });
+  logAlready([1, 2]);
 });
+
+/**
+ * The job's log as the table would answer for it: `seqs` from earlier records, plus every event
+ * put (or refused as already there) since.
+ */
+function logAlready(seqs: number[]) {
+  ddb.on(QueryCommand).callsFake((input: { ExpressionAttributeValues: Record<string, unknown> }) => {
+    if (!input.ExpressionAttributeValues[':events']) return { Items: [] };
+    const put = putItems().filter((p) => String(p.Item?.SK).startsWith('E#'));
+    return { Items: [...seqs.map((seq) => ({ seq, at: created.updatedAt })), ...put.map((p) => p.Item)] };
+  });
+}
 
 describe('job-events stream consumer', () => {
   it('appends each event a write caused under E#<padded seq>, only if that seq is free', async () => {
@@ -84,9 +96,15 @@ describe('job-events stream consumer', () => {
     ddb.on(PutCommand).resolves({});
     ddb.on(UpdateCommand).resolves({});
     const early = { PK: jobPk(TENANT, JOB_ID), SK: 'E#0000000001' };
-    ddb.on(QueryCommand).resolves({ Items: [early] });
+    ddb
+      .on(QueryCommand)
+      .callsFake((input: { ExpressionAttributeValues: Record<string, unknown> }) =>
+        input.ExpressionAttributeValues[':events']
+          ? { Items: [1, 2, 3, 4].map((seq) => ({ seq, at: created.updatedAt })) }
+          : { Items: [early] },
+      );
     expect(await handler({ Records: [finish()] })).toEqual({ batchItemFailures: [] });
-    expect(ddb.commandCalls(QueryCommand)[0]?.args[0].input).toMatchObject({
+    expect(ddb.commandCalls(QueryCommand)[1]?.args[0].input).toMatchObject({
       KeyConditionExpression: 'PK = :pk AND SK < :job',
       FilterExpression: '#ttl < :ttl',
       ExpressionAttributeValues: { ':pk': jobPk(TENANT, JOB_ID), ':job': 'JOB', ':ttl': TTL },
@@ -94,6 +112,18 @@ describe('job-events stream consumer', () => {
     expect(ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input)).toEqual([
       expect.objectContaining({ Key: early, ExpressionAttributeValues: { ':ttl': TTL } }),
     ]);
+  });
+
+  it('fills a seq lost with a batch given up on when the job ends, so its log has no hole', async () => {
+    ddb.on(PutCommand).resolves({});
+    logAlready([1]);
+    expect(await handler({ Records: [finish()] })).toEqual({ batchItemFailures: [] });
+    expect(putItems().map((p) => [p.Item?.seq, p.Item?.type])).toEqual([
+      [3, 'job.progress'],
+      [4, 'job.succeeded'],
+      [2, 'job.progress'],
+    ]);
+    expect(putItems()[2]?.Item).toMatchObject({ at: succeeded.updatedAt, ttl: TTL, data: { step: 1 } });
   });
 
   it('extends nothing on a write that leaves the job live', async () => {
