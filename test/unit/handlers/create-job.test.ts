@@ -206,17 +206,20 @@ describe('POST /v1/jobs', () => {
     expect(headerOf(res, 'retry-after')).toBe('1');
   });
 
-  it('a body of exactly 256 KiB is not refused for its size', async () => {
-    const skeleton = JSON.stringify({ agent: 'echo', input: { message: '' }, metadata: { pad: '' } });
+  it('a body of exactly 256 KiB is not refused for its size (only for what it holds)', async () => {
+    const skeleton = JSON.stringify({ agent: 'echo', input: { message: '' } });
     const raw = JSON.stringify({
       agent: 'echo',
-      input: { message: '' },
-      metadata: { pad: 'p'.repeat(256 * 1024 - skeleton.length) },
+      input: { message: 'p'.repeat(256 * 1024 - skeleton.length) },
     });
     expect(Buffer.byteLength(raw)).toBe(256 * 1024);
     const res = await post(undefined, {}, raw);
-    expect(res.statusCode).toBe(202);
-    expect(putCount()).toBe(1);
+    expectProblem(res, 400, 'invalid_input');
+  });
+
+  it('metadata of exactly 16 KiB serialized is accepted', async () => {
+    const note = 'n'.repeat(16 * 1024 - '{"note":""}'.length);
+    expect((await post({ agent: 'echo', input: { message: 'm' }, metadata: { note } })).statusCode).toBe(202);
   });
 
   it('turns an unexpected store failure into a problem+json 500', async () => {
@@ -300,6 +303,7 @@ describe('POST /v1/jobs rejections never write', () => {
     ['metadata nested deeper than DynamoDB stores', { metadata: { a: deep(40) } }, 'body.metadata.a'],
     ['a number DynamoDB cannot store', { metadata: { tiny: 5e-324 } }, 'body.metadata.tiny'],
     ['an integer beyond 2^53', { metadata: { big: -(2 ** 53) } }, 'body.metadata.big'],
+    ['metadata over 16 KiB serialized', { metadata: { note: 'n'.repeat(16 * 1024) } }, 'body.metadata'],
   ])('%s: 400 validation_failed, nothing written', async (_name, extra, pathPrefix) => {
     const res = await post({ agent: 'echo', input: { message: 'm' }, ...extra });
     const problem = expectProblem(res, 400, 'validation_failed');
