@@ -130,8 +130,24 @@ export const jobSchema = z
   })
   .meta({ id: 'Job' });
 
+export const jobSummarySchema = jobSchema
+  .omit({ input: true, result: true })
+  .meta({
+    id: 'JobSummary',
+    description: 'A job as listed: without `input` and `result` (fetch the job for them).',
+  });
+
 export const jobListSchema = z
-  .object({ items: z.array(jobSchema), nextCursor: z.string().nullable() })
+  .object({
+    items: z.array(jobSummarySchema),
+    nextCursor: z
+      .string()
+      .nullable()
+      .meta({
+        description:
+          'Pass as `cursor` for the next page; null at the end. A page may end early to stay under 1 MiB.',
+      }),
+  })
   .meta({ id: 'JobList' });
 
 export const jobEventSchema = z
