@@ -138,7 +138,7 @@ describe('GET /v1/jobs', () => {
 
   it('always returns at least one job, however large', async () => {
     const huge = { ...items[0], metadata: { pad: 'p'.repeat(1_200_000) } };
-    ddb.on(QueryCommand).resolves({ Items: [huge, items[1]] });
+    ddb.on(QueryCommand).resolves({ Items: [huge, items[1]!] });
     const body = bodyOf(await list(null)) as { items: Array<{ id: string }>; nextCursor: string | null };
     expect(body.items.map((j) => j.id)).toEqual([ids[0]]);
     expect(body.nextCursor).not.toBeNull();
