@@ -22,10 +22,13 @@ const storableNumber = (n: number) =>
 /** Levels a value may nest: the job item holds it one level down, and DynamoDB allows 32. */
 export const MAX_JSON_DEPTH = 30;
 
+/** Longest map key (attribute name) DynamoDB stores, in UTF-8 bytes. */
+export const MAX_KEY_BYTES = 65_535;
+
 /**
- * Why DynamoDB would refuse to store a JSON value (objects become maps, which have no empty keys
- * and nest at most 32 levels; numbers have a narrower range). Iterative: a value may nest far
- * deeper than the call stack.
+ * Why DynamoDB would refuse to store a JSON value (objects become maps, which have no empty keys,
+ * no keys over 64 KB, and nest at most 32 levels; numbers have a narrower range). Iterative: a
+ * value may nest far deeper than the call stack.
  */
 export function unstorable(value: unknown): { path: PropertyKey[]; message: string } | undefined {
   const pending: Array<{ value: unknown; path: PropertyKey[] }> = [{ value, path: [] }];
@@ -38,6 +41,9 @@ export function unstorable(value: unknown): { path: PropertyKey[]; message: stri
     const isArray = Array.isArray(next.value);
     for (const [key, child] of Object.entries(next.value)) {
       if (!isArray && key === '') return { path: next.path, message: 'object keys must not be empty' };
+      if (!isArray && key.length > MAX_KEY_BYTES / 3 && Buffer.byteLength(key) > MAX_KEY_BYTES) {
+        return { path: next.path, message: `object keys must be at most ${MAX_KEY_BYTES} bytes` };
+      }
       pending.push({ value: child, path: [...next.path, isArray ? Number(key) : key] });
     }
   }

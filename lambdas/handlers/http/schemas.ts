@@ -130,23 +130,18 @@ export const jobSchema = z
   })
   .meta({ id: 'Job' });
 
-export const jobSummarySchema = jobSchema
-  .omit({ input: true, result: true })
-  .meta({
-    id: 'JobSummary',
-    description: 'A job as listed: without `input` and `result` (fetch the job for them).',
-  });
+export const jobSummarySchema = jobSchema.omit({ input: true, result: true }).meta({
+  id: 'JobSummary',
+  description: 'A job as listed: without `input` and `result` (fetch the job for them).',
+});
 
 export const jobListSchema = z
   .object({
     items: z.array(jobSummarySchema),
-    nextCursor: z
-      .string()
-      .nullable()
-      .meta({
-        description:
-          'Pass as `cursor` for the next page; null at the end. A page may end early to stay under 1 MiB.',
-      }),
+    nextCursor: z.string().nullable().meta({
+      description:
+        'Pass as `cursor` for the next page; null at the end. A page may end early to stay under 1 MiB.',
+    }),
   })
   .meta({ id: 'JobList' });
 

@@ -499,6 +499,13 @@ describe('agent step with other agents', () => {
     expect(updates()).toHaveLength(0);
   });
 
+  it('refuses a state with an object key DynamoDB cannot store (64 KB or more) with agent_error', async () => {
+    storeHas({ job: { agent: 'custom', input: { message: 'm' } } });
+    customAgent(async () => ({ type: 'continue', state: { ['k'.repeat(70_000)]: 1 } }));
+    expect((await handler(EVENT)).error?.message).toMatch(/object keys must be at most 65535 bytes/);
+    expect(updates()).toHaveLength(0);
+  });
+
   it('refuses an input request schema over 16 KiB', async () => {
     storeHas({ job: { agent: 'custom', input: { message: 'm' } } });
     const schema = { type: 'object', description: 'd'.repeat(20_000) };

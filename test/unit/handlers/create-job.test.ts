@@ -363,6 +363,36 @@ describe('POST /v1/jobs rejections never write', () => {
     expectProblem(res, 413, 'payload_too_large');
   });
 
+  it.each([
+    ['6 MB', 6 * 1024 * 1024, false],
+    ['10 MB', 10 * 1024 * 1024, false],
+    ['9 MB, base64-encoded', 9 * 1024 * 1024, true],
+  ])('a body of %s (what API Gateway lets through): 413, nothing written', async (_, bytes, base64) => {
+    const text = JSON.stringify({ agent: 'echo', input: { message: 'x'.repeat(bytes) } });
+    const res = await handler(
+      apiEvent({
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: base64 ? Buffer.from(text).toString('base64') : text,
+        isBase64Encoded: base64,
+      }),
+      lambdaContext,
+    );
+    expectProblem(res, 413, 'payload_too_large');
+    expect(putCount()).toBe(0);
+  });
+
+  it('an object key of 64 KB or more anywhere in the input: 400 validation_failed (DynamoDB stores none)', async () => {
+    const key = 'k'.repeat(65_536);
+    const res = await post({ agent: 'echo', input: { message: 'm', nested: { [key]: 1 } } });
+    const problem = expectProblem(res, 400, 'validation_failed');
+    expect(expectFieldErrors(problem)).toContainEqual({
+      path: 'body.input.nested',
+      message: 'object keys must be at most 65535 bytes',
+    });
+    expect(putCount()).toBe(0);
+  });
+
   it('an Idempotency-Key over 255 characters: 400', async () => {
     const res = await post(
       { agent: 'echo', input: { message: 'm' } },

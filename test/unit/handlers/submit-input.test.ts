@@ -97,6 +97,11 @@ describe('POST /v1/jobs/{id}/input', () => {
     expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
   });
 
+  it('refuses an answer holding an object key of 64 KB with 400, writing nothing', async () => {
+    expectProblem(await submit({ input: { ['k'.repeat(65_536)]: 1 } }), 400, 'validation_failed');
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
+  });
+
   it('refuses a body without input with 400 validation_failed', async () => {
     expectProblem(await submit({}), 400, 'validation_failed');
     expectProblem(await submit({ input: 1, extra: true }), 400, 'validation_failed');
