@@ -181,14 +181,23 @@ export const deliverySchema = z
     type: z.enum(WEBHOOK_EVENT_TYPES),
     url: z.string(),
     status: z.enum(['pending', 'delivered', 'failed']),
-    attempts: z.array(
-      z.object({
-        at: timestamp,
-        httpStatus: z.int().optional().meta({ description: "The receiver's answer, when there was one." }),
-        error: z.string().optional().meta({ description: 'Why there was no answer (timeout, refused...).' }),
-        durationMs: z.int().min(0),
-      }),
-    ),
+    attempts: z
+      .array(
+        z.object({
+          at: timestamp,
+          httpStatus: z.int().optional().meta({ description: "The receiver's answer, when there was one." }),
+          error: z.string().optional().meta({
+            description:
+              'Why there was no usable answer; a deployed stack gives one message for every attempt that got none.',
+          }),
+          durationMs: z.int().min(0),
+        }),
+      )
+      .meta({ description: 'The latest attempts (at most 20), oldest first.' }),
+    attemptCount: z
+      .int()
+      .min(0)
+      .meta({ description: 'Every attempt made, including those no longer listed.' }),
     nextAttemptAt: timestamp.nullable().meta({ description: 'When the next attempt is due, while pending.' }),
   })
   .meta({ id: 'Delivery' });
