@@ -16,6 +16,7 @@ export const ERROR_CODES = [
   'idempotency_key_mismatch',
   'idempotency_key_in_use',
   'invalid_cursor',
+  'rate_limited',
   'service_unavailable',
   'internal_error',
 ] as const;
@@ -54,6 +55,17 @@ export class ValidationError extends DomainError {
     code: 'validation_failed' | 'invalid_input' = 'validation_failed',
   ) {
     super(code, message, { errors });
+  }
+}
+
+/** Too many requests of one kind; the client may try again after `retryAfterSeconds`. */
+export class RateLimitedError extends DomainError {
+  override readonly name = 'RateLimitedError';
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super('rate_limited', message);
   }
 }
 

@@ -186,3 +186,12 @@ export function toJobView(job: Job) {
   };
 }
 export type JobView = ReturnType<typeof toJobView>;
+
+/**
+ * A job as listed (API contract v1.1): the view without `input` and `result`, the two values that
+ * can be large; a client fetches the job for them.
+ */
+export function toJobSummary(job: Job) {
+  const { input: _input, result: _result, ...summary } = toJobView(job);
+  return summary;
+}

@@ -164,8 +164,9 @@ describe('job events consumer', () => {
 });
 
 describe('outputs', () => {
-  it('exposes the API URL, table name, state machine ARN and the DLQ URLs the operator CLI reads', () => {
+  it('exposes the API URL, table name, state machine ARN, the DLQ URLs the operator CLI reads and the alarm topic', () => {
     expect(Object.keys(template.findOutputs('*')).sort()).toEqual([
+      'AlarmTopicArn',
       'ApiUrl',
       'JobDlqUrl',
       'StartDlqUrl',
@@ -180,6 +181,7 @@ describe('outputs', () => {
     template.hasOutput('TableName', { Value: { Ref: logicalId(stack.jobs.table) } });
     template.hasOutput('StateMachineArn', { Value: { Ref: logicalId(stack.workflow.stateMachine) } });
     template.hasOutput('JobDlqUrl', { Value: { Ref: logicalId(stack.jobDlq.queue) } });
+    template.hasOutput('AlarmTopicArn', { Value: { Ref: logicalId(stack.alarmNotifications.topic) } });
   });
 });
 

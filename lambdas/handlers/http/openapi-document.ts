@@ -147,11 +147,11 @@ const OPERATIONS: Record<string, PathSpec> = {
   'replay-delivery': {
     summary: 'Send a delivery again',
     description:
-      'Same `webhook-id` and body, fresh `webhook-timestamp` and signature; retried on the schedule like the first round.',
+      'Same `webhook-id` and body, fresh `webhook-timestamp` and signature; retried on the schedule like the first round. At most 5 replays per delivery per hour (429 `rate_limited` with Retry-After beyond).',
     request: { params: z.object({ id: jobIdSchema, deliveryId: deliveryIdSchema }) },
     responses: {
       202: { description: 'Queued', content: { 'application/json': { schema: deliverySchema } } },
-      ...problems(400, 401, 404),
+      ...problems(400, 401, 404, 429),
     },
   },
   'health-live': {

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { deploymentFromEnv } from '../../config/env.js';
 import { JOB_ERROR_CODES } from '../../domain/errors.js';
 import { JOB_STATUSES } from '../../domain/job.js';
+import { jsonBytes, MAX_ANSWER_BYTES, MAX_METADATA_BYTES, unstorable } from '../../domain/stored-json.js';
 import { DEFAULT_EVENTS_PAGE, JOB_EVENT_TYPES, MAX_EVENTS_PAGE } from '../../domain/job-events.js';
 import { WEBHOOK_EVENT_TYPES } from '../../domain/webhook.js';
 import { webhookUrlProblem } from '../../domain/webhook-url.js';
@@ -10,38 +11,6 @@ import { webhookUrlProblem } from '../../domain/webhook-url.js';
  * Request and response schemas. Requests are validated with them and the OpenAPI document is
  * generated from them (openapi.ts), so the published contract is the enforced one.
  */
-/**
- * JSON allows any double; DynamoDB stores magnitudes from 1e-130, and the SDK refuses to marshal
- * a number beyond 2^53 - 1 (its decimal digits past that are already lost).
- */
-const storableNumber = (n: number) =>
-  n === 0 || (Math.abs(n) >= 1e-130 && Math.abs(n) <= Number.MAX_SAFE_INTEGER);
-
-/** Levels a value may nest: the job item holds it one level down, and DynamoDB allows 32. */
-const MAX_JSON_DEPTH = 30;
-
-/**
- * Why DynamoDB would refuse to store a JSON value (objects become maps, which have no empty keys
- * and nest at most 32 levels; numbers have a narrower range), so such input is a 400, not a failed write. Iterative: the
- * body may nest far deeper than the call stack.
- */
-function unstorable(value: unknown): { path: PropertyKey[]; message: string } | undefined {
-  const pending: Array<{ value: unknown; path: PropertyKey[] }> = [{ value, path: [] }];
-  for (let next = pending.pop(); next; next = pending.pop()) {
-    if (typeof next.value === 'number' && !storableNumber(next.value))
-      return { path: next.path, message: 'numbers must be 0 or of magnitude 1e-130 to 2^53 - 1' };
-    if (typeof next.value !== 'object' || next.value === null) continue;
-    if (next.path.length >= MAX_JSON_DEPTH)
-      return { path: next.path, message: `must not nest more than ${MAX_JSON_DEPTH} levels` };
-    const isArray = Array.isArray(next.value);
-    for (const [key, child] of Object.entries(next.value)) {
-      if (!isArray && key === '') return { path: next.path, message: 'object keys must not be empty' };
-      pending.push({ value: child, path: [...next.path, isArray ? Number(key) : key] });
-    }
-  }
-  return undefined;
-}
-
 /**
  * Any JSON value. The body is already parsed JSON, so only presence needs checking; the
  * recursive jsonValue would send the OpenAPI generator into endless recursion.
@@ -66,8 +35,11 @@ export const createJobRequestSchema = z
     input: jsonValue.meta({ description: "Agent input; validated against the agent's input schema." }),
     metadata: z
       .record(z.string().min(1).max(128), jsonValue)
+      .refine((m) => jsonBytes(m) <= MAX_METADATA_BYTES, {
+        message: `must be at most ${MAX_METADATA_BYTES} bytes serialized`,
+      })
       .optional()
-      .meta({ description: 'Free-form, returned as given.' }),
+      .meta({ description: `Free-form, returned as given; at most ${MAX_METADATA_BYTES} bytes serialized.` }),
     webhook: z
       .strictObject({
         url: z
@@ -96,7 +68,13 @@ export const createJobRequestSchema = z
   .meta({ id: 'CreateJobRequest' });
 
 export const submitInputRequestSchema = z
-  .strictObject({ input: jsonValue })
+  .strictObject({
+    input: jsonValue
+      .refine((v) => jsonBytes(v) <= MAX_ANSWER_BYTES, {
+        message: `must be at most ${MAX_ANSWER_BYTES} bytes serialized`,
+      })
+      .meta({ description: `The answer; at most ${MAX_ANSWER_BYTES} bytes serialized.` }),
+  })
   .meta({ id: 'SubmitInputRequest' });
 export type CreateJobRequest = z.output<typeof createJobRequestSchema>;
 
@@ -152,8 +130,19 @@ export const jobSchema = z
   })
   .meta({ id: 'Job' });
 
+export const jobSummarySchema = jobSchema.omit({ input: true, result: true }).meta({
+  id: 'JobSummary',
+  description: 'A job as listed: without `input` and `result` (fetch the job for them).',
+});
+
 export const jobListSchema = z
-  .object({ items: z.array(jobSchema), nextCursor: z.string().nullable() })
+  .object({
+    items: z.array(jobSummarySchema),
+    nextCursor: z.string().nullable().meta({
+      description:
+        'Pass as `cursor` for the next page; null at the end. A page may end early to stay under 1 MiB.',
+    }),
+  })
   .meta({ id: 'JobList' });
 
 export const jobEventSchema = z
@@ -192,14 +181,23 @@ export const deliverySchema = z
     type: z.enum(WEBHOOK_EVENT_TYPES),
     url: z.string(),
     status: z.enum(['pending', 'delivered', 'failed']),
-    attempts: z.array(
-      z.object({
-        at: timestamp,
-        httpStatus: z.int().optional().meta({ description: "The receiver's answer, when there was one." }),
-        error: z.string().optional().meta({ description: 'Why there was no answer (timeout, refused...).' }),
-        durationMs: z.int().min(0),
-      }),
-    ),
+    attempts: z
+      .array(
+        z.object({
+          at: timestamp,
+          httpStatus: z.int().optional().meta({ description: "The receiver's answer, when there was one." }),
+          error: z.string().optional().meta({
+            description:
+              'Why there was no usable answer; a deployed stack gives one message for every attempt that got none.',
+          }),
+          durationMs: z.int().min(0),
+        }),
+      )
+      .meta({ description: 'The latest attempts (at most 20), oldest first.' }),
+    attemptCount: z
+      .int()
+      .min(0)
+      .meta({ description: 'Every attempt made, including those no longer listed.' }),
     nextAttemptAt: timestamp.nullable().meta({ description: 'When the next attempt is due, while pending.' }),
   })
   .meta({ id: 'Delivery' });

@@ -214,17 +214,20 @@ describe('POST /v1/jobs', () => {
     expect(headerOf(res, 'retry-after')).toBe('1');
   });
 
-  it('a body of exactly 256 KiB is not refused for its size', async () => {
-    const skeleton = JSON.stringify({ agent: 'echo', input: { message: '' }, metadata: { pad: '' } });
+  it('a body of exactly 256 KiB is not refused for its size (only for what it holds)', async () => {
+    const skeleton = JSON.stringify({ agent: 'echo', input: { message: '' } });
     const raw = JSON.stringify({
       agent: 'echo',
-      input: { message: '' },
-      metadata: { pad: 'p'.repeat(256 * 1024 - skeleton.length) },
+      input: { message: 'p'.repeat(256 * 1024 - skeleton.length) },
     });
     expect(Buffer.byteLength(raw)).toBe(256 * 1024);
     const res = await post(undefined, {}, raw);
-    expect(res.statusCode).toBe(202);
-    expect(putCount()).toBe(1);
+    expectProblem(res, 400, 'invalid_input');
+  });
+
+  it('metadata of exactly 16 KiB serialized is accepted', async () => {
+    const note = 'n'.repeat(16 * 1024 - '{"note":""}'.length);
+    expect((await post({ agent: 'echo', input: { message: 'm' }, metadata: { note } })).statusCode).toBe(202);
   });
 
   it('turns an unexpected store failure into a problem+json 500', async () => {
@@ -308,6 +311,7 @@ describe('POST /v1/jobs rejections never write', () => {
     ['metadata nested deeper than DynamoDB stores', { metadata: { a: deep(40) } }, 'body.metadata.a'],
     ['a number DynamoDB cannot store', { metadata: { tiny: 5e-324 } }, 'body.metadata.tiny'],
     ['an integer beyond 2^53', { metadata: { big: -(2 ** 53) } }, 'body.metadata.big'],
+    ['metadata over 16 KiB serialized', { metadata: { note: 'n'.repeat(16 * 1024) } }, 'body.metadata'],
   ])('%s: 400 validation_failed, nothing written', async (_name, extra, pathPrefix) => {
     const res = await post({ agent: 'echo', input: { message: 'm' }, ...extra });
     const problem = expectProblem(res, 400, 'validation_failed');
@@ -365,6 +369,36 @@ describe('POST /v1/jobs rejections never write', () => {
     const raw = JSON.stringify({ agent: 'echo', input: { message: 'x'.repeat(256 * 1024) } });
     const res = await post(undefined, {}, raw);
     expectProblem(res, 413, 'payload_too_large');
+  });
+
+  it.each([
+    ['6 MB', 6 * 1024 * 1024, false],
+    ['10 MB', 10 * 1024 * 1024, false],
+    ['9 MB, base64-encoded', 9 * 1024 * 1024, true],
+  ])('a body of %s (what API Gateway lets through): 413, nothing written', async (_, bytes, base64) => {
+    const text = JSON.stringify({ agent: 'echo', input: { message: 'x'.repeat(bytes) } });
+    const res = await handler(
+      apiEvent({
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: base64 ? Buffer.from(text).toString('base64') : text,
+        isBase64Encoded: base64,
+      }),
+      lambdaContext,
+    );
+    expectProblem(res, 413, 'payload_too_large');
+    expect(putCount()).toBe(0);
+  });
+
+  it('an object key of 64 KB or more anywhere in the input: 400 validation_failed (DynamoDB stores none)', async () => {
+    const key = 'k'.repeat(65_536);
+    const res = await post({ agent: 'echo', input: { message: 'm', nested: { [key]: 1 } } });
+    const problem = expectProblem(res, 400, 'validation_failed');
+    expect(expectFieldErrors(problem)).toContainEqual({
+      path: 'body.input.nested',
+      message: 'object keys must be at most 65535 bytes',
+    });
+    expect(putCount()).toBe(0);
   });
 
   it('an Idempotency-Key over 255 characters: 400', async () => {

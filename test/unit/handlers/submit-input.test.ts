@@ -90,6 +90,18 @@ describe('POST /v1/jobs/{id}/input', () => {
     expect((await submit({ input: { approved: true } })).statusCode).toBe(200);
   });
 
+  it('refuses an answer over 64 KiB serialized with 400 validation_failed, reading and writing nothing', async () => {
+    const problem = expectProblem(await submit({ input: 'a'.repeat(64 * 1024) }), 400, 'validation_failed');
+    expect(expectFieldErrors(problem).map((e) => e.path)).toEqual(['body.input']);
+    expect(ddb.commandCalls(GetCommand)).toHaveLength(0);
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
+  });
+
+  it('refuses an answer holding an object key of 64 KB with 400, writing nothing', async () => {
+    expectProblem(await submit({ input: { ['k'.repeat(65_536)]: 1 } }), 400, 'validation_failed');
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
+  });
+
   it('refuses a body without input with 400 validation_failed', async () => {
     expectProblem(await submit({}), 400, 'validation_failed');
     expectProblem(await submit({ input: 1, extra: true }), 400, 'validation_failed');
