@@ -100,9 +100,12 @@ function toJob(item: object): Job {
 }
 
 /**
- * Every write to a job item advances its seq by the events it causes and names them, in the same
- * UpdateExpression: the item's own conditional write is what hands out seqs, so two writers can
- * never take the same one, and the events consumer derives the log from the committed item alone.
+ * Every update that causes events advances the job's seq by their number and names them, in the
+ * same UpdateExpression: the item's own conditional write is what hands out seqs, so two writers can
+ * never take the same one, and the events consumer derives the events from the new image and the
+ * old image's seq. The submit's put sets both itself, the workflow's MarkRunning repeats this
+ * expression in its ASL, and the one write that causes no event (WaitForInput's task token) leaves
+ * them alone.
  */
 function announce(...types: JobEventType[]) {
   return {
@@ -434,7 +437,7 @@ export class DynamoJobStore implements JobStore {
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
-      return { job: toJob(out.Attributes ?? {}) };
+      return { job: toJob(out.Attributes!) };
     } catch (e) {
       return { refused: rejectedJob(e, now) };
     }
@@ -553,7 +556,7 @@ export class DynamoJobStore implements JobStore {
           ReturnValues: 'ALL_NEW',
         }),
       );
-      return toJob(out.Attributes ?? {});
+      return toJob(out.Attributes!);
     } catch (e) {
       if (!isConditionFailure(e)) throw e;
       throw new DomainError('invalid_transition', 'the job changed while it was being redriven; try again');

@@ -16,7 +16,6 @@ export const ERROR_CODES = [
   'idempotency_key_mismatch',
   'idempotency_key_in_use',
   'invalid_cursor',
-  'service_unavailable',
   'internal_error',
 ] as const;
 

@@ -52,8 +52,9 @@ export interface UnfinishedJob {
 }
 
 /**
- * The jobs table as the rest of the code sees it. Every method is one request at most, except
- * `list` (pages through a filtered index) and the expired-key overwrite in `create`.
+ * The jobs table as the rest of the code sees it. Every write is one conditional request, except in
+ * `create`: a replayable submit reads before it writes, and an expired job's id is taken over by a
+ * second conditional put. Reads are one request, except `list` and `listLive`, which page.
  */
 export interface JobStore {
   /**

@@ -1,4 +1,4 @@
-import { Logger } from '@aws-lambda-powertools/logger';
+import { createLogger } from '../config/logger.js';
 import { jobStoreFromEnv } from '../adapters/dynamo-job-store.js';
 import { TaskTokenClient } from '../adapters/task-token-client.js';
 import type { AgentDefinition, StepOutcome } from '../agents/agent.js';
@@ -13,7 +13,7 @@ import { inputWait } from '../domain/job.js';
 import { cappedProgressData } from '../domain/job-events.js';
 import type { Checkpoint, StepSnapshot } from '../domain/job-store.js';
 
-const logger = new Logger({ serviceName: 'agent-jobs' });
+const logger = createLogger();
 const store = jobStoreFromEnv();
 const tasks = new TaskTokenClient();
 
@@ -169,10 +169,8 @@ async function runStep(event: AgentStepEvent, task?: OpenTask): Promise<AgentSte
 
   const step = snap.completedSteps + 1;
   const report: Report = { progress: { ...snap.job.progress, step }, data: null };
-  const lifeline =
-    task && agent.heartbeatSeconds !== undefined
-      ? taskLifeline(task, agent.heartbeatSeconds, snap.job.id)
-      : noTask();
+  // The check above leaves a task only for an agent with heartbeatSeconds.
+  const lifeline = task ? taskLifeline(task, agent.heartbeatSeconds!, snap.job.id) : noTask();
   let outcome: StepOutcome<unknown>;
   try {
     outcome = await runBounded(agent, snap, input.data, report, lifeline);

@@ -1,4 +1,4 @@
-import { Logger } from '@aws-lambda-powertools/logger';
+import { createLogger } from '../config/logger.js';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
@@ -6,7 +6,7 @@ import { committedWrite, jobStoreFromEnv } from '../adapters/dynamo-job-store.js
 import { webhookOutboxFromEnv } from '../adapters/webhook-outbox.js';
 import { eventsOfWrite } from '../domain/job-events.js';
 
-const logger = new Logger({ serviceName: 'agent-jobs' });
+const logger = createLogger();
 const store = jobStoreFromEnv();
 const outbox = webhookOutboxFromEnv();
 

@@ -1,10 +1,10 @@
-import { Logger } from '@aws-lambda-powertools/logger';
+import { createLogger } from '../config/logger.js';
 import { jobStoreFromEnv } from '../adapters/dynamo-job-store.js';
 import type { MarkFailedEvent, MarkFailedResult } from '../config/workflow.js';
 import { TRANSIENT_STEP_ERROR } from '../config/workflow.js';
 import type { JobErrorCode } from '../domain/errors.js';
 
-const logger = new Logger({ serviceName: 'agent-jobs' });
+const logger = createLogger();
 const store = jobStoreFromEnv();
 
 /** Codes a client may usefully retry by submitting again (the cause was not the job itself). */

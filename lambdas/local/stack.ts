@@ -392,7 +392,6 @@ async function writeCliEndpoints(
     tableName: stack.tableName,
     jobDlqUrl: output('JobDlqUrl'),
     startDlqUrl: output('StartDlqUrl'),
-    webhookDlqUrl: output('WebhookDlqUrl'),
     endpoints: { dynamodb: stack.endpoints.dynamodb, sqs: stack.endpoints.sqs },
     region: LOCAL_REGION,
   };

@@ -6,12 +6,11 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { ENV } from '../../lambdas/config/env.js';
+import { SERVICE_NAME } from '../../lambdas/config/logger.js';
 import { HANDLER_METADATA_KEY } from '../../lambdas/config/routes.js';
 import { HANDLER_BUNDLING } from './handler-bundling.js';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-
-export const SERVICE_NAME = 'agent-jobs';
 
 /** Variables every function gets; anything else is granted per function by the construct that needs it. */
 export const BASE_ENVIRONMENT: Readonly<Record<string, string>> = {

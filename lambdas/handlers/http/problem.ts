@@ -18,7 +18,6 @@ const STATUS: Record<ErrorCode, number> = {
   unknown_agent: 422,
   idempotency_key_mismatch: 422,
   internal_error: 500,
-  service_unavailable: 503,
 };
 
 const TITLES: Record<number, string> = {
@@ -31,7 +30,6 @@ const TITLES: Record<number, string> = {
   415: 'Unsupported Media Type',
   422: 'Unprocessable Content',
   500: 'Internal Server Error',
-  503: 'Service Unavailable',
 };
 
 export function statusForCode(code: ErrorCode): number {

@@ -23,7 +23,6 @@ const EXPECTED_STATUS: Record<string, number> = {
   unknown_agent: 422,
   idempotency_key_mismatch: 422,
   internal_error: 500,
-  service_unavailable: 503,
 };
 
 describe('problem details', () => {
