@@ -9,7 +9,6 @@ export const ERROR_CODES = [
   'payload_too_large',
   'unauthorized',
   'not_found',
-  'method_not_allowed',
   'unknown_agent',
   'job_terminal',
   'invalid_transition',

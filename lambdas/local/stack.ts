@@ -29,6 +29,7 @@ import {
   LocalStepFunctions,
   STATUS_CHANGE_EVENT,
 } from './stepfunctions-local.js';
+import { scheduleIntervalMs } from './schedule.js';
 import { StreamPoller } from './stream-poller.js';
 import { localWebhookEnv, seedWebhookSecrets } from './webhooks.js';
 import { type AslDefinition, type LambdaHandler, mapTasks } from './task-handlers.js';
@@ -445,19 +446,14 @@ const eventRules = (template: CfnTemplate) =>
 const targetHandlers = (template: CfnTemplate, props: EventRuleProps) =>
   (props.Targets ?? []).map((t) => handlerOf(template, t.Arn?.['Fn::GetAtt']?.[0] ?? ''));
 
-const SCHEDULE_UNITS_MS: Record<string, number> = {
-  minute: 60_000,
-  minutes: 60_000,
-  hour: 3_600_000,
-  hours: 3_600_000,
-};
-
-/** Scheduled rules (`rate(N unit)`) invoke their targets on the same cadence; returns their stop. */
+/**
+ * Scheduled rules invoke their targets on the same cadence; returns their stop. A schedule the local
+ * stack cannot run fails the start (scheduleIntervalMs).
+ */
 function runSchedules(template: CfnTemplate): () => Promise<void> {
-  const timers = eventRules(template).flatMap((props) => {
-    const rate = /^rate\((\d+) (\w+)\)$/.exec(props.ScheduleExpression ?? '');
-    const unitMs = rate && SCHEDULE_UNITS_MS[rate[2]!];
-    if (!rate || !unitMs) return [];
+  const scheduled = eventRules(template).filter((props) => props.ScheduleExpression !== undefined);
+  const intervals = scheduled.map((props) => scheduleIntervalMs(props.ScheduleExpression!));
+  const timers = scheduled.map((props, i) => {
     const handlers = targetHandlers(template, props);
     const event = { 'detail-type': 'Scheduled Event', source: 'aws.events', detail: {} };
     const tick = () => {
@@ -467,7 +463,7 @@ function runSchedules(template: CfnTemplate): () => Promise<void> {
         );
       }
     };
-    return [setInterval(tick, Number(rate[1]) * unitMs).unref()];
+    return setInterval(tick, intervals[i]!).unref();
   });
   return async () => {
     for (const t of timers) clearInterval(t);

@@ -7,7 +7,7 @@ import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { ENV } from '../../lambdas/config/env.js';
 import { SERVICE_NAME } from '../../lambdas/config/logger.js';
-import { HANDLER_METADATA_KEY } from '../../lambdas/config/routes.js';
+import { DEFAULT_FUNCTION_TIMEOUT_SECONDS, HANDLER_METADATA_KEY } from '../../lambdas/config/routes.js';
 import { HANDLER_BUNDLING } from './handler-bundling.js';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -51,7 +51,7 @@ export class HandlerFunction extends Construct {
       architecture: Architecture.ARM_64,
       tracing: Tracing.ACTIVE,
       memorySize: props.memorySize ?? 256,
-      timeout: props.timeout ?? Duration.seconds(10),
+      timeout: props.timeout ?? Duration.seconds(DEFAULT_FUNCTION_TIMEOUT_SECONDS),
       role: this.role,
       logGroup: this.logGroup,
       environment: { ...BASE_ENVIRONMENT },

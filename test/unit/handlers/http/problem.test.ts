@@ -14,7 +14,6 @@ const EXPECTED_STATUS: Record<string, number> = {
   invalid_cursor: 400,
   unauthorized: 401,
   not_found: 404,
-  method_not_allowed: 405,
   job_terminal: 409,
   invalid_transition: 409,
   idempotency_key_in_use: 409,
