@@ -4,7 +4,6 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
-  ScanCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
@@ -32,7 +31,6 @@ import type {
   ListQuery,
   LiveJob,
   StepSnapshot,
-  UnfinishedJob,
 } from '../domain/job-store.js';
 import type { RetentionPolicy } from '../domain/retention.js';
 import { DEFAULT_RETENTION, isExpired, liveExpiry, terminalExpiry, toTtl } from '../domain/retention.js';
@@ -633,30 +631,6 @@ export class DynamoJobStore implements JobStore {
       executionName: i.executionName,
       createdAt: i.createdAt,
     }));
-  }
-
-  /** Every job not yet finished, across tenants. A Scan: for the local stack's restart recovery only. */
-  async listUnfinished() {
-    const live = statusValues(['pending', 'running', 'input_required']);
-    const found: UnfinishedJob[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const out = await this.client.send(
-        new ScanCommand({
-          TableName: this.tableName,
-          FilterExpression: `SK = :job AND #status IN (${live.inList})`,
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ...live.values, ':job': JOB_SK },
-          ProjectionExpression: 'PK, tenant, id, executionName',
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const i of out.Items ?? []) {
-        found.push({ tenant: i.tenant, jobId: i.id, pk: i.PK, executionName: i.executionName });
-      }
-      startKey = out.LastEvaluatedKey;
-    } while (startKey);
-    return found;
   }
 }
 

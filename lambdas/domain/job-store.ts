@@ -44,13 +44,6 @@ export interface LiveJob {
   createdAt: string;
 }
 
-export interface UnfinishedJob {
-  tenant: string;
-  jobId: string;
-  pk: string;
-  executionName: string;
-}
-
 /**
  * The jobs table as the rest of the code sees it. Every write is one conditional request, except in
  * `create`: a replayable submit reads before it writes, and an expired job's id is taken over by a
@@ -117,7 +110,6 @@ export interface JobStore {
   putEvent(tenant: string, id: string, event: JobEvent, ttl: number): Promise<boolean>;
   tenantForKey(keyHash: string): Promise<string | undefined>;
   putApiKey(keyHash: string, tenant: string): Promise<void>;
-  listUnfinished(): Promise<UnfinishedJob[]>;
   /** Live jobs created before `before` (ISO time), from the sparse live index. */
   listLive(before: string): Promise<LiveJob[]>;
 }

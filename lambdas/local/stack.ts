@@ -29,6 +29,7 @@ import {
   LocalStepFunctions,
   STATUS_CHANGE_EVENT,
 } from './stepfunctions-local.js';
+import { stateMachineDefinition } from '../../lib/workflows/asl.js';
 import { scheduleIntervalMs } from './schedule.js';
 import { StreamPoller } from './stream-poller.js';
 import { localWebhookEnv, seedWebhookSecrets } from './webhooks.js';
@@ -181,8 +182,13 @@ async function start(options: LocalStackOptions, stops: Stops): Promise<Omit<Loc
   };
   routeExecutionStatusChanges(template, resolve, sfn);
   stops.schedules = runSchedules(template);
-  const sfnClient = new SFNClient({ ...common, endpoint: sfnEndpoint });
-  const resumed = await resumeUnfinishedJobs({ store, sfn: sfnClient, stateMachineArn: sfn.stateMachineArn });
+  const { documentClient } = await import('../adapters/dynamo-job-store.js');
+  const { WorkflowClient } = await import('../adapters/workflow-client.js');
+  const workflow = new WorkflowClient(
+    sfn.stateMachineArn,
+    new SFNClient({ ...common, endpoint: sfnEndpoint }),
+  );
+  const resumed = await resumeUnfinishedJobs({ client: documentClient, tableName, workflow });
   if (resumed > 0) log(`resumed ${resumed} unfinished job(s)`);
   ready();
   return {
@@ -236,7 +242,8 @@ async function startStepFunctions(template: CfnTemplate, resolve: Resolver, clie
     throw new Error('the local stack expects exactly one state machine in the template');
   const [logicalId, resource] = machine;
   // Only what the local service uses: logging and tracing point at resources with no local stand-in.
-  const definition = JSON.parse(resolve(resource.Properties?.DefinitionString) as string) as AslDefinition;
+  // The definition is read as the construct tests read it, its tokens resolved to the local resources.
+  const definition = stateMachineDefinition(template, (token) => String(resolve(token))) as AslDefinition;
   const roleArn = resolve(resource.Properties?.RoleArn) as string | undefined;
   const sfn = new LocalStepFunctions({
     stateMachineArn: resolve({ Ref: logicalId }) as string,
