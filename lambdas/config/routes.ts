@@ -64,7 +64,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
   {
     method: 'GET',
     path: '/v1/jobs/{id}/stream',
-    handler: 'stream-job',
+    handler: 'follow-events',
     auth: true,
     timeoutSeconds: STREAM_TIMEOUT_SECONDS,
     streaming: true,
@@ -87,8 +87,8 @@ export const API_ROUTES: readonly ApiRoute[] = [
 /** Handlers that are not behind the API: the authorizer, the stream consumer and workflow tasks. */
 export const INTERNAL_HANDLERS = {
   authorizer: 'authorizer',
-  jobStream: 'job-stream',
-  jobEvents: 'job-events',
+  controlExecutions: 'control-executions',
+  appendEvents: 'append-events',
   agentStep: 'agent-step',
   markFailed: 'mark-failed',
   reconcileExecution: 'reconcile-execution',

@@ -100,7 +100,7 @@ const OPERATIONS: Record<string, PathSpec> = {
       ...problems(400, 401, 404),
     },
   },
-  'stream-job': {
+  'follow-events': {
     summary: "Follow the job's events live (Server-Sent Events)",
     description:
       'Each message: `id: <seq>`, `event: <type>`, `data: <JobEvent JSON>`. Comment keep-alives every 15 s. ' +

@@ -256,7 +256,7 @@ describe('createHttpAdapter with a streaming route', () => {
       },
       context: { tenant: 't1' },
     }),
-    'stream-job': awslambda.streamifyResponse(async (event, responseStream) => {
+    'follow-events': awslambda.streamifyResponse(async (event, responseStream) => {
       const tenant = (event as APIGatewayProxyEvent).requestContext.authorizer?.tenant as string;
       const out = awslambda.HttpResponseStream.from(responseStream, {
         statusCode: 200,
