@@ -183,7 +183,7 @@ export async function run(command: string[], config: CliConfig, out: (line: stri
       const startMessages = await receiveAll(config.sqs, config.startDlqUrl, 60);
       await release(config.sqs, config.startDlqUrl, startMessages);
       out(
-        `start DLQ: ${startMessages.length} message(s) (stream batches the job-stream consumer gave up on)`,
+        `start DLQ: ${startMessages.length} message(s) (stream batches the control-executions consumer gave up on)`,
       );
       for (const m of startMessages) {
         const info = (parse(m).DDBStreamBatchInfo ?? {}) as StreamBatchInfo;

@@ -4,7 +4,6 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
-  ScanCommand,
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
@@ -34,7 +33,6 @@ import type {
   LiveJob,
   StepSnapshot,
   SweepCursor,
-  UnfinishedJob,
 } from '../domain/job-store.js';
 import type { RetentionPolicy } from '../domain/retention.js';
 import {
@@ -123,9 +121,12 @@ function toJob(item: object): Job {
 }
 
 /**
- * Every write to a job item advances its seq by the events it causes and names them, in the same
- * UpdateExpression: the item's own conditional write is what hands out seqs, so two writers can
- * never take the same one, and the events consumer derives the log from the committed item alone.
+ * Every update that causes events advances the job's seq by their number and names them, in the
+ * same UpdateExpression: the item's own conditional write is what hands out seqs, so two writers can
+ * never take the same one, and the events consumer derives the events from the new image and the
+ * old image's seq. The submit's put sets both itself, the workflow's MarkRunning repeats this
+ * expression in its ASL, and the one write that causes no event (WaitForInput's task token) leaves
+ * them alone.
  */
 function announce(...types: JobEventType[]) {
   return {
@@ -490,7 +491,7 @@ export class DynamoJobStore implements JobStore {
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
-      return { job: toJob(out.Attributes ?? {}) };
+      return { job: toJob(out.Attributes!) };
     } catch (e) {
       return { refused: rejectedJob(e, now) };
     }
@@ -609,7 +610,7 @@ export class DynamoJobStore implements JobStore {
           ReturnValues: 'ALL_NEW',
         }),
       );
-      return toJob(out.Attributes ?? {});
+      return toJob(out.Attributes!);
     } catch (e) {
       if (!isConditionFailure(e)) throw e;
       throw new DomainError('invalid_transition', 'the job changed while it was being redriven; try again');
@@ -795,30 +796,6 @@ export class DynamoJobStore implements JobStore {
     await this.client.send(
       new PutCommand({ TableName: this.tableName, Item: { ...SWEEP_CURSOR_KEY, ...cursor } }),
     );
-  }
-
-  /** Every job not yet finished, across tenants. A Scan: for the local stack's restart recovery only. */
-  async listUnfinished() {
-    const live = statusValues(['pending', 'running', 'input_required']);
-    const found: UnfinishedJob[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const out = await this.client.send(
-        new ScanCommand({
-          TableName: this.tableName,
-          FilterExpression: `SK = :job AND #status IN (${live.inList})`,
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ...live.values, ':job': JOB_SK },
-          ProjectionExpression: 'PK, tenant, id, executionName',
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const i of out.Items ?? []) {
-        found.push({ tenant: i.tenant, jobId: i.id, pk: i.PK, executionName: i.executionName });
-      }
-      startKey = out.LastEvaluatedKey;
-    } while (startKey);
-    return found;
   }
 }
 

@@ -9,7 +9,6 @@ export const ERROR_CODES = [
   'payload_too_large',
   'unauthorized',
   'not_found',
-  'method_not_allowed',
   'unknown_agent',
   'job_terminal',
   'invalid_transition',
@@ -17,7 +16,6 @@ export const ERROR_CODES = [
   'idempotency_key_in_use',
   'invalid_cursor',
   'rate_limited',
-  'service_unavailable',
   'internal_error',
 ] as const;
 

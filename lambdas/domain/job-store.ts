@@ -50,13 +50,6 @@ export interface SweepCursor {
   after?: Record<string, string> | undefined;
 }
 
-export interface UnfinishedJob {
-  tenant: string;
-  jobId: string;
-  pk: string;
-  executionName: string;
-}
-
 /**
  * The jobs table as the rest of the code sees it. Every method is one request at most, except
  * `list` (pages through a filtered index) and a `create` with an Idempotency-Key (reads, then one
@@ -131,7 +124,6 @@ export interface JobStore {
   putEvent(tenant: string, id: string, event: JobEvent, ttl: number): Promise<boolean>;
   tenantForKey(keyHash: string): Promise<string | undefined>;
   putApiKey(keyHash: string, tenant: string): Promise<void>;
-  listUnfinished(): Promise<UnfinishedJob[]>;
   /**
    * Up to `limit` live jobs created before `before` (ISO time), from the sparse live index, read
    * from `from` on; `next` is where the following page starts, undefined once every shard is read.

@@ -1,4 +1,4 @@
-import { Logger } from '@aws-lambda-powertools/logger';
+import { createLogger } from '../config/logger.js';
 import { jobStoreFromEnv } from '../adapters/dynamo-job-store.js';
 import { TaskTokenClient } from '../adapters/task-token-client.js';
 import { findAgent } from '../agents/registry.js';
@@ -9,7 +9,7 @@ const runner = new StepRunner({
   store: jobStoreFromEnv(),
   tasks: new TaskTokenClient(),
   findAgent,
-  logger: new Logger({ serviceName: 'agent-jobs' }),
+  logger: createLogger(),
 });
 
 /**

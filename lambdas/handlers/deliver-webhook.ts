@@ -1,4 +1,4 @@
-import { Logger } from '@aws-lambda-powertools/logger';
+import { createLogger } from '../config/logger.js';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { type AttemptOutcome, deliveryStoreFromEnv } from '../adapters/dynamo-delivery-store.js';
 import { JobDlq } from '../adapters/job-dlq.js';
@@ -14,7 +14,7 @@ import {
   parseRetrySchedule,
 } from '../domain/webhook.js';
 
-const logger = new Logger({ serviceName: 'agent-jobs' });
+const logger = createLogger();
 const deliveries = deliveryStoreFromEnv();
 const queue = new WebhookQueue(requireEnv(ENV.webhookQueueUrl));
 const deadLetters = new JobDlq(requireEnv(ENV.webhookDlqUrl));

@@ -8,7 +8,7 @@ import { toJobSummary } from '../domain/job.js';
 import { httpHandler } from './http/middleware.js';
 import { parseWith, tenantOf } from './http/request.js';
 import { json } from './http/response.js';
-import { listJobsQuerySchema } from './http/schemas.js';
+import { listJobsQuerySchema } from './http/query-schemas.js';
 
 const store = jobStoreFromEnv();
 

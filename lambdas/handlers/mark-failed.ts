@@ -1,4 +1,4 @@
-import { Logger } from '@aws-lambda-powertools/logger';
+import { createLogger } from '../config/logger.js';
 import { jobStoreFromEnv } from '../adapters/dynamo-job-store.js';
 import type { MarkFailedEvent, MarkFailedResult } from '../config/workflow.js';
 import {
@@ -10,7 +10,7 @@ import {
 import type { JobErrorCode } from '../domain/errors.js';
 import { JOB_ERROR_CODES } from '../domain/errors.js';
 
-const logger = new Logger({ serviceName: 'agent-jobs' });
+const logger = createLogger();
 const store = jobStoreFromEnv();
 
 /** Codes a client may usefully retry by submitting again (the cause was not the job itself). */

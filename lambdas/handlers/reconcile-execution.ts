@@ -1,4 +1,4 @@
-import { Logger } from '@aws-lambda-powertools/logger';
+import { createLogger } from '../config/logger.js';
 import type { EventBridgeEvent } from 'aws-lambda';
 import { jobStoreFromEnv } from '../adapters/dynamo-job-store.js';
 import { JobDlq } from '../adapters/job-dlq.js';
@@ -8,7 +8,7 @@ import { DATA_LIMIT_EXCEEDED, DATA_LIMIT_FAILURE } from '../config/workflow.js';
 import type { JobErrorCode } from '../domain/errors.js';
 import { isTerminal } from '../domain/job.js';
 
-const logger = new Logger({ serviceName: 'agent-jobs' });
+const logger = createLogger();
 const store = jobStoreFromEnv();
 const dlq = new JobDlq(requireEnv(ENV.jobDlqUrl));
 

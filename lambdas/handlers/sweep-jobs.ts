@@ -1,4 +1,4 @@
-import { Logger } from '@aws-lambda-powertools/logger';
+import { createLogger } from '../config/logger.js';
 import { deliveryStoreFromEnv } from '../adapters/dynamo-delivery-store.js';
 import { jobStoreFromEnv } from '../adapters/dynamo-job-store.js';
 import { JobDlq } from '../adapters/job-dlq.js';
@@ -8,7 +8,7 @@ import { ENV, optionalSeconds, requireEnv } from '../config/env.js';
 import type { Context } from 'aws-lambda';
 import type { LiveJob } from '../domain/job-store.js';
 
-const logger = new Logger({ serviceName: 'agent-jobs' });
+const logger = createLogger();
 const store = jobStoreFromEnv();
 const workflow = new WorkflowClient(requireEnv(ENV.stateMachineArn));
 const dlq = new JobDlq(requireEnv(ENV.jobDlqUrl));

@@ -29,6 +29,8 @@ import {
   LocalStepFunctions,
   STATUS_CHANGE_EVENT,
 } from './stepfunctions-local.js';
+import { stateMachineDefinition } from '../../lib/workflows/asl.js';
+import { scheduleIntervalMs } from './schedule.js';
 import { StreamPoller } from './stream-poller.js';
 import { localWebhookEnv, seedWebhookSecrets } from './webhooks.js';
 import { type AslDefinition, type LambdaHandler, mapTasks } from './task-handlers.js';
@@ -180,8 +182,13 @@ async function start(options: LocalStackOptions, stops: Stops): Promise<Omit<Loc
   };
   routeExecutionStatusChanges(template, resolve, sfn);
   stops.schedules = runSchedules(template);
-  const sfnClient = new SFNClient({ ...common, endpoint: sfnEndpoint });
-  const resumed = await resumeUnfinishedJobs({ store, sfn: sfnClient, stateMachineArn: sfn.stateMachineArn });
+  const { documentClient } = await import('../adapters/dynamo-job-store.js');
+  const { WorkflowClient } = await import('../adapters/workflow-client.js');
+  const workflow = new WorkflowClient(
+    sfn.stateMachineArn,
+    new SFNClient({ ...common, endpoint: sfnEndpoint }),
+  );
+  const resumed = await resumeUnfinishedJobs({ client: documentClient, tableName, workflow });
   if (resumed > 0) log(`resumed ${resumed} unfinished job(s)`);
   ready();
   return {
@@ -235,7 +242,8 @@ async function startStepFunctions(template: CfnTemplate, resolve: Resolver, clie
     throw new Error('the local stack expects exactly one state machine in the template');
   const [logicalId, resource] = machine;
   // Only what the local service uses: logging and tracing point at resources with no local stand-in.
-  const definition = JSON.parse(resolve(resource.Properties?.DefinitionString) as string) as AslDefinition;
+  // The definition is read as the construct tests read it, its tokens resolved to the local resources.
+  const definition = stateMachineDefinition(template, (token) => String(resolve(token))) as AslDefinition;
   const roleArn = resolve(resource.Properties?.RoleArn) as string | undefined;
   const sfn = new LocalStepFunctions({
     stateMachineArn: resolve({ Ref: logicalId }) as string,
@@ -392,7 +400,6 @@ async function writeCliEndpoints(
     tableName: stack.tableName,
     jobDlqUrl: output('JobDlqUrl'),
     startDlqUrl: output('StartDlqUrl'),
-    webhookDlqUrl: output('WebhookDlqUrl'),
     endpoints: { dynamodb: stack.endpoints.dynamodb, sqs: stack.endpoints.sqs },
     region: LOCAL_REGION,
   };
@@ -446,19 +453,14 @@ const eventRules = (template: CfnTemplate) =>
 const targetHandlers = (template: CfnTemplate, props: EventRuleProps) =>
   (props.Targets ?? []).map((t) => handlerOf(template, t.Arn?.['Fn::GetAtt']?.[0] ?? ''));
 
-const SCHEDULE_UNITS_MS: Record<string, number> = {
-  minute: 60_000,
-  minutes: 60_000,
-  hour: 3_600_000,
-  hours: 3_600_000,
-};
-
-/** Scheduled rules (`rate(N unit)`) invoke their targets on the same cadence; returns their stop. */
+/**
+ * Scheduled rules invoke their targets on the same cadence; returns their stop. A schedule the local
+ * stack cannot run fails the start (scheduleIntervalMs).
+ */
 function runSchedules(template: CfnTemplate): () => Promise<void> {
-  const timers = eventRules(template).flatMap((props) => {
-    const rate = /^rate\((\d+) (\w+)\)$/.exec(props.ScheduleExpression ?? '');
-    const unitMs = rate && SCHEDULE_UNITS_MS[rate[2]!];
-    if (!rate || !unitMs) return [];
+  const scheduled = eventRules(template).filter((props) => props.ScheduleExpression !== undefined);
+  const intervals = scheduled.map((props) => scheduleIntervalMs(props.ScheduleExpression!));
+  const timers = scheduled.map((props, i) => {
     const handlers = targetHandlers(template, props);
     const event = { 'detail-type': 'Scheduled Event', source: 'aws.events', detail: {} };
     const tick = () => {
@@ -468,7 +470,7 @@ function runSchedules(template: CfnTemplate): () => Promise<void> {
         );
       }
     };
-    return [setInterval(tick, Number(rate[1]) * unitMs).unref()];
+    return setInterval(tick, intervals[i]!).unref();
   });
   return async () => {
     for (const t of timers) clearInterval(t);

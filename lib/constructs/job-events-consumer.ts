@@ -35,7 +35,7 @@ export class JobEventsConsumer extends Construct {
   constructor(scope: Construct, id: string, props: JobEventsConsumerProps) {
     super(scope, id);
     this.handler = new HandlerFunction(this, 'Function', {
-      handler: INTERNAL_HANDLERS.jobEvents,
+      handler: INTERNAL_HANDLERS.appendEvents,
       logRetention: props.logRetention,
       timeout: Duration.seconds(30),
     });

@@ -60,7 +60,7 @@ const filtersOf = (props: Record<string, unknown>) =>
 const jobItem = { Keys: { SK: { S: ['JOB'] } } };
 
 describe('table stream readers', () => {
-  it('are exactly two, the most DynamoDB Streams serves per shard: job-stream and job-events', () => {
+  it('are exactly two, the most DynamoDB Streams serves per shard: control-executions and append-events', () => {
     const streamReaders = Object.values(json.Resources).filter(
       (r) =>
         r.Type === 'AWS::Lambda::EventSourceMapping' &&

@@ -408,7 +408,7 @@ describe('state machine resource', () => {
         ),
       }))
       .filter((f) => f.statements.length > 0);
-    expect(granted.map((f) => f.name).sort()).toEqual(['agent-step', 'job-stream', 'sweep-jobs']);
+    expect(granted.map((f) => f.name).sort()).toEqual(['agent-step', 'control-executions', 'sweep-jobs']);
     const sm = { Ref: logicalId(stack.workflow.stateMachine) };
     for (const f of granted) for (const s of f.statements) expect(s.resource, f.name).toEqual(sm);
     const actions = (name: string) =>
@@ -417,7 +417,7 @@ describe('state machine resource', () => {
         .statements.flatMap((s) => s.actions)
         .filter((a) => taskActions.test(a))
         .sort();
-    expect(actions('job-stream')).toEqual(['states:SendTaskSuccess']);
+    expect(actions('control-executions')).toEqual(['states:SendTaskSuccess']);
     expect(actions('sweep-jobs')).toEqual(['states:SendTaskSuccess']);
     expect(actions('agent-step')).toEqual([
       'states:SendTaskFailure',

@@ -9,7 +9,6 @@ const STATUS: Record<ErrorCode, number> = {
   invalid_cursor: 400,
   unauthorized: 401,
   not_found: 404,
-  method_not_allowed: 405,
   job_terminal: 409,
   invalid_transition: 409,
   idempotency_key_in_use: 409,
@@ -19,21 +18,18 @@ const STATUS: Record<ErrorCode, number> = {
   idempotency_key_mismatch: 422,
   rate_limited: 429,
   internal_error: 500,
-  service_unavailable: 503,
 };
 
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
   401: 'Unauthorized',
   404: 'Not Found',
-  405: 'Method Not Allowed',
   409: 'Conflict',
   413: 'Content Too Large',
   415: 'Unsupported Media Type',
   422: 'Unprocessable Content',
   429: 'Too Many Requests',
   500: 'Internal Server Error',
-  503: 'Service Unavailable',
 };
 
 export function statusForCode(code: ErrorCode): number {

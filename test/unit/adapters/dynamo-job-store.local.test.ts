@@ -472,29 +472,6 @@ describe('DynamoJobStore on DynamoDB Local', () => {
     expect(await store.tenantForKey(`unknown-${tenant}`)).toBeUndefined();
   });
 
-  it('listUnfinished finds pending and running jobs of every tenant, nothing terminal', async () => {
-    const a = freshTenant();
-    const b = freshTenant();
-    const pending = job(a, T0);
-    const running = job(b, T0);
-    const cancelled = job(a, at(1));
-    const failed = job(b, at(1));
-    for (const j of [pending, running, cancelled, failed]) await store.create(j, 'fp', T0);
-    await markRunning(b, running.id, at(2));
-    await store.cancel(a, cancelled.id, at(3));
-    await store.fail(b, failed.id, { code: 'agent_error', message: 'x', retryable: false }, at(3));
-    await store.putApiKey(`key-${a}`, a);
-
-    const mine = (await store.listUnfinished()).filter((u) => u.tenant === a || u.tenant === b);
-    expect(mine).toHaveLength(2);
-    expect(mine).toEqual(
-      expect.arrayContaining([
-        { tenant: a, jobId: pending.id, pk: jobPk(a, pending.id), executionName: pending.executionName },
-        { tenant: b, jobId: running.id, pk: jobPk(b, running.id), executionName: running.executionName },
-      ]),
-    );
-  });
-
   it.each(['pending', 'running'] as JobStatus[])(
     'loadForStep returns a fresh %s job with no checkpoint',
     async (status) => {

@@ -8,7 +8,6 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
-  ScanCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
@@ -415,30 +414,6 @@ describe('api keys and recovery', () => {
     expect(ddb.commandCalls(PutCommand)[0]?.args[0].input).toMatchObject({
       TableName: TABLE_NAME,
       Item: { PK: 'K#abc123', SK: 'KEY', tenant: TENANT },
-    });
-  });
-
-  it('listUnfinished scans every page for live jobs', async () => {
-    ddb
-      .on(ScanCommand)
-      .resolvesOnce({
-        Items: [{ PK: 'T#a#J#job_1', tenant: 'a', id: 'job_1', executionName: 'job_1' }],
-        LastEvaluatedKey: { PK: 'x', SK: 'JOB' },
-      })
-      .resolvesOnce({ Items: [{ PK: 'T#b#J#job_2', tenant: 'b', id: 'job_2', executionName: 'job_2-n1' }] });
-
-    expect(await store.listUnfinished()).toEqual([
-      { tenant: 'a', jobId: 'job_1', pk: 'T#a#J#job_1', executionName: 'job_1' },
-      { tenant: 'b', jobId: 'job_2', pk: 'T#b#J#job_2', executionName: 'job_2-n1' },
-    ]);
-    const scans = ddb.commandCalls(ScanCommand);
-    expect(scans).toHaveLength(2);
-    expect(scans[1]?.args[0].input.ExclusiveStartKey).toEqual({ PK: 'x', SK: 'JOB' });
-    expect(scans[0]?.args[0].input.ExpressionAttributeValues).toEqual({
-      ':from0': 'pending',
-      ':from1': 'running',
-      ':from2': 'input_required',
-      ':job': 'JOB',
     });
   });
 });

@@ -15,7 +15,6 @@ const EXPECTED_STATUS: Record<string, number> = {
   invalid_cursor: 400,
   unauthorized: 401,
   not_found: 404,
-  method_not_allowed: 405,
   job_terminal: 409,
   invalid_transition: 409,
   idempotency_key_in_use: 409,
@@ -25,7 +24,6 @@ const EXPECTED_STATUS: Record<string, number> = {
   idempotency_key_mismatch: 422,
   rate_limited: 429,
   internal_error: 500,
-  service_unavailable: 503,
 };
 
 describe('problem details', () => {

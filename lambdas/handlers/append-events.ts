@@ -1,4 +1,4 @@
-import { Logger } from '@aws-lambda-powertools/logger';
+import { createLogger } from '../config/logger.js';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
@@ -7,7 +7,7 @@ import { webhookOutboxFromEnv } from '../adapters/webhook-outbox.js';
 import { isTerminal } from '../domain/job.js';
 import { type CommittedWrite, eventsOfWrite, missingEvents } from '../domain/job-events.js';
 
-const logger = new Logger({ serviceName: 'agent-jobs' });
+const logger = createLogger();
 const store = jobStoreFromEnv();
 const outbox = webhookOutboxFromEnv();
 

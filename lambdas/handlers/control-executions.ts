@@ -1,4 +1,4 @@
-import { Logger } from '@aws-lambda-powertools/logger';
+import { createLogger } from '../config/logger.js';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
@@ -7,7 +7,7 @@ import { ENV, requireEnv } from '../config/env.js';
 import { INPUT_TOKEN_ATTRIBUTE, JOB_SK } from '../config/table.js';
 import type { Job } from '../domain/job.js';
 
-const logger = new Logger({ serviceName: 'agent-jobs' });
+const logger = createLogger();
 const workflow = new WorkflowClient(requireEnv(ENV.stateMachineArn));
 
 type JobImage = Job & { PK: string; SK: string; [INPUT_TOKEN_ATTRIBUTE]?: string };

@@ -10,7 +10,7 @@ import type { Job } from '../../../lambdas/domain/job.js';
 import '../support/handler-env.js';
 import { JOB_ID, makeJob, TABLE_NAME, TENANT, WEBHOOK_QUEUE_URL } from '../support/fixtures.js';
 
-const { handler } = await import('../../../lambdas/handlers/job-events.js');
+const { handler } = await import('../../../lambdas/handlers/append-events.js');
 const ddb = mockClient(DynamoDBDocumentClient);
 const sqs = mockClient(SQSClient);
 const TTL = 4_070_908_800;
@@ -71,7 +71,7 @@ function logAlready(seqs: number[]) {
   });
 }
 
-describe('job-events stream consumer', () => {
+describe('append-events stream consumer', () => {
   it('appends each event a write caused under E#<padded seq>, only if that seq is free', async () => {
     ddb.on(PutCommand).resolves({});
     const out = await handler({ Records: [record(image(created, ['job.created'])), finish()] });
