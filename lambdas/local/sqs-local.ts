@@ -12,8 +12,12 @@ export interface SqsLocalOptions {
 export interface SqsLocal {
   /** Same origin as the queue URLs fauxqs hands out, so the SQS client never re-routes or warns. */
   readonly endpoint: string;
-  /** The same server's S3 API. An IP address, so the S3 client uses path-style URLs and needs no DNS. */
-  readonly s3Endpoint: string;
+  /**
+   * The same server by IP address, for S3 (path-style URLs, no DNS) and for SQS clients outside this
+   * process: given it as their endpoint, they send every call there, and fauxqs finds a queue by the
+   * region and name in its URL.
+   */
+  readonly ipEndpoint: string;
   stop(): Promise<void>;
 }
 
@@ -38,7 +42,7 @@ export async function startSqsLocal(options: SqsLocalOptions = {}): Promise<SqsL
   let stopping: Promise<void> | undefined;
   return {
     endpoint: `http://sqs.${LOCAL_REGION}.localhost:${server.port}`,
-    s3Endpoint: `http://127.0.0.1:${server.port}`,
+    ipEndpoint: `http://127.0.0.1:${server.port}`,
     stop: () => {
       stopping ??= server.stop().then(restoreDns);
       return stopping;

@@ -142,7 +142,7 @@ async function start(options: LocalStackOptions, stops: Stops): Promise<Omit<Loc
   const endpoints = {
     dynamodb: dynamo.endpoint,
     sqs: sqsLocal.endpoint,
-    s3: sqsLocal.s3Endpoint,
+    s3: sqsLocal.ipEndpoint,
     sfn: sfnEndpoint,
   };
 
@@ -169,7 +169,11 @@ async function start(options: LocalStackOptions, stops: Stops): Promise<Omit<Loc
     preloadHandlers(),
   ]);
 
-  await writeCliEndpoints(template, resolve, dataDir, { tableName, endpoints });
+  // SQS by IP: the CLI's process has no resolver for the queue URLs' `*.localhost` host.
+  await writeCliEndpoints(template, resolve, dataDir, {
+    tableName,
+    endpoints: { ...endpoints, sqs: sqsLocal.ipEndpoint },
+  });
   // Before the pollers: no attempt of this run can hold a lease yet, so every one found is stale.
   const { deliveryStoreFromEnv } = await import('../adapters/dynamo-delivery-store.js');
   const { webhookOutboxFromEnv } = await import('../adapters/webhook-outbox.js');

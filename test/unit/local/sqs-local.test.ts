@@ -97,8 +97,8 @@ describe('the local SQS and S3 on a data dir', () => {
   it('keeps S3 objects as files under the data dir across a restart', async () => {
     const first = await startSqsLocal({ dataDir });
     running.push(first);
-    expect((await fetch(`${first.s3Endpoint}/claims`, { method: 'PUT' })).status).toBe(200);
-    const put = await fetch(`${first.s3Endpoint}/claims/job-1/result.json`, {
+    expect((await fetch(`${first.ipEndpoint}/claims`, { method: 'PUT' })).status).toBe(200);
+    const put = await fetch(`${first.ipEndpoint}/claims/job-1/result.json`, {
       method: 'PUT',
       body: '{"a":1}',
     });
@@ -110,7 +110,7 @@ describe('the local SQS and S3 on a data dir', () => {
 
     const second = await startSqsLocal({ dataDir });
     running.push(second);
-    const got = await fetch(`${second.s3Endpoint}/claims/job-1/result.json`);
+    const got = await fetch(`${second.ipEndpoint}/claims/job-1/result.json`);
     expect(await got.text()).toBe('{"a":1}');
   });
 });
