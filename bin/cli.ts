@@ -53,9 +53,6 @@ async function configFrom(args: string[], env: NodeJS.ProcessEnv): Promise<CliCo
     const file = JSON.parse(
       await readFile(join(local || '.data', LOCAL_ENDPOINTS_FILE), 'utf8'),
     ) as LocalEndpointsFile;
-    // The local SQS names its queues on sqs.<region>.localhost, which only fauxqs's resolver knows.
-    const { interceptLocalhostDns } = await import('fauxqs');
-    interceptLocalhostDns();
     const common = { region: file.region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
     return {
       tableName: file.tableName,

@@ -65,22 +65,32 @@ export async function resumeUnfinishedJobs({ client, tableName, workflow }: Reco
 }
 
 export interface DeliveryRecoveryDeps {
-  deliveries: { listOverdue(before: string): Promise<OverdueDelivery[]> };
+  deliveries: {
+    listOverdue(before: string): Promise<OverdueDelivery[]>;
+    get(tenant: string, jobId: string, seq: number): Promise<{ leaseUntil?: string } | undefined>;
+  };
   outbox: { requeue(overdue: OverdueDelivery, now: Date, staleLeases: boolean): Promise<boolean> };
 }
 
 /**
- * The local queue lives in memory too: every delivery still pending lost its message with the last
- * run, and an attempt that was in flight left a lease its dead process will never release. Run
- * before the queue pollers start, so no attempt of this run holds a lease yet: each pending
- * delivery gets a new message (its record says when its next attempt is due). Returns how many.
+ * Queue messages persist under the data dir, so a pending delivery still has its message (visible,
+ * or hidden until its next attempt). Only an attempt in flight at the stop is left hanging: its
+ * message stays invisible for the queue's visibility timeout, and its lease belongs to a process
+ * that is gone. Each such delivery gets a new message, clearing the lease; the old message, when it
+ * comes back, finds another owner or a finished delivery and is dropped. Run before the queue
+ * pollers start, so no attempt of this run holds a lease yet. Returns how many were requeued.
  */
-export async function requeuePendingDeliveries({
+export async function requeueInterruptedDeliveries({
   deliveries,
   outbox,
 }: DeliveryRecoveryDeps): Promise<number> {
   const now = new Date();
   const pending = await deliveries.listOverdue('\uffff');
-  const requeued = await Promise.all(pending.map((d) => outbox.requeue(d, now, true)));
+  const requeued = await Promise.all(
+    pending.map(async (d) => {
+      const leased = (await deliveries.get(d.tenant, d.jobId, d.seq))?.leaseUntil !== undefined;
+      return leased && outbox.requeue(d, now, true);
+    }),
+  );
   return requeued.filter(Boolean).length;
 }

@@ -21,7 +21,7 @@ import { compileFilterCriteria, type FilterCriteria } from './filter-criteria.js
 import { createHttpAdapter, listen } from './http-adapter.js';
 import { lambdaContext } from './lambda-context.js';
 import { buildHandlerEnv, type LocalEndpoints, provisionQueues, provisionTables } from './provision.js';
-import { requeuePendingDeliveries, resumeUnfinishedJobs } from './recovery.js';
+import { requeueInterruptedDeliveries, resumeUnfinishedJobs } from './recovery.js';
 import { type SqsLocal, startSqsLocal } from './sqs-local.js';
 import { eventSourceMappings, SqsPoller } from './sqs-poller.js';
 import {
@@ -49,9 +49,9 @@ import {
 export interface LocalStackOptions {
   port?: number;
   host?: string;
-  /** Tables, the dev key and stream checkpoints live here (default `.data`). */
+  /** Tables, queues, S3 objects, the dev key and stream checkpoints live here (default `.data`). */
   dataDir?: string;
-  /** Keep DynamoDB in memory: a clean slate per start (tests). */
+  /** Keep DynamoDB, the queues and S3 in memory: a clean slate per start (tests). */
   inMemory?: boolean;
   /** Extra environment for the handlers and the key bootstrap (AGENT_JOBS_API_KEY(S)). */
   env?: Record<string, string>;
@@ -141,7 +141,12 @@ async function start(options: LocalStackOptions, stops: Stops): Promise<Omit<Loc
   const clients = sdkClients(dynamo.endpoint, sqsLocal.endpoint);
   const { sfn, sfnEndpoint } = await startStepFunctions(template, resolve, clients);
   stops.stepFunctions = () => sfn.close();
-  const endpoints = { dynamodb: dynamo.endpoint, sqs: sqsLocal.endpoint, sfn: sfnEndpoint };
+  const endpoints = {
+    dynamodb: dynamo.endpoint,
+    sqs: sqsLocal.endpoint,
+    s3: sqsLocal.ipEndpoint,
+    sfn: sfnEndpoint,
+  };
 
   const [tables, queues] = await Promise.all([
     provisionTables(template, resolve, clients.dynamodb),
@@ -166,15 +171,20 @@ async function start(options: LocalStackOptions, stops: Stops): Promise<Omit<Loc
     preloadHandlers(),
   ]);
 
-  await writeCliEndpoints(template, resolve, dataDir, { tableName, endpoints });
+  // SQS by IP: the CLI's process has no resolver for the queue URLs' `*.localhost` host.
+  await writeCliEndpoints(template, resolve, dataDir, {
+    tableName,
+    endpoints: { ...endpoints, sqs: sqsLocal.ipEndpoint },
+  });
   // Before the pollers: no attempt of this run can hold a lease yet, so every one found is stale.
   const { deliveryStoreFromEnv } = await import('../adapters/dynamo-delivery-store.js');
   const { webhookOutboxFromEnv } = await import('../adapters/webhook-outbox.js');
-  const requeued = await requeuePendingDeliveries({
+  const requeued = await requeueInterruptedDeliveries({
     deliveries: deliveryStoreFromEnv(),
     outbox: webhookOutboxFromEnv(),
   });
-  if (requeued > 0) log(`requeued ${requeued} pending webhook deliver${requeued === 1 ? 'y' : 'ies'}`);
+  if (requeued > 0)
+    log(`requeued ${requeued} webhook deliver${requeued === 1 ? 'y' : 'ies'} interrupted mid-attempt`);
   const pollers = eventSourcePollers(template, resolve, { clients, tableName, queues, dataDir, options });
   await Promise.all(pollers.map((p) => p.start()));
   stops.poller = async () => {
@@ -210,7 +220,7 @@ async function start(options: LocalStackOptions, stops: Stops): Promise<Omit<Loc
 async function startInParallel(stops: Stops, options: LocalStackOptions, dataDir: string) {
   const results = await Promise.allSettled([
     startDynamoDbLocal({ dataDir, inMemory: options.inMemory }),
-    startSqsLocal(),
+    startSqsLocal({ dataDir, inMemory: options.inMemory }),
     synthesizeTemplate(),
   ] as const);
   const [dynamo, sqs, template] = results;
