@@ -16,7 +16,7 @@ import { ipLiteralHost, isAddressAllowed } from '../domain/webhook-url.js';
 /** The lookup refused an address; its message is what the caller reports. */
 export class AddressNotAllowedError extends Error {
   override readonly name = 'AddressNotAllowedError';
-  readonly code = 'ERR_WEBHOOK_ADDRESS_NOT_ALLOWED';
+  readonly code = 'ERR_ADDRESS_NOT_ALLOWED';
   constructor(readonly address: string) {
     super(`address not allowed: ${address}`);
   }

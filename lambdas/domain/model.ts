@@ -37,6 +37,16 @@ export interface ToolDefinition {
  */
 export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter' | 'other';
 
+/** What one model call is asked: the conversation so far and the tools the model may call. */
+export interface ModelCallRequest {
+  /** The provider's model id; the provider's default model when omitted. */
+  model?: string;
+  messages: ChatMessage[];
+  tools?: ToolDefinition[];
+  maxOutputTokens?: number;
+  temperature?: number;
+}
+
 export interface TokenUsage {
   inputTokens: number;
   outputTokens: number;
@@ -51,6 +61,10 @@ export interface ModelAnswer {
   /** What the provider reported for this call; zeros when it reported nothing. */
   usage: TokenUsage;
 }
+
+/** The foundation model behind a Bedrock inference profile id such as `us.anthropic.claude-…`. */
+export const foundationModelId = (modelId: string) =>
+  modelId.replace(/^(us|us-gov|eu|apac|jp|au|ca|global)\./, '');
 
 /** Parses a tool call's argument text; anything but a JSON object is kept raw for a tool error. */
 export function parseToolArguments(text: string): Pick<ToolCall, 'arguments' | 'invalidArguments'> {

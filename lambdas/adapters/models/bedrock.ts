@@ -8,7 +8,7 @@ import type {
 } from '@aws-sdk/client-bedrock-runtime';
 import { BedrockRuntimeClient, ConverseStreamCommand } from '@aws-sdk/client-bedrock-runtime';
 import type { ChatMessage, FinishReason, ModelAnswer, TokenUsage, ToolCall } from '../../domain/model.js';
-import { parseToolArguments } from '../../domain/model.js';
+import { foundationModelId, parseToolArguments } from '../../domain/model.js';
 import type { TransientModelReason } from '../../domain/model-errors.js';
 import {
   isTransientHttpStatus,
@@ -133,10 +133,6 @@ export class BedrockProvider implements ModelProvider {
     return input;
   }
 }
-
-/** The foundation model behind an inference profile id such as `us.anthropic.claude-…`. */
-export const foundationModelId = (modelId: string) =>
-  modelId.replace(/^(us|us-gov|eu|apac|jp|au|ca|global)\./, '');
 
 function contentOf(message: ChatMessage): { role: 'user' | 'assistant'; blocks: ContentBlock[] } | undefined {
   switch (message.role) {

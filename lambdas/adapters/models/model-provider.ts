@@ -1,13 +1,7 @@
-import type { ChatMessage, ModelAnswer, ToolCall, ToolDefinition } from '../../domain/model.js';
+import type { ModelAnswer, ModelCallRequest, ToolCall } from '../../domain/model.js';
 
 /** One streamed model call. */
-export interface ModelRequest {
-  /** The provider's model id; the provider's default model when omitted. */
-  model?: string;
-  messages: ChatMessage[];
-  tools?: ToolDefinition[];
-  maxOutputTokens?: number;
-  temperature?: number;
+export interface ModelRequest extends ModelCallRequest {
   /** Aborted when the step ends early (its timeout, the job's deadline, a cancel). */
   signal?: AbortSignal;
 }
