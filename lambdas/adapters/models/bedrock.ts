@@ -1,4 +1,3 @@
-import { BedrockClient, GetFoundationModelAvailabilityCommand } from '@aws-sdk/client-bedrock';
 import type {
   ContentBlock,
   ConverseStreamCommandInput,
@@ -28,11 +27,18 @@ import type {
 
 /** One attempt per call: the workflow owns retries, with backoff that honours the provider's wait. */
 const runtime = withoutSdkLogging(new BedrockRuntimeClient({ maxAttempts: 1 }));
-const control = withoutSdkLogging(new BedrockClient({ maxAttempts: 1 }));
+
+/** Whether a foundation model may be invoked; see bedrock-availability.ts. */
+export type ModelAvailability = (foundationModelId: string, signal?: AbortSignal) => Promise<Readiness>;
 
 export interface BedrockOptions extends CallLimits {
   /** A foundation model id or an inference profile id (`us.…`, `eu.…`, `global.…`). */
   defaultModel: string;
+  /**
+   * The readiness check. Injected rather than imported because the control-plane client it needs
+   * adds about 160 KB to a bundle: only the function that answers readiness should carry it.
+   */
+  availability?: ModelAvailability;
 }
 
 const STOP_REASONS: Record<string, FinishReason> = {
@@ -82,29 +88,10 @@ export class BedrockProvider implements ModelProvider {
     }
   }
 
-  /**
-   * Whether this account may invoke the default model in this region, from the control plane: it
-   * costs no tokens. An inference profile is judged by the foundation model it routes to.
-   */
+  /** Whether this account may invoke the default model here; an inference profile by its foundation model. */
   async checkReady(signal?: AbortSignal): Promise<Readiness> {
-    const modelId = foundationModelId(this.defaultModel);
-    try {
-      const availability = await control.send(new GetFoundationModelAvailabilityCommand({ modelId }), {
-        abortSignal: signal,
-      });
-      const problems = [
-        availability.authorizationStatus !== 'AUTHORIZED' && 'not authorized',
-        availability.entitlementAvailability !== 'AVAILABLE' && 'not entitled',
-        availability.regionAvailability !== 'AVAILABLE' && 'not available in this region',
-        ['PENDING', 'ERROR'].includes(availability.agreementAvailability?.status ?? '') &&
-          `agreement ${availability.agreementAvailability?.status?.toLowerCase()}`,
-      ].filter((p): p is string => typeof p === 'string');
-      return problems.length === 0
-        ? { ok: true }
-        : { ok: false, reason: `the model ${modelId} is ${problems.join(', ')}` };
-    } catch (error) {
-      return { ok: false, reason: `model availability unknown (${(error as Error).name})` };
-    }
+    if (!this.options.availability) return { ok: false, reason: 'no availability check is configured' };
+    return this.options.availability(foundationModelId(this.defaultModel), signal);
   }
 
   private input(request: ModelRequest): ConverseStreamCommandInput {

@@ -13,6 +13,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { BedrockProvider, toBedrockMessages } from '../../../../lambdas/adapters/models/bedrock.js';
+import { bedrockModelAvailability } from '../../../../lambdas/adapters/models/bedrock-availability.js';
 import type { ModelStreamEvent } from '../../../../lambdas/adapters/models/model-provider.js';
 import { callModel } from '../../../../lambdas/adapters/models/model-provider.js';
 import { ModelRefusedError, ModelUnavailableError } from '../../../../lambdas/domain/model-errors.js';
@@ -271,6 +272,12 @@ describe('toBedrockMessages', () => {
 });
 
 describe('BedrockProvider.checkReady', () => {
+  const checked = new BedrockProvider({ defaultModel: MODEL, availability: bedrockModelAvailability });
+
+  it('is not ready without an availability check', async () => {
+    expect(await provider.checkReady()).toEqual({ ok: false, reason: 'no availability check is configured' });
+  });
+
   it('asks the control plane about the foundation model behind an inference profile', async () => {
     control.on(GetFoundationModelAvailabilityCommand).resolves({
       modelId: 'anthropic.claude-sonnet-4-20250514-v1:0',
@@ -279,7 +286,7 @@ describe('BedrockProvider.checkReady', () => {
       entitlementAvailability: 'AVAILABLE',
       regionAvailability: 'AVAILABLE',
     });
-    expect(await provider.checkReady()).toEqual({ ok: true });
+    expect(await checked.checkReady()).toEqual({ ok: true });
     expect(control.commandCalls(GetFoundationModelAvailabilityCommand)[0]!.args[0].input).toEqual({
       modelId: 'anthropic.claude-sonnet-4-20250514-v1:0',
     });
@@ -297,8 +304,8 @@ describe('BedrockProvider.checkReady', () => {
         entitlementAvailability: 'AVAILABLE',
         regionAvailability: 'AVAILABLE',
       });
-    expect(await provider.checkReady()).toEqual({ ok: false, reason: 'model availability unknown (Error)' });
-    expect(await provider.checkReady()).toEqual({
+    expect(await checked.checkReady()).toEqual({ ok: false, reason: 'model availability unknown (Error)' });
+    expect(await checked.checkReady()).toEqual({
       ok: false,
       reason: 'the model anthropic.claude-sonnet-4-20250514-v1:0 is not authorized, agreement pending',
     });
