@@ -276,6 +276,52 @@ describe('OpenAiCompatibleProvider.stream', () => {
     expect(error).toMatchObject({ reason: 'stream_interrupted' });
   });
 
+  it('classifies an error sent inside the stream as transient, and a chunk that is not JSON as interrupted', async () => {
+    const chunk = (content: string) =>
+      JSON.stringify({ choices: [{ index: 0, delta: { content }, finish_reason: null }] });
+    const { provider } = await setup([
+      {
+        kind: 'raw',
+        data: [chunk('partial'), JSON.stringify({ error: { message: 'engine overloaded', code: 503 } })],
+      },
+      { kind: 'raw', data: [chunk('partial'), '{"choices": ['] },
+    ]);
+    expect(await failure(callModel(provider, ask))).toMatchObject({
+      reason: 'server_error',
+      message: 'the model stream reported an error: engine overloaded',
+    });
+    expect(await failure(callModel(provider, ask))).toMatchObject({
+      reason: 'stream_interrupted',
+      message: 'the model stream sent a chunk that is not JSON',
+    });
+  });
+
+  it('accepts a server that reports no usage and sends no ids, with zero usage and ids of its own', async () => {
+    const { provider } = await setup([
+      {
+        kind: 'raw',
+        data: [
+          JSON.stringify({
+            choices: [
+              {
+                index: 0,
+                delta: { tool_calls: [{ index: 0, function: { name: 'f', arguments: '{}' } }] },
+                finish_reason: null,
+              },
+            ],
+          }),
+          JSON.stringify({ choices: [{ index: 0, delta: {}, finish_reason: 'tool_calls' }] }),
+          '[DONE]',
+        ],
+      },
+    ]);
+    const answer = await callModel(provider, ask);
+    expect(answer.usage).toEqual({ inputTokens: 0, outputTokens: 0 });
+    expect(answer.toolCalls).toEqual([
+      { id: expect.stringMatching(/^call_[0-9a-f-]{36}$/), name: 'f', arguments: {} },
+    ]);
+  });
+
   it('ends with the caller’s own reason when the caller aborts', async () => {
     const { provider } = await setup([{ kind: 'answer', text: ['a', 'b'], stallAfterChunks: 2 }]);
     const controller = new AbortController();
