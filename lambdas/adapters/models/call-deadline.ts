@@ -25,7 +25,8 @@ export class CallDeadline {
   ) {
     this.callTimeoutMs = limits.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
     this.idleTimeoutMs = limits.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
-    this.callTimer = setTimeout(() => this.expire('timeout'), this.callTimeoutMs);
+    // Unref'd: the request itself keeps the process alive; a forgotten call's clocks must not.
+    this.callTimer = setTimeout(() => this.expire('timeout'), this.callTimeoutMs).unref();
     if (caller?.aborted) this.onCallerAbort();
     else caller?.addEventListener('abort', this.onCallerAbort, { once: true });
     this.touch();
@@ -38,7 +39,7 @@ export class CallDeadline {
   /** A chunk arrived: the idle clock starts over. */
   touch(): void {
     clearTimeout(this.idleTimer);
-    this.idleTimer = setTimeout(() => this.expire('idle_timeout'), this.idleTimeoutMs);
+    this.idleTimer = setTimeout(() => this.expire('idle_timeout'), this.idleTimeoutMs).unref();
   }
 
   dispose(): void {
