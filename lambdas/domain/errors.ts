@@ -73,6 +73,8 @@ export const JOB_ERROR_CODES = [
   'step_timeout',
   'job_timeout',
   'model_unavailable',
+  /** The model provider refused the call (bad request, context too long, auth): retrying cannot help. */
+  'model_error',
   'start_failed',
   /** Nobody answered an input request before its deadline. */
   'input_timeout',

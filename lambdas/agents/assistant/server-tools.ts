@@ -1,0 +1,48 @@
+import { z } from 'zod';
+import type { JsonValue } from '../../domain/job.js';
+import type { JsonObject, ToolDefinition } from '../../domain/model.js';
+import type { ToolResult } from './loop.js';
+import type { ServerTool, ServerToolContext } from './server-tool.js';
+import { ToolError } from './server-tool.js';
+import { fetchUrlTool } from './tools/fetch-url.js';
+
+/** The built-in server tools a job may enable with `serverTools`; add a tool here to offer it. */
+const SERVER_TOOLS: ReadonlyMap<string, ServerTool> = new Map(
+  [fetchUrlTool as ServerTool].map((tool) => [tool.name, tool]),
+);
+
+export const SERVER_TOOL_NAMES = [...SERVER_TOOLS.keys()] as [string, ...string[]];
+
+/** The definition the model is given for a server tool. */
+export function serverToolDefinition(name: string): ToolDefinition {
+  const tool = SERVER_TOOLS.get(name);
+  if (!tool) throw new Error(`no server tool named ${name}`);
+  const { $schema: _, ...parameters } = z.toJSONSchema(tool.inputSchema, { io: 'input' });
+  return { name: tool.name, description: tool.description, parameters: parameters as JsonObject };
+}
+
+const toolError = (message: string): ToolResult => ({ output: { error: message }, isError: true });
+
+/**
+ * Runs one server tool call. Bad arguments and ToolErrors become a tool error the model reads;
+ * anything else is a fault of the step and is thrown, so the workflow retries it.
+ */
+export async function runServerTool(
+  name: string,
+  args: JsonValue,
+  ctx: ServerToolContext,
+): Promise<ToolResult> {
+  const tool = SERVER_TOOLS.get(name);
+  if (!tool) return toolError(`unknown tool "${name}"`);
+  const parsed = tool.inputSchema.safeParse(args);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(arguments)'}: ${i.message}`);
+    return toolError(`invalid arguments for ${name}: ${problems.join('; ')}`);
+  }
+  try {
+    return { output: await tool.run(parsed.data, ctx), isError: false };
+  } catch (error) {
+    if (error instanceof ToolError) return toolError(error.message);
+    throw error;
+  }
+}
