@@ -13,6 +13,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoJobStore } from '../lambdas/adapters/dynamo-job-store.js';
 import { type BatchJob, jobsInStreamBatch, type StreamBatchInfo } from '../lambdas/adapters/stream-batch.js';
 import { LOCAL_ENDPOINTS_FILE, type LocalEndpointsFile } from '../lambdas/local/cli-endpoints.js';
+import { JOB_USAGE, jobMain } from './job-cli.js';
 import { WEBHOOK_SECRET_USAGE, webhookSecretMain } from './webhook-secrets-cli.js';
 
 /**
@@ -229,19 +230,35 @@ export async function run(command: string[], config: CliConfig, out: (line: stri
   }
 }
 
-export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  const args = [...argv];
-  if (args[0] === 'webhook-secret') return webhookSecretMain(args.slice(1), env);
-  if (args[0] !== 'dlq' || !args[1]) {
+async function dlqMain(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  if (!args[0]) {
     console.error(USAGE);
     return 2;
   }
   try {
-    const config = await configFrom(args, env);
-    await run(args, config, (line) => console.log(line));
+    const command = ['dlq', ...args];
+    const config = await configFrom(command, env);
+    await run(command, config, (line) => console.log(line));
     return 0;
   } catch (e) {
     console.error(e instanceof UsageError ? e.message : `agent-jobs: ${(e as Error).message}`);
     return e instanceof UsageError ? 2 : 1;
   }
+}
+
+type CommandMain = (args: string[], env: NodeJS.ProcessEnv) => Promise<number>;
+
+/** Every command by its first word; each gets the arguments after it. */
+const COMMANDS: Record<string, CommandMain> = {
+  run: (args, env) => jobMain('run', args, env),
+  jobs: (args, env) => jobMain('jobs', args, env),
+  dlq: dlqMain,
+  'webhook-secret': webhookSecretMain,
+};
+
+export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const command = COMMANDS[argv[0] ?? ''];
+  if (command) return command(argv.slice(1), env);
+  console.error(`${JOB_USAGE}\n${USAGE}`);
+  return 2;
 }
