@@ -51,14 +51,17 @@ export interface CallOptions {
 /** One job, by id: what a caller does with it. `client.job(id)` rebuilds one, e.g. after a restart. */
 export class JobHandle {
   private latest: { job: Job; etag: string | undefined } | undefined;
-  private pollMs: number | undefined;
+  /** When the server's last Retry-After allows the next poll (ms since the epoch). */
+  private nextPollAt = 0;
 
   constructor(
     readonly id: string,
     private readonly ctx: ClientContext,
     known?: { job: Job; retryAfterMs?: number | undefined },
   ) {
-    if (known) this.remember(known.job, undefined, known.retryAfterMs);
+    if (known) this.remember(known.job, undefined);
+    // A job just submitted: its Retry-After counts from the submit's answer.
+    if (known?.retryAfterMs !== undefined) this.nextPollAt = Date.now() + known.retryAfterMs;
   }
 
   /** The job as last seen by this handle (undefined until fetched, for a handle made from an id). */
@@ -84,12 +87,12 @@ export class JobHandle {
     const linked = linkSignals(signal, timeout.signal);
     try {
       for (;;) {
+        await sleep(Math.max(0, this.nextPollAt - Date.now()), linked.signal);
         // A held poll comes back as soon as the job ends; progress is only seen when it returns.
         const hold = onProgress ? 0 : Math.min(MAX_HOLD_SECONDS, Math.floor((deadline - Date.now()) / 1000));
         const { job, changed } = await this.poll(hold >= 1 ? hold : undefined, linked.signal);
         if (changed) onProgress?.(job);
         if (isTerminal(job)) return job;
-        await sleep(this.pollMs ?? DEFAULT_POLL_MS, linked.signal);
       }
     } catch (error) {
       if (timeout.signal.aborted && !signal?.aborted)
@@ -168,20 +171,14 @@ export class JobHandle {
       },
       signal,
     });
-    if (response.status === 304 && this.latest) {
-      this.pollMs = retryAfterMs(response.headers);
-      return { job: this.latest.job, changed: false };
-    }
+    this.nextPollAt = Date.now() + (retryAfterMs(response.headers) ?? DEFAULT_POLL_MS);
+    if (response.status === 304 && this.latest) return { job: this.latest.job, changed: false };
     if (!data) throw new ProblemError(response.status, error);
-    return {
-      job: this.remember(data, response.headers.get('etag') ?? undefined, retryAfterMs(response.headers)),
-      changed: true,
-    };
+    return { job: this.remember(data, response.headers.get('etag') ?? undefined), changed: true };
   }
 
-  private remember(job: Job, etag: string | undefined, retryAfter?: number): Job {
+  private remember(job: Job, etag: string | undefined): Job {
     this.latest = { job, etag };
-    this.pollMs = retryAfter;
     if (isTerminal(job)) this.ctx.rememberTerminal(job);
     return job;
   }

@@ -52,6 +52,16 @@ describe('wait', () => {
     expect(polls[1]!.at - polls[0]!.at).toBeGreaterThanOrEqual(1000);
   });
 
+  it("a job just submitted is first polled after the submit's Retry-After", async () => {
+    const api = await fakeApi((req, res, i) =>
+      i === 0 ? reply(res, 202, running, { 'retry-after': '1' }) : jobServer([done])(req, res, i),
+    );
+    const handle = await client(api.url).createJob({ agent: 'echo', input: {} });
+    await handle.wait({ onProgress: () => undefined });
+    expect(api.seen.map((r) => r.method)).toEqual(['POST', 'GET']);
+    expect(api.seen[1]!.at - api.seen[0]!.at).toBeGreaterThanOrEqual(1000);
+  });
+
   it('never holds or waits past its timeout', async () => {
     const api = await fakeApi(jobServer([running], '1'));
     await client(api.url)
