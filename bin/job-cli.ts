@@ -89,8 +89,10 @@ function describeJob(job: Job): string {
   return lines.join('\n');
 }
 
-const progressText = (job: Job) =>
-  `${Math.round(job.progress.fraction * 100)}% step ${job.progress.step}${job.progress.message ? ` ${job.progress.message}` : ''}`;
+/** `40% step 2 of 5`: the agent's own message when it gave one, else the step number. */
+const progressLine = (p: { fraction: number; step: number; message?: string | null }) =>
+  `${Math.round(p.fraction * 100)}% ${p.message ?? `step ${p.step}`}`;
+const progressText = (job: Job) => progressLine(job.progress);
 
 /** A one-line bar redrawn in place on stderr; a spinner while the job has not started. */
 function progressBar() {
@@ -168,8 +170,8 @@ async function runCommand(ctx: Context, positionals: string[]): Promise<number> 
 function describeEvent(event: JobEvent): string {
   const data = event.data as Record<string, unknown> | null;
   const detail =
-    event.type === 'job.progress' && data
-      ? `${Math.round(Number(data.fraction) * 100)}% step ${String(data.step)}${data.message ? ` ${String(data.message)}` : ''}`
+    event.type === 'job.progress'
+      ? progressLine(data as { fraction: number; step: number; message?: string | null })
       : isTerminalEvent(event)
         ? JSON.stringify((data as Job).error ?? (data as Job).result ?? null)
         : '';
