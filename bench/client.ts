@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import pLimit from 'p-limit';
 import { AgentJobsClient } from '../client/src/index.js';
 import { TERMINAL_STATUSES } from '../lambdas/domain/job.js';
@@ -42,7 +43,10 @@ async function fixedPoller(ctx: BenchContext, intervalMs: number): Promise<numbe
   }
 }
 
-/** The raw API as a careful caller uses it: a held submit (`Prefer: wait`), then held GETs until the end. */
+/**
+ * The raw API as a careful caller uses it: a keyed, held submit (`Idempotency-Key`, `Prefer: wait`),
+ * then held GETs until the end.
+ */
 async function rawRun(ctx: BenchContext, body: unknown): Promise<void> {
   const headers = {
     authorization: `Bearer ${ctx.apiKey}`,
@@ -51,7 +55,8 @@ async function rawRun(ctx: BenchContext, body: unknown): Promise<void> {
   };
   const created = await fetch(`${ctx.stack.url}/v1/jobs`, {
     method: 'POST',
-    headers,
+    // Keyed like the client's submits, which makes the server read before it writes.
+    headers: { ...headers, 'idempotency-key': randomUUID() },
     body: JSON.stringify(body),
   });
   let job = (await created.json()) as { id: string; status: string };
@@ -85,7 +90,7 @@ export async function benchClient(ctx: BenchContext): Promise<Figures> {
   const fixedPolls = fixed.reduce((s, n) => s + n, 0) / jobs;
 
   const batch = ctx.quick ? 48 : 160;
-  const rounds = 2;
+  const rounds = ctx.quick ? 2 : 4;
   ctx.log(`${rounds} rounds of ${batch} short jobs at concurrency ${CONCURRENCY}: raw API and runMany...`);
   const inputs = Array.from({ length: batch }, (_, i) => echoJob(`many-${i}`));
   let rawMs = 0;
