@@ -6,7 +6,6 @@ export default defineConfig({
     env: {
       CDK_VALIDATION: 'false',
       CDK_DISABLE_VERSION_CHECK: '1',
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     },
     projects: [
       { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },

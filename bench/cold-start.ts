@@ -13,8 +13,14 @@ import { percentile, round } from './stats.js';
 
 const run = promisify(execFile);
 const IMPORTS = 10;
-/** The bench names each handler by its role; the bundles are of these files under lambdas/handlers/. */
-const HANDLERS = { submit: 'create-job', agentStep: INTERNAL_HANDLERS.agentStep } as const;
+const handlerEntry = (file: string) => new URL(`../lambdas/handlers/${file}.ts`, import.meta.url).pathname;
+/** The bench names each handler by its role; `floor` only loads the DynamoDB client. */
+const ENTRIES = {
+  submit: handlerEntry('create-job'),
+  agentStep: handlerEntry(INTERNAL_HANDLERS.agentStep),
+  floor: new URL('./floor-handler.ts', import.meta.url).pathname,
+} as const;
+type Role = keyof typeof ENTRIES;
 
 /** Times only the module's import (a Lambda's init phase), not Node's own start. */
 const IMPORT_TIMER =
@@ -23,31 +29,38 @@ const IMPORT_TIMER =
 
 /**
  * Each handler bundled exactly as the CDK stack bundles it, then imported in a fresh Node process
- * ten times: median init time and the bundle's size. Needs no running stack.
+ * ten times, the roles taking turns so a busy moment of the machine weighs on all of them alike:
+ * median init time and the bundle's size. `initRatio` is a handler's init over the floor's, the
+ * figure that stays comparable across machines and runs. Needs no running stack.
  */
 export async function benchColdStart(log: (...m: unknown[]) => void): Promise<Figures> {
   const outDir = await mkdtemp(join(tmpdir(), 'agent-jobs-bundles-'));
   try {
+    const roles = Object.keys(ENTRIES) as Role[];
+    const outfiles = Object.fromEntries(roles.map((role) => [role, join(outDir, `${role}.mjs`)]));
+    log(`bundling ${roles.join(', ')} and importing each in ${IMPORTS} fresh processes...`);
+    for (const role of roles) await bundle(ENTRIES[role], outfiles[role]!);
+    const initMs = Object.fromEntries(roles.map((role) => [role, [] as number[]]));
+    for (let i = 0; i < IMPORTS; i++)
+      for (const role of roles) initMs[role]!.push(await importTime(outfiles[role]!));
+    const median = (role: Role) => percentile(initMs[role]!, 50);
     const figures: Figures = {};
-    for (const [role, handler] of Object.entries(HANDLERS)) {
-      log(`bundling ${handler} and importing it in ${IMPORTS} fresh processes...`);
-      const outfile = join(outDir, `${handler}.mjs`);
-      await bundle(handler, outfile);
-      const initMs: number[] = [];
-      for (let i = 0; i < IMPORTS; i++) initMs.push(await importTime(outfile));
-      figures[`coldStart.${role}.initMs`] = round(percentile(initMs, 50));
-      figures[`bundle.${role}.bytes`] = (await stat(outfile)).size;
+    for (const role of roles) {
+      figures[`coldStart.${role}.initMs`] = round(median(role));
+      figures[`bundle.${role}.bytes`] = (await stat(outfiles[role]!)).size;
     }
+    for (const role of roles.filter((r) => r !== 'floor'))
+      figures[`coldStart.${role}.initRatio`] = round(median(role) / median('floor'));
     return figures;
   } finally {
     await rm(outDir, { recursive: true, force: true });
   }
 }
 
-function bundle(handler: string, outfile: string) {
+function bundle(entry: string, outfile: string) {
   const { format, target, minify, sourceMap, mainFields, banner } = HANDLER_BUNDLING;
   return build({
-    entryPoints: [new URL(`../lambdas/handlers/${handler}.ts`, import.meta.url).pathname],
+    entryPoints: [entry],
     outfile,
     bundle: true,
     platform: 'node',

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EventSource, type FetchLike } from 'eventsource';
 import { DynamoJobStore } from '../lambdas/adapters/dynamo-job-store.js';
-import { jobIdFor } from '../lambdas/domain/idempotency.js';
+import { newJobId } from '../lambdas/domain/idempotency.js';
 import { newJob } from '../lambdas/domain/job.js';
 import { liveExpiry } from '../lambdas/domain/retention.js';
 import { benchApi } from './api.js';
@@ -46,7 +46,7 @@ export async function benchEvents(ctx: BenchContext): Promise<Figures> {
   // A running job with no execution behind it: nothing will ever happen to it.
   const now = new Date();
   const idle = newJob(
-    jobIdFor('bench', undefined),
+    newJobId(),
     'bench',
     { agent: 'echo', input: {}, timeoutSeconds: 900 },
     now,

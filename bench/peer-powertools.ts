@@ -7,7 +7,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import { findAgent } from '../lambdas/agents/registry.js';
 import { API_ROUTES } from '../lambdas/config/routes.js';
 import { JOB_SK } from '../lambdas/config/table.js';
-import { jobIdFor } from '../lambdas/domain/idempotency.js';
+import { newJobId } from '../lambdas/domain/idempotency.js';
 import { newJob } from '../lambdas/domain/job.js';
 import type { JsonValue } from '../lambdas/domain/job.js';
 import { liveExpiry } from '../lambdas/domain/retention.js';
@@ -48,7 +48,7 @@ export function powertoolsSubmitHandler(opts: {
     const now = new Date();
     const timeoutSeconds = req.timeoutSeconds ?? agent.defaultTimeoutSeconds;
     const job = newJob(
-      jobIdFor(tenant, undefined),
+      newJobId(),
       tenant,
       { ...req, input: req.input as JsonValue, metadata: undefined, timeoutSeconds },
       now,

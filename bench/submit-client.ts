@@ -12,7 +12,7 @@ import {
   newJobItem,
 } from '../lambdas/adapters/dynamo-job-store.js';
 import { findAgent } from '../lambdas/agents/registry.js';
-import { jobIdFor, requestFingerprint } from '../lambdas/domain/idempotency.js';
+import { newJobId, requestFingerprint } from '../lambdas/domain/idempotency.js';
 import { newJob } from '../lambdas/domain/job.js';
 import { liveExpiry } from '../lambdas/domain/retention.js';
 import { echoJob } from './api.js';
@@ -65,7 +65,7 @@ function operations(config: SubmitClientConfig): Record<SubmitOp, Operation> {
     const now = new Date();
     const req = echoJob(tag);
     const job = newJob(
-      jobIdFor(config.tenant, undefined),
+      newJobId(),
       config.tenant,
       { ...req, timeoutSeconds },
       now,

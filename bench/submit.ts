@@ -143,11 +143,7 @@ async function forkClient(config: SubmitClientConfig, ctx: BenchContext) {
     fileURLToPath(new URL('./submit-client.ts', import.meta.url)),
     [JSON.stringify(config)],
     {
-      env: {
-        ...process.env,
-        ...ctx.stack.handlerEnv,
-        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-      },
+      env: { ...process.env, ...ctx.stack.handlerEnv },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     },
   );

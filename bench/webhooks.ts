@@ -6,7 +6,7 @@ import { WebhookSender } from '../lambdas/adapters/webhook-sender.js';
 import { WebhookQueue } from '../lambdas/adapters/webhook-queue.js';
 import { ENV } from '../lambdas/config/env.js';
 import { deliveryId } from '../lambdas/domain/delivery.js';
-import { jobIdFor } from '../lambdas/domain/idempotency.js';
+import { newJobId } from '../lambdas/domain/idempotency.js';
 import { webhookId } from '../lambdas/domain/webhook.js';
 import { benchApi } from './api.js';
 import type { BenchContext, Figures } from './context.js';
@@ -74,7 +74,7 @@ export async function benchWebhooks(ctx: BenchContext): Promise<Figures> {
     const deliveries = new DynamoDeliveryStore(ctx.stack.tableName);
     const queue = new WebhookQueue(ctx.stack.handlerEnv[ENV.webhookQueueUrl]!);
     const ttl = Math.floor(Date.now() / 1000) + 3600;
-    const jobId = jobIdFor('bench', undefined);
+    const jobId = newJobId();
     const body = JSON.stringify({ type: 'job.succeeded', timestamp: new Date().toISOString(), data: {} });
     // Records first (not timed), then every message at once: the deliverer's rate, not the notifier's.
     const records = await runConcurrently(count, 16, async (i) => {

@@ -8,6 +8,7 @@ const COMMANDS: Record<string, CommandMain> = {
   run: async (args, env) => (await import('./job-cli.js')).jobMain('run', args, env),
   jobs: async (args, env) => (await import('./job-cli.js')).jobMain('jobs', args, env),
   dlq: async (args, env) => (await import('./dlq-cli.js')).dlqMain(args, env),
+  events: async (args, env) => (await import('./events-cli.js')).eventsMain(args, env),
   'webhook-secret': async (args, env) =>
     (await import('./webhook-secrets-cli.js')).webhookSecretMain(args, env),
 };
@@ -16,6 +17,7 @@ const USAGE = `usage: agent-jobs <command> ...
   run AGENT --input JSON|@file [--wait] ...    submit a job, and follow it
   jobs get | list | watch | answer | cancel    the jobs of your API key's tenant
   dlq list | show | redrive                    operators: the dead-letter queues
+  events repair                                operators: fill gaps in job event logs
   webhook-secret show | rotate                 operators: a tenant's webhook signing secret
 A command without arguments prints its options.`;
 

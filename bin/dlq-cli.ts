@@ -49,9 +49,6 @@ async function configFrom(args: string[], env: NodeJS.ProcessEnv): Promise<CliCo
     const file = JSON.parse(
       await readFile(join(local || '.data', LOCAL_ENDPOINTS_FILE), 'utf8'),
     ) as LocalEndpointsFile;
-    // The local SQS names its queues on sqs.<region>.localhost, which only fauxqs's resolver knows.
-    const { interceptLocalhostDns } = await import('fauxqs');
-    interceptLocalhostDns();
     const common = { region: file.region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
     return {
       tableName: file.tableName,
@@ -179,7 +176,7 @@ export async function run(command: string[], config: CliConfig, out: (line: stri
       const startMessages = await receiveAll(config.sqs, config.startDlqUrl, 60);
       await release(config.sqs, config.startDlqUrl, startMessages);
       out(
-        `start DLQ: ${startMessages.length} message(s) (stream batches the job-stream consumer gave up on)`,
+        `start DLQ: ${startMessages.length} message(s) (stream batches the control-executions consumer gave up on)`,
       );
       for (const m of startMessages) {
         const info = (parse(m).DDBStreamBatchInfo ?? {}) as StreamBatchInfo;

@@ -14,6 +14,11 @@ export interface AgentJobsConfig {
   readonly logRetention: RetentionDays;
   /** Seconds before each webhook delivery attempt (the first is the first attempt), before jitter. */
   readonly webhookRetrySchedule: readonly number[];
+  /**
+   * Where every alarm sends its notification: an existing SNS topic (`topicArn`), or a topic the
+   * stack creates (KMS-encrypted), optionally mailing `email`.
+   */
+  readonly alarmNotifications: { readonly topicArn?: string; readonly email?: string };
 }
 
 export type AgentJobsConfigInput = {
@@ -33,6 +38,7 @@ export const DEFAULT_CONFIG: AgentJobsConfig = {
   apiThrottling: { rateLimit: 50, burstLimit: 100 },
   logRetention: RetentionDays.ONE_MONTH,
   webhookRetrySchedule: DEFAULT_RETRY_SCHEDULE_SECONDS,
+  alarmNotifications: {},
 };
 
 export class StackConfigError extends Error {
@@ -57,6 +63,26 @@ function scheduleProblem(schedule: unknown): string | undefined {
   }
 }
 
+const TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$/;
+const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
+
+function notificationProblems({
+  topicArn,
+  email,
+}: AgentJobsConfig['alarmNotifications']): [boolean, string][] {
+  return [
+    [
+      topicArn === undefined || TOPIC_ARN.test(topicArn),
+      'alarmNotifications.topicArn must be an SNS topic ARN',
+    ],
+    [email === undefined || EMAIL.test(email), 'alarmNotifications.email must be an email address'],
+    [
+      topicArn === undefined || email === undefined,
+      'alarmNotifications: give either topicArn (subscribe to it yourself) or email (for the created topic), not both',
+    ],
+  ];
+}
+
 function configProblems(c: AgentJobsConfig): string[] {
   const checks: [boolean, string][] = [
     [isInt(c.jobRetention.succeededDays, 1, 3650), 'jobRetention.succeededDays must be an integer 1..3650'],
@@ -75,6 +101,7 @@ function configProblems(c: AgentJobsConfig): string[] {
       scheduleProblem(c.webhookRetrySchedule) === undefined,
       `webhookRetrySchedule: ${scheduleProblem(c.webhookRetrySchedule)}`,
     ],
+    ...notificationProblems(c.alarmNotifications),
   ];
   return checks.filter(([ok]) => !ok).map(([, message]) => message);
 }
@@ -92,6 +119,7 @@ export function resolveConfig(input: AgentJobsConfigInput | string | undefined):
     apiThrottling: { ...DEFAULT_CONFIG.apiThrottling, ...given.apiThrottling },
     logRetention: given.logRetention ?? DEFAULT_CONFIG.logRetention,
     webhookRetrySchedule: given.webhookRetrySchedule ?? DEFAULT_CONFIG.webhookRetrySchedule,
+    alarmNotifications: { ...DEFAULT_CONFIG.alarmNotifications, ...given.alarmNotifications },
   };
   const problems = configProblems(config);
   if (problems.length > 0) {

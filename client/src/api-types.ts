@@ -141,7 +141,7 @@ export interface paths {
     put?: never;
     /**
      * Send a delivery again
-     * @description Same `webhook-id` and body, fresh `webhook-timestamp` and signature; retried on the schedule like the first round.
+     * @description Same `webhook-id` and body, fresh `webhook-timestamp` and signature; retried on the schedule like the first round. At most 5 replays per delivery per hour (429 `rate_limited` with Retry-After beyond).
      */
     post: operations['replayJobDelivery'];
     delete?: never;
@@ -278,7 +278,7 @@ export interface components {
       agent: string;
       /** @description Agent input; validated against the agent's input schema. */
       input: unknown;
-      /** @description Free-form, returned as given. */
+      /** @description Free-form, returned as given; at most 16384 bytes serialized. */
       metadata?: {
         [key: string]: components['schemas']['JsonValue'];
       };
@@ -293,8 +293,63 @@ export interface components {
       inputTimeoutSeconds?: number;
     };
     JobList: {
-      items: components['schemas']['Job'][];
+      items: components['schemas']['JobSummary'][];
+      /** @description Pass as `cursor` for the next page; null at the end. A page may end early to stay under 1 MiB. */
       nextCursor: string | null;
+    };
+    /** @description A job as listed: without `input` and `result` (fetch the job for them). */
+    JobSummary: {
+      /** @example job_01jd3k5q7x9v2m4n6p8r0s2t4w */
+      id: string;
+      agent: string;
+      /** @enum {string} */
+      status: 'pending' | 'running' | 'input_required' | 'succeeded' | 'failed' | 'cancelled';
+      attempt: number;
+      metadata: {
+        [key: string]: components['schemas']['JsonValue'];
+      };
+      progress: {
+        fraction: number;
+        step: number;
+        message: string | null;
+      };
+      error: {
+        /** @enum {string} */
+        code:
+          | 'agent_error'
+          | 'step_timeout'
+          | 'job_timeout'
+          | 'model_unavailable'
+          | 'start_failed'
+          | 'input_timeout'
+          | 'execution_aborted'
+          | 'execution_lost'
+          | 'internal_error';
+        message: string;
+        retryable: boolean;
+      } | null;
+      inputRequest: {
+        prompt: string;
+        schema?: {
+          [key: string]: components['schemas']['JsonValue'];
+        };
+      } | null;
+      /** Format: date-time */
+      createdAt: string;
+      /** Format: date-time */
+      updatedAt: string;
+      /** Format: date-time */
+      startedAt: string | null;
+      /** Format: date-time */
+      completedAt: string | null;
+      /** Format: date-time */
+      expiresAt: string;
+      links: {
+        self: string;
+        cancel: string;
+        events: string;
+        stream: string;
+      };
     };
     JobEventList: {
       items: components['schemas']['JobEvent'][];
@@ -319,7 +374,8 @@ export interface components {
       data: unknown;
     };
     SubmitInputRequest: {
-      input: components['schemas']['JsonValue'];
+      /** @description The answer; at most 65536 bytes serialized. */
+      input: unknown;
     };
     DeliveryList: {
       items: components['schemas']['Delivery'][];
@@ -334,15 +390,18 @@ export interface components {
       url: string;
       /** @enum {string} */
       status: 'pending' | 'delivered' | 'failed';
+      /** @description The latest attempts (at most 20), oldest first. */
       attempts: {
         /** Format: date-time */
         at: string;
         /** @description The receiver's answer, when there was one. */
         httpStatus?: number;
-        /** @description Why there was no answer (timeout, refused...). */
+        /** @description Why there was no usable answer; a deployed stack gives one message for every attempt that got none. */
         error?: string;
         durationMs: number;
       }[];
+      /** @description Every attempt made, including those no longer listed. */
+      attemptCount: number;
       /**
        * Format: date-time
        * @description When the next attempt is due, while pending.
@@ -979,6 +1038,15 @@ export interface operations {
       };
       /** @description Problem details (RFC 9457) */
       404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Problem details (RFC 9457) */
+      429: {
         headers: {
           [name: string]: unknown;
         };

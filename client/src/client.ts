@@ -7,7 +7,7 @@ import { RateLimitPacer } from './rate-limit.js';
 import { type RetryOptions, retryPolicy } from './retry.js';
 import { retryAfterMs } from './timing.js';
 import { type FetchLike, retryingFetch } from './transport.js';
-import type { CreateJobRequest, Job, JobStatus } from './types.js';
+import type { CreateJobRequest, Job, JobStatus, JobSummary } from './types.js';
 
 export interface AgentJobsClientOptions {
   /** Where the API is, e.g. `http://127.0.0.1:3000` or the stage URL of a deployed stack. */
@@ -111,8 +111,15 @@ export class AgentJobsClient {
     return this.job(id).get(options);
   }
 
-  /** The tenant's jobs, newest first, fetched a page at a time as the loop asks for more. */
-  async *listJobs({ status, pageSize, signal }: ListJobsOptions = {}): AsyncGenerator<Job, void, undefined> {
+  /**
+   * The tenant's jobs, newest first, fetched a page at a time as the loop asks for more. Listings
+   * leave out each job's `input` and `result`: `getJob(id)` has them.
+   */
+  async *listJobs({ status, pageSize, signal }: ListJobsOptions = {}): AsyncGenerator<
+    JobSummary,
+    void,
+    undefined
+  > {
     let cursor: string | undefined;
     do {
       const { data, error, response } = await this.api.GET('/v1/jobs', {

@@ -17,5 +17,6 @@ export {
   type Job,
   type JobEvent,
   type JobStatus,
+  type JobSummary,
 } from './types.js';
 export { verifyWebhook, Webhook, type WebhookEvent, WebhookVerificationError } from './webhooks.js';

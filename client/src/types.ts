@@ -2,6 +2,8 @@ import type { components } from './api-types.js';
 
 export type Job = components['schemas']['Job'];
 export type JobStatus = Job['status'];
+/** A job as listings show it: without `input` and `result` (get the job for those). */
+export type JobSummary = components['schemas']['JobSummary'];
 export type JobEvent = components['schemas']['JobEvent'];
 export type CreateJobRequest = components['schemas']['CreateJobRequest'];
 

@@ -15,13 +15,23 @@ import {
   TABLE_KEYS,
 } from '../config/table.js';
 import type { Delivery, DeliveryMessage, DeliveryRecord } from '../domain/delivery.js';
+import { MAX_KEPT_ATTEMPTS, REPLAY_LIMIT } from '../domain/delivery.js';
+import { RateLimitedError } from '../domain/errors.js';
 import type { DeliveryAttempt, DeliveryStatus } from '../domain/webhook.js';
 import { documentClient, isConditionFailure, jobPk, querySweepIndex } from './dynamo-job-store.js';
 
 /** A new delivery as the notifier creates it: pending, due now, in round 0. */
 export type NewDelivery = Omit<
   DeliveryRecord,
-  'status' | 'attempts' | 'nextAttemptAt' | 'updatedAt' | 'round' | 'roundAttempts' | 'owner' | 'leaseUntil'
+  | 'status'
+  | 'attempts'
+  | 'attemptCount'
+  | 'nextAttemptAt'
+  | 'updatedAt'
+  | 'round'
+  | 'roundAttempts'
+  | 'owner'
+  | 'leaseUntil'
 >;
 
 /** Where an attempt leaves the delivery: delivered, failed for good, or pending until `nextAttemptAt`. */
@@ -38,7 +48,9 @@ interface DeliveryItem extends DeliveryRecord {
   GSI2PK?: string;
   GSI2SK?: string;
   ttl: number;
-  attemptCount: number;
+  /** Start of the current replay window and the replays made in it (REPLAY_LIMIT). */
+  replayWindowStart?: string;
+  replaysInWindow?: number;
 }
 
 const keyOf = (tenant: string, jobId: string, seq: number) => ({
@@ -53,7 +65,15 @@ const dueIndex = (pk: string, sk: string, at: string) => ({
 });
 
 /** Table keys and bookkeeping that are not part of the delivery itself. */
-const STORAGE_ATTRIBUTES = ['PK', 'SK', 'GSI2PK', 'GSI2SK', 'ttl', 'attemptCount'] as const;
+const STORAGE_ATTRIBUTES = [
+  'PK',
+  'SK',
+  'GSI2PK',
+  'GSI2SK',
+  'ttl',
+  'replayWindowStart',
+  'replaysInWindow',
+] as const;
 
 function toRecord(item: Record<string, unknown>): DeliveryRecord {
   const record = { ...item };
@@ -172,7 +192,7 @@ export class DynamoDeliveryStore {
   ): Promise<boolean> {
     const key = keyOf(m.tenant, m.jobId, m.seq);
     const pending = outcome.status === 'pending';
-    const recorded = await this.conditional({
+    const main = await this.updated({
       Key: key,
       UpdateExpression:
         'SET attempts = list_append(attempts, :attempt), attemptCount = attemptCount + :one, ' +
@@ -195,24 +215,75 @@ export class DynamoDeliveryStore {
         ...(pending ? { ':shard': deliveryShard(key.PK, key.SK) } : {}),
       },
     });
-    if (!recorded) {
-      await this.conditional({
+    const recorded = main !== undefined;
+    const after =
+      main ??
+      (await this.updated({
         Key: key,
         UpdateExpression:
           'SET attempts = list_append(attempts, :attempt), attemptCount = attemptCount + :one, updatedAt = :now',
         ConditionExpression: 'attribute_exists(SK)',
         ExpressionAttributeValues: { ':attempt': [attempt], ':one': 1, ':now': now.toISOString() },
-      });
+      }));
+    if (((after?.attempts as unknown[] | undefined)?.length ?? 0) > MAX_KEPT_ATTEMPTS) {
+      await this.trimAttempts(key);
     }
     return recorded;
   }
 
   /**
+   * Drops the oldest attempts beyond MAX_KEPT_ATTEMPTS. A separate write, since one update cannot
+   * both append to a list and remove from it; each removal is conditioned on the list still being
+   * over the cap, so concurrent trims never drop a kept attempt. Only deliveries replayed enough
+   * to pass the cap pay for it.
+   */
+  private async trimAttempts(key: { PK: string; SK: string }): Promise<void> {
+    for (let excess = 0; excess < MAX_KEPT_ATTEMPTS; excess++) {
+      const trimmed = await this.conditional({
+        Key: key,
+        UpdateExpression: 'REMOVE attempts[0]',
+        ConditionExpression: 'size(attempts) > :kept',
+        ExpressionAttributeValues: { ':kept': MAX_KEPT_ATTEMPTS },
+      });
+      if (!trimmed) return;
+    }
+  }
+
+  /**
    * Starts a new round: pending, due now, schedule from the top, no owner (the message sent next
    * takes it; any older message is then a stale duplicate). Undefined if there is no such delivery.
+   * At most REPLAY_LIMIT.perWindow replays per window: one more is refused with RateLimitedError.
    */
   async replay(tenant: string, jobId: string, seq: number, now: Date): Promise<DeliveryRecord | undefined> {
     const key = keyOf(tenant, jobId, seq);
+    const floor = new Date(now.getTime() - REPLAY_LIMIT.windowSeconds * 1000).toISOString();
+    const inWindow = await this.replayRound(key, now, {
+      update: 'replaysInWindow = replaysInWindow + :one',
+      condition: 'replayWindowStart > :floor AND replaysInWindow < :max',
+      values: { ':floor': floor, ':max': REPLAY_LIMIT.perWindow },
+    });
+    if ('record' in inWindow) return inWindow.record;
+    const newWindow = await this.replayRound(key, now, {
+      update: 'replayWindowStart = :now, replaysInWindow = :one',
+      condition: '(attribute_not_exists(replayWindowStart) OR replayWindowStart <= :floor)',
+      values: { ':floor': floor },
+    });
+    if ('record' in newWindow) return newWindow.record;
+    const old = newWindow.refused;
+    if (!old) return undefined;
+    const windowEnds = Date.parse(old.replayWindowStart ?? '') + REPLAY_LIMIT.windowSeconds * 1000;
+    throw new RateLimitedError(
+      `a delivery may be replayed at most ${REPLAY_LIMIT.perWindow} times per ${REPLAY_LIMIT.windowSeconds / 60} minutes`,
+      Math.max(1, Math.ceil((windowEnds - now.getTime()) / 1000)),
+    );
+  }
+
+  /** One conditional write of a replay: the new round plus the window bookkeeping it names. */
+  private async replayRound(
+    key: { PK: string; SK: string },
+    now: Date,
+    window: { update: string; condition: string; values: Record<string, unknown> },
+  ): Promise<{ record: DeliveryRecord } | { refused: DeliveryItem | undefined }> {
     const at = now.toISOString();
     try {
       const out = await this.client.send(
@@ -221,10 +292,11 @@ export class DynamoDeliveryStore {
           Key: key,
           UpdateExpression:
             'SET #round = #round + :one, roundAttempts = :zero, #status = :pending, nextAttemptAt = :now, ' +
-            'updatedAt = :now, GSI2PK = :shard, GSI2SK = :now REMOVE #owner, leaseUntil',
-          ConditionExpression: 'attribute_exists(SK)',
+            `updatedAt = :now, GSI2PK = :shard, GSI2SK = :now, ${window.update} REMOVE #owner, leaseUntil`,
+          ConditionExpression: `attribute_exists(SK) AND ${window.condition}`,
           ExpressionAttributeNames: { '#owner': 'owner', '#status': 'status', '#round': 'round' },
           ExpressionAttributeValues: {
+            ...window.values,
             ':one': 1,
             ':zero': 0,
             ':pending': 'pending',
@@ -232,12 +304,13 @@ export class DynamoDeliveryStore {
             ':shard': deliveryShard(key.PK, key.SK),
           },
           ReturnValues: 'ALL_NEW',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
-      return out.Attributes && toRecord(out.Attributes);
+      return { record: toRecord(out.Attributes ?? {}) };
     } catch (e) {
-      if (isConditionFailure(e)) return undefined;
-      throw e;
+      if (!isConditionFailure(e)) throw e;
+      return { refused: e.Item && (unmarshall(e.Item) as DeliveryItem) };
     }
   }
 
@@ -275,6 +348,21 @@ export class DynamoDeliveryStore {
         found.push({ ...messageOf(d), nextAttemptAt: d.nextAttemptAt });
     }
     return found;
+  }
+
+  /** A conditional update that hands back the attributes it set, or undefined when its condition failed. */
+  private async updated(
+    input: Omit<ConstructorParameters<typeof UpdateCommand>[0], 'TableName'>,
+  ): Promise<Record<string, unknown> | undefined> {
+    try {
+      const out = await this.client.send(
+        new UpdateCommand({ TableName: this.tableName, ...input, ReturnValues: 'UPDATED_NEW' }),
+      );
+      return out.Attributes ?? {};
+    } catch (e) {
+      if (isConditionFailure(e)) return undefined;
+      throw e;
+    }
   }
 
   private async conditional(

@@ -4,7 +4,7 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
-  ScanCommand,
+  TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
@@ -32,17 +32,34 @@ import type {
   ListQuery,
   LiveJob,
   StepSnapshot,
-  UnfinishedJob,
+  SweepCursor,
 } from '../domain/job-store.js';
 import type { RetentionPolicy } from '../domain/retention.js';
-import { DEFAULT_RETENTION, isExpired, liveExpiry, terminalExpiry, toTtl } from '../domain/retention.js';
+import {
+  DEFAULT_RETENTION,
+  isExpired,
+  liveExpiry,
+  logExpiry,
+  terminalExpiry,
+  toTtl,
+} from '../domain/retention.js';
 import { withoutSdkLogging } from './sdk-clients.js';
 
 export { JOB_SK };
 export const LIST_INDEX = TABLE_KEYS.listIndex;
 const KEY_SK = 'KEY';
+/** An Idempotency-Key's item: which job the key created. */
+const IDEMPOTENCY_SK = 'IDEMPOTENCY';
+/**
+ * What a step's write clears once the wait for input it follows is over: the answered wait's task
+ * token and when it was answered (see `answeredWait`).
+ */
+const RESUMED = `${INPUT_TOKEN_ATTRIBUTE}, answeredAt`;
 /** A terminal write takes the job out of the sparse live index. */
 const LIVE_KEYS = `${TABLE_KEYS.livePartition}, ${TABLE_KEYS.liveSort}`;
+/** Where the sweep stopped reading the live index, so the next run goes on from there. */
+const SWEEP_CURSOR_KEY = { PK: 'SWEEP', SK: 'CURSOR' } as const;
+const START: SweepCursor = { shard: 0 };
 /** How many index pages one list request may read while a status filter skips items. */
 const MAX_LIST_PAGES = 5;
 
@@ -50,6 +67,7 @@ export const jobPk = (tenant: string, id: string) => `T#${tenant}#J#${id}`;
 const tenantPk = (tenant: string) => `T#${tenant}`;
 const listSk = (p: ListPosition) => `${p.createdAt}#${p.id}`;
 const keyPk = (hash: string) => `K#${hash}`;
+const idempotencyPk = (tenant: string, keyId: string) => `T#${tenant}#I#${keyId}`;
 
 /** The stored item: the job plus keys, TTL, the idempotency fingerprint and the step checkpoint. */
 interface JobItem extends Omit<Job, 'startedAt'> {
@@ -67,6 +85,8 @@ interface JobItem extends Omit<Job, 'startedAt'> {
   answer?: JsonValue;
   /** Step Functions task token of the wait for input; internal, never shown to clients. */
   inputToken?: string;
+  /** When the wait for input was answered; cleared with the token by the next step's write. */
+  answeredAt?: string;
   /** The events the last write caused, in order; the events consumer turns them into log items. */
   lastEventTypes: JobEventType[];
   progressData?: JsonValue;
@@ -85,6 +105,7 @@ const INTERNAL_ATTRIBUTES = [
   'agentState',
   'answer',
   INPUT_TOKEN_ATTRIBUTE,
+  'answeredAt',
   'lastEventTypes',
   'progressData',
 ] as const;
@@ -100,9 +121,12 @@ function toJob(item: object): Job {
 }
 
 /**
- * Every write to a job item advances its seq by the events it causes and names them, in the same
- * UpdateExpression: the item's own conditional write is what hands out seqs, so two writers can
- * never take the same one, and the events consumer derives the log from the committed item alone.
+ * Every update that causes events advances the job's seq by their number and names them, in the
+ * same UpdateExpression: the item's own conditional write is what hands out seqs, so two writers can
+ * never take the same one, and the events consumer derives the events from the new image and the
+ * old image's seq. The submit's put sets both itself, the workflow's MarkRunning repeats this
+ * expression in its ASL, and the one write that causes no event (WaitForInput's task token) leaves
+ * them alone.
  */
 function announce(...types: JobEventType[]) {
   return {
@@ -170,68 +194,85 @@ export class DynamoJobStore implements JobStore {
     private readonly retention?: RetentionPolicy,
   ) {}
 
-  async create(job: Job, fingerprint: string, now: Date, replayable = false) {
-    // A retried request (same Idempotency-Key) is answered by one read and no write at all; a
-    // duplicate racing past this read still cannot create a second job: the write is conditional.
-    if (replayable) {
-      const existing = await this.getItem(job.tenant, job.id);
-      if (existing && !isExpired(existing.expiresAt, now)) {
-        return { job: toJob(existing), created: false, fingerprint: existing.fingerprint };
-      }
-    }
+  async create(job: Job, fingerprint: string, now: Date, idempotencyKeyId?: string) {
+    if (idempotencyKeyId !== undefined) return this.createOnce(job, fingerprint, now, idempotencyKeyId);
     const item = newJobItem(job, fingerprint);
+    await this.client.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: item,
+        // Ids are random: a clash would be a bug, never a job to hand back.
+        ConditionExpression: 'attribute_not_exists(PK)',
+      }),
+    );
+    return { job, created: true, fingerprint };
+  }
+
+  /**
+   * A submit with an Idempotency-Key. The key's item names the job it created; while that job is
+   * readable, a retry is answered with it by two reads and no write. Otherwise the key item and the
+   * new job are written in one transaction, so neither exists without the other, and the key
+   * item's condition lets only one of racing duplicates (or of reuses after expiry) win.
+   */
+  private async createOnce(job: Job, fingerprint: string, now: Date, keyId: string) {
+    const keyItem = await this.getKeyItem(job.tenant, keyId);
+    const previous = keyItem && (await this.getItem(job.tenant, keyItem.jobId));
+    if (previous && !isExpired(previous.expiresAt, now)) return replayOf(previous);
     try {
       await this.client.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: item,
-          ConditionExpression: 'attribute_not_exists(PK)',
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        new TransactWriteCommand({
+          TransactItems: [
+            { Put: this.keyItemPut(job, keyId, keyItem?.jobId) },
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: newJobItem(job, fingerprint),
+                ConditionExpression: 'attribute_not_exists(PK)',
+              },
+            },
+          ],
         }),
       );
       return { job, created: true, fingerprint };
     } catch (e) {
-      if (!isConditionFailure(e) || !e.Item) throw e;
-      const existing = unmarshallItem(e.Item);
-      if (!isExpired(existing.expiresAt, now)) {
-        return { job: toJob(existing), created: false, fingerprint: existing.fingerprint };
-      }
-      return this.replaceExpired(item, existing);
+      if (!isTransactionRace(e)) throw e;
     }
+    // A duplicate won the race: both its items are committed, so its job is there to hand back.
+    const winner = await this.getKeyItem(job.tenant, keyId);
+    const current = winner && (await this.getItem(job.tenant, winner.jobId));
+    if (current && !isExpired(current.expiresAt, now)) return replayOf(current);
+    throw new DomainError('idempotency_key_in_use', 'a request with this Idempotency-Key is being processed');
   }
 
   /**
-   * An idempotency key reused after its job expired (TTL deletion lags) starts a new job under
-   * the same id. Its execution needs a fresh name: Step Functions keeps names for 90 days.
+   * The key item lives as long as its job can (the job's live backstop expiry), and is taken over
+   * by a new job only while it still names the expired or deleted one that was read.
    */
-  private async replaceExpired(item: JobItem, old: JobItem) {
-    const oldTtl = old.ttl;
-    // The old job's events may outlive it until TTL catches up: the new log continues after them.
-    const fresh: JobItem = {
-      ...item,
-      executionName: `${item.id}-n${Date.now().toString(36)}`,
-      eventSeq: (old.eventSeq ?? 0) + 1,
+  private keyItemPut(job: Job, keyId: string, staleJobId: string | undefined) {
+    return {
+      TableName: this.tableName,
+      Item: {
+        PK: idempotencyPk(job.tenant, keyId),
+        SK: IDEMPOTENCY_SK,
+        jobId: job.id,
+        createdAt: job.createdAt,
+        ttl: toTtl(job.expiresAt),
+      },
+      ConditionExpression: staleJobId === undefined ? 'attribute_not_exists(PK)' : 'jobId = :stale',
+      ...(staleJobId === undefined ? {} : { ExpressionAttributeValues: { ':stale': staleJobId } }),
     };
-    try {
-      await this.client.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: fresh,
-          ConditionExpression: '#ttl = :oldTtl',
-          ExpressionAttributeNames: { '#ttl': 'ttl' },
-          ExpressionAttributeValues: { ':oldTtl': oldTtl },
-        }),
-      );
-      return { job: toJob(fresh), created: true, fingerprint: fresh.fingerprint };
-    } catch (e) {
-      if (isConditionFailure(e)) {
-        throw new DomainError(
-          'idempotency_key_in_use',
-          'a request with this Idempotency-Key is being processed',
-        );
-      }
-      throw e;
-    }
+  }
+
+  private async getKeyItem(tenant: string, keyId: string): Promise<{ jobId: string } | undefined> {
+    const { Item } = await this.client.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { PK: idempotencyPk(tenant, keyId), SK: IDEMPOTENCY_SK },
+        ProjectionExpression: 'jobId',
+        ConsistentRead: true,
+      }),
+    );
+    return Item as { jobId: string } | undefined;
   }
 
   private async getItem(tenant: string, id: string): Promise<JobItem | undefined> {
@@ -298,7 +339,7 @@ export class DynamoJobStore implements JobStore {
     const outcome = await this.clientUpdate(tenant, id, now, {
       UpdateExpression:
         `SET #status = :cancelled, completedAt = :at, updatedAt = :at, expiresAt = :exp, #ttl = :ttl, ${events.update} ` +
-        `REMOVE agentState, ${INPUT_TOKEN_ATTRIBUTE}, ${LIVE_KEYS}`,
+        `REMOVE agentState, ${RESUMED}, ${LIVE_KEYS}`,
       ConditionExpression: `attribute_exists(PK) AND expiresAt > :now AND #status IN (${from.inList})`,
       ExpressionAttributeNames: { '#status': 'status', '#ttl': 'ttl' },
       ExpressionAttributeValues: {
@@ -328,13 +369,28 @@ export class DynamoJobStore implements JobStore {
     };
   }
 
+  async answeredWait(tenant: string, id: string) {
+    const { Item } = await this.client.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { PK: jobPk(tenant, id), SK: JOB_SK },
+        ProjectionExpression: `#status, ${RESUMED}`,
+        ExpressionAttributeNames: { '#status': 'status' },
+        ConsistentRead: true,
+      }),
+    );
+    const token = Item?.[INPUT_TOKEN_ATTRIBUTE] as string | undefined;
+    if (Item?.status !== 'running' || token === undefined || Item.answeredAt === undefined) return undefined;
+    return { token, answeredAt: Item.answeredAt as string };
+  }
+
   async checkpoint(tenant: string, id: string, cp: Checkpoint, now: Date) {
     const events = announce('job.progress');
     return this.conditionalUpdate(
       tenant,
       id,
       'SET progress = :progress, progressData = :data, completedSteps = :steps, agentState = :state, ' +
-        `updatedAt = :at, ${events.update}`,
+        `updatedAt = :at, ${events.update} REMOVE ${RESUMED}`,
       {
         ...events.values,
         ...stepValues(cp),
@@ -354,7 +410,7 @@ export class DynamoJobStore implements JobStore {
       id,
       'SET #status = :succeeded, #result = :result, progress = :progress, progressData = :data, ' +
         `completedSteps = :steps, completedAt = :at, updatedAt = :at, expiresAt = :exp, #ttl = :ttl, ${events.update} ` +
-        `REMOVE agentState, ${LIVE_KEYS}`,
+        `REMOVE agentState, ${RESUMED}, ${LIVE_KEYS}`,
       {
         ...events.values,
         ':succeeded': 'succeeded',
@@ -376,7 +432,7 @@ export class DynamoJobStore implements JobStore {
       tenant,
       id,
       'SET #status = :waiting, inputRequest = :request, progress = :progress, progressData = :data, ' +
-        `completedSteps = :steps, agentState = :state, updatedAt = :at, ${events.update} REMOVE answer`,
+        `completedSteps = :steps, agentState = :state, updatedAt = :at, ${events.update} REMOVE answer, ${RESUMED}`,
       {
         ...events.values,
         ':waiting': 'input_required',
@@ -393,10 +449,11 @@ export class DynamoJobStore implements JobStore {
     const at = now.toISOString();
     const events = announce('job.running');
     const outcome = await this.clientUpdate(tenant, id, now, {
-      // The token stays in the stream's old image, where the consumer that resumes the execution reads it.
+      // The token stays until the next step's write: until then the table itself says the wait
+      // was answered and may still need resuming (the stream consumer does it; the sweep repeats it).
       UpdateExpression:
-        `SET #status = :running, answer = :answer, updatedAt = :at, ${events.update} ` +
-        `REMOVE inputRequest, ${INPUT_TOKEN_ATTRIBUTE}`,
+        `SET #status = :running, answer = :answer, answeredAt = :at, updatedAt = :at, ${events.update} ` +
+        'REMOVE inputRequest',
       ConditionExpression: 'attribute_exists(PK) AND expiresAt > :at AND #status = :waiting',
       ExpressionAttributeNames: { '#status': 'status' },
       ExpressionAttributeValues: {
@@ -434,7 +491,7 @@ export class DynamoJobStore implements JobStore {
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
-      return { job: toJob(out.Attributes ?? {}) };
+      return { job: toJob(out.Attributes!) };
     } catch (e) {
       return { refused: rejectedJob(e, now) };
     }
@@ -478,7 +535,7 @@ export class DynamoJobStore implements JobStore {
           Key: { PK: jobPk(tenant, id), SK: JOB_SK },
           UpdateExpression:
             'SET #status = :failed, #error = :error, completedAt = :at, updatedAt = :at, expiresAt = :exp, ' +
-            `#ttl = :ttl, ${events.update} REMOVE agentState, ${INPUT_TOKEN_ATTRIBUTE}, ${LIVE_KEYS}`,
+            `#ttl = :ttl, ${events.update} REMOVE agentState, ${RESUMED}, ${LIVE_KEYS}`,
           ConditionExpression:
             executionName === undefined
               ? `#status IN (${from.inList})`
@@ -525,7 +582,7 @@ export class DynamoJobStore implements JobStore {
             'SET #status = :pending, attempt = :attempt, executionName = :execution, progress = :progress, ' +
             'completedSteps = :zero, #error = :null, #result = :null, inputRequest = :null, completedAt = :null, ' +
             'updatedAt = :at, expiresAt = :exp, #ttl = :ttl, GSI2PK = :shard, GSI2SK = :liveSort, ' +
-            `${events.update} REMOVE startedAt, agentState, answer, progressData, ${INPUT_TOKEN_ATTRIBUTE}`,
+            `${events.update} REMOVE startedAt, agentState, answer, progressData, ${RESUMED}`,
           // The attempt read above must still be current: two operators cannot both redrive it.
           ConditionExpression: '#status = :failed AND attempt = :previous',
           ExpressionAttributeNames: {
@@ -553,7 +610,7 @@ export class DynamoJobStore implements JobStore {
           ReturnValues: 'ALL_NEW',
         }),
       );
-      return toJob(out.Attributes ?? {});
+      return toJob(out.Attributes!);
     } catch (e) {
       if (!isConditionFailure(e)) throw e;
       throw new DomainError('invalid_transition', 'the job changed while it was being redriven; try again');
@@ -582,6 +639,86 @@ export class DynamoJobStore implements JobStore {
     const events = (out.Items ?? []).map(({ seq, type, at, data }) => ({ seq, type, at, data }) as JobEvent);
     const next = out.LastEvaluatedKey && seqOf(out.LastEvaluatedKey.SK as string);
     return { events, next };
+  }
+
+  /** TTL of the event and delivery items a write leaves the job in this state causes. */
+  logTtl(job: Job): number {
+    return toTtl(logExpiry(job, this.retention));
+  }
+
+  /**
+   * Gives the job's event and delivery items that would expire before it the job's own TTL: run
+   * by the job's terminal write, whose expiry may lie beyond what its live writes assumed.
+   * Returns how many it extended (none for a job that ended as those writes assumed).
+   */
+  async extendLog(tenant: string, id: string, ttl: number): Promise<number> {
+    let extended = 0;
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const out = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'PK = :pk AND SK < :job',
+          FilterExpression: '#ttl < :ttl',
+          ProjectionExpression: 'PK, SK',
+          ExpressionAttributeNames: { '#ttl': 'ttl' },
+          ExpressionAttributeValues: { ':pk': jobPk(tenant, id), ':job': JOB_SK, ':ttl': ttl },
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const key of out.Items ?? []) if (await this.extendItem(key, ttl)) extended++;
+      startKey = out.LastEvaluatedKey;
+    } while (startKey);
+    return extended;
+  }
+
+  private async extendItem(key: Record<string, unknown>, ttl: number): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { PK: key.PK, SK: key.SK },
+          UpdateExpression: 'SET #ttl = :ttl',
+          ConditionExpression: 'attribute_exists(SK) AND #ttl < :ttl',
+          ExpressionAttributeNames: { '#ttl': 'ttl' },
+          ExpressionAttributeValues: { ':ttl': ttl },
+        }),
+      );
+      return true;
+    } catch (e) {
+      if (isConditionFailure(e)) return false;
+      throw e;
+    }
+  }
+
+  /** The job's last committed write as its item records it, or undefined for a missing job. */
+  async latestWrite(tenant: string, id: string) {
+    const item = await this.getItem(tenant, id);
+    if (!item) return undefined;
+    const previousSeq = (item.eventSeq ?? 0) - (item.lastEventTypes?.length ?? 0);
+    return committedWrite(item as unknown as Record<string, unknown>, { eventSeq: previousSeq });
+  }
+
+  /** Every seq in the job's log, with its time. */
+  async loggedEvents(tenant: string, id: string): Promise<Map<number, string>> {
+    const logged = new Map<number, string>();
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const out = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'PK = :pk AND begins_with(SK, :events)',
+          ProjectionExpression: 'seq, #at',
+          ExpressionAttributeNames: { '#at': 'at' },
+          ExpressionAttributeValues: { ':pk': jobPk(tenant, id), ':events': EVENT_SK_PREFIX },
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const e of out.Items ?? []) logged.set(e.seq as number, e.at as string);
+      startKey = out.LastEvaluatedKey;
+    } while (startKey);
+    return logged;
   }
 
   async putEvent(tenant: string, id: string, event: JobEvent, ttl: number) {
@@ -620,9 +757,18 @@ export class DynamoJobStore implements JobStore {
     );
   }
 
-  async listLive(before: string): Promise<LiveJob[]> {
-    const items = await querySweepIndex(this.client, this.tableName, LIVE_SHARD_PREFIX, before);
-    return items.map((i) => ({
+  async listLivePage(before: string, from: SweepCursor, limit: number) {
+    const out = await this.client.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: TABLE_KEYS.liveIndex,
+        KeyConditionExpression: 'GSI2PK = :shard AND GSI2SK < :before',
+        ExpressionAttributeValues: { ':shard': `${LIVE_SHARD_PREFIX}${from.shard}`, ':before': before },
+        ExclusiveStartKey: from.after,
+        Limit: limit,
+      }),
+    );
+    const jobs: LiveJob[] = (out.Items ?? []).map((i) => ({
       tenant: i.tenant,
       jobId: i.id,
       pk: i.PK,
@@ -630,30 +776,26 @@ export class DynamoJobStore implements JobStore {
       executionName: i.executionName,
       createdAt: i.createdAt,
     }));
+    const after = out.LastEvaluatedKey as Record<string, string> | undefined;
+    let next: SweepCursor | undefined;
+    if (after) next = { shard: from.shard, after };
+    else if (from.shard + 1 < LIVE_SHARDS) next = { shard: from.shard + 1 };
+    return { jobs, next };
   }
 
-  /** Every job not yet finished, across tenants. A Scan: for the local stack's restart recovery only. */
-  async listUnfinished() {
-    const live = statusValues(['pending', 'running', 'input_required']);
-    const found: UnfinishedJob[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const out = await this.client.send(
-        new ScanCommand({
-          TableName: this.tableName,
-          FilterExpression: `SK = :job AND #status IN (${live.inList})`,
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ...live.values, ':job': JOB_SK },
-          ProjectionExpression: 'PK, tenant, id, executionName',
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const i of out.Items ?? []) {
-        found.push({ tenant: i.tenant, jobId: i.id, pk: i.PK, executionName: i.executionName });
-      }
-      startKey = out.LastEvaluatedKey;
-    } while (startKey);
-    return found;
+  async sweepCursor(): Promise<SweepCursor> {
+    const { Item } = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: SWEEP_CURSOR_KEY, ConsistentRead: true }),
+    );
+    return Item
+      ? { shard: Item.shard as number, after: Item.after as Record<string, string> | undefined }
+      : START;
+  }
+
+  async saveSweepCursor(cursor: SweepCursor) {
+    await this.client.send(
+      new PutCommand({ TableName: this.tableName, Item: { ...SWEEP_CURSOR_KEY, ...cursor } }),
+    );
   }
 }
 
@@ -700,6 +842,15 @@ function rejectedJob(e: unknown, now: Date): JobItem {
   if (!old || isExpired(old.expiresAt, now)) throw new NotFoundError();
   return old;
 }
+
+const replayOf = (item: JobItem) => ({ job: toJob(item), created: false, fingerprint: item.fingerprint });
+
+/**
+ * A transaction refused because a condition failed (a duplicate committed first) or because a
+ * duplicate's transaction held the same item at that moment.
+ */
+const isTransactionRace = (e: unknown) =>
+  e instanceof Error && ['TransactionCanceledException', 'TransactionConflictException'].includes(e.name);
 
 const refusal = (old: JobItem, message: string) =>
   new DomainError(isTerminal(old.status) ? 'job_terminal' : 'invalid_transition', message);

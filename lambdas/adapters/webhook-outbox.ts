@@ -5,6 +5,7 @@ import type { JobEvent } from '../domain/job-events.js';
 import { isWebhookEventType, webhookBody, webhookId } from '../domain/webhook.js';
 import {
   type DynamoDeliveryStore,
+  type NewDelivery,
   deliveryStoreFromEnv,
   messageOf,
   type OverdueDelivery,
@@ -27,21 +28,9 @@ export class WebhookOutbox {
    * over the write. Returns whether a message was sent.
    */
   async enqueue(tenant: string, job: Job, event: JobEvent, ttl: number): Promise<boolean> {
-    if (!job.webhook || !isWebhookEventType(event.type)) return false;
-    const { created, record } = await this.deliveries.create(
-      {
-        tenant,
-        jobId: job.id,
-        seq: event.seq,
-        id: deliveryId(event.seq),
-        webhookId: webhookId(job.id, event.seq),
-        type: event.type,
-        url: job.webhook.url,
-        body: webhookBody(event.type, event.at, toJobView(job)),
-        createdAt: event.at,
-      },
-      ttl,
-    );
+    const delivery = deliveryFor(tenant, job, event);
+    if (!delivery) return false;
+    const { created, record } = await this.deliveries.create(delivery, ttl);
     // Seen before and never picked up: the first message may not have been sent. A second one is
     // harmless, since only one message can ever own the delivery.
     if (created || isUnclaimed(record)) {
@@ -68,6 +57,22 @@ export class WebhookOutbox {
     await this.queue.send(message);
     return true;
   }
+}
+
+/** The webhook delivery a job event calls for, if any (the job has a webhook and it announces this type). */
+export function deliveryFor(tenant: string, job: Job, event: JobEvent): NewDelivery | undefined {
+  if (!job.webhook || !isWebhookEventType(event.type)) return undefined;
+  return {
+    tenant,
+    jobId: job.id,
+    seq: event.seq,
+    id: deliveryId(event.seq),
+    webhookId: webhookId(job.id, event.seq),
+    type: event.type,
+    url: job.webhook.url,
+    body: webhookBody(event.type, event.at, toJobView(job)),
+    createdAt: event.at,
+  };
 }
 
 const isUnclaimed = (d: DeliveryRecord) =>

@@ -9,7 +9,7 @@ import {
   ResourceNotFoundException,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigError, ENV } from '../config/env.js';
 import { TENANT_PATTERN } from '../domain/api-key.js';
 import { webhookSecretProblem } from '../domain/webhook.js';

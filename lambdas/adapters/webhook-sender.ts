@@ -17,10 +17,21 @@ export interface WebhookRequest {
 
 export interface WebhookAttemptResult {
   httpStatus?: number;
+  /** Why there was no usable answer, as the delivery log shows it to the client. */
   error?: string;
+  /** The precise reason, for the operator's log only, when `error` is the collapsed one. */
+  detail?: string;
   durationMs: number;
   retryAfterSeconds?: number;
 }
+
+/**
+ * What a deployed stack tells a client when no answer came back. Refused, reset, unreachable, TLS
+ * failures and timeouts all read the same: told apart, they would map which ports of a host
+ * listen (refused at once) and which are filtered (a timeout), a port scan with the delivery log
+ * as its output. The precise reason goes to the deliverer's log.
+ */
+export const NO_ANSWER = 'no answer from the receiver (connection failed or timed out)';
 
 export const WEBHOOK_USER_AGENT = 'agent-jobs-webhooks/1';
 export const DEFAULT_WEBHOOK_TIMEOUT_MS = 10_000;
@@ -92,7 +103,6 @@ const NETWORK_ERRORS: Record<string, string> = {
  * details, and a URL's query may carry the receiver's own token. Nothing here ever held a secret.
  */
 function describe(err: NodeJS.ErrnoException): string {
-  if (err instanceof AddressNotAllowedError) return err.message;
   const code = typeof err.code === 'string' && /^[A-Z0-9_]{1,64}$/.test(err.code) ? err.code : undefined;
   if (code === undefined) return 'request failed';
   const known = NETWORK_ERRORS[code];
@@ -176,7 +186,7 @@ export class WebhookSender {
       };
       // Once the status is in, a receiver that dawdles over its body has still answered.
       const timer = setTimeout(
-        () => finish(result ?? { error: `timeout after ${this.timeoutMs} ms` }),
+        () => finish(result ?? this.noAnswer(`timeout after ${this.timeoutMs} ms`)),
         this.timeoutMs,
       );
 
@@ -208,8 +218,18 @@ export class WebhookSender {
         res.on('error', () => finish(answered));
         res.on('close', () => finish(answered));
       });
-      req.on('error', (err: NodeJS.ErrnoException) => finish(result ?? { error: describe(err) }));
+      req.on('error', (err: NodeJS.ErrnoException) =>
+        finish(
+          result ??
+            (err instanceof AddressNotAllowedError ? { error: err.message } : this.noAnswer(describe(err))),
+        ),
+      );
       req.end(request.body);
     });
+  }
+
+  /** The client sees the precise reason locally, and the collapsed one on a deployed stack. */
+  private noAnswer(reason: string): { error: string; detail?: string } {
+    return this.deployment === 'aws' ? { error: NO_ANSWER, detail: reason } : { error: reason };
   }
 }

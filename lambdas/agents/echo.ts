@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { AgentDefinition } from './agent.js';
 
 export const echoInputSchema = z.strictObject({

@@ -24,6 +24,26 @@ const WAITING_TIMEOUT_SECONDS = MAX_PREFER_WAIT_SECONDS + PREFER_WAIT_MARGIN_SEC
 export const STREAM_TIMEOUT_SECONDS = 900;
 export const DEFAULT_STREAM_MAX_SECONDS = 840;
 
+/** The Lambda timeout of a function that sets none (every handler function of the stack). */
+export const DEFAULT_FUNCTION_TIMEOUT_SECONDS = 10;
+/** API Gateway's integration timeout for buffered responses: the REST API default, which the stack keeps. */
+export const INTEGRATION_TIMEOUT_SECONDS = 29;
+
+/** The route's Lambda timeout, as the stack sets it on the route's function. */
+export const functionTimeoutSeconds = (route: ApiRoute) =>
+  route.timeoutSeconds ?? DEFAULT_FUNCTION_TIMEOUT_SECONDS;
+
+/**
+ * How long a request may run before it is cut off: by the function's timeout or the integration's,
+ * whichever comes first (a streamed response's integration lasts as long as its function may).
+ */
+export function requestDeadlineSeconds(route: ApiRoute): number {
+  const integration = route.streaming
+    ? (route.timeoutSeconds ?? STREAM_TIMEOUT_SECONDS)
+    : INTEGRATION_TIMEOUT_SECONDS;
+  return Math.min(functionTimeoutSeconds(route), integration);
+}
+
 export const API_ROUTES: readonly ApiRoute[] = [
   {
     method: 'POST',
@@ -44,7 +64,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
   {
     method: 'GET',
     path: '/v1/jobs/{id}/stream',
-    handler: 'stream-job',
+    handler: 'follow-events',
     auth: true,
     timeoutSeconds: STREAM_TIMEOUT_SECONDS,
     streaming: true,
@@ -67,8 +87,8 @@ export const API_ROUTES: readonly ApiRoute[] = [
 /** Handlers that are not behind the API: the authorizer, the stream consumer and workflow tasks. */
 export const INTERNAL_HANDLERS = {
   authorizer: 'authorizer',
-  jobStream: 'job-stream',
-  jobEvents: 'job-events',
+  controlExecutions: 'control-executions',
+  appendEvents: 'append-events',
   agentStep: 'agent-step',
   markFailed: 'mark-failed',
   reconcileExecution: 'reconcile-execution',

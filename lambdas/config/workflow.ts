@@ -76,6 +76,21 @@ export interface MarkFailedResult {
 /** Error name a step throws for transient trouble; the AgentStep Retry matches on it. */
 export const TRANSIENT_STEP_ERROR = 'TransientStepError';
 
+/**
+ * A state's input or output over Step Functions' payload limit (256 KB). States.ALL does not match
+ * it, so every Task that catches everything names it too; the job then fails as the agent's.
+ */
+export const DATA_LIMIT_EXCEEDED = 'States.DataLimitExceeded';
+
+/** What a failed job says when a step's data passed the workflow's payload limit. */
+export const DATA_LIMIT_FAILURE = {
+  code: 'agent_error',
+  message: "a step produced more data than the workflow can carry (Step Functions' 256 KB payload limit)",
+} as const;
+
+/** Longest error message a failed job keeps: it is shown to clients and travels through the workflow. */
+export const MAX_ERROR_MESSAGE_CHARS = 1_000;
+
 /** Extra seconds the Task timeout allows beyond the longest agent step, for the checkpoint write. */
 export const STEP_TIMEOUT_MARGIN_SECONDS = 20;
 

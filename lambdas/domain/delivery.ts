@@ -10,7 +10,10 @@ export interface Delivery {
   type: WebhookEventType;
   url: string;
   status: DeliveryStatus;
+  /** The latest attempts, at most MAX_KEPT_ATTEMPTS, oldest first. */
   attempts: DeliveryAttempt[];
+  /** Every attempt ever made, including those no longer kept in `attempts`. */
+  attemptCount: number;
   /** When the next attempt is due; null once delivered or failed. */
   nextAttemptAt: string | null;
   createdAt: string;
@@ -43,6 +46,15 @@ export interface DeliveryMessage {
   round: number;
 }
 
+/**
+ * Attempts a delivery keeps: every round is bounded by the retry schedule, but replays add rounds,
+ * and the delivery lives in one item of bounded size. Older attempts are dropped; the count stays.
+ */
+export const MAX_KEPT_ATTEMPTS = 20;
+
+/** Replays a client may start per delivery within one window (each sends the event again). */
+export const REPLAY_LIMIT = { perWindow: 5, windowSeconds: 3600 } as const;
+
 const ID_PREFIX = 'dlv_';
 
 export const deliveryId = (seq: number) => `${ID_PREFIX}${seq}`;
@@ -63,6 +75,7 @@ export function toDeliveryView(d: Delivery) {
     url: d.url,
     status: d.status,
     attempts: d.attempts,
+    attemptCount: d.attemptCount ?? d.attempts.length,
     nextAttemptAt: d.status === 'pending' ? d.nextAttemptAt : null,
   };
 }

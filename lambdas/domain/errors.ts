@@ -9,14 +9,13 @@ export const ERROR_CODES = [
   'payload_too_large',
   'unauthorized',
   'not_found',
-  'method_not_allowed',
   'unknown_agent',
   'job_terminal',
   'invalid_transition',
   'idempotency_key_mismatch',
   'idempotency_key_in_use',
   'invalid_cursor',
-  'service_unavailable',
+  'rate_limited',
   'internal_error',
 ] as const;
 
@@ -54,6 +53,17 @@ export class ValidationError extends DomainError {
     code: 'validation_failed' | 'invalid_input' = 'validation_failed',
   ) {
     super(code, message, { errors });
+  }
+}
+
+/** Too many requests of one kind; the client may try again after `retryAfterSeconds`. */
+export class RateLimitedError extends DomainError {
+  override readonly name = 'RateLimitedError';
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super('rate_limited', message);
   }
 }
 

@@ -6,7 +6,7 @@ import { DomainError } from './errors.js';
 /** 1..255 printable ASCII characters (IETF Idempotency-Key draft leaves the syntax to the server). */
 const KEY_PATTERN = /^[\x20-\x7e]{1,255}$/;
 
-/** Job ids: `job_` + 26 Crockford base32 characters, lowercase, whether random or derived. */
+/** Job ids: `job_` + 26 Crockford base32 characters, lowercase. */
 export const JOB_ID_PATTERN = /^job_[0-9a-hjkmnp-tv-z]{26}$/;
 
 const CROCKFORD = '0123456789abcdefghjkmnpqrstvwxyz';
@@ -68,15 +68,23 @@ export function assertIdempotencyKey(key: string): void {
 }
 
 /**
- * The job id for a submit. With an Idempotency-Key the id is a keyed hash of tenant and key, so
- * every retry of the same request addresses the same item and the table's conditional write is
- * the whole idempotency mechanism: no second record, no second write. Tenant is the HMAC key, so
- * two tenants using the same key get unrelated ids.
+ * A new job's id: random, so no two jobs ever share one, whenever they were created. A job's id
+ * names its execution, its event log and its webhook ids; an id handed out again after TTL
+ * removed the first job would inherit all three (Step Functions keeps execution names for 90
+ * days, receivers deduplicate by webhook id, and expired event items linger until TTL catches up).
  */
-export function jobIdFor(tenant: string, idempotencyKey: string | undefined): string {
-  if (idempotencyKey === undefined) return `job_${randomJobUlid(Date.now())}`;
+export function newJobId(now = Date.now()): string {
+  return `job_${randomJobUlid(now)}`;
+}
+
+/**
+ * Where an Idempotency-Key is recorded: a keyed hash of tenant and key, so the stored key item
+ * says nothing of the key itself and two tenants using the same key never meet. Tenant is the
+ * HMAC key.
+ */
+export function idempotencyKeyId(tenant: string, idempotencyKey: string): string {
   const digest = createHmac('sha256', `agent-jobs:idempotency:${tenant}`).update(idempotencyKey).digest();
-  return `job_${base32(digest, 26)}`;
+  return base32(digest, 26);
 }
 
 /** Fingerprint of the request as parsed (RFC 8785 canonical JSON), so formatting never matters. */

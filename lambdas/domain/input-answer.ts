@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { FieldError } from './errors.js';
 import { DomainError, ValidationError } from './errors.js';
 import type { InputRequest, JsonValue } from './job.js';

@@ -90,3 +90,39 @@ export function eventsOfWrite(write: CommittedWrite): JobEvent[] {
     data: DATA[type](write),
   }));
 }
+
+/** An event put back into a job's log: exactly as first derived, or a stand-in for a lost one. */
+export interface RepairedEvent {
+  event: JobEvent;
+  exact: boolean;
+}
+
+/**
+ * The events missing from a job's log (seqs 1..job.eventSeq not in `logged`, which maps each
+ * logged seq to its time). The job item's last write still names its events, so those come back
+ * exactly as the stream would have made them. An earlier write's events are not kept anywhere else:
+ * each becomes a `job.progress` event with the job's progress now, dated like the next logged event,
+ * so the log has no hole for readers to wait on (seq and order are what they rely on).
+ */
+export function missingEvents(latest: CommittedWrite, logged: ReadonlyMap<number, string>): RepairedEvent[] {
+  const exact = new Map(eventsOfWrite(latest).map((e) => [e.seq, e]));
+  const missing: RepairedEvent[] = [];
+  for (let seq = 1; seq <= latest.job.eventSeq; seq++) {
+    if (logged.has(seq)) continue;
+    const event = exact.get(seq);
+    if (event) {
+      missing.push({ event, exact: true });
+      continue;
+    }
+    const at = nextLoggedAt(seq, logged) ?? latest.job.updatedAt;
+    const data = progressOf(latest.job.progress, null);
+    missing.push({ event: { seq, type: 'job.progress', at, data }, exact: false });
+  }
+  return missing;
+}
+
+function nextLoggedAt(seq: number, logged: ReadonlyMap<number, string>): string | undefined {
+  let best: number | undefined;
+  for (const s of logged.keys()) if (s > seq && (best === undefined || s < best)) best = s;
+  return best === undefined ? undefined : logged.get(best);
+}

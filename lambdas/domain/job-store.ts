@@ -24,7 +24,7 @@ export interface EventQuery {
   /** Seq of the last event the reader has; the page starts after it (0 for the whole log). */
   after: number;
   limit: number;
-  /** The job's createdAt: older events belong to an expired job that once had the same id. */
+  /** The job's createdAt: an older event in its partition cannot be this job's. */
   since: string;
 }
 
@@ -44,27 +44,28 @@ export interface LiveJob {
   createdAt: string;
 }
 
-export interface UnfinishedJob {
-  tenant: string;
-  jobId: string;
-  pk: string;
-  executionName: string;
+/** A position in the live index: a shard and, within it, the key of the last job read. */
+export interface SweepCursor {
+  shard: number;
+  after?: Record<string, string> | undefined;
 }
 
 /**
  * The jobs table as the rest of the code sees it. Every method is one request at most, except
- * `list` (pages through a filtered index) and the expired-key overwrite in `create`.
+ * `list` (pages through a filtered index) and a `create` with an Idempotency-Key (reads, then one
+ * transaction).
  */
 export interface JobStore {
   /**
-   * One conditional write. `created: false` means an existing job with the same id came back.
-   * `replayable` (an Idempotency-Key was sent) looks for that job first, so a replay writes nothing.
+   * Stores a new job. With `idempotencyKeyId` (an Idempotency-Key was sent), the job the key
+   * created comes back instead while it is readable (`created: false`), and a reuse of the key
+   * after that job expired creates a new job with an id of its own.
    */
   create(
     job: Job,
     fingerprint: string,
     now: Date,
-    replayable?: boolean,
+    idempotencyKeyId?: string,
   ): Promise<{ job: Job; created: boolean; fingerprint: string }>;
   get(tenant: string, id: string, now: Date): Promise<Job | undefined>;
   list(tenant: string, query: ListQuery, now: Date): Promise<{ jobs: Job[]; next: ListPosition | undefined }>;
@@ -97,6 +98,11 @@ export interface JobStore {
    */
   submitInput(tenant: string, id: string, answer: JsonValue, now: Date): Promise<Job>;
   /**
+   * An answered wait for input whose execution may not have been resumed yet: the job is running
+   * again and no step has written since the answer. Undefined otherwise.
+   */
+  answeredWait(tenant: string, id: string): Promise<{ token: string; answeredAt: string } | undefined>;
+  /**
    * Runs a failed job again (operators only): one conditional write back to `pending` with the
    * attempt incremented and a new execution name, which the stream turns into a new execution.
    */
@@ -112,11 +118,22 @@ export interface JobStore {
     id: string,
     query: EventQuery,
   ): Promise<{ events: JobEvent[]; next: number | undefined }>;
+  /** Every seq in the job's log, with its time (for repairing a log with gaps). */
+  loggedEvents(tenant: string, id: string): Promise<Map<number, string>>;
   /** Appends one event unless its seq is already taken (a redelivered write): false then. */
   putEvent(tenant: string, id: string, event: JobEvent, ttl: number): Promise<boolean>;
   tenantForKey(keyHash: string): Promise<string | undefined>;
   putApiKey(keyHash: string, tenant: string): Promise<void>;
-  listUnfinished(): Promise<UnfinishedJob[]>;
-  /** Live jobs created before `before` (ISO time), from the sparse live index. */
-  listLive(before: string): Promise<LiveJob[]>;
+  /**
+   * Up to `limit` live jobs created before `before` (ISO time), from the sparse live index, read
+   * from `from` on; `next` is where the following page starts, undefined once every shard is read.
+   */
+  listLivePage(
+    before: string,
+    from: SweepCursor,
+    limit: number,
+  ): Promise<{ jobs: LiveJob[]; next: SweepCursor | undefined }>;
+  /** Where the last sweep stopped (the start of the index when none did). */
+  sweepCursor(): Promise<SweepCursor>;
+  saveSweepCursor(cursor: SweepCursor): Promise<void>;
 }

@@ -1,5 +1,4 @@
 import type { JobErrorCode } from './errors.js';
-import { DomainError } from './errors.js';
 
 export const JOB_STATUSES = [
   'pending',
@@ -13,7 +12,10 @@ export type JobStatus = (typeof JOB_STATUSES)[number];
 
 export const TERMINAL_STATUSES: readonly JobStatus[] = ['succeeded', 'failed', 'cancelled'];
 
-/** Every allowed move. Terminal states have no way out: the table below is the whole status machine. */
+/**
+ * Every move of a job's own run. Terminal states have none; the one way out of one is an operator's
+ * redrive of a failed job (canRedrive), which starts a new attempt rather than continuing this one.
+ */
 const TRANSITIONS: Record<JobStatus, readonly JobStatus[]> = {
   pending: ['running', 'failed', 'cancelled'],
   running: ['running', 'input_required', 'succeeded', 'failed', 'cancelled'],
@@ -45,15 +47,6 @@ export function canRedrive(status: JobStatus): boolean {
 }
 
 export const redriveExecutionName = (id: string, attempt: number) => `${id}-r${attempt}`;
-
-export function assertTransition(from: JobStatus, to: JobStatus): void {
-  if (!canTransition(from, to)) {
-    throw new DomainError(
-      isTerminal(from) ? 'job_terminal' : 'invalid_transition',
-      `a ${from} job cannot become ${to}`,
-    );
-  }
-}
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
@@ -186,3 +179,12 @@ export function toJobView(job: Job) {
   };
 }
 export type JobView = ReturnType<typeof toJobView>;
+
+/**
+ * A job as listed (API contract v1.1): the view without `input` and `result`, the two values that
+ * can be large; a client fetches the job for them.
+ */
+export function toJobSummary(job: Job) {
+  const { input: _input, result: _result, ...summary } = toJobView(job);
+  return summary;
+}

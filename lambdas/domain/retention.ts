@@ -1,4 +1,5 @@
-import type { JobStatus } from './job.js';
+import type { Job, JobStatus } from './job.js';
+import { isTerminal } from './job.js';
 
 const DAY_SECONDS = 86_400;
 
@@ -35,4 +36,26 @@ export function toTtl(expiresAt: Date | string): number {
 /** TTL deletion can lag by up to 48 h, so every read checks expiry itself. */
 export function isExpired(expiresAt: string, now: Date): boolean {
   return new Date(expiresAt).getTime() <= now.getTime();
+}
+
+/** Time allowed past a job's deadline for the write that ends it (a timeout is recorded after it). */
+const END_SLACK_SECONDS = 3_600;
+
+/**
+ * Expiry of an event or webhook delivery a job write causes. A terminal write's expire with the job.
+ * A live job's cannot know when the job will end, so they take the latest expiry the job can have
+ * if it succeeds or is cancelled by its deadline (its timeout counted from its start, or from this
+ * write while it waits to start), and never outlive the job's own backstop. A job that ends later
+ * than that, or fails (kept longer), has its log's expiry extended by its terminal write; reads
+ * go through the job, so nothing of an expired job is ever shown meanwhile.
+ */
+export function logExpiry(
+  job: Pick<Job, 'status' | 'startedAt' | 'updatedAt' | 'timeoutSeconds' | 'expiresAt'>,
+  policy = DEFAULT_RETENTION,
+): Date {
+  const jobExpiry = Date.parse(job.expiresAt);
+  if (isTerminal(job.status)) return new Date(jobExpiry);
+  const from = Date.parse(job.startedAt ?? job.updatedAt);
+  const bound = from + (job.timeoutSeconds + END_SLACK_SECONDS + policy.succeededDays * DAY_SECONDS) * 1000;
+  return new Date(Math.min(bound, jobExpiry));
 }

@@ -35,6 +35,14 @@ function privateHostnameProblem(hostname: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Ports a deployed stack posts to: HTTPS's own 443 (which the URL parser writes as no port) and
+ * 8443, the usual alternative HTTPS port of receivers behind app servers and gateways. Any other
+ * port would let a webhook probe services that are not web endpoints (mail, databases, SSH) on
+ * public hosts, with the delivery log as the answer.
+ */
+export const DEPLOYED_WEBHOOK_PORTS: readonly string[] = ['', '8443'];
+
 const hasSpaceOrControl = (text: string) =>
   Array.from(text).some((c) => c.charCodeAt(0) <= 0x20 || c.charCodeAt(0) === 0x7f);
 
@@ -65,6 +73,7 @@ export function webhookUrlProblem(url: string, deployment: Deployment): string |
   if (parsed.username !== '' || parsed.password !== '') return 'must not contain credentials';
   if (url.includes('#')) return 'must not contain a fragment';
   if (deployment === 'local') return undefined;
+  if (!DEPLOYED_WEBHOOK_PORTS.includes(parsed.port)) return 'must use port 443 or 8443';
   const literal = ipLiteralHost(parsed);
   if (literal !== undefined) {
     return isAddressAllowed(literal, deployment) ? undefined : `address ${literal} is not publicly routable`;

@@ -1,9 +1,9 @@
-import { Logger } from '@aws-lambda-powertools/logger';
+import { createLogger } from '../config/logger.js';
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { jobStoreFromEnv } from '../adapters/dynamo-job-store.js';
 import { apiKeyFromHeaders, hashApiKey } from '../domain/api-key.js';
 
-const logger = new Logger({ serviceName: 'agent-jobs' });
+const logger = createLogger();
 const store = jobStoreFromEnv();
 
 /** Warm containers remember key -> tenant briefly, so polling does not cost a read per request. */

@@ -3,7 +3,12 @@ import { jobStoreFromEnv } from '../adapters/dynamo-job-store.js';
 import { inputTimeoutOf } from '../agents/agent.js';
 import { findAgent } from '../agents/registry.js';
 import { DomainError, ValidationError } from '../domain/errors.js';
-import { assertIdempotencyKey, jobIdFor, requestFingerprint } from '../domain/idempotency.js';
+import {
+  assertIdempotencyKey,
+  idempotencyKeyId,
+  newJobId,
+  requestFingerprint,
+} from '../domain/idempotency.js';
 import type { JsonValue } from '../domain/job.js';
 import { newJob } from '../domain/job.js';
 import { liveExpiry } from '../domain/retention.js';
@@ -55,7 +60,7 @@ export const handler = httpHandler(async (event: APIGatewayProxyEvent, context: 
   const timeoutSeconds = checkAgainstAgent(req);
 
   const now = new Date();
-  const id = jobIdFor(tenant, key);
+  const id = newJobId(now.getTime());
   const job = newJob(
     id,
     tenant,
@@ -69,7 +74,12 @@ export const handler = httpHandler(async (event: APIGatewayProxyEvent, context: 
     liveExpiry(now, timeoutSeconds),
   );
   const fingerprint = requestFingerprint(req);
-  const stored = await store.create(job, fingerprint, now, key !== undefined);
+  const stored = await store.create(
+    job,
+    fingerprint,
+    now,
+    key === undefined ? undefined : idempotencyKeyId(tenant, key),
+  );
   if (!stored.created && stored.fingerprint !== fingerprint) {
     throw new DomainError(
       'idempotency_key_mismatch',

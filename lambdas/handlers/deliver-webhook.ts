@@ -1,4 +1,4 @@
-import { Logger } from '@aws-lambda-powertools/logger';
+import { createLogger } from '../config/logger.js';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { type AttemptOutcome, deliveryStoreFromEnv } from '../adapters/dynamo-delivery-store.js';
 import { JobDlq } from '../adapters/job-dlq.js';
@@ -14,7 +14,7 @@ import {
   parseRetrySchedule,
 } from '../domain/webhook.js';
 
-const logger = new Logger({ serviceName: 'agent-jobs' });
+const logger = createLogger();
 const deliveries = deliveryStoreFromEnv();
 const queue = new WebhookQueue(requireEnv(ENV.webhookQueueUrl));
 const deadLetters = new JobDlq(requireEnv(ENV.webhookDlqUrl));
@@ -62,7 +62,7 @@ async function handle(record: SQSRecord): Promise<Disposition> {
     await queue.hide(record.receiptHandle, LEASE_SECONDS);
     return 'later';
   }
-  const { attempt, outcome, delaySeconds } = await attemptOnce(delivery);
+  const { attempt, outcome, delaySeconds, detail } = await attemptOnce(delivery);
   if (outcome.status === 'failed' && attempt.httpStatus !== 410) {
     // Before the record: a failed send leaves the delivery pending, and its message retries this.
     await deadLetters.send({ ...message, deliveryId: delivery.id, webhookId: delivery.webhookId, attempt });
@@ -82,6 +82,7 @@ async function handle(record: SQSRecord): Promise<Disposition> {
     host: hostOf(delivery.url),
     httpStatus: attempt.httpStatus,
     error: attempt.error,
+    detail,
     durationMs: attempt.durationMs,
     status: outcome.status,
   });
@@ -98,7 +99,7 @@ async function handle(record: SQSRecord): Promise<Disposition> {
  */
 async function attemptOnce(
   delivery: DeliveryRecord,
-): Promise<{ attempt: DeliveryAttempt; outcome: AttemptOutcome; delaySeconds: number }> {
+): Promise<{ attempt: DeliveryAttempt; outcome: AttemptOutcome; delaySeconds: number; detail?: string }> {
   const startedAt = new Date();
   const result = await sender.send({
     url: delivery.url,
@@ -113,13 +114,14 @@ async function attemptOnce(
     ...(result.error === undefined ? {} : { error: result.error }),
     durationMs: result.durationMs,
   };
+  const detail = result.detail === undefined ? {} : { detail: result.detail };
   const verdict = attemptVerdict(result.httpStatus);
   if (verdict === 'delivered') return { attempt, outcome: { status: 'delivered' }, delaySeconds: 0 };
   if (verdict === 'gone') return { attempt, outcome: { status: 'failed' }, delaySeconds: 0 };
   const delay = nextAttemptDelaySeconds(schedule, delivery.roundAttempts + 1, result.retryAfterSeconds);
-  if (delay === undefined) return { attempt, outcome: { status: 'failed' }, delaySeconds: 0 };
+  if (delay === undefined) return { attempt, outcome: { status: 'failed' }, delaySeconds: 0, ...detail };
   const nextAttemptAt = new Date(Date.now() + delay * 1000).toISOString();
-  return { attempt, outcome: { status: 'pending', nextAttemptAt }, delaySeconds: delay };
+  return { attempt, outcome: { status: 'pending', nextAttemptAt }, delaySeconds: delay, ...detail };
 }
 
 function parse(body: string): DeliveryMessage | undefined {

@@ -4,7 +4,7 @@ import { NotFoundError } from '../domain/errors.js';
 import { httpHandler } from './http/middleware.js';
 import { jobIdParam, parseWith, tenantOf } from './http/request.js';
 import { json } from './http/response.js';
-import { listEventsQuerySchema } from './http/schemas.js';
+import { listEventsQuerySchema } from './http/query-schemas.js';
 
 const store = jobStoreFromEnv();
 

@@ -1,10 +1,16 @@
-import { Logger } from '@aws-lambda-powertools/logger';
+import { createLogger } from '../config/logger.js';
 import { jobStoreFromEnv } from '../adapters/dynamo-job-store.js';
 import type { MarkFailedEvent, MarkFailedResult } from '../config/workflow.js';
-import { TRANSIENT_STEP_ERROR } from '../config/workflow.js';
+import {
+  DATA_LIMIT_EXCEEDED,
+  DATA_LIMIT_FAILURE,
+  MAX_ERROR_MESSAGE_CHARS,
+  TRANSIENT_STEP_ERROR,
+} from '../config/workflow.js';
 import type { JobErrorCode } from '../domain/errors.js';
+import { JOB_ERROR_CODES } from '../domain/errors.js';
 
-const logger = new Logger({ serviceName: 'agent-jobs' });
+const logger = createLogger();
 const store = jobStoreFromEnv();
 
 /** Codes a client may usefully retry by submitting again (the cause was not the job itself). */
@@ -21,6 +27,7 @@ function fromCaught(errorName: string): { code: JobErrorCode; message: string } 
   if (errorName === 'States.HeartbeatTimeout') {
     return { code: 'step_timeout', message: 'an agent step stopped sending heartbeats' };
   }
+  if (errorName === DATA_LIMIT_EXCEEDED) return { ...DATA_LIMIT_FAILURE };
   if (errorName === TRANSIENT_STEP_ERROR) {
     return {
       code: 'model_unavailable',
@@ -30,8 +37,22 @@ function fromCaught(errorName: string): { code: JobErrorCode; message: string } 
   return { code: 'internal_error', message: 'the job could not be run; an operator has been alerted' };
 }
 
+/**
+ * The step's own error, as far as it keeps the contract: a code failed jobs may carry (else the
+ * agent's error) and a bounded message.
+ */
+function fromStep(error: { code: unknown; message: unknown }): { code: JobErrorCode; message: string } {
+  const code = (JOB_ERROR_CODES as readonly unknown[]).includes(error.code)
+    ? (error.code as JobErrorCode)
+    : 'agent_error';
+  const message = typeof error.message === 'string' ? error.message : 'the agent step failed';
+  return { code, message: message.slice(0, MAX_ERROR_MESSAGE_CHARS) };
+}
+
 export const handler = async (event: MarkFailedEvent): Promise<MarkFailedResult> => {
-  const error = event.step?.error ?? fromCaught(event.failure?.Error ?? 'States.Runtime');
+  const error = event.step?.error
+    ? fromStep(event.step.error)
+    : fromCaught(event.failure?.Error ?? 'States.Runtime');
   const failed = await store.fail(
     event.tenant,
     event.jobId,

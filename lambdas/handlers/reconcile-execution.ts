@@ -1,13 +1,14 @@
-import { Logger } from '@aws-lambda-powertools/logger';
+import { createLogger } from '../config/logger.js';
 import type { EventBridgeEvent } from 'aws-lambda';
 import { jobStoreFromEnv } from '../adapters/dynamo-job-store.js';
 import { JobDlq } from '../adapters/job-dlq.js';
 import { ENV, requireEnv } from '../config/env.js';
 import type { EXECUTION_STATUS_CHANGE, ExecutionInput, ExecutionStatusDetail } from '../config/workflow.js';
+import { DATA_LIMIT_EXCEEDED, DATA_LIMIT_FAILURE } from '../config/workflow.js';
 import type { JobErrorCode } from '../domain/errors.js';
 import { isTerminal } from '../domain/job.js';
 
-const logger = new Logger({ serviceName: 'agent-jobs' });
+const logger = createLogger();
 const store = jobStoreFromEnv();
 const dlq = new JobDlq(requireEnv(ENV.jobDlqUrl));
 
@@ -37,11 +38,20 @@ const ENDINGS: Record<string, { code: JobErrorCode; message: string; retryable: 
  * The DLQ message goes first and the conditional fail second, so a retried event (EventBridge
  * retries a failed invocation) finds the job still live and sends again: at least once, never lost.
  */
+/**
+ * An execution that failed on a payload over Step Functions' limit failed on what its agent
+ * produced, not on an outage: resubmitting would fail the same way.
+ */
+const endingOf = (detail: ExecutionStatusDetail) =>
+  detail.status === 'FAILED' && detail.error === DATA_LIMIT_EXCEEDED
+    ? { ...DATA_LIMIT_FAILURE, retryable: false }
+    : ENDINGS[detail.status];
+
 export const handler = async (
   event: EventBridgeEvent<typeof EXECUTION_STATUS_CHANGE, ExecutionStatusDetail>,
 ): Promise<{ failed: boolean }> => {
   const { detail } = event;
-  const ending = ENDINGS[detail.status];
+  const ending = endingOf(detail);
   const input = parseInput(detail.input);
   if (!ending || !input) {
     logger.warn('execution status change ignored', {

@@ -1,13 +1,14 @@
-import { Logger } from '@aws-lambda-powertools/logger';
+import { createLogger } from '../config/logger.js';
 import { deliveryStoreFromEnv } from '../adapters/dynamo-delivery-store.js';
 import { jobStoreFromEnv } from '../adapters/dynamo-job-store.js';
 import { JobDlq } from '../adapters/job-dlq.js';
 import { webhookOutboxFromEnv } from '../adapters/webhook-outbox.js';
 import { WorkflowClient } from '../adapters/workflow-client.js';
 import { ENV, optionalSeconds, requireEnv } from '../config/env.js';
+import type { Context } from 'aws-lambda';
 import type { LiveJob } from '../domain/job-store.js';
 
-const logger = new Logger({ serviceName: 'agent-jobs' });
+const logger = createLogger();
 const store = jobStoreFromEnv();
 const workflow = new WorkflowClient(requireEnv(ENV.stateMachineArn));
 const dlq = new JobDlq(requireEnv(ENV.jobDlqUrl));
@@ -19,6 +20,21 @@ const outbox = webhookOutboxFromEnv();
  * stream, and a younger execution may not be visible yet.
  */
 const minAgeSeconds = optionalSeconds(ENV.sweepMinAgeSeconds, 300);
+/**
+ * An answer is handed to its waiting execution by the stream within a second or so; one that has
+ * not been a minute later lost its stream record (or it is still being retried: resuming twice is
+ * harmless, the second call finds the task closed).
+ */
+const answerAgeSeconds = Math.min(60, minAgeSeconds);
+
+/** Live jobs judged at once: one page of the index, each job a few requests, all in flight together. */
+const PAGE_SIZE = 16;
+/** Time kept back from the function's timeout, so the page in flight ends and the cursor is saved. */
+const RESERVE_MS = 20_000;
+/** The run's budget when it is called without a Lambda context (the local stack, tests). */
+const DEFAULT_BUDGET_MS = 90_000;
+/** Share of the budget for live jobs; overdue deliveries get the rest. */
+const JOBS_SHARE = 2 / 3;
 
 const LOST = {
   code: 'execution_lost',
@@ -26,12 +42,13 @@ const LOST = {
   retryable: true,
 } as const;
 
-type Repair = 'started' | 'failed' | 'healthy';
+type Repair = 'started' | 'failed' | 'healthy' | 'resumed';
 
 /**
  * Repairs live jobs the event-driven paths left behind: a pending job whose execution never
- * started is started (idempotent by name); a job whose execution is not running (or never existed)
- * is failed with `execution_lost` and sent to the job DLQ, like the reconciler would.
+ * started is started (idempotent by name); a running job whose answered wait for input was never
+ * handed to its execution is resumed; a job whose execution is not running (or never existed) is
+ * failed with `execution_lost` and sent to the job DLQ, like the reconciler would.
  */
 async function repair(job: LiveJob, now: Date): Promise<Repair> {
   if (job.status === 'pending') {
@@ -42,7 +59,9 @@ async function repair(job: LiveJob, now: Date): Promise<Repair> {
     });
     if (started === 'started') return 'started';
   }
-  if ((await workflow.status(job.executionName)) === 'RUNNING') return 'healthy';
+  if ((await workflow.status(job.executionName)) === 'RUNNING') {
+    return (await resumeAnswered(job, now)) ? 'resumed' : 'healthy';
+  }
   // The DLQ message first: a failed send leaves the job live, so the next sweep tries again.
   await dlq.send({
     tenant: job.tenant,
@@ -60,13 +79,31 @@ async function repair(job: LiveJob, now: Date): Promise<Repair> {
 }
 
 /**
+ * The answer is on the job item with the wait's task token until the next step writes: a token
+ * still there a while after the answer means the execution may never have been told. A wait that
+ * has ended meanwhile (resumed after all, timed out, stopped) answers false and is left alone.
+ */
+async function resumeAnswered(job: LiveJob, now: Date): Promise<boolean> {
+  if (job.status !== 'running') return false;
+  const wait = await store.answeredWait(job.tenant, job.jobId);
+  if (!wait || Date.parse(wait.answeredAt) > now.getTime() - answerAgeSeconds * 1000) return false;
+  return workflow.resume(wait.token);
+}
+
+/**
  * A pending webhook delivery is picked up within seconds of its due time; one overdue by the sweep's
  * age bound has lost its queue message (a local queue restarted, or a send failed after the
  * record was written) and gets a new one. Returns how many did.
  */
-async function requeueOverdueDeliveries(before: string, now: Date, failures: unknown[]): Promise<number> {
+async function requeueOverdueDeliveries(
+  before: string,
+  now: Date,
+  failures: unknown[],
+  inTime: () => boolean,
+): Promise<number> {
   let requeued = 0;
   for (const overdue of await deliveries.listOverdue(before)) {
+    if (!inTime()) break;
     try {
       if (await outbox.requeue(overdue, now)) {
         requeued++;
@@ -80,28 +117,69 @@ async function requeueOverdueDeliveries(before: string, now: Date, failures: unk
   return requeued;
 }
 
+async function repairAll(jobs: LiveJob[], now: Date, counts: Record<Repair, number>, failures: unknown[]) {
+  await Promise.all(
+    jobs.map(async (job) => {
+      try {
+        const outcome = await repair(job, now);
+        counts[outcome]++;
+        if (outcome !== 'healthy')
+          logger.warn('stuck job repaired', { jobId: job.jobId, status: job.status, outcome });
+      } catch (error) {
+        failures.push(error);
+        logger.error('stuck job not repaired', { error: error as Error, jobId: job.jobId });
+      }
+    }),
+  );
+}
+
+/**
+ * Judges live jobs a page at a time from where the last run stopped, while its share of the time
+ * lasts, and saves where it stopped: however many jobs are live, every run makes progress and the
+ * runs together cover them all. Returns whether this run reached the end of the index.
+ */
+async function sweepLive(
+  before: string,
+  now: Date,
+  inTime: () => boolean,
+  counts: Record<Repair, number>,
+  failures: unknown[],
+) {
+  let cursor = await store.sweepCursor();
+  for (;;) {
+    const page = await store.listLivePage(before, cursor, PAGE_SIZE);
+    await repairAll(page.jobs, now, counts, failures);
+    if (!page.next) {
+      await store.saveSweepCursor({ shard: 0 });
+      return true;
+    }
+    cursor = page.next;
+    if (!inTime()) {
+      await store.saveSweepCursor(cursor);
+      return false;
+    }
+  }
+}
+
 /**
  * One item that cannot be repaired (throttling, a transient error) does not stop the rest: every
  * item is tried, and the run fails at the end if any did, so the errors alarm still fires.
  */
-export const handler = async (): Promise<Record<Repair | 'requeuedDeliveries', number>> => {
+export const handler = async (
+  _event?: unknown,
+  context?: Pick<Context, 'getRemainingTimeInMillis'>,
+): Promise<Record<Repair | 'requeuedDeliveries', number> & { complete: boolean }> => {
+  const startedAt = Date.now();
+  const budget = context ? context.getRemainingTimeInMillis() - RESERVE_MS : DEFAULT_BUDGET_MS;
+  const jobsUntil = startedAt + budget * JOBS_SHARE;
+  const until = startedAt + budget;
   const now = new Date();
   const before = new Date(now.getTime() - minAgeSeconds * 1000).toISOString();
-  const jobs = await store.listLive(before);
-  const counts: Record<Repair, number> = { started: 0, failed: 0, healthy: 0 };
+  const counts: Record<Repair, number> = { started: 0, failed: 0, healthy: 0, resumed: 0 };
   const failures: unknown[] = [];
-  for (const job of jobs) {
-    try {
-      const outcome = await repair(job, now);
-      counts[outcome]++;
-      if (outcome !== 'healthy')
-        logger.warn('stuck job repaired', { jobId: job.jobId, status: job.status, outcome });
-    } catch (error) {
-      failures.push(error);
-      logger.error('stuck job not repaired', { error: error as Error, jobId: job.jobId });
-    }
-  }
-  const result = { ...counts, requeuedDeliveries: await requeueOverdueDeliveries(before, now, failures) };
+  const complete = await sweepLive(before, now, () => Date.now() < jobsUntil, counts, failures);
+  const requeued = await requeueOverdueDeliveries(before, now, failures, () => Date.now() < until);
+  const result = { ...counts, requeuedDeliveries: requeued, complete };
   logger.info('sweep done', { ...result, failures: failures.length });
   if (failures.length > 0) throw new AggregateError(failures, `${failures.length} sweep repair(s) failed`);
   return result;

@@ -3,7 +3,6 @@ export interface LocalEndpointsFile {
   tableName: string;
   jobDlqUrl: string;
   startDlqUrl: string;
-  webhookDlqUrl: string;
   endpoints: { dynamodb: string; sqs: string };
   region: string;
 }

@@ -16,9 +16,16 @@ import {
   type GatewayProblem,
   gatewayProblemBody,
   PROBLEM_CONTENT_TYPE,
-  problemTypeUri,
 } from '../config/gateway-responses.js';
-import { API_ROUTES, API_STAGE, type ApiRoute, INTERNAL_HANDLERS } from '../config/routes.js';
+import {
+  API_ROUTES,
+  API_STAGE,
+  type ApiRoute,
+  DEFAULT_FUNCTION_TIMEOUT_SECONDS,
+  functionTimeoutSeconds,
+  INTERNAL_HANDLERS,
+  requestDeadlineSeconds,
+} from '../config/routes.js';
 import { isStreamingHandler, type PreludeStream, type ResponseMetadata } from './awslambda.js';
 import { BodyTooLargeError, readBody } from './http-util.js';
 import { lambdaContext } from './lambda-context.js';
@@ -27,10 +34,6 @@ import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from './template.js';
 
 /** API Gateway's payload limit. */
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
-/** API Gateway's integration timeout, which bounds every API handler. */
-const INTEGRATION_TIMEOUT_MS = 29_000;
-/** A streaming integration may run as long as Lambda lets the function run. */
-const STREAMING_TIMEOUT_MS = 900_000;
 const LOCAL_API_ID = 'local';
 
 export interface RouteMatch {
@@ -75,24 +78,22 @@ function compiled(routes: readonly ApiRoute[]): CompiledRoute[] {
   return table;
 }
 
-/** A route for the request, or the methods the path does allow, or nothing when the path is unknown. */
+/**
+ * The route for the request, or nothing. A method the path does not have is no route either: API
+ * Gateway answers it like an unknown path (MISSING_AUTHENTICATION_TOKEN, a 404 in this stack).
+ */
 export function matchRoute(
   routes: readonly ApiRoute[],
   method: string,
   path: string,
-): RouteMatch | { allowed: string[] } | undefined {
-  let allowed: string[] | undefined;
+): RouteMatch | undefined {
   for (const c of compiled(routes)) {
-    const m = c.pattern.exec(path);
+    const m = c.route.method === method ? c.pattern.exec(path) : null;
     if (!m) continue;
-    if (c.route.method !== method) {
-      (allowed ??= []).push(c.route.method);
-      continue;
-    }
     const pathParameters = c.names.length ? Object.fromEntries(c.names.map((n, i) => [n, m[i + 1]!])) : null;
     return { route: c.route, resource: c.resource, pathParameters };
   }
-  return allowed && { allowed: [...new Set(allowed)] };
+  return undefined;
 }
 
 /** What the adapter knows about a request before routing; a plain shape so event building is testable. */
@@ -265,20 +266,6 @@ const problem = (type: GatewayProblem['type']): Reply => {
   };
 };
 
-function methodNotAllowed(allowed: string[], method: string): Reply {
-  const body = {
-    type: problemTypeUri('method_not_allowed'),
-    title: 'Method Not Allowed',
-    status: 405,
-    code: 'method_not_allowed',
-  };
-  return {
-    statusCode: 405,
-    headers: { 'Content-Type': PROBLEM_CONTENT_TYPE, Allow: allowed.join(', ') },
-    body: JSON.stringify({ ...body, detail: `${method} is not allowed here; use ${allowed.join(' or ')}.` }),
-  };
-}
-
 /** Serves the API's route table the way API Gateway in front of the Lambda functions would. */
 export function createHttpAdapter(options: HttpAdapterOptions): Server {
   const routes = options.routes ?? API_ROUTES;
@@ -311,7 +298,6 @@ async function answer(
   const method = req.method ?? 'GET';
   const match = matchRoute(routes, method, splitUrl(req.url ?? '/').path);
   if (!match) return problem('MISSING_AUTHENTICATION_TOKEN');
-  if ('allowed' in match) return methodNotAllowed(match.allowed, method);
   let body: Buffer;
   try {
     body = await readBody(req, MAX_BODY_BYTES);
@@ -337,21 +323,49 @@ async function answer(
   if ('denied' in verdict) return verdict.denied;
   const handler = await load(match.route.handler);
   const event = buildProxyEvent(raw, match, verdict.context, base);
-  if (match.route.streaming) {
+  const { route } = match;
+  const context = lambdaContext(route.handler, functionTimeoutSeconds(route) * 1000);
+  if (route.streaming) {
     if (!isStreamingHandler(handler))
-      throw new Error(`handler ${match.route.handler} is not wrapped in awslambda.streamifyResponse`);
+      throw new Error(`handler ${route.handler} is not wrapped in awslambda.streamifyResponse`);
     const stream = new ResponseStream(res, requestId);
     const streaming = handler as unknown as StreamifyHandler;
-    await streaming(event, stream as never, lambdaContext(match.route.handler, STREAMING_TIMEOUT_MS));
+    // Past the deadline Lambda ends the function and the client sees its stream cut.
+    await withDeadline(route, streaming(event, stream as never, context), () => stream.destroy());
     // As in Lambda, the response is complete once the handler's stream has flushed and ended.
     if (!stream.writableEnded) stream.end();
     await finished(stream).catch(() => undefined);
     return undefined;
   }
-  const result = (await handler(event, lambdaContext(match.route.handler, INTEGRATION_TIMEOUT_MS))) as Reply;
+  const result = (await withDeadline(route, handler(event, context))) as Reply;
   if (typeof result?.statusCode !== 'number')
-    throw new Error(`handler ${match.route.handler} returned a malformed proxy result`);
+    throw new Error(`handler ${route.handler} returned a malformed proxy result`);
   return result;
+}
+
+export class RequestDeadlineError extends Error {
+  override name = 'RequestDeadlineError';
+}
+
+/**
+ * Stops waiting for a handler once the route's function or integration timeout has passed, as API
+ * Gateway does; the request then fails like any failed integration. The handler itself runs on (a
+ * local function cannot be frozen), but its late answer goes nowhere.
+ */
+async function withDeadline<T>(route: ApiRoute, work: Promise<T>, onDeadline = () => {}): Promise<T> {
+  const seconds = requestDeadlineSeconds(route);
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      onDeadline();
+      reject(new RequestDeadlineError(`${route.method} ${route.path} ran past its ${seconds} s timeout`));
+    }, seconds * 1000);
+  });
+  try {
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 type Verdict = { denied: Reply } | { context: Record<string, unknown> | undefined };
@@ -365,7 +379,7 @@ async function authorize(
   try {
     result = (await authorizer(
       event,
-      lambdaContext(INTERNAL_HANDLERS.authorizer, INTEGRATION_TIMEOUT_MS),
+      lambdaContext(INTERNAL_HANDLERS.authorizer, DEFAULT_FUNCTION_TIMEOUT_SECONDS * 1000),
     )) as APIGatewayAuthorizerResult;
   } catch (e) {
     // The one error API Gateway turns into a 401; any other authorizer failure is a 5xx.

@@ -9,7 +9,13 @@ import {
   type TableDescription,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
-import { CreateQueueCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import {
+  CreateQueueCommand,
+  GetQueueUrlCommand,
+  QueueDoesNotExist,
+  SetQueueAttributesCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
 import { ENV } from '../config/env.js';
 import {
   type CfnTemplate,
@@ -139,8 +145,9 @@ const IGNORED_QUEUE_PROPERTIES = new Set([
 ]);
 
 /**
- * Creates every queue in fauxqs (in memory, so on every start). Dead-letter queues go first,
- * as a redrive policy may only point at an existing queue.
+ * Creates each queue of the template, or brings one a previous start left in the data dir (with
+ * its messages) to the template's attributes, as a stack update would. Dead-letter queues go
+ * first, as a redrive policy may only point at an existing queue.
  */
 export async function provisionQueues(
   template: CfnTemplate,
@@ -153,22 +160,47 @@ export async function provisionQueues(
   );
   const urls: Record<string, string> = {};
   for (const [logicalId, resource] of queues) {
-    const { QueueUrl } = await client.send(
-      new CreateQueueCommand({
-        QueueName: localQueueName(logicalId),
-        Attributes: queueAttributes(logicalId, resource.Properties ?? {}, resolve),
-      }),
-    );
-    // Handlers get the resolver's URL; it must be the one fauxqs answers to.
-    if (resolve({ Ref: logicalId }) !== QueueUrl) {
-      throw new Error(
-        `queue ${logicalId}: fauxqs named it ${QueueUrl}, the resolver ${resolve({ Ref: logicalId })}`,
-      );
+    const url = String(resolve({ Ref: logicalId }));
+    const attributes = queueAttributes(logicalId, resource.Properties ?? {}, resolve);
+    const name = localQueueName(logicalId);
+    const existing = await existingQueueUrl(client, name);
+    const QueueUrl =
+      existing ??
+      (await client.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }))).QueueUrl!;
+    // Handlers get the resolver's URL; it must name the queue fauxqs made. A queue restored from the
+    // data dir keeps the port of the run that created it, and fauxqs finds queues by region and name.
+    if (!sameQueue(url, QueueUrl)) {
+      throw new Error(`queue ${logicalId}: fauxqs named it ${QueueUrl}, the resolver ${url}`);
     }
-    urls[logicalId] = QueueUrl!;
+    if (existing) await updateQueue(client, url, attributes);
+    urls[logicalId] = url;
   }
   return urls;
 }
+
+async function existingQueueUrl(client: SQSClient, name: string): Promise<string | undefined> {
+  try {
+    return (await client.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl;
+  } catch (e) {
+    if (e instanceof QueueDoesNotExist) return undefined;
+    throw e;
+  }
+}
+
+/** FifoQueue is fixed at creation (and carried by the name); everything else follows the template. */
+async function updateQueue(
+  client: SQSClient,
+  url: string,
+  { FifoQueue: _, ...attributes }: Record<string, string>,
+) {
+  if (Object.keys(attributes).length === 0) return;
+  await client.send(new SetQueueAttributesCommand({ QueueUrl: url, Attributes: attributes }));
+}
+
+const sameQueue = (a: string, b: string) => {
+  const [x, y] = [new URL(a), new URL(b)];
+  return x.hostname === y.hostname && x.pathname === y.pathname;
+};
 
 export function queueAttributes(
   logicalId: string,
@@ -191,6 +223,8 @@ export function queueAttributes(
 export interface LocalEndpoints {
   dynamodb: string;
   sqs: string;
+  /** fauxqs's S3 API: files under the data dir, for values too large for an item or a message. */
+  s3: string;
   sfn: string;
 }
 
@@ -235,6 +269,7 @@ export function localServiceEnv(endpoints: LocalEndpoints): Record<string, strin
     AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
     AWS_ENDPOINT_URL_DYNAMODB_STREAMS: endpoints.dynamodb,
     AWS_ENDPOINT_URL_SQS: endpoints.sqs,
+    AWS_ENDPOINT_URL_S3: endpoints.s3,
     AWS_ENDPOINT_URL_SFN: endpoints.sfn,
   };
 }

@@ -1,66 +1,96 @@
-import { ExecutionAlreadyExists, type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { type DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { OverdueDelivery } from '../adapters/dynamo-delivery-store.js';
-import type { ExecutionInput } from '../config/workflow.js';
+import type { WorkflowClient } from '../adapters/workflow-client.js';
+import { JOB_SK } from '../config/table.js';
+import type { JobStatus } from '../domain/job.js';
 
 export interface UnfinishedJob {
   tenant: string;
   jobId: string;
   pk: string;
-  executionName?: string;
+  executionName: string;
+}
+
+const UNFINISHED: JobStatus[] = ['pending', 'running', 'input_required'];
+
+/**
+ * Every job not yet finished, across tenants. A Scan of the whole table: affordable on a laptop's
+ * table at start-up, which is the only place it runs.
+ */
+export async function listUnfinishedJobs(
+  client: DynamoDBDocumentClient,
+  tableName: string,
+): Promise<UnfinishedJob[]> {
+  const statuses = Object.fromEntries(UNFINISHED.map((s, i) => [`:status${i}`, s]));
+  const found: UnfinishedJob[] = [];
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const out = await client.send(
+      new ScanCommand({
+        TableName: tableName,
+        FilterExpression: `SK = :job AND #status IN (${Object.keys(statuses).join(', ')})`,
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ...statuses, ':job': JOB_SK },
+        ProjectionExpression: 'PK, tenant, id, executionName',
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    for (const i of out.Items ?? [])
+      found.push({ tenant: i.tenant, jobId: i.id, pk: i.PK, executionName: i.executionName });
+    startKey = out.LastEvaluatedKey;
+  } while (startKey);
+  return found;
 }
 
 export interface RecoveryDeps {
-  store: { listUnfinished(): Promise<UnfinishedJob[]> };
-  sfn: SFNClient;
-  stateMachineArn: string;
+  client: DynamoDBDocumentClient;
+  tableName: string;
+  workflow: Pick<WorkflowClient, 'start'>;
 }
 
 /**
  * Executions live in memory, so a restart loses those that were running. Start each unfinished
  * job's execution again under its name: the agent step resumes from its checkpoint, and a job past
- * its deadline fails with job_timeout. Returns how many were started.
+ * its deadline fails with job_timeout. One the stream consumer already started while replaying the
+ * stream counts as started already. Returns how many were started.
  */
-export async function resumeUnfinishedJobs({ store, sfn, stateMachineArn }: RecoveryDeps): Promise<number> {
-  const jobs = await store.listUnfinished();
-  const started = await Promise.all(jobs.map((job) => restart(sfn, stateMachineArn, job)));
-  return started.filter(Boolean).length;
-}
-
-async function restart(sfn: SFNClient, stateMachineArn: string, job: UnfinishedJob): Promise<boolean> {
-  const input: ExecutionInput = { tenant: job.tenant, jobId: job.jobId, pk: job.pk };
-  try {
-    await sfn.send(
-      new StartExecutionCommand({
-        stateMachineArn,
-        name: job.executionName ?? job.jobId,
-        input: JSON.stringify(input),
-      }),
-    );
-    return true;
-  } catch (e) {
-    // The stream consumer may have started it already while replaying the stream.
-    if (e instanceof ExecutionAlreadyExists) return false;
-    throw e;
-  }
+export async function resumeUnfinishedJobs({ client, tableName, workflow }: RecoveryDeps): Promise<number> {
+  const jobs = await listUnfinishedJobs(client, tableName);
+  const outcomes = await Promise.all(
+    jobs.map((job) =>
+      workflow.start(job.executionName, { tenant: job.tenant, jobId: job.jobId, pk: job.pk }),
+    ),
+  );
+  return outcomes.filter((o) => o === 'started').length;
 }
 
 export interface DeliveryRecoveryDeps {
-  deliveries: { listOverdue(before: string): Promise<OverdueDelivery[]> };
+  deliveries: {
+    listOverdue(before: string): Promise<OverdueDelivery[]>;
+    get(tenant: string, jobId: string, seq: number): Promise<{ leaseUntil?: string } | undefined>;
+  };
   outbox: { requeue(overdue: OverdueDelivery, now: Date, staleLeases: boolean): Promise<boolean> };
 }
 
 /**
- * The local queue lives in memory too: every delivery still pending lost its message with the last
- * run, and an attempt that was in flight left a lease its dead process will never release. Run
- * before the queue pollers start, so no attempt of this run holds a lease yet: each pending
- * delivery gets a new message (its record says when its next attempt is due). Returns how many.
+ * Queue messages persist under the data dir, so a pending delivery still has its message (visible,
+ * or hidden until its next attempt). Only an attempt in flight at the stop is left hanging: its
+ * message stays invisible for the queue's visibility timeout, and its lease belongs to a process
+ * that is gone. Each such delivery gets a new message, clearing the lease; the old message, when it
+ * comes back, finds another owner or a finished delivery and is dropped. Run before the queue
+ * pollers start, so no attempt of this run holds a lease yet. Returns how many were requeued.
  */
-export async function requeuePendingDeliveries({
+export async function requeueInterruptedDeliveries({
   deliveries,
   outbox,
 }: DeliveryRecoveryDeps): Promise<number> {
   const now = new Date();
   const pending = await deliveries.listOverdue('\uffff');
-  const requeued = await Promise.all(pending.map((d) => outbox.requeue(d, now, true)));
+  const requeued = await Promise.all(
+    pending.map(async (d) => {
+      const leased = (await deliveries.get(d.tenant, d.jobId, d.seq))?.leaseUntil !== undefined;
+      return leased && outbox.requeue(d, now, true);
+    }),
+  );
   return requeued.filter(Boolean).length;
 }

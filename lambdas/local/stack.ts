@@ -21,7 +21,7 @@ import { compileFilterCriteria, type FilterCriteria } from './filter-criteria.js
 import { createHttpAdapter, listen } from './http-adapter.js';
 import { lambdaContext } from './lambda-context.js';
 import { buildHandlerEnv, type LocalEndpoints, provisionQueues, provisionTables } from './provision.js';
-import { requeuePendingDeliveries, resumeUnfinishedJobs } from './recovery.js';
+import { requeueInterruptedDeliveries, resumeUnfinishedJobs } from './recovery.js';
 import { type SqsLocal, startSqsLocal } from './sqs-local.js';
 import { eventSourceMappings, SqsPoller } from './sqs-poller.js';
 import {
@@ -29,6 +29,8 @@ import {
   LocalStepFunctions,
   STATUS_CHANGE_EVENT,
 } from './stepfunctions-local.js';
+import { stateMachineDefinition } from '../../lib/workflows/asl.js';
+import { scheduleIntervalMs } from './schedule.js';
 import { StreamPoller } from './stream-poller.js';
 import { localWebhookEnv, seedWebhookSecrets } from './webhooks.js';
 import { type AslDefinition, type LambdaHandler, mapTasks } from './task-handlers.js';
@@ -47,9 +49,9 @@ import {
 export interface LocalStackOptions {
   port?: number;
   host?: string;
-  /** Tables, the dev key and stream checkpoints live here (default `.data`). */
+  /** Tables, queues, S3 objects, the dev key and stream checkpoints live here (default `.data`). */
   dataDir?: string;
-  /** Keep DynamoDB in memory: a clean slate per start (tests). */
+  /** Keep DynamoDB, the queues and S3 in memory: a clean slate per start (tests). */
   inMemory?: boolean;
   /** Extra environment for the handlers and the key bootstrap (AGENT_JOBS_API_KEY(S)). */
   env?: Record<string, string>;
@@ -139,7 +141,12 @@ async function start(options: LocalStackOptions, stops: Stops): Promise<Omit<Loc
   const clients = sdkClients(dynamo.endpoint, sqsLocal.endpoint);
   const { sfn, sfnEndpoint } = await startStepFunctions(template, resolve, clients);
   stops.stepFunctions = () => sfn.close();
-  const endpoints = { dynamodb: dynamo.endpoint, sqs: sqsLocal.endpoint, sfn: sfnEndpoint };
+  const endpoints = {
+    dynamodb: dynamo.endpoint,
+    sqs: sqsLocal.endpoint,
+    s3: sqsLocal.ipEndpoint,
+    sfn: sfnEndpoint,
+  };
 
   const [tables, queues] = await Promise.all([
     provisionTables(template, resolve, clients.dynamodb),
@@ -164,15 +171,20 @@ async function start(options: LocalStackOptions, stops: Stops): Promise<Omit<Loc
     preloadHandlers(),
   ]);
 
-  await writeCliEndpoints(template, resolve, dataDir, { tableName, endpoints });
+  // SQS by IP: the CLI's process has no resolver for the queue URLs' `*.localhost` host.
+  await writeCliEndpoints(template, resolve, dataDir, {
+    tableName,
+    endpoints: { ...endpoints, sqs: sqsLocal.ipEndpoint },
+  });
   // Before the pollers: no attempt of this run can hold a lease yet, so every one found is stale.
   const { deliveryStoreFromEnv } = await import('../adapters/dynamo-delivery-store.js');
   const { webhookOutboxFromEnv } = await import('../adapters/webhook-outbox.js');
-  const requeued = await requeuePendingDeliveries({
+  const requeued = await requeueInterruptedDeliveries({
     deliveries: deliveryStoreFromEnv(),
     outbox: webhookOutboxFromEnv(),
   });
-  if (requeued > 0) log(`requeued ${requeued} pending webhook deliver${requeued === 1 ? 'y' : 'ies'}`);
+  if (requeued > 0)
+    log(`requeued ${requeued} webhook deliver${requeued === 1 ? 'y' : 'ies'} interrupted mid-attempt`);
   const pollers = eventSourcePollers(template, resolve, { clients, tableName, queues, dataDir, options });
   await Promise.all(pollers.map((p) => p.start()));
   stops.poller = async () => {
@@ -180,8 +192,13 @@ async function start(options: LocalStackOptions, stops: Stops): Promise<Omit<Loc
   };
   routeExecutionStatusChanges(template, resolve, sfn);
   stops.schedules = runSchedules(template);
-  const sfnClient = new SFNClient({ ...common, endpoint: sfnEndpoint });
-  const resumed = await resumeUnfinishedJobs({ store, sfn: sfnClient, stateMachineArn: sfn.stateMachineArn });
+  const { documentClient } = await import('../adapters/dynamo-job-store.js');
+  const { WorkflowClient } = await import('../adapters/workflow-client.js');
+  const workflow = new WorkflowClient(
+    sfn.stateMachineArn,
+    new SFNClient({ ...common, endpoint: sfnEndpoint }),
+  );
+  const resumed = await resumeUnfinishedJobs({ client: documentClient, tableName, workflow });
   if (resumed > 0) log(`resumed ${resumed} unfinished job(s)`);
   ready();
   return {
@@ -203,7 +220,7 @@ async function start(options: LocalStackOptions, stops: Stops): Promise<Omit<Loc
 async function startInParallel(stops: Stops, options: LocalStackOptions, dataDir: string) {
   const results = await Promise.allSettled([
     startDynamoDbLocal({ dataDir, inMemory: options.inMemory }),
-    startSqsLocal(),
+    startSqsLocal({ dataDir, inMemory: options.inMemory }),
     synthesizeTemplate(),
   ] as const);
   const [dynamo, sqs, template] = results;
@@ -235,7 +252,8 @@ async function startStepFunctions(template: CfnTemplate, resolve: Resolver, clie
     throw new Error('the local stack expects exactly one state machine in the template');
   const [logicalId, resource] = machine;
   // Only what the local service uses: logging and tracing point at resources with no local stand-in.
-  const definition = JSON.parse(resolve(resource.Properties?.DefinitionString) as string) as AslDefinition;
+  // The definition is read as the construct tests read it, its tokens resolved to the local resources.
+  const definition = stateMachineDefinition(template, (token) => String(resolve(token))) as AslDefinition;
   const roleArn = resolve(resource.Properties?.RoleArn) as string | undefined;
   const sfn = new LocalStepFunctions({
     stateMachineArn: resolve({ Ref: logicalId }) as string,
@@ -392,7 +410,6 @@ async function writeCliEndpoints(
     tableName: stack.tableName,
     jobDlqUrl: output('JobDlqUrl'),
     startDlqUrl: output('StartDlqUrl'),
-    webhookDlqUrl: output('WebhookDlqUrl'),
     endpoints: { dynamodb: stack.endpoints.dynamodb, sqs: stack.endpoints.sqs },
     region: LOCAL_REGION,
   };
@@ -446,19 +463,14 @@ const eventRules = (template: CfnTemplate) =>
 const targetHandlers = (template: CfnTemplate, props: EventRuleProps) =>
   (props.Targets ?? []).map((t) => handlerOf(template, t.Arn?.['Fn::GetAtt']?.[0] ?? ''));
 
-const SCHEDULE_UNITS_MS: Record<string, number> = {
-  minute: 60_000,
-  minutes: 60_000,
-  hour: 3_600_000,
-  hours: 3_600_000,
-};
-
-/** Scheduled rules (`rate(N unit)`) invoke their targets on the same cadence; returns their stop. */
+/**
+ * Scheduled rules invoke their targets on the same cadence; returns their stop. A schedule the local
+ * stack cannot run fails the start (scheduleIntervalMs).
+ */
 function runSchedules(template: CfnTemplate): () => Promise<void> {
-  const timers = eventRules(template).flatMap((props) => {
-    const rate = /^rate\((\d+) (\w+)\)$/.exec(props.ScheduleExpression ?? '');
-    const unitMs = rate && SCHEDULE_UNITS_MS[rate[2]!];
-    if (!rate || !unitMs) return [];
+  const scheduled = eventRules(template).filter((props) => props.ScheduleExpression !== undefined);
+  const intervals = scheduled.map((props) => scheduleIntervalMs(props.ScheduleExpression!));
+  const timers = scheduled.map((props, i) => {
     const handlers = targetHandlers(template, props);
     const event = { 'detail-type': 'Scheduled Event', source: 'aws.events', detail: {} };
     const tick = () => {
@@ -468,7 +480,7 @@ function runSchedules(template: CfnTemplate): () => Promise<void> {
         );
       }
     };
-    return [setInterval(tick, Number(rate[1]) * unitMs).unref()];
+    return setInterval(tick, intervals[i]!).unref();
   });
   return async () => {
     for (const t of timers) clearInterval(t);

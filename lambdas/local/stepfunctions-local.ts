@@ -1,4 +1,3 @@
-import './polyfills.js';
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -411,17 +410,6 @@ function paginate<T>(items: T[], maxResults: number, nextToken: string | undefin
   return { page, nextToken: start + limit < items.length ? String(start + limit) : undefined };
 }
 
-const STATE_TYPE_PREFIX: Record<string, string> = {
-  Task: 'Task',
-  Pass: 'Pass',
-  Choice: 'Choice',
-  Wait: 'Wait',
-  Succeed: 'Succeed',
-  Fail: 'Fail',
-  Parallel: 'Parallel',
-  Map: 'Map',
-};
-
 type HistoryDetails = { type: string } & Record<string, unknown>;
 
 /** The runner's event log, named and shaped like GetExecutionHistory events; runner-only events are left out. */
@@ -448,12 +436,12 @@ function historyEvent(event: NonNullable<RunEvent>, roleArn: string | undefined)
       return { type: 'ExecutionTimedOut', executionTimedOutEventDetails: {} };
     case 'StateEntered':
       return {
-        type: `${STATE_TYPE_PREFIX[event.state.type]}StateEntered`,
+        type: `${event.state.type}StateEntered`,
         stateEnteredEventDetails: { name: event.state.name, input: JSON.stringify(event.state.input) },
       };
     case 'StateExited':
       return {
-        type: `${STATE_TYPE_PREFIX[event.state.type]}StateExited`,
+        type: `${event.state.type}StateExited`,
         stateExitedEventDetails: {
           name: event.state.name,
           output: JSON.stringify(event.state.output ?? null),

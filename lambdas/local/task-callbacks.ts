@@ -38,32 +38,47 @@ export class TokenError extends Error {
 
 /**
  * The definition the runner gets: each callback task's dynamic limits move into its parameters
- * (so they are read from the state input) and its runner timeout out of the way. Returns the limits
- * of each callback task by state name.
+ * (so they are read from the state input) and its runner timeout out of the way, in the branches
+ * of Parallel states and the processors of Map states too. Returns the limits of each callback
+ * task by state name (the runner names tasks the same way, nested or not).
  */
 export function localizeCallbacks(definition: AslDefinition): {
   definition: AslDefinition;
   callbacks: Record<string, CallbackLimits>;
 } {
   const callbacks: Record<string, CallbackLimits> = {};
+  return { definition: localizeStates(definition, callbacks), callbacks };
+}
+
+function localizeStates(machine: AslDefinition, callbacks: Record<string, CallbackLimits>): AslDefinition {
   const states = Object.fromEntries(
-    Object.entries(definition.States).map(([name, state]) => {
+    Object.entries(machine.States).map(([name, state]) => {
+      if (state.Type === 'Parallel')
+        return [name, { ...state, Branches: state.Branches?.map((b) => localizeStates(b, callbacks)) }];
+      if (state.Type === 'Map') {
+        const processor = state.ItemProcessor ? 'ItemProcessor' : 'Iterator';
+        const machine = state[processor];
+        return [name, machine ? { ...state, [processor]: localizeStates(machine, callbacks) } : state];
+      }
       if (state.Type !== 'Task' || !state.Resource?.endsWith(CALLBACK_SUFFIX)) return [name, state];
       callbacks[name] = { timeoutSeconds: state.TimeoutSeconds, heartbeatSeconds: state.HeartbeatSeconds };
-      const { TimeoutSecondsPath, HeartbeatSecondsPath, ...rest } = state;
-      const local: TaskState = {
-        ...rest,
-        TimeoutSeconds: RUNNER_TIMEOUT_SECONDS,
-        Parameters: {
-          ...state.Parameters,
-          ...(TimeoutSecondsPath ? { [`${TIMEOUT_PARAM}.$`]: TimeoutSecondsPath } : {}),
-          ...(HeartbeatSecondsPath ? { [`${HEARTBEAT_PARAM}.$`]: HeartbeatSecondsPath } : {}),
-        },
-      };
-      return [name, local];
+      return [name, localCallbackTask(state)];
     }),
   );
-  return { definition: { ...definition, States: states }, callbacks };
+  return { ...machine, States: states };
+}
+
+function localCallbackTask(state: TaskState): TaskState {
+  const { TimeoutSecondsPath, HeartbeatSecondsPath, ...rest } = state;
+  return {
+    ...rest,
+    TimeoutSeconds: RUNNER_TIMEOUT_SECONDS,
+    Parameters: {
+      ...state.Parameters,
+      ...(TimeoutSecondsPath ? { [`${TIMEOUT_PARAM}.$`]: TimeoutSecondsPath } : {}),
+      ...(HeartbeatSecondsPath ? { [`${HEARTBEAT_PARAM}.$`]: HeartbeatSecondsPath } : {}),
+    },
+  };
 }
 
 /** `$$.Task` for the runner's context: every read issues a fresh token, as each task invocation gets one. */

@@ -23,6 +23,12 @@ import { HandlerFunction } from './handler-function.js';
 import type { JobsTable, TableAction } from './jobs-table.js';
 import type { WebhookDelivery } from './webhook-delivery.js';
 
+/**
+ * Construct ids that outlived a handler's rename: a new id would replace the function, its role and
+ * its log group (the old group, retained, would be orphaned), where keeping it updates them in place.
+ */
+const STABLE_IDS: Record<string, string> = { 'follow-events': 'StreamJob' };
+
 export interface JobsApiProps {
   readonly jobs: JobsTable;
   readonly stateMachine: sfn.StateMachine;
@@ -34,12 +40,13 @@ export interface JobsApiProps {
 
 /** Exactly the table calls each handler makes; a handler missing here gets no table access at all. */
 const TABLE_ACCESS: Readonly<Record<string, readonly TableAction[]>> = {
-  // GetItem answers a keyed retry without a write; PutItem is the one conditional write of a submit.
+  // GetItem answers a keyed retry without a write; PutItem writes the job (and, in one
+  // transaction with it, the Idempotency-Key's item: transactions need each item's own action).
   'create-job': ['GetItem', 'PutItem'],
   'list-jobs': ['Query'],
   'get-job': ['GetItem'],
   'list-events': ['GetItem', 'Query'],
-  'stream-job': ['GetItem', 'Query'],
+  'follow-events': ['GetItem', 'Query'],
   'cancel-job': ['UpdateItem'],
   'submit-input': ['GetItem', 'UpdateItem'],
   'list-deliveries': ['GetItem', 'Query'],
@@ -125,7 +132,7 @@ export class JobsApi extends Construct {
 
   private createHandler(name: string, props: JobsApiProps): HandlerFunction {
     const route = API_ROUTES.find((r) => r.handler === name);
-    const fn = new HandlerFunction(this, pascalCase(name), {
+    const fn = new HandlerFunction(this, STABLE_IDS[name] ?? pascalCase(name), {
       handler: name,
       logRetention: props.logRetention,
       ...(route?.timeoutSeconds ? { timeout: Duration.seconds(route.timeoutSeconds) } : {}),

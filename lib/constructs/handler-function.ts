@@ -6,12 +6,11 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { ENV } from '../../lambdas/config/env.js';
-import { HANDLER_METADATA_KEY } from '../../lambdas/config/routes.js';
+import { SERVICE_NAME } from '../../lambdas/config/logger.js';
+import { DEFAULT_FUNCTION_TIMEOUT_SECONDS, HANDLER_METADATA_KEY } from '../../lambdas/config/routes.js';
 import { HANDLER_BUNDLING } from './handler-bundling.js';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-
-export const SERVICE_NAME = 'agent-jobs';
 
 /** Variables every function gets; anything else is granted per function by the construct that needs it. */
 export const BASE_ENVIRONMENT: Readonly<Record<string, string>> = {
@@ -52,7 +51,7 @@ export class HandlerFunction extends Construct {
       architecture: Architecture.ARM_64,
       tracing: Tracing.ACTIVE,
       memorySize: props.memorySize ?? 256,
-      timeout: props.timeout ?? Duration.seconds(10),
+      timeout: props.timeout ?? Duration.seconds(DEFAULT_FUNCTION_TIMEOUT_SECONDS),
       role: this.role,
       logGroup: this.logGroup,
       environment: { ...BASE_ENVIRONMENT },

@@ -26,7 +26,7 @@ const ITERATOR_AGE_ALARM_MS = 30_000;
 /**
  * Turns every committed job write into entries of the job's event log (the source of
  * GET /events and of the SSE stream) and, being the stream's last free reader, into webhook
- * deliveries. It can only create items (PutItem on the table) and queue deliveries.
+ * deliveries. It creates items, extends their expiry to the job's, and queues deliveries.
  */
 export class JobEventsConsumer extends Construct {
   public readonly handler: HandlerFunction;
@@ -35,12 +35,14 @@ export class JobEventsConsumer extends Construct {
   constructor(scope: Construct, id: string, props: JobEventsConsumerProps) {
     super(scope, id);
     this.handler = new HandlerFunction(this, 'Function', {
-      handler: INTERNAL_HANDLERS.jobEvents,
+      handler: INTERNAL_HANDLERS.appendEvents,
       logRetention: props.logRetention,
       timeout: Duration.seconds(30),
     });
     const fn = this.handler.function;
-    props.jobs.bindTable(fn, ['PutItem']);
+    // Query and UpdateItem: a terminal write extends the expiry of the job's earlier event and
+    // delivery items when the job is kept longer than they assumed (a failure, a late end).
+    props.jobs.bindTable(fn, ['PutItem', 'Query', 'UpdateItem']);
     props.webhooks.grantEnqueue(fn);
     fn.addEventSource(
       jobTableStreamSource(props.jobs, props.eventsDlq, [

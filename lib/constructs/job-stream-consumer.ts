@@ -32,7 +32,7 @@ const MAX_RECORD_AGE = Duration.hours(1);
 /**
  * How every consumer reads the jobs table's stream: in order from the trim horizon, retrying from
  * the first failed record with bisecting, then a pointer to the batch in its own DLQ.
- * DynamoDB Streams serves at most two concurrent Lambda readers per shard, and job-stream and
+ * DynamoDB Streams serves at most two concurrent Lambda readers per shard, and control-executions and
  * job-events are those two: a further consumer (e.g. a webhook notifier) must share one of them.
  */
 export function jobTableStreamSource(
@@ -66,7 +66,7 @@ export class JobStreamConsumer extends Construct {
   constructor(scope: Construct, id: string, props: JobStreamConsumerProps) {
     super(scope, id);
     this.handler = new HandlerFunction(this, 'Function', {
-      handler: INTERNAL_HANDLERS.jobStream,
+      handler: INTERNAL_HANDLERS.controlExecutions,
       logRetention: props.logRetention,
       timeout: Duration.seconds(30),
     });

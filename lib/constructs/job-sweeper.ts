@@ -28,7 +28,9 @@ export const SWEEP_INTERVAL = Duration.minutes(5);
 
 /**
  * The safety net under the event-driven paths: every few minutes it reads the sparse index of live
- * jobs and starts those stuck in pending, or fails (and dead-letters) those without a live execution.
+ * jobs (a page at a time, from where the last run stopped, within its time budget) and starts those
+ * stuck in pending, resumes answered waits for input, or fails (and dead-letters) those without a
+ * live execution.
  */
 export class JobSweeper extends Construct {
   public readonly handler: HandlerFunction;
@@ -44,8 +46,9 @@ export class JobSweeper extends Construct {
     });
     const fn = this.handler.function;
     props.jobs.grantLiveQuery(fn);
-    // GetItem reads an overdue delivery's round before it is requeued.
-    props.jobs.bindTable(fn, ['GetItem', 'UpdateItem']);
+    // GetItem reads an overdue delivery's round before it is requeued, and an answered wait's
+    // token; PutItem saves where the sweep stopped reading the live index.
+    props.jobs.bindTable(fn, ['GetItem', 'PutItem', 'UpdateItem']);
     props.webhooks.grantEnqueue(fn);
     fn.addEnvironment(ENV.stateMachineArn, props.stateMachine.stateMachineArn);
     fn.addEnvironment(ENV.jobDlqUrl, props.jobDlq.queueUrl);
@@ -68,7 +71,8 @@ export class JobSweeper extends Construct {
     const role = this.handler.role;
     role.addToPolicy(
       new iam.PolicyStatement({
-        actions: ['states:StartExecution'],
+        // SendTaskSuccess resumes an answered wait for input whose stream record was lost.
+        actions: ['states:StartExecution', 'states:SendTaskSuccess'],
         resources: [stateMachine.stateMachineArn],
       }),
     );

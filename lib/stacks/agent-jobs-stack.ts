@@ -1,5 +1,6 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { AlarmNotifications } from '../constructs/alarms.js';
 import { JobsApi } from '../constructs/api.js';
 import { DeadLetterQueue } from '../constructs/dead-letter-queue.js';
 import { ExecutionReconciler } from '../constructs/execution-reconciler.js';
@@ -29,11 +30,17 @@ export class AgentJobsStack extends Stack {
   public readonly sweeper: JobSweeper;
   public readonly webhooks: WebhookDelivery;
   public readonly api: JobsApi;
+  public readonly alarmNotifications: AlarmNotifications;
 
   constructor(scope: Construct, id: string, props: AgentJobsStackProps = {}) {
     super(scope, id, props);
     this.config = resolveConfig(props.config);
     const { logRetention } = this.config;
+    this.alarmNotifications = new AlarmNotifications(
+      this,
+      'AlarmNotifications',
+      this.config.alarmNotifications,
+    );
     this.jobs = new JobsTable(this, 'Jobs', {
       deletionProtection: this.config.deletionProtection,
       retention: this.config.jobRetention,
@@ -105,5 +112,6 @@ export class AgentJobsStack extends Stack {
     new CfnOutput(this, 'StepDlqUrl', { value: this.stepDlq.queue.queueUrl });
     new CfnOutput(this, 'WebhookDlqUrl', { value: this.webhooks.dlq.queue.queueUrl });
     new CfnOutput(this, 'WebhookSecretsPrefix', { value: this.webhooks.secretsPrefix });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.alarmNotifications.topic.topicArn });
   }
 }

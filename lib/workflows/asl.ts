@@ -1,6 +1,7 @@
 /**
  * Reading the state machine definition back out of a synthesized template: the construct tests
- * assert on it and the local stack runs it, so both see exactly the ASL that would be deployed.
+ * assert on it and the local stack runs it (with tokens resolved to its local resources), so both
+ * see exactly the ASL that would be deployed.
  */
 
 export type CfnTemplate = {

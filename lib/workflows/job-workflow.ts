@@ -11,6 +11,7 @@ import { maxJobTimeoutSeconds, maxStepTimeoutSeconds } from '../../lambdas/agent
 import { INTERNAL_HANDLERS } from '../../lambdas/config/routes.js';
 import { INPUT_TOKEN_ATTRIBUTE, JOB_SK } from '../../lambdas/config/table.js';
 import {
+  DATA_LIMIT_EXCEEDED,
   EXECUTION_TIMEOUT_MARGIN_SECONDS,
   WORKFLOW_STATES as S,
   STEP_TIMEOUT_MARGIN_SECONDS,
@@ -64,6 +65,17 @@ const DYNAMODB_SDK_TRANSIENT_ERRORS = DYNAMODB_TRANSIENT_ERRORS.map((e) =>
 );
 
 const CAUGHT = { resultPath: '$.failure' };
+
+/**
+ * Every other error goes to MarkFailed. States.ALL does not match States.DataLimitExceeded (a
+ * state's data over the 256 KB payload limit), so it is named first: otherwise the execution
+ * would end without the job being settled by the workflow.
+ */
+function catchEverything<T extends sfn.TaskStateBase>(task: T, markFailed: sfn.IChainable): T {
+  task.addCatch(markFailed, { errors: [DATA_LIMIT_EXCEEDED], ...CAUGHT });
+  task.addCatch(markFailed, CAUGHT);
+  return task;
+}
 
 /** Service-integration calls answer in milliseconds; the bound only stops a hung call from idling to the job timeout. */
 const SERVICE_CALL_TIMEOUT = sfn.Timeout.duration(Duration.seconds(15));
@@ -186,20 +198,21 @@ export class JobWorkflow extends Construct {
       .addCatch(sendToJobDlq, { resultPath: '$.markFailedError' })
       .next(failedHere);
     const stepRetry = backoff([...LAMBDA_SERVICE_ERRORS, TRANSIENT_STEP_ERROR]);
-    const agentStep = new tasks.LambdaInvoke(this, S.agentStep, {
-      lambdaFunction: this.agentStep.function,
-      payloadResponseOnly: true,
-      payload: sfn.TaskInput.fromObject({
-        tenant: sfn.JsonPath.stringAt('$.tenant'),
-        jobId: sfn.JsonPath.stringAt('$.jobId'),
-      }),
-      resultPath: '$.step',
-      // Our list below is the only retry: a timed-out or failed agent step must not run again.
-      retryOnServiceExceptions: false,
-      taskTimeout: sfn.Timeout.duration(Duration.seconds(stepTaskTimeoutSeconds())),
-    })
-      .addRetry(stepRetry)
-      .addCatch(markFailed, CAUGHT);
+    const agentStep = catchEverything(
+      new tasks.LambdaInvoke(this, S.agentStep, {
+        lambdaFunction: this.agentStep.function,
+        payloadResponseOnly: true,
+        payload: sfn.TaskInput.fromObject({
+          tenant: sfn.JsonPath.stringAt('$.tenant'),
+          jobId: sfn.JsonPath.stringAt('$.jobId'),
+        }),
+        resultPath: '$.step',
+        // Our list below is the only retry: a timed-out or failed agent step must not run again.
+        retryOnServiceExceptions: false,
+        taskTimeout: sfn.Timeout.duration(Duration.seconds(stepTaskTimeoutSeconds())),
+      }).addRetry(stepRetry),
+      markFailed,
+    );
     const agentStepWithHeartbeat = this.agentStepWithHeartbeatTask(stepRetry, markFailed);
     const waitForInput = this.waitForInputTask(props.jobs, agentStep, markFailed);
     // The step form follows the step's result: see agentStepWithHeartbeatTask.
@@ -217,13 +230,15 @@ export class JobWorkflow extends Construct {
       .when(sfn.Condition.stringEquals('$.step.outcome', 'stopped'), jobSettled)
       .otherwise(markFailed);
     agentStepWithHeartbeat.next(routeOutcome);
-    const markRunning = this.markRunningTask(props.jobs)
-      .addRetry(backoff(DYNAMODB_TRANSIENT_ERRORS))
-      .addCatch(jobSettled, {
-        errors: ['DynamoDB.ConditionalCheckFailedException'],
-        resultPath: sfn.JsonPath.DISCARD,
-      })
-      .addCatch(markFailed, CAUGHT);
+    const markRunning = catchEverything(
+      this.markRunningTask(props.jobs)
+        .addRetry(backoff(DYNAMODB_TRANSIENT_ERRORS))
+        .addCatch(jobSettled, {
+          errors: ['DynamoDB.ConditionalCheckFailedException'],
+          resultPath: sfn.JsonPath.DISCARD,
+        }),
+      markFailed,
+    );
     return markRunning.next(agentStep).next(routeOutcome);
   }
 
@@ -248,7 +263,7 @@ export class JobWorkflow extends Construct {
    * invocation's own failures go to the step DLQ (see configureAsyncInvoke above).
    */
   private agentStepWithHeartbeatTask(retry: sfn.RetryProps, markFailed: sfn.IChainable) {
-    return new tasks.LambdaInvoke(this, S.agentStepWithHeartbeat, {
+    const task = new tasks.LambdaInvoke(this, S.agentStepWithHeartbeat, {
       lambdaFunction: this.agentStep.function,
       integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
       invocationType: tasks.LambdaInvocationType.EVENT,
@@ -261,9 +276,8 @@ export class JobWorkflow extends Construct {
       retryOnServiceExceptions: false,
       taskTimeout: sfn.Timeout.duration(Duration.seconds(stepTaskTimeoutSeconds())),
       heartbeatTimeout: sfn.Timeout.at('$.step.heartbeatSeconds'),
-    })
-      .addRetry(retry)
-      .addCatch(markFailed, CAUGHT);
+    }).addRetry(retry);
+    return catchEverything(task, markFailed);
   }
 
   /** Only a pending (or, on a redriven execution, running) job may start; a cancelled one settles quietly. */
@@ -318,38 +332,35 @@ export class JobWorkflow extends Construct {
       },
       resultPath: '$.step',
     }).next(markFailed);
-    return (
-      new tasks.CallAwsService(this, S.waitForInput, {
-        // The optimized DynamoDB integration has no callback pattern; the AWS SDK integration does.
-        service: 'dynamodb',
-        action: 'updateItem',
-        integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
-        parameters: {
-          TableName: jobs.table.tableName,
-          Key: { PK: { S: sfn.JsonPath.stringAt('$.pk') }, SK: { S: JOB_SK } },
-          UpdateExpression: `SET ${INPUT_TOKEN_ATTRIBUTE} = :token`,
-          ConditionExpression: '#status = :waiting',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: {
-            ':token': { S: sfn.JsonPath.taskToken },
-            ':waiting': { S: 'input_required' },
-          },
+    const wait = new tasks.CallAwsService(this, S.waitForInput, {
+      // The optimized DynamoDB integration has no callback pattern; the AWS SDK integration does.
+      service: 'dynamodb',
+      action: 'updateItem',
+      integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+      parameters: {
+        TableName: jobs.table.tableName,
+        Key: { PK: { S: sfn.JsonPath.stringAt('$.pk') }, SK: { S: JOB_SK } },
+        UpdateExpression: `SET ${INPUT_TOKEN_ATTRIBUTE} = :token`,
+        ConditionExpression: '#status = :waiting',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: {
+          ':token': { S: sfn.JsonPath.taskToken },
+          ':waiting': { S: 'input_required' },
         },
-        iamResources: [jobs.table.tableArn],
-        iamAction: 'dynamodb:UpdateItem',
+      },
+      iamResources: [jobs.table.tableArn],
+      iamAction: 'dynamodb:UpdateItem',
+      resultPath: sfn.JsonPath.DISCARD,
+      taskTimeout: sfn.Timeout.at('$.step.inputTimeoutSeconds'),
+    })
+      .addRetry(backoff(DYNAMODB_SDK_TRANSIENT_ERRORS))
+      .addCatch(inputTimedOut, { errors: [sfn.Errors.TIMEOUT], resultPath: '$.failure' })
+      // Answered before the token was stored, or cancelled meanwhile: the next step sees which.
+      .addCatch(agentStep, {
+        errors: ['DynamoDb.ConditionalCheckFailedException'],
         resultPath: sfn.JsonPath.DISCARD,
-        taskTimeout: sfn.Timeout.at('$.step.inputTimeoutSeconds'),
-      })
-        .addRetry(backoff(DYNAMODB_SDK_TRANSIENT_ERRORS))
-        .addCatch(inputTimedOut, { errors: [sfn.Errors.TIMEOUT], resultPath: '$.failure' })
-        // Answered before the token was stored, or cancelled meanwhile: the next step sees which.
-        .addCatch(agentStep, {
-          errors: ['DynamoDb.ConditionalCheckFailedException'],
-          resultPath: sfn.JsonPath.DISCARD,
-        })
-        .addCatch(markFailed, CAUGHT)
-        .next(agentStep)
-    );
+      });
+    return catchEverything(wait, markFailed).next(agentStep);
   }
 
   private createAlarms(): cloudwatch.Alarm[] {

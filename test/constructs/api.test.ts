@@ -55,7 +55,7 @@ describe('REST API', () => {
 
   it('streams the SSE route through the response-streaming invocation, for up to the function timeout', () => {
     const streamed = API_ROUTES.filter((r) => r.streaming);
-    expect(streamed.map((r) => r.handler)).toEqual(['stream-job']);
+    expect(streamed.map((r) => r.handler)).toEqual(['follow-events']);
     for (const route of API_ROUTES) {
       const integration = methodFor(route).Integration as Record<string, unknown>;
       if (route.streaming) {
@@ -74,9 +74,9 @@ describe('REST API', () => {
     // Prefer: wait holds up to 20 s, inside API Gateway's 29 s integration timeout.
     expect(timeoutOf('create-job')).toBe(25);
     expect(timeoutOf('get-job')).toBe(25);
-    expect(timeoutOf('stream-job')).toBe(900);
+    expect(timeoutOf('follow-events')).toBe(900);
     expect(timeoutOf('list-events')).toBe(10);
-    const env = json.Resources[logicalId(stack.api.handler('stream-job').function)]!.Properties
+    const env = json.Resources[logicalId(stack.api.handler('follow-events').function)]!.Properties
       .Environment as { Variables: Record<string, string> };
     // The stream ends cleanly a minute before Lambda would cut it off.
     expect(env.Variables.STREAM_MAX_SECONDS).toBe('840');

@@ -72,10 +72,10 @@ describe('environment wiring: each function gets what it reads, nothing else', (
     'mark-failed': FINISHING_ENV,
     'reconcile-execution': [...FINISHING_ENV, ENV.jobDlqUrl].sort(),
     'sweep-jobs': [...FINISHING_ENV, ENV.jobDlqUrl, ENV.stateMachineArn, ENV.webhookQueueUrl].sort(),
-    'job-stream': [...BASE_ENV, ENV.stateMachineArn].sort(),
+    'control-executions': [...BASE_ENV, ENV.stateMachineArn].sort(),
     'list-events': TABLE_ENV,
-    'stream-job': [...TABLE_ENV, ENV.streamMaxSeconds].sort(),
-    'job-events': [...TABLE_ENV, ENV.webhookQueueUrl].sort(),
+    'follow-events': [...TABLE_ENV, ENV.streamMaxSeconds].sort(),
+    'append-events': [...FINISHING_ENV, ENV.webhookQueueUrl].sort(),
     'list-deliveries': TABLE_ENV,
     'replay-delivery': [...FINISHING_ENV, ENV.webhookQueueUrl].sort(),
     'deliver-webhook': [
@@ -134,15 +134,17 @@ describe('IAM: least privilege per function', () => {
     ],
     'sweep-jobs': [
       'dynamodb:GetItem',
+      'dynamodb:PutItem',
       'dynamodb:Query',
       'dynamodb:UpdateItem',
       'sqs:GetQueueAttributes',
       'sqs:GetQueueUrl',
       'sqs:SendMessage',
       'states:DescribeExecution',
+      'states:SendTaskSuccess',
       'states:StartExecution',
     ],
-    'job-stream': [
+    'control-executions': [
       'dynamodb:DescribeStream',
       'dynamodb:GetRecords',
       'dynamodb:GetShardIterator',
@@ -156,7 +158,7 @@ describe('IAM: least privilege per function', () => {
       'states:StopExecution',
     ],
     'list-events': ['dynamodb:GetItem', 'dynamodb:Query'],
-    'stream-job': ['dynamodb:GetItem', 'dynamodb:Query'],
+    'follow-events': ['dynamodb:GetItem', 'dynamodb:Query'],
     'list-deliveries': ['dynamodb:GetItem', 'dynamodb:Query'],
     'replay-delivery': [
       'dynamodb:GetItem',
@@ -179,12 +181,14 @@ describe('IAM: least privilege per function', () => {
       'sqs:SendMessage',
     ],
     // Append-only: it can add event and delivery items and queue deliveries, never change a job.
-    'job-events': [
+    'append-events': [
       'dynamodb:DescribeStream',
       'dynamodb:GetRecords',
       'dynamodb:GetShardIterator',
       'dynamodb:ListStreams',
       'dynamodb:PutItem',
+      'dynamodb:Query',
+      'dynamodb:UpdateItem',
       'sqs:GetQueueAttributes',
       'sqs:GetQueueUrl',
       'sqs:SendMessage',
@@ -206,7 +210,7 @@ describe('IAM: least privilege per function', () => {
   it('table actions are scoped to the table ARN, Query also to GSI1 (listing) or GSI2 (the sweep) only', () => {
     const tableArn = { 'Fn::GetAtt': [logicalId(stack.jobs.table), 'Arn'] };
     const streamRead = /^dynamodb:(DescribeStream|GetRecords|GetShardIterator|ListStreams)$/;
-    for (const handler of ALL_HANDLERS.filter((h) => h !== INTERNAL_HANDLERS.jobStream)) {
+    for (const handler of ALL_HANDLERS.filter((h) => h !== INTERNAL_HANDLERS.controlExecutions)) {
       const statements = roleStatements(json, logicalId(functions.get(handler)!.role));
       const tableStatements = statements.filter((st) =>
         st.actions.some((a) => a.startsWith('dynamodb:') && !streamRead.test(a)),
@@ -218,7 +222,7 @@ describe('IAM: least privilege per function', () => {
     }
   });
 
-  it('job-stream starts and resumes executions of this state machine only and stops only its executions', () => {
+  it('control-executions starts and resumes executions of this state machine only and stops only its executions', () => {
     const statements = roleStatements(json, logicalId(stack.streamConsumer.handler.role));
     const sm = logicalId(stack.workflow.stateMachine);
     expect(statements).toContainEqual({

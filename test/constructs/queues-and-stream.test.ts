@@ -60,7 +60,7 @@ const filtersOf = (props: Record<string, unknown>) =>
 const jobItem = { Keys: { SK: { S: ['JOB'] } } };
 
 describe('table stream readers', () => {
-  it('are exactly two, the most DynamoDB Streams serves per shard: job-stream and job-events', () => {
+  it('are exactly two, the most DynamoDB Streams serves per shard: control-executions and append-events', () => {
     const streamReaders = Object.values(json.Resources).filter(
       (r) =>
         r.Type === 'AWS::Lambda::EventSourceMapping' &&
@@ -164,8 +164,9 @@ describe('job events consumer', () => {
 });
 
 describe('outputs', () => {
-  it('exposes the API URL, table name, state machine ARN and the DLQ URLs the operator CLI reads', () => {
+  it('exposes the API URL, table name, state machine ARN, the DLQ URLs the operator CLI reads and the alarm topic', () => {
     expect(Object.keys(template.findOutputs('*')).sort()).toEqual([
+      'AlarmTopicArn',
       'ApiUrl',
       'JobDlqUrl',
       'StartDlqUrl',
@@ -180,6 +181,7 @@ describe('outputs', () => {
     template.hasOutput('TableName', { Value: { Ref: logicalId(stack.jobs.table) } });
     template.hasOutput('StateMachineArn', { Value: { Ref: logicalId(stack.workflow.stateMachine) } });
     template.hasOutput('JobDlqUrl', { Value: { Ref: logicalId(stack.jobDlq.queue) } });
+    template.hasOutput('AlarmTopicArn', { Value: { Ref: logicalId(stack.alarmNotifications.topic) } });
   });
 });
 
@@ -240,7 +242,10 @@ describe('job sweep', () => {
   it('may start executions of this state machine and describe only its executions', () => {
     const statements = roleStatements(json, logicalId(stack.sweeper.handler.role));
     const sm = logicalId(stack.workflow.stateMachine);
-    expect(statements).toContainEqual({ actions: ['states:StartExecution'], resource: { Ref: sm } });
+    expect(statements).toContainEqual({
+      actions: ['states:StartExecution', 'states:SendTaskSuccess'],
+      resource: { Ref: sm },
+    });
     const describeGrant = statements.find((s) => s.actions.includes('states:DescribeExecution'));
     expect(JSON.stringify(describeGrant?.resource)).toContain(
       `":execution:",{"Fn::GetAtt":["${sm}","Name"]},":*"`,

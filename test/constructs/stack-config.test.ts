@@ -61,8 +61,9 @@ describe('stack configuration', () => {
       Properties: { Environment: { Variables: Match.objectLike({ JOB_RETENTION_FAILED_DAYS: '90' }) } },
     });
     // cancel-job, submit-input, agent-step, mark-failed, reconcile-execution and sweep-jobs, plus
-    // replay-delivery and deliver-webhook, which update delivery items in the same table.
-    expect(Object.keys(fns)).toHaveLength(8);
+    // replay-delivery and deliver-webhook, which update delivery items in the same table, and
+    // job-events, which gives event and delivery items the expiry of their finished job.
+    expect(Object.keys(fns)).toHaveLength(9);
     for (const fn of Object.values(fns)) {
       expect(fn.Properties.Environment.Variables.JOB_RETENTION_SUCCEEDED_DAYS).toBe(
         String(DEFAULT_CONFIG.jobRetention.succeededDays),

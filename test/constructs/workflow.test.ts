@@ -82,6 +82,7 @@ describe('job workflow definition', () => {
   it('MarkRunning settles a job cancelled before it started and fails on anything else', () => {
     expect(catches(S.markRunning)).toEqual([
       { ErrorEquals: ['DynamoDB.ConditionalCheckFailedException'], ResultPath: null, Next: S.jobSettled },
+      { ErrorEquals: ['States.DataLimitExceeded'], ResultPath: '$.failure', Next: S.markFailed },
       { ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: S.markFailed },
     ]);
     expect(retries(S.markRunning)[0]?.ErrorEquals).toContain('DynamoDB.ThrottlingException');
@@ -117,6 +118,7 @@ describe('job workflow definition', () => {
         },
       ]);
       expect(catches(name)).toEqual([
+        { ErrorEquals: ['States.DataLimitExceeded'], ResultPath: '$.failure', Next: S.markFailed },
         { ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: S.markFailed },
       ]);
     },
@@ -213,6 +215,7 @@ describe('job workflow definition', () => {
     expect(catches(S.waitForInput)).toEqual([
       { ErrorEquals: ['States.Timeout'], ResultPath: '$.failure', Next: S.inputTimedOut },
       { ErrorEquals: ['DynamoDb.ConditionalCheckFailedException'], ResultPath: null, Next: S.agentStep },
+      { ErrorEquals: ['States.DataLimitExceeded'], ResultPath: '$.failure', Next: S.markFailed },
       { ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: S.markFailed },
     ]);
     expect(state(S.inputTimedOut)).toMatchObject({
@@ -236,6 +239,26 @@ describe('job workflow definition', () => {
       { ErrorEquals: ['States.ALL'], ResultPath: '$.markFailedError', Next: S.sendToJobDlq },
     ]);
     expect(retries(S.markFailed)[0]?.ErrorEquals).toContain('Lambda.TooManyRequestsException');
+  });
+
+  it('every Task that sends errors to MarkFailed also catches States.DataLimitExceeded there, which States.ALL misses', () => {
+    const toMarkFailed = Object.keys(states).filter((name) =>
+      catches(name).some((c) => c.Next === S.markFailed && c.ErrorEquals.includes('States.ALL')),
+    );
+    expect(toMarkFailed.sort()).toEqual(
+      [S.agentStep, S.agentStepWithHeartbeat, S.markRunning, S.waitForInput].sort(),
+    );
+    for (const name of toMarkFailed) {
+      const list = catches(name);
+      const dataLimit = list.findIndex((c) => c.ErrorEquals.includes('States.DataLimitExceeded'));
+      expect(dataLimit, name).toBeGreaterThanOrEqual(0);
+      expect(list[dataLimit]).toEqual({
+        ErrorEquals: ['States.DataLimitExceeded'],
+        ResultPath: '$.failure',
+        Next: S.markFailed,
+      });
+      expect(dataLimit, name).toBeLessThan(list.length - 1);
+    }
   });
 
   it('FailedHere sends only jobs this execution failed to the DLQ', () => {
@@ -374,7 +397,7 @@ describe('state machine resource', () => {
     }
   });
 
-  it('lets only the job stream consumer (answers) and the agent step (its own task) complete tasks, of this state machine', () => {
+  it('lets only the job stream consumer and the sweep (answers) and the agent step (its own task) complete tasks, of this state machine', () => {
     const functions = handlerFunctions(stack);
     const taskActions = /^states:SendTask/;
     const granted = [...functions.entries()]
@@ -385,7 +408,7 @@ describe('state machine resource', () => {
         ),
       }))
       .filter((f) => f.statements.length > 0);
-    expect(granted.map((f) => f.name).sort()).toEqual(['agent-step', 'job-stream']);
+    expect(granted.map((f) => f.name).sort()).toEqual(['agent-step', 'control-executions', 'sweep-jobs']);
     const sm = { Ref: logicalId(stack.workflow.stateMachine) };
     for (const f of granted) for (const s of f.statements) expect(s.resource, f.name).toEqual(sm);
     const actions = (name: string) =>
@@ -394,7 +417,8 @@ describe('state machine resource', () => {
         .statements.flatMap((s) => s.actions)
         .filter((a) => taskActions.test(a))
         .sort();
-    expect(actions('job-stream')).toEqual(['states:SendTaskSuccess']);
+    expect(actions('control-executions')).toEqual(['states:SendTaskSuccess']);
+    expect(actions('sweep-jobs')).toEqual(['states:SendTaskSuccess']);
     expect(actions('agent-step')).toEqual([
       'states:SendTaskFailure',
       'states:SendTaskHeartbeat',

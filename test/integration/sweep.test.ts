@@ -1,11 +1,11 @@
 import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { interceptLocalhostDns } from 'fauxqs';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { jobPk } from '../../lambdas/adapters/dynamo-job-store.js';
 import { executionArn } from '../../lambdas/config/workflow.js';
-import { jobIdFor } from '../../lambdas/domain/idempotency.js';
+import { newJobId } from '../../lambdas/domain/idempotency.js';
 import { newJob } from '../../lambdas/domain/job.js';
 import { liveExpiry } from '../../lambdas/domain/retention.js';
 import { apiFor, executionsNamed } from './client.js';
@@ -43,8 +43,7 @@ describe('sweep', () => {
   it('fails a job left pending because its execution name was already taken, as execution_lost', async () => {
     // A finished execution already holds the job's name, so the stream's start is a no-op and the
     // job would stay pending for ever: the state a lost or misdirected start leaves behind.
-    const key = `stuck-${Date.now()}`;
-    const id = jobIdFor(TENANT, key);
+    const id = newJobId();
     const arn = executionArn(inject('stateMachineArn'), id);
     await sfn.send(
       new StartExecutionCommand({
@@ -55,11 +54,9 @@ describe('sweep', () => {
     );
     expect(await settled(arn)).toBe('SUCCEEDED');
 
-    const created = await api.create(
-      { agent: 'echo', input: { message: 'stuck' } },
-      { 'idempotency-key': key },
-    );
-    expect(created.body.id).toBe(id);
+    const createdAt = new Date();
+    const request = { agent: 'echo', input: { message: 'stuck' }, timeoutSeconds: 900 };
+    await store.create(newJob(id, TENANT, request, createdAt, liveExpiry(createdAt, 900)), 'fp', createdAt);
     const until = Date.now() + 20_000;
     let job = (await api.get(id)).body;
     while (job.status === 'pending' && Date.now() < until) {
@@ -75,7 +72,7 @@ describe('sweep', () => {
     // with two writes the stream consumer has nothing to start from: the job item first appears
     // cancelled (an INSERT it ignores), then turns pending under the same execution name (it
     // starts an execution only for a new name). Ten minutes old, so the sweep judges it stuck.
-    const id = jobIdFor(TENANT, `lost-start-${Date.now()}`);
+    const id = newJobId();
     const createdAt = new Date(Date.now() - 10 * 60_000);
     const request = { agent: 'echo', input: { message: 'found', steps: 2, stepMs: 0 }, timeoutSeconds: 900 };
     const job = newJob(id, TENANT, request, createdAt, liveExpiry(createdAt, request.timeoutSeconds));
@@ -120,5 +117,48 @@ describe('sweep', () => {
     await sweep();
     expect((await api.get(body.id)).body.status).toBe('input_required');
     await api.cancel(body.id);
+  });
+
+  it('resumes an answered job whose resume never reached its execution, which then runs to the end', async () => {
+    const { body } = await api.create({ agent: 'approval', input: {} });
+    await api.waitForStatus(body.id, 'input_required');
+    const key = { PK: jobPk(TENANT, body.id), SK: 'JOB' };
+    const table = inject('handlerEnv').JOBS_TABLE_NAME;
+    const until = Date.now() + 10_000;
+    while (!(await ddb.send(new GetCommand({ TableName: table, Key: key }))).Item?.inputToken) {
+      if (Date.now() > until) throw new Error('the wait never stored its token');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    // The answer as the API records it, in two writes the stream consumer resumes nothing from
+    // (it resumes only on input_required -> running): the state a dead-lettered record leaves.
+    const answeredAt = new Date(Date.now() - 5_000).toISOString();
+    await ddb.send(
+      new UpdateCommand({
+        TableName: table,
+        Key: key,
+        UpdateExpression: 'SET #status = :parked REMOVE inputRequest',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':parked': 'pending' },
+      }),
+    );
+    await ddb.send(
+      new UpdateCommand({
+        TableName: table,
+        Key: key,
+        UpdateExpression: 'SET #status = :running, answer = :answer, answeredAt = :at',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: {
+          ':running': 'running',
+          ':answer': { approved: true },
+          ':at': answeredAt,
+        },
+      }),
+    );
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect((await api.get(body.id)).body.status).toBe('running');
+
+    expect((await sweep()).resumed).toBe(1);
+    const done = await api.waitForTerminal(body.id);
+    expect(done.body).toMatchObject({ status: 'succeeded', result: { answer: { approved: true } } });
   });
 });

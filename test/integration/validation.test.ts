@@ -82,6 +82,35 @@ describe('bad input is a 4xx problem and changes nothing', () => {
     expect(await jobCount()).toBe(before);
   });
 
+  it.each([
+    ['6 MB', 6 * 1024 * 1024, 'payload_too_large'],
+    ['9.9 MB', 9.9 * 1024 * 1024, 'payload_too_large'],
+  ])('answers a body of %s with 413, changing nothing', async (_name, bytes, code) => {
+    const before = await jobCount();
+    const raw = JSON.stringify({ agent: 'echo', input: { message: 'x'.repeat(Math.floor(bytes)) } });
+    expectProblem(await api.call('POST', '/v1/jobs', { raw, headers: json }), 413, code);
+    expect(await jobCount()).toBe(before);
+  });
+
+  it('answers a key of 64 KB or more (which DynamoDB cannot store) with 400, in a job and in an answer', async () => {
+    const key = 'k'.repeat(65_536);
+    expectProblem(
+      await api.create({ agent: 'echo', input: { message: 'x', [key]: 1 } }),
+      400,
+      'validation_failed',
+    );
+    const asking = await api.create({
+      agent: 'echo',
+      input: { message: 'x', steps: 2, stepMs: 0, askInput: 'ok?' },
+    });
+    await api.waitForStatus(asking.body.id, 'input_required');
+    const answer = await api.call('POST', `/v1/jobs/${asking.body.id}/input`, {
+      body: { input: { [key]: 1 } },
+    });
+    expectProblem(answer, 400, 'validation_failed');
+    expect((await api.get(asking.body.id)).body.status).toBe('input_required');
+  });
+
   it('lists the failing fields of a schema error', async () => {
     const res = await api.create({ agent: 'echo', input: { message: 1, steps: 99 } });
     expect(res.body.errors).toEqual(

@@ -350,7 +350,7 @@ describe('webhooks', () => {
 
     beforeAll(async () => {
       Object.assign(process.env, inject('handlerEnv'), { POWERTOOLS_LOG_LEVEL: 'SILENT' });
-      eventsHandler = (await import('../../lambdas/handlers/job-events.js')).handler as never;
+      eventsHandler = (await import('../../lambdas/handlers/append-events.js')).handler as never;
       client = (await import('../../lambdas/adapters/dynamo-job-store.js')).documentClient;
     });
     afterAll(() => {
@@ -383,7 +383,7 @@ describe('webhooks', () => {
         },
       };
       for (let i = 0; i < 2; i++) {
-        expect(await eventsHandler({ Records: [record] }, lambdaContext('job-events', 10_000))).toEqual({
+        expect(await eventsHandler({ Records: [record] }, lambdaContext('append-events', 10_000))).toEqual({
           batchItemFailures: [],
         });
       }

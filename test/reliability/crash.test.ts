@@ -62,6 +62,22 @@ function spec(i: number) {
 const specs = Array.from({ length: JOBS }, (_, i) => spec(i));
 type Spec = (typeof specs)[number];
 
+/**
+ * A job submitted first, whose webhook's first attempt is answered 503 with Retry-After: its
+ * delivery then waits in the local queue through the kill, its message hidden until the retry is
+ * due, and nothing else holds it: no lease, no unread stream record, not old enough for the sweep.
+ */
+const QUEUED: Spec = {
+  key: 'crash-queued',
+  input: { message: 'queued at the kill', steps: 1, stepMs: 0 },
+  steps: 1,
+  fails: false,
+  hookPath: '/hooks/crash-queued',
+  refuseFirstAttempt: true,
+};
+/** Long enough for the kill to come first, short enough for the restarted stack to deliver in time. */
+const QUEUED_RETRY_AFTER_S = 60;
+
 interface Received {
   path: string;
   webhookId: string | undefined;
@@ -74,9 +90,10 @@ interface Received {
 
 /**
  * The webhook receiver runs in this process, outside the group the crash kills. It records every
- * request and answers 200, except 503 to the first request on a path of `refuseFirst`.
+ * request and answers 200, except 503 to the first request on a path of `refuseFirst`, and 503
+ * with Retry-After to the first request on `retryLater`.
  */
-async function startReceiver(refuseFirst: ReadonlySet<string>) {
+async function startReceiver(refuseFirst: ReadonlySet<string>, retryLater: string) {
   const received: Received[] = [];
   const webhook = new Webhook(WEBHOOK_SECRET);
   const server = createHttpServer((req, res) => {
@@ -85,10 +102,11 @@ async function startReceiver(refuseFirst: ReadonlySet<string>) {
     req.on('end', () => {
       const path = req.url ?? '';
       const first = !received.some((r) => r.path === path);
+      const later = first && path === retryLater;
       const got: Received = {
         path,
         webhookId: req.headers['webhook-id'] as string | undefined,
-        status: first && refuseFirst.has(path) ? 503 : 200,
+        status: later || (first && refuseFirst.has(path)) ? 503 : 200,
       };
       try {
         got.event = webhook.verify(
@@ -99,7 +117,7 @@ async function startReceiver(refuseFirst: ReadonlySet<string>) {
         got.verifyError = String(e);
       }
       received.push(got);
-      res.writeHead(got.status).end();
+      res.writeHead(got.status, later ? { 'retry-after': String(QUEUED_RETRY_AFTER_S) } : {}).end();
     });
   });
   server.listen(0, '127.0.0.1');
@@ -234,15 +252,19 @@ describe('kill -9 of the whole local stack in the middle of a run', () => {
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });
 
-  it('loses no job or webhook, duplicates none, finishes every one, and runs none again after it succeeded', async () => {
+  it('loses no job or webhook, duplicates none, finishes every one, runs none again after it succeeded, and delivers what sat in a queue', async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'agent-jobs-crash-'));
     receiver = await startReceiver(
       new Set(specs.filter((s) => s.hookPath && s.refuseFirstAttempt).map((s) => s.hookPath!)),
+      QUEUED.hookPath!,
     );
     const first = await startLocal(dataDir);
     running.push(first.child);
     const api1 = client(first.url, receiver.origin);
 
+    const queued = await api1.submit(QUEUED);
+    expect(queued.status).toBe(202);
+    const queuedId = queued.job.id;
     const submitted = await runConcurrently(JOBS, 16, (i) => api1.submit(specs[i]!));
     const ids = submitted.map((r) => {
       if (r.status === 'rejected') throw r.reason;
@@ -257,8 +279,22 @@ describe('kill -9 of the whole local stack in the middle of a run', () => {
         interval: 100,
       })
       .toBeGreaterThanOrEqual(JOBS / 4);
+
+    // And a delivery that only its queue message can finish: its first attempt refused and
+    // recorded, the message hidden until the retry is due.
+    await expect
+      .poll(() => api1.deliveries(queuedId), { timeout: 60_000, interval: 100 })
+      .toEqual([
+        expect.objectContaining({
+          status: 'pending',
+          attempts: [expect.objectContaining({ httpStatus: 503 })],
+        }),
+      ]);
+    // The deliverer hides the message right after recording the attempt.
+    await sleep(1000);
     const beforeCrash = await Promise.all(ids.map(api1.get));
     await kill(first.child, 'SIGKILL');
+    const receivedBeforeRestart = receiver.received.length;
     expect(beforeCrash.filter(isTerminal).length).toBeLessThan(JOBS);
     const succeededBefore = beforeCrash.filter((j) => j.status === 'succeeded');
     expect(succeededBefore.length).toBeGreaterThan(0);
@@ -276,7 +312,7 @@ describe('kill -9 of the whole local stack in the middle of a run', () => {
 
     // None lost, none duplicated: the listing holds exactly the submitted jobs, and a retry of each
     // submit after the restart hands back the same job.
-    expect((await api2.listIds()).sort()).toEqual([...ids].sort());
+    expect((await api2.listIds()).sort()).toEqual([...ids, queuedId].sort());
     const retried = await runConcurrently(JOBS, 16, (i) => api2.submit(specs[i]!));
     retried.forEach((r, i) => {
       if (r.status === 'rejected') throw r.reason;
@@ -311,7 +347,10 @@ describe('kill -9 of the whole local stack in the middle of a run', () => {
     // when the stack died are the restarted stack's to finish, on the compressed schedule: a minute
     // after every job ended is plenty. Then the log and the receiver must agree.
     const { received } = receiver;
-    const hooked = specs.flatMap((s, i) => (s.hookPath ? [{ s, job: after[i]! }] : []));
+    const hooked = [
+      ...specs.flatMap((s, i) => (s.hookPath ? [{ s, job: after[i]! }] : [])),
+      { s: QUEUED, job: await api2.get(queuedId) },
+    ];
     const deliveredAndSeen = async ({ job }: (typeof hooked)[number]) => {
       const items = await api2.deliveries(job.id);
       return (
@@ -357,6 +396,16 @@ describe('kill -9 of the whole local stack in the middle of a run', () => {
         delivery.attempts.filter((a) => a.httpStatus !== undefined).length,
       );
     }
+    // The queued delivery was made by the message that sat in the queue through the kill: two
+    // attempts in all, the second after the restart.
+    const queuedDeliveries = await api2.deliveries(queuedId);
+    expect(queuedDeliveries[0]?.attempts.map((a) => a.httpStatus)).toEqual([503, 200]);
+    const queuedRequests = received.flatMap((r, i) => (r.path === QUEUED.hookPath ? [{ ...r, i }] : []));
+    expect(queuedRequests.map((r) => [r.status, r.i >= receivedBeforeRestart])).toEqual([
+      [503, false],
+      [200, true],
+    ]);
+
     // Every request verified with the tenant's secret, and none went to a job without a webhook.
     expect(received.filter((r) => r.verifyError !== undefined)).toEqual([]);
     expect(new Set(received.map((r) => r.path))).toEqual(new Set(hooked.map(({ s }) => s.hookPath)));

@@ -1,11 +1,11 @@
-import { Logger } from '@aws-lambda-powertools/logger';
+import { createLogger } from '../../config/logger.js';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { problemFromError } from './problem.js';
 
-export const logger = new Logger({ serviceName: 'agent-jobs' });
+export const logger = createLogger();
 
 type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
 

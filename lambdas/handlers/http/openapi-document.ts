@@ -1,24 +1,25 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
-import { z } from 'zod';
+import * as z from 'zod';
 import { PROBLEM_CONTENT_TYPE } from '../../config/gateway-responses.js';
 import { API_ROUTES } from '../../config/routes.js';
 import {
-  createJobRequestSchema,
   deliveryIdSchema,
   deliveryListSchema,
   deliverySchema,
-  submitInputRequestSchema,
   healthSchema,
   jobEventListSchema,
   jobIdSchema,
   jobListSchema,
   jobSchema,
+  problemSchema,
+} from './document-schemas.js';
+import {
   eventSeqSchema,
   listEventsQuerySchema,
   listJobsQuerySchema,
-  problemSchema,
   streamQuerySchema,
-} from './schemas.js';
+} from './query-schemas.js';
+import { createJobRequestSchema, submitInputRequestSchema } from './schemas.js';
 
 const problems = (...statuses: number[]) =>
   Object.fromEntries(
@@ -112,7 +113,7 @@ const OPERATIONS: Record<string, PathSpec> = {
       ...problems(400, 401, 404),
     },
   },
-  'stream-job': {
+  'follow-events': {
     summary: "Follow the job's events live (Server-Sent Events)",
     description:
       'Each message: `id: <seq>`, `event: <type>`, `data: <JobEvent JSON>`. Comment keep-alives every 15 s. ' +
@@ -160,11 +161,11 @@ const OPERATIONS: Record<string, PathSpec> = {
   'replay-delivery': {
     summary: 'Send a delivery again',
     description:
-      'Same `webhook-id` and body, fresh `webhook-timestamp` and signature; retried on the schedule like the first round.',
+      'Same `webhook-id` and body, fresh `webhook-timestamp` and signature; retried on the schedule like the first round. At most 5 replays per delivery per hour (429 `rate_limited` with Retry-After beyond).',
     request: { params: z.object({ id: jobIdSchema, deliveryId: deliveryIdSchema }) },
     responses: {
       202: { description: 'Queued', content: { 'application/json': { schema: deliverySchema } } },
-      ...problems(400, 401, 404),
+      ...problems(400, 401, 404, 429),
     },
   },
   'health-live': {

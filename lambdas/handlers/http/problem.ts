@@ -1,7 +1,7 @@
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { PROBLEM_CONTENT_TYPE, problemTypeUri } from '../../config/gateway-responses.js';
 import type { ErrorCode, FieldError } from '../../domain/errors.js';
-import { DomainError } from '../../domain/errors.js';
+import { DomainError, RateLimitedError } from '../../domain/errors.js';
 
 const STATUS: Record<ErrorCode, number> = {
   validation_failed: 400,
@@ -9,7 +9,6 @@ const STATUS: Record<ErrorCode, number> = {
   invalid_cursor: 400,
   unauthorized: 401,
   not_found: 404,
-  method_not_allowed: 405,
   job_terminal: 409,
   invalid_transition: 409,
   idempotency_key_in_use: 409,
@@ -17,21 +16,20 @@ const STATUS: Record<ErrorCode, number> = {
   unsupported_media_type: 415,
   unknown_agent: 422,
   idempotency_key_mismatch: 422,
+  rate_limited: 429,
   internal_error: 500,
-  service_unavailable: 503,
 };
 
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
   401: 'Unauthorized',
   404: 'Not Found',
-  405: 'Method Not Allowed',
   409: 'Conflict',
   413: 'Content Too Large',
   415: 'Unsupported Media Type',
   422: 'Unprocessable Content',
+  429: 'Too Many Requests',
   500: 'Internal Server Error',
-  503: 'Service Unavailable',
 };
 
 export function statusForCode(code: ErrorCode): number {
@@ -64,7 +62,11 @@ export function problem(
 export function problemFromError(error: unknown): { response: APIGatewayProxyResult; unexpected: boolean } {
   if (error instanceof DomainError) {
     const headers: Record<string, string> =
-      error.code === 'idempotency_key_in_use' ? { 'Retry-After': '1' } : {};
+      error instanceof RateLimitedError
+        ? { 'Retry-After': String(error.retryAfterSeconds) }
+        : error.code === 'idempotency_key_in_use'
+          ? { 'Retry-After': '1' }
+          : {};
     return {
       response: problem(error.code, error.message, {
         headers,

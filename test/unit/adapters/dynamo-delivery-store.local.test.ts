@@ -4,6 +4,7 @@ import { DynamoDeliveryStore, type NewDelivery } from '../../../lambdas/adapters
 import { jobPk } from '../../../lambdas/adapters/dynamo-job-store.js';
 import { deliverySk } from '../../../lambdas/config/table.js';
 import { deliveryId, type DeliveryMessage } from '../../../lambdas/domain/delivery.js';
+import { RateLimitedError } from '../../../lambdas/domain/errors.js';
 import { useJobsTable } from '../support/dynamodb-local.js';
 
 const TABLE = 'agent-jobs-deliveries-test';
@@ -136,6 +137,51 @@ describe('DynamoDeliveryStore', () => {
     expect(now.attempts).toEqual([attempt(2, 200)]);
     expect(await store.claim(messageOf(d, 1), 0, 'm2', at(3), LEASE)).toBe(true);
     expect(await store.replay(d.tenant, d.jobId, 99, at(3))).toBeUndefined();
+  });
+
+  it('allows 5 replays per delivery per hour, then refuses with the seconds until the window ends', async () => {
+    const d = newDelivery();
+    await store.create(d, TTL);
+    for (let i = 1; i <= 5; i++) {
+      expect((await store.replay(d.tenant, d.jobId, d.seq, at(i * 60)))?.round).toBe(i);
+    }
+    const refused = await store.replay(d.tenant, d.jobId, d.seq, at(6 * 60)).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(RateLimitedError);
+    expect((refused as RateLimitedError).retryAfterSeconds).toBe(3600 - 5 * 60);
+    expect((await store.get(d.tenant, d.jobId, d.seq))?.round).toBe(5);
+    // A new window starts an hour after the first replay of the last one.
+    expect((await store.replay(d.tenant, d.jobId, d.seq, at(60 + 3600)))?.round).toBe(6);
+    expect(await rawItem(d)).toMatchObject({
+      replaysInWindow: 1,
+      replayWindowStart: at(60 + 3600).toISOString(),
+    });
+    const view = (await store.get(d.tenant, d.jobId, d.seq))!;
+    expect(view).not.toHaveProperty('replaysInWindow');
+    expect(view).not.toHaveProperty('replayWindowStart');
+  });
+
+  it('keeps the latest 20 attempts and counts every one', async () => {
+    const d = newDelivery();
+    await store.create(d, TTL);
+    for (let n = 0; n < 25; n++) {
+      await store.claim(messageOf(d), n, 'm1', at(n * 10), LEASE);
+      const due = at(n * 10 + 5).toISOString();
+      expect(
+        await store.record(
+          messageOf(d),
+          n,
+          'm1',
+          attempt(n * 10, 500),
+          { status: 'pending', nextAttemptAt: due },
+          at(n * 10),
+        ),
+      ).toBe(true);
+    }
+    const kept = (await store.get(d.tenant, d.jobId, d.seq))!;
+    expect(kept.attempts).toHaveLength(20);
+    expect(kept.attempts[0]).toEqual(attempt(50, 500));
+    expect(kept.attempts[19]).toEqual(attempt(240, 500));
+    expect(kept.attemptCount).toBe(25);
   });
 
   it('lists a job’s deliveries in event order', async () => {

@@ -1,8 +1,8 @@
-import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { DynamoJobStore, jobPk } from '../../../lambdas/adapters/dynamo-job-store.js';
 import { DomainError, NotFoundError } from '../../../lambdas/domain/errors.js';
-import { jobIdFor } from '../../../lambdas/domain/idempotency.js';
+import { idempotencyKeyId, newJobId } from '../../../lambdas/domain/idempotency.js';
 import type { Job, JobStatus } from '../../../lambdas/domain/job.js';
 import { newJob } from '../../../lambdas/domain/job.js';
 import { liveExpiry, toTtl } from '../../../lambdas/domain/retention.js';
@@ -25,14 +25,10 @@ useJobsTable(TABLE, (client) => {
   store = new DynamoJobStore(TABLE, client);
 });
 
-function job(
-  tenant: string,
-  createdAt: Date,
-  opts: { key?: string; input?: unknown; timeoutSeconds?: number } = {},
-): Job {
+function job(tenant: string, createdAt: Date, opts: { input?: unknown; timeoutSeconds?: number } = {}): Job {
   const timeoutSeconds = opts.timeoutSeconds ?? 900;
   return newJob(
-    jobIdFor(tenant, opts.key),
+    newJobId(createdAt.getTime()),
     tenant,
     { agent: 'echo', input: (opts.input ?? { message: 'hi' }) as Job['input'], timeoutSeconds },
     createdAt,
@@ -89,18 +85,19 @@ describe('DynamoJobStore on DynamoDB Local', () => {
     });
   });
 
-  it('replays the stored job for the same id and leaves the item untouched', async () => {
+  it('replays the job an Idempotency-Key created and leaves its item untouched', async () => {
     const tenant = freshTenant();
-    const first = job(tenant, T0, { key: 'k1' });
-    await store.create(first, 'fp-1', T0);
-    const retry = job(tenant, at(30), { key: 'k1', input: { message: 'other' } });
-    expect(retry.id).toBe(first.id);
+    const key = idempotencyKeyId(tenant, 'k1');
+    const first = job(tenant, T0);
+    await store.create(first, 'fp-1', T0, key);
+    const retry = job(tenant, at(30), { input: { message: 'other' } });
 
-    expect(await store.create(retry, 'fp-2', at(30))).toEqual({
+    expect(await store.create(retry, 'fp-2', at(30), key)).toEqual({
       job: first,
       created: false,
       fingerprint: 'fp-1',
     });
+    expect(await rawItem(tenant, retry.id)).toBeUndefined();
     expect(await rawItem(tenant, first.id)).toMatchObject({
       fingerprint: 'fp-1',
       createdAt: first.createdAt,
@@ -108,23 +105,64 @@ describe('DynamoJobStore on DynamoDB Local', () => {
     });
   });
 
-  it('replaces an expired job under the same id with a new execution name', async () => {
+  it('racing duplicates of one key create one job and all get it', async () => {
     const tenant = freshTenant();
-    const old = job(tenant, T0, { key: 'k1', timeoutSeconds: 60 });
-    await store.create(old, 'fp-old', T0);
-    const later = new Date(new Date(old.expiresAt).getTime() + DAY);
-    const again = job(tenant, later, { key: 'k1' });
+    const key = idempotencyKeyId(tenant, 'race');
+    const jobs = Array.from({ length: 6 }, () => job(tenant, T0));
 
-    const out = await store.create(again, 'fp-new', later);
+    const outcomes = await Promise.allSettled(jobs.map((j) => store.create(j, 'fp', T0, key)));
+
+    const created = outcomes.filter((o) => o.status === 'fulfilled' && o.value.created);
+    expect(created).toHaveLength(1);
+    const winner = created[0]?.status === 'fulfilled' ? created[0].value.job.id : undefined;
+    for (const o of outcomes) {
+      if (o.status === 'fulfilled') expect(o.value.job.id).toBe(winner);
+      else expect((o.reason as DomainError).code).toBe('idempotency_key_in_use');
+    }
+  });
+
+  it('a key reused after its job expired creates a job with its own id, execution and empty log', async () => {
+    const tenant = freshTenant();
+    const key = idempotencyKeyId(tenant, 'k1');
+    const old = job(tenant, T0, { timeoutSeconds: 60 });
+    await store.create(old, 'fp-old', T0, key);
+    await store.putEvent(tenant, old.id, { seq: 1, type: 'job.created', at: old.createdAt, data: {} }, 1);
+    const later = new Date(new Date(old.expiresAt).getTime() + DAY);
+
+    const out = await store.create(job(tenant, later), 'fp-new', later, key);
 
     expect(out.created).toBe(true);
-    expect(out.fingerprint).toBe('fp-new');
-    expect(out.job.executionName).not.toBe(old.executionName);
-    expect(await store.get(tenant, old.id, later)).toEqual(out.job);
-    expect(await rawItem(tenant, old.id)).toMatchObject({
-      fingerprint: 'fp-new',
-      createdAt: later.toISOString(),
+    expect(out.job.id).not.toBe(old.id);
+    expect(out.job.executionName).toBe(out.job.id);
+    expect(await store.get(tenant, old.id, later)).toBeUndefined();
+    expect(await store.listEvents(tenant, out.job.id, { after: 0, limit: 10, since: '' })).toEqual({
+      events: [],
+      next: undefined,
     });
+    expect(
+      await store.putEvent(
+        tenant,
+        out.job.id,
+        { seq: 1, type: 'job.created', at: out.job.createdAt, data: {} },
+        1,
+      ),
+    ).toBe(true);
+    // Replays now find the new job.
+    expect((await store.create(job(tenant, later), 'fp-new', later, key)).job.id).toBe(out.job.id);
+  });
+
+  it('a key whose job TTL already deleted creates a new job, never the old id again', async () => {
+    const tenant = freshTenant();
+    const key = idempotencyKeyId(tenant, 'k2');
+    const old = job(tenant, T0);
+    await store.create(old, 'fp', T0, key);
+    await doc.send(new DeleteCommand({ TableName: TABLE, Key: { PK: jobPk(tenant, old.id), SK: 'JOB' } }));
+
+    const out = await store.create(job(tenant, at(60)), 'fp', at(60), key);
+
+    expect(out.created).toBe(true);
+    expect(out.job.id).not.toBe(old.id);
+    expect(await store.get(tenant, out.job.id, at(61))).toEqual(out.job);
   });
 
   it('get: unknown, foreign and expired jobs are invisible', async () => {
@@ -132,7 +170,7 @@ describe('DynamoJobStore on DynamoDB Local', () => {
     const j = job(tenant, T0, { timeoutSeconds: 60 });
     await store.create(j, 'fp', T0);
 
-    expect(await store.get(tenant, jobIdFor(tenant, 'never'), T0)).toBeUndefined();
+    expect(await store.get(tenant, newJobId(), T0)).toBeUndefined();
     expect(await store.get(freshTenant(), j.id, T0)).toBeUndefined();
     expect(await store.get(tenant, j.id, new Date(j.expiresAt))).toBeUndefined();
     expect(await store.get(tenant, j.id, new Date(new Date(j.expiresAt).getTime() - 1))).toEqual(j);
@@ -243,9 +281,7 @@ describe('DynamoJobStore on DynamoDB Local', () => {
     expect(terminal).toBeInstanceOf(DomainError);
     expect((terminal as DomainError).code).toBe('job_terminal');
 
-    expect(await rejection(store.cancel(tenant, jobIdFor(tenant, 'nope'), at(4)))).toBeInstanceOf(
-      NotFoundError,
-    );
+    expect(await rejection(store.cancel(tenant, newJobId(), at(4)))).toBeInstanceOf(NotFoundError);
     expect(await rejection(store.cancel(freshTenant(), j.id, at(4)))).toBeInstanceOf(NotFoundError);
     expect(await rejection(store.cancel(tenant, j.id, new Date(at(5).getTime() + 8 * DAY)))).toBeInstanceOf(
       NotFoundError,
@@ -342,6 +378,45 @@ describe('DynamoJobStore on DynamoDB Local', () => {
     expect(item).toMatchObject({ completedSteps: 3, ttl: toTtl(new Date(at(5).getTime() + 7 * DAY)) });
   });
 
+  it('an answer keeps the wait token on the item until the next step writes, so the wait can be resumed again', async () => {
+    const tenant = freshTenant();
+    const j = job(tenant, T0);
+    await store.create(j, 'fp', T0);
+    await markRunning(tenant, j.id, at(1));
+    const progress = { fraction: 0.5, step: 1, message: null };
+    await store.requestInput(
+      tenant,
+      j.id,
+      { completedSteps: 1, progress, state: {} },
+      { prompt: 'ok?' },
+      at(2),
+    );
+    // What the workflow's WaitForInput task writes.
+    await doc.send(
+      new UpdateCommand({
+        TableName: TABLE,
+        Key: { PK: jobPk(tenant, j.id), SK: 'JOB' },
+        UpdateExpression: 'SET inputToken = :token',
+        ExpressionAttributeValues: { ':token': 'token-1' },
+      }),
+    );
+    expect(await store.answeredWait(tenant, j.id)).toBeUndefined();
+
+    await store.submitInput(tenant, j.id, { ok: true }, at(3));
+
+    expect(await store.answeredWait(tenant, j.id)).toEqual({
+      token: 'token-1',
+      answeredAt: at(3).toISOString(),
+    });
+    expect((await store.get(tenant, j.id, at(3)))?.status).toBe('running');
+    expect(await store.get(tenant, j.id, at(3))).not.toHaveProperty('answeredAt');
+    expect(
+      await store.checkpoint(tenant, j.id, { completedSteps: 2, progress, state: { answered: true } }, at(4)),
+    ).toBe(true);
+    expect(await store.answeredWait(tenant, j.id)).toBeUndefined();
+    expect(await rawItem(tenant, j.id)).not.toHaveProperty('inputToken');
+  });
+
   it('a step write after a cancel is refused', async () => {
     const tenant = freshTenant();
     const j = job(tenant, T0);
@@ -377,7 +452,7 @@ describe('DynamoJobStore on DynamoDB Local', () => {
 
     expect(await store.fail(tenant, j.id, error, at(5))).toBe(true);
     expect(await store.fail(tenant, j.id, { ...error, code: 'internal_error' }, at(6))).toBe(false);
-    expect(await store.fail(tenant, jobIdFor(tenant, 'missing'), error, at(6))).toBe(false);
+    expect(await store.fail(tenant, newJobId(), error, at(6))).toBe(false);
 
     expect(await store.get(tenant, j.id, at(7))).toMatchObject({
       status: 'failed',
@@ -397,29 +472,6 @@ describe('DynamoJobStore on DynamoDB Local', () => {
     expect(await store.tenantForKey(`unknown-${tenant}`)).toBeUndefined();
   });
 
-  it('listUnfinished finds pending and running jobs of every tenant, nothing terminal', async () => {
-    const a = freshTenant();
-    const b = freshTenant();
-    const pending = job(a, T0);
-    const running = job(b, T0);
-    const cancelled = job(a, at(1));
-    const failed = job(b, at(1));
-    for (const j of [pending, running, cancelled, failed]) await store.create(j, 'fp', T0);
-    await markRunning(b, running.id, at(2));
-    await store.cancel(a, cancelled.id, at(3));
-    await store.fail(b, failed.id, { code: 'agent_error', message: 'x', retryable: false }, at(3));
-    await store.putApiKey(`key-${a}`, a);
-
-    const mine = (await store.listUnfinished()).filter((u) => u.tenant === a || u.tenant === b);
-    expect(mine).toHaveLength(2);
-    expect(mine).toEqual(
-      expect.arrayContaining([
-        { tenant: a, jobId: pending.id, pk: jobPk(a, pending.id), executionName: pending.executionName },
-        { tenant: b, jobId: running.id, pk: jobPk(b, running.id), executionName: running.executionName },
-      ]),
-    );
-  });
-
   it.each(['pending', 'running'] as JobStatus[])(
     'loadForStep returns a fresh %s job with no checkpoint',
     async (status) => {
@@ -437,7 +489,7 @@ describe('DynamoJobStore on DynamoDB Local', () => {
         answer: undefined,
         completedSteps: 0,
       });
-      expect(await store.loadForStep(tenant, jobIdFor(tenant, 'none'))).toBeUndefined();
+      expect(await store.loadForStep(tenant, newJobId())).toBeUndefined();
     },
   );
 });

@@ -8,7 +8,6 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
-  ScanCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
@@ -78,7 +77,7 @@ beforeEach(() => {
 });
 
 describe('create', () => {
-  it('sends exactly one conditional PutItem that returns the old item on conflict', async () => {
+  it('sends exactly one conditional PutItem without an Idempotency-Key', async () => {
     ddb.on(PutCommand).resolves({});
     const job = makeJob({ metadata: { team: 'a' } });
 
@@ -90,7 +89,6 @@ describe('create', () => {
     expect(put?.args[0].input).toEqual({
       TableName: TABLE_NAME,
       ConditionExpression: 'attribute_not_exists(PK)',
-      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       Item: { ...itemOf(job, { fingerprint: 'fp-new' }), lastEventTypes: ['job.created'] },
     });
     expect(put?.args[0].input.Item).toMatchObject({
@@ -106,77 +104,7 @@ describe('create', () => {
     });
   });
 
-  it('replays a live job from the failed condition without another request', async () => {
-    const stored = makeJob({ status: 'running', startedAt: '2025-01-01T00:00:01.000Z' });
-    ddb
-      .on(PutCommand)
-      .rejects(
-        conditionFailed(itemOf(stored, { fingerprint: 'fp-old', completedSteps: 2, agentState: { a: 1 } })),
-      );
-
-    const out = await store.create(makeJob(), 'fp-new', NOW);
-
-    expect(out).toEqual({ job: stored, created: false, fingerprint: 'fp-old' });
-    expect(ddb.calls()).toHaveLength(1);
-    for (const internal of [
-      'PK',
-      'SK',
-      'GSI1PK',
-      'GSI1SK',
-      'ttl',
-      'fingerprint',
-      'completedSteps',
-      'agentState',
-    ]) {
-      expect(out.job).not.toHaveProperty(internal);
-    }
-  });
-
-  it('overwrites an expired job under the same id with a fresh execution name, conditional on the old TTL', async () => {
-    const old = makeJob({ status: 'succeeded', expiresAt: '2025-05-01T00:00:00.000Z' });
-    ddb
-      .on(PutCommand)
-      .rejectsOnce(conditionFailed(itemOf(old, { fingerprint: 'fp-old' })))
-      .resolves({});
-    const job = makeJob({ createdAt: NOW.toISOString(), updatedAt: NOW.toISOString() });
-
-    const out = await store.create(job, 'fp-new', NOW);
-
-    expect(out.created).toBe(true);
-    expect(out.fingerprint).toBe('fp-new');
-    expect(out.job.id).toBe(JOB_ID);
-    expect(out.job.executionName).not.toBe(JOB_ID);
-    expect(out.job.executionName.startsWith(`${JOB_ID}-n`)).toBe(true);
-    const puts = ddb.commandCalls(PutCommand);
-    expect(puts).toHaveLength(2);
-    expect(puts[1]?.args[0].input).toMatchObject({
-      TableName: TABLE_NAME,
-      ConditionExpression: '#ttl = :oldTtl',
-      ExpressionAttributeNames: { '#ttl': 'ttl' },
-      ExpressionAttributeValues: { ':oldTtl': toTtl(old.expiresAt) },
-      Item: {
-        PK: jobPk(TENANT, JOB_ID),
-        status: 'pending',
-        fingerprint: 'fp-new',
-        executionName: out.job.executionName,
-      },
-    });
-  });
-
-  it('answers idempotency_key_in_use when another request replaced the expired job first', async () => {
-    const old = makeJob({ status: 'failed', expiresAt: '2025-05-01T00:00:00.000Z' });
-    ddb
-      .on(PutCommand)
-      .rejectsOnce(conditionFailed(itemOf(old)))
-      .rejects(conditionFailed());
-
-    const error = await rejection(store.create(makeJob(), 'fp', NOW));
-
-    expect(error).toBeInstanceOf(DomainError);
-    expect((error as DomainError).code).toBe('idempotency_key_in_use');
-  });
-
-  it('rethrows a failed condition that carries no item, and any other error', async () => {
+  it('rethrows a failed condition (an id clash is a bug) and any other error', async () => {
     ddb.on(PutCommand).rejectsOnce(conditionFailed());
     expect(await rejection(store.create(makeJob(), 'fp', NOW))).toBeInstanceOf(
       ConditionalCheckFailedException,
@@ -430,7 +358,7 @@ describe('step writes', () => {
       },
     });
     // Finished: out of the sparse live index the sweep reads.
-    expect(input?.UpdateExpression).toMatch(/REMOVE agentState, GSI2PK, GSI2SK$/);
+    expect(input?.UpdateExpression).toMatch(/REMOVE agentState, inputToken, answeredAt, GSI2PK, GSI2SK$/);
   });
 
   it('fail moves a live job to failed with 30-day retention; false when already terminal', async () => {
@@ -486,30 +414,6 @@ describe('api keys and recovery', () => {
     expect(ddb.commandCalls(PutCommand)[0]?.args[0].input).toMatchObject({
       TableName: TABLE_NAME,
       Item: { PK: 'K#abc123', SK: 'KEY', tenant: TENANT },
-    });
-  });
-
-  it('listUnfinished scans every page for live jobs', async () => {
-    ddb
-      .on(ScanCommand)
-      .resolvesOnce({
-        Items: [{ PK: 'T#a#J#job_1', tenant: 'a', id: 'job_1', executionName: 'job_1' }],
-        LastEvaluatedKey: { PK: 'x', SK: 'JOB' },
-      })
-      .resolvesOnce({ Items: [{ PK: 'T#b#J#job_2', tenant: 'b', id: 'job_2', executionName: 'job_2-n1' }] });
-
-    expect(await store.listUnfinished()).toEqual([
-      { tenant: 'a', jobId: 'job_1', pk: 'T#a#J#job_1', executionName: 'job_1' },
-      { tenant: 'b', jobId: 'job_2', pk: 'T#b#J#job_2', executionName: 'job_2-n1' },
-    ]);
-    const scans = ddb.commandCalls(ScanCommand);
-    expect(scans).toHaveLength(2);
-    expect(scans[1]?.args[0].input.ExclusiveStartKey).toEqual({ PK: 'x', SK: 'JOB' });
-    expect(scans[0]?.args[0].input.ExpressionAttributeValues).toEqual({
-      ':from0': 'pending',
-      ':from1': 'running',
-      ':from2': 'input_required',
-      ':job': 'JOB',
     });
   });
 });
@@ -575,17 +479,31 @@ describe('live index', () => {
             ]
           : [],
     }));
-    expect(await store.listLive('2025-06-01T09:55:00.000Z')).toEqual([
-      {
-        tenant: TENANT,
-        jobId: JOB_ID,
-        pk: jobPk(TENANT, JOB_ID),
-        status: 'running',
-        executionName: `${JOB_ID}-r2`,
-        createdAt: '2025-01-01T00:00:00.000Z',
-      },
-    ]);
-    expect(ddb.commandCalls(QueryCommand)).toHaveLength(4);
+    const job = {
+      tenant: TENANT,
+      jobId: JOB_ID,
+      pk: jobPk(TENANT, JOB_ID),
+      status: 'running',
+      executionName: `${JOB_ID}-r2`,
+      createdAt: '2025-01-01T00:00:00.000Z',
+    };
+    const before = '2025-06-01T09:55:00.000Z';
+    expect(await store.listLivePage(before, { shard: 1 }, 16)).toEqual({ jobs: [], next: { shard: 2 } });
+    expect(await store.listLivePage(before, { shard: 2 }, 16)).toEqual({ jobs: [job], next: { shard: 3 } });
+    expect(await store.listLivePage(before, { shard: 3 }, 16)).toEqual({ jobs: [], next: undefined });
+    expect(ddb.commandCalls(QueryCommand)[1]?.args[0].input).toMatchObject({
+      IndexName: 'GSI2',
+      ExpressionAttributeValues: { ':shard': 'LIVE#2', ':before': before },
+      Limit: 16,
+    });
+  });
+
+  it('continues a shard from the key where the last page stopped', async () => {
+    const after = { PK: 'p', SK: 'JOB', GSI2PK: 'LIVE#1', GSI2SK: 's' };
+    ddb.on(QueryCommand).resolves({ Items: [], LastEvaluatedKey: after });
+    const page = await store.listLivePage('2025-06-01T09:55:00.000Z', { shard: 1, after }, 16);
+    expect(page.next).toEqual({ shard: 1, after });
+    expect(ddb.commandCalls(QueryCommand)[0]?.args[0].input.ExclusiveStartKey).toEqual(after);
   });
 
   it('fails a job only while it is still on the given execution, when one is given', async () => {

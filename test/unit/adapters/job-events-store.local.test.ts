@@ -1,10 +1,10 @@
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { DynamoJobStore, jobPk } from '../../../lambdas/adapters/dynamo-job-store.js';
-import { jobIdFor } from '../../../lambdas/domain/idempotency.js';
+import { newJobId } from '../../../lambdas/domain/idempotency.js';
 import { newJob } from '../../../lambdas/domain/job.js';
 import type { JobEvent } from '../../../lambdas/domain/job-events.js';
-import { liveExpiry } from '../../../lambdas/domain/retention.js';
+import { liveExpiry, toTtl } from '../../../lambdas/domain/retention.js';
 import { useJobsTable } from '../support/dynamodb-local.js';
 
 const TABLE = 'agent-jobs-events-test';
@@ -24,7 +24,7 @@ useJobsTable(TABLE, (client) => {
 
 async function createdJob(tenant: string) {
   const job = newJob(
-    jobIdFor(tenant, undefined),
+    newJobId(),
     tenant,
     { agent: 'echo', input: {}, timeoutSeconds: 900 },
     T0,
@@ -161,5 +161,28 @@ describe('event items', () => {
     await store.putEvent(tenant, job.id, event(2, 'job.created', T0), TTL);
     const page = await store.listEvents(tenant, job.id, { after: 0, limit: 10, since: job.createdAt });
     expect(page.events.map((e) => e.seq)).toEqual([2]);
+  });
+});
+
+describe('log expiry', () => {
+  const ttlOf = async (tenant: string, id: string, sk: string) =>
+    (await doc.send(new GetCommand({ TableName: TABLE, Key: { PK: jobPk(tenant, id), SK: sk } }))).Item?.ttl;
+
+  it('live events expire as the job would if it succeeded by its deadline; a failure extends them to its own', async () => {
+    const tenant = freshTenant();
+    const job = await createdJob(tenant);
+    const liveTtl = store.logTtl(job);
+    expect(liveTtl).toBe(T0.getTime() / 1000 + 900 + 3_600 + 7 * 86_400);
+    expect(liveTtl).toBeLessThan(toTtl(job.expiresAt));
+    await store.putEvent(tenant, job.id, event(1, 'job.created'), liveTtl);
+
+    await store.fail(tenant, job.id, { code: 'agent_error', message: 'x', retryable: false }, at(60));
+    const failed = await store.latestWrite(tenant, job.id);
+    expect(failed!.ttl).toBe(toTtl(new Date(at(60).getTime() + 30 * 86_400_000)));
+
+    expect(await store.extendLog(tenant, job.id, failed!.ttl)).toBe(1);
+    expect(await ttlOf(tenant, job.id, 'E#0000000001')).toBe(failed!.ttl);
+    expect(await store.extendLog(tenant, job.id, failed!.ttl)).toBe(0);
+    expect(await ttlOf(tenant, job.id, 'JOB')).toBe(failed!.ttl);
   });
 });

@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { generateWebhookSecret } from '../../../lambdas/adapters/webhook-secrets.js';
 import type { WebhookRequest } from '../../../lambdas/adapters/webhook-sender.js';
 import {
+  NO_ANSWER,
   signatureHeader,
   WEBHOOK_USER_AGENT,
   WebhookSender,
@@ -240,6 +241,33 @@ describe('WebhookSender', () => {
       const sender = new WebhookSender({ deployment: 'aws', lookup, timeoutMs: 2000 });
       const result = await sender.send(request('https://hooks.example.com/agent-jobs'));
       expect(result).toMatchObject({ error: 'address not allowed: 10.0.0.7' });
+    });
+
+    it('tells the client the same for a refused connection and a timeout (no port-scan oracle); the log gets which', async () => {
+      const refusing: LookupFunction = (_hostname, _options, callback) =>
+        callback(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), '', 4);
+      const hanging: LookupFunction = () => undefined;
+      const url = 'https://hooks.example.com:8443/agent-jobs';
+      const refused = await new WebhookSender({ deployment: 'aws', lookup: refusing }).send(request(url));
+      const timedOut = await new WebhookSender({ deployment: 'aws', lookup: hanging, timeoutMs: 100 }).send(
+        request(url),
+      );
+      expect(refused.error).toBe(NO_ANSWER);
+      expect(timedOut.error).toBe(NO_ANSWER);
+      expect(refused.detail).toBe('connection refused');
+      expect(timedOut.detail).toBe('timeout after 100 ms');
+      const locally = await new WebhookSender({ deployment: 'local', lookup: refusing }).send(request(url));
+      expect(locally).toMatchObject({ error: 'connection refused' });
+      expect(locally.detail).toBeUndefined();
+    });
+
+    it('refuses a port other than 443 and 8443 before connecting', async () => {
+      const lookup = fakeLookup('93.184.215.14');
+      const sender = new WebhookSender({ deployment: 'aws', lookup });
+      expect(await sender.send(request('https://hooks.example.com:22/x'))).toMatchObject({
+        error: 'url not allowed: must use port 443 or 8443',
+      });
+      expect(lookup.calls).toBe(0);
     });
 
     it('refuses a URL the submit check would refuse, before connecting', async () => {

@@ -80,7 +80,7 @@ describe('agent-jobs dlq list', () => {
   it('names the jobs behind each start DLQ message, read from the stream records it points at, with their status now', async () => {
     expect(await list()).toEqual([
       'job DLQ: 0 message(s)',
-      'start DLQ: 1 message(s) (stream batches the job-stream consumer gave up on)',
+      'start DLQ: 1 message(s) (stream batches the control-executions consumer gave up on)',
       '  shard shardId-0001 records 9800..10200 (message m-1)',
       '    job_1  tenant a  now pending',
       '    job_2  tenant b  gone (expired or deleted)',

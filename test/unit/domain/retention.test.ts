@@ -3,6 +3,7 @@ import {
   DEFAULT_RETENTION,
   isExpired,
   liveExpiry,
+  logExpiry,
   terminalExpiry,
   toTtl,
 } from '../../../lambdas/domain/retention.js';
@@ -43,5 +44,32 @@ describe('retention', () => {
     expect(isExpired(expiresAt, new Date('2025-03-08T11:59:59.999Z'))).toBe(false);
     expect(isExpired(expiresAt, new Date(expiresAt))).toBe(true);
     expect(isExpired(expiresAt, new Date('2025-03-09T00:00:00.000Z'))).toBe(true);
+  });
+});
+
+describe('logExpiry', () => {
+  const base = {
+    status: 'running' as const,
+    startedAt: '2025-06-01T10:00:00.000Z',
+    updatedAt: '2025-06-01T10:05:00.000Z',
+    timeoutSeconds: 600,
+    expiresAt: '2025-07-01T10:10:00.000Z',
+  };
+
+  it('a live job: its deadline (from its start) plus an hour, then the succeeded retention', () => {
+    expect(logExpiry(base).toISOString()).toBe('2025-06-08T11:10:00.000Z');
+  });
+
+  it('a job waiting to start counts from the write', () => {
+    expect(logExpiry({ ...base, status: 'pending', startedAt: null }).toISOString()).toBe(
+      '2025-06-08T11:15:00.000Z',
+    );
+  });
+
+  it("never beyond the job's own expiry, and exactly it once the job is terminal", () => {
+    expect(logExpiry({ ...base, expiresAt: '2025-06-02T00:00:00.000Z' }).toISOString()).toBe(
+      '2025-06-02T00:00:00.000Z',
+    );
+    expect(logExpiry({ ...base, status: 'failed' }).toISOString()).toBe(base.expiresAt);
   });
 });

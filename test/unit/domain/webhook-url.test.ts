@@ -10,6 +10,19 @@ describe('webhookUrlProblem', () => {
     expect(webhookUrlProblem(url, 'aws')).toBeUndefined();
   });
 
+  it.each([
+    'https://hooks.example.com:22/x',
+    'https://hooks.example.com:80/x',
+    'https://hooks.example.com:6379/',
+  ])('refuses %s on a deployed stack: only ports 443 and 8443', (url) => {
+    expect(webhookUrlProblem(url, 'aws')).toBe('must use port 443 or 8443');
+    expect(webhookUrlProblem(url.replace('https', 'http'), 'local')).toBeUndefined();
+  });
+
+  it('takes an explicit :443 as the default port', () => {
+    expect(webhookUrlProblem('https://hooks.example.com:443/x', 'aws')).toBeUndefined();
+  });
+
   it('wants https on a deployed stack and allows http locally', () => {
     expect(webhookUrlProblem('http://hooks.example.com/x', 'aws')).toBe('must use https');
     expect(webhookUrlProblem('http://hooks.example.com/x', 'local')).toBeUndefined();

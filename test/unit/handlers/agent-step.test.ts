@@ -10,6 +10,7 @@ import {
 import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { z } from 'zod';
 import { jobPk } from '../../../lambdas/adapters/dynamo-job-store.js';
 import type { AgentDefinition } from '../../../lambdas/agents/agent.js';
 import { TransientStepError } from '../../../lambdas/agents/agent.js';
@@ -30,7 +31,7 @@ vi.mock('node:timers/promises', async (importOriginal) =>
   ),
 );
 
-const { handler, MAX_RESULT_BYTES } = await import('../../../lambdas/handlers/agent-step.js');
+const { handler } = await import('../../../lambdas/handlers/agent-step.js');
 const ddb = mockClient(DynamoDBDocumentClient);
 const sfn = mockClient(SFNClient);
 const NOW = new Date('2025-06-01T10:00:00.000Z');
@@ -40,9 +41,10 @@ interface Snapshot {
   job?: Partial<Job>;
   completedSteps?: number;
   agentState?: unknown;
+  answer?: unknown;
 }
 
-function storeHas({ job = {}, completedSteps = 0, agentState }: Snapshot) {
+function storeHas({ job = {}, completedSteps = 0, agentState, answer }: Snapshot) {
   const stored = makeJob({
     status: 'running',
     startedAt: new Date(NOW.getTime() - 1_000).toISOString(),
@@ -50,7 +52,11 @@ function storeHas({ job = {}, completedSteps = 0, agentState }: Snapshot) {
     ...job,
   });
   ddb.on(GetCommand).resolves({
-    Item: storedJob(stored, { completedSteps, ...(agentState === undefined ? {} : { agentState }) }),
+    Item: storedJob(stored, {
+      completedSteps,
+      ...(agentState === undefined ? {} : { agentState }),
+      ...(answer === undefined ? {} : { answer }),
+    }),
   });
 }
 
@@ -67,6 +73,9 @@ function customAgent(
     ...over,
   };
 }
+
+/** Agents whose input schema takes anything, for jobs with a large input. */
+const ANY_INPUT = { inputSchema: z.unknown() };
 
 beforeEach(() => {
   ddb.reset();
@@ -360,15 +369,42 @@ describe('agent step with other agents', () => {
     expect(updates()).toHaveLength(0);
   });
 
-  it('turns any other throw into agent_error', async () => {
+  it('turns any other throw into agent_error with a message that holds none of the exception text', async () => {
     storeHas({ job: { agent: 'custom', input: { message: 'm' } } });
     customAgent(async () => {
-      throw new TypeError('cannot read x of undefined');
+      throw new TypeError('cannot read x of undefined (db password hunter2)');
     });
     expect(await handler(EVENT)).toEqual({
       outcome: 'failed',
-      error: { code: 'agent_error', message: 'step 1 failed: cannot read x of undefined' },
+      error: { code: 'agent_error', message: 'step 1 failed: the agent raised an unexpected error' },
     });
+    expect(updates()).toHaveLength(0);
+  });
+
+  it.each([
+    ['null', null],
+    ['undefined', undefined],
+    ['a string', 'boom'],
+    ['a number', 42],
+  ])('an agent that throws %s fails the job as agent_error', async (_, thrown) => {
+    storeHas({ job: { agent: 'custom', input: { message: 'm' } } });
+    customAgent(async () => {
+      throw thrown;
+    });
+    expect(await handler(EVENT)).toEqual({
+      outcome: 'failed',
+      error: { code: 'agent_error', message: 'step 1 failed: the agent raised an unexpected error' },
+    });
+  });
+
+  it('cuts a long TransientStepError message, which travels in the workflow error cause', async () => {
+    storeHas({ job: { agent: 'custom', input: { message: 'm' } } });
+    customAgent(async () => {
+      throw new TransientStepError('e'.repeat(300_000));
+    });
+    const thrown = await handler(EVENT).catch((e: unknown) => e);
+    expect(thrown).toBeInstanceOf(TransientStepError);
+    expect((thrown as Error).message).toHaveLength(1_000);
   });
 
   it('passes a fail code chosen by the agent through', async () => {
@@ -380,9 +416,100 @@ describe('agent step with other agents', () => {
     });
   });
 
-  it('refuses a result larger than the item budget', async () => {
+  it('cuts a long fail message to 1000 characters', async () => {
     storeHas({ job: { agent: 'custom', input: { message: 'm' } } });
-    customAgent(async () => ({ type: 'done', result: 'x'.repeat(MAX_RESULT_BYTES + 1) }));
+    customAgent(async () => ({ type: 'fail', message: 'f'.repeat(400_000) }));
+    const result = await handler(EVENT);
+    expect(result.error).toEqual({ code: 'agent_error', message: 'f'.repeat(1_000) });
+  });
+
+  it.each([
+    ['a code agents may not use', { type: 'fail', message: 'x', code: 'internal_error' }],
+    ['an unknown code', { type: 'fail', message: 'x', code: 'made_up' }],
+    ['no message', { type: 'fail', code: 'agent_error' }],
+    ['a message that is not a string', { type: 'fail', message: { secret: 1 } }],
+  ])('a fail with %s fails the job as agent_error', async (_, outcome) => {
+    storeHas({ job: { agent: 'custom', input: { message: 'm' } } });
+    customAgent(async () => outcome as never);
+    const result = await handler(EVENT);
+    expect(result.outcome).toBe('failed');
+    expect(result.error?.code).toBe('agent_error');
+    expect(result.error?.message).toMatch(/^step 1 failed with|^step 1 failed without/);
+  });
+
+  it('stores a result of any size that fits the job item whole (here 300 KB)', async () => {
+    storeHas({ job: { agent: 'custom', input: { message: 'm' } } });
+    customAgent(async () => ({ type: 'done', result: 'x'.repeat(300_000) }));
+    expect(await handler(EVENT)).toEqual({ outcome: 'done' });
+    expect(updates()[0]?.ExpressionAttributeValues?.[':result']).toHaveLength(300_000);
+  });
+
+  it('fails with agent_error, writing nothing, when the result would push the item past 400 KB', async () => {
+    storeHas({ job: { agent: 'custom', input: { message: 'i'.repeat(310_000) } } });
+    customAgent(async () => ({ type: 'done', result: 'x'.repeat(100_000) }), ANY_INPUT);
+    const result = await handler(EVENT);
+    expect(result.error?.code).toBe('agent_error');
+    expect(result.error?.message).toMatch(
+      /^step 1: the result is too large to store: the job would take \d+ bytes/,
+    );
+    expect(updates()).toHaveLength(0);
+  });
+
+  it('counts sizes as DynamoDB does: 150,000 small numbers are over the limit though their JSON is 300 KB', async () => {
+    storeHas({ job: { agent: 'custom', input: { message: 'm' } } });
+    customAgent(async () => ({ type: 'continue', state: Array.from({ length: 150_000 }, () => 1) }));
+    expect((await handler(EVENT)).error?.message).toMatch(/the step state is too large to store/);
+    expect(updates()).toHaveLength(0);
+  });
+
+  it('fails with agent_error when a checkpoint state would not fit, and when the answer included would not', async () => {
+    storeHas({ job: { agent: 'custom', input: { message: 'm' } } });
+    customAgent(async () => ({ type: 'continue', state: 's'.repeat(450_000) }));
+    expect((await handler(EVENT)).error?.code).toBe('agent_error');
+
+    storeHas({
+      job: { agent: 'custom', input: { message: 'm' } },
+      completedSteps: 1,
+      answer: 'a'.repeat(60_000),
+    });
+    customAgent(async () => ({ type: 'continue', state: 's'.repeat(345_000) }));
+    expect((await handler(EVENT)).error?.code).toBe('agent_error');
+    expect(updates()).toHaveLength(0);
+  });
+
+  it('leaves room for the largest answer when asking for input', async () => {
+    storeHas({ job: { agent: 'custom', input: { message: 'i'.repeat(300_000) } } });
+    customAgent(
+      async () => ({ type: 'input_required', prompt: 'ok?', state: 's'.repeat(40_000) }),
+      ANY_INPUT,
+    );
+    const result = await handler(EVENT);
+    expect(result.error?.message).toMatch(/the step state and input request are too large to store/);
+    expect(updates()).toHaveLength(0);
+  });
+
+  it('refuses a state DynamoDB could not store (nested past 32 levels) with agent_error', async () => {
+    storeHas({ job: { agent: 'custom', input: { message: 'm' } } });
+    let deep: unknown = 1;
+    for (let i = 0; i < 40; i++) deep = { d: deep };
+    customAgent(async () => ({ type: 'continue', state: deep }));
+    const result = await handler(EVENT);
+    expect(result.error?.code).toBe('agent_error');
+    expect(result.error?.message).toMatch(/cannot be stored/);
+    expect(updates()).toHaveLength(0);
+  });
+
+  it('refuses a state with an object key DynamoDB cannot store (64 KB or more) with agent_error', async () => {
+    storeHas({ job: { agent: 'custom', input: { message: 'm' } } });
+    customAgent(async () => ({ type: 'continue', state: { ['k'.repeat(70_000)]: 1 } }));
+    expect((await handler(EVENT)).error?.message).toMatch(/object keys must be at most 65535 bytes/);
+    expect(updates()).toHaveLength(0);
+  });
+
+  it('refuses an input request schema over 16 KiB', async () => {
+    storeHas({ job: { agent: 'custom', input: { message: 'm' } } });
+    const schema = { type: 'object', description: 'd'.repeat(20_000) };
+    customAgent(async () => ({ type: 'input_required', prompt: 'ok?', schema, state: null }));
     expect((await handler(EVENT)).error?.code).toBe('agent_error');
     expect(updates()).toHaveLength(0);
   });

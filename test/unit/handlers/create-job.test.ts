@@ -1,9 +1,7 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { marshall } from '@aws-sdk/util-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { JOB_ID_PATTERN, jobIdFor } from '../../../lambdas/domain/idempotency.js';
+import { idempotencyKeyId, JOB_ID_PATTERN } from '../../../lambdas/domain/idempotency.js';
 import '../support/handler-env.js';
 import {
   apiEvent,
@@ -33,10 +31,28 @@ function post(body: unknown, headers: Record<string, string> = {}, raw?: string)
 
 const putCount = () => ddb.commandCalls(PutCommand).length;
 
+/** The job item the last keyed submit wrote, from its transaction. */
+const keyedJobItem = () =>
+  ddb.commandCalls(TransactWriteCommand).at(-1)?.args[0].input.TransactItems?.[1]?.Put?.Item as Record<
+    string,
+    string
+  >;
+
+/** From now on the table holds that job and its key item. */
+function storedAs(job: Record<string, string>) {
+  ddb.reset();
+  ddb.on(GetCommand).resolves({ Item: { jobId: job.id } });
+  ddb.on(GetCommand, { Key: { PK: job.PK, SK: 'JOB' } }).resolves({ Item: job });
+}
+
+const transactionCancelled = () =>
+  Object.assign(new Error('Transaction cancelled'), { name: 'TransactionCanceledException' });
+
 beforeEach(() => {
   ddb.reset();
   ddb.on(GetCommand).resolves({});
   ddb.on(PutCommand).resolves({});
+  ddb.on(TransactWriteCommand).resolves({});
   vi.useFakeTimers({ now: NOW, toFake: ['Date'] });
 });
 
@@ -122,20 +138,28 @@ describe('POST /v1/jobs', () => {
     expect(bodyOf(res).input).toEqual({ message: 'b64' });
   });
 
-  it('derives the job id from tenant and Idempotency-Key', async () => {
+  it('records the Idempotency-Key beside a job of its own id, in one transaction', async () => {
     const res = await post({ agent: 'echo', input: { message: 'm' } }, { 'Idempotency-Key': 'order-1' });
     expect(res.statusCode).toBe(202);
-    expect(bodyOf(res).id).toBe(jobIdFor(TENANT, 'order-1'));
+    const id = bodyOf(res).id as string;
+    expect(id).toMatch(JOB_ID_PATTERN);
+    const [keyPut, jobPut] = ddb.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems ?? [];
+    expect(keyPut?.Put?.Item).toMatchObject({
+      PK: `T#${TENANT}#I#${idempotencyKeyId(TENANT, 'order-1')}`,
+      SK: 'IDEMPOTENCY',
+      jobId: id,
+    });
+    expect(keyPut?.Put?.ConditionExpression).toBe('attribute_not_exists(PK)');
+    expect(jobPut?.Put?.Item).toMatchObject({ id, SK: 'JOB' });
+    expect(putCount()).toBe(0);
   });
 
-  it('replays the same key and body from one read and no write: 202, same job, Idempotent-Replayed', async () => {
+  it('replays the same key and body from two reads and no write: 202, same job, Idempotent-Replayed', async () => {
     const first = await post(
       { agent: 'echo', input: { message: 'm', steps: 2 } },
       { 'Idempotency-Key': 'order-2' },
     );
-    const stored = ddb.commandCalls(PutCommand)[0]?.args[0].input.Item as Record<string, unknown>;
-    ddb.reset();
-    ddb.on(GetCommand).resolves({ Item: stored });
+    storedAs(keyedJobItem());
     vi.setSystemTime(new Date(NOW.getTime() + 5_000));
 
     const again = await post(
@@ -149,34 +173,31 @@ describe('POST /v1/jobs', () => {
     expect(headerOf(again, 'location')).toBe(headerOf(first, 'location'));
     expect(headerOf(again, 'retry-after')).toBe('1');
     expect(bodyOf(again)).toEqual(bodyOf(first));
-    expect(putCount()).toBe(0);
-    expect(ddb.commandCalls(GetCommand)).toHaveLength(1);
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
+    expect(ddb.commandCalls(GetCommand)).toHaveLength(2);
   });
 
-  it('replays a duplicate that raced past the read from the failed condition, without another read', async () => {
+  it('replays the job of a duplicate that won the race for the key', async () => {
     await post({ agent: 'echo', input: { message: 'm' } }, { 'Idempotency-Key': 'race' });
-    const stored = ddb.commandCalls(PutCommand)[0]?.args[0].input.Item as Record<string, unknown>;
+    const stored = keyedJobItem();
     ddb.reset();
-    ddb.on(GetCommand).resolves({});
     ddb
-      .on(PutCommand)
-      .rejects(
-        new ConditionalCheckFailedException({ message: 'failed', $metadata: {}, Item: marshall(stored) }),
-      );
+      .on(GetCommand)
+      .resolvesOnce({})
+      .resolves({ Item: { jobId: stored.id } });
+    ddb.on(GetCommand, { Key: { PK: stored.PK, SK: 'JOB' } }).resolves({ Item: stored });
+    ddb.on(TransactWriteCommand).rejects(transactionCancelled());
 
     const again = await post({ agent: 'echo', input: { message: 'm' } }, { 'Idempotency-Key': 'race' });
 
     expect(again.statusCode).toBe(202);
     expect(headerOf(again, 'idempotent-replayed')).toBe('true');
-    expect(ddb.commandCalls(GetCommand)).toHaveLength(1);
-    expect(putCount()).toBe(1);
+    expect(bodyOf(again).id).toBe(stored.id);
   });
 
   it('refuses the same key with a different body: 422 idempotency_key_mismatch', async () => {
     await post({ agent: 'echo', input: { message: 'one' } }, { 'Idempotency-Key': 'order-3' });
-    const stored = ddb.commandCalls(PutCommand)[0]?.args[0].input.Item as Record<string, unknown>;
-    ddb.reset();
-    ddb.on(GetCommand).resolves({ Item: stored });
+    storedAs(keyedJobItem());
 
     const res = await post({ agent: 'echo', input: { message: 'two' } }, { 'Idempotency-Key': 'order-3' });
 
@@ -184,21 +205,8 @@ describe('POST /v1/jobs', () => {
     expect(headerOf(res, 'idempotent-replayed')).toBeUndefined();
   });
 
-  it('answers 409 idempotency_key_in_use with Retry-After when a concurrent request replaced an expired job', async () => {
-    const expired = {
-      ...marshall({
-        PK: 'x',
-        SK: 'JOB',
-        id: jobIdFor(TENANT, 'k'),
-        expiresAt: '2025-01-01T00:00:00.000Z',
-        ttl: 1,
-        fingerprint: 'f',
-      }),
-    };
-    ddb
-      .on(PutCommand)
-      .rejectsOnce(new ConditionalCheckFailedException({ message: 'failed', $metadata: {}, Item: expired }))
-      .rejects(new ConditionalCheckFailedException({ message: 'failed', $metadata: {} }));
+  it('answers 409 idempotency_key_in_use with Retry-After when the key is taken but its job not readable', async () => {
+    ddb.on(TransactWriteCommand).rejects(transactionCancelled());
 
     const res = await post({ agent: 'echo', input: { message: 'm' } }, { 'Idempotency-Key': 'k' });
 
@@ -206,17 +214,20 @@ describe('POST /v1/jobs', () => {
     expect(headerOf(res, 'retry-after')).toBe('1');
   });
 
-  it('a body of exactly 256 KiB is not refused for its size', async () => {
-    const skeleton = JSON.stringify({ agent: 'echo', input: { message: '' }, metadata: { pad: '' } });
+  it('a body of exactly 256 KiB is not refused for its size (only for what it holds)', async () => {
+    const skeleton = JSON.stringify({ agent: 'echo', input: { message: '' } });
     const raw = JSON.stringify({
       agent: 'echo',
-      input: { message: '' },
-      metadata: { pad: 'p'.repeat(256 * 1024 - skeleton.length) },
+      input: { message: 'p'.repeat(256 * 1024 - skeleton.length) },
     });
     expect(Buffer.byteLength(raw)).toBe(256 * 1024);
     const res = await post(undefined, {}, raw);
-    expect(res.statusCode).toBe(202);
-    expect(putCount()).toBe(1);
+    expectProblem(res, 400, 'invalid_input');
+  });
+
+  it('metadata of exactly 16 KiB serialized is accepted', async () => {
+    const note = 'n'.repeat(16 * 1024 - '{"note":""}'.length);
+    expect((await post({ agent: 'echo', input: { message: 'm' }, metadata: { note } })).statusCode).toBe(202);
   });
 
   it('turns an unexpected store failure into a problem+json 500', async () => {
@@ -300,6 +311,7 @@ describe('POST /v1/jobs rejections never write', () => {
     ['metadata nested deeper than DynamoDB stores', { metadata: { a: deep(40) } }, 'body.metadata.a'],
     ['a number DynamoDB cannot store', { metadata: { tiny: 5e-324 } }, 'body.metadata.tiny'],
     ['an integer beyond 2^53', { metadata: { big: -(2 ** 53) } }, 'body.metadata.big'],
+    ['metadata over 16 KiB serialized', { metadata: { note: 'n'.repeat(16 * 1024) } }, 'body.metadata'],
   ])('%s: 400 validation_failed, nothing written', async (_name, extra, pathPrefix) => {
     const res = await post({ agent: 'echo', input: { message: 'm' }, ...extra });
     const problem = expectProblem(res, 400, 'validation_failed');
@@ -357,6 +369,36 @@ describe('POST /v1/jobs rejections never write', () => {
     const raw = JSON.stringify({ agent: 'echo', input: { message: 'x'.repeat(256 * 1024) } });
     const res = await post(undefined, {}, raw);
     expectProblem(res, 413, 'payload_too_large');
+  });
+
+  it.each([
+    ['6 MB', 6 * 1024 * 1024, false],
+    ['10 MB', 10 * 1024 * 1024, false],
+    ['9 MB, base64-encoded', 9 * 1024 * 1024, true],
+  ])('a body of %s (what API Gateway lets through): 413, nothing written', async (_, bytes, base64) => {
+    const text = JSON.stringify({ agent: 'echo', input: { message: 'x'.repeat(bytes) } });
+    const res = await handler(
+      apiEvent({
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: base64 ? Buffer.from(text).toString('base64') : text,
+        isBase64Encoded: base64,
+      }),
+      lambdaContext,
+    );
+    expectProblem(res, 413, 'payload_too_large');
+    expect(putCount()).toBe(0);
+  });
+
+  it('an object key of 64 KB or more anywhere in the input: 400 validation_failed (DynamoDB stores none)', async () => {
+    const key = 'k'.repeat(65_536);
+    const res = await post({ agent: 'echo', input: { message: 'm', nested: { [key]: 1 } } });
+    const problem = expectProblem(res, 400, 'validation_failed');
+    expect(expectFieldErrors(problem)).toContainEqual({
+      path: 'body.input.nested',
+      message: 'object keys must be at most 65535 bytes',
+    });
+    expect(putCount()).toBe(0);
   });
 
   it('an Idempotency-Key over 255 characters: 400', async () => {

@@ -54,6 +54,7 @@ const delivery = (over: Partial<DeliveryRecord> = {}): DeliveryRecord => ({
   body: '{"type":"job.succeeded","timestamp":"2025-01-01T00:00:00.000Z","data":{}}',
   status: 'pending',
   attempts: [],
+  attemptCount: 0,
   nextAttemptAt: new Date(Date.now() - 1000).toISOString(),
   createdAt: '2025-01-01T00:00:00.000Z',
   updatedAt: '2025-01-01T00:00:00.000Z',

@@ -2,7 +2,8 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { jobPk } from '../../../lambdas/adapters/dynamo-job-store.js';
 import '../support/handler-env.js';
 import {
@@ -54,6 +55,7 @@ const view = {
   url: 'https://hooks.example/x',
   status: 'pending',
   attempts: [{ at: '2025-01-01T00:00:00.000Z', httpStatus: 500, durationMs: 12 }],
+  attemptCount: 1,
   nextAttemptAt: '2025-01-01T00:00:05.000Z',
 };
 
@@ -120,12 +122,28 @@ describe('POST /v1/jobs/{id}/deliveries/{deliveryId}/replay', () => {
     expect(bodyOf(res)).toMatchObject({ id: 'dlv_4', webhookId: view.webhookId, status: 'pending' });
     expect(ddb.commandCalls(UpdateCommand)[0]!.args[0].input).toMatchObject({
       Key: { PK: jobPk(TENANT, JOB_ID), SK: 'D#0000000004' },
-      ConditionExpression: 'attribute_exists(SK)',
+      ConditionExpression: expect.stringMatching(/^attribute_exists\(SK\) AND /),
     });
     expect(sqs.commandCalls(SendMessageCommand)[0]!.args[0].input).toEqual({
       QueueUrl: WEBHOOK_QUEUE_URL,
       MessageBody: JSON.stringify({ tenant: TENANT, jobId: JOB_ID, seq: 4, round: 1 }),
     });
+  });
+
+  it('answers 429 rate_limited with Retry-After once the replays of the window are spent, and queues nothing', async () => {
+    const spent = { ...stored, replayWindowStart: '2025-06-01T09:30:00.000Z', replaysInWindow: 5 };
+    ddb
+      .on(UpdateCommand)
+      .rejects(new ConditionalCheckFailedException({ message: 'no', $metadata: {}, Item: marshall(spent) }));
+    vi.useFakeTimers({ now: new Date('2025-06-01T10:00:00.000Z'), toFake: ['Date'] });
+    try {
+      const res = await replay(event('dlv_4'), lambdaContext);
+      expectProblem(res, 429, 'rate_limited');
+      expect(res.headers?.['Retry-After']).toBe('1800');
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
   });
 
   it('answers 404 for a delivery the job does not have, and queues nothing', async () => {

@@ -100,6 +100,50 @@ describe('GET /v1/jobs', () => {
     });
   });
 
+  it('items omit input and result (fetch the job for them)', async () => {
+    const done = { ...items[0], status: 'succeeded', input: { secret: 'in' }, result: { big: 'out' } };
+    ddb.on(QueryCommand).resolves({ Items: [done] });
+    const body = bodyOf(await list(null)) as { items: Array<Record<string, unknown>> };
+    expect(body.items[0]).not.toHaveProperty('input');
+    expect(body.items[0]).not.toHaveProperty('result');
+    expect(body.items[0]).toMatchObject({ id: ids[0], status: 'succeeded', metadata: {} });
+  });
+
+  it('ends a page before it passes 1 MiB, and its cursor continues right after the last job shown', async () => {
+    // 100 jobs of 300 KB each (legacy items, or input requests near their caps): 30 MB unbounded.
+    const big = Array.from({ length: 100 }, (_, i) => {
+      const id = `job_${String(i).padStart(26, '0')}`;
+      const createdAt = new Date(Date.UTC(2025, 0, 1, 0, 0, 100 - i)).toISOString();
+      return {
+        ...makeJob({ id, createdAt, metadata: { pad: 'p'.repeat(300_000) } }),
+        PK: jobPk(TENANT, id),
+        SK: 'JOB',
+      };
+    });
+    ddb.on(QueryCommand).resolves({ Items: big });
+
+    const res = await list({ limit: '100' });
+    const body = bodyOf(res) as { items: Array<{ id: string; createdAt: string }>; nextCursor: string };
+    expect(Buffer.byteLength(res.body)).toBeLessThanOrEqual(1024 * 1024 + 1024);
+    expect(body.items.map((j) => j.id)).toEqual(big.slice(0, 3).map((j) => j.id));
+    const last = big[2]!;
+    expect(body.nextCursor).toBe(encodeCursor(TENANT, { createdAt: last.createdAt, id: last.id }));
+
+    await list({ limit: '100', cursor: body.nextCursor });
+    expect(ddb.commandCalls(QueryCommand)[1]?.args[0].input.ExclusiveStartKey).toMatchObject({
+      GSI1SK: `${last.createdAt}#${last.id}`,
+      PK: jobPk(TENANT, last.id),
+    });
+  });
+
+  it('always returns at least one job, however large', async () => {
+    const huge = { ...items[0], metadata: { pad: 'p'.repeat(1_200_000) } };
+    ddb.on(QueryCommand).resolves({ Items: [huge, items[1]!] });
+    const body = bodyOf(await list(null)) as { items: Array<{ id: string }>; nextCursor: string | null };
+    expect(body.items.map((j) => j.id)).toEqual([ids[0]]);
+    expect(body.nextCursor).not.toBeNull();
+  });
+
   it.each([['0'], ['101'], ['abc'], ['1.5'], ['-1'], ['']])('400 for limit=%s', async (limit) => {
     const body = expectProblem(await list({ limit }), 400, 'validation_failed');
     expect(expectFieldErrors(body).some((e) => e.path === 'query.limit')).toBe(true);

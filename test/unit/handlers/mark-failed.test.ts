@@ -26,6 +26,25 @@ afterEach(() => {
 });
 
 describe('mark failed', () => {
+  it("records a step's data over Step Functions' payload limit as agent_error, not retryable", async () => {
+    const result = await handler({ ...BASE, failure: { Error: 'States.DataLimitExceeded', Cause: 'x' } });
+    expect(result.error.code).toBe('agent_error');
+    expect(writtenError()).toEqual({
+      code: 'agent_error',
+      message: expect.stringContaining('256 KB'),
+      retryable: false,
+    });
+  });
+
+  it('keeps a step error within the contract: an unknown code becomes agent_error, a long message is cut', async () => {
+    const step = {
+      outcome: 'failed' as const,
+      error: { code: 'made_up' as never, message: 'm'.repeat(5_000) },
+    };
+    await handler({ ...BASE, step });
+    expect(writtenError()).toEqual({ code: 'agent_error', message: 'm'.repeat(1_000), retryable: false });
+  });
+
   it("passes the step's own error through, not retryable", async () => {
     const event: MarkFailedEvent = {
       ...BASE,

@@ -115,6 +115,24 @@ describe('GET /v1/openapi.json', () => {
     }
   });
 
+  it('names every body, response and shared schema as a component, whichever module defines it', async () => {
+    const doc = await served();
+    expect(Object.keys(doc.components.schemas).sort()).toEqual([
+      'CreateJobRequest',
+      'Delivery',
+      'DeliveryList',
+      'Health',
+      'Job',
+      'JobEvent',
+      'JobEventList',
+      'JobList',
+      'JobSummary',
+      'JsonValue',
+      'Problem',
+      'SubmitInputRequest',
+    ]);
+  });
+
   it('describes errors as problem+json with the Problem schema', async () => {
     const doc = await served();
     const problem =

@@ -79,6 +79,17 @@ describe('execution reconciler', () => {
     });
   });
 
+  it("fails a job whose execution failed on Step Functions' payload limit as agent_error, not retryable", async () => {
+    expect(await handler(statusChange('FAILED', { error: 'States.DataLimitExceeded' }))).toEqual({
+      failed: true,
+    });
+    expect(written()?.ExpressionAttributeValues?.[':error']).toEqual({
+      code: 'agent_error',
+      message: expect.stringContaining('256 KB'),
+      retryable: false,
+    });
+  });
+
   it('sends the job it failed to the job DLQ with the reason, in the workflow message shape', async () => {
     await handler(statusChange('ABORTED'));
     const sent = sqs.commandCalls(SendMessageCommand).map((c) => c.args[0].input);

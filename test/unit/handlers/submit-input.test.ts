@@ -73,7 +73,7 @@ describe('POST /v1/jobs/{id}/input', () => {
         ':eventTypes': ['job.running'],
       },
     });
-    expect(calls[0]?.args[0].input.UpdateExpression).toMatch(/REMOVE inputRequest, inputToken$/);
+    expect(calls[0]?.args[0].input.UpdateExpression).toMatch(/answeredAt = :at.*REMOVE inputRequest$/);
   });
 
   it('checks the answer against the request schema: 400 invalid_input and no write', async () => {
@@ -88,6 +88,18 @@ describe('POST /v1/jobs/{id}/input', () => {
     ddb.on(GetCommand).resolves({ Item: waiting(SCHEMA) });
     ddb.on(UpdateCommand).resolves({ Attributes: item({ status: 'running' }) });
     expect((await submit({ input: { approved: true } })).statusCode).toBe(200);
+  });
+
+  it('refuses an answer over 64 KiB serialized with 400 validation_failed, reading and writing nothing', async () => {
+    const problem = expectProblem(await submit({ input: 'a'.repeat(64 * 1024) }), 400, 'validation_failed');
+    expect(expectFieldErrors(problem).map((e) => e.path)).toEqual(['body.input']);
+    expect(ddb.commandCalls(GetCommand)).toHaveLength(0);
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
+  });
+
+  it('refuses an answer holding an object key of 64 KB with 400, writing nothing', async () => {
+    expectProblem(await submit({ input: { ['k'.repeat(65_536)]: 1 } }), 400, 'validation_failed');
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
   });
 
   it('refuses a body without input with 400 validation_failed', async () => {

@@ -1,12 +1,20 @@
 import {
   DescribeExecutionCommand,
   ExecutionAlreadyExists,
+  SendTaskSuccessCommand,
+  TaskTimedOut,
   ExecutionDoesNotExist,
   SFNClient,
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { jobPk } from '../../../lambdas/adapters/dynamo-job-store.js';
@@ -19,6 +27,16 @@ const ddb = mockClient(DynamoDBDocumentClient);
 const sfn = mockClient(SFNClient);
 const sqs = mockClient(SQSClient);
 const NOW = new Date('2025-06-01T10:00:00.000Z');
+const CURSOR_KEY = { PK: 'SWEEP', SK: 'CURSOR' };
+/** A Lambda context with no time to spare beyond the sweep's reserve: one page per run. */
+const noSpareTime = { getRemainingTimeInMillis: () => 20_000 };
+
+/** The job item's answered wait, as the sweep reads it. */
+function answered(answeredAt: string) {
+  ddb.on(GetCommand, { Key: { PK: jobPk(TENANT, JOB_ID), SK: 'JOB' } }).resolves({
+    Item: { status: 'running', inputToken: 'token-1', answeredAt },
+  });
+}
 
 /** The live index holds this one job (in the first shard; the others are empty). */
 function live(status: JobStatus) {
@@ -40,6 +58,9 @@ beforeEach(() => {
   sfn.reset();
   sqs.reset();
   ddb.on(UpdateCommand).resolves({});
+  ddb.on(PutCommand).resolves({});
+  ddb.on(GetCommand).resolves({});
+  ddb.on(GetCommand, { Key: CURSOR_KEY }).resolves({});
   sqs.on(SendMessageCommand).resolves({});
   sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn', startDate: NOW });
   sfn.on(DescribeExecutionCommand).resolves({ status: 'RUNNING' });
@@ -88,7 +109,14 @@ describe('job sweep', () => {
         owner: 'lost',
       },
     });
-    expect(await handler()).toEqual({ started: 0, failed: 0, healthy: 0, requeuedDeliveries: 1 });
+    expect(await handler()).toEqual({
+      started: 0,
+      failed: 0,
+      healthy: 0,
+      resumed: 0,
+      requeuedDeliveries: 1,
+      complete: true,
+    });
     const release = ddb.commandCalls(UpdateCommand)[0]!.args[0].input;
     expect(release).toMatchObject({
       Key: { PK: jobPk(TENANT, JOB_ID), SK: 'D#0000000004' },
@@ -102,7 +130,14 @@ describe('job sweep', () => {
 
   it('queries every shard of the live index for jobs older than the minimum age', async () => {
     ddb.on(QueryCommand).resolves({ Items: [] });
-    expect(await handler()).toEqual({ started: 0, failed: 0, healthy: 0, requeuedDeliveries: 0 });
+    expect(await handler()).toEqual({
+      started: 0,
+      failed: 0,
+      healthy: 0,
+      resumed: 0,
+      requeuedDeliveries: 0,
+      complete: true,
+    });
     const queries = ddb.commandCalls(QueryCommand).map((c) => c.args[0].input);
     expect(queries.map((q) => q.ExpressionAttributeValues?.[':shard']).sort()).toEqual([
       'DLV#0',
@@ -123,7 +158,14 @@ describe('job sweep', () => {
 
   it('starts the execution of a job stuck in pending, under its name', async () => {
     live('pending');
-    expect(await handler()).toEqual({ started: 1, failed: 0, healthy: 0, requeuedDeliveries: 0 });
+    expect(await handler()).toEqual({
+      started: 1,
+      failed: 0,
+      healthy: 0,
+      resumed: 0,
+      requeuedDeliveries: 0,
+      complete: true,
+    });
     expect(sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input).toMatchObject({
       name: JOB_ID,
       input: JSON.stringify({ tenant: TENANT, jobId: JOB_ID, pk: jobPk(TENANT, JOB_ID) }),
@@ -134,14 +176,28 @@ describe('job sweep', () => {
   it('leaves a pending job alone whose execution is already running', async () => {
     live('pending');
     sfn.on(StartExecutionCommand).rejects(new ExecutionAlreadyExists({ message: 'exists', $metadata: {} }));
-    expect(await handler()).toEqual({ started: 0, failed: 0, healthy: 1, requeuedDeliveries: 0 });
+    expect(await handler()).toEqual({
+      started: 0,
+      failed: 0,
+      healthy: 1,
+      resumed: 0,
+      requeuedDeliveries: 0,
+      complete: true,
+    });
   });
 
   it.each(['running', 'input_required'] as const)(
     'leaves a %s job with a running execution alone',
     async (status) => {
       live(status);
-      expect(await handler()).toEqual({ started: 0, failed: 0, healthy: 1, requeuedDeliveries: 0 });
+      expect(await handler()).toEqual({
+        started: 0,
+        failed: 0,
+        healthy: 1,
+        resumed: 0,
+        requeuedDeliveries: 0,
+        complete: true,
+      });
       expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
     },
   );
@@ -171,7 +227,14 @@ describe('job sweep', () => {
   ] as const)('fails a %s job with %s as execution_lost, and dead-letters it', async (status, _, setup) => {
     live(status);
     setup();
-    expect(await handler()).toEqual({ started: 0, failed: 1, healthy: 0, requeuedDeliveries: 0 });
+    expect(await handler()).toEqual({
+      started: 0,
+      failed: 1,
+      healthy: 0,
+      resumed: 0,
+      requeuedDeliveries: 0,
+      complete: true,
+    });
     expect(ddb.commandCalls(UpdateCommand)[0]?.args[0].input).toMatchObject({
       ConditionExpression: expect.stringContaining('executionName = :execution'),
       ExpressionAttributeValues: {
@@ -185,5 +248,59 @@ describe('job sweep', () => {
       swept: { status },
       markFailed: { error: { code: 'execution_lost' } },
     });
+  });
+
+  it('resumes a running job whose answer has sat on the item with its token for over a minute', async () => {
+    live('running');
+    answered('2025-06-01T09:58:59.000Z');
+    sfn.on(SendTaskSuccessCommand).resolves({});
+    expect(await handler()).toMatchObject({ resumed: 1, healthy: 0, failed: 0 });
+    expect(sfn.commandCalls(SendTaskSuccessCommand)[0]?.args[0].input.taskToken).toBe('token-1');
+  });
+
+  it('leaves a fresh answer to the stream, and a wait that already ended (resumed or timed out) alone', async () => {
+    live('running');
+    answered('2025-06-01T09:59:30.000Z');
+    expect(await handler()).toMatchObject({ resumed: 0, healthy: 1 });
+    expect(sfn.commandCalls(SendTaskSuccessCommand)).toHaveLength(0);
+
+    answered('2025-06-01T09:50:00.000Z');
+    sfn.on(SendTaskSuccessCommand).rejects(new TaskTimedOut({ message: 'closed', $metadata: {} }));
+    expect(await handler()).toMatchObject({ resumed: 0, healthy: 1, failed: 0 });
+    expect(sfn.commandCalls(SendTaskSuccessCommand)).toHaveLength(1);
+  });
+
+  it('reads one page per run when time is short, saves where it stopped and goes on from there next run', async () => {
+    const page = (n: number) =>
+      Array.from({ length: 16 }, (_, i) => ({
+        PK: jobPk(TENANT, `${JOB_ID}${n}${i}`),
+        tenant: TENANT,
+        id: `${JOB_ID}${n}${i}`,
+        status: 'running',
+        executionName: `${JOB_ID}${n}${i}`,
+        createdAt: '2025-06-01T09:00:00.000Z',
+      }));
+    const stop = { PK: 'p', SK: 'JOB', GSI2PK: 'LIVE#0', GSI2SK: 's' };
+    ddb
+      .on(QueryCommand)
+      .callsFake(
+        (input: { ExclusiveStartKey?: unknown; ExpressionAttributeValues: Record<string, string> }) => {
+          if (!input.ExpressionAttributeValues[':shard']?.startsWith('LIVE#')) return { Items: [] };
+          return input.ExclusiveStartKey ? { Items: page(2) } : { Items: page(1), LastEvaluatedKey: stop };
+        },
+      );
+
+    expect(await handler(undefined, noSpareTime)).toMatchObject({ healthy: 16, complete: false });
+    const saved = ddb.commandCalls(PutCommand).at(-1)?.args[0].input.Item;
+    expect(saved).toEqual({ ...CURSOR_KEY, shard: 0, after: stop });
+
+    ddb.on(GetCommand, { Key: CURSOR_KEY }).resolves({ Item: saved });
+    expect(await handler(undefined, noSpareTime)).toMatchObject({ healthy: 16, complete: false });
+    const liveQueries = ddb
+      .commandCalls(QueryCommand)
+      .map((c) => c.args[0].input)
+      .filter((q) => String(q.ExpressionAttributeValues?.[':shard']).startsWith('LIVE#'));
+    expect(liveQueries.map((q) => q.ExclusiveStartKey)).toEqual([undefined, stop]);
+    expect(ddb.commandCalls(PutCommand).at(-1)?.args[0].input.Item).toEqual({ ...CURSOR_KEY, shard: 1 });
   });
 });

@@ -6,7 +6,7 @@ import type {
   APIGatewayRequestAuthorizerEvent,
 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { API_ROUTES } from '../../../lambdas/config/routes.js';
+import { API_ROUTES, type ApiRoute } from '../../../lambdas/config/routes.js';
 import '../../../lambdas/local/awslambda.js';
 import {
   buildAuthorizerEvent,
@@ -44,8 +44,8 @@ describe('matchRoute', () => {
     expect(match('GET', '/v1/jobs').pathParameters).toBeNull();
   });
 
-  it('tells a wrong method from an unknown path', () => {
-    expect(matchRoute(API_ROUTES, 'PUT', '/v1/jobs/job_1')).toEqual({ allowed: ['GET', 'DELETE'] });
+  it('finds no route for a method the path does not have, as for an unknown path', () => {
+    expect(matchRoute(API_ROUTES, 'PUT', '/v1/jobs/job_1')).toBeUndefined();
     expect(matchRoute(API_ROUTES, 'GET', '/v1/jobs/job_1/nope')).toBeUndefined();
     expect(matchRoute(API_ROUTES, 'GET', '/jobs/job_1')).toBeUndefined();
   });
@@ -148,8 +148,8 @@ describe('policyAllows', () => {
 });
 
 /** An adapter over `handlers` on a free port for the enclosing describe; `url` is set once it listens. */
-function serve(handlers: Record<string, LambdaHandler>) {
-  const server = createHttpAdapter({ loadHandler: async (name) => handlers[name]! });
+function serve(handlers: Record<string, LambdaHandler>, routes?: readonly ApiRoute[]) {
+  const server = createHttpAdapter({ loadHandler: async (name) => handlers[name]!, routes });
   const served = { url: '' };
   beforeAll(async () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -214,10 +214,11 @@ describe('createHttpAdapter', () => {
     const unknown = await fetch(`${served.url}/v1/nothing`);
     expect(unknown.status).toBe(404);
     expect((await problemOf(unknown)).code).toBe('not_found');
+    // API Gateway answers a method the resource lacks like a path it lacks.
     const wrongMethod = await fetch(`${served.url}/v1/jobs/job_1`, { method: 'PUT' });
-    expect(wrongMethod.status).toBe(405);
-    expect(wrongMethod.headers.get('allow')).toBe('GET, DELETE');
-    expect((await problemOf(wrongMethod)).code).toBe('method_not_allowed');
+    expect(wrongMethod.status).toBe(404);
+    expect(wrongMethod.headers.get('allow')).toBeNull();
+    expect((await problemOf(wrongMethod)).code).toBe('not_found');
   });
 
   it('turns a throwing handler into a 500 problem', async () => {
@@ -255,7 +256,7 @@ describe('createHttpAdapter with a streaming route', () => {
       },
       context: { tenant: 't1' },
     }),
-    'stream-job': awslambda.streamifyResponse(async (event, responseStream) => {
+    'follow-events': awslambda.streamifyResponse(async (event, responseStream) => {
       const tenant = (event as APIGatewayProxyEvent).requestContext.authorizer?.tenant as string;
       const out = awslambda.HttpResponseStream.from(responseStream, {
         statusCode: 200,
@@ -290,5 +291,60 @@ describe('createHttpAdapter with a streaming route', () => {
     expect(new TextDecoder().decode(first.value)).toBe('data: t1\n\n');
     controller.abort();
     await expect(closed).resolves.toBeUndefined();
+  });
+});
+
+describe('createHttpAdapter deadlines', () => {
+  let stillRunning = 0;
+  const hang = async () => {
+    stillRunning++;
+    return new Promise<never>(() => {});
+  };
+  const routes: ApiRoute[] = [
+    { method: 'GET', path: '/v1/slow', handler: 'slow', auth: false, timeoutSeconds: 1 },
+    {
+      method: 'GET',
+      path: '/v1/slow/stream',
+      handler: 'slow-stream',
+      auth: false,
+      timeoutSeconds: 1,
+      streaming: true,
+    },
+    { method: 'GET', path: '/v1/quick', handler: 'quick', auth: false, timeoutSeconds: 2 },
+  ];
+  const served = serve(
+    {
+      slow: hang,
+      'slow-stream': awslambda.streamifyResponse(async (_event, responseStream) => {
+        awslambda.HttpResponseStream.from(responseStream, { statusCode: 200, headers: {} }).write(
+          ': open\n\n',
+        );
+        await hang();
+      }) as unknown as LambdaHandler,
+      quick: async (_event, context) => ({
+        statusCode: 200,
+        body: String((context as { getRemainingTimeInMillis(): number }).getRemainingTimeInMillis()),
+      }),
+    },
+    routes,
+  );
+
+  it('fails a request whose handler outlives its function timeout, as API Gateway does', async () => {
+    const res = await fetch(`${served.url}/v1/slow`);
+    expect(res.status).toBe(500);
+    expect((await problemOf(res)).code).toBe('internal_error');
+    expect(stillRunning).toBeGreaterThan(0);
+  });
+
+  it('cuts a streamed response off at its function timeout', async () => {
+    const res = await fetch(`${served.url}/v1/slow/stream`);
+    expect(res.status).toBe(200);
+    await expect(res.text()).rejects.toThrow();
+  });
+
+  it("gives the handler the remaining time of its route's function timeout", async () => {
+    const remaining = Number(await (await fetch(`${served.url}/v1/quick`)).text());
+    expect(remaining).toBeGreaterThan(1000);
+    expect(remaining).toBeLessThanOrEqual(2000);
   });
 });

@@ -6,6 +6,7 @@ import { type CfnTemplate, createResolver } from '../../../lambdas/local/templat
 const endpoints = {
   dynamodb: 'http://127.0.0.1:1',
   sqs: 'http://sqs.us-east-1.localhost:2',
+  s3: 'http://127.0.0.1:2',
   sfn: 'http://127.0.0.1:3',
 };
 
@@ -32,6 +33,7 @@ describe('buildHandlerEnv', () => {
       AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
       AWS_ENDPOINT_URL_DYNAMODB_STREAMS: endpoints.dynamodb,
       AWS_ENDPOINT_URL_SQS: endpoints.sqs,
+      AWS_ENDPOINT_URL_S3: endpoints.s3,
       AWS_ENDPOINT_URL_SFN: endpoints.sfn,
     });
     expect(env.NODE_OPTIONS).toBeUndefined();

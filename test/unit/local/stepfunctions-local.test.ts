@@ -423,3 +423,83 @@ describe('LocalStepFunctions Lambda callback tasks invoked asynchronously', () =
     ]);
   });
 });
+
+describe('LocalStepFunctions callback tasks nested in Parallel and Map', () => {
+  const NESTED_ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:Nested';
+  const callbackTask = (next: Record<string, unknown>) => ({
+    Type: 'Task',
+    Resource: 'arn:aws:states:::aws-sdk:dynamodb:updateItem.waitForTaskToken',
+    Parameters: { 'token.$': '$$.Task.Token' },
+    TimeoutSeconds: 60,
+    ...next,
+  });
+  const nestedDefinition: AslDefinition & Record<string, unknown> = {
+    StartAt: 'Both',
+    States: {
+      Both: {
+        Type: 'Parallel',
+        Branches: [{ StartAt: 'InBranch', States: { InBranch: callbackTask({ End: true }) } }],
+        ResultPath: '$.branches',
+        Next: 'Each',
+      } as never,
+      Each: {
+        Type: 'Map',
+        ItemsPath: '$.items',
+        ItemProcessor: { StartAt: 'InMap', States: { InMap: callbackTask({ End: true }) } },
+        ResultPath: '$.items',
+        End: true,
+      } as never,
+    },
+  };
+  const tokens: string[] = [];
+  let nested: LocalStepFunctions;
+  let client: SFNClient;
+
+  beforeAll(async () => {
+    const park = async ({ input }: { input: unknown }) => {
+      tokens.push((input as { token: string }).token);
+      return {};
+    };
+    nested = new LocalStepFunctions({
+      stateMachineArn: NESTED_ARN,
+      definition: nestedDefinition,
+      taskHandlers: { InBranch: park, InMap: park },
+    });
+    client = new SFNClient({
+      endpoint: await nested.listen(),
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+    });
+  });
+
+  afterAll(async () => {
+    client.destroy();
+    await nested.close();
+  });
+
+  /** Answers each token as it is issued, until `count` have been. */
+  async function answerTokens(count: number) {
+    for (let answered = 0; answered < count;) {
+      const token = tokens[answered];
+      if (!token) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        continue;
+      }
+      await client.send(
+        new SendTaskSuccessCommand({ taskToken: token, output: JSON.stringify({ answered }) }),
+      );
+      answered++;
+    }
+  }
+
+  it('gives each one a task token and waits for its answer', async () => {
+    const { executionArn } = await client.send(
+      new StartExecutionCommand({ stateMachineArn: NESTED_ARN, name: 'nested', input: '{"items":[1]}' }),
+    );
+    await answerTokens(2);
+    const done = await nested.settled(executionArn!);
+    expect(tokens.every((t) => t.startsWith('local-task-token:'))).toBe(true);
+    expect(done.status).toBe('SUCCEEDED');
+    expect(JSON.parse(done.output!)).toEqual({ branches: [{ answered: 0 }], items: [{ answered: 1 }] });
+  });
+});

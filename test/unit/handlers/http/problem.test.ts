@@ -3,6 +3,7 @@ import {
   DomainError,
   ERROR_CODES,
   NotFoundError,
+  RateLimitedError,
   ValidationError,
 } from '../../../../lambdas/domain/errors.js';
 import { problem, problemFromError, statusForCode } from '../../../../lambdas/handlers/http/problem.js';
@@ -14,7 +15,6 @@ const EXPECTED_STATUS: Record<string, number> = {
   invalid_cursor: 400,
   unauthorized: 401,
   not_found: 404,
-  method_not_allowed: 405,
   job_terminal: 409,
   invalid_transition: 409,
   idempotency_key_in_use: 409,
@@ -22,8 +22,8 @@ const EXPECTED_STATUS: Record<string, number> = {
   unsupported_media_type: 415,
   unknown_agent: 422,
   idempotency_key_mismatch: 422,
+  rate_limited: 429,
   internal_error: 500,
-  service_unavailable: 503,
 };
 
 describe('problem details', () => {
@@ -53,6 +53,12 @@ describe('problem details', () => {
     expect(expectProblem(response, 400, 'validation_failed').errors).toEqual([
       { path: 'body.agent', message: 'Required' },
     ]);
+  });
+
+  it('adds the Retry-After a RateLimitedError names', () => {
+    const { response } = problemFromError(new RateLimitedError('slow down', 42));
+    expectProblem(response, 429, 'rate_limited');
+    expect(response.headers?.['Retry-After']).toBe('42');
   });
 
   it('adds Retry-After to idempotency_key_in_use', () => {

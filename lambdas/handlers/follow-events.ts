@@ -9,7 +9,7 @@ import { logger } from './http/middleware.js';
 import { problemFromError } from './http/problem.js';
 import { jobIdParam, parseWith, tenantOf } from './http/request.js';
 import { SSE_HEADERS, tailEvents } from './http/sse.js';
-import { eventSeqSchema, streamQuerySchema } from './http/schemas.js';
+import { eventSeqSchema, streamQuerySchema } from './http/query-schemas.js';
 
 const store = jobStoreFromEnv();
 const maxStreamMs = optionalSeconds(ENV.streamMaxSeconds, DEFAULT_STREAM_MAX_SECONDS) * 1000;

@@ -1,12 +1,13 @@
-import { Logger } from '@aws-lambda-powertools/logger';
+import { createLogger } from '../config/logger.js';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { committedWrite, jobStoreFromEnv } from '../adapters/dynamo-job-store.js';
 import { webhookOutboxFromEnv } from '../adapters/webhook-outbox.js';
-import { eventsOfWrite } from '../domain/job-events.js';
+import { isTerminal } from '../domain/job.js';
+import { type CommittedWrite, eventsOfWrite, missingEvents } from '../domain/job-events.js';
 
-const logger = new Logger({ serviceName: 'agent-jobs' });
+const logger = createLogger();
 const store = jobStoreFromEnv();
 const outbox = webhookOutboxFromEnv();
 
@@ -25,11 +26,31 @@ export async function appendEvents(record: DynamoDBRecord): Promise<number> {
   const found = committedWrite(image(record.dynamodb?.NewImage), image(record.dynamodb?.OldImage));
   if (!found) return 0;
   let appended = 0;
+  const ttl = store.logTtl(found.write.job);
   for (const event of eventsOfWrite(found.write)) {
-    if (await store.putEvent(found.tenant, found.id, event, found.ttl)) appended++;
-    await outbox.enqueue(found.tenant, found.write.job, event, found.ttl);
+    if (await store.putEvent(found.tenant, found.id, event, ttl)) appended++;
+    await outbox.enqueue(found.tenant, found.write.job, event, ttl);
   }
+  if (isTerminal(found.write.job.status))
+    appended += await closeLog(found.tenant, found.id, found.write, found.ttl);
   return appended;
+}
+
+/**
+ * A terminal write closes the job's log. Every earlier record of the job has been applied or given
+ * up on (a shard's records are handed over in order), so a seq still missing was lost with a batch
+ * in the events DLQ: it is filled now (see `missingEvents`), and no reader waits on a hole. And the
+ * log expires with the job: items that would expire before it (a failure is kept longer than live
+ * writes assume) get its expiry.
+ */
+async function closeLog(tenant: string, id: string, write: CommittedWrite, ttl: number): Promise<number> {
+  let filled = 0;
+  for (const { event } of missingEvents(write, await store.loggedEvents(tenant, id))) {
+    if (await store.putEvent(tenant, id, event, ttl)) filled++;
+  }
+  if (filled > 0) logger.warn('lost events filled', { jobId: id, filled });
+  await store.extendLog(tenant, id, ttl);
+  return filled;
 }
 
 /**

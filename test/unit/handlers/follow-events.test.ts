@@ -13,7 +13,7 @@ vi.mock('node:timers/promises', async (importOriginal) =>
   (await import('../support/timers-promises.js')).fakeable(await importOriginal()),
 );
 vi.stubEnv('STREAM_MAX_SECONDS', '60');
-const { handler } = await import('../../../lambdas/handlers/stream-job.js');
+const { handler } = await import('../../../lambdas/handlers/follow-events.js');
 const ddb = mockClient(DynamoDBDocumentClient);
 
 /** What API Gateway would send the client: status and headers first, then the body as written. */

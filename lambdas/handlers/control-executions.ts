@@ -1,4 +1,4 @@
-import { Logger } from '@aws-lambda-powertools/logger';
+import { createLogger } from '../config/logger.js';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
@@ -7,7 +7,7 @@ import { ENV, requireEnv } from '../config/env.js';
 import { INPUT_TOKEN_ATTRIBUTE, JOB_SK } from '../config/table.js';
 import type { Job } from '../domain/job.js';
 
-const logger = new Logger({ serviceName: 'agent-jobs' });
+const logger = createLogger();
 const workflow = new WorkflowClient(requireEnv(ENV.stateMachineArn));
 
 type JobImage = Job & { PK: string; SK: string; [INPUT_TOKEN_ATTRIBUTE]?: string };
@@ -19,7 +19,7 @@ const image = (img: unknown) =>
  * What a committed write to a job item asks of the workflow. A new pending job (or an expired
  * one replaced under the same id, which gets a new execution name) starts its execution; a move
  * to `cancelled` stops it, and an answer (input_required -> running) resumes the waiting task
- * with the token the old image still carries.
+ * with the token the item still carries.
  */
 export async function applyRecord(record: DynamoDBRecord): Promise<void> {
   const next = image(record.dynamodb?.NewImage);
@@ -37,8 +37,9 @@ export async function applyRecord(record: DynamoDBRecord): Promise<void> {
     logger.info('execution stopped', { jobId: next.id });
   } else if (next.status === 'running' && prev?.status === 'input_required') {
     // No token yet means the answer beat the workflow's token write, which then fails its
-    // condition and the workflow goes straight on to the next step.
-    const token = prev[INPUT_TOKEN_ATTRIBUTE];
+    // condition and the workflow goes straight on to the next step. The token stays on the item
+    // until that step writes, so the sweep can resume a wait this record failed to.
+    const token = next[INPUT_TOKEN_ATTRIBUTE] ?? prev[INPUT_TOKEN_ATTRIBUTE];
     const resumed = token !== undefined && (await workflow.resume(token));
     logger.info('input answered', { jobId: next.id, resumed });
   }

@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -10,7 +10,7 @@ import type { Job } from '../../../lambdas/domain/job.js';
 import '../support/handler-env.js';
 import { JOB_ID, makeJob, TABLE_NAME, TENANT, WEBHOOK_QUEUE_URL } from '../support/fixtures.js';
 
-const { handler } = await import('../../../lambdas/handlers/job-events.js');
+const { handler } = await import('../../../lambdas/handlers/append-events.js');
 const ddb = mockClient(DynamoDBDocumentClient);
 const sqs = mockClient(SQSClient);
 const TTL = 4_070_908_800;
@@ -56,9 +56,22 @@ beforeEach(() => {
   ddb.reset();
   sqs.reset();
   sqs.on(SendMessageCommand).resolves({ MessageId: 'm-1' });
+  logAlready([1, 2]);
 });
 
-describe('job-events stream consumer', () => {
+/**
+ * The job's log as the table would answer for it: `seqs` from earlier records, plus every event
+ * put (or refused as already there) since.
+ */
+function logAlready(seqs: number[]) {
+  ddb.on(QueryCommand).callsFake((input: { ExpressionAttributeValues: Record<string, unknown> }) => {
+    if (!input.ExpressionAttributeValues[':events']) return { Items: [] };
+    const put = putItems().filter((p) => String(p.Item?.SK).startsWith('E#'));
+    return { Items: [...seqs.map((seq) => ({ seq, at: created.updatedAt })), ...put.map((p) => p.Item)] };
+  });
+}
+
+describe('append-events stream consumer', () => {
   it('appends each event a write caused under E#<padded seq>, only if that seq is free', async () => {
     ddb.on(PutCommand).resolves({});
     const out = await handler({ Records: [record(image(created, ['job.created'])), finish()] });
@@ -70,10 +83,53 @@ describe('job-events stream consumer', () => {
       expect(put).toMatchObject({
         TableName: TABLE_NAME,
         ConditionExpression: 'attribute_not_exists(SK)',
-        Item: { PK: jobPk(TENANT, JOB_ID), ttl: TTL },
+        Item: { PK: jobPk(TENANT, JOB_ID) },
       });
     }
+    // A live job's events expire when the job would if it ended by its deadline; a terminal one's with it.
+    const liveBound = Date.parse(created.updatedAt) / 1000 + created.timeoutSeconds + 3_600 + 7 * 86_400;
+    expect(puts.map((p) => p.Item?.ttl)).toEqual([liveBound, TTL, TTL]);
     expect(puts[2]?.Item).toMatchObject({ seq: 4, at: succeeded.updatedAt, data: { status: 'succeeded' } });
+  });
+
+  it("gives the job's earlier event and delivery items with a shorter expiry the terminal write's", async () => {
+    ddb.on(PutCommand).resolves({});
+    ddb.on(UpdateCommand).resolves({});
+    const early = { PK: jobPk(TENANT, JOB_ID), SK: 'E#0000000001' };
+    ddb
+      .on(QueryCommand)
+      .callsFake((input: { ExpressionAttributeValues: Record<string, unknown> }) =>
+        input.ExpressionAttributeValues[':events']
+          ? { Items: [1, 2, 3, 4].map((seq) => ({ seq, at: created.updatedAt })) }
+          : { Items: [early] },
+      );
+    expect(await handler({ Records: [finish()] })).toEqual({ batchItemFailures: [] });
+    expect(ddb.commandCalls(QueryCommand)[1]?.args[0].input).toMatchObject({
+      KeyConditionExpression: 'PK = :pk AND SK < :job',
+      FilterExpression: '#ttl < :ttl',
+      ExpressionAttributeValues: { ':pk': jobPk(TENANT, JOB_ID), ':job': 'JOB', ':ttl': TTL },
+    });
+    expect(ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input)).toEqual([
+      expect.objectContaining({ Key: early, ExpressionAttributeValues: { ':ttl': TTL } }),
+    ]);
+  });
+
+  it('fills a seq lost with a batch given up on when the job ends, so its log has no hole', async () => {
+    ddb.on(PutCommand).resolves({});
+    logAlready([1]);
+    expect(await handler({ Records: [finish()] })).toEqual({ batchItemFailures: [] });
+    expect(putItems().map((p) => [p.Item?.seq, p.Item?.type])).toEqual([
+      [3, 'job.progress'],
+      [4, 'job.succeeded'],
+      [2, 'job.progress'],
+    ]);
+    expect(putItems()[2]?.Item).toMatchObject({ at: succeeded.updatedAt, ttl: TTL, data: { step: 1 } });
+  });
+
+  it('extends nothing on a write that leaves the job live', async () => {
+    ddb.on(PutCommand).resolves({});
+    await handler({ Records: [record(image(created, ['job.created']))] });
+    expect(ddb.commandCalls(QueryCommand)).toHaveLength(0);
   });
 
   it('treats a redelivered record as done: the taken seqs are not an error and nothing is written twice', async () => {

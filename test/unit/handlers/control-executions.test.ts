@@ -16,7 +16,7 @@ import type { Job } from '../../../lambdas/domain/job.js';
 import '../support/handler-env.js';
 import { JOB_ID, makeJob, STATE_MACHINE_ARN, TENANT } from '../support/fixtures.js';
 
-const { handler } = await import('../../../lambdas/handlers/job-stream.js');
+const { handler } = await import('../../../lambdas/handlers/control-executions.js');
 const sfn = mockClient(SFNClient);
 const EXECUTION_ARN = 'arn:aws:states:eu-west-1:123456789012:execution:agent-jobs:';
 

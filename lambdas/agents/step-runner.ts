@@ -1,0 +1,310 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { AgentStepEvent, AgentStepResult } from '../config/workflow.js';
+import { MAX_ERROR_MESSAGE_CHARS } from '../config/workflow.js';
+import type { JobErrorCode } from '../domain/errors.js';
+import { HeartbeatThrottle, heartbeatIntervalMs } from '../domain/heartbeat.js';
+import type { JobProgress, JsonValue } from '../domain/job.js';
+import { inputWait } from '../domain/job.js';
+import { cappedProgressData } from '../domain/job-events.js';
+import type { Checkpoint, JobStore, StepSnapshot } from '../domain/job-store.js';
+import type { AgentDefinition, StepOutcome } from './agent.js';
+import { inputTimeoutOf, TransientStepError } from './agent.js';
+import type { CheckedOutcome } from './step-outcome.js';
+import { checkOutcome, oversizedWrite } from './step-outcome.js';
+
+/** A callback task's side of Step Functions (TaskTokenClient); each call is false once the task has ended. */
+export interface TaskCallbacks {
+  heartbeat(taskToken: string): Promise<boolean>;
+  succeed(taskToken: string, output: unknown): Promise<boolean>;
+  fail(taskToken: string, error: string, cause: string): Promise<boolean>;
+}
+
+/** The structured logger the runner writes to. */
+export type StepLogger = Pick<Logger, 'info' | 'warn' | 'error'>;
+
+/**
+ * What the runner needs from outside. `findAgent` is the seam where agents plug in: any agent
+ * that keeps the step contract of agent.ts runs here with the same checkpoints, timeouts,
+ * heartbeats and size checks.
+ */
+export interface StepRunnerDeps {
+  store: Pick<JobStore, 'loadForStep' | 'checkpoint' | 'succeed' | 'requestInput'>;
+  tasks: TaskCallbacks;
+  findAgent(name: string): AgentDefinition<unknown, unknown> | undefined;
+  logger: StepLogger;
+}
+
+const failed = (code: JobErrorCode, message: string): AgentStepResult => ({
+  outcome: 'failed',
+  error: { code, message },
+});
+
+class StepDeadline extends Error {
+  override readonly name = 'StepDeadline';
+  constructor(readonly code: 'step_timeout' | 'job_timeout') {
+    super(code);
+  }
+}
+
+/** The step's task ended under it (heartbeat timeout, or its execution stopped): stop, record nothing. */
+class TaskEnded extends Error {
+  override readonly name = 'TaskEnded';
+}
+
+/** What the step reported; recorded with its outcome. */
+interface Report {
+  progress: JobProgress;
+  data: JsonValue | null;
+}
+
+/** A callback task this invocation runs for, and when its opening heartbeat went out. */
+interface OpenTask {
+  token: string;
+  openedAt: number;
+}
+
+/** How a running step keeps its task alive. */
+interface Lifeline {
+  beat(): void;
+  /** Rejects with TaskEnded once a heartbeat finds the task gone; never settles otherwise. */
+  readonly ended: Promise<never>;
+  stop(): void;
+}
+
+/** A step run as a plain invocation has no task to keep alive. A fresh one per step: nothing piles up on it. */
+const noTask = (): Lifeline => ({ beat: () => {}, ended: new Promise<never>(() => {}), stop: () => {} });
+
+const heartbeatOf = (agent: Pick<AgentDefinition, 'heartbeatSeconds'>) =>
+  agent.heartbeatSeconds === undefined ? {} : { heartbeatSeconds: agent.heartbeatSeconds };
+
+/** Thrown values need not be Errors: an agent may throw null or a string. */
+const asError = (thrown: unknown): Error =>
+  thrown instanceof Error
+    ? thrown
+    : new Error(`a non-Error value was thrown: ${String(thrown).slice(0, 200)}`);
+
+/**
+ * Runs one agent step: load the checkpoint, run the agent under its step timeout and the job's
+ * deadline, check what it returned, record the outcome with one conditional write. Handlers
+ * call it; it knows no AWS service, only the store and the task callbacks it is given.
+ */
+export class StepRunner {
+  constructor(private readonly deps: StepRunnerDeps) {}
+
+  /**
+   * A cancelled job is seen here (status no longer `running`) and nothing more is written. Agent
+   * failures are returned, not thrown, so the workflow never retries them; TransientStepError is
+   * thrown so the workflow retries with backoff.
+   */
+  async run(event: AgentStepEvent, task?: OpenTask): Promise<AgentStepResult> {
+    const snap = await this.deps.store.loadForStep(event.tenant, event.jobId);
+    if (snap?.job.status !== 'running') return { outcome: 'stopped' };
+    const agent = this.deps.findAgent(snap.job.agent);
+    if (!agent) return failed('agent_error', `agent ${snap.job.agent} is not deployed`);
+    // Each form runs only the steps it suits. A heartbeat agent's step reached as a plain invocation
+    // (its first step, or the one after an answer), or a step reached with a token for an agent that
+    // no longer declares heartbeats, is handed to the other form without running anything.
+    if ((agent.heartbeatSeconds !== undefined) !== (task !== undefined)) {
+      return { outcome: 'continue', ...heartbeatOf(agent) };
+    }
+    const input = agent.inputSchema.safeParse(snap.job.input);
+    if (!input.success) return failed('agent_error', 'the stored input no longer matches the agent schema');
+
+    const step = snap.completedSteps + 1;
+    const report: Report = { progress: { ...snap.job.progress, step }, data: null };
+    const lifeline = task ? this.taskLifeline(task, agent.heartbeatSeconds!, snap.job.id) : noTask();
+    let raw: StepOutcome<unknown>;
+    try {
+      raw = await this.runBounded(agent, snap, input.data, report, lifeline);
+    } catch (error) {
+      return this.thrown(error, snap.job.id, step);
+    } finally {
+      lifeline.stop();
+    }
+    const outcome = checkOutcome(raw);
+    if (typeof outcome === 'string') return failed('agent_error', `step ${step} ${outcome}`);
+    const tooLarge = oversizedWrite(snap, outcome, report.data);
+    if (tooLarge) return failed('agent_error', `step ${step}: ${tooLarge}`);
+    return this.record(event, snap, agent, outcome, {
+      completedSteps: step,
+      progress: report.progress,
+      progressData: report.data,
+    });
+  }
+
+  /**
+   * The callback form. Its result goes to the waiting task: SendTaskSuccess with what `run` returns,
+   * or SendTaskFailure named like the error `run` throws, so Retry and Catch treat both forms
+   * alike. What cannot be reported is thrown: the invocation then fails into the function's
+   * on-failure destination (the step DLQ), and the task ends at its heartbeat timeout.
+   */
+  async runAndReport(event: AgentStepEvent, taskToken: string): Promise<undefined> {
+    const { tasks, logger } = this.deps;
+    const log = { jobId: event.jobId };
+    const openedAt = Date.now();
+    if (!(await this.openTask(taskToken, log))) return undefined;
+    let result: AgentStepResult;
+    try {
+      result = await this.run(event, { token: taskToken, openedAt });
+    } catch (error) {
+      if (error instanceof TaskEnded) {
+        logger.info('the task of this step ended while it ran; nothing was recorded', log);
+        return undefined;
+      }
+      const e = asError(error);
+      if (!(e instanceof TransientStepError)) logger.error('agent step failed', { ...log, error: e });
+      const cause = JSON.stringify({ errorType: e.name, errorMessage: e.message });
+      if (!(await tasks.fail(taskToken, e.name, cause))) logger.info('the task of this step had ended', log);
+      return undefined;
+    }
+    if (!(await tasks.succeed(taskToken, result))) {
+      logger.warn('the task of this step ended before its result arrived', {
+        ...log,
+        outcome: result.outcome,
+      });
+    }
+    return undefined;
+  }
+
+  /**
+   * What a step that threw becomes. Deadlines are results; transient trouble and an ended task are
+   * thrown on. Anything else is the agent's bug: the detail goes to the log, and the client sees
+   * a message that holds no exception text (it may carry secrets or internals).
+   */
+  private thrown(error: unknown, jobId: string, step: number): AgentStepResult {
+    if (error instanceof StepDeadline) return failed(error.code, `step ${step} did not finish in time`);
+    if (error instanceof TaskEnded) throw error;
+    if (error instanceof TransientStepError) {
+      // Its message travels in the workflow's error cause, which has its own size limit.
+      if (error.message.length <= MAX_ERROR_MESSAGE_CHARS) throw error;
+      throw new TransientStepError(error.message.slice(0, MAX_ERROR_MESSAGE_CHARS), { cause: error });
+    }
+    this.deps.logger.warn('agent step threw', { jobId, step, error: asError(error) });
+    return failed('agent_error', `step ${step} failed: the agent raised an unexpected error`);
+  }
+
+  /**
+   * The opening heartbeat also asks whether the task still waits: Lambda may hold an asynchronous
+   * event back (throttling) until after its task has ended, and such a step must not run.
+   */
+  private async openTask(taskToken: string, log: { jobId: string }): Promise<boolean> {
+    try {
+      if (await this.deps.tasks.heartbeat(taskToken)) return true;
+      this.deps.logger.info('the task of this step had already ended; nothing was run', log);
+      return false;
+    } catch (error) {
+      // Throttled or unreachable for now: no reason to drop the step, later beats may get through.
+      this.deps.logger.warn('opening heartbeat not delivered', { ...log, error: asError(error) });
+      return true;
+    }
+  }
+
+  private taskLifeline(task: OpenTask, heartbeatSeconds: number, jobId: string): Lifeline {
+    let end!: (reason: TaskEnded) => void;
+    const ended = new Promise<never>((_, reject) => (end = reject));
+    ended.catch(() => {});
+    const send = () => {
+      this.deps.tasks.heartbeat(task.token).then(
+        (alive) => {
+          if (!alive) end(new TaskEnded('the task of this step has ended'));
+        },
+        // Throttled or unreachable for now: the next beat may get through before the timeout.
+        (error: unknown) =>
+          this.deps.logger.warn('heartbeat not delivered', { jobId, error: asError(error) }),
+      );
+    };
+    const throttle = new HeartbeatThrottle(heartbeatIntervalMs(heartbeatSeconds), send, task.openedAt);
+    return { beat: () => throttle.beat(), ended, stop: () => throttle.stop() };
+  }
+
+  /** Runs one step under the tighter of the step timeout and the job deadline, aborting the agent at it. */
+  private async runBounded<S>(
+    agent: AgentDefinition<unknown, S>,
+    snap: StepSnapshot,
+    input: unknown,
+    report: Report,
+    lifeline: Lifeline,
+  ): Promise<StepOutcome<S>> {
+    const jobLeftMs =
+      new Date(snap.job.startedAt ?? snap.job.createdAt).getTime() +
+      snap.job.timeoutSeconds * 1000 -
+      Date.now();
+    const stepMs = agent.stepTimeoutSeconds * 1000;
+    if (jobLeftMs <= 0) throw new StepDeadline('job_timeout');
+    const deadline = new StepDeadline(jobLeftMs < stepMs ? 'job_timeout' : 'step_timeout');
+    const controller = new AbortController();
+    lifeline.ended.catch((reason: unknown) => controller.abort(reason));
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => {
+          controller.abort(deadline);
+          reject(deadline);
+        },
+        Math.min(jobLeftMs, stepMs),
+      );
+    });
+    try {
+      return await Promise.race([
+        agent.step({
+          jobId: snap.job.id,
+          input,
+          state: snap.state as S | null,
+          completedSteps: snap.completedSteps,
+          signal: controller.signal,
+          answer: snap.answer,
+          progress: (fraction, message, data) => {
+            report.progress.fraction = Math.min(1, Math.max(0, fraction));
+            report.progress.message = message?.slice(0, 500) ?? null;
+            const capped = cappedProgressData(data);
+            if (capped.dropped) {
+              this.deps.logger.warn('progress data over the size cap dropped', { jobId: snap.job.id });
+            }
+            report.data = capped.data;
+            lifeline.beat();
+          },
+          heartbeat: () => lifeline.beat(),
+        }),
+        expired,
+        lifeline.ended,
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async record(
+    event: AgentStepEvent,
+    snap: StepSnapshot,
+    agent: AgentDefinition<unknown, unknown>,
+    outcome: CheckedOutcome,
+    cp: Omit<Checkpoint, 'state'>,
+  ): Promise<AgentStepResult> {
+    const { store } = this.deps;
+    const now = new Date();
+    switch (outcome.type) {
+      case 'fail':
+        return failed(outcome.code, outcome.message);
+      case 'input_required': {
+        const wait = inputWait(snap.job, inputTimeoutOf(agent).defaultSeconds, now);
+        const checkpoint = { ...cp, state: outcome.state };
+        const ok = await store.requestInput(event.tenant, event.jobId, checkpoint, outcome.request, now);
+        if (!ok) return { outcome: 'stopped' };
+        return {
+          outcome: 'input_required',
+          inputTimeoutSeconds: wait.seconds,
+          onInputTimeout: wait.onTimeout,
+        };
+      }
+      case 'continue': {
+        const ok = await store.checkpoint(event.tenant, event.jobId, { ...cp, state: outcome.state }, now);
+        return ok ? { outcome: 'continue', ...heartbeatOf(agent) } : { outcome: 'stopped' };
+      }
+      case 'done': {
+        const progress = { ...cp.progress, fraction: 1 };
+        const ok = await store.succeed(event.tenant, event.jobId, outcome.result, { ...cp, progress }, now);
+        return { outcome: ok ? 'done' : 'stopped' };
+      }
+    }
+  }
+}

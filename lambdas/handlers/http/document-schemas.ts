@@ -1,0 +1,140 @@
+import * as z from 'zod';
+import { JOB_ERROR_CODES } from '../../domain/errors.js';
+import { JOB_STATUSES } from '../../domain/job.js';
+import { JOB_EVENT_TYPES } from '../../domain/job-events.js';
+import { WEBHOOK_EVENT_TYPES } from '../../domain/webhook.js';
+import { jsonValue } from './schemas.js';
+
+/**
+ * Response and path-parameter schemas: only the OpenAPI document uses them (handlers build their
+ * answers in code, and the route table's patterns check path ids), so no route bundle carries them.
+ */
+export const jobIdSchema = z
+  .string()
+  .regex(/^job_[0-9a-hjkmnp-tv-z]{26}$/)
+  .meta({ example: 'job_01jd3k5q7x9v2m4n6p8r0s2t4w' });
+
+export const deliveryIdSchema = z
+  .string()
+  .regex(/^dlv_[1-9]\d{0,9}$/)
+  .meta({ example: 'dlv_7' });
+
+const timestamp = z.iso.datetime();
+
+export const jobSchema = z
+  .object({
+    id: jobIdSchema,
+    agent: z.string(),
+    status: z.enum(JOB_STATUSES),
+    attempt: z.int().min(1),
+    input: jsonValue,
+    metadata: z.record(z.string(), jsonValue),
+    progress: z.object({
+      fraction: z.number().min(0).max(1),
+      step: z.int().min(0),
+      message: z.string().nullable(),
+    }),
+    result: jsonValue.nullable(),
+    error: z
+      .object({ code: z.enum(JOB_ERROR_CODES), message: z.string(), retryable: z.boolean() })
+      .nullable(),
+    inputRequest: z
+      .object({ prompt: z.string(), schema: z.record(z.string(), jsonValue).optional() })
+      .nullable(),
+    createdAt: timestamp,
+    updatedAt: timestamp,
+    startedAt: timestamp.nullable(),
+    completedAt: timestamp.nullable(),
+    expiresAt: timestamp,
+    links: z.object({ self: z.string(), cancel: z.string(), events: z.string(), stream: z.string() }),
+  })
+  .meta({ id: 'Job' });
+
+export const jobSummarySchema = jobSchema.omit({ input: true, result: true }).meta({
+  id: 'JobSummary',
+  description: 'A job as listed: without `input` and `result` (fetch the job for them).',
+});
+
+export const jobListSchema = z
+  .object({
+    items: z.array(jobSummarySchema),
+    nextCursor: z.string().nullable().meta({
+      description:
+        'Pass as `cursor` for the next page; null at the end. A page may end early to stay under 1 MiB.',
+    }),
+  })
+  .meta({ id: 'JobList' });
+
+export const jobEventSchema = z
+  .object({
+    seq: z.int().min(1),
+    type: z.enum(JOB_EVENT_TYPES),
+    at: timestamp,
+    data: jsonValue.meta({
+      description:
+        'What changed: progress {fraction, step, message, data}, running {status, attempt, startedAt}; the whole job for job.created and terminal events.',
+    }),
+  })
+  .meta({ id: 'JobEvent' });
+
+export const jobEventListSchema = z
+  .object({
+    items: z.array(jobEventSchema),
+    nextCursor: z
+      .string()
+      .nullable()
+      .meta({ description: 'Pass as `after` for the next page; null at the end of the log.' }),
+  })
+  .meta({ id: 'JobEventList' });
+
+export const deliverySchema = z
+  .object({
+    id: deliveryIdSchema,
+    webhookId: z
+      .string()
+      .meta({ description: 'The `webhook-id` header: the same on every attempt and replay.' }),
+    type: z.enum(WEBHOOK_EVENT_TYPES),
+    url: z.string(),
+    status: z.enum(['pending', 'delivered', 'failed']),
+    attempts: z
+      .array(
+        z.object({
+          at: timestamp,
+          httpStatus: z.int().optional().meta({ description: "The receiver's answer, when there was one." }),
+          error: z.string().optional().meta({
+            description:
+              'Why there was no usable answer; a deployed stack gives one message for every attempt that got none.',
+          }),
+          durationMs: z.int().min(0),
+        }),
+      )
+      .meta({ description: 'The latest attempts (at most 20), oldest first.' }),
+    attemptCount: z
+      .int()
+      .min(0)
+      .meta({ description: 'Every attempt made, including those no longer listed.' }),
+    nextAttemptAt: timestamp.nullable().meta({ description: 'When the next attempt is due, while pending.' }),
+  })
+  .meta({ id: 'Delivery' });
+
+export const deliveryListSchema = z.object({ items: z.array(deliverySchema) }).meta({ id: 'DeliveryList' });
+
+export const problemSchema = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.int(),
+    detail: z.string(),
+    code: z.string(),
+    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  })
+  .meta({ id: 'Problem' });
+
+export const healthSchema = z
+  .object({
+    status: z.enum(['ok', 'unavailable']),
+    checks: z
+      .array(z.object({ name: z.string(), status: z.enum(['ok', 'unavailable']), detail: z.string() }))
+      .optional(),
+  })
+  .meta({ id: 'Health' });
