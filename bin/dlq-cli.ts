@@ -1,5 +1,3 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import {
@@ -12,7 +10,7 @@ import {
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoJobStore } from '../lambdas/adapters/dynamo-job-store.js';
 import { type BatchJob, jobsInStreamBatch, type StreamBatchInfo } from '../lambdas/adapters/stream-batch.js';
-import { LOCAL_ENDPOINTS_FILE, type LocalEndpointsFile } from '../lambdas/local/cli-endpoints.js';
+import { LOCAL_CREDENTIALS, localDataDir, readLocalEndpoints, takeFlag, UsageError } from './cli-args.js';
 
 /**
  * `agent-jobs dlq list | show <jobId> | redrive <jobId...>`: what operators do with the dead-letter
@@ -23,7 +21,7 @@ import { LOCAL_ENDPOINTS_FILE, type LocalEndpointsFile } from '../lambdas/local/
 const USAGE = `usage: agent-jobs dlq list | show <jobId> | redrive <jobId...>
   [--table <name>] [--job-dlq <url>] [--start-dlq <url>]   (or AGENT_JOBS_TABLE_NAME, AGENT_JOBS_JOB_DLQ_URL, AGENT_JOBS_START_DLQ_URL:
                                                            the stack outputs TableName, JobDlqUrl, StartDlqUrl)
-  [--local [dataDir]]                                      the local stack (default .data)`;
+  [--local [dataDir]]                                      the local stack (default $AGENT_JOBS_DATA_DIR, else .data)`;
 
 export interface CliConfig {
   tableName: string;
@@ -35,21 +33,11 @@ export interface CliConfig {
   sqs: SQSClient;
 }
 
-function flag(args: string[], name: string): string | undefined {
-  const i = args.indexOf(name);
-  if (i < 0) return undefined;
-  const value = args[i + 1];
-  args.splice(i, value === undefined || value.startsWith('--') ? 1 : 2);
-  return value === undefined || value.startsWith('--') ? '' : value;
-}
-
 async function configFrom(args: string[], env: NodeJS.ProcessEnv): Promise<CliConfig> {
-  const local = flag(args, '--local');
+  const local = takeFlag(args, '--local');
   if (local !== undefined) {
-    const file = JSON.parse(
-      await readFile(join(local || '.data', LOCAL_ENDPOINTS_FILE), 'utf8'),
-    ) as LocalEndpointsFile;
-    const common = { region: file.region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
+    const file = await readLocalEndpoints(localDataDir(local, env));
+    const common = { region: file.region, credentials: LOCAL_CREDENTIALS };
     return {
       tableName: file.tableName,
       jobDlqUrl: file.jobDlqUrl,
@@ -60,7 +48,7 @@ async function configFrom(args: string[], env: NodeJS.ProcessEnv): Promise<CliCo
     };
   }
   const required = (flagName: string, envName: string) => {
-    const value = flag(args, flagName) || env[envName];
+    const value = takeFlag(args, flagName) || env[envName];
     if (!value) throw new UsageError(`${flagName} or ${envName} is required`);
     return value;
   };
@@ -73,8 +61,6 @@ async function configFrom(args: string[], env: NodeJS.ProcessEnv): Promise<CliCo
     sqs: new SQSClient({}),
   };
 }
-
-class UsageError extends Error {}
 
 /** A job DLQ message: the execution state at the failure (workflow, reconciler or sweep). */
 interface JobDlqBody {

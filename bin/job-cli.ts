@@ -11,6 +11,7 @@ import {
   ProblemError,
   WaitTimeoutError,
 } from '../client/src/index.js';
+import { UsageError } from './cli-args.js';
 
 /**
  * `agent-jobs run | jobs ...`: the job API from the shell, on the same client an application uses.
@@ -25,8 +26,6 @@ export const JOB_USAGE = `usage: agent-jobs run AGENT --input JSON|@file [--idem
   exit: 0 succeeded, 1 failed or cancelled (or an error), 2 usage, 3 --timeout passed (the job goes on), 130 Ctrl-C`;
 
 export const EXIT = { succeeded: 0, failed: 1, usage: 2, timedOut: 3, interrupted: 130 } as const;
-
-class UsageError extends Error {}
 
 const OPTIONS = {
   input: { type: 'string' },
