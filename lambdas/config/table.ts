@@ -12,6 +12,30 @@ export const TABLE_KEYS = {
   liveSort: 'GSI2SK',
 } as const;
 
+/**
+ * What the list index projects besides its keys: a listed job's summary (API contract v1.1: no
+ * input, no result) and what the list filters on. Neither large values nor what only a step
+ * needs (agent state, answer): each step rewrites the job, and the index write is billed by the
+ * projected size. A field added to the summary must be added here.
+ */
+export const LIST_INDEX_ATTRIBUTES = [
+  'tenant',
+  'id',
+  'agent',
+  'status',
+  'attempt',
+  'metadata',
+  'metadataRef',
+  'progress',
+  'error',
+  'inputRequest',
+  'createdAt',
+  'updatedAt',
+  'startedAt',
+  'completedAt',
+  'expiresAt',
+];
+
 /** What the live index projects besides its keys: just what the sweep needs to judge and repair a job. */
 export const LIVE_INDEX_ATTRIBUTES = ['tenant', 'id', 'status', 'executionName', 'createdAt'];
 

@@ -1,8 +1,9 @@
 /**
  * What a JSON value costs once stored in a DynamoDB item, and whether it can be stored at all.
- * Everything a client or an agent hands over ends up in the job item (400 KB at most), its event
- * items and the workflow's payloads, so the sizes below are checked before anything is written:
- * a value that does not fit is refused with a clear error instead of failing the write.
+ * What a client or an agent hands over ends up in the job item (400 KB at most) or, when large,
+ * outside it with a reference in the item (large-values.ts), so the sizes below are checked before
+ * anything is written: a value that does not fit is refused with a clear error instead of failing
+ * the write.
  */
 
 /** DynamoDB's item size limit. */
