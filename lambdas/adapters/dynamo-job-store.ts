@@ -11,6 +11,7 @@ import { documentClient } from './dynamo-table.js';
 import { EventItems } from './job-store/event-items.js';
 import { JobItems } from './job-store/jobs.js';
 import { LiveIndex } from './job-store/live-index.js';
+import { type LargeValueStore, largeValueStoreFromEnv } from './large-value-store.js';
 
 export { documentClient, dynamoClient, MARSHALL_OPTIONS } from './dynamo-table.js';
 export { committedWrite, newJobItem } from './job-store/job-item.js';
@@ -33,8 +34,9 @@ export class DynamoJobStore implements JobStore {
     private readonly tableName: string,
     private readonly client: DynamoDBDocumentClient = documentClient,
     retention?: RetentionPolicy,
+    values?: LargeValueStore,
   ) {
-    this.jobs = new JobItems(tableName, client, retention);
+    this.jobs = new JobItems(tableName, client, retention, values);
     this.events = new EventItems(tableName, client, retention);
     this.live = new LiveIndex(tableName, client);
   }
@@ -147,11 +149,20 @@ export class DynamoJobStore implements JobStore {
   }
 }
 
-/** The store every handler uses, on the table and with the retention its function was given. */
+/**
+ * The store every handler uses, on the table, with the retention and the value bucket its function
+ * was given (a function given no bucket reads large values as omitted and cannot write one).
+ */
 export function jobStoreFromEnv(env: NodeJS.ProcessEnv = process.env): DynamoJobStore {
-  return new DynamoJobStore(requireEnv(ENV.tableName, env), documentClient, {
+  const retention = {
     ...DEFAULT_RETENTION,
     succeededDays: optionalDays(ENV.retentionSucceededDays, DEFAULT_RETENTION.succeededDays, env),
     failedDays: optionalDays(ENV.retentionFailedDays, DEFAULT_RETENTION.failedDays, env),
-  });
+  };
+  return new DynamoJobStore(
+    requireEnv(ENV.tableName, env),
+    documentClient,
+    retention,
+    largeValueStoreFromEnv(env),
+  );
 }

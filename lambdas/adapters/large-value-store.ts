@@ -94,7 +94,9 @@ export class S3LargeValueStore implements LargeValueStore {
     const { GetObjectCommand, NoSuchKey } = await import('@aws-sdk/client-s3');
     let text: string;
     try {
-      const out = await (await this.client()).send(new GetObjectCommand({ Bucket: this.bucket, Key: ref.key }));
+      const out = await (
+        await this.client()
+      ).send(new GetObjectCommand({ Bucket: this.bucket, Key: ref.key }));
       text = await out.Body!.transformToString('utf8');
     } catch (e) {
       if (e instanceof NoSuchKey || (e as Error)?.name === 'NoSuchKey') {

@@ -30,7 +30,9 @@ export class JobValuesBucket extends Construct {
   constructor(scope: Construct, id: string, props: JobValuesBucketProps) {
     super(scope, id);
     if (!Number.isInteger(props.expirationDays) || props.expirationDays < 1) {
-      throw new Error(`expirationDays must be a whole number of days, at least 1 (got ${props.expirationDays})`);
+      throw new Error(
+        `expirationDays must be a whole number of days, at least 1 (got ${props.expirationDays})`,
+      );
     }
     this.bucket = new s3.Bucket(this, 'Bucket', {
       encryption: s3.BucketEncryption.S3_MANAGED,

@@ -8,7 +8,8 @@ import {
   tenantPk,
 } from '../../config/table.js';
 import { DomainError } from '../../domain/errors.js';
-import type { Job, JobStatus, JsonValue } from '../../domain/job.js';
+import type { Job, JobStatus, JsonValue, OmittedValue } from '../../domain/job.js';
+import { LARGE_VALUE_NAMES, refAttribute, type ValueRef } from '../../domain/large-values.js';
 import { isTerminal } from '../../domain/job.js';
 import type { CommittedWrite, JobEventType } from '../../domain/job-events.js';
 import type { Checkpoint } from '../../domain/job-store.js';
@@ -28,6 +29,12 @@ export interface JobItem extends Omit<Job, 'startedAt'> {
   completedSteps: number;
   agentState?: JsonValue;
   answer?: JsonValue;
+  /** References of values stored outside the item (large-values.ts), in place of the values. */
+  inputRef?: ValueRef;
+  metadataRef?: ValueRef;
+  resultRef?: ValueRef;
+  agentStateRef?: ValueRef;
+  answerRef?: ValueRef;
   /** Step Functions task token of the wait for input; internal, never shown to clients. */
   inputToken?: string;
   /** When the wait for input was answered; cleared with the token by the next step's write. */
@@ -53,11 +60,26 @@ const INTERNAL_ATTRIBUTES = [
   'answeredAt',
   'lastEventTypes',
   'progressData',
+  ...LARGE_VALUE_NAMES.map(refAttribute),
 ] as const;
 
+/** A public value the item holds only by reference, as a job shows it until it is read back. */
+const OMITTED_AS: Record<OmittedValue, null | Record<string, never>> = {
+  input: null,
+  metadata: {},
+  result: null,
+};
+
+/**
+ * The job an item holds. A value still held by reference (stream images, a function without the
+ * value store) shows as null (metadata: {}) and is named in `omitted`.
+ */
 export function toJob(item: object): Job {
   const job: Record<string, unknown> = { ...item };
+  const omitted = (Object.keys(OMITTED_AS) as OmittedValue[]).filter((n) => refAttribute(n) in job);
   for (const name of INTERNAL_ATTRIBUTES) delete job[name];
+  for (const name of omitted) job[name] = OMITTED_AS[name];
+  if (omitted.length > 0) job.omitted = omitted;
   job.startedAt ??= null;
   job.inputRequest ??= null;
   // Jobs written before the event log have no counter; their first logged event is then seq 1.
@@ -126,6 +148,7 @@ export function newJobItem(job: Job, fingerprint: string): JobItem {
   };
 }
 
+/** Submit's answer to a retry: the job the key created (its values read back by the caller). */
 export const replayOf = (item: JobItem) => ({
   job: toJob(item),
   created: false,

@@ -22,6 +22,7 @@ import type { Checkpoint, ListQuery, StepSnapshot } from '../../domain/job-store
 import type { RetentionPolicy } from '../../domain/retention.js';
 import { isExpired, liveExpiry, terminalExpiry, toTtl } from '../../domain/retention.js';
 import { conditionalWrite, conditionalWriteLanded } from '../dynamo-table.js';
+import type { LargeValueStore } from '../large-value-store.js';
 import { IdempotencyKeys, isTransactionRace } from './idempotency-keys.js';
 import {
   announce,
@@ -29,7 +30,6 @@ import {
   jobKey,
   type JobItem,
   LIVE_KEYS,
-  newJobItem,
   refusal,
   replayOf,
   RESUMED,
@@ -37,6 +37,7 @@ import {
   stepValues,
   toJob,
 } from './job-item.js';
+import { anywhere, JobValues, PUBLIC_VALUES, STEP_VALUES } from './job-values.js';
 
 const { partition: PK } = TABLE_KEYS;
 /** How many index pages one list request may read while a status filter skips items. */
@@ -50,28 +51,36 @@ type UpdateParts = Pick<
 /** Job items: every read and conditional write of a job's own item. */
 export class JobItems {
   private readonly keys: IdempotencyKeys;
+  private readonly values: JobValues;
 
   constructor(
     private readonly tableName: string,
     private readonly client: DynamoDBDocumentClient,
     private readonly retention?: RetentionPolicy,
+    values?: LargeValueStore,
   ) {
     this.keys = new IdempotencyKeys(tableName, client);
+    this.values = new JobValues(values);
   }
 
   async create(job: Job, fingerprint: string, now: Date, idempotencyKeyId?: string) {
     if (idempotencyKeyId !== undefined) return this.createOnce(job, fingerprint, now, idempotencyKeyId);
-    await this.client.send(new PutCommand(this.newJobPut(job, fingerprint)));
+    await this.client.send(new PutCommand(await this.newJobPut(job, fingerprint)));
     return { job, created: true, fingerprint };
   }
 
   /** Ids are random: a clash would be a bug, never a job to hand back. */
-  private newJobPut(job: Job, fingerprint: string) {
+  private async newJobPut(job: Job, fingerprint: string) {
     return {
       TableName: this.tableName,
-      Item: newJobItem(job, fingerprint),
+      Item: await this.values.newItem(job, fingerprint),
       ConditionExpression: `attribute_not_exists(${PK})`,
     };
+  }
+
+  /** A submit's answer to a retry: the job the key created, whole. */
+  private async replay(item: JobItem) {
+    return replayOf(await this.values.hydrate(item, PUBLIC_VALUES));
   }
 
   /**
@@ -83,13 +92,13 @@ export class JobItems {
   private async createOnce(job: Job, fingerprint: string, now: Date, keyId: string) {
     const keyItem = await this.keys.jobOf(job.tenant, keyId);
     const previous = keyItem && (await this.getItem(job.tenant, keyItem.jobId));
-    if (previous && !isExpired(previous.expiresAt, now)) return replayOf(previous);
+    if (previous && !isExpired(previous.expiresAt, now)) return this.replay(previous);
     try {
       await this.client.send(
         new TransactWriteCommand({
           TransactItems: [
             { Put: this.keys.put(job, keyId, keyItem?.jobId) },
-            { Put: this.newJobPut(job, fingerprint) },
+            { Put: await this.newJobPut(job, fingerprint) },
           ],
         }),
       );
@@ -100,7 +109,7 @@ export class JobItems {
     // A duplicate won the race: both its items are committed, so its job is there to hand back.
     const winner = await this.keys.jobOf(job.tenant, keyId);
     const current = winner && (await this.getItem(job.tenant, winner.jobId));
-    if (current && !isExpired(current.expiresAt, now)) return replayOf(current);
+    if (current && !isExpired(current.expiresAt, now)) return this.replay(current);
     throw new DomainError('idempotency_key_in_use', 'a request with this Idempotency-Key is being processed');
   }
 
@@ -114,7 +123,7 @@ export class JobItems {
   async get(tenant: string, id: string, now: Date) {
     const item = await this.getItem(tenant, id);
     if (!item || isExpired(item.expiresAt, now)) return undefined;
-    return toJob(item);
+    return toJob(await this.values.hydrate(item, PUBLIC_VALUES));
   }
 
   async list(tenant: string, query: ListQuery, now: Date) {
@@ -147,7 +156,8 @@ export class JobItems {
           ExclusiveStartKey: startKey,
         }),
       );
-      jobs.push(...(out.Items ?? []).map(toJob));
+      const items = await Promise.all((out.Items ?? []).map((i) => this.values.hydrate(i, ['metadata'])));
+      jobs.push(...items.map(toJob));
       startKey = out.LastEvaluatedKey;
       if (!startKey) break;
     }
@@ -163,7 +173,7 @@ export class JobItems {
     const outcome = await this.clientUpdate(tenant, id, now, {
       UpdateExpression:
         `SET #status = :cancelled, completedAt = :at, updatedAt = :at, expiresAt = :exp, #ttl = :ttl, ${events.update} ` +
-        `REMOVE agentState, ${RESUMED}, ${LIVE_KEYS}`,
+        `REMOVE ${anywhere('agentState')}, ${RESUMED}, ${LIVE_KEYS}`,
       ConditionExpression: `attribute_exists(${PK}) AND expiresAt > :now AND #status IN (${from.inList})`,
       ExpressionAttributeNames: { '#status': 'status', '#ttl': TABLE_KEYS.ttl },
       ExpressionAttributeValues: {
@@ -178,13 +188,15 @@ export class JobItems {
     });
     if ('job' in outcome) return outcome.job;
     const old = outcome.refused;
-    if (old.status === 'cancelled') return toJob(old);
+    if (old.status === 'cancelled') return toJob(await this.values.hydrate(old, PUBLIC_VALUES));
     throw refusal(old, `the job is already ${old.status}`);
   }
 
   async loadForStep(tenant: string, id: string): Promise<StepSnapshot | undefined> {
     const item = await this.getItem(tenant, id);
     if (!item) return undefined;
+    // A job that no longer runs takes no step: its values need not be read.
+    if (item.status === 'running') await this.values.hydrate(item, STEP_VALUES);
     return {
       job: toJob(item),
       state: item.agentState ?? null,
@@ -210,18 +222,20 @@ export class JobItems {
 
   async checkpoint(tenant: string, id: string, cp: Checkpoint, now: Date) {
     const events = announce('job.progress');
+    const state = await this.values.place(tenant, id, 'agentState', cp.state, 'state');
     return this.stepUpdate(
       tenant,
       id,
-      'SET progress = :progress, progressData = :data, completedSteps = :steps, agentState = :state, ' +
-        `updatedAt = :at, ${events.update} REMOVE ${RESUMED}`,
+      `SET progress = :progress, progressData = :data, completedSteps = :steps, ${state.set}, ` +
+        `updatedAt = :at, ${events.update} REMOVE ${state.remove}, ${RESUMED}`,
       {
         ...events.values,
         ...stepValues(cp),
-        ':state': cp.state,
+        ...state.values,
         ':at': now.toISOString(),
       },
       cp.completedSteps - 1,
+      state.names,
     );
   }
 
@@ -229,62 +243,67 @@ export class JobItems {
     const expiresAt = terminalExpiry('succeeded', now, this.retention);
     // The last step's progress report and the success are two events of one write.
     const events = announce('job.progress', 'job.succeeded');
+    const placed = await this.values.place(tenant, id, 'result', result, 'result');
     return this.stepUpdate(
       tenant,
       id,
-      'SET #status = :succeeded, #result = :result, progress = :progress, progressData = :data, ' +
+      `SET #status = :succeeded, ${placed.set}, progress = :progress, progressData = :data, ` +
         `completedSteps = :steps, completedAt = :at, updatedAt = :at, expiresAt = :exp, #ttl = :ttl, ${events.update} ` +
-        `REMOVE agentState, ${RESUMED}, ${LIVE_KEYS}`,
+        `REMOVE ${placed.remove}, ${anywhere('agentState')}, ${RESUMED}, ${LIVE_KEYS}`,
       {
         ...events.values,
         ':succeeded': 'succeeded',
-        ':result': result,
+        ...placed.values,
         ...stepValues(cp),
         ':at': now.toISOString(),
         ':exp': expiresAt.toISOString(),
         ':ttl': toTtl(expiresAt),
       },
       cp.completedSteps - 1,
-      { '#result': 'result', '#ttl': TABLE_KEYS.ttl },
+      { ...placed.names, '#ttl': TABLE_KEYS.ttl },
     );
   }
 
   async requestInput(tenant: string, id: string, cp: Checkpoint, request: InputRequest, now: Date) {
     // The last step's progress and the question are two events of one write.
     const events = announce('job.progress', 'job.input_required');
+    const state = await this.values.place(tenant, id, 'agentState', cp.state, 'state');
     return this.stepUpdate(
       tenant,
       id,
       'SET #status = :waiting, inputRequest = :request, progress = :progress, progressData = :data, ' +
-        `completedSteps = :steps, agentState = :state, updatedAt = :at, ${events.update} REMOVE answer, ${RESUMED}`,
+        `completedSteps = :steps, ${state.set}, updatedAt = :at, ${events.update} ` +
+        `REMOVE ${state.remove}, ${anywhere('answer')}, ${RESUMED}`,
       {
         ...events.values,
         ':waiting': 'input_required',
         ':request': request,
         ...stepValues(cp),
-        ':state': cp.state,
+        ...state.values,
         ':at': now.toISOString(),
       },
       cp.completedSteps - 1,
+      state.names,
     );
   }
 
   async submitInput(tenant: string, id: string, answer: JsonValue, now: Date) {
     const at = now.toISOString();
     const events = announce('job.running');
+    const placed = await this.values.place(tenant, id, 'answer', answer, 'answer');
     const outcome = await this.clientUpdate(tenant, id, now, {
       // The token stays until the next step's write: until then the table itself says the wait
       // was answered and may still need resuming (the stream consumer does it; the sweep repeats it).
       UpdateExpression:
-        `SET #status = :running, answer = :answer, answeredAt = :at, updatedAt = :at, ${events.update} ` +
-        'REMOVE inputRequest',
+        `SET #status = :running, ${placed.set}, answeredAt = :at, updatedAt = :at, ${events.update} ` +
+        `REMOVE inputRequest, ${placed.remove}`,
       ConditionExpression: `attribute_exists(${PK}) AND expiresAt > :at AND #status = :waiting`,
-      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeNames: { '#status': 'status', ...placed.names },
       ExpressionAttributeValues: {
         ...events.values,
         ':running': 'running',
         ':waiting': 'input_required',
-        ':answer': answer,
+        ...placed.values,
         ':at': at,
       },
     });
@@ -312,7 +331,7 @@ export class JobItems {
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       }),
     );
-    if (outcome.written) return { job: toJob(outcome.attributes!) };
+    if (outcome.written) return { job: toJob(await this.values.hydrate(outcome.attributes!, PUBLIC_VALUES)) };
     const old = outcome.refused as JobItem | undefined;
     if (!old || isExpired(old.expiresAt, now)) throw new NotFoundError();
     return { refused: old };
@@ -351,7 +370,7 @@ export class JobItems {
         Key: jobKey(tenant, id),
         UpdateExpression:
           'SET #status = :failed, #error = :error, completedAt = :at, updatedAt = :at, expiresAt = :exp, ' +
-          `#ttl = :ttl, ${events.update} REMOVE agentState, ${RESUMED}, ${LIVE_KEYS}`,
+          `#ttl = :ttl, ${events.update} REMOVE ${anywhere('agentState')}, ${RESUMED}, ${LIVE_KEYS}`,
         ConditionExpression:
           executionName === undefined
             ? `#status IN (${from.inList})`
@@ -380,15 +399,24 @@ export class JobItems {
         `only a failed job can be redriven; this one is ${job.status}`,
       );
     }
-    const outcome = await conditionalWrite(this.client, this.redriveUpdate(job, now));
-    if (outcome.written) return toJob(outcome.attributes!);
+    const outcome = await conditionalWrite(this.client, await this.redriveUpdate(job, now));
+    if (outcome.written) return toJob(await this.values.hydrate(outcome.attributes!, PUBLIC_VALUES));
     throw new DomainError('invalid_transition', 'the job changed while it was being redriven; try again');
   }
 
-  private redriveUpdate(job: Job, now: Date) {
+  /** The new attempt stores its input and metadata again: their lifecycle clock starts over with it. */
+  private async redriveUpdate(job: Job, now: Date) {
     const attempt = job.attempt + 1;
     const expiresAt = liveExpiry(now, job.timeoutSeconds, this.retention);
     const events = announce('job.redriven');
+    // A value this function could not read back stays where it is (never overwritten by its stand-in).
+    const placed = await Promise.all(
+      (['input', 'metadata'] as const)
+        .filter((name) => !job.omitted?.includes(name))
+        .map((name) => this.values.place(job.tenant, job.id, name, job[name], name)),
+    );
+    const sets = placed.map((p) => `, ${p.set}`).join('');
+    const removes = placed.map((p) => `, ${p.remove}`).join('');
     return new UpdateCommand({
       TableName: this.tableName,
       Key: jobKey(job.tenant, job.id),
@@ -397,8 +425,8 @@ export class JobItems {
         'SET #status = :pending, attempt = :attempt, executionName = :execution, progress = :progress, ' +
         'completedSteps = :zero, #error = :null, #result = :null, inputRequest = :null, completedAt = :null, ' +
         `updatedAt = :at, expiresAt = :exp, #ttl = :ttl, ${TABLE_KEYS.livePartition} = :shard, ` +
-        `${TABLE_KEYS.liveSort} = :liveSort, ${events.update} ` +
-        `REMOVE startedAt, agentState, answer, progressData, ${RESUMED}`,
+        `${TABLE_KEYS.liveSort} = :liveSort${sets}, ${events.update} ` +
+        `REMOVE startedAt, ${anywhere('agentState', 'answer')}, resultRef, progressData, ${RESUMED}${removes}`,
       // The attempt read above must still be current: two operators cannot both redrive it.
       ConditionExpression: '#status = :failed AND attempt = :previous',
       ExpressionAttributeNames: {
@@ -406,9 +434,11 @@ export class JobItems {
         '#error': 'error',
         '#result': 'result',
         '#ttl': TABLE_KEYS.ttl,
+        ...Object.assign({}, ...placed.map((p) => p.names)),
       },
       ExpressionAttributeValues: {
         ...events.values,
+        ...Object.assign({}, ...placed.map((p) => p.values)),
         ':pending': 'pending',
         ':failed': 'failed',
         ':attempt': attempt,
