@@ -116,7 +116,7 @@ const LARGE_INPUT_BYTES = 100 * 1024;
 async function stepWriteUnits(ctx: BenchContext): Promise<{ small: number; large: number }> {
   const table = await jobsTableCopy(ctx);
   const { DynamoJobStore, documentClient } = await import('../lambdas/adapters/dynamo-job-store.js');
-  const { largeValueStoreFromEnv } = await import('../lambdas/adapters/large-value-store.js');
+  const { largeValueStoreFromEnv } = await import('../lambdas/adapters/s3-large-value-store.js');
   const store = new DynamoJobStore(table, documentClient, undefined, largeValueStoreFromEnv());
   const oneStep = async (message: string) => {
     const now = new Date();

@@ -11,7 +11,7 @@ import { documentClient } from './dynamo-table.js';
 import { EventItems } from './job-store/event-items.js';
 import { JobItems } from './job-store/jobs.js';
 import { LiveIndex } from './job-store/live-index.js';
-import { type LargeValueStore, largeValueStoreFromEnv } from './large-value-store.js';
+import type { LargeValueStore } from './large-value-store.js';
 
 export { documentClient, dynamoClient, MARSHALL_OPTIONS } from './dynamo-table.js';
 export { committedWrite, newJobItem } from './job-store/job-item.js';
@@ -150,19 +150,19 @@ export class DynamoJobStore implements JobStore {
 }
 
 /**
- * The store every handler uses, on the table, with the retention and the value bucket its function
- * was given (a function given no bucket reads large values as omitted and cannot write one).
+ * The store every handler uses, on the table and with the retention its function was given. A
+ * function that shows or stores a job's large values passes its value store
+ * (`largeValueStoreFromEnv` of s3-large-value-store.ts); without one, large values read as
+ * omitted and cannot be written.
  */
-export function jobStoreFromEnv(env: NodeJS.ProcessEnv = process.env): DynamoJobStore {
+export function jobStoreFromEnv(
+  env: NodeJS.ProcessEnv = process.env,
+  values?: LargeValueStore,
+): DynamoJobStore {
   const retention = {
     ...DEFAULT_RETENTION,
     succeededDays: optionalDays(ENV.retentionSucceededDays, DEFAULT_RETENTION.succeededDays, env),
     failedDays: optionalDays(ENV.retentionFailedDays, DEFAULT_RETENTION.failedDays, env),
   };
-  return new DynamoJobStore(
-    requireEnv(ENV.tableName, env),
-    documentClient,
-    retention,
-    largeValueStoreFromEnv(env),
-  );
+  return new DynamoJobStore(requireEnv(ENV.tableName, env), documentClient, retention, values);
 }

@@ -2,7 +2,7 @@ import { CreateBucketCommand, GetObjectCommand, S3Client } from '@aws-sdk/client
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { committedWrite, DynamoJobStore, jobPk } from '../../../lambdas/adapters/dynamo-job-store.js';
-import { S3LargeValueStore } from '../../../lambdas/adapters/large-value-store.js';
+import { S3LargeValueStore } from '../../../lambdas/adapters/s3-large-value-store.js';
 import { newJobId } from '../../../lambdas/domain/idempotency.js';
 import { type Job, type JsonValue, newJob } from '../../../lambdas/domain/job.js';
 import { liveExpiry } from '../../../lambdas/domain/retention.js';
