@@ -19,7 +19,13 @@ export interface DynamoCounts {
   reads: number;
   consistentReads: number;
   writes: number;
+  /** Write capacity units the writes consumed, table and indexes, as DynamoDB reports them. */
+  writeUnits: number;
 }
+
+type Consumed = { CapacityUnits?: number } | Array<{ CapacityUnits?: number }> | undefined;
+const unitsOf = (consumed: Consumed) =>
+  [consumed ?? []].flat().reduce((sum, c) => sum + (c.CapacityUnits ?? 0), 0);
 
 export type DynamoCounter = ReturnType<typeof countDynamoRequests>;
 
@@ -28,10 +34,18 @@ export type DynamoCounter = ReturnType<typeof countDynamoRequests>;
  * so the figures are what a deployed function would be billed for, not an estimate.
  */
 export function countDynamoRequests(client: DynamoDBClient) {
-  const counts: DynamoCounts = { reads: 0, consistentReads: 0, writes: 0 };
+  const counts: DynamoCounts = { reads: 0, consistentReads: 0, writes: 0, writeUnits: 0 };
   client.middlewareStack.add(
     (next, context) => async (args) => {
-      if (WRITES.has(context.commandName ?? '')) counts.writes++;
+      if (WRITES.has(context.commandName ?? '')) {
+        counts.writes++;
+        // Asking for the consumed capacity changes nothing else about the write.
+        const input = args.input as { ReturnConsumedCapacity?: string };
+        input.ReturnConsumedCapacity ??= 'TOTAL';
+        const result = await next(args);
+        counts.writeUnits += unitsOf((result.output as { ConsumedCapacity?: Consumed }).ConsumedCapacity);
+        return result;
+      }
       if (READS.has(context.commandName ?? '')) {
         counts.reads++;
         // A strongly consistent read costs twice an eventually consistent one.
@@ -47,6 +61,7 @@ export function countDynamoRequests(client: DynamoDBClient) {
       reads: counts.reads - before.reads,
       consistentReads: counts.consistentReads - before.consistentReads,
       writes: counts.writes - before.writes,
+      writeUnits: counts.writeUnits - before.writeUnits,
     }),
   };
 }

@@ -1,6 +1,9 @@
 import { GetExecutionHistoryCommand, SFNClient } from '@aws-sdk/client-sfn';
-import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
-import { JOB_SK } from '../lambdas/config/table.js';
+import { CreateTableCommand, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { JOB_SK, jobPk, TABLE_KEYS } from '../lambdas/config/table.js';
+import { newJob } from '../lambdas/domain/job.js';
+import { liveExpiry } from '../lambdas/domain/retention.js';
 import { executionArn } from '../lambdas/config/workflow.js';
 import { LOCAL_REGION } from '../lambdas/local/template.js';
 import { benchApi, echoJob } from './api.js';
@@ -53,6 +56,8 @@ export async function benchJob(ctx: BenchContext): Promise<Figures> {
   ).length;
   const poll = await requestsDuring(ctx.counter, () => api.get(jobId));
   const itemBytes = await storedItemBytes(ctx, jobId);
+  ctx.log('measuring the write units of one step of a job with a small and a 100 KB input...');
+  const stepUnits = await stepWriteUnits(ctx);
 
   const samples = ctx.quick ? 12 : 100;
   ctx.log(`timing ${samples} 3-step jobs from POST to a terminal GET...`);
@@ -95,7 +100,76 @@ export async function benchJob(ctx: BenchContext): Promise<Figures> {
     'poll.ddbReads': poll.reads,
     'poll.ddbConsistentReads': poll.consistentReads,
     'job.itemBytes': itemBytes,
+    'job.stepWriteUnits.smallInput': stepUnits.small,
+    'job.stepWriteUnits.largeInput': stepUnits.large,
   };
+}
+
+const LARGE_INPUT_BYTES = 100 * 1024;
+
+/**
+ * Write units (table and indexes, as DynamoDB reports them) of one step's checkpoint of a running
+ * job, for a small and a 100 KB input. The jobs are written by the store into a copy of the jobs
+ * table (same keys and indexes, no stream, so no execution runs them) and moved to running as
+ * the workflow's MarkRunning does; the checkpoint is the write every step of a job makes.
+ */
+async function stepWriteUnits(ctx: BenchContext): Promise<{ small: number; large: number }> {
+  const table = await jobsTableCopy(ctx);
+  const { DynamoJobStore, documentClient } = await import('../lambdas/adapters/dynamo-job-store.js');
+  const { largeValueStoreFromEnv } = await import('../lambdas/adapters/s3-large-value-store.js');
+  const store = new DynamoJobStore(table, documentClient, undefined, largeValueStoreFromEnv());
+  const oneStep = async (message: string) => {
+    const now = new Date();
+    const id = `job_stepunits${message.length}`;
+    const job = newJob(
+      id,
+      'bench',
+      { agent: 'echo', input: { message }, timeoutSeconds: 900 },
+      now,
+      liveExpiry(now, 900),
+    );
+    await store.create(job, 'bench', now);
+    await documentClient.send(
+      new UpdateCommand({
+        TableName: table,
+        Key: { [TABLE_KEYS.partition]: jobPk('bench', id), [TABLE_KEYS.sort]: JOB_SK },
+        UpdateExpression: 'SET #status = :running, startedAt = :at',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':running': 'running', ':at': now.toISOString() },
+      }),
+    );
+    const progress = { fraction: 1 / 3, step: 1, message: 'step 1 of 3' };
+    const step = () =>
+      store.checkpoint('bench', id, { completedSteps: 1, progress, state: { asked: false } }, new Date());
+    return (await requestsDuring(ctx.counter, step)).writeUnits;
+  };
+  return { small: await oneStep('small input'), large: await oneStep('x'.repeat(LARGE_INPUT_BYTES)) };
+}
+
+/** A table with the jobs table's keys and indexes as the template defines them, without a stream. */
+async function jobsTableCopy(ctx: BenchContext): Promise<string> {
+  const [, resource] = Object.entries(ctx.stack.template.Resources).find(
+    ([, r]) => r.Type === 'AWS::DynamoDB::Table',
+  )!;
+  const props = resource.Properties as Pick<
+    CreateTableCommandInput,
+    'KeySchema' | 'AttributeDefinitions' | 'GlobalSecondaryIndexes'
+  >;
+  const TableName = `bench-step-writes-${Date.now()}`;
+  await ctx.dynamo.send(
+    new CreateTableCommand({
+      TableName,
+      BillingMode: 'PAY_PER_REQUEST',
+      KeySchema: props.KeySchema,
+      AttributeDefinitions: props.AttributeDefinitions,
+      GlobalSecondaryIndexes: props.GlobalSecondaryIndexes?.map(({ IndexName, KeySchema, Projection }) => ({
+        IndexName,
+        KeySchema,
+        Projection,
+      })),
+    }),
+  );
+  return TableName;
 }
 
 /** States that are DynamoDB write integrations: they run on the service's client, not the handlers'. */

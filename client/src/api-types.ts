@@ -260,6 +260,8 @@ export interface components {
         events: string;
         stream: string;
       };
+      /** @description Only in events and webhooks: large values this copy leaves out (shown as null, metadata as {}); GET the job (`links.self`) for them whole. */
+      omitted?: ('input' | 'metadata' | 'result')[];
     };
     /** @description Any JSON value */
     JsonValue: unknown;
@@ -352,6 +354,8 @@ export interface components {
         events: string;
         stream: string;
       };
+      /** @description Only in events and webhooks: large values this copy leaves out (shown as null, metadata as {}); GET the job (`links.self`) for them whole. */
+      omitted?: ('input' | 'metadata' | 'result')[];
     };
     JobEventList: {
       items: components['schemas']['JobEvent'][];

@@ -5,20 +5,22 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { ENV, requireEnv } from '../config/env.js';
 import {
   DELIVERY_SHARD_PREFIX,
   DELIVERY_SK_PREFIX,
   deliveryShard,
   deliverySk,
+  jobPk,
   TABLE_KEYS,
 } from '../config/table.js';
 import type { Delivery, DeliveryMessage, DeliveryRecord } from '../domain/delivery.js';
 import { MAX_KEPT_ATTEMPTS, REPLAY_LIMIT } from '../domain/delivery.js';
 import { RateLimitedError } from '../domain/errors.js';
 import type { DeliveryAttempt, DeliveryStatus } from '../domain/webhook.js';
-import { documentClient, isConditionFailure, jobPk, querySweepIndex } from './dynamo-job-store.js';
+import { conditionalWrite, conditionalWriteLanded, documentClient, querySweepIndex } from './dynamo-table.js';
+
+const { sort: SK, livePartition: LIVE_PK, liveSort: LIVE_SK } = TABLE_KEYS;
 
 /** A new delivery as the notifier creates it: pending, due now, in round 0. */
 export type NewDelivery = Omit<
@@ -111,20 +113,19 @@ export class DynamoDeliveryStore {
       roundAttempts: 0,
       ttl,
     };
-    try {
-      await this.client.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: item,
-          ConditionExpression: 'attribute_not_exists(SK)',
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-      );
+    const outcome = await conditionalWrite(
+      this.client,
+      new PutCommand({
+        TableName: this.tableName,
+        Item: item,
+        ConditionExpression: `attribute_not_exists(${SK})`,
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      }),
+    );
+    if (outcome.written)
       return { created: true, record: toRecord(item as unknown as Record<string, unknown>) };
-    } catch (e) {
-      if (!isConditionFailure(e) || !e.Item) throw e;
-      return { created: false, record: toRecord(unmarshall(e.Item)) };
-    }
+    if (!outcome.refused) throw outcome.error;
+    return { created: false, record: toRecord(outcome.refused) };
   }
 
   async get(tenant: string, jobId: string, seq: number): Promise<DeliveryRecord | undefined> {
@@ -284,34 +285,30 @@ export class DynamoDeliveryStore {
     now: Date,
     window: { update: string; condition: string; values: Record<string, unknown> },
   ): Promise<{ record: DeliveryRecord } | { refused: DeliveryItem | undefined }> {
-    const at = now.toISOString();
-    try {
-      const out = await this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: key,
-          UpdateExpression:
-            'SET #round = #round + :one, roundAttempts = :zero, #status = :pending, nextAttemptAt = :now, ' +
-            `updatedAt = :now, GSI2PK = :shard, GSI2SK = :now, ${window.update} REMOVE #owner, leaseUntil`,
-          ConditionExpression: `attribute_exists(SK) AND ${window.condition}`,
-          ExpressionAttributeNames: { '#owner': 'owner', '#status': 'status', '#round': 'round' },
-          ExpressionAttributeValues: {
-            ...window.values,
-            ':one': 1,
-            ':zero': 0,
-            ':pending': 'pending',
-            ':now': at,
-            ':shard': deliveryShard(key.PK, key.SK),
-          },
-          ReturnValues: 'ALL_NEW',
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-      );
-      return { record: toRecord(out.Attributes ?? {}) };
-    } catch (e) {
-      if (!isConditionFailure(e)) throw e;
-      return { refused: e.Item && (unmarshall(e.Item) as DeliveryItem) };
-    }
+    const outcome = await conditionalWrite(
+      this.client,
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: key,
+        UpdateExpression:
+          'SET #round = #round + :one, roundAttempts = :zero, #status = :pending, nextAttemptAt = :now, ' +
+          `updatedAt = :now, ${LIVE_PK} = :shard, ${LIVE_SK} = :now, ${window.update} REMOVE #owner, leaseUntil`,
+        ConditionExpression: `attribute_exists(${SK}) AND ${window.condition}`,
+        ExpressionAttributeNames: { '#owner': 'owner', '#status': 'status', '#round': 'round' },
+        ExpressionAttributeValues: {
+          ...window.values,
+          ':one': 1,
+          ':zero': 0,
+          ':pending': 'pending',
+          ':now': now.toISOString(),
+          ':shard': deliveryShard(key.PK, key.SK),
+        },
+        ReturnValues: 'ALL_NEW',
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      }),
+    );
+    if (outcome.written) return { record: toRecord(outcome.attributes ?? {}) };
+    return { refused: outcome.refused as DeliveryItem | undefined };
   }
 
   /**
@@ -354,27 +351,17 @@ export class DynamoDeliveryStore {
   private async updated(
     input: Omit<ConstructorParameters<typeof UpdateCommand>[0], 'TableName'>,
   ): Promise<Record<string, unknown> | undefined> {
-    try {
-      const out = await this.client.send(
-        new UpdateCommand({ TableName: this.tableName, ...input, ReturnValues: 'UPDATED_NEW' }),
-      );
-      return out.Attributes ?? {};
-    } catch (e) {
-      if (isConditionFailure(e)) return undefined;
-      throw e;
-    }
+    const outcome = await conditionalWrite(
+      this.client,
+      new UpdateCommand({ TableName: this.tableName, ...input, ReturnValues: 'UPDATED_NEW' }),
+    );
+    return outcome.written ? (outcome.attributes ?? {}) : undefined;
   }
 
   private async conditional(
     input: Omit<ConstructorParameters<typeof UpdateCommand>[0], 'TableName'>,
   ): Promise<boolean> {
-    try {
-      await this.client.send(new UpdateCommand({ TableName: this.tableName, ...input }));
-      return true;
-    } catch (e) {
-      if (isConditionFailure(e)) return false;
-      throw e;
-    }
+    return conditionalWriteLanded(this.client, new UpdateCommand({ TableName: this.tableName, ...input }));
   }
 }
 

@@ -1,13 +1,7 @@
 import { isUsableSchema } from '../domain/input-answer.js';
 import type { InputRequest, JsonValue } from '../domain/job.js';
-import type { StepSnapshot } from '../domain/job-store.js';
-import {
-  jsonBytes,
-  MAX_ANSWER_BYTES,
-  MAX_ITEM_BYTES,
-  storedBytes,
-  unstorable,
-} from '../domain/stored-json.js';
+import { MAX_LARGE_VALUE_BYTES } from '../domain/large-values.js';
+import { jsonBytes, unstorable } from '../domain/stored-json.js';
 import { MAX_ERROR_MESSAGE_CHARS } from '../config/workflow.js';
 import type { StepOutcome } from './agent.js';
 
@@ -15,8 +9,6 @@ import type { StepOutcome } from './agent.js';
 export const MAX_PROMPT_CHARS = 4_000;
 /** The JSON Schema of an input request is stored on the job and listed: it must stay small. */
 export const MAX_INPUT_SCHEMA_BYTES = 16 * 1024;
-/** Room in the job item for what the step's outcome does not measure: keys, TTL, fingerprint, task token. */
-export const ITEM_RESERVE_BYTES = 8 * 1024;
 
 const OUTCOME_TYPES: ReadonlySet<unknown> = new Set(['continue', 'done', 'fail', 'input_required']);
 const FAIL_CODES: ReadonlySet<unknown> = new Set(['agent_error', 'model_unavailable']);
@@ -86,36 +78,23 @@ function checkInputRequest(outcome: Record<string, JsonValue>): CheckedOutcome |
 }
 
 /**
- * Why the write an outcome calls for would not fit in the job item, or undefined when it fits.
- * The item keeps the input, metadata and any answer alongside what the step adds; a step that asks
- * for input leaves room for the largest answer a client may send.
+ * Why the value an outcome hands over cannot be stored, or undefined when it can. A value over the
+ * inline threshold lives outside the job item, which keeps a reference of fixed size: what stays in
+ * the item is bounded (small values, a capped prompt, schema and progress data), so only the large
+ * value's own limit can be exceeded.
  */
-export function oversizedWrite(
-  snap: StepSnapshot,
-  outcome: CheckedOutcome,
-  progressData: JsonValue | null,
-): string | undefined {
-  const base = { ...snap.job, progressData };
-  const { item, what, room } = itemAfter(base, snap.answer ?? null, outcome);
-  if (!item) return undefined;
-  const bytes = storedBytes(item) + ITEM_RESERVE_BYTES + room;
-  if (bytes <= MAX_ITEM_BYTES) return undefined;
-  return `${what} too large to store: the job would take ${bytes} bytes, over the ${MAX_ITEM_BYTES}-byte item limit`;
+export function oversizedValue(outcome: CheckedOutcome): string | undefined {
+  const large = LARGE_VALUE_OF[outcome.type](outcome);
+  if (!large) return undefined;
+  const bytes = jsonBytes(large.value);
+  if (bytes <= MAX_LARGE_VALUE_BYTES) return undefined;
+  return `${large.what} too large to store: ${bytes} bytes, over the ${MAX_LARGE_VALUE_BYTES}-byte limit`;
 }
 
-function itemAfter(base: object, answer: JsonValue, outcome: CheckedOutcome) {
-  switch (outcome.type) {
-    case 'continue':
-      return { item: { ...base, answer, agentState: outcome.state }, what: 'the step state is', room: 0 };
-    case 'input_required':
-      return {
-        item: { ...base, inputRequest: outcome.request, agentState: outcome.state },
-        what: 'the step state and input request are',
-        room: MAX_ANSWER_BYTES,
-      };
-    case 'done':
-      return { item: { ...base, answer, result: outcome.result }, what: 'the result is', room: 0 };
-    case 'fail':
-      return { item: undefined, what: '', room: 0 };
-  }
-}
+type LargeValue = { value: JsonValue; what: string } | undefined;
+const LARGE_VALUE_OF: Record<CheckedOutcome['type'], (o: CheckedOutcome) => LargeValue> = {
+  continue: (o) => ({ value: (o as { state: JsonValue }).state, what: 'the step state is' }),
+  input_required: (o) => ({ value: (o as { state: JsonValue }).state, what: 'the step state is' }),
+  done: (o) => ({ value: (o as { result: JsonValue }).result, what: 'the result is' }),
+  fail: () => undefined,
+};

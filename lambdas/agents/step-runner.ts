@@ -10,7 +10,7 @@ import type { Checkpoint, JobStore, StepSnapshot } from '../domain/job-store.js'
 import type { AgentDefinition, StepOutcome } from './agent.js';
 import { inputTimeoutOf, TransientStepError } from './agent.js';
 import type { CheckedOutcome } from './step-outcome.js';
-import { checkOutcome, oversizedWrite } from './step-outcome.js';
+import { checkOutcome, oversizedValue } from './step-outcome.js';
 
 /** A callback task's side of Step Functions (TaskTokenClient); each call is false once the task has ended. */
 export interface TaskCallbacks {
@@ -123,7 +123,7 @@ export class StepRunner {
     }
     const outcome = checkOutcome(raw);
     if (typeof outcome === 'string') return failed('agent_error', `step ${step} ${outcome}`);
-    const tooLarge = oversizedWrite(snap, outcome, report.data);
+    const tooLarge = oversizedValue(outcome);
     if (tooLarge) return failed('agent_error', `step ${step}: ${tooLarge}`);
     return this.record(event, snap, agent, outcome, {
       completedSteps: step,

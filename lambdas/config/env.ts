@@ -4,6 +4,8 @@
  */
 export const ENV = {
   tableName: 'JOBS_TABLE_NAME',
+  /** Bucket of job values too large for the job item (inputs, results, agent state). */
+  valuesBucket: 'JOB_VALUES_BUCKET',
   stateMachineArn: 'STATE_MACHINE_ARN',
   jobDlqUrl: 'JOB_DLQ_URL',
   deployment: 'AGENT_JOBS_DEPLOYMENT',

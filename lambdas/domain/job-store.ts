@@ -68,6 +68,7 @@ export interface JobStore {
     idempotencyKeyId?: string,
   ): Promise<{ job: Job; created: boolean; fingerprint: string }>;
   get(tenant: string, id: string, now: Date): Promise<Job | undefined>;
+  /** Jobs as listed: what a job summary shows (no input, result or step state), newest first. */
   list(tenant: string, query: ListQuery, now: Date): Promise<{ jobs: Job[]; next: ListPosition | undefined }>;
   /** Moves a live job to `cancelled`; returns it unchanged when it already was. */
   cancel(tenant: string, id: string, now: Date): Promise<Job>;

@@ -68,6 +68,9 @@ export interface InputRequest {
   schema?: { [key: string]: JsonValue };
 }
 
+/** Values that may be left out of a job as events and webhooks carry it (they stay small). */
+export type OmittedValue = 'input' | 'metadata' | 'result';
+
 /** The job as the domain sees it. Storage attributes (keys, TTL, fingerprint) live in the store. */
 export interface Job {
   id: string;
@@ -94,6 +97,11 @@ export interface Job {
   executionName: string;
   /** Seq of the job's latest event: every write to the job advances it by the events it causes. */
   eventSeq: number;
+  /**
+   * Large values this copy of the job leaves out (shown as null, metadata as {}): events and
+   * webhooks carry a job without them; the job itself (GET) always has them whole.
+   */
+  omitted?: OmittedValue[] | undefined;
 }
 
 export interface NewJobRequest {
@@ -176,6 +184,7 @@ export function toJobView(job: Job) {
     completedAt: job.completedAt,
     expiresAt: job.expiresAt,
     links: jobLinks(job.id),
+    ...(job.omitted?.length ? { omitted: job.omitted } : {}),
   };
 }
 export type JobView = ReturnType<typeof toJobView>;
@@ -185,6 +194,8 @@ export type JobView = ReturnType<typeof toJobView>;
  * can be large; a client fetches the job for them.
  */
 export function toJobSummary(job: Job) {
-  const { input: _input, result: _result, ...summary } = toJobView(job);
-  return summary;
+  const { input: _input, result: _result, omitted, ...summary } = toJobView(job);
+  // Input and result are never listed; metadata may still be only referenced.
+  const stillOmitted = omitted?.filter((name) => name === 'metadata');
+  return stillOmitted?.length ? { ...summary, omitted: stillOmitted } : summary;
 }

@@ -1,12 +1,10 @@
 /**
- * What a JSON value costs once stored in a DynamoDB item, and whether it can be stored at all.
- * Everything a client or an agent hands over ends up in the job item (400 KB at most), its event
- * items and the workflow's payloads, so the sizes below are checked before anything is written:
- * a value that does not fit is refused with a clear error instead of failing the write.
+ * A JSON value's serialized size, and whether DynamoDB can store it at all. What a client or an agent hands over ends up in the job item (400 KB at most) or, when large,
+ * outside it with a reference in the item (large-values.ts), so the sizes below are checked before
+ * anything is written: a value that does not fit is refused with a clear error instead of failing
+ * the write.
  */
 
-/** DynamoDB's item size limit. */
-export const MAX_ITEM_BYTES = 400 * 1024;
 /** `metadata` of a job, serialized (API contract v1.1). */
 export const MAX_METADATA_BYTES = 16 * 1024;
 /** An answer to an input request, serialized; a step that asks for input leaves this much room. */
@@ -61,41 +59,4 @@ export function jsonBytes(value: unknown): number {
   } catch {
     return Number.POSITIVE_INFINITY;
   }
-}
-
-/** DynamoDB's size of a number: one byte per two significant digits, plus one (an upper bound). */
-function numberBytes(n: number): number {
-  const digits = String(Math.abs(n))
-    .split('e')[0]!
-    .replace('.', '')
-    .replace(/^0+|0+$/g, '').length;
-  return Math.ceil(Math.max(1, digits) / 2) + 1;
-}
-
-/**
- * A JSON value's size in a DynamoDB item, by DynamoDB's rules: strings their UTF-8 bytes, numbers
- * as above, null and booleans one byte, lists and maps 3 bytes plus one per element (and, for
- * maps, the key's bytes). Iterative, like `unstorable`.
- */
-export function storedBytes(value: unknown): number {
-  let total = 0;
-  const pending: unknown[] = [value];
-  for (let i = 0; i < pending.length; i++) {
-    const v = pending[i];
-    if (typeof v === 'string') total += Buffer.byteLength(v);
-    else if (typeof v === 'number') total += numberBytes(v);
-    else if (v === null || typeof v === 'boolean') total += 1;
-    else if (Array.isArray(v)) {
-      total += 3 + v.length;
-      for (const child of v) pending.push(child);
-    } else if (typeof v === 'object') {
-      for (const [key, child] of Object.entries(v)) {
-        if (child === undefined) continue;
-        total += 1 + Buffer.byteLength(key);
-        pending.push(child);
-      }
-      total += 3;
-    }
-  }
-  return total;
 }

@@ -81,7 +81,8 @@ function thinJob(job: JobView, textMax: number) {
  * timestamps and links stay far below the limit, so the body always fits.
  */
 export function webhookBody(type: WebhookEventType, timestamp: string, job: JobView): string {
-  const full = serialize(type, timestamp, job);
+  // Values kept outside the job item are already left out (named in `omitted`): marked like a thin event.
+  const full = serialize(type, timestamp, job.omitted ? { ...job, truncated: true } : job);
   if (byteLength(full) <= MAX_WEBHOOK_BODY_BYTES) return full;
   const thin = serialize(type, timestamp, thinJob(job, Number.POSITIVE_INFINITY));
   if (byteLength(thin) <= MAX_WEBHOOK_BODY_BYTES) return thin;

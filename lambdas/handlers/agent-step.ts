@@ -1,12 +1,13 @@
 import { createLogger } from '../config/logger.js';
 import { jobStoreFromEnv } from '../adapters/dynamo-job-store.js';
+import { largeValueStoreFromEnv } from '../adapters/s3-large-value-store.js';
 import { TaskTokenClient } from '../adapters/task-token-client.js';
 import { findAgent } from '../agents/registry.js';
 import { StepRunner } from '../agents/step-runner.js';
 import type { AgentStepEvent, AgentStepResult } from '../config/workflow.js';
 
 const runner = new StepRunner({
-  store: jobStoreFromEnv(),
+  store: jobStoreFromEnv(process.env, largeValueStoreFromEnv()),
   tasks: new TaskTokenClient(),
   findAgent,
   logger: createLogger(),

@@ -1,10 +1,11 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { jobStoreFromEnv } from '../adapters/dynamo-job-store.js';
+import { largeValueStoreFromEnv } from '../adapters/s3-large-value-store.js';
 import { httpHandler } from './http/middleware.js';
 import { jobIdParam, tenantOf } from './http/request.js';
 import { jobResponse } from './http/response.js';
 
-const store = jobStoreFromEnv();
+const store = jobStoreFromEnv(process.env, largeValueStoreFromEnv());
 
 /**
  * One conditional write moves the job to `cancelled`; stopping the execution follows from that

@@ -1,5 +1,6 @@
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import { jobStoreFromEnv } from '../adapters/dynamo-job-store.js';
+import { largeValueStoreFromEnv } from '../adapters/s3-large-value-store.js';
 import { inputTimeoutOf } from '../agents/agent.js';
 import { findAgent } from '../agents/registry.js';
 import { DomainError, ValidationError } from '../domain/errors.js';
@@ -19,7 +20,7 @@ import { jobResponse } from './http/response.js';
 import type { CreateJobRequest } from './http/schemas.js';
 import { createJobRequestSchema } from './http/schemas.js';
 
-const store = jobStoreFromEnv();
+const store = jobStoreFromEnv(process.env, largeValueStoreFromEnv());
 
 /** Agent lookup, agent input schema and timeout bounds: everything that needs the agent. */
 function checkAgainstAgent(req: CreateJobRequest): number {

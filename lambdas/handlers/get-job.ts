@@ -1,5 +1,6 @@
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import { jobStoreFromEnv } from '../adapters/dynamo-job-store.js';
+import { largeValueStoreFromEnv } from '../adapters/s3-large-value-store.js';
 import { NotFoundError } from '../domain/errors.js';
 import { conditionalResponse } from './http/etag.js';
 import { httpHandler } from './http/middleware.js';
@@ -7,7 +8,7 @@ import { awaitTerminal, preferredWait, waitOutcome } from './http/prefer-wait.js
 import { header, jobIdParam, tenantOf } from './http/request.js';
 import { jobResponse } from './http/response.js';
 
-const store = jobStoreFromEnv();
+const store = jobStoreFromEnv(process.env, largeValueStoreFromEnv());
 
 export const handler = httpHandler(async (event: APIGatewayProxyEvent, context: Context) => {
   const tenant = tenantOf(event);

@@ -1,5 +1,6 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { jobStoreFromEnv } from '../adapters/dynamo-job-store.js';
+import { largeValueStoreFromEnv } from '../adapters/s3-large-value-store.js';
 import { decodeCursor, encodeCursor } from '../domain/cursor.js';
 import { JOB_ID_PATTERN } from '../domain/idempotency.js';
 import type { ListPosition } from '../domain/cursor.js';
@@ -10,7 +11,7 @@ import { parseWith, tenantOf } from './http/request.js';
 import { json } from './http/response.js';
 import { listJobsQuerySchema } from './http/query-schemas.js';
 
-const store = jobStoreFromEnv();
+const store = jobStoreFromEnv(process.env, largeValueStoreFromEnv());
 
 /**
  * Most bytes of job summaries one page carries, far below Lambda's 6 MB response limit whatever

@@ -1,5 +1,6 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { jobStoreFromEnv } from '../adapters/dynamo-job-store.js';
+import { largeValueStoreFromEnv } from '../adapters/s3-large-value-store.js';
 import { DomainError, NotFoundError } from '../domain/errors.js';
 import { checkAnswer } from '../domain/input-answer.js';
 import type { JsonValue } from '../domain/job.js';
@@ -9,7 +10,7 @@ import { jobIdParam, jsonBody, parseWith, tenantOf } from './http/request.js';
 import { jobResponse } from './http/response.js';
 import { submitInputRequestSchema } from './http/schemas.js';
 
-const store = jobStoreFromEnv();
+const store = jobStoreFromEnv(process.env, largeValueStoreFromEnv());
 
 /**
  * Answers a job's input request. The read only checks the answer against the request's schema;

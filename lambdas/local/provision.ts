@@ -16,10 +16,12 @@ import {
   SetQueueAttributesCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import { CreateBucketCommand, HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { ENV } from '../config/env.js';
 import {
   type CfnTemplate,
   LOCAL_REGION,
+  localBucketName,
   localQueueName,
   type Resolver,
   resourcesOfType,
@@ -119,6 +121,22 @@ function assertSameShape(name: string, table: TableDescription, props: TableProp
         'delete the data dir (default .data/) to recreate it',
     );
   }
+}
+
+/**
+ * Creates each bucket of the template unless a previous start already did (fauxqs keeps buckets
+ * and objects under the data dir). Encryption, TLS and lifecycle rules have no local meaning.
+ */
+export async function provisionBuckets(template: CfnTemplate, client: S3Client): Promise<string[]> {
+  const names = resourcesOfType(template, 'AWS::S3::Bucket').map(([logicalId]) => localBucketName(logicalId));
+  for (const Bucket of names) {
+    try {
+      await client.send(new HeadBucketCommand({ Bucket }));
+    } catch {
+      await client.send(new CreateBucketCommand({ Bucket }));
+    }
+  }
+  return names;
 }
 
 /** CloudFormation queue properties that are SQS attributes, as CreateQueue wants them (strings). */

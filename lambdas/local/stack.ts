@@ -6,6 +6,7 @@ import { join, resolve as resolvePath } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { SFNClient } from '@aws-sdk/client-sfn';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent, SQSEvent } from 'aws-lambda';
 import type { AgentDefinition } from '../agents/agent.js';
@@ -20,7 +21,13 @@ import { LOCAL_ENDPOINTS_FILE, type LocalEndpointsFile } from './cli-endpoints.j
 import { compileFilterCriteria, type FilterCriteria } from './filter-criteria.js';
 import { createHttpAdapter, listen } from './http-adapter.js';
 import { lambdaContext } from './lambda-context.js';
-import { buildHandlerEnv, type LocalEndpoints, provisionQueues, provisionTables } from './provision.js';
+import {
+  buildHandlerEnv,
+  type LocalEndpoints,
+  provisionBuckets,
+  provisionQueues,
+  provisionTables,
+} from './provision.js';
 import { requeueInterruptedDeliveries, resumeUnfinishedJobs } from './recovery.js';
 import { type SqsLocal, startSqsLocal } from './sqs-local.js';
 import { eventSourceMappings, SqsPoller } from './sqs-poller.js';
@@ -151,6 +158,7 @@ async function start(options: LocalStackOptions, stops: Stops): Promise<Omit<Loc
   const [tables, queues] = await Promise.all([
     provisionTables(template, resolve, clients.dynamodb),
     provisionQueues(template, resolve, clients.sqs),
+    provisionBuckets(template, new S3Client({ ...common, endpoint: endpoints.s3, forcePathStyle: true })),
   ]);
   const handlerEnv = {
     ...buildHandlerEnv(template, resolve, endpoints),

@@ -44,6 +44,11 @@ export function localStateMachineArn(logicalId: string): string {
   return `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:stateMachine:${logicalId}`;
 }
 
+/** S3 bucket names are lowercase, 3 to 63 characters. */
+export function localBucketName(logicalId: string): string {
+  return logicalId.toLowerCase().slice(0, 63);
+}
+
 export function localFunctionArn(logicalId: string): string {
   return `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:function:${logicalId}`;
 }
@@ -79,6 +84,7 @@ export function createResolver(template: CfnTemplate, ids: LocalPhysicalIds): Re
       'AWS::SQS::Queue': () => ids.queueUrl(localQueueName(logicalId)),
       'AWS::StepFunctions::StateMachine': () => localStateMachineArn(logicalId),
       'AWS::Lambda::Function': () => logicalId,
+      'AWS::S3::Bucket': () => localBucketName(logicalId),
     };
     return (byType[type] ?? unresolvable('Ref', logicalId, type))();
   };
@@ -94,6 +100,7 @@ export function createResolver(template: CfnTemplate, ids: LocalPhysicalIds): Re
       'AWS::Lambda::Function.Arn': () => localFunctionArn(logicalId),
       'AWS::StepFunctions::StateMachine.Arn': () => localStateMachineArn(logicalId),
       'AWS::StepFunctions::StateMachine.Name': () => logicalId,
+      'AWS::S3::Bucket.Arn': () => `arn:aws:s3:::${localBucketName(logicalId)}`,
       'AWS::IAM::Role.Arn': () => `arn:aws:iam::${LOCAL_ACCOUNT_ID}:role/${logicalId}`,
     };
     const key = `${type}.${attribute}`;

@@ -21,6 +21,7 @@ import {
 import type { AgentJobsConfig } from '../stack-config.js';
 import { HandlerFunction } from './handler-function.js';
 import type { JobsTable, TableAction } from './jobs-table.js';
+import type { ValuesAccess } from './job-values-bucket.js';
 import type { WebhookDelivery } from './webhook-delivery.js';
 
 /**
@@ -53,6 +54,18 @@ const TABLE_ACCESS: Readonly<Record<string, readonly TableAction[]>> = {
   'replay-delivery': ['GetItem', 'UpdateItem'],
   'health-ready': ['DescribeTable'],
   [INTERNAL_HANDLERS.authorizer]: ['GetItem'],
+};
+
+/**
+ * Which functions read or write the job values kept outside the table: those that show a job
+ * whole or store a large input, metadata or answer. Any other function sees only the item.
+ */
+const VALUES_ACCESS: Readonly<Record<string, ValuesAccess>> = {
+  'create-job': 'readWrite',
+  'list-jobs': 'read',
+  'get-job': 'read',
+  'cancel-job': 'read',
+  'submit-input': 'readWrite',
 };
 
 const ACCESS_LOG_FORMAT = apigateway.AccessLogFormat.custom(
@@ -139,6 +152,8 @@ export class JobsApi extends Construct {
     });
     const access = TABLE_ACCESS[name];
     if (access) props.jobs.bindTable(fn.function, access);
+    const values = VALUES_ACCESS[name];
+    if (values) props.jobs.bindValues(fn.function, values);
     if (name === 'replay-delivery') props.webhooks.grantEnqueue(fn.function);
     if (route?.streaming)
       fn.function.addEnvironment(ENV.streamMaxSeconds, String(DEFAULT_STREAM_MAX_SECONDS));

@@ -2,8 +2,11 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
+import { maxJobTimeoutSeconds } from '../../lambdas/agents/registry.js';
 import { ENV } from '../../lambdas/config/env.js';
-import { LIVE_INDEX_ATTRIBUTES, TABLE_KEYS } from '../../lambdas/config/table.js';
+import { LIST_INDEX_ATTRIBUTES, LIVE_INDEX_ATTRIBUTES, TABLE_KEYS } from '../../lambdas/config/table.js';
+import { valuesExpiryDays } from '../../lambdas/domain/large-values.js';
+import { JobValuesBucket, type ValuesAccess } from './job-values-bucket.js';
 
 export const JOBS_INDEX = TABLE_KEYS.listIndex;
 
@@ -24,12 +27,14 @@ export interface JobsTableProps {
 }
 
 /**
- * The single table that holds jobs, their idempotency records and API keys. GSI1 lists a
- * tenant's jobs newest first; GSI2 (sparse) holds only live jobs, for the sweep; the stream drives
- * execution start and cancellation.
+ * The single table that holds jobs, their idempotency records and API keys, and the bucket their
+ * large values live in. GSI1 lists a tenant's jobs newest first; GSI2 (sparse) holds only live
+ * jobs, for the sweep; the stream drives execution start and cancellation.
  */
 export class JobsTable extends Construct {
   public readonly table: dynamodb.Table;
+  /** Job values too large for the job item (claim-check), kept as long as a job can refer to them. */
+  public readonly values: JobValuesBucket;
 
   constructor(
     scope: Construct,
@@ -52,7 +57,10 @@ export class JobsTable extends Construct {
       indexName: JOBS_INDEX,
       partitionKey: { name: 'GSI1PK', type: dynamodb.AttributeType.STRING },
       sortKey: { name: 'GSI1SK', type: dynamodb.AttributeType.STRING },
-      projectionType: dynamodb.ProjectionType.ALL,
+      // What a listed job shows, not what only a step or a read of the job needs: every step
+      // rewrites the item, and DynamoDB bills the index write by the projected size.
+      projectionType: dynamodb.ProjectionType.INCLUDE,
+      nonKeyAttributes: LIST_INDEX_ATTRIBUTES,
     });
     this.table.addGlobalSecondaryIndex({
       indexName: TABLE_KEYS.liveIndex,
@@ -62,6 +70,15 @@ export class JobsTable extends Construct {
       projectionType: dynamodb.ProjectionType.INCLUDE,
       nonKeyAttributes: LIVE_INDEX_ATTRIBUTES,
     });
+    this.values = new JobValuesBucket(this, 'Values', {
+      expirationDays: valuesExpiryDays(props.retention, maxJobTimeoutSeconds()),
+      retain: props.deletionProtection,
+    });
+  }
+
+  /** Lets the function read (or also write) the job values kept outside the table, and names the bucket. */
+  public bindValues(fn: LambdaFunction, access: ValuesAccess): void {
+    this.values.bindValues(fn, access);
   }
 
   /** Lets the function query the sparse index of live jobs (and names the table), nothing else. */

@@ -114,6 +114,7 @@ export class JobWorkflow extends Construct {
       timeout: MARK_FAILED_FUNCTION_TIMEOUT,
     });
     props.jobs.bindTable(this.agentStep.function, ['GetItem', 'UpdateItem']);
+    props.jobs.bindValues(this.agentStep.function, 'readWrite');
     props.jobs.bindTable(this.markFailed.function, ['UpdateItem']);
     this.agentStep.function.configureAsyncInvoke({
       // A crashed step is not run again behind the workflow's back: its task fails at the heartbeat

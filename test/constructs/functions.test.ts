@@ -58,17 +58,17 @@ describe('lambda functions', () => {
 
 describe('environment wiring: each function gets what it reads, nothing else', () => {
   const expected: Record<string, string[]> = {
-    'create-job': TABLE_ENV,
-    'list-jobs': TABLE_ENV,
-    'get-job': TABLE_ENV,
-    'cancel-job': FINISHING_ENV,
+    'create-job': [...TABLE_ENV, ENV.valuesBucket].sort(),
+    'list-jobs': [...TABLE_ENV, ENV.valuesBucket].sort(),
+    'get-job': [...TABLE_ENV, ENV.valuesBucket].sort(),
+    'cancel-job': [...FINISHING_ENV, ENV.valuesBucket].sort(),
     // Its store reads the retention days like every store that updates job items.
-    'submit-input': FINISHING_ENV,
+    'submit-input': [...FINISHING_ENV, ENV.valuesBucket].sort(),
     'health-live': BASE_ENV,
     'health-ready': [...TABLE_ENV, ENV.stateMachineArn].sort(),
     openapi: BASE_ENV,
     authorizer: TABLE_ENV,
-    'agent-step': FINISHING_ENV,
+    'agent-step': [...FINISHING_ENV, ENV.valuesBucket].sort(),
     'mark-failed': FINISHING_ENV,
     'reconcile-execution': [...FINISHING_ENV, ENV.jobDlqUrl].sort(),
     'sweep-jobs': [...FINISHING_ENV, ENV.jobDlqUrl, ENV.stateMachineArn, ENV.webhookQueueUrl].sort(),
@@ -104,11 +104,12 @@ describe('environment wiring: each function gets what it reads, nothing else', (
 
 describe('IAM: least privilege per function', () => {
   const expected: Record<string, string[]> = {
-    'create-job': ['dynamodb:GetItem', 'dynamodb:PutItem'],
-    'list-jobs': ['dynamodb:Query'],
-    'get-job': ['dynamodb:GetItem'],
-    'cancel-job': ['dynamodb:UpdateItem'],
-    'submit-input': ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    // Functions that show a job whole or store a large value also read (or write) the values bucket.
+    'create-job': ['dynamodb:GetItem', 'dynamodb:PutItem', 's3:GetObject', 's3:PutObject'],
+    'list-jobs': ['dynamodb:Query', 's3:GetObject'],
+    'get-job': ['dynamodb:GetItem', 's3:GetObject'],
+    'cancel-job': ['dynamodb:UpdateItem', 's3:GetObject'],
+    'submit-input': ['dynamodb:GetItem', 'dynamodb:UpdateItem', 's3:GetObject', 's3:PutObject'],
     'health-live': [],
     'health-ready': ['dynamodb:DescribeTable', 'states:DescribeStateMachine'],
     openapi: [],
@@ -117,6 +118,8 @@ describe('IAM: least privilege per function', () => {
     'agent-step': [
       'dynamodb:GetItem',
       'dynamodb:UpdateItem',
+      's3:GetObject',
+      's3:PutObject',
       'sqs:GetQueueAttributes',
       'sqs:GetQueueUrl',
       'sqs:SendMessage',

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import type { AgentDefinition } from '../../lambdas/agents/agent.js';
+import type { JsonValue } from '../../lambdas/domain/job.js';
 
 /**
  * An agent only the integration stack registers: it asks for an approval whose answer must match
@@ -64,5 +65,36 @@ export const heartbeatAgent: AgentDefinition<
     ctx.progress(step / ctx.input.steps, `step ${step} of ${ctx.input.steps}`);
     if (step < ctx.input.steps) return { type: 'continue', state: { steps: step } };
     return { type: 'done', result: { steps: step } };
+  },
+};
+
+/**
+ * An agent only the integration stack registers, for values too large for the job item: it takes
+ * any `payload`, checkpoints it as its state for `steps` steps, and returns it with `resultBytes`
+ * bytes of filler.
+ */
+export const sizedAgent: AgentDefinition<
+  { payload?: unknown; steps: number; resultBytes: number },
+  { payload: unknown }
+> = {
+  name: 'sized',
+  description: 'integration tests: large inputs, states and results',
+  inputSchema: z.strictObject({
+    payload: z.unknown().optional(),
+    steps: z.int().min(1).max(5).default(1),
+    resultBytes: z
+      .int()
+      .min(0)
+      .max(8 * 1024 * 1024)
+      .default(0),
+  }),
+  stepTimeoutSeconds: 10,
+  defaultTimeoutSeconds: 120,
+  maxTimeoutSeconds: 300,
+  async step(ctx) {
+    const step = ctx.completedSteps + 1;
+    const payload = (ctx.state?.payload ?? ctx.input.payload ?? null) as JsonValue;
+    if (step < ctx.input.steps) return { type: 'continue', state: { payload } };
+    return { type: 'done', result: { payload, filler: 'x'.repeat(ctx.input.resultBytes) } };
   },
 };

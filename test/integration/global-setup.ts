@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../lambdas/local/stack.js';
-import { approvalAgent, heartbeatAgent } from './agents.js';
+import { approvalAgent, heartbeatAgent, sizedAgent } from './agents.js';
 
 /** One tenant per test file keeps files independent while sharing one local stack. */
 export const TEST_TENANTS = [
@@ -22,6 +22,7 @@ export const TEST_TENANTS = [
   'heartbeat',
   'sdk',
   'job-cli',
+  'large',
 ] as const;
 
 /** Streams end after this many seconds, so the tests see clients resume across stream ends. */
@@ -84,7 +85,7 @@ export default async function setup(project: TestProject) {
     await startTestStack(project, TEST_TENANTS, {
       // Webhook retries a second or two apart: the tests see several attempts without waiting minutes.
       env: { STREAM_MAX_SECONDS, AGENT_JOBS_WEBHOOK_RETRY_SCHEDULE: '0,1,1,2,2,2,2,2' },
-      extraAgents: [approvalAgent, heartbeatAgent],
+      extraAgents: [approvalAgent, heartbeatAgent, sizedAgent],
     })
   ).teardown;
 }

@@ -297,7 +297,7 @@ describe('webhooks', () => {
     expect(new Set(both.map((d) => d.webhookId)).size).toBe(2);
   });
 
-  it('sends a thin event with the job link when the full one would exceed 20 KB (input and result together)', async () => {
+  it('sends the job without its large input and result, marked truncated, with the job link', async () => {
     const { r, url } = await receiver();
     const created = await quickJob(url, { message: 'x'.repeat(10_000) });
     await settledDelivery(created.body.id);
@@ -306,8 +306,10 @@ describe('webhooks', () => {
     const event = verified(request!);
     expect(event.type).toBe('job.succeeded');
     expect(event.data).toMatchObject({ id: created.body.id, status: 'succeeded', truncated: true });
-    expect(event.data.result).toBeUndefined();
+    expect(event.data).toMatchObject({ input: null, result: null, omitted: ['input', 'result'] });
     expect(event.data.links).toMatchObject({ self: `/v1/jobs/${created.body.id}` });
+    // The job itself has both whole.
+    expect((await api.get(created.body.id)).body.result.message).toHaveLength(10_000);
   });
 
   it('signs with both secrets while a rotation overlaps, so receivers on either verify', async () => {

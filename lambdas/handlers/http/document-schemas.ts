@@ -47,6 +47,13 @@ export const jobSchema = z
     completedAt: timestamp.nullable(),
     expiresAt: timestamp,
     links: z.object({ self: z.string(), cancel: z.string(), events: z.string(), stream: z.string() }),
+    omitted: z
+      .array(z.enum(['input', 'metadata', 'result']))
+      .optional()
+      .meta({
+        description:
+          'Only in events and webhooks: large values this copy leaves out (shown as null, metadata as {}); GET the job (`links.self`) for them whole.',
+      }),
   })
   .meta({ id: 'Job' });
 

@@ -358,7 +358,9 @@ describe('step writes', () => {
       },
     });
     // Finished: out of the sparse live index the sweep reads.
-    expect(input?.UpdateExpression).toMatch(/REMOVE agentState, inputToken, answeredAt, GSI2PK, GSI2SK$/);
+    expect(input?.UpdateExpression).toMatch(
+      /REMOVE #resultOther, agentState, agentStateRef, inputToken, answeredAt, GSI2PK, GSI2SK$/,
+    );
   });
 
   it('fail moves a live job to failed with 30-day retention; false when already terminal', async () => {

@@ -48,6 +48,13 @@ describe('webhookBody', () => {
     expect(body).toBe(JSON.stringify({ type: 'job.succeeded', timestamp: T0.toISOString(), data: job }));
   });
 
+  it('marks a job whose large values were left out (kept outside the job item) truncated, like a thin event', () => {
+    const job = view({ input: null, result: null, omitted: ['input', 'result'] });
+    const { data } = JSON.parse(webhookBody('job.succeeded', T0.toISOString(), job));
+    expect(data).toEqual({ ...job, truncated: true });
+    expect(data.omitted).toEqual(['input', 'result']);
+  });
+
   it('sends a thin event, with the job link, when the result is too big', () => {
     const big = 'x'.repeat(50_000);
     const job = view({ result: { text: big }, input: { text: big }, metadata: { note: 'm' } });

@@ -8,6 +8,7 @@ import {
   TaskTimedOut,
 } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
@@ -17,7 +18,8 @@ import { TransientStepError } from '../../../lambdas/agents/agent.js';
 import { echoAgent } from '../../../lambdas/agents/echo.js';
 import type { Job } from '../../../lambdas/domain/job.js';
 import '../support/handler-env.js';
-import { JOB_ID, makeJob, storedJob, TENANT } from '../support/fixtures.js';
+import { MAX_LARGE_VALUE_BYTES } from '../../../lambdas/domain/large-values.js';
+import { JOB_ID, makeJob, storedJob, TENANT, VALUES_BUCKET } from '../support/fixtures.js';
 
 const registry = vi.hoisted(() => ({ override: undefined as unknown }));
 vi.mock('../../../lambdas/agents/registry.js', async (importOriginal) => {
@@ -34,6 +36,7 @@ vi.mock('node:timers/promises', async (importOriginal) =>
 const { handler } = await import('../../../lambdas/handlers/agent-step.js');
 const ddb = mockClient(DynamoDBDocumentClient);
 const sfn = mockClient(SFNClient);
+const s3 = mockClient(S3Client);
 const NOW = new Date('2025-06-01T10:00:00.000Z');
 const EVENT = { tenant: TENANT, jobId: JOB_ID };
 
@@ -79,6 +82,7 @@ const ANY_INPUT = { inputSchema: z.unknown() };
 
 beforeEach(() => {
   ddb.reset();
+  s3.reset();
   ddb.on(UpdateCommand).resolves({});
   sfn.reset();
   sfn.on(SendTaskHeartbeatCommand).resolves({});
@@ -437,55 +441,84 @@ describe('agent step with other agents', () => {
     expect(result.error?.message).toMatch(/^step 1 failed with|^step 1 failed without/);
   });
 
-  it('stores a result of any size that fits the job item whole (here 300 KB)', async () => {
+  it('stores a 1 MiB result in the values bucket and its reference in the job item', async () => {
     storeHas({ job: { agent: 'custom', input: { message: 'm' } } });
-    customAgent(async () => ({ type: 'done', result: 'x'.repeat(300_000) }));
+    s3.on(PutObjectCommand).resolves({});
+    customAgent(async () => ({ type: 'done', result: 'x'.repeat(1024 * 1024) }));
     expect(await handler(EVENT)).toEqual({ outcome: 'done' });
-    expect(updates()[0]?.ExpressionAttributeValues?.[':result']).toHaveLength(300_000);
-  });
-
-  it('fails with agent_error, writing nothing, when the result would push the item past 400 KB', async () => {
-    storeHas({ job: { agent: 'custom', input: { message: 'i'.repeat(310_000) } } });
-    customAgent(async () => ({ type: 'done', result: 'x'.repeat(100_000) }), ANY_INPUT);
-    const result = await handler(EVENT);
-    expect(result.error?.code).toBe('agent_error');
-    expect(result.error?.message).toMatch(
-      /^step 1: the result is too large to store: the job would take \d+ bytes/,
-    );
-    expect(updates()).toHaveLength(0);
-  });
-
-  it('counts sizes as DynamoDB does: 150,000 small numbers are over the limit though their JSON is 300 KB', async () => {
-    storeHas({ job: { agent: 'custom', input: { message: 'm' } } });
-    customAgent(async () => ({ type: 'continue', state: Array.from({ length: 150_000 }, () => 1) }));
-    expect((await handler(EVENT)).error?.message).toMatch(/the step state is too large to store/);
-    expect(updates()).toHaveLength(0);
-  });
-
-  it('fails with agent_error when a checkpoint state would not fit, and when the answer included would not', async () => {
-    storeHas({ job: { agent: 'custom', input: { message: 'm' } } });
-    customAgent(async () => ({ type: 'continue', state: 's'.repeat(450_000) }));
-    expect((await handler(EVENT)).error?.code).toBe('agent_error');
-
-    storeHas({
-      job: { agent: 'custom', input: { message: 'm' } },
-      completedSteps: 1,
-      answer: 'a'.repeat(60_000),
+    const put = s3.commandCalls(PutObjectCommand)[0]!.args[0].input;
+    expect(put).toMatchObject({ Bucket: VALUES_BUCKET, Key: expect.stringMatching(/\/result\//) });
+    expect(JSON.parse(put.Body as string)).toHaveLength(1024 * 1024);
+    const update = updates()[0]!;
+    expect(update.ExpressionAttributeNames).toMatchObject({
+      '#result': 'resultRef',
+      '#resultOther': 'result',
     });
-    customAgent(async () => ({ type: 'continue', state: 's'.repeat(345_000) }));
-    expect((await handler(EVENT)).error?.code).toBe('agent_error');
-    expect(updates()).toHaveLength(0);
+    expect(update.ExpressionAttributeValues?.[':result']).toEqual({ key: put.Key, bytes: 1024 * 1024 + 2 });
+    expect(update.UpdateExpression).toMatch(/REMOVE #resultOther, agentState, agentStateRef/);
   });
 
-  it('leaves room for the largest answer when asking for input', async () => {
-    storeHas({ job: { agent: 'custom', input: { message: 'i'.repeat(300_000) } } });
-    customAgent(
-      async () => ({ type: 'input_required', prompt: 'ok?', state: 's'.repeat(40_000) }),
-      ANY_INPUT,
-    );
+  it('keeps a small result in the job item', async () => {
+    storeHas({ job: { agent: 'custom', input: { message: 'm' } } });
+    customAgent(async () => ({ type: 'done', result: { ok: true } }));
+    expect(await handler(EVENT)).toEqual({ outcome: 'done' });
+    expect(updates()[0]?.ExpressionAttributeNames).toMatchObject({ '#result': 'result' });
+    expect(updates()[0]?.ExpressionAttributeValues?.[':result']).toEqual({ ok: true });
+    expect(s3.calls()).toHaveLength(0);
+  });
+
+  it.each([
+    ['result', { type: 'done', result: 'x'.repeat(MAX_LARGE_VALUE_BYTES) }, 'the result is'],
+    ['state', { type: 'continue', state: 's'.repeat(MAX_LARGE_VALUE_BYTES) }, 'the step state is'],
+    [
+      'state of an input request',
+      { type: 'input_required', prompt: 'ok?', state: 's'.repeat(MAX_LARGE_VALUE_BYTES) },
+      'the step state is',
+    ],
+  ])('fails with agent_error, storing nothing, when the %s is over 5 MiB', async (_, outcome, what) => {
+    storeHas({ job: { agent: 'custom', input: { message: 'm' } } });
+    customAgent(async () => outcome as never);
     const result = await handler(EVENT);
-    expect(result.error?.message).toMatch(/the step state and input request are too large to store/);
+    expect(result.error).toEqual({
+      code: 'agent_error',
+      message: `step 1: ${what} too large to store: ${MAX_LARGE_VALUE_BYTES + 2} bytes, over the ${MAX_LARGE_VALUE_BYTES}-byte limit`,
+    });
     expect(updates()).toHaveLength(0);
+    expect(s3.calls()).toHaveLength(0);
+  });
+
+  it('gives the agent its large input, state and answer read back from the values bucket', async () => {
+    const input = { message: 'i'.repeat(10_000) };
+    const refs = {
+      input: 'jobs/t/j/input/a.json',
+      agentState: 'jobs/t/j/agentState/b.json',
+      answer: 'jobs/t/j/answer/c.json',
+    };
+    const values: Record<string, unknown> = {
+      [refs.input]: input,
+      [refs.agentState]: { s: 's'.repeat(5_000) },
+      [refs.answer]: 'a'.repeat(5_000),
+    };
+    s3.on(GetObjectCommand).callsFake(({ Key }: { Key: string }) => ({
+      Body: { transformToString: async () => JSON.stringify(values[Key]) },
+    }));
+    const stored = storedJob(
+      makeJob({ agent: 'custom', status: 'running', startedAt: NOW.toISOString(), input: null }),
+      {
+        completedSteps: 1,
+        inputRef: { key: refs.input, bytes: 1 },
+        agentStateRef: { key: refs.agentState, bytes: 1 },
+        answerRef: { key: refs.answer, bytes: 1 },
+      },
+    );
+    ddb.on(GetCommand).resolves({ Item: stored });
+    const seen: unknown[] = [];
+    customAgent(async (ctx) => {
+      seen.push(ctx.input, ctx.state, ctx.answer);
+      return { type: 'done', result: null };
+    }, ANY_INPUT);
+    expect(await handler(EVENT)).toEqual({ outcome: 'done' });
+    expect(seen).toEqual([input, values[refs.agentState], values[refs.answer]]);
   });
 
   it('refuses a state DynamoDB could not store (nested past 32 levels) with agent_error', async () => {

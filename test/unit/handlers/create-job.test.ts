@@ -1,4 +1,5 @@
 import { DynamoDBDocumentClient, GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { idempotencyKeyId, JOB_ID_PATTERN } from '../../../lambdas/domain/idempotency.js';
@@ -11,6 +12,7 @@ import {
   headerOf,
   lambdaContext,
   TENANT,
+  VALUES_BUCKET,
 } from '../support/fixtures.js';
 
 const { handler } = await import('../../../lambdas/handlers/create-job.js');
@@ -225,9 +227,29 @@ describe('POST /v1/jobs', () => {
     expectProblem(res, 400, 'invalid_input');
   });
 
-  it('metadata of exactly 16 KiB serialized is accepted', async () => {
+  it('metadata of exactly 16 KiB serialized is accepted, stored in the values bucket with a reference in the item', async () => {
+    const s3 = mockClient(S3Client);
+    s3.on(PutObjectCommand).resolves({});
     const note = 'n'.repeat(16 * 1024 - '{"note":""}'.length);
-    expect((await post({ agent: 'echo', input: { message: 'm' }, metadata: { note } })).statusCode).toBe(202);
+    const res = await post({ agent: 'echo', input: { message: 'm' }, metadata: { note } });
+    expect(res.statusCode).toBe(202);
+    expect(JSON.parse(res.body as string).metadata).toEqual({ note });
+    const [put] = s3.commandCalls(PutObjectCommand).map((c) => c.args[0].input);
+    expect(put).toMatchObject({ Bucket: VALUES_BUCKET, Key: expect.stringMatching(/^jobs\/.+\/metadata\//) });
+    expect(JSON.parse(put!.Body as string)).toEqual({ note });
+    const item = ddb.commandCalls(PutCommand)[0]!.args[0].input.Item!;
+    expect(item).not.toHaveProperty('metadata');
+    expect(item.metadataRef).toEqual({ key: put!.Key, bytes: 16 * 1024 });
+    expect(item.input).toEqual({ message: 'm' });
+    s3.restore();
+  });
+
+  it('keeps a small input in the item: the submit is one PutItem and nothing else', async () => {
+    const s3 = mockClient(S3Client);
+    expect((await post({ agent: 'echo', input: { message: 'm' } })).statusCode).toBe(202);
+    expect(ddb.calls()).toHaveLength(1);
+    expect(s3.calls()).toHaveLength(0);
+    s3.restore();
   });
 
   it('turns an unexpected store failure into a problem+json 500', async () => {

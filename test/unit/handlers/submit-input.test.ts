@@ -73,7 +73,13 @@ describe('POST /v1/jobs/{id}/input', () => {
         ':eventTypes': ['job.running'],
       },
     });
-    expect(calls[0]?.args[0].input.UpdateExpression).toMatch(/answeredAt = :at.*REMOVE inputRequest$/);
+    expect(calls[0]?.args[0].input.UpdateExpression).toMatch(
+      /answeredAt = :at.*REMOVE inputRequest, #answerOther$/,
+    );
+    expect(calls[0]?.args[0].input.ExpressionAttributeNames).toMatchObject({
+      '#answer': 'answer',
+      '#answerOther': 'answerRef',
+    });
   });
 
   it('checks the answer against the request schema: 400 invalid_input and no write', async () => {

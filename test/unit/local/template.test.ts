@@ -10,6 +10,7 @@ const template: CfnTemplate = {
     Machine: { Type: 'AWS::StepFunctions::StateMachine' },
     Role: { Type: 'AWS::IAM::Role' },
     Logs: { Type: 'AWS::Logs::LogGroup' },
+    JobsValuesBucketB00C89FD: { Type: 'AWS::S3::Bucket' },
   },
 };
 
@@ -43,6 +44,11 @@ describe('createResolver', () => {
     );
     expect(resolve({ Ref: 'Machine' })).toBe('arn:aws:states:us-east-1:000000000000:stateMachine:Machine');
     expect(resolve({ 'Fn::GetAtt': 'Role.Arn' })).toBe('arn:aws:iam::000000000000:role/Role');
+    // Bucket names are lowercase DNS labels.
+    expect(resolve({ Ref: 'JobsValuesBucketB00C89FD' })).toBe('jobsvaluesbucketb00c89fd');
+    expect(resolve({ 'Fn::GetAtt': ['JobsValuesBucketB00C89FD', 'Arn'] })).toBe(
+      'arn:aws:s3:::jobsvaluesbucketb00c89fd',
+    );
   });
 
   it('trims queue names to the 80 characters SQS allows', () => {

@@ -3,7 +3,7 @@ import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll } from 'vitest';
 import { MARSHALL_OPTIONS } from '../../../lambdas/adapters/dynamo-job-store.js';
-import { LIVE_INDEX_ATTRIBUTES, TABLE_KEYS } from '../../../lambdas/config/table.js';
+import { LIST_INDEX_ATTRIBUTES, LIVE_INDEX_ATTRIBUTES, TABLE_KEYS } from '../../../lambdas/config/table.js';
 import { type DynamoDbLocal, startDynamoDbLocal } from '../../../lambdas/local/dynamodb-local.js';
 
 const keys = (partition: string, sort: string) => [
@@ -31,7 +31,7 @@ async function createJobsTable(client: DynamoDBClient, tableName: string): Promi
         {
           IndexName: k.listIndex,
           KeySchema: keys(k.listPartition, k.listSort),
-          Projection: { ProjectionType: 'ALL' },
+          Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: LIST_INDEX_ATTRIBUTES },
         },
         {
           IndexName: k.liveIndex,

@@ -4,6 +4,7 @@ import { jobPk } from '../../../lambdas/adapters/dynamo-job-store.js';
 import type { Job, JobStatus } from '../../../lambdas/domain/job.js';
 
 export const TABLE_NAME = 'jobs-unit';
+export const VALUES_BUCKET = 'job-values-unit';
 export const STATE_MACHINE_ARN = 'arn:aws:states:eu-west-1:123456789012:stateMachine:agent-jobs';
 export const JOB_DLQ_URL = 'https://sqs.eu-west-1.amazonaws.com/123456789012/job-dlq';
 export const WEBHOOK_QUEUE_URL = 'https://sqs.eu-west-1.amazonaws.com/123456789012/webhooks';

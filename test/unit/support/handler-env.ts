@@ -3,6 +3,7 @@ import {
   JOB_DLQ_URL,
   STATE_MACHINE_ARN,
   TABLE_NAME,
+  VALUES_BUCKET,
   WEBHOOK_DLQ_URL,
   WEBHOOK_QUEUE_URL,
 } from './fixtures.js';
@@ -12,6 +13,7 @@ import {
  * handler dynamically.
  */
 vi.stubEnv('JOBS_TABLE_NAME', TABLE_NAME);
+vi.stubEnv('JOB_VALUES_BUCKET', VALUES_BUCKET);
 vi.stubEnv('STATE_MACHINE_ARN', STATE_MACHINE_ARN);
 vi.stubEnv('JOB_DLQ_URL', JOB_DLQ_URL);
 vi.stubEnv('WEBHOOK_QUEUE_URL', WEBHOOK_QUEUE_URL);

@@ -1,0 +1,467 @@
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+  type UpdateCommandInput,
+} from '@aws-sdk/lib-dynamodb';
+import {
+  INPUT_TOKEN_ATTRIBUTE,
+  listSk,
+  liveShard,
+  positionOf,
+  TABLE_KEYS,
+  tenantPk,
+} from '../../config/table.js';
+import { DomainError, NotFoundError } from '../../domain/errors.js';
+import type { InputRequest, Job, JobError, JsonValue } from '../../domain/job.js';
+import { canRedrive, redriveExecutionName, sourcesOf } from '../../domain/job.js';
+import type { Checkpoint, ListQuery, StepSnapshot } from '../../domain/job-store.js';
+import type { RetentionPolicy } from '../../domain/retention.js';
+import { isExpired, liveExpiry, terminalExpiry, toTtl } from '../../domain/retention.js';
+import { conditionalWrite, conditionalWriteLanded } from '../dynamo-table.js';
+import type { LargeValueStore } from '../large-value-store.js';
+import { IdempotencyKeys, isTransactionRace } from './idempotency-keys.js';
+import {
+  announce,
+  committedWrite,
+  jobKey,
+  type JobItem,
+  LIVE_KEYS,
+  refusal,
+  replayOf,
+  RESUMED,
+  statusValues,
+  stepValues,
+  toJob,
+} from './job-item.js';
+import { anywhere, JobValues, PUBLIC_VALUES, STEP_VALUES } from './job-values.js';
+
+const { partition: PK } = TABLE_KEYS;
+/** How many index pages one list request may read while a status filter skips items. */
+const MAX_LIST_PAGES = 5;
+
+type UpdateParts = Pick<
+  UpdateCommandInput,
+  'UpdateExpression' | 'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'
+>;
+
+/** Job items: every read and conditional write of a job's own item. */
+export class JobItems {
+  private readonly keys: IdempotencyKeys;
+  private readonly values: JobValues;
+
+  constructor(
+    private readonly tableName: string,
+    private readonly client: DynamoDBDocumentClient,
+    private readonly retention?: RetentionPolicy,
+    values?: LargeValueStore,
+  ) {
+    this.keys = new IdempotencyKeys(tableName, client);
+    this.values = new JobValues(values);
+  }
+
+  async create(job: Job, fingerprint: string, now: Date, idempotencyKeyId?: string) {
+    if (idempotencyKeyId !== undefined) return this.createOnce(job, fingerprint, now, idempotencyKeyId);
+    await this.client.send(new PutCommand(await this.newJobPut(job, fingerprint)));
+    return { job, created: true, fingerprint };
+  }
+
+  /** Ids are random: a clash would be a bug, never a job to hand back. */
+  private async newJobPut(job: Job, fingerprint: string) {
+    return {
+      TableName: this.tableName,
+      Item: await this.values.newItem(job, fingerprint),
+      ConditionExpression: `attribute_not_exists(${PK})`,
+    };
+  }
+
+  /** A submit's answer to a retry: the job the key created, whole. */
+  private async replay(item: JobItem) {
+    return replayOf(await this.values.hydrate(item, PUBLIC_VALUES));
+  }
+
+  /**
+   * A submit with an Idempotency-Key. The key's item names the job it created; while that job is
+   * readable, a retry is answered with it by two reads and no write. Otherwise the key item and the
+   * new job are written in one transaction, so neither exists without the other, and the key
+   * item's condition lets only one of racing duplicates (or of reuses after expiry) win.
+   */
+  private async createOnce(job: Job, fingerprint: string, now: Date, keyId: string) {
+    const keyItem = await this.keys.jobOf(job.tenant, keyId);
+    const previous = keyItem && (await this.getItem(job.tenant, keyItem.jobId));
+    if (previous && !isExpired(previous.expiresAt, now)) return this.replay(previous);
+    try {
+      await this.client.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            { Put: this.keys.put(job, keyId, keyItem?.jobId) },
+            { Put: await this.newJobPut(job, fingerprint) },
+          ],
+        }),
+      );
+      return { job, created: true, fingerprint };
+    } catch (e) {
+      if (!isTransactionRace(e)) throw e;
+    }
+    // A duplicate won the race: both its items are committed, so its job is there to hand back.
+    const winner = await this.keys.jobOf(job.tenant, keyId);
+    const current = winner && (await this.getItem(job.tenant, winner.jobId));
+    if (current && !isExpired(current.expiresAt, now)) return this.replay(current);
+    throw new DomainError('idempotency_key_in_use', 'a request with this Idempotency-Key is being processed');
+  }
+
+  private async getItem(tenant: string, id: string): Promise<JobItem | undefined> {
+    const { Item } = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: jobKey(tenant, id), ConsistentRead: true }),
+    );
+    return Item as JobItem | undefined;
+  }
+
+  async get(tenant: string, id: string, now: Date) {
+    const item = await this.getItem(tenant, id);
+    if (!item || isExpired(item.expiresAt, now)) return undefined;
+    return toJob(await this.values.hydrate(item, PUBLIC_VALUES));
+  }
+
+  async list(tenant: string, query: ListQuery, now: Date) {
+    const jobs: Job[] = [];
+    let startKey: Record<string, unknown> | undefined = query.after && {
+      [TABLE_KEYS.listPartition]: tenantPk(tenant),
+      [TABLE_KEYS.listSort]: listSk(query.after),
+      ...jobKey(tenant, query.after.id),
+    };
+    // Same expiry test as `get` (ISO timestamps order as strings), so the two never disagree.
+    const filters = ['expiresAt > :now'];
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = { ':pk': tenantPk(tenant), ':now': now.toISOString() };
+    if (query.status) {
+      filters.push('#status = :status');
+      names['#status'] = 'status';
+      values[':status'] = query.status;
+    }
+    for (let page = 0; page < MAX_LIST_PAGES && jobs.length < query.limit; page++) {
+      const out = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: TABLE_KEYS.listIndex,
+          KeyConditionExpression: `${TABLE_KEYS.listPartition} = :pk`,
+          FilterExpression: filters.join(' AND '),
+          ExpressionAttributeNames: query.status ? names : undefined,
+          ExpressionAttributeValues: values,
+          ScanIndexForward: false,
+          Limit: query.limit - jobs.length,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      const items = await Promise.all((out.Items ?? []).map((i) => this.values.hydrate(i, ['metadata'])));
+      jobs.push(...items.map(toJob));
+      startKey = out.LastEvaluatedKey;
+      if (!startKey) break;
+    }
+    const next = startKey && positionOf(startKey[TABLE_KEYS.listSort] as string);
+    return { jobs, next };
+  }
+
+  async cancel(tenant: string, id: string, now: Date) {
+    const at = now.toISOString();
+    const expiresAt = terminalExpiry('cancelled', now, this.retention);
+    const from = statusValues(sourcesOf('cancelled'));
+    const events = announce('job.cancelled');
+    const outcome = await this.clientUpdate(tenant, id, now, {
+      UpdateExpression:
+        `SET #status = :cancelled, completedAt = :at, updatedAt = :at, expiresAt = :exp, #ttl = :ttl, ${events.update} ` +
+        `REMOVE ${anywhere('agentState')}, ${RESUMED}, ${LIVE_KEYS}`,
+      ConditionExpression: `attribute_exists(${PK}) AND expiresAt > :now AND #status IN (${from.inList})`,
+      ExpressionAttributeNames: { '#status': 'status', '#ttl': TABLE_KEYS.ttl },
+      ExpressionAttributeValues: {
+        ...from.values,
+        ...events.values,
+        ':cancelled': 'cancelled',
+        ':at': at,
+        ':exp': expiresAt.toISOString(),
+        ':ttl': toTtl(expiresAt),
+        ':now': at,
+      },
+    });
+    if ('job' in outcome) return outcome.job;
+    const old = outcome.refused;
+    if (old.status === 'cancelled') return toJob(await this.values.hydrate(old, PUBLIC_VALUES));
+    throw refusal(old, `the job is already ${old.status}`);
+  }
+
+  async loadForStep(tenant: string, id: string): Promise<StepSnapshot | undefined> {
+    const item = await this.getItem(tenant, id);
+    if (!item) return undefined;
+    // A job that no longer runs takes no step: its values need not be read.
+    if (item.status === 'running') await this.values.hydrate(item, STEP_VALUES);
+    return {
+      job: toJob(item),
+      state: item.agentState ?? null,
+      answer: item.answer,
+      completedSteps: item.completedSteps,
+    };
+  }
+
+  async answeredWait(tenant: string, id: string) {
+    const { Item } = await this.client.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: jobKey(tenant, id),
+        ProjectionExpression: `#status, ${RESUMED}`,
+        ExpressionAttributeNames: { '#status': 'status' },
+        ConsistentRead: true,
+      }),
+    );
+    const token = Item?.[INPUT_TOKEN_ATTRIBUTE] as string | undefined;
+    if (Item?.status !== 'running' || token === undefined || Item.answeredAt === undefined) return undefined;
+    return { token, answeredAt: Item.answeredAt as string };
+  }
+
+  async checkpoint(tenant: string, id: string, cp: Checkpoint, now: Date) {
+    const events = announce('job.progress');
+    const state = await this.values.place(tenant, id, 'agentState', cp.state, 'state');
+    return this.stepUpdate(
+      tenant,
+      id,
+      `SET progress = :progress, progressData = :data, completedSteps = :steps, ${state.set}, ` +
+        `updatedAt = :at, ${events.update} REMOVE ${state.remove}, ${RESUMED}`,
+      {
+        ...events.values,
+        ...stepValues(cp),
+        ...state.values,
+        ':at': now.toISOString(),
+      },
+      cp.completedSteps - 1,
+      state.names,
+    );
+  }
+
+  async succeed(tenant: string, id: string, result: JsonValue, cp: Omit<Checkpoint, 'state'>, now: Date) {
+    const expiresAt = terminalExpiry('succeeded', now, this.retention);
+    // The last step's progress report and the success are two events of one write.
+    const events = announce('job.progress', 'job.succeeded');
+    const placed = await this.values.place(tenant, id, 'result', result, 'result');
+    return this.stepUpdate(
+      tenant,
+      id,
+      `SET #status = :succeeded, ${placed.set}, progress = :progress, progressData = :data, ` +
+        `completedSteps = :steps, completedAt = :at, updatedAt = :at, expiresAt = :exp, #ttl = :ttl, ${events.update} ` +
+        `REMOVE ${placed.remove}, ${anywhere('agentState')}, ${RESUMED}, ${LIVE_KEYS}`,
+      {
+        ...events.values,
+        ':succeeded': 'succeeded',
+        ...placed.values,
+        ...stepValues(cp),
+        ':at': now.toISOString(),
+        ':exp': expiresAt.toISOString(),
+        ':ttl': toTtl(expiresAt),
+      },
+      cp.completedSteps - 1,
+      { ...placed.names, '#ttl': TABLE_KEYS.ttl },
+    );
+  }
+
+  async requestInput(tenant: string, id: string, cp: Checkpoint, request: InputRequest, now: Date) {
+    // The last step's progress and the question are two events of one write.
+    const events = announce('job.progress', 'job.input_required');
+    const state = await this.values.place(tenant, id, 'agentState', cp.state, 'state');
+    return this.stepUpdate(
+      tenant,
+      id,
+      'SET #status = :waiting, inputRequest = :request, progress = :progress, progressData = :data, ' +
+        `completedSteps = :steps, ${state.set}, updatedAt = :at, ${events.update} ` +
+        `REMOVE ${state.remove}, ${anywhere('answer')}, ${RESUMED}`,
+      {
+        ...events.values,
+        ':waiting': 'input_required',
+        ':request': request,
+        ...stepValues(cp),
+        ...state.values,
+        ':at': now.toISOString(),
+      },
+      cp.completedSteps - 1,
+      state.names,
+    );
+  }
+
+  async submitInput(tenant: string, id: string, answer: JsonValue, now: Date) {
+    const at = now.toISOString();
+    const events = announce('job.running');
+    const placed = await this.values.place(tenant, id, 'answer', answer, 'answer');
+    const outcome = await this.clientUpdate(tenant, id, now, {
+      // The token stays until the next step's write: until then the table itself says the wait
+      // was answered and may still need resuming (the stream consumer does it; the sweep repeats it).
+      UpdateExpression:
+        `SET #status = :running, ${placed.set}, answeredAt = :at, updatedAt = :at, ${events.update} ` +
+        `REMOVE inputRequest, ${placed.remove}`,
+      ConditionExpression: `attribute_exists(${PK}) AND expiresAt > :at AND #status = :waiting`,
+      ExpressionAttributeNames: { '#status': 'status', ...placed.names },
+      ExpressionAttributeValues: {
+        ...events.values,
+        ':running': 'running',
+        ':waiting': 'input_required',
+        ...placed.values,
+        ':at': at,
+      },
+    });
+    if ('job' in outcome) return outcome.job;
+    throw refusal(outcome.refused, `the job is ${outcome.refused.status}, not waiting for input`);
+  }
+
+  /**
+   * A client's conditional update of a job: the job after it or, when the condition refused it,
+   * the job as it stood (returned by the same request, no extra read). Missing or expired is a 404.
+   */
+  private async clientUpdate(
+    tenant: string,
+    id: string,
+    now: Date,
+    update: UpdateParts,
+  ): Promise<{ job: Job } | { refused: JobItem }> {
+    const outcome = await conditionalWrite(
+      this.client,
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: jobKey(tenant, id),
+        ...update,
+        ReturnValues: 'ALL_NEW',
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      }),
+    );
+    if (outcome.written) return { job: toJob(await this.values.hydrate(outcome.attributes!, PUBLIC_VALUES)) };
+    const old = outcome.refused as JobItem | undefined;
+    if (!old || isExpired(old.expiresAt, now)) throw new NotFoundError();
+    return { refused: old };
+  }
+
+  /** A step's write lands only while the job runs and only once per step (a retried step resumes). */
+  private stepUpdate(
+    tenant: string,
+    id: string,
+    update: string,
+    values: Record<string, unknown>,
+    expectedSteps: number,
+    names: Record<string, string> = {},
+  ) {
+    return conditionalWriteLanded(
+      this.client,
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: jobKey(tenant, id),
+        UpdateExpression: update,
+        ConditionExpression: '#status = :running AND completedSteps = :expected',
+        ExpressionAttributeNames: { ...names, '#status': 'status' },
+        ExpressionAttributeValues: { ...values, ':running': 'running', ':expected': expectedSteps },
+      }),
+    );
+  }
+
+  fail(tenant: string, id: string, error: JobError, now: Date, executionName?: string) {
+    const expiresAt = terminalExpiry('failed', now, this.retention);
+    const from = statusValues(sourcesOf('failed'));
+    const events = announce('job.failed');
+    return conditionalWriteLanded(
+      this.client,
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: jobKey(tenant, id),
+        UpdateExpression:
+          'SET #status = :failed, #error = :error, completedAt = :at, updatedAt = :at, expiresAt = :exp, ' +
+          `#ttl = :ttl, ${events.update} REMOVE ${anywhere('agentState')}, ${RESUMED}, ${LIVE_KEYS}`,
+        ConditionExpression:
+          executionName === undefined
+            ? `#status IN (${from.inList})`
+            : `#status IN (${from.inList}) AND executionName = :execution`,
+        ExpressionAttributeNames: { '#status': 'status', '#error': 'error', '#ttl': TABLE_KEYS.ttl },
+        ExpressionAttributeValues: {
+          ...from.values,
+          ...events.values,
+          ':failed': 'failed',
+          ':error': error,
+          ':at': now.toISOString(),
+          ':exp': expiresAt.toISOString(),
+          ':ttl': toTtl(expiresAt),
+          ...(executionName === undefined ? {} : { ':execution': executionName }),
+        },
+      }),
+    );
+  }
+
+  async redrive(tenant: string, id: string, now: Date) {
+    const job = await this.get(tenant, id, now);
+    if (!job) throw new NotFoundError();
+    if (!canRedrive(job.status)) {
+      throw new DomainError(
+        'invalid_transition',
+        `only a failed job can be redriven; this one is ${job.status}`,
+      );
+    }
+    const outcome = await conditionalWrite(this.client, await this.redriveUpdate(job, now));
+    if (outcome.written) return toJob(await this.values.hydrate(outcome.attributes!, PUBLIC_VALUES));
+    throw new DomainError('invalid_transition', 'the job changed while it was being redriven; try again');
+  }
+
+  /** The new attempt stores its input and metadata again: their lifecycle clock starts over with it. */
+  private async redriveUpdate(job: Job, now: Date) {
+    const attempt = job.attempt + 1;
+    const expiresAt = liveExpiry(now, job.timeoutSeconds, this.retention);
+    const events = announce('job.redriven');
+    // A value this function could not read back stays where it is (never overwritten by its stand-in).
+    const placed = await Promise.all(
+      (['input', 'metadata'] as const)
+        .filter((name) => !job.omitted?.includes(name))
+        .map((name) => this.values.place(job.tenant, job.id, name, job[name], name)),
+    );
+    const sets = placed.map((p) => `, ${p.set}`).join('');
+    const removes = placed.map((p) => `, ${p.remove}`).join('');
+    return new UpdateCommand({
+      TableName: this.tableName,
+      Key: jobKey(job.tenant, job.id),
+      // A fresh run: the deadline counts from its own start, steps from zero; the log keeps the history.
+      UpdateExpression:
+        'SET #status = :pending, attempt = :attempt, executionName = :execution, progress = :progress, ' +
+        'completedSteps = :zero, #error = :null, #result = :null, inputRequest = :null, completedAt = :null, ' +
+        `updatedAt = :at, expiresAt = :exp, #ttl = :ttl, ${TABLE_KEYS.livePartition} = :shard, ` +
+        `${TABLE_KEYS.liveSort} = :liveSort${sets}, ${events.update} ` +
+        `REMOVE startedAt, ${anywhere('agentState', 'answer')}, resultRef, progressData, ${RESUMED}${removes}`,
+      // The attempt read above must still be current: two operators cannot both redrive it.
+      ConditionExpression: '#status = :failed AND attempt = :previous',
+      ExpressionAttributeNames: {
+        '#status': 'status',
+        '#error': 'error',
+        '#result': 'result',
+        '#ttl': TABLE_KEYS.ttl,
+        ...Object.assign({}, ...placed.map((p) => p.names)),
+      },
+      ExpressionAttributeValues: {
+        ...events.values,
+        ...Object.assign({}, ...placed.map((p) => p.values)),
+        ':pending': 'pending',
+        ':failed': 'failed',
+        ':attempt': attempt,
+        ':previous': job.attempt,
+        ':execution': redriveExecutionName(job.id, attempt),
+        ':progress': { fraction: 0, step: 0, message: null },
+        ':zero': 0,
+        ':null': null,
+        ':at': now.toISOString(),
+        ':exp': expiresAt.toISOString(),
+        ':ttl': toTtl(expiresAt),
+        ':shard': liveShard(job.id),
+        ':liveSort': listSk(job),
+      },
+      ReturnValues: 'ALL_NEW',
+    });
+  }
+
+  /** The job's last committed write as its item records it, or undefined for a missing job. */
+  async latestWrite(tenant: string, id: string) {
+    const item = await this.getItem(tenant, id);
+    if (!item) return undefined;
+    const previousSeq = (item.eventSeq ?? 0) - (item.lastEventTypes?.length ?? 0);
+    return committedWrite(item as unknown as Record<string, unknown>, { eventSeq: previousSeq });
+  }
+}
