@@ -47,7 +47,6 @@ import { withoutSdkLogging } from './sdk-clients.js';
 
 export { JOB_SK };
 export const LIST_INDEX = TABLE_KEYS.listIndex;
-const KEY_SK = 'KEY';
 /** An Idempotency-Key's item: which job the key created. */
 const IDEMPOTENCY_SK = 'IDEMPOTENCY';
 /**
@@ -66,7 +65,6 @@ const MAX_LIST_PAGES = 5;
 export const jobPk = (tenant: string, id: string) => `T#${tenant}#J#${id}`;
 const tenantPk = (tenant: string) => `T#${tenant}`;
 const listSk = (p: ListPosition) => `${p.createdAt}#${p.id}`;
-const keyPk = (hash: string) => `K#${hash}`;
 const idempotencyPk = (tenant: string, keyId: string) => `T#${tenant}#I#${keyId}`;
 
 /** The stored item: the job plus keys, TTL, the idempotency fingerprint and the step checkpoint. */
@@ -735,26 +733,6 @@ export class DynamoJobStore implements JobStore {
       if (isConditionFailure(e)) return false;
       throw e;
     }
-  }
-
-  async tenantForKey(keyHash: string) {
-    const { Item } = await this.client.send(
-      new GetCommand({
-        TableName: this.tableName,
-        Key: { PK: keyPk(keyHash), SK: KEY_SK },
-        ProjectionExpression: 'tenant',
-      }),
-    );
-    return Item?.tenant as string | undefined;
-  }
-
-  async putApiKey(keyHash: string, tenant: string) {
-    await this.client.send(
-      new PutCommand({
-        TableName: this.tableName,
-        Item: { PK: keyPk(keyHash), SK: KEY_SK, tenant, createdAt: new Date().toISOString() },
-      }),
-    );
   }
 
   async listLivePage(before: string, from: SweepCursor, limit: number) {

@@ -54,3 +54,15 @@ export const eventSk = (seq: number) => `${EVENT_SK_PREFIX}${String(seq).padStar
 export const DELIVERY_SK_PREFIX = 'D#';
 export const deliverySk = (seq: number) =>
   `${DELIVERY_SK_PREFIX}${String(seq).padStart(EVENT_SEQ_DIGITS, '0')}`;
+
+/**
+ * Partition-key prefixes of the tenancy items, shared with IAM (`dynamodb:LeadingKeys`): API keys
+ * (`K#<keyId>`), a tenant's limits (`TENANT#<tenant>`), its request-rate bucket (`RATE#<tenant>`),
+ * and the one list-index partition that lists every key.
+ */
+export const TENANCY_KEYS = {
+  apiKey: 'K#',
+  limits: 'TENANT#',
+  rate: 'RATE#',
+  keyList: 'KEYS',
+} as const;

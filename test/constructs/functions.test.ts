@@ -26,6 +26,15 @@ const TABLE_ENV = [...BASE_ENV, ENV.tableName].sort();
 const FINISHING_ENV = [...TABLE_ENV, ENV.retentionFailedDays, ENV.retentionSucceededDays].sort();
 const ALL_HANDLERS = [...new Set([...API_ROUTES.map((r) => r.handler), ...Object.values(INTERNAL_HANDLERS)])];
 
+/**
+ * Functions that answer requests have concurrency of their own (the stack's defaults), so agent
+ * steps and held streams cannot starve them; the stream function's reservation also caps it.
+ */
+const RESERVED: Record<string, number | undefined> = {
+  ...Object.fromEntries(API_ROUTES.map((r) => [r.handler, r.streaming ? 50 : 10])),
+  [INTERNAL_HANDLERS.authorizer]: 50,
+};
+
 describe('lambda functions', () => {
   it('exist once per handler in the route table and the internal handlers, and nowhere else', () => {
     expect([...functions.keys()].sort()).toEqual([...ALL_HANDLERS].sort());
@@ -43,7 +52,7 @@ describe('lambda functions', () => {
         Handler: 'index.handler',
         LoggingConfig: { LogGroup: { Ref: logicalId(functions.get(handler)!.logGroup) } },
       });
-      expect(props.ReservedConcurrentExecutions).toBeUndefined();
+      expect(props.ReservedConcurrentExecutions).toBe(RESERVED[handler]);
       const env = (props.Environment as { Variables: Record<string, string> }).Variables;
       expect(env).toMatchObject({ NODE_OPTIONS: '--enable-source-maps', AGENT_JOBS_DEPLOYMENT: 'aws' });
     },
@@ -67,7 +76,7 @@ describe('environment wiring: each function gets what it reads, nothing else', (
     'health-live': BASE_ENV,
     'health-ready': [...TABLE_ENV, ENV.stateMachineArn].sort(),
     openapi: BASE_ENV,
-    authorizer: TABLE_ENV,
+    authorizer: [...TABLE_ENV, ENV.defaultLimits].sort(),
     'agent-step': FINISHING_ENV,
     'mark-failed': FINISHING_ENV,
     'reconcile-execution': [...FINISHING_ENV, ENV.jobDlqUrl].sort(),
@@ -104,9 +113,10 @@ describe('environment wiring: each function gets what it reads, nothing else', (
 
 describe('IAM: least privilege per function', () => {
   const expected: Record<string, string[]> = {
-    'create-job': ['dynamodb:GetItem', 'dynamodb:PutItem'],
-    'list-jobs': ['dynamodb:Query'],
-    'get-job': ['dynamodb:GetItem'],
+    // Every buffered authenticated function also writes its tenant's rate bucket (UpdateItem on RATE#*).
+    'create-job': ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    'list-jobs': ['dynamodb:Query', 'dynamodb:UpdateItem'],
+    'get-job': ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
     'cancel-job': ['dynamodb:UpdateItem'],
     'submit-input': ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
     'health-live': [],
@@ -157,9 +167,9 @@ describe('IAM: least privilege per function', () => {
       'states:StartExecution',
       'states:StopExecution',
     ],
-    'list-events': ['dynamodb:GetItem', 'dynamodb:Query'],
+    'list-events': ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
     'follow-events': ['dynamodb:GetItem', 'dynamodb:Query'],
-    'list-deliveries': ['dynamodb:GetItem', 'dynamodb:Query'],
+    'list-deliveries': ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
     'replay-delivery': [
       'dynamodb:GetItem',
       'dynamodb:UpdateItem',

@@ -4,6 +4,7 @@ import middy from '@middy/core';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { problemFromError } from './problem.js';
+import { rateLimit } from './rate-limit.js';
 
 export const logger = createLogger();
 
@@ -11,18 +12,22 @@ type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<API
 
 /**
  * Every API handler is wrapped the same way: lower-cased headers, structured logs with the
- * request id, and errors turned into problem+json at the edge (unexpected ones logged as errors).
+ * request id, the tenant's request rate, and errors turned into problem+json at the edge (unexpected ones logged as errors).
  */
 export function httpHandler(fn: ApiHandler) {
-  return middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(httpHeaderNormalizer())
-    .use({
-      onError: async (request) => {
-        const { response, unexpected } = problemFromError(request.error);
-        if (unexpected) logger.error('request failed', { error: request.error as Error });
-        request.response = response;
-      },
-    })
-    .handler(fn);
+  return (
+    middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
+      .use(injectLambdaContext(logger, { resetKeys: true }))
+      .use(httpHeaderNormalizer())
+      // Before the problem mapper, so its onError runs after it and adds the RateLimit fields to problems too.
+      .use(rateLimit())
+      .use({
+        onError: async (request) => {
+          const { response, unexpected } = problemFromError(request.error);
+          if (unexpected) logger.error('request failed', { error: request.error as Error });
+          request.response = response;
+        },
+      })
+      .handler(fn)
+  );
 }
