@@ -14,6 +14,8 @@ import { DynamoJobStore } from '../lambdas/adapters/dynamo-job-store.js';
 import { type BatchJob, jobsInStreamBatch, type StreamBatchInfo } from '../lambdas/adapters/stream-batch.js';
 import { LOCAL_ENDPOINTS_FILE, type LocalEndpointsFile } from '../lambdas/local/cli-endpoints.js';
 import { EVENTS_USAGE, eventsMain } from './events-cli.js';
+import { KEYS_USAGE, keysMain } from './keys-cli.js';
+import { TENANTS_USAGE, tenantsMain } from './tenants-cli.js';
 import { WEBHOOK_SECRET_USAGE, webhookSecretMain } from './webhook-secrets-cli.js';
 
 /**
@@ -27,7 +29,9 @@ const USAGE = `usage: agent-jobs dlq list | show <jobId> | redrive <jobId...>
                                                            the stack outputs TableName, JobDlqUrl, StartDlqUrl)
   [--local [dataDir]]                                      the local stack (default .data)
 ${EVENTS_USAGE}
-${WEBHOOK_SECRET_USAGE}`;
+${WEBHOOK_SECRET_USAGE}
+${KEYS_USAGE}
+${TENANTS_USAGE}`;
 
 export interface CliConfig {
   tableName: string;
@@ -232,6 +236,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   const args = [...argv];
   if (args[0] === 'webhook-secret') return webhookSecretMain(args.slice(1), env);
   if (args[0] === 'events') return eventsMain(args.slice(1), env);
+  if (args[0] === 'keys') return keysMain(args.slice(1), env);
+  if (args[0] === 'tenants') return tenantsMain(args.slice(1), env);
   if (args[0] !== 'dlq' || !args[1]) {
     console.error(USAGE);
     return 2;

@@ -16,6 +16,12 @@ export function apiKeyFromHeaders(headers: Record<string, string | undefined>): 
   return key && key.length <= 512 ? key : undefined;
 }
 
+/**
+ * How long a warm authorizer trusts what it read about a key (and a tenant's limits): the bound
+ * on how late a revocation or a limit change takes effect.
+ */
+export const AUTHORIZER_CACHE_SECONDS = 30;
+
 /** Prefix of the keys this product issues; env-seeded local keys may look like anything. */
 export const ISSUED_KEY_PREFIX = 'ak_';
 const KEY_BYTES = 32;

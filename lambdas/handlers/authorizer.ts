@@ -3,7 +3,13 @@ import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } fro
 import { apiKeyStoreFromEnv } from '../adapters/dynamo-api-key-store.js';
 import { tenantLimitsStoreFromEnv } from '../adapters/dynamo-tenant-limits-store.js';
 import { ENV } from '../config/env.js';
-import { apiKeyFromHeaders, keyAdmits, keyIdFor, type StoredApiKey } from '../domain/api-key.js';
+import {
+  apiKeyFromHeaders,
+  AUTHORIZER_CACHE_SECONDS,
+  keyAdmits,
+  keyIdFor,
+  type StoredApiKey,
+} from '../domain/api-key.js';
 import { effectiveLimits, parseDefaultLimits, type TenantLimits } from '../domain/tenant-limits.js';
 
 const logger = createLogger();
@@ -16,7 +22,7 @@ const defaultLimits = parseDefaultLimits(process.env[ENV.defaultLimits]);
  * reads per request. Revocation and limit changes therefore reach a warm container within 30 s;
  * the gateway's own authorizer cache is off (see the API construct), so that is the whole delay.
  */
-export const AUTHORIZER_CACHE_MS = 30_000;
+const CACHE_MS = AUTHORIZER_CACHE_SECONDS * 1000;
 
 /** Bounded, so a flood of made-up keys cannot grow a warm container's memory without end. */
 const MAX_CACHED = 10_000;
@@ -29,7 +35,7 @@ class TimedCache<V> {
     const value = await load();
     this.entries.delete(key);
     if (this.entries.size >= MAX_CACHED) this.entries.delete(this.entries.keys().next().value!);
-    this.entries.set(key, { value, until: Date.now() + AUTHORIZER_CACHE_MS });
+    this.entries.set(key, { value, until: Date.now() + CACHE_MS });
     return value;
   }
 }
