@@ -8,6 +8,7 @@ import { costPer1kJobs } from './cost.js';
 import { countDynamoRequests } from './ddb-counter.js';
 import { benchEvents } from './events.js';
 import { benchJob } from './job.js';
+import { benchLimits } from './limits.js';
 import { benchPeerPowertools } from './peer-powertools.js';
 import { benchSubmit } from './submit.js';
 import { benchWebhooks } from './webhooks.js';
@@ -60,6 +61,7 @@ try {
     events: benchEvents,
     webhooks: benchWebhooks,
     job: benchJob,
+    limits: benchLimits,
   };
   for (const [name, bench] of Object.entries(benches))
     if (selected(name)) Object.assign(figures, await bench(ctx));
