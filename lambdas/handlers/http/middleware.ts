@@ -12,22 +12,21 @@ type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<API
 
 /**
  * Every API handler is wrapped the same way: lower-cased headers, structured logs with the
- * request id, the tenant's request rate, and errors turned into problem+json at the edge (unexpected ones logged as errors).
+ * request id, and errors turned into problem+json at the edge (unexpected ones logged as errors).
+ * The tenant's request rate is checked before the problem mapper is added, so the mapper's
+ * onError runs first and the limiter then adds the RateLimit fields to problems too.
  */
 export function httpHandler(fn: ApiHandler) {
-  return (
-    middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
-      .use(injectLambdaContext(logger, { resetKeys: true }))
-      .use(httpHeaderNormalizer())
-      // Before the problem mapper, so its onError runs after it and adds the RateLimit fields to problems too.
-      .use(rateLimit())
-      .use({
-        onError: async (request) => {
-          const { response, unexpected } = problemFromError(request.error);
-          if (unexpected) logger.error('request failed', { error: request.error as Error });
-          request.response = response;
-        },
-      })
-      .handler(fn)
-  );
+  return middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(httpHeaderNormalizer())
+    .use(rateLimit())
+    .use({
+      onError: async (request) => {
+        const { response, unexpected } = problemFromError(request.error);
+        if (unexpected) logger.error('request failed', { error: request.error as Error });
+        request.response = response;
+      },
+    })
+    .handler(fn);
 }
