@@ -9,6 +9,7 @@ import { costPer1kJobs } from './cost.js';
 import { countDynamoRequests } from './ddb-counter.js';
 import { benchEvents } from './events.js';
 import { benchJob } from './job.js';
+import { benchLimits } from './limits.js';
 import { benchPeerPowertools } from './peer-powertools.js';
 import { benchSubmit } from './submit.js';
 import { benchWebhooks } from './webhooks.js';
@@ -62,6 +63,7 @@ try {
     webhooks: benchWebhooks,
     job: benchJob,
     client: benchClient,
+    limits: benchLimits,
   };
   for (const [name, bench] of Object.entries(benches))
     if (selected(name)) Object.assign(figures, await bench(ctx));

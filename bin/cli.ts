@@ -9,6 +9,8 @@ const COMMANDS: Record<string, CommandMain> = {
   jobs: async (args, env) => (await import('./job-cli.js')).jobMain('jobs', args, env),
   dlq: async (args, env) => (await import('./dlq-cli.js')).dlqMain(args, env),
   events: async (args, env) => (await import('./events-cli.js')).eventsMain(args, env),
+  keys: async (args, env) => (await import('./keys-cli.js')).keysMain(args, env),
+  tenants: async (args, env) => (await import('./tenants-cli.js')).tenantsMain(args, env),
   'webhook-secret': async (args, env) =>
     (await import('./webhook-secrets-cli.js')).webhookSecretMain(args, env),
 };
@@ -19,6 +21,8 @@ const USAGE = `usage: agent-jobs <command> ...
   dlq list | show | redrive                    operators: the dead-letter queues
   events repair                                operators: fill gaps in job event logs
   webhook-secret show | rotate                 operators: a tenant's webhook signing secret
+  keys create | list | revoke                  operators: API keys
+  tenants set-limits | show                    operators: a tenant's limits
 A command without arguments prints its options.`;
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {

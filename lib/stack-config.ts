@@ -1,5 +1,11 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { DEFAULT_RETENTION } from '../lambdas/domain/retention.js';
+import {
+  BUILT_IN_LIMITS,
+  LIMIT_NAMES,
+  limitsSchema,
+  type TenantLimits,
+} from '../lambdas/domain/tenant-limits.js';
 import { DEFAULT_RETRY_SCHEDULE_SECONDS, parseRetrySchedule } from '../lambdas/domain/webhook.js';
 
 /** What a deployer may tune. Everything else follows from the route table and the agent registry. */
@@ -19,6 +25,20 @@ export interface AgentJobsConfig {
    * stack creates (KMS-encrypted), optionally mailing `email`.
    */
   readonly alarmNotifications: { readonly topicArn?: string; readonly email?: string };
+  /** Limits of every tenant without its own (`agent-jobs tenants set-limits` overrides them per tenant). */
+  readonly defaultLimits: TenantLimits;
+  /**
+   * Lambda concurrency reserved (and so also capped) per function: the authorizer, each buffered
+   * API function, and the SSE stream function, so long agent steps and held streams cannot take
+   * the account's concurrency from the functions that answer requests.
+   */
+  readonly reservedConcurrency: {
+    readonly authorizer: number;
+    readonly api: number;
+    readonly streams: number;
+  };
+  /** Per-method throttling of the routes without a key (health, OpenAPI), apart from the tenants' routes. */
+  readonly publicThrottling: { readonly rateLimit: number; readonly burstLimit: number };
 }
 
 export type AgentJobsConfigInput = {
@@ -39,6 +59,9 @@ export const DEFAULT_CONFIG: AgentJobsConfig = {
   logRetention: RetentionDays.ONE_MONTH,
   webhookRetrySchedule: DEFAULT_RETRY_SCHEDULE_SECONDS,
   alarmNotifications: {},
+  defaultLimits: BUILT_IN_LIMITS,
+  reservedConcurrency: { authorizer: 50, api: 10, streams: 50 },
+  publicThrottling: { rateLimit: 10, burstLimit: 20 },
 };
 
 export class StackConfigError extends Error {
@@ -102,6 +125,22 @@ function configProblems(c: AgentJobsConfig): string[] {
       `webhookRetrySchedule: ${scheduleProblem(c.webhookRetrySchedule)}`,
     ],
     ...notificationProblems(c.alarmNotifications),
+    [
+      limitsSchema.safeParse(c.defaultLimits).success,
+      `defaultLimits: each of ${LIMIT_NAMES.join(', ')} must be an integer >= 1`,
+    ],
+    ...(['authorizer', 'api', 'streams'] as const).map((k): [boolean, string] => [
+      isInt(c.reservedConcurrency[k], 1, 10_000),
+      `reservedConcurrency.${k} must be an integer 1..10000`,
+    ]),
+    [
+      typeof c.publicThrottling.rateLimit === 'number' && c.publicThrottling.rateLimit > 0,
+      'publicThrottling.rateLimit must be a positive number',
+    ],
+    [
+      isInt(c.publicThrottling.burstLimit, 1, 1_000_000),
+      'publicThrottling.burstLimit must be a positive integer',
+    ],
   ];
   return checks.filter(([ok]) => !ok).map(([, message]) => message);
 }
@@ -120,6 +159,9 @@ export function resolveConfig(input: AgentJobsConfigInput | string | undefined):
     logRetention: given.logRetention ?? DEFAULT_CONFIG.logRetention,
     webhookRetrySchedule: given.webhookRetrySchedule ?? DEFAULT_CONFIG.webhookRetrySchedule,
     alarmNotifications: { ...DEFAULT_CONFIG.alarmNotifications, ...given.alarmNotifications },
+    defaultLimits: { ...DEFAULT_CONFIG.defaultLimits, ...given.defaultLimits },
+    reservedConcurrency: { ...DEFAULT_CONFIG.reservedConcurrency, ...given.reservedConcurrency },
+    publicThrottling: { ...DEFAULT_CONFIG.publicThrottling, ...given.publicThrottling },
   };
   const problems = configProblems(config);
   if (problems.length > 0) {

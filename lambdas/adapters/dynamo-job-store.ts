@@ -1,5 +1,4 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { ENV, optionalDays, requireEnv } from '../config/env.js';
 import { JOB_SK, jobPk, TABLE_KEYS } from '../config/table.js';
 import type { InputRequest, Job, JobError, JsonValue } from '../domain/job.js';
@@ -17,8 +16,6 @@ export { documentClient, dynamoClient, MARSHALL_OPTIONS } from './dynamo-table.j
 export { committedWrite, newJobItem } from './job-store/job-item.js';
 export { JOB_SK, jobPk };
 export const LIST_INDEX = TABLE_KEYS.listIndex;
-const KEY_SK = 'KEY';
-const keyPk = (hash: string) => `K#${hash}`;
 
 /**
  * The jobs table behind one interface: job items, their event logs, Idempotency-Key items and the
@@ -114,26 +111,6 @@ export class DynamoJobStore implements JobStore {
 
   putEvent(tenant: string, id: string, event: JobEvent, ttl: number) {
     return this.events.putEvent(tenant, id, event, ttl);
-  }
-
-  async tenantForKey(keyHash: string) {
-    const { Item } = await this.client.send(
-      new GetCommand({
-        TableName: this.tableName,
-        Key: { PK: keyPk(keyHash), SK: KEY_SK },
-        ProjectionExpression: 'tenant',
-      }),
-    );
-    return Item?.tenant as string | undefined;
-  }
-
-  async putApiKey(keyHash: string, tenant: string) {
-    await this.client.send(
-      new PutCommand({
-        TableName: this.tableName,
-        Item: { PK: keyPk(keyHash), SK: KEY_SK, tenant, createdAt: new Date().toISOString() },
-      }),
-    );
   }
 
   listLivePage(before: string, from: SweepCursor, limit: number) {

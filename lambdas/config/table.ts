@@ -34,6 +34,10 @@ export const LIST_INDEX_ATTRIBUTES = [
   'startedAt',
   'completedAt',
   'expiresAt',
+  // API key items are listed through the same index (partition KEYS): what `keys list` shows.
+  'keyId',
+  'name',
+  'revokedAt',
 ];
 
 /** What the live index projects besides its keys: just what the sweep needs to judge and repair a job. */
@@ -103,3 +107,15 @@ export const eventSk = (seq: number) => `${EVENT_SK_PREFIX}${String(seq).padStar
 export const DELIVERY_SK_PREFIX = 'D#';
 export const deliverySk = (seq: number) =>
   `${DELIVERY_SK_PREFIX}${String(seq).padStart(EVENT_SEQ_DIGITS, '0')}`;
+
+/**
+ * Partition-key prefixes of the tenancy items, shared with IAM (`dynamodb:LeadingKeys`): API keys
+ * (`K#<keyId>`), a tenant's limits (`TENANT#<tenant>`), its request-rate bucket (`RATE#<tenant>`),
+ * and the one list-index partition that lists every key.
+ */
+export const TENANCY_KEYS = {
+  apiKey: 'K#',
+  limits: 'TENANT#',
+  rate: 'RATE#',
+  keyList: 'KEYS',
+} as const;

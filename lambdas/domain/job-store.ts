@@ -123,8 +123,6 @@ export interface JobStore {
   loggedEvents(tenant: string, id: string): Promise<Map<number, string>>;
   /** Appends one event unless its seq is already taken (a redelivered write): false then. */
   putEvent(tenant: string, id: string, event: JobEvent, ttl: number): Promise<boolean>;
-  tenantForKey(keyHash: string): Promise<string | undefined>;
-  putApiKey(keyHash: string, tenant: string): Promise<void>;
   /**
    * Up to `limit` live jobs created before `before` (ISO time), from the sparse live index, read
    * from `from` on; `next` is where the following page starts, undefined once every shard is read.

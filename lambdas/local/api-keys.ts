@@ -1,13 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { hashApiKey, TENANT_PATTERN } from '../domain/api-key.js';
+import { type ApiKeyStore, newApiKeyRecord, TENANT_PATTERN } from '../domain/api-key.js';
 
 export const DEV_TENANT = 'dev';
 
 export interface TenantKey {
   tenant: string;
   key: string;
+  /** What `keys list` shows as the key's name: where the key came from. */
+  name: string;
 }
 
 /** What the authorizer accepts from a header: no whitespace or separators, and at most 512 characters. */
@@ -29,7 +31,7 @@ export function parseApiKeys(spec: string | undefined): TenantKey[] {
         `AGENT_JOBS_API_KEYS entry ${i + 1} is not "tenant:key" (tenant ${TENANT_PATTERN}, key up to 512 printable characters without spaces)`,
       );
     }
-    return { tenant, key };
+    return { tenant, key, name: 'AGENT_JOBS_API_KEYS' };
   });
 }
 
@@ -51,11 +53,16 @@ export async function devApiKey(dataDir: string, fromEnv: string | undefined): P
   return key;
 }
 
-export interface ApiKeyStore {
-  putApiKey(keyHash: string, tenant: string): Promise<void>;
-}
-
-/** Only the hash reaches the table, as in production. */
-export async function seedApiKeys(store: ApiKeyStore, keys: TenantKey[]): Promise<void> {
-  await Promise.all(keys.map(({ tenant, key }) => store.putApiKey(hashApiKey(key), tenant)));
+/**
+ * Seeded keys become ordinary key items (listable, revocable). An existing item is left as it is,
+ * so a key revoked with the CLI stays revoked across restarts even though the env still names it.
+ */
+export async function seedApiKeys(
+  store: Pick<ApiKeyStore, 'create'>,
+  keys: TenantKey[],
+  now: Date,
+): Promise<void> {
+  await Promise.all(
+    keys.map(({ tenant, key, name }) => store.create(newApiKeyRecord(key, tenant, name, now))),
+  );
 }

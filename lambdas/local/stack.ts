@@ -15,6 +15,7 @@ import { ENV } from '../config/env.js';
 import { API_ROUTES, HANDLER_METADATA_KEY, INTERNAL_HANDLERS } from '../config/routes.js';
 import type { AsyncInvokeConfig } from './async-invoke.js';
 import { EXECUTION_STATUS_CHANGE, LAMBDA_TASKS } from '../config/workflow.js';
+import { parseDefaultLimits, type TenantLimits } from '../domain/tenant-limits.js';
 import { DEV_TENANT, devApiKey, parseApiKeys, seedApiKeys, type TenantKey } from './api-keys.js';
 import { type DynamoDbLocal, startDynamoDbLocal } from './dynamodb-local.js';
 import { LOCAL_ENDPOINTS_FILE, type LocalEndpointsFile } from './cli-endpoints.js';
@@ -128,8 +129,13 @@ async function start(options: LocalStackOptions, stops: Stops): Promise<Omit<Loc
   const env = { ...process.env, ...options.env };
   const dataDir = resolvePath(options.dataDir ?? '.data');
   await mkdir(dataDir, { recursive: true });
+  const defaultLimits = parseDefaultLimits(env[ENV.defaultLimits]);
   const tenantKeys = [
-    { tenant: DEV_TENANT, key: await devApiKey(dataDir, env.AGENT_JOBS_API_KEY) },
+    {
+      tenant: DEV_TENANT,
+      key: await devApiKey(dataDir, env.AGENT_JOBS_API_KEY),
+      name: env.AGENT_JOBS_API_KEY ? 'AGENT_JOBS_API_KEY' : 'local development key',
+    },
     ...parseApiKeys(env.AGENT_JOBS_API_KEYS),
   ];
 
@@ -163,19 +169,20 @@ async function start(options: LocalStackOptions, stops: Stops): Promise<Omit<Loc
   const handlerEnv = {
     ...buildHandlerEnv(template, resolve, endpoints),
     ...localWebhookEnv(dataDir, env),
-  };
+    // The local operator's defaults win over the template's (the stack property's built-in values).
+    [ENV.defaultLimits]: JSON.stringify(defaultLimits),
+  } as Record<string, string>;
   Object.assign(process.env, handlerEnv, options.env);
   const tableName = handlerEnv[ENV.tableName] ?? tables[0]!;
 
-  const { DynamoJobStore } = await import('../adapters/dynamo-job-store.js');
-  const store = new DynamoJobStore(tableName);
+  const { DynamoApiKeyStore } = await import('../adapters/dynamo-api-key-store.js');
   const [webhookSecret] = await Promise.all([
     seedWebhookSecrets(
       dataDir,
       tenantKeys.map((k) => k.tenant),
       env.AGENT_JOBS_WEBHOOK_SECRET,
     ),
-    seedApiKeys(store, tenantKeys),
+    seedApiKeys(new DynamoApiKeyStore(tableName), tenantKeys, new Date()),
     preloadHandlers(),
   ]);
 
@@ -183,6 +190,7 @@ async function start(options: LocalStackOptions, stops: Stops): Promise<Omit<Loc
   await writeCliEndpoints(template, resolve, dataDir, {
     tableName,
     endpoints: { ...endpoints, sqs: sqsLocal.ipEndpoint },
+    defaultLimits,
   });
   // Before the pollers: no attempt of this run can hold a lease yet, so every one found is stale.
   const { deliveryStoreFromEnv } = await import('../adapters/dynamo-delivery-store.js');
@@ -411,7 +419,7 @@ async function writeCliEndpoints(
   template: CfnTemplate,
   resolve: Resolver,
   dataDir: string,
-  stack: { tableName: string; endpoints: LocalEndpoints },
+  stack: { tableName: string; endpoints: LocalEndpoints; defaultLimits: TenantLimits },
 ) {
   const output = (name: string) => String(resolve(template.Outputs?.[name]?.Value));
   const file: LocalEndpointsFile = {
@@ -420,6 +428,7 @@ async function writeCliEndpoints(
     startDlqUrl: output('StartDlqUrl'),
     endpoints: { dynamodb: stack.endpoints.dynamodb, sqs: stack.endpoints.sqs },
     region: LOCAL_REGION,
+    defaultLimits: stack.defaultLimits,
   };
   await writeFile(join(dataDir, LOCAL_ENDPOINTS_FILE), `${JSON.stringify(file, null, 2)}\n`);
 }

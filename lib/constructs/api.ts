@@ -1,10 +1,12 @@
 import { Duration, Size, Stack, Validations } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { ENV } from '../../lambdas/config/env.js';
+import { TENANCY_KEYS } from '../../lambdas/config/table.js';
 import {
   GATEWAY_PROBLEMS,
   type GatewayProblem,
@@ -36,6 +38,9 @@ export interface JobsApiProps {
   /** Replays queue deliveries. */
   readonly webhooks: WebhookDelivery;
   readonly throttling: AgentJobsConfig['apiThrottling'];
+  readonly publicThrottling: AgentJobsConfig['publicThrottling'];
+  readonly reservedConcurrency: AgentJobsConfig['reservedConcurrency'];
+  readonly defaultLimits: AgentJobsConfig['defaultLimits'];
   readonly logRetention: RetentionDays;
 }
 
@@ -53,7 +58,6 @@ const TABLE_ACCESS: Readonly<Record<string, readonly TableAction[]>> = {
   'list-deliveries': ['GetItem', 'Query'],
   'replay-delivery': ['GetItem', 'UpdateItem'],
   'health-ready': ['DescribeTable'],
-  [INTERNAL_HANDLERS.authorizer]: ['GetItem'],
 };
 
 /**
@@ -75,6 +79,8 @@ const ACCESS_LOG_FORMAT = apigateway.AccessLogFormat.custom(
     method: apigateway.AccessLogField.contextHttpMethod(),
     path: apigateway.AccessLogField.contextPath(),
     route: apigateway.AccessLogField.contextResourcePath(),
+    // Who called: the tenant the authorizer resolved ('-' when the route is public or the key was refused).
+    tenant: apigateway.AccessLogField.contextAuthorizer('tenant'),
     status: apigateway.AccessLogField.contextStatus(),
     latency: apigateway.AccessLogField.contextResponseLatency(),
     // Without execution logging this is the only trace of why the gateway itself refused a request.
@@ -113,6 +119,7 @@ export class JobsApi extends Construct {
         stageName: API_STAGE,
         throttlingRateLimit: props.throttling.rateLimit,
         throttlingBurstLimit: props.throttling.burstLimit,
+        methodOptions: publicMethodThrottling(props.publicThrottling),
         accessLogDestination: new apigateway.LogGroupLogDestination(this.accessLogs),
         accessLogFormat: ACCESS_LOG_FORMAT,
         tracingEnabled: true,
@@ -127,7 +134,8 @@ export class JobsApi extends Construct {
       handler: this.handler(INTERNAL_HANDLERS.authorizer).function,
       // No identity source: the key may arrive in either of two headers, and API Gateway would
       // refuse a request lacking any listed source before the authorizer saw it. That is only
-      // allowed with caching off, which we want anyway so a revoked key stops working at once.
+      // allowed with caching off, which we want anyway: the only cache is the authorizer's own
+      // 30 s one, so a revoked key stops working within 30 s.
       identitySources: [],
       resultsCacheTtl: Duration.seconds(0),
     });
@@ -154,10 +162,28 @@ export class JobsApi extends Construct {
     if (access) props.jobs.bindTable(fn.function, access);
     const values = VALUES_ACCESS[name];
     if (values) props.jobs.bindValues(fn.function, values);
+    this.grantTenancy(name, route, fn, props);
     if (name === 'replay-delivery') props.webhooks.grantEnqueue(fn.function);
     if (route?.streaming)
       fn.function.addEnvironment(ENV.streamMaxSeconds, String(DEFAULT_STREAM_MAX_SECONDS));
     return fn;
+  }
+
+  /**
+   * The authorizer reads keys and limits; every buffered authenticated function writes its
+   * tenant's rate bucket (the streamed one is not rate-limited). Each gets reserved concurrency.
+   */
+  private grantTenancy(name: string, route: ApiRoute | undefined, fn: HandlerFunction, props: JobsApiProps) {
+    const reserved = props.reservedConcurrency;
+    if (name === INTERNAL_HANDLERS.authorizer) {
+      props.jobs.grantItems(fn.function, ['GetItem'], [`${TENANCY_KEYS.apiKey}*`, `${TENANCY_KEYS.limits}*`]);
+      fn.function.addEnvironment(ENV.defaultLimits, JSON.stringify(props.defaultLimits));
+      reserve(fn, reserved.authorizer);
+      return;
+    }
+    if (route?.streaming) return reserve(fn, reserved.streams);
+    reserve(fn, reserved.api);
+    if (route?.auth) props.jobs.grantItems(fn.function, ['UpdateItem'], [`${TENANCY_KEYS.rate}*`]);
   }
 
   private addRoute(route: ApiRoute): void {
@@ -224,6 +250,27 @@ export class JobsApi extends Construct {
     ];
     for (const [id, reason] of acknowledgements) Validations.of(this.restApi).acknowledge({ id, reason });
   }
+}
+
+function reserve(fn: HandlerFunction, concurrency: number): void {
+  (fn.function.node.defaultChild as CfnFunction).reservedConcurrentExecutions = concurrency;
+}
+
+/**
+ * Routes without a key get their own, small per-method buckets: a flood of anonymous calls spends
+ * those and cannot take the stage's rate from the tenants' routes. Per-tenant fairness on the
+ * tenants' routes is the request-rate limiter behind the authorizer.
+ */
+function publicMethodThrottling(
+  throttling: AgentJobsConfig['publicThrottling'],
+): Record<string, apigateway.MethodDeploymentOptions> {
+  const publicRoutes = API_ROUTES.filter((r) => !r.auth);
+  return Object.fromEntries(
+    publicRoutes.map((r) => [
+      `${resourcePath(r)}/${r.method}`,
+      { throttlingRateLimit: throttling.rateLimit, throttlingBurstLimit: throttling.burstLimit },
+    ]),
+  );
 }
 
 function pascalCase(name: string): string {

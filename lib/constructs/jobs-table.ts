@@ -4,7 +4,12 @@ import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import { maxJobTimeoutSeconds } from '../../lambdas/agents/registry.js';
 import { ENV } from '../../lambdas/config/env.js';
-import { LIST_INDEX_ATTRIBUTES, LIVE_INDEX_ATTRIBUTES, TABLE_KEYS } from '../../lambdas/config/table.js';
+import {
+  LIST_INDEX_ATTRIBUTES,
+  LIVE_INDEX_ATTRIBUTES,
+  TABLE_KEYS,
+  TENANCY_KEYS,
+} from '../../lambdas/config/table.js';
 import { valuesExpiryDays } from '../../lambdas/domain/large-values.js';
 import { JobValuesBucket, type ValuesAccess } from './job-values-bucket.js';
 
@@ -115,5 +120,50 @@ export class JobsTable extends Construct {
         }),
       );
     }
+  }
+
+  /**
+   * Lets the function do `actions` only on items whose partition key matches one of `leadingKeys`
+   * (IAM `dynamodb:LeadingKeys`), e.g. the rate-limit items and nothing else.
+   */
+  public grantItems(
+    fn: LambdaFunction,
+    actions: readonly TableAction[],
+    leadingKeys: readonly string[],
+  ): void {
+    fn.addEnvironment(ENV.tableName, this.table.tableName);
+    fn.addToRolePolicy(this.itemsStatement(actions, leadingKeys));
+  }
+
+  /**
+   * What the operator CLI needs for `keys` and `tenants`: the key and limits items and the key list
+   * (one partition of the list index), nothing of the jobs. Attach it to the operators' role.
+   */
+  public tenancyAdminPolicy(scope: Construct, id: string): iam.ManagedPolicy {
+    return new iam.ManagedPolicy(scope, id, {
+      description: 'agent-jobs operator CLI: create, list and revoke API keys; show and set tenant limits',
+      statements: [
+        this.itemsStatement(
+          ['GetItem', 'PutItem', 'UpdateItem'],
+          [`${TENANCY_KEYS.apiKey}*`, `${TENANCY_KEYS.limits}*`],
+        ),
+        new iam.PolicyStatement({
+          actions: ['dynamodb:Query'],
+          resources: [`${this.table.tableArn}/index/${JOBS_INDEX}`],
+          conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [TENANCY_KEYS.keyList] } },
+        }),
+      ],
+    });
+  }
+
+  private itemsStatement(
+    actions: readonly TableAction[],
+    leadingKeys: readonly string[],
+  ): iam.PolicyStatement {
+    return new iam.PolicyStatement({
+      actions: actions.map((a) => `dynamodb:${a}`),
+      resources: [this.table.tableArn],
+      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [...leadingKeys] } },
+    });
   }
 }

@@ -102,8 +102,12 @@ export class AgentJobsStack extends Stack {
       stateMachine,
       webhooks: this.webhooks,
       throttling: this.config.apiThrottling,
+      publicThrottling: this.config.publicThrottling,
+      reservedConcurrency: this.config.reservedConcurrency,
+      defaultLimits: this.config.defaultLimits,
       logRetention,
     });
+    const tenancyAdmin = this.jobs.tenancyAdminPolicy(this, 'TenancyAdminPolicy');
     new CfnOutput(this, 'ApiUrl', { value: this.api.restApi.url });
     new CfnOutput(this, 'TableName', { value: this.jobs.table.tableName });
     new CfnOutput(this, 'StateMachineArn', { value: stateMachine.stateMachineArn });
@@ -112,6 +116,8 @@ export class AgentJobsStack extends Stack {
     new CfnOutput(this, 'StepDlqUrl', { value: this.stepDlq.queue.queueUrl });
     new CfnOutput(this, 'WebhookDlqUrl', { value: this.webhooks.dlq.queue.queueUrl });
     new CfnOutput(this, 'WebhookSecretsPrefix', { value: this.webhooks.secretsPrefix });
+    new CfnOutput(this, 'TenancyAdminPolicyArn', { value: tenancyAdmin.managedPolicyArn });
+    new CfnOutput(this, 'DefaultLimits', { value: JSON.stringify(this.config.defaultLimits) });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.alarmNotifications.topic.topicArn });
   }
 }

@@ -114,15 +114,15 @@ describe('REST API', () => {
     const [, stage] = resourcesOfType('AWS::ApiGateway::Stage')[0]!;
     expect(stage.Properties).toMatchObject({
       TracingEnabled: true,
-      MethodSettings: [
-        {
+      MethodSettings: expect.arrayContaining([
+        expect.objectContaining({
           HttpMethod: '*',
           ResourcePath: '/*',
           MetricsEnabled: true,
           ThrottlingRateLimit: 50,
           ThrottlingBurstLimit: 100,
-        },
-      ],
+        }),
+      ]),
       AccessLogSetting: { DestinationArn: { 'Fn::GetAtt': [logicalId(stack.api.accessLogs), 'Arn'] } },
     });
     const format = JSON.parse((stage.Properties.AccessLogSetting as { Format: string }).Format);
@@ -133,7 +133,21 @@ describe('REST API', () => {
       path: '$context.path',
       status: '$context.status',
       latency: '$context.responseLatency',
+      tenant: '$context.authorizer.tenant',
     });
+  });
+
+  it('throttles each route without a key in its own small bucket, and no tenant route', () => {
+    const [, stage] = resourcesOfType('AWS::ApiGateway::Stage')[0]!;
+    const settings = stage.Properties.MethodSettings as Record<string, unknown>[];
+    const overrides = settings.filter((m) => m.ResourcePath !== '/*');
+    const publicRoutes = API_ROUTES.filter((r) => !r.auth);
+    expect(publicRoutes.length).toBeGreaterThan(0);
+    expect(overrides.map((m) => `${String(m.HttpMethod)} ${String(m.ResourcePath)}`).sort()).toEqual(
+      // CloudFormation's method paths are `/` plus the resource path with its slashes escaped as ~1.
+      publicRoutes.map((r) => `${r.method} /${resourcePath(r).replaceAll('/', '~1')}`).sort(),
+    );
+    for (const m of overrides) expect(m).toMatchObject({ ThrottlingRateLimit: 10, ThrottlingBurstLimit: 20 });
   });
 
   it('has no binary media types and no API Gateway request models', () => {

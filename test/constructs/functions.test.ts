@@ -26,6 +26,15 @@ const TABLE_ENV = [...BASE_ENV, ENV.tableName].sort();
 const FINISHING_ENV = [...TABLE_ENV, ENV.retentionFailedDays, ENV.retentionSucceededDays].sort();
 const ALL_HANDLERS = [...new Set([...API_ROUTES.map((r) => r.handler), ...Object.values(INTERNAL_HANDLERS)])];
 
+/**
+ * Functions that answer requests have concurrency of their own (the stack's defaults), so agent
+ * steps and held streams cannot starve them; the stream function's reservation also caps it.
+ */
+const RESERVED: Record<string, number | undefined> = {
+  ...Object.fromEntries(API_ROUTES.map((r) => [r.handler, r.streaming ? 50 : 10])),
+  [INTERNAL_HANDLERS.authorizer]: 50,
+};
+
 describe('lambda functions', () => {
   it('exist once per handler in the route table and the internal handlers, and nowhere else', () => {
     expect([...functions.keys()].sort()).toEqual([...ALL_HANDLERS].sort());
@@ -43,7 +52,7 @@ describe('lambda functions', () => {
         Handler: 'index.handler',
         LoggingConfig: { LogGroup: { Ref: logicalId(functions.get(handler)!.logGroup) } },
       });
-      expect(props.ReservedConcurrentExecutions).toBeUndefined();
+      expect(props.ReservedConcurrentExecutions).toBe(RESERVED[handler]);
       const env = (props.Environment as { Variables: Record<string, string> }).Variables;
       expect(env).toMatchObject({ NODE_OPTIONS: '--enable-source-maps', AGENT_JOBS_DEPLOYMENT: 'aws' });
     },
@@ -67,7 +76,7 @@ describe('environment wiring: each function gets what it reads, nothing else', (
     'health-live': BASE_ENV,
     'health-ready': [...TABLE_ENV, ENV.stateMachineArn].sort(),
     openapi: BASE_ENV,
-    authorizer: TABLE_ENV,
+    authorizer: [...TABLE_ENV, ENV.defaultLimits].sort(),
     'agent-step': [...FINISHING_ENV, ENV.valuesBucket].sort(),
     'mark-failed': FINISHING_ENV,
     'reconcile-execution': [...FINISHING_ENV, ENV.jobDlqUrl].sort(),
@@ -104,10 +113,17 @@ describe('environment wiring: each function gets what it reads, nothing else', (
 
 describe('IAM: least privilege per function', () => {
   const expected: Record<string, string[]> = {
-    // Functions that show a job whole or store a large value also read (or write) the values bucket.
-    'create-job': ['dynamodb:GetItem', 'dynamodb:PutItem', 's3:GetObject', 's3:PutObject'],
-    'list-jobs': ['dynamodb:Query', 's3:GetObject'],
-    'get-job': ['dynamodb:GetItem', 's3:GetObject'],
+    // Functions that show a job whole or store a large value also read (or write) the values bucket;
+    // every buffered authenticated function also writes its tenant's rate bucket (UpdateItem on RATE#*).
+    'create-job': [
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      's3:GetObject',
+      's3:PutObject',
+    ],
+    'list-jobs': ['dynamodb:Query', 'dynamodb:UpdateItem', 's3:GetObject'],
+    'get-job': ['dynamodb:GetItem', 'dynamodb:UpdateItem', 's3:GetObject'],
     'cancel-job': ['dynamodb:UpdateItem', 's3:GetObject'],
     'submit-input': ['dynamodb:GetItem', 'dynamodb:UpdateItem', 's3:GetObject', 's3:PutObject'],
     'health-live': [],
@@ -160,9 +176,9 @@ describe('IAM: least privilege per function', () => {
       'states:StartExecution',
       'states:StopExecution',
     ],
-    'list-events': ['dynamodb:GetItem', 'dynamodb:Query'],
+    'list-events': ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
     'follow-events': ['dynamodb:GetItem', 'dynamodb:Query'],
-    'list-deliveries': ['dynamodb:GetItem', 'dynamodb:Query'],
+    'list-deliveries': ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
     'replay-delivery': [
       'dynamodb:GetItem',
       'dynamodb:UpdateItem',

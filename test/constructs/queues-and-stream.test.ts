@@ -164,15 +164,17 @@ describe('job events consumer', () => {
 });
 
 describe('outputs', () => {
-  it('exposes the API URL, table name, state machine ARN, the DLQ URLs the operator CLI reads and the alarm topic', () => {
+  it('exposes the API URL, table name, state machine ARN, the DLQ URLs, tenancy policy and default limits the operator CLI reads, and the alarm topic', () => {
     expect(Object.keys(template.findOutputs('*')).sort()).toEqual([
       'AlarmTopicArn',
       'ApiUrl',
+      'DefaultLimits',
       'JobDlqUrl',
       'StartDlqUrl',
       'StateMachineArn',
       'StepDlqUrl',
       'TableName',
+      'TenancyAdminPolicyArn',
       'WebhookDlqUrl',
       'WebhookSecretsPrefix',
     ]);

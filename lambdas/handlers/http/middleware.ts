@@ -4,6 +4,7 @@ import middy from '@middy/core';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { problemFromError } from './problem.js';
+import { rateLimit } from './rate-limit.js';
 
 export const logger = createLogger();
 
@@ -12,11 +13,14 @@ type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<API
 /**
  * Every API handler is wrapped the same way: lower-cased headers, structured logs with the
  * request id, and errors turned into problem+json at the edge (unexpected ones logged as errors).
+ * The tenant's request rate is checked before the problem mapper is added, so the mapper's
+ * onError runs first and the limiter then adds the RateLimit fields to problems too.
  */
 export function httpHandler(fn: ApiHandler) {
   return middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(httpHeaderNormalizer())
+    .use(rateLimit())
     .use({
       onError: async (request) => {
         const { response, unexpected } = problemFromError(request.error);

@@ -465,14 +465,6 @@ describe('DynamoJobStore on DynamoDB Local', () => {
     expect((cancel as DomainError).code).toBe('job_terminal');
   });
 
-  it('stores api keys by hash and resolves them to their tenant', async () => {
-    const tenant = freshTenant();
-    const hash = `hash-${tenant}`;
-    await store.putApiKey(hash, tenant);
-    expect(await store.tenantForKey(hash)).toBe(tenant);
-    expect(await store.tenantForKey(`unknown-${tenant}`)).toBeUndefined();
-  });
-
   it.each(['pending', 'running'] as JobStatus[])(
     'loadForStep returns a fresh %s job with no checkpoint',
     async (status) => {

@@ -397,29 +397,6 @@ describe('step writes', () => {
   });
 });
 
-describe('api keys and recovery', () => {
-  it('looks a key hash up under its own partition', async () => {
-    ddb
-      .on(GetCommand)
-      .resolvesOnce({ Item: { tenant: TENANT } })
-      .resolves({});
-    expect(await store.tenantForKey('abc123')).toBe(TENANT);
-    expect(await store.tenantForKey('def456')).toBeUndefined();
-    expect(ddb.commandCalls(GetCommand)[0]?.args[0].input).toMatchObject({
-      Key: { PK: 'K#abc123', SK: 'KEY' },
-    });
-  });
-
-  it('stores a key hash with its tenant', async () => {
-    ddb.on(PutCommand).resolves({});
-    await store.putApiKey('abc123', TENANT);
-    expect(ddb.commandCalls(PutCommand)[0]?.args[0].input).toMatchObject({
-      TableName: TABLE_NAME,
-      Item: { PK: 'K#abc123', SK: 'KEY', tenant: TENANT },
-    });
-  });
-});
-
 describe('jobStoreFromEnv', () => {
   it('uses the configured table and retention days', async () => {
     ddb.on(UpdateCommand).resolves({});

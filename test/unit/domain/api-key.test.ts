@@ -1,6 +1,16 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { apiKeyFromHeaders, hashApiKey, TENANT_PATTERN } from '../../../lambdas/domain/api-key.js';
+import {
+  apiKeyFromHeaders,
+  generateApiKey,
+  hashApiKey,
+  isValidKeyName,
+  KEY_ID_PATTERN,
+  keyAdmits,
+  keyIdFor,
+  newApiKeyRecord,
+  TENANT_PATTERN,
+} from '../../../lambdas/domain/api-key.js';
 
 describe('apiKeyFromHeaders', () => {
   it('reads Authorization: Bearer', () => {
@@ -59,5 +69,59 @@ describe('hashApiKey and tenants', () => {
       expect(TENANT_PATTERN.test(ok)).toBe(true);
     for (const bad of ['', 'Acme', 'a#b', '-a', 'a b', 'a'.repeat(65), 'T#x'])
       expect(TENANT_PATTERN.test(bad)).toBe(false);
+  });
+});
+
+describe('issued keys', () => {
+  it('are 256 random bits, base64url, with the ak_ prefix, and never repeat', () => {
+    const keys = new Set(Array.from({ length: 100 }, generateApiKey));
+    expect(keys.size).toBe(100);
+    for (const key of keys) {
+      expect(key).toMatch(/^ak_[A-Za-z0-9_-]{43}$/);
+      expect(Buffer.from(key.slice(3), 'base64url')).toHaveLength(32);
+    }
+  });
+
+  it('have an id derived from the key that is not part of the stored hash', () => {
+    const key = generateApiKey();
+    const id = keyIdFor(key);
+    expect(id).toMatch(KEY_ID_PATTERN);
+    expect(keyIdFor(key)).toBe(id);
+    expect(hashApiKey(key)).not.toContain(id.slice(4));
+    expect(keyIdFor(`${key}x`)).not.toBe(id);
+  });
+});
+
+describe('newApiKeyRecord and keyAdmits', () => {
+  const now = new Date('2025-06-01T10:00:00.000Z');
+
+  it('records the tenant, name and expiry, and admits the key until it expires', () => {
+    const key = generateApiKey();
+    const record = newApiKeyRecord(key, 'acme', 'ci', now, 2);
+    expect(record).toEqual({
+      keyId: keyIdFor(key),
+      keyHash: hashApiKey(key),
+      tenant: 'acme',
+      name: 'ci',
+      createdAt: '2025-06-01T10:00:00.000Z',
+      expiresAt: '2025-06-03T10:00:00.000Z',
+      revokedAt: null,
+    });
+    expect(keyAdmits(record, key, new Date('2025-06-03T09:59:59.999Z'))).toBe(true);
+    expect(keyAdmits(record, key, new Date('2025-06-03T10:00:00.000Z'))).toBe(false);
+  });
+
+  it('refuses another key, a revoked key, and never expires a key without expiry', () => {
+    const key = generateApiKey();
+    const record = newApiKeyRecord(key, 'acme', 'ci', now);
+    expect(record.expiresAt).toBeNull();
+    expect(keyAdmits(record, key, new Date('2125-01-01T00:00:00Z'))).toBe(true);
+    expect(keyAdmits(record, generateApiKey(), now)).toBe(false);
+    expect(keyAdmits({ ...record, revokedAt: now.toISOString() }, key, now)).toBe(false);
+  });
+
+  it('accepts printable names without surrounding spaces', () => {
+    expect(isValidKeyName('ci deploy key')).toBe(true);
+    for (const bad of ['', ' x', 'x ', 'tab\there', 'x'.repeat(101)]) expect(isValidKeyName(bad)).toBe(false);
   });
 });

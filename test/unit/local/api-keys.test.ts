@@ -2,14 +2,13 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { hashApiKey } from '../../../lambdas/domain/api-key.js';
-import { devApiKey, parseApiKeys, seedApiKeys } from '../../../lambdas/local/api-keys.js';
+import { devApiKey, parseApiKeys } from '../../../lambdas/local/api-keys.js';
 
 describe('parseApiKeys', () => {
   it('reads tenant:key pairs', () => {
     expect(parseApiKeys(' a:ak_1 , team-b:ak:with:colons')).toEqual([
-      { tenant: 'a', key: 'ak_1' },
-      { tenant: 'team-b', key: 'ak:with:colons' },
+      { tenant: 'a', key: 'ak_1', name: 'AGENT_JOBS_API_KEYS' },
+      { tenant: 'team-b', key: 'ak:with:colons', name: 'AGENT_JOBS_API_KEYS' },
     ]);
     expect(parseApiKeys(undefined)).toEqual([]);
   });
@@ -39,15 +38,5 @@ describe('devApiKey', () => {
   it('prefers AGENT_JOBS_API_KEY and does not persist it', async () => {
     expect(await devApiKey(dir, 'ak_from_env')).toBe('ak_from_env');
     await expect(readFile(join(dir, 'dev-api-key'))).rejects.toThrow();
-  });
-});
-
-describe('seedApiKeys', () => {
-  it('stores only hashes', async () => {
-    const stored: Array<[string, string]> = [];
-    await seedApiKeys({ putApiKey: async (hash, tenant) => void stored.push([hash, tenant]) }, [
-      { tenant: 'dev', key: 'ak_x' },
-    ]);
-    expect(stored).toEqual([[hashApiKey('ak_x'), 'dev']]);
   });
 });

@@ -2,7 +2,9 @@ import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-s
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { DynamoApiKeyStore } from '../../../lambdas/adapters/dynamo-api-key-store.js';
 import { DynamoJobStore, jobPk } from '../../../lambdas/adapters/dynamo-job-store.js';
+import { newApiKeyRecord } from '../../../lambdas/domain/api-key.js';
 import { WorkflowClient } from '../../../lambdas/adapters/workflow-client.js';
 import { newJobId } from '../../../lambdas/domain/idempotency.js';
 import { type Job, newJob } from '../../../lambdas/domain/job.js';
@@ -36,7 +38,7 @@ async function mixedJobs() {
   for (const j of [pending, other, cancelled, failed]) await store.create(j, 'fp', T0);
   await store.cancel(a, cancelled.id, T0);
   await store.fail(b, failed.id, { code: 'agent_error', message: 'x', retryable: false }, T0);
-  await store.putApiKey(`key-${a}`, a);
+  await new DynamoApiKeyStore(TABLE, doc).create(newApiKeyRecord(`key-${a}`, a, 'test', T0));
   return { tenants: [a, b], pending, other };
 }
 

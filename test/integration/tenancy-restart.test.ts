@@ -1,0 +1,124 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { keysMain } from '../../bin/keys-cli.js';
+import { tenantsMain } from '../../bin/tenants-cli.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const READY = /agent-jobs is running at (\S+)/;
+const DEV_KEY = `ak_restart_${Date.now().toString(36)}`;
+
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  return port;
+}
+
+/** `npm start` on `dataDir`, in its own process group (it spawns Java). */
+async function startLocal(dataDir: string): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'lambdas/local/main.ts'], {
+    cwd: ROOT,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      ...process.env,
+      PORT: String(await freePort()),
+      AGENT_JOBS_DATA_DIR: dataDir,
+      AGENT_JOBS_API_KEY: DEV_KEY,
+      POWERTOOLS_LOG_LEVEL: 'ERROR',
+    },
+  });
+  let output = '';
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      const found = READY.exec(output)?.[1];
+      if (found) resolve(found);
+    });
+    child.once('exit', (code) =>
+      reject(new Error(`the local stack exited (${code}) before it was ready:\n${output}`)),
+    );
+  });
+  return { child, url };
+}
+
+async function stop(child: ChildProcess) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  process.kill(-child.pid!, 'SIGTERM');
+  await exited;
+}
+
+async function cli(main: typeof keysMain, dataDir: string, ...args: string[]) {
+  const out: string[] = [];
+  const code = await main(
+    [...args, '--local', dataDir],
+    {},
+    (l) => out.push(l),
+    () => {},
+  );
+  return { code, out };
+}
+
+const dataDir = await mkdtemp(join(tmpdir(), 'agent-jobs-tenancy-restart-'));
+let running: ChildProcess | undefined;
+afterAll(async () => {
+  if (running) await stop(running);
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+describe('tenancy state across a restart of the local stack', () => {
+  it('keeps limits, and keeps a revoked seeded key revoked', async () => {
+    const first = await startLocal(dataDir);
+    running = first.child;
+    expect((await cli(tenantsMain, dataDir, 'set-limits', 'dev', '--requests-per-minute', '2')).code).toBe(0);
+    const extra = JSON.parse(
+      (await cli(keysMain, dataDir, 'create', '--tenant', 'other', '--json')).out[0]!,
+    ) as {
+      keyId: string;
+      key: string;
+    };
+    expect((await cli(keysMain, dataDir, 'revoke', extra.keyId)).code).toBe(0);
+    const listed = JSON.parse(
+      (await cli(keysMain, dataDir, 'list', '--tenant', 'dev', '--json')).out[0]!,
+    ) as {
+      items: { keyId: string }[];
+    };
+    const devKeyId = listed.items[0]!.keyId;
+    expect((await cli(keysMain, dataDir, 'revoke', devKeyId)).code).toBe(0);
+    await stop(first.child);
+
+    // The dev key is seeded again from AGENT_JOBS_API_KEY at this start, and must stay revoked.
+    const second = await startLocal(dataDir);
+    running = second.child;
+    const shown = JSON.parse((await cli(tenantsMain, dataDir, 'show', 'dev', '--json')).out[0]!) as {
+      limits: { requestsPerMinute: number };
+    };
+    expect(shown.limits.requestsPerMinute).toBe(2);
+    const revoked = await fetch(`${second.url}/v1/jobs`, { headers: { authorization: `Bearer ${DEV_KEY}` } });
+    expect(revoked.status).toBe(401);
+    expect(
+      (await fetch(`${second.url}/v1/jobs`, { headers: { authorization: `Bearer ${extra.key}` } })).status,
+    ).toBe(401);
+
+    // A key made now for dev is limited by the limit set before the restart.
+    const fresh = JSON.parse(
+      (await cli(keysMain, dataDir, 'create', '--tenant', 'dev', '--json')).out[0]!,
+    ) as { key: string };
+    const statuses = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(`${second.url}/v1/jobs`, { headers: { authorization: `Bearer ${fresh.key}` } });
+      statuses.push(res.status);
+      if (i === 0) expect(res.headers.get('ratelimit-policy')).toBe('"requests";q=2;w=60');
+    }
+    expect(statuses).toEqual([200, 200, 429]);
+  }, 180_000);
+});
