@@ -7,8 +7,9 @@ import {
   TABLE_KEYS,
   tenantPk,
 } from '../../config/table.js';
+import { CREATED_EVENTS } from '../../config/job-writes.js';
 import { DomainError } from '../../domain/errors.js';
-import type { Job, JobStatus, JsonValue } from '../../domain/job.js';
+import type { Job, JsonValue } from '../../domain/job.js';
 import { isTerminal } from '../../domain/job.js';
 import type { CommittedWrite, JobEventType } from '../../domain/job-events.js';
 import type { Checkpoint } from '../../domain/job-store.js';
@@ -79,33 +80,12 @@ export const RESUMED = `${INPUT_TOKEN_ATTRIBUTE}, answeredAt`;
 /** A terminal write takes the job out of the sparse live index. */
 export const LIVE_KEYS = `${TABLE_KEYS.livePartition}, ${TABLE_KEYS.liveSort}`;
 
-/**
- * Every update that causes events advances the job's seq by their number and names them, in the
- * same UpdateExpression: the item's own conditional write is what hands out seqs, so two writers can
- * never take the same one, and the events consumer derives the events from the new image and the
- * old image's seq. The submit's put sets both itself, the workflow's MarkRunning repeats this
- * expression in its ASL, and the one write that causes no event (WaitForInput's task token) leaves
- * them alone.
- */
-export function announce(...types: JobEventType[]) {
-  return {
-    update: 'eventSeq = if_not_exists(eventSeq, :noEvents) + :eventCount, lastEventTypes = :eventTypes',
-    values: { ':noEvents': 0, ':eventCount': types.length, ':eventTypes': types },
-  };
-}
-
 /** What every write that ends a step records of it: its progress report and the step count. */
 export const stepValues = (cp: Omit<Checkpoint, 'state'>) => ({
   ':progress': cp.progress,
   ':data': cp.progressData ?? null,
   ':steps': cp.completedSteps,
 });
-
-export function statusValues(statuses: JobStatus[]) {
-  const names = statuses.map((_, i) => `:from${i}`);
-  const values = Object.fromEntries(statuses.map((s, i) => [`:from${i}`, s]));
-  return { inList: names.join(', '), values };
-}
 
 /** The item a submit writes: the new job with its keys, TTL and fingerprint, in both indexes. */
 export function newJobItem(job: Job, fingerprint: string): JobItem {
@@ -122,7 +102,7 @@ export function newJobItem(job: Job, fingerprint: string): JobItem {
     ttl: toTtl(job.expiresAt),
     fingerprint,
     completedSteps: 0,
-    lastEventTypes: ['job.created'],
+    lastEventTypes: [...CREATED_EVENTS],
   };
 }
 

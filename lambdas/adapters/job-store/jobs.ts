@@ -7,6 +7,7 @@ import {
   UpdateCommand,
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
+import { announce, seqBeforeLastWrite, STATUS_NAMES, statusCondition } from '../../config/job-writes.js';
 import {
   INPUT_TOKEN_ATTRIBUTE,
   listSk,
@@ -17,14 +18,13 @@ import {
 } from '../../config/table.js';
 import { DomainError, NotFoundError } from '../../domain/errors.js';
 import type { InputRequest, Job, JobError, JsonValue } from '../../domain/job.js';
-import { canRedrive, redriveExecutionName, sourcesOf } from '../../domain/job.js';
+import { canRedrive, MOVES, REDRIVE, redriveExecutionName } from '../../domain/job.js';
 import type { Checkpoint, ListQuery, StepSnapshot } from '../../domain/job-store.js';
 import type { RetentionPolicy } from '../../domain/retention.js';
 import { isExpired, liveExpiry, terminalExpiry, toTtl } from '../../domain/retention.js';
 import { conditionalWrite, conditionalWriteLanded } from '../dynamo-table.js';
 import { IdempotencyKeys, isTransactionRace } from './idempotency-keys.js';
 import {
-  announce,
   committedWrite,
   jobKey,
   type JobItem,
@@ -33,7 +33,6 @@ import {
   refusal,
   replayOf,
   RESUMED,
-  statusValues,
   stepValues,
   toJob,
 } from './job-item.js';
@@ -158,18 +157,18 @@ export class JobItems {
   async cancel(tenant: string, id: string, now: Date) {
     const at = now.toISOString();
     const expiresAt = terminalExpiry('cancelled', now, this.retention);
-    const from = statusValues(sourcesOf('cancelled'));
+    const from = statusCondition(MOVES.cancel.from);
     const events = announce('job.cancelled');
     const outcome = await this.clientUpdate(tenant, id, now, {
       UpdateExpression:
         `SET #status = :cancelled, completedAt = :at, updatedAt = :at, expiresAt = :exp, #ttl = :ttl, ${events.update} ` +
         `REMOVE agentState, ${RESUMED}, ${LIVE_KEYS}`,
-      ConditionExpression: `attribute_exists(${PK}) AND expiresAt > :now AND #status IN (${from.inList})`,
-      ExpressionAttributeNames: { '#status': 'status', '#ttl': TABLE_KEYS.ttl },
+      ConditionExpression: `attribute_exists(${PK}) AND expiresAt > :now AND ${from.condition}`,
+      ExpressionAttributeNames: { ...STATUS_NAMES, '#ttl': TABLE_KEYS.ttl },
       ExpressionAttributeValues: {
         ...from.values,
         ...events.values,
-        ':cancelled': 'cancelled',
+        ':cancelled': MOVES.cancel.to,
         ':at': at,
         ':exp': expiresAt.toISOString(),
         ':ttl': toTtl(expiresAt),
@@ -199,18 +198,20 @@ export class JobItems {
         TableName: this.tableName,
         Key: jobKey(tenant, id),
         ProjectionExpression: `#status, ${RESUMED}`,
-        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeNames: STATUS_NAMES,
         ConsistentRead: true,
       }),
     );
     const token = Item?.[INPUT_TOKEN_ATTRIBUTE] as string | undefined;
-    if (Item?.status !== 'running' || token === undefined || Item.answeredAt === undefined) return undefined;
+    if (Item?.status !== MOVES.answer.to || token === undefined || Item.answeredAt === undefined)
+      return undefined;
     return { token, answeredAt: Item.answeredAt as string };
   }
 
   async checkpoint(tenant: string, id: string, cp: Checkpoint, now: Date) {
     const events = announce('job.progress');
     return this.stepUpdate(
+      'checkpoint',
       tenant,
       id,
       'SET progress = :progress, progressData = :data, completedSteps = :steps, agentState = :state, ' +
@@ -230,6 +231,7 @@ export class JobItems {
     // The last step's progress report and the success are two events of one write.
     const events = announce('job.progress', 'job.succeeded');
     return this.stepUpdate(
+      'succeed',
       tenant,
       id,
       'SET #status = :succeeded, #result = :result, progress = :progress, progressData = :data, ' +
@@ -237,7 +239,7 @@ export class JobItems {
         `REMOVE agentState, ${RESUMED}, ${LIVE_KEYS}`,
       {
         ...events.values,
-        ':succeeded': 'succeeded',
+        ':succeeded': MOVES.succeed.to,
         ':result': result,
         ...stepValues(cp),
         ':at': now.toISOString(),
@@ -253,13 +255,14 @@ export class JobItems {
     // The last step's progress and the question are two events of one write.
     const events = announce('job.progress', 'job.input_required');
     return this.stepUpdate(
+      'requestInput',
       tenant,
       id,
       'SET #status = :waiting, inputRequest = :request, progress = :progress, progressData = :data, ' +
         `completedSteps = :steps, agentState = :state, updatedAt = :at, ${events.update} REMOVE answer, ${RESUMED}`,
       {
         ...events.values,
-        ':waiting': 'input_required',
+        ':waiting': MOVES.requestInput.to,
         ':request': request,
         ...stepValues(cp),
         ':state': cp.state,
@@ -272,18 +275,19 @@ export class JobItems {
   async submitInput(tenant: string, id: string, answer: JsonValue, now: Date) {
     const at = now.toISOString();
     const events = announce('job.running');
+    const from = statusCondition(MOVES.answer.from);
     const outcome = await this.clientUpdate(tenant, id, now, {
       // The token stays until the next step's write: until then the table itself says the wait
       // was answered and may still need resuming (the stream consumer does it; the sweep repeats it).
       UpdateExpression:
         `SET #status = :running, answer = :answer, answeredAt = :at, updatedAt = :at, ${events.update} ` +
         'REMOVE inputRequest',
-      ConditionExpression: `attribute_exists(${PK}) AND expiresAt > :at AND #status = :waiting`,
-      ExpressionAttributeNames: { '#status': 'status' },
+      ConditionExpression: `attribute_exists(${PK}) AND expiresAt > :at AND ${from.condition}`,
+      ExpressionAttributeNames: STATUS_NAMES,
       ExpressionAttributeValues: {
+        ...from.values,
         ...events.values,
-        ':running': 'running',
-        ':waiting': 'input_required',
+        ':running': MOVES.answer.to,
         ':answer': answer,
         ':at': at,
       },
@@ -318,8 +322,12 @@ export class JobItems {
     return { refused: old };
   }
 
-  /** A step's write lands only while the job runs and only once per step (a retried step resumes). */
+  /**
+   * A step's write lands only while the job may make the step's move (it runs) and only once per
+   * step (a retried step resumes).
+   */
   private stepUpdate(
+    move: 'checkpoint' | 'succeed' | 'requestInput',
     tenant: string,
     id: string,
     update: string,
@@ -327,22 +335,23 @@ export class JobItems {
     expectedSteps: number,
     names: Record<string, string> = {},
   ) {
+    const from = statusCondition(MOVES[move].from);
     return conditionalWriteLanded(
       this.client,
       new UpdateCommand({
         TableName: this.tableName,
         Key: jobKey(tenant, id),
         UpdateExpression: update,
-        ConditionExpression: '#status = :running AND completedSteps = :expected',
-        ExpressionAttributeNames: { ...names, '#status': 'status' },
-        ExpressionAttributeValues: { ...values, ':running': 'running', ':expected': expectedSteps },
+        ConditionExpression: `${from.condition} AND completedSteps = :expected`,
+        ExpressionAttributeNames: { ...names, ...STATUS_NAMES },
+        ExpressionAttributeValues: { ...values, ...from.values, ':expected': expectedSteps },
       }),
     );
   }
 
   fail(tenant: string, id: string, error: JobError, now: Date, executionName?: string) {
     const expiresAt = terminalExpiry('failed', now, this.retention);
-    const from = statusValues(sourcesOf('failed'));
+    const from = statusCondition(MOVES.fail.from);
     const events = announce('job.failed');
     return conditionalWriteLanded(
       this.client,
@@ -353,14 +362,12 @@ export class JobItems {
           'SET #status = :failed, #error = :error, completedAt = :at, updatedAt = :at, expiresAt = :exp, ' +
           `#ttl = :ttl, ${events.update} REMOVE agentState, ${RESUMED}, ${LIVE_KEYS}`,
         ConditionExpression:
-          executionName === undefined
-            ? `#status IN (${from.inList})`
-            : `#status IN (${from.inList}) AND executionName = :execution`,
-        ExpressionAttributeNames: { '#status': 'status', '#error': 'error', '#ttl': TABLE_KEYS.ttl },
+          executionName === undefined ? from.condition : `${from.condition} AND executionName = :execution`,
+        ExpressionAttributeNames: { ...STATUS_NAMES, '#error': 'error', '#ttl': TABLE_KEYS.ttl },
         ExpressionAttributeValues: {
           ...from.values,
           ...events.values,
-          ':failed': 'failed',
+          ':failed': MOVES.fail.to,
           ':error': error,
           ':at': now.toISOString(),
           ':exp': expiresAt.toISOString(),
@@ -389,6 +396,7 @@ export class JobItems {
     const attempt = job.attempt + 1;
     const expiresAt = liveExpiry(now, job.timeoutSeconds, this.retention);
     const events = announce('job.redriven');
+    const from = statusCondition(REDRIVE.from);
     return new UpdateCommand({
       TableName: this.tableName,
       Key: jobKey(job.tenant, job.id),
@@ -400,17 +408,17 @@ export class JobItems {
         `${TABLE_KEYS.liveSort} = :liveSort, ${events.update} ` +
         `REMOVE startedAt, agentState, answer, progressData, ${RESUMED}`,
       // The attempt read above must still be current: two operators cannot both redrive it.
-      ConditionExpression: '#status = :failed AND attempt = :previous',
+      ConditionExpression: `${from.condition} AND attempt = :previous`,
       ExpressionAttributeNames: {
-        '#status': 'status',
+        ...STATUS_NAMES,
         '#error': 'error',
         '#result': 'result',
         '#ttl': TABLE_KEYS.ttl,
       },
       ExpressionAttributeValues: {
+        ...from.values,
         ...events.values,
-        ':pending': 'pending',
-        ':failed': 'failed',
+        ':pending': REDRIVE.to,
         ':attempt': attempt,
         ':previous': job.attempt,
         ':execution': redriveExecutionName(job.id, attempt),
@@ -431,7 +439,6 @@ export class JobItems {
   async latestWrite(tenant: string, id: string) {
     const item = await this.getItem(tenant, id);
     if (!item) return undefined;
-    const previousSeq = (item.eventSeq ?? 0) - (item.lastEventTypes?.length ?? 0);
-    return committedWrite(item as unknown as Record<string, unknown>, { eventSeq: previousSeq });
+    return committedWrite(item as unknown as Record<string, unknown>, { eventSeq: seqBeforeLastWrite(item) });
   }
 }
