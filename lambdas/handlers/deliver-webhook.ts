@@ -1,7 +1,7 @@
 import { createLogger } from '../config/logger.js';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { type AttemptOutcome, deliveryStoreFromEnv } from '../adapters/dynamo-delivery-store.js';
-import { JobDlq } from '../adapters/job-dlq.js';
+import { DeadLetterQueue } from '../adapters/job-dlq.js';
 import { webhookSecretsFromEnv } from '../adapters/webhook-secrets.js';
 import { WebhookSender } from '../adapters/webhook-sender.js';
 import { WebhookQueue } from '../adapters/webhook-queue.js';
@@ -17,7 +17,13 @@ import {
 const logger = createLogger();
 const deliveries = deliveryStoreFromEnv();
 const queue = new WebhookQueue(requireEnv(ENV.webhookQueueUrl));
-const deadLetters = new JobDlq(requireEnv(ENV.webhookDlqUrl));
+/** A delivery given up on, with the attempt that ended it. */
+type WebhookDeadLetter = DeliveryMessage & {
+  deliveryId: string;
+  webhookId: string;
+  attempt: DeliveryAttempt;
+};
+const deadLetters = new DeadLetterQueue<WebhookDeadLetter>(requireEnv(ENV.webhookDlqUrl));
 const secrets = webhookSecretsFromEnv();
 const sender = new WebhookSender({ deployment: deploymentFromEnv() });
 const schedule = parseRetrySchedule(process.env[ENV.webhookRetrySchedule]);
