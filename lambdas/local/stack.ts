@@ -9,7 +9,7 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent, SQSEvent } from 'aws-lambda';
 import type { AgentDefinition } from '../agents/agent.js';
-import { registerAgent } from '../agents/registry.js';
+import { agentLookup, BUILT_IN_AGENTS, type FindAgent } from '../agents/registry.js';
 import { ENV } from '../config/env.js';
 import { API_ROUTES, HANDLER_METADATA_KEY, INTERNAL_HANDLERS } from '../config/routes.js';
 import type { AsyncInvokeConfig } from './async-invoke.js';
@@ -134,7 +134,9 @@ async function start(options: LocalStackOptions, stops: Stops): Promise<Omit<Loc
   stops.http = () => closeServer(server);
 
   const [dynamo, sqsLocal, template] = await startInParallel(stops, options, dataDir);
-  for (const agent of options.extraAgents ?? []) registerAgent(agent);
+  if (options.extraAgents?.length) {
+    localAgents = agentLookup([...BUILT_IN_AGENTS, ...options.extraAgents]);
+  }
   const resolve = createResolver(template, {
     queueUrl: (name) => `${sqsLocal.endpoint}/${LOCAL_ACCOUNT_ID}/${name}`,
   });
@@ -506,13 +508,20 @@ async function invokeSqsHandler(name: string, event: SQSEvent, timeoutMs: number
 
 const handlers = new Map<string, Promise<LambdaHandler>>();
 
+/**
+ * The agents of this local stack when it was given extra ones (a process runs one stack): the
+ * handlers that look agents up (`withAgents`) are then built over these instead of the built-ins.
+ */
+let localAgents: FindAgent | undefined;
+
 /** Each handler module is imported once, after process.env holds the local configuration. */
 function loadHandler(name: string): Promise<LambdaHandler> {
   let loaded = handlers.get(name);
   if (!loaded) {
     // A file URL, not a `.js` specifier: both tsx and vitest load it, and the local stack always runs from source.
     loaded = import(new URL(`../handlers/${name}.ts`, import.meta.url).href).then(
-      (m: { handler?: LambdaHandler }) => {
+      (m: { handler?: LambdaHandler; withAgents?: (find: FindAgent) => LambdaHandler }) => {
+        if (localAgents && m.withAgents) return m.withAgents(localAgents);
         if (typeof m.handler !== 'function')
           throw new Error(`lambdas/handlers/${name}.ts exports no handler`);
         return m.handler;
