@@ -18,13 +18,13 @@ import { toTtl } from '../../domain/retention.js';
 /** The stored item: the job plus keys, TTL, the idempotency fingerprint and the step checkpoint. */
 export interface JobItem extends Omit<Job, 'startedAt'> {
   startedAt?: string | null;
-  PK: string;
-  SK: string;
-  GSI1PK: string;
-  GSI1SK: string;
-  GSI2PK?: string;
-  GSI2SK?: string;
-  ttl: number;
+  [TABLE_KEYS.partition]: string;
+  [TABLE_KEYS.sort]: string;
+  [TABLE_KEYS.listPartition]: string;
+  [TABLE_KEYS.listSort]: string;
+  [TABLE_KEYS.livePartition]?: string;
+  [TABLE_KEYS.liveSort]?: string;
+  [TABLE_KEYS.ttl]: number;
   fingerprint: string;
   completedSteps: number;
   agentState?: JsonValue;
@@ -93,13 +93,12 @@ export function newJobItem(job: Job, fingerprint: string): JobItem {
   const { startedAt: _notStarted, ...unstarted } = job;
   return {
     ...unstarted,
-    PK: jobPk(job.tenant, job.id),
-    SK: JOB_SK,
-    GSI1PK: tenantPk(job.tenant),
-    GSI1SK: listSk(job),
-    GSI2PK: liveShard(job.id),
-    GSI2SK: listSk(job),
-    ttl: toTtl(job.expiresAt),
+    ...jobKey(job.tenant, job.id),
+    [TABLE_KEYS.listPartition]: tenantPk(job.tenant),
+    [TABLE_KEYS.listSort]: listSk(job),
+    [TABLE_KEYS.livePartition]: liveShard(job.id),
+    [TABLE_KEYS.liveSort]: listSk(job),
+    [TABLE_KEYS.ttl]: toTtl(job.expiresAt),
     fingerprint,
     completedSteps: 0,
     lastEventTypes: [...CREATED_EVENTS],
