@@ -18,7 +18,6 @@ export const ENV = {
   /** Deployed stack: tenants' signing secrets are Secrets Manager secrets named `<prefix><tenant>`. */
   webhookSecretsPrefix: 'WEBHOOK_SECRETS_PREFIX',
   /** Local stack: tenants' signing secrets live in this JSON file instead. */
-  webhookSecretsFile: 'WEBHOOK_SECRETS_FILE',
 } as const;
 
 export type EnvName = (typeof ENV)[keyof typeof ENV];

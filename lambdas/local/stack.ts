@@ -9,6 +9,7 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent, SQSEvent } from 'aws-lambda';
 import type { AgentDefinition } from '../agents/agent.js';
+import type { WebhookSecretStore } from '../adapters/webhook-secrets.js';
 import { agentLookup, BUILT_IN_AGENTS, type FindAgent } from '../agents/registry.js';
 import { ENV } from '../config/env.js';
 import { API_ROUTES, HANDLER_METADATA_KEY, INTERNAL_HANDLERS } from '../config/routes.js';
@@ -32,7 +33,7 @@ import {
 import { stateMachineDefinition } from '../../lib/workflows/asl.js';
 import { scheduleIntervalMs } from './schedule.js';
 import { StreamPoller } from './stream-poller.js';
-import { localWebhookEnv, seedWebhookSecrets } from './webhooks.js';
+import { localWebhookEnv, localWebhookSecrets, seedWebhookSecrets } from './webhooks.js';
 import { type AslDefinition, type LambdaHandler, mapTasks } from './task-handlers.js';
 import {
   type CfnTemplate,
@@ -135,8 +136,9 @@ async function start(options: LocalStackOptions, stops: Stops): Promise<Omit<Loc
 
   const [dynamo, sqsLocal, template] = await startInParallel(stops, options, dataDir);
   if (options.extraAgents?.length) {
-    localAgents = agentLookup([...BUILT_IN_AGENTS, ...options.extraAgents]);
+    local.agents = agentLookup([...BUILT_IN_AGENTS, ...options.extraAgents]);
   }
+  local.webhookSecrets = localWebhookSecrets(dataDir);
   const resolve = createResolver(template, {
     queueUrl: (name) => `${sqsLocal.endpoint}/${LOCAL_ACCOUNT_ID}/${name}`,
   });
@@ -156,7 +158,7 @@ async function start(options: LocalStackOptions, stops: Stops): Promise<Omit<Loc
   ]);
   const handlerEnv = {
     ...buildHandlerEnv(template, resolve, endpoints),
-    ...localWebhookEnv(dataDir, env),
+    ...localWebhookEnv(env),
   };
   Object.assign(process.env, handlerEnv, options.env);
   const tableName = handlerEnv[ENV.tableName] ?? tables[0]!;
@@ -509,24 +511,35 @@ async function invokeSqsHandler(name: string, event: SQSEvent, timeoutMs: number
 const handlers = new Map<string, Promise<LambdaHandler>>();
 
 /**
- * The agents of this local stack when it was given extra ones (a process runs one stack): the
- * handlers that look agents up (`withAgents`) are then built over these instead of the built-ins.
+ * What this local stack gives the handlers in place of the deployed parts (a process runs one
+ * stack): its agents when it was given extra ones, for the handlers that look agents up
+ * (`withAgents`), and its file of webhook secrets for the deliverer (`withSecrets`).
  */
-let localAgents: FindAgent | undefined;
+const local: { agents?: FindAgent; webhookSecrets?: WebhookSecretStore } = {};
+
+/** The handler a module exports, or the one it builds over the local stack's parts. */
+function localHandler(m: HandlerModule): LambdaHandler | undefined {
+  if (local.agents && m.withAgents) return m.withAgents(local.agents);
+  if (local.webhookSecrets && m.withSecrets) return m.withSecrets(local.webhookSecrets) as LambdaHandler;
+  return m.handler;
+}
+
+interface HandlerModule {
+  handler?: LambdaHandler;
+  withAgents?: (find: FindAgent) => LambdaHandler;
+  withSecrets?: (secrets: WebhookSecretStore) => unknown;
+}
 
 /** Each handler module is imported once, after process.env holds the local configuration. */
 function loadHandler(name: string): Promise<LambdaHandler> {
   let loaded = handlers.get(name);
   if (!loaded) {
     // A file URL, not a `.js` specifier: both tsx and vitest load it, and the local stack always runs from source.
-    loaded = import(new URL(`../handlers/${name}.ts`, import.meta.url).href).then(
-      (m: { handler?: LambdaHandler; withAgents?: (find: FindAgent) => LambdaHandler }) => {
-        if (localAgents && m.withAgents) return m.withAgents(localAgents);
-        if (typeof m.handler !== 'function')
-          throw new Error(`lambdas/handlers/${name}.ts exports no handler`);
-        return m.handler;
-      },
-    );
+    loaded = import(new URL(`../handlers/${name}.ts`, import.meta.url).href).then((m: HandlerModule) => {
+      const handler = localHandler(m);
+      if (typeof handler !== 'function') throw new Error(`lambdas/handlers/${name}.ts exports no handler`);
+      return handler;
+    });
     handlers.set(name, loaded);
   }
   return loaded;
