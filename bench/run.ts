@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startLocalStack } from '../lambdas/local/stack.js';
+import { benchClient } from './client.js';
 import { benchColdStart } from './cold-start.js';
 import type { BenchContext, Figures } from './context.js';
 import { costPer1kJobs } from './cost.js';
@@ -60,6 +61,7 @@ try {
     events: benchEvents,
     webhooks: benchWebhooks,
     job: benchJob,
+    client: benchClient,
   };
   for (const [name, bench] of Object.entries(benches))
     if (selected(name)) Object.assign(figures, await bench(ctx));

@@ -1,241 +1,29 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
-import {
-  ChangeMessageVisibilityCommand,
-  DeleteMessageCommand,
-  type Message,
-  ReceiveMessageCommand,
-  SQSClient,
-} from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { DynamoJobStore } from '../lambdas/adapters/dynamo-job-store.js';
-import { type BatchJob, jobsInStreamBatch, type StreamBatchInfo } from '../lambdas/adapters/stream-batch.js';
-import type { JobDlqMessage } from '../lambdas/config/workflow.js';
-import { LOCAL_ENDPOINTS_FILE, type LocalEndpointsFile } from '../lambdas/local/cli-endpoints.js';
-import { EVENTS_USAGE, eventsMain } from './events-cli.js';
-import { WEBHOOK_SECRET_USAGE, webhookSecretMain } from './webhook-secrets-cli.js';
-
 /**
- * `agent-jobs dlq list | show <jobId> | redrive <jobId...>`: what operators do with the dead-letter
- * queues. Against a deployed stack it uses the usual AWS environment (AWS_REGION, AWS_PROFILE) and
- * the stack outputs given as flags or env; against the local stack, `--local [dataDir]` reads the
- * endpoints the local stack wrote at start.
+ * `agent-jobs <command> ...`. Each command's module loads only when it runs, so the job commands
+ * never load the AWS SDK the operator commands use. A new command is one more entry in COMMANDS.
  */
-const USAGE = `usage: agent-jobs dlq list | show <jobId> | redrive <jobId...>
-  [--table <name>] [--job-dlq <url>] [--start-dlq <url>]   (or AGENT_JOBS_TABLE_NAME, AGENT_JOBS_JOB_DLQ_URL, AGENT_JOBS_START_DLQ_URL:
-                                                           the stack outputs TableName, JobDlqUrl, StartDlqUrl)
-  [--local [dataDir]]                                      the local stack (default .data)
-${EVENTS_USAGE}
-${WEBHOOK_SECRET_USAGE}`;
+type CommandMain = (args: string[], env: NodeJS.ProcessEnv) => Promise<number>;
 
-export interface CliConfig {
-  tableName: string;
-  jobDlqUrl: string;
-  startDlqUrl: string;
-  dynamodb: DynamoDBClient;
-  /** Reads back the stream records a start DLQ message points at. */
-  streams: DynamoDBStreamsClient;
-  sqs: SQSClient;
-}
-
-function flag(args: string[], name: string): string | undefined {
-  const i = args.indexOf(name);
-  if (i < 0) return undefined;
-  const value = args[i + 1];
-  args.splice(i, value === undefined || value.startsWith('--') ? 1 : 2);
-  return value === undefined || value.startsWith('--') ? '' : value;
-}
-
-async function configFrom(args: string[], env: NodeJS.ProcessEnv): Promise<CliConfig> {
-  const local = flag(args, '--local');
-  if (local !== undefined) {
-    const file = JSON.parse(
-      await readFile(join(local || '.data', LOCAL_ENDPOINTS_FILE), 'utf8'),
-    ) as LocalEndpointsFile;
-    const common = { region: file.region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
-    return {
-      tableName: file.tableName,
-      jobDlqUrl: file.jobDlqUrl,
-      startDlqUrl: file.startDlqUrl,
-      dynamodb: new DynamoDBClient({ ...common, endpoint: file.endpoints.dynamodb }),
-      streams: new DynamoDBStreamsClient({ ...common, endpoint: file.endpoints.dynamodb }),
-      sqs: new SQSClient({ ...common, endpoint: file.endpoints.sqs }),
-    };
-  }
-  const required = (flagName: string, envName: string) => {
-    const value = flag(args, flagName) || env[envName];
-    if (!value) throw new UsageError(`${flagName} or ${envName} is required`);
-    return value;
-  };
-  return {
-    tableName: required('--table', 'AGENT_JOBS_TABLE_NAME'),
-    jobDlqUrl: required('--job-dlq', 'AGENT_JOBS_JOB_DLQ_URL'),
-    startDlqUrl: required('--start-dlq', 'AGENT_JOBS_START_DLQ_URL'),
-    dynamodb: new DynamoDBClient({}),
-    streams: new DynamoDBStreamsClient({}),
-    sqs: new SQSClient({}),
-  };
-}
-
-class UsageError extends Error {}
-
-/** A job DLQ message as read back: anything may be missing from a message the code did not write. */
-type JobDlqBody = Partial<JobDlqMessage>;
-
-const parse = (m: Message) => {
-  try {
-    return JSON.parse(m.Body ?? '') as Record<string, unknown>;
-  } catch {
-    return { unparsed: m.Body };
-  }
+const COMMANDS: Record<string, CommandMain> = {
+  run: async (args, env) => (await import('./job-cli.js')).jobMain('run', args, env),
+  jobs: async (args, env) => (await import('./job-cli.js')).jobMain('jobs', args, env),
+  dlq: async (args, env) => (await import('./dlq-cli.js')).dlqMain(args, env),
+  events: async (args, env) => (await import('./events-cli.js')).eventsMain(args, env),
+  'webhook-secret': async (args, env) =>
+    (await import('./webhook-secrets-cli.js')).webhookSecretMain(args, env),
 };
 
-/**
- * Every message currently in the queue, held invisible for `holdSeconds` so repeated receives move
- * on to the rest; callers delete what they handled and release the others.
- */
-async function receiveAll(sqs: SQSClient, queueUrl: string, holdSeconds: number): Promise<Message[]> {
-  const all: Message[] = [];
-  for (;;) {
-    const { Messages = [] } = await sqs.send(
-      new ReceiveMessageCommand({
-        QueueUrl: queueUrl,
-        MaxNumberOfMessages: 10,
-        VisibilityTimeout: holdSeconds,
-        WaitTimeSeconds: 0,
-        MessageSystemAttributeNames: ['ApproximateReceiveCount', 'SentTimestamp'],
-      }),
-    );
-    const fresh = Messages.filter((m) => !all.some((seen) => seen.MessageId === m.MessageId));
-    if (fresh.length === 0) return all;
-    all.push(...fresh);
-  }
-}
-
-/** Best effort: a message not released becomes visible again when its hold ends anyway. */
-async function release(sqs: SQSClient, queueUrl: string, messages: Message[]) {
-  await Promise.allSettled(
-    messages.map((m) =>
-      sqs.send(
-        new ChangeMessageVisibilityCommand({
-          QueueUrl: queueUrl,
-          ReceiptHandle: m.ReceiptHandle,
-          VisibilityTimeout: 0,
-        }),
-      ),
-    ),
-  );
-}
-
-/** Why the job failed, in one line. */
-function reason(body: JobDlqBody): string {
-  const error = body.markFailed?.error;
-  const by = body.reconciled ? `reconciler (${body.reconciled.status})` : body.swept ? 'sweep' : 'workflow';
-  return `${error?.code ?? '?'}: ${error?.message ?? ''} [by ${by}${body.failure?.Error ? `, ${body.failure.Error}` : ''}]`;
-}
-
-/** The jobs behind a start DLQ message, each with its status now: what an operator checks next. */
-async function batchJobLines(config: CliConfig, store: DynamoJobStore, info: StreamBatchInfo) {
-  let jobs: BatchJob[] | undefined;
-  try {
-    jobs = await jobsInStreamBatch(config.streams, info);
-  } catch (e) {
-    return [`jobs unknown: ${(e as Error).message}`];
-  }
-  if (!jobs) return ['jobs unknown: the records are no longer in the stream (it keeps them 24 hours)'];
-  if (jobs.length === 0) return ['no job items in these records'];
-  const now = new Date();
-  return Promise.all(
-    jobs.map(async ({ tenant, jobId }) => {
-      const job = await store.get(tenant, jobId, now);
-      return `${jobId}  tenant ${tenant}  ${job ? `now ${job.status}` : 'gone (expired or deleted)'}`;
-    }),
-  );
-}
-
-export async function run(command: string[], config: CliConfig, out: (line: string) => void): Promise<void> {
-  const [group, action, ...ids] = command;
-  if (group !== 'dlq' || !action) throw new UsageError(USAGE);
-  const store = new DynamoJobStore(config.tableName, DynamoDBDocumentClient.from(config.dynamodb));
-  // Held a little while a command runs; released (or deleted) before it returns.
-  const jobMessages = await receiveAll(config.sqs, config.jobDlqUrl, 60);
-  const deleted = new Set<Message>();
-  try {
-    if (action === 'list') {
-      out(`job DLQ: ${jobMessages.length} message(s)`);
-      for (const m of jobMessages) {
-        const body = parse(m) as JobDlqBody;
-        out(
-          `  ${body.jobId ?? '?'}  tenant ${body.tenant ?? '?'}  ${reason(body)}  (message ${m.MessageId})`,
-        );
-      }
-      const startMessages = await receiveAll(config.sqs, config.startDlqUrl, 60);
-      await release(config.sqs, config.startDlqUrl, startMessages);
-      out(
-        `start DLQ: ${startMessages.length} message(s) (stream batches the control-executions consumer gave up on)`,
-      );
-      for (const m of startMessages) {
-        const info = (parse(m).DDBStreamBatchInfo ?? {}) as StreamBatchInfo;
-        out(
-          `  shard ${String(info.shardId)} records ${String(info.startSequenceNumber)}..${String(info.endSequenceNumber)} (message ${m.MessageId})`,
-        );
-        for (const line of await batchJobLines(config, store, info)) out(`    ${line}`);
-      }
-      return;
-    }
-    const forJob = (id: string) => jobMessages.filter((m) => (parse(m) as JobDlqBody).jobId === id);
-    if (action === 'show') {
-      for (const id of ids) {
-        for (const m of forJob(id)) out(JSON.stringify({ messageId: m.MessageId, body: parse(m) }, null, 2));
-      }
-      return;
-    }
-    if (action === 'redrive') {
-      for (const id of ids) {
-        const messages = forJob(id);
-        const tenant = (messages[0] && (parse(messages[0]) as JobDlqBody).tenant) ?? undefined;
-        if (!tenant) {
-          out(`${id}: no message in the job DLQ, nothing redriven`);
-          continue;
-        }
-        const job = await store.redrive(tenant, id, new Date());
-        await Promise.all(
-          messages.map((m) =>
-            config.sqs.send(
-              new DeleteMessageCommand({ QueueUrl: config.jobDlqUrl, ReceiptHandle: m.ReceiptHandle }),
-            ),
-          ),
-        );
-        out(`${id}: redriven as attempt ${job.attempt} (execution ${job.executionName})`);
-      }
-      return;
-    }
-    throw new UsageError(USAGE);
-  } finally {
-    await release(
-      config.sqs,
-      config.jobDlqUrl,
-      jobMessages.filter((m) => !deleted.has(m)),
-    );
-  }
-}
+const USAGE = `usage: agent-jobs <command> ...
+  run AGENT --input JSON|@file [--wait] ...    submit a job, and follow it
+  jobs get | list | watch | answer | cancel    the jobs of your API key's tenant
+  dlq list | show | redrive                    operators: the dead-letter queues
+  events repair                                operators: fill gaps in job event logs
+  webhook-secret show | rotate                 operators: a tenant's webhook signing secret
+A command without arguments prints its options.`;
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  const args = [...argv];
-  if (args[0] === 'webhook-secret') return webhookSecretMain(args.slice(1), env);
-  if (args[0] === 'events') return eventsMain(args.slice(1), env);
-  if (args[0] !== 'dlq' || !args[1]) {
-    console.error(USAGE);
-    return 2;
-  }
-  try {
-    const config = await configFrom(args, env);
-    await run(args, config, (line) => console.log(line));
-    return 0;
-  } catch (e) {
-    console.error(e instanceof UsageError ? e.message : `agent-jobs: ${(e as Error).message}`);
-    return e instanceof UsageError ? 2 : 1;
-  }
+  const command = COMMANDS[argv[0] ?? ''];
+  if (command) return command(argv.slice(1), env);
+  console.error(USAGE);
+  return 2;
 }

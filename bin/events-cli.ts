@@ -1,11 +1,9 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoDeliveryStore } from '../lambdas/adapters/dynamo-delivery-store.js';
 import { DynamoJobStore, MARSHALL_OPTIONS } from '../lambdas/adapters/dynamo-job-store.js';
 import { EventLogRepair, jobsInTable } from '../lambdas/adapters/event-log-repair.js';
-import { LOCAL_ENDPOINTS_FILE, type LocalEndpointsFile } from '../lambdas/local/cli-endpoints.js';
+import { LOCAL_CREDENTIALS, localDataDir, readLocalEndpoints, takeFlag, UsageError } from './cli-args.js';
 
 /**
  * `agent-jobs events repair [JOB_ID...]`: fills the gaps in job event logs that a batch given up on
@@ -13,29 +11,16 @@ import { LOCAL_ENDPOINTS_FILE, type LocalEndpointsFile } from '../lambdas/local/
  */
 export const EVENTS_USAGE = `usage: agent-jobs events repair [JOB_ID...]   every job when no id is given
   [--table <name>]      (or AGENT_JOBS_TABLE_NAME: the stack output TableName)
-  [--local [dataDir]]   the local stack (default .data)`;
-
-class UsageError extends Error {}
-
-function takeFlag(args: string[], name: string): string | undefined {
-  const i = args.indexOf(name);
-  if (i < 0) return undefined;
-  const value = args[i + 1];
-  const hasValue = value !== undefined && !value.startsWith('--');
-  args.splice(i, hasValue ? 2 : 1);
-  return hasValue ? value : '';
-}
+  [--local [dataDir]]   the local stack (default $AGENT_JOBS_DATA_DIR, else .data)`;
 
 async function tableFrom(args: string[], env: NodeJS.ProcessEnv) {
   const local = takeFlag(args, '--local');
   if (local !== undefined) {
-    const file = JSON.parse(
-      await readFile(join(local || '.data', LOCAL_ENDPOINTS_FILE), 'utf8'),
-    ) as LocalEndpointsFile;
+    const file = await readLocalEndpoints(localDataDir(local, env));
     const client = new DynamoDBClient({
       region: file.region,
       endpoint: file.endpoints.dynamodb,
-      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      credentials: LOCAL_CREDENTIALS,
     });
     return { tableName: file.tableName, client };
   }

@@ -3,6 +3,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { InspectableWebhookSecretStore } from '../lambdas/adapters/webhook-secrets.js';
 import { SecretsManagerWebhookSecrets } from '../lambdas/adapters/webhook-secrets.js';
 import { FileWebhookSecrets, LOCAL_WEBHOOK_SECRETS_FILE } from '../lambdas/local/file-webhook-secrets.js';
+import { localDataDir, takeFlag, UsageError } from './cli-args.js';
 
 /**
  * `agent-jobs webhook-secret show | rotate`: what an operator does with a tenant's signing secret.
@@ -13,23 +14,11 @@ import { FileWebhookSecrets, LOCAL_WEBHOOK_SECRETS_FILE } from '../lambdas/local
 export const WEBHOOK_SECRET_USAGE = `usage: agent-jobs webhook-secret show | rotate --tenant <tenant>
   [--overlap-hours <n>]          rotate: how long the old secret is still signed with (default 24)
   [--secrets-prefix <prefix>]    (or AGENT_JOBS_WEBHOOK_SECRETS_PREFIX: the deployed stack's secret name prefix)
-  [--local [dataDir]]            the local stack (default .data)`;
+  [--local [dataDir]]            the local stack (default $AGENT_JOBS_DATA_DIR, else .data)`;
 
 const DEFAULT_OVERLAP_HOURS = 24;
 /** How long a deployed deliverer may keep signing with what it read before a rotation. */
 const DELIVERER_CACHE_NOTE = 'deployed deliverers pick up the new secret within a minute';
-
-class UsageError extends Error {}
-
-/** Removes `--name [value]` from args; '' when the flag has no value, undefined when absent. */
-function takeFlag(args: string[], name: string): string | undefined {
-  const i = args.indexOf(name);
-  if (i < 0) return undefined;
-  const value = args[i + 1];
-  const hasValue = value !== undefined && !value.startsWith('--');
-  args.splice(i, hasValue ? 2 : 1);
-  return hasValue ? value : '';
-}
 
 export interface WebhookSecretCommand {
   action: 'show' | 'rotate';
@@ -44,8 +33,12 @@ function takeStoreFlags(args: string[], env: NodeJS.ProcessEnv) {
   return { local, prefix };
 }
 
-function storeFor({ local, prefix }: ReturnType<typeof takeStoreFlags>): InspectableWebhookSecretStore {
-  if (local !== undefined) return new FileWebhookSecrets(join(local || '.data', LOCAL_WEBHOOK_SECRETS_FILE));
+function storeFor(
+  { local, prefix }: ReturnType<typeof takeStoreFlags>,
+  env: NodeJS.ProcessEnv,
+): InspectableWebhookSecretStore {
+  if (local !== undefined)
+    return new FileWebhookSecrets(join(localDataDir(local, env), LOCAL_WEBHOOK_SECRETS_FILE));
   if (!prefix) throw new UsageError('--secrets-prefix or AGENT_JOBS_WEBHOOK_SECRETS_PREFIX is required');
   // No cache: an operator wants what is stored now.
   return new SecretsManagerWebhookSecrets(prefix, new SecretsManagerClient({}), { cacheSeconds: 0 });
@@ -101,7 +94,7 @@ export async function webhookSecretMain(
   try {
     const where = takeStoreFlags(rest, env);
     const command = commandFrom(rest);
-    await runWebhookSecretCommand(command, storeFor(where), out, now());
+    await runWebhookSecretCommand(command, storeFor(where, env), out, now());
     return 0;
   } catch (e) {
     err(e instanceof UsageError ? e.message : `agent-jobs: ${(e as Error).message}`);

@@ -1,6 +1,7 @@
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import { jobStoreFromEnv } from '../adapters/dynamo-job-store.js';
 import { NotFoundError } from '../domain/errors.js';
+import { conditionalResponse } from './http/etag.js';
 import { httpHandler } from './http/middleware.js';
 import { awaitTerminal, preferredWait, waitOutcome } from './http/prefer-wait.js';
 import { header, jobIdParam, tenantOf } from './http/request.js';
@@ -19,5 +20,8 @@ export const handler = httpHandler(async (event: APIGatewayProxyEvent, context: 
       ? job
       : await awaitTerminal(job, wait, context, () => store.get(tenant, id, new Date()));
   const outcome = waitOutcome(latest, wait, 200);
-  return jobResponse(outcome.status, latest, new Date(), outcome.headers);
+  return conditionalResponse(
+    jobResponse(outcome.status, latest, new Date(), outcome.headers),
+    header(event, 'if-none-match'),
+  );
 });

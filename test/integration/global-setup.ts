@@ -20,6 +20,8 @@ export const TEST_TENANTS = [
   'webhooks',
   'webhooks-rotation',
   'heartbeat',
+  'sdk',
+  'job-cli',
 ] as const;
 
 /** Streams end after this many seconds, so the tests see clients resume across stream ends. */

@@ -54,6 +54,11 @@ const terminalJob = (headers: Record<string, z.ZodType>) => ({
   headers: z.object({ 'Preference-Applied': preferenceApplied, ...headers }),
 });
 
+const etag = z.string().meta({ description: 'Validator of this representation of the job.' });
+const ifNoneMatch = z.string().optional().meta({
+  description: 'The ETag of the job the client holds: `304 Not Modified` if it is still current.',
+});
+
 type PathSpec = Omit<Parameters<OpenAPIRegistry['registerPath']>[0], 'method' | 'path'>;
 
 /** Operation details per handler; paths and methods come from the shared route table. */
@@ -80,11 +85,19 @@ const OPERATIONS: Record<string, PathSpec> = {
   },
   'get-job': {
     summary: 'Get a job',
-    request: { params: idPath, headers: z.object({ prefer }) },
+    request: { params: idPath, headers: z.object({ prefer, 'if-none-match': ifNoneMatch }) },
     responses: {
       200: {
         ...jobBody('The job (terminal if Preference-Applied is present)'),
-        headers: z.object({ 'Retry-After': retryAfter, 'Preference-Applied': preferenceApplied.optional() }),
+        headers: z.object({
+          ETag: etag,
+          'Retry-After': retryAfter,
+          'Preference-Applied': preferenceApplied.optional(),
+        }),
+      },
+      304: {
+        description: 'The job has not changed since the ETag given in If-None-Match (no body)',
+        headers: z.object({ ETag: etag, 'Retry-After': retryAfter }),
       },
       ...problems(400, 401, 404),
     },
@@ -177,6 +190,26 @@ const OPERATIONS: Record<string, PathSpec> = {
   },
 };
 
+/**
+ * Stable names for generated clients, keyed by method and path (handler file names are internal and
+ * may change without the API changing).
+ */
+const OPERATION_IDS: Record<string, string> = {
+  'POST /v1/jobs': 'createJob',
+  'GET /v1/jobs': 'listJobs',
+  'GET /v1/jobs/{id}': 'getJob',
+  'GET /v1/jobs/{id}/events': 'listJobEvents',
+  'GET /v1/jobs/{id}/stream': 'streamJobEvents',
+  'POST /v1/jobs/{id}/cancel': 'cancelJob',
+  'POST /v1/jobs/{id}/input': 'submitJobInput',
+  'DELETE /v1/jobs/{id}': 'deleteJob',
+  'GET /v1/jobs/{id}/deliveries': 'listJobDeliveries',
+  'POST /v1/jobs/{id}/deliveries/{deliveryId}/replay': 'replayJobDelivery',
+  'GET /v1/health/live': 'getLiveness',
+  'GET /v1/health/ready': 'getReadiness',
+  'GET /v1/openapi.json': 'getOpenApiDocument',
+};
+
 export function buildOpenApiDocument() {
   const registry = new OpenAPIRegistry();
   registry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
@@ -188,10 +221,14 @@ export function buildOpenApiDocument() {
   for (const route of API_ROUTES) {
     const spec = OPERATIONS[route.handler];
     if (!spec) throw new Error(`no OpenAPI operation for handler ${route.handler}`);
+    const operationId = OPERATION_IDS[`${route.method} ${route.path}`];
+    if (!operationId) throw new Error(`no operationId for ${route.method} ${route.path}`);
     registry.registerPath({
       method: route.method.toLowerCase() as 'get' | 'post' | 'delete',
       path: route.path,
-      ...(route.auth ? { security: [{ bearer: [] }, { apiKey: [] }] } : {}),
+      operationId,
+      // An empty list says the route is public; without it a global default would apply.
+      security: route.auth ? [{ bearer: [] }, { apiKey: [] }] : [],
       ...spec,
     });
   }
@@ -201,6 +238,7 @@ export function buildOpenApiDocument() {
       title: 'agent-jobs',
       version: '1.0.0',
       description: 'Asynchronous jobs for AI agents: submit, poll, cancel. Errors are RFC 9457 problem+json.',
+      license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
     },
     servers: [{ url: '/' }],
   });

@@ -10,7 +10,7 @@ import { ChangeMessageVisibilityCommand, ReceiveMessageCommand, SQSClient } from
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { run } from '../../../bin/cli.js';
+import { run } from '../../../bin/dlq-cli.js';
 import { jobPk } from '../../../lambdas/adapters/dynamo-job-store.js';
 import { makeJob } from '../support/fixtures.js';
 

@@ -152,6 +152,63 @@ describe('GET /v1/jobs/{id}', () => {
     expect(ddb.commandCalls(GetCommand)).toHaveLength(3);
   });
 
+  describe('conditional requests', () => {
+    const getIf = (ifNoneMatch: string) =>
+      handler(
+        apiEvent({
+          path: `/v1/jobs/${JOB_ID}`,
+          pathParameters: { id: JOB_ID },
+          headers: { 'if-none-match': ifNoneMatch },
+        }),
+        lambdaContext,
+      );
+    const running = (step: number) =>
+      stored({ status: 'running', progress: { fraction: step / 10, step, message: null } });
+
+    it('answers 200 with a strong ETag that changes when the job does', async () => {
+      ddb
+        .on(GetCommand)
+        .resolvesOnce({ Item: running(1) })
+        .resolves({ Item: running(2) });
+      const first = await get(JOB_ID);
+      const second = await get(JOB_ID);
+      expect(headerOf(first, 'etag')).toMatch(/^"[\w-]{32}"$/);
+      expect(headerOf(second, 'etag')).toMatch(/^"[\w-]{32}"$/);
+      expect(headerOf(second, 'etag')).not.toBe(headerOf(first, 'etag'));
+    });
+
+    it('answers 304 with no body, the same ETag and Retry-After when If-None-Match holds the current tag', async () => {
+      ddb.on(GetCommand).resolves({ Item: running(1) });
+      const tag = headerOf(await get(JOB_ID), 'etag')!;
+      for (const ifNoneMatch of [tag, `W/${tag}`, `"other", ${tag}`, '*']) {
+        const res = await getIf(ifNoneMatch);
+        expect(res.statusCode, ifNoneMatch).toBe(304);
+        expect(res.body).toBe('');
+        expect(headerOf(res, 'etag')).toBe(tag);
+        expect(headerOf(res, 'retry-after')).toBe(headerOf(await get(JOB_ID), 'retry-after'));
+        expect(headerOf(res, 'content-type')).toBeUndefined();
+      }
+    });
+
+    it('answers 200 with the whole job when the tag is stale', async () => {
+      ddb
+        .on(GetCommand)
+        .resolvesOnce({ Item: running(1) })
+        .resolves({ Item: running(2) });
+      const tag = headerOf(await get(JOB_ID), 'etag')!;
+      const res = await getIf(tag);
+      expect(res.statusCode).toBe(200);
+      expect(bodyOf(res)).toMatchObject({ progress: { step: 2 } });
+    });
+
+    it('a problem answer carries no ETag and is never a 304', async () => {
+      ddb.on(GetCommand).resolves({});
+      const res = await getIf('*');
+      expectProblem(res, 404, 'not_found');
+      expect(headerOf(res, 'etag')).toBeUndefined();
+    });
+  });
+
   it('500 problem+json when the table fails', async () => {
     ddb.on(GetCommand).rejects(new Error('boom'));
     expectProblem(await get(JOB_ID), 500, 'internal_error');

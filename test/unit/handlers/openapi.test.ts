@@ -9,7 +9,7 @@ const { handler } = await import('../../../lambdas/handlers/openapi.js');
 
 type Doc = {
   openapi: string;
-  info: { title: string; version: string };
+  info: { title: string; version: string; license?: unknown };
   paths: Record<string, Record<string, Operation>>;
   components: { schemas: Record<string, Schema>; securitySchemes: Record<string, unknown> };
 };
@@ -21,6 +21,7 @@ type Operation = {
   >;
   parameters?: Array<{ name: string; in: string; required?: boolean }>;
   security?: unknown[];
+  operationId?: string;
 };
 type Schema = {
   $ref?: string;
@@ -56,12 +57,31 @@ describe('GET /v1/openapi.json', () => {
     expect(documented.sort()).toEqual(API_ROUTES.map((r) => `${r.method} ${r.path}`).sort());
   });
 
+  it('names every operation with a unique operationId, and states the licence', async () => {
+    const doc = await served();
+    const ids = Object.values(doc.paths).flatMap((ops) => Object.values(ops).map((op) => op.operationId));
+    expect(ids).toHaveLength(API_ROUTES.length);
+    for (const id of ids) expect(id).toMatch(/^[a-z][A-Za-z]+$/);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(doc.info.license).toEqual({ name: 'Apache-2.0', identifier: 'Apache-2.0' });
+  });
+
+  it('documents the ETag of GET /v1/jobs/{id} and its 304 answer to If-None-Match', async () => {
+    const op = (await served()).paths['/v1/jobs/{id}']?.get;
+    expect(op?.parameters).toEqual(
+      expect.arrayContaining([expect.objectContaining({ name: 'if-none-match', in: 'header' })]),
+    );
+    expect(op?.responses['200']?.headers).toHaveProperty('ETag');
+    expect(op?.responses['304']?.headers).toHaveProperty('ETag');
+    expect(op?.responses['304']?.content).toBeUndefined();
+  });
+
   it('requires credentials exactly on the routes behind the authorizer', async () => {
     const doc = await served();
     for (const route of API_ROUTES) {
       const op = doc.paths[route.path]?.[route.method.toLowerCase()];
       if (route.auth) expect(op?.security).toEqual([{ bearer: [] }, { apiKey: [] }]);
-      else expect(op?.security).toBeUndefined();
+      else expect(op?.security).toEqual([]);
     }
     expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(['apiKey', 'bearer']);
   });
@@ -106,6 +126,7 @@ describe('GET /v1/openapi.json', () => {
       'JobEvent',
       'JobEventList',
       'JobList',
+      'JobSummary',
       'JsonValue',
       'Problem',
       'SubmitInputRequest',
