@@ -10,6 +10,7 @@ import {
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoJobStore } from '../lambdas/adapters/dynamo-job-store.js';
 import { type BatchJob, jobsInStreamBatch, type StreamBatchInfo } from '../lambdas/adapters/stream-batch.js';
+import type { JobDlqMessage } from '../lambdas/config/workflow.js';
 import { LOCAL_CREDENTIALS, localDataDir, readLocalEndpoints, takeFlag, UsageError } from './cli-args.js';
 
 /**
@@ -62,15 +63,8 @@ async function configFrom(args: string[], env: NodeJS.ProcessEnv): Promise<CliCo
   };
 }
 
-/** A job DLQ message: the execution state at the failure (workflow, reconciler or sweep). */
-interface JobDlqBody {
-  tenant?: string;
-  jobId?: string;
-  markFailed?: { error?: { code?: string; message?: string } };
-  failure?: { Error?: string; Cause?: string };
-  reconciled?: { status?: string };
-  swept?: { status?: string };
-}
+/** A job DLQ message as read back: anything may be missing from a message the code did not write. */
+type JobDlqBody = Partial<JobDlqMessage>;
 
 const parse = (m: Message) => {
   try {

@@ -20,7 +20,7 @@ import { RateLimitedError } from '../domain/errors.js';
 import type { DeliveryAttempt, DeliveryStatus } from '../domain/webhook.js';
 import { conditionalWrite, conditionalWriteLanded, documentClient, querySweepIndex } from './dynamo-table.js';
 
-const { sort: SK, livePartition: LIVE_PK, liveSort: LIVE_SK } = TABLE_KEYS;
+const { partition: PK, sort: SK, livePartition: LIVE_PK, liveSort: LIVE_SK } = TABLE_KEYS;
 
 /** A new delivery as the notifier creates it: pending, due now, in round 0. */
 export type NewDelivery = Omit<
@@ -45,20 +45,21 @@ export interface OverdueDelivery extends DeliveryMessage {
 }
 
 interface DeliveryItem extends DeliveryRecord {
-  PK: string;
-  SK: string;
-  GSI2PK?: string;
-  GSI2SK?: string;
-  ttl: number;
+  [TABLE_KEYS.partition]: string;
+  [TABLE_KEYS.sort]: string;
+  [TABLE_KEYS.livePartition]?: string;
+  [TABLE_KEYS.liveSort]?: string;
+  [TABLE_KEYS.ttl]: number;
   /** Start of the current replay window and the replays made in it (REPLAY_LIMIT). */
   replayWindowStart?: string;
   replaysInWindow?: number;
 }
 
 const keyOf = (tenant: string, jobId: string, seq: number) => ({
-  PK: jobPk(tenant, jobId),
-  SK: deliverySk(seq),
+  [PK]: jobPk(tenant, jobId),
+  [SK]: deliverySk(seq),
 });
+type DeliveryKey = ReturnType<typeof keyOf>;
 
 /** The index attributes that put a pending delivery on the sweep's list, due at `at`. */
 const dueIndex = (pk: string, sk: string, at: string) => ({
@@ -68,11 +69,11 @@ const dueIndex = (pk: string, sk: string, at: string) => ({
 
 /** Table keys and bookkeeping that are not part of the delivery itself. */
 const STORAGE_ATTRIBUTES = [
-  'PK',
-  'SK',
-  'GSI2PK',
-  'GSI2SK',
-  'ttl',
+  PK,
+  SK,
+  LIVE_PK,
+  LIVE_SK,
+  TABLE_KEYS.ttl,
   'replayWindowStart',
   'replaysInWindow',
 ] as const;
@@ -103,7 +104,7 @@ export class DynamoDeliveryStore {
     const item: DeliveryItem = {
       ...d,
       ...key,
-      ...dueIndex(key.PK, key.SK, d.createdAt),
+      ...dueIndex(key[PK], key[SK], d.createdAt),
       status: 'pending',
       attempts: [],
       attemptCount: 0,
@@ -143,7 +144,7 @@ export class DynamoDeliveryStore {
       const out = await this.client.send(
         new QueryCommand({
           TableName: this.tableName,
-          KeyConditionExpression: 'PK = :pk AND begins_with(SK, :prefix)',
+          KeyConditionExpression: `${PK} = :pk AND begins_with(${SK}, :prefix)`,
           ExpressionAttributeValues: { ':pk': jobPk(tenant, jobId), ':prefix': DELIVERY_SK_PREFIX },
           ConsistentRead: true,
           ExclusiveStartKey: startKey,
@@ -198,9 +199,9 @@ export class DynamoDeliveryStore {
       UpdateExpression:
         'SET attempts = list_append(attempts, :attempt), attemptCount = attemptCount + :one, ' +
         'roundAttempts = :next, #status = :status, nextAttemptAt = :due, updatedAt = :now' +
-        (pending ? ', GSI2PK = :shard, GSI2SK = :due' : '') +
+        (pending ? `, ${LIVE_PK} = :shard, ${LIVE_SK} = :due` : '') +
         ' REMOVE leaseUntil' +
-        (pending ? '' : ', GSI2PK, GSI2SK'),
+        (pending ? '' : `, ${LIVE_PK}, ${LIVE_SK}`),
       ConditionExpression: '#round = :round AND roundAttempts = :n AND #owner = :owner',
       ExpressionAttributeNames: { '#owner': 'owner', '#status': 'status', '#round': 'round' },
       ExpressionAttributeValues: {
@@ -213,7 +214,7 @@ export class DynamoDeliveryStore {
         ':round': m.round,
         ':n': roundAttempts,
         ':owner': owner,
-        ...(pending ? { ':shard': deliveryShard(key.PK, key.SK) } : {}),
+        ...(pending ? { ':shard': deliveryShard(key[PK], key[SK]) } : {}),
       },
     });
     const recorded = main !== undefined;
@@ -223,7 +224,7 @@ export class DynamoDeliveryStore {
         Key: key,
         UpdateExpression:
           'SET attempts = list_append(attempts, :attempt), attemptCount = attemptCount + :one, updatedAt = :now',
-        ConditionExpression: 'attribute_exists(SK)',
+        ConditionExpression: `attribute_exists(${SK})`,
         ExpressionAttributeValues: { ':attempt': [attempt], ':one': 1, ':now': now.toISOString() },
       }));
     if (((after?.attempts as unknown[] | undefined)?.length ?? 0) > MAX_KEPT_ATTEMPTS) {
@@ -238,7 +239,7 @@ export class DynamoDeliveryStore {
    * over the cap, so concurrent trims never drop a kept attempt. Only deliveries replayed enough
    * to pass the cap pay for it.
    */
-  private async trimAttempts(key: { PK: string; SK: string }): Promise<void> {
+  private async trimAttempts(key: DeliveryKey): Promise<void> {
     for (let excess = 0; excess < MAX_KEPT_ATTEMPTS; excess++) {
       const trimmed = await this.conditional({
         Key: key,
@@ -281,7 +282,7 @@ export class DynamoDeliveryStore {
 
   /** One conditional write of a replay: the new round plus the window bookkeeping it names. */
   private async replayRound(
-    key: { PK: string; SK: string },
+    key: DeliveryKey,
     now: Date,
     window: { update: string; condition: string; values: Record<string, unknown> },
   ): Promise<{ record: DeliveryRecord } | { refused: DeliveryItem | undefined }> {
@@ -301,7 +302,7 @@ export class DynamoDeliveryStore {
           ':zero': 0,
           ':pending': 'pending',
           ':now': now.toISOString(),
-          ':shard': deliveryShard(key.PK, key.SK),
+          ':shard': deliveryShard(key[PK], key[SK]),
         },
         ReturnValues: 'ALL_NEW',
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
@@ -340,7 +341,7 @@ export class DynamoDeliveryStore {
     const found: OverdueDelivery[] = [];
     // The index holds keys only; the round a new message must name comes from the item itself.
     for (const k of keys) {
-      const d = await this.get(k.tenant, jobIdOf(k.PK, k.tenant), seqOf(k.SK));
+      const d = await this.get(k.tenant, jobIdOf(k[PK], k.tenant), seqOf(k[SK]));
       if (d?.status === 'pending' && d.nextAttemptAt)
         found.push({ ...messageOf(d), nextAttemptAt: d.nextAttemptAt });
     }

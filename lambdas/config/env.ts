@@ -20,7 +20,6 @@ export const ENV = {
   /** Deployed stack: tenants' signing secrets are Secrets Manager secrets named `<prefix><tenant>`. */
   webhookSecretsPrefix: 'WEBHOOK_SECRETS_PREFIX',
   /** Local stack: tenants' signing secrets live in this JSON file instead. */
-  webhookSecretsFile: 'WEBHOOK_SECRETS_FILE',
   /** JSON: the limits of tenants without their own (`TenantLimits` keys; missing keys keep the built-in values). */
   defaultLimits: 'AGENT_JOBS_DEFAULT_LIMITS',
 } as const;

@@ -7,8 +7,9 @@ import {
   TABLE_KEYS,
   tenantPk,
 } from '../../config/table.js';
+import { CREATED_EVENTS } from '../../config/job-writes.js';
 import { DomainError } from '../../domain/errors.js';
-import type { Job, JobStatus, JsonValue, OmittedValue } from '../../domain/job.js';
+import type { Job, JsonValue, OmittedValue } from '../../domain/job.js';
 import { LARGE_VALUE_NAMES, refAttribute, type ValueRef } from '../../domain/large-values.js';
 import { isTerminal } from '../../domain/job.js';
 import type { CommittedWrite, JobEventType } from '../../domain/job-events.js';
@@ -18,13 +19,13 @@ import { toTtl } from '../../domain/retention.js';
 /** The stored item: the job plus keys, TTL, the idempotency fingerprint and the step checkpoint. */
 export interface JobItem extends Omit<Job, 'startedAt'> {
   startedAt?: string | null;
-  PK: string;
-  SK: string;
-  GSI1PK: string;
-  GSI1SK: string;
-  GSI2PK?: string;
-  GSI2SK?: string;
-  ttl: number;
+  [TABLE_KEYS.partition]: string;
+  [TABLE_KEYS.sort]: string;
+  [TABLE_KEYS.listPartition]: string;
+  [TABLE_KEYS.listSort]: string;
+  [TABLE_KEYS.livePartition]?: string;
+  [TABLE_KEYS.liveSort]?: string;
+  [TABLE_KEYS.ttl]: number;
   fingerprint: string;
   completedSteps: number;
   agentState?: JsonValue;
@@ -101,21 +102,6 @@ export const RESUMED = `${INPUT_TOKEN_ATTRIBUTE}, answeredAt`;
 /** A terminal write takes the job out of the sparse live index. */
 export const LIVE_KEYS = `${TABLE_KEYS.livePartition}, ${TABLE_KEYS.liveSort}`;
 
-/**
- * Every update that causes events advances the job's seq by their number and names them, in the
- * same UpdateExpression: the item's own conditional write is what hands out seqs, so two writers can
- * never take the same one, and the events consumer derives the events from the new image and the
- * old image's seq. The submit's put sets both itself, the workflow's MarkRunning repeats this
- * expression in its ASL, and the one write that causes no event (WaitForInput's task token) leaves
- * them alone.
- */
-export function announce(...types: JobEventType[]) {
-  return {
-    update: 'eventSeq = if_not_exists(eventSeq, :noEvents) + :eventCount, lastEventTypes = :eventTypes',
-    values: { ':noEvents': 0, ':eventCount': types.length, ':eventTypes': types },
-  };
-}
-
 /** What every write that ends a step records of it: its progress report and the step count. */
 export const stepValues = (cp: Omit<Checkpoint, 'state'>) => ({
   ':progress': cp.progress,
@@ -123,28 +109,21 @@ export const stepValues = (cp: Omit<Checkpoint, 'state'>) => ({
   ':steps': cp.completedSteps,
 });
 
-export function statusValues(statuses: JobStatus[]) {
-  const names = statuses.map((_, i) => `:from${i}`);
-  const values = Object.fromEntries(statuses.map((s, i) => [`:from${i}`, s]));
-  return { inList: names.join(', '), values };
-}
-
 /** The item a submit writes: the new job with its keys, TTL and fingerprint, in both indexes. */
 export function newJobItem(job: Job, fingerprint: string): JobItem {
   // startedAt is absent, not null, until the workflow sets it: MarkRunning's if_not_exists keeps the first start.
   const { startedAt: _notStarted, ...unstarted } = job;
   return {
     ...unstarted,
-    PK: jobPk(job.tenant, job.id),
-    SK: JOB_SK,
-    GSI1PK: tenantPk(job.tenant),
-    GSI1SK: listSk(job),
-    GSI2PK: liveShard(job.id),
-    GSI2SK: listSk(job),
-    ttl: toTtl(job.expiresAt),
+    ...jobKey(job.tenant, job.id),
+    [TABLE_KEYS.listPartition]: tenantPk(job.tenant),
+    [TABLE_KEYS.listSort]: listSk(job),
+    [TABLE_KEYS.livePartition]: liveShard(job.id),
+    [TABLE_KEYS.liveSort]: listSk(job),
+    [TABLE_KEYS.ttl]: toTtl(job.expiresAt),
     fingerprint,
     completedSteps: 0,
-    lastEventTypes: ['job.created'],
+    lastEventTypes: [...CREATED_EVENTS],
   };
 }
 

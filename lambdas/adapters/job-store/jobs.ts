@@ -7,6 +7,7 @@ import {
   UpdateCommand,
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
+import { announce, seqBeforeLastWrite, STATUS_NAMES, statusCondition } from '../../config/job-writes.js';
 import {
   INPUT_TOKEN_ATTRIBUTE,
   listSk,
@@ -17,7 +18,7 @@ import {
 } from '../../config/table.js';
 import { DomainError, NotFoundError } from '../../domain/errors.js';
 import type { InputRequest, Job, JobError, JsonValue } from '../../domain/job.js';
-import { canRedrive, redriveExecutionName, sourcesOf } from '../../domain/job.js';
+import { canRedrive, MOVES, REDRIVE, redriveExecutionName } from '../../domain/job.js';
 import type { Checkpoint, ListQuery, StepSnapshot } from '../../domain/job-store.js';
 import type { RetentionPolicy } from '../../domain/retention.js';
 import { isExpired, liveExpiry, terminalExpiry, toTtl } from '../../domain/retention.js';
@@ -25,7 +26,6 @@ import { conditionalWrite, conditionalWriteLanded } from '../dynamo-table.js';
 import type { LargeValueStore } from '../large-value-store.js';
 import { IdempotencyKeys, isTransactionRace } from './idempotency-keys.js';
 import {
-  announce,
   committedWrite,
   jobKey,
   type JobItem,
@@ -33,7 +33,6 @@ import {
   refusal,
   replayOf,
   RESUMED,
-  statusValues,
   stepValues,
   toJob,
 } from './job-item.js';
@@ -168,18 +167,18 @@ export class JobItems {
   async cancel(tenant: string, id: string, now: Date) {
     const at = now.toISOString();
     const expiresAt = terminalExpiry('cancelled', now, this.retention);
-    const from = statusValues(sourcesOf('cancelled'));
+    const from = statusCondition(MOVES.cancel.from);
     const events = announce('job.cancelled');
     const outcome = await this.clientUpdate(tenant, id, now, {
       UpdateExpression:
         `SET #status = :cancelled, completedAt = :at, updatedAt = :at, expiresAt = :exp, #ttl = :ttl, ${events.update} ` +
         `REMOVE ${anywhere('agentState')}, ${RESUMED}, ${LIVE_KEYS}`,
-      ConditionExpression: `attribute_exists(${PK}) AND expiresAt > :now AND #status IN (${from.inList})`,
-      ExpressionAttributeNames: { '#status': 'status', '#ttl': TABLE_KEYS.ttl },
+      ConditionExpression: `attribute_exists(${PK}) AND expiresAt > :now AND ${from.condition}`,
+      ExpressionAttributeNames: { ...STATUS_NAMES, '#ttl': TABLE_KEYS.ttl },
       ExpressionAttributeValues: {
         ...from.values,
         ...events.values,
-        ':cancelled': 'cancelled',
+        ':cancelled': MOVES.cancel.to,
         ':at': at,
         ':exp': expiresAt.toISOString(),
         ':ttl': toTtl(expiresAt),
@@ -211,12 +210,13 @@ export class JobItems {
         TableName: this.tableName,
         Key: jobKey(tenant, id),
         ProjectionExpression: `#status, ${RESUMED}`,
-        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeNames: STATUS_NAMES,
         ConsistentRead: true,
       }),
     );
     const token = Item?.[INPUT_TOKEN_ATTRIBUTE] as string | undefined;
-    if (Item?.status !== 'running' || token === undefined || Item.answeredAt === undefined) return undefined;
+    if (Item?.status !== MOVES.answer.to || token === undefined || Item.answeredAt === undefined)
+      return undefined;
     return { token, answeredAt: Item.answeredAt as string };
   }
 
@@ -224,6 +224,7 @@ export class JobItems {
     const events = announce('job.progress');
     const state = await this.values.place(tenant, id, 'agentState', cp.state, 'state');
     return this.stepUpdate(
+      'checkpoint',
       tenant,
       id,
       `SET progress = :progress, progressData = :data, completedSteps = :steps, ${state.set}, ` +
@@ -245,6 +246,7 @@ export class JobItems {
     const events = announce('job.progress', 'job.succeeded');
     const placed = await this.values.place(tenant, id, 'result', result, 'result');
     return this.stepUpdate(
+      'succeed',
       tenant,
       id,
       `SET #status = :succeeded, ${placed.set}, progress = :progress, progressData = :data, ` +
@@ -252,7 +254,7 @@ export class JobItems {
         `REMOVE ${placed.remove}, ${anywhere('agentState')}, ${RESUMED}, ${LIVE_KEYS}`,
       {
         ...events.values,
-        ':succeeded': 'succeeded',
+        ':succeeded': MOVES.succeed.to,
         ...placed.values,
         ...stepValues(cp),
         ':at': now.toISOString(),
@@ -269,6 +271,7 @@ export class JobItems {
     const events = announce('job.progress', 'job.input_required');
     const state = await this.values.place(tenant, id, 'agentState', cp.state, 'state');
     return this.stepUpdate(
+      'requestInput',
       tenant,
       id,
       'SET #status = :waiting, inputRequest = :request, progress = :progress, progressData = :data, ' +
@@ -276,7 +279,7 @@ export class JobItems {
         `REMOVE ${state.remove}, ${anywhere('answer')}, ${RESUMED}`,
       {
         ...events.values,
-        ':waiting': 'input_required',
+        ':waiting': MOVES.requestInput.to,
         ':request': request,
         ...stepValues(cp),
         ...state.values,
@@ -291,18 +294,19 @@ export class JobItems {
     const at = now.toISOString();
     const events = announce('job.running');
     const placed = await this.values.place(tenant, id, 'answer', answer, 'answer');
+    const from = statusCondition(MOVES.answer.from);
     const outcome = await this.clientUpdate(tenant, id, now, {
       // The token stays until the next step's write: until then the table itself says the wait
       // was answered and may still need resuming (the stream consumer does it; the sweep repeats it).
       UpdateExpression:
         `SET #status = :running, ${placed.set}, answeredAt = :at, updatedAt = :at, ${events.update} ` +
         `REMOVE inputRequest, ${placed.remove}`,
-      ConditionExpression: `attribute_exists(${PK}) AND expiresAt > :at AND #status = :waiting`,
-      ExpressionAttributeNames: { '#status': 'status', ...placed.names },
+      ConditionExpression: `attribute_exists(${PK}) AND expiresAt > :at AND ${from.condition}`,
+      ExpressionAttributeNames: { ...STATUS_NAMES, ...placed.names },
       ExpressionAttributeValues: {
+        ...from.values,
         ...events.values,
-        ':running': 'running',
-        ':waiting': 'input_required',
+        ':running': MOVES.answer.to,
         ...placed.values,
         ':at': at,
       },
@@ -337,8 +341,12 @@ export class JobItems {
     return { refused: old };
   }
 
-  /** A step's write lands only while the job runs and only once per step (a retried step resumes). */
+  /**
+   * A step's write lands only while the job may make the step's move (it runs) and only once per
+   * step (a retried step resumes).
+   */
   private stepUpdate(
+    move: 'checkpoint' | 'succeed' | 'requestInput',
     tenant: string,
     id: string,
     update: string,
@@ -346,22 +354,23 @@ export class JobItems {
     expectedSteps: number,
     names: Record<string, string> = {},
   ) {
+    const from = statusCondition(MOVES[move].from);
     return conditionalWriteLanded(
       this.client,
       new UpdateCommand({
         TableName: this.tableName,
         Key: jobKey(tenant, id),
         UpdateExpression: update,
-        ConditionExpression: '#status = :running AND completedSteps = :expected',
-        ExpressionAttributeNames: { ...names, '#status': 'status' },
-        ExpressionAttributeValues: { ...values, ':running': 'running', ':expected': expectedSteps },
+        ConditionExpression: `${from.condition} AND completedSteps = :expected`,
+        ExpressionAttributeNames: { ...names, ...STATUS_NAMES },
+        ExpressionAttributeValues: { ...values, ...from.values, ':expected': expectedSteps },
       }),
     );
   }
 
   fail(tenant: string, id: string, error: JobError, now: Date, executionName?: string) {
     const expiresAt = terminalExpiry('failed', now, this.retention);
-    const from = statusValues(sourcesOf('failed'));
+    const from = statusCondition(MOVES.fail.from);
     const events = announce('job.failed');
     return conditionalWriteLanded(
       this.client,
@@ -372,14 +381,12 @@ export class JobItems {
           'SET #status = :failed, #error = :error, completedAt = :at, updatedAt = :at, expiresAt = :exp, ' +
           `#ttl = :ttl, ${events.update} REMOVE ${anywhere('agentState')}, ${RESUMED}, ${LIVE_KEYS}`,
         ConditionExpression:
-          executionName === undefined
-            ? `#status IN (${from.inList})`
-            : `#status IN (${from.inList}) AND executionName = :execution`,
-        ExpressionAttributeNames: { '#status': 'status', '#error': 'error', '#ttl': TABLE_KEYS.ttl },
+          executionName === undefined ? from.condition : `${from.condition} AND executionName = :execution`,
+        ExpressionAttributeNames: { ...STATUS_NAMES, '#error': 'error', '#ttl': TABLE_KEYS.ttl },
         ExpressionAttributeValues: {
           ...from.values,
           ...events.values,
-          ':failed': 'failed',
+          ':failed': MOVES.fail.to,
           ':error': error,
           ':at': now.toISOString(),
           ':exp': expiresAt.toISOString(),
@@ -417,6 +424,7 @@ export class JobItems {
     );
     const sets = placed.map((p) => `, ${p.set}`).join('');
     const removes = placed.map((p) => `, ${p.remove}`).join('');
+    const from = statusCondition(REDRIVE.from);
     return new UpdateCommand({
       TableName: this.tableName,
       Key: jobKey(job.tenant, job.id),
@@ -428,19 +436,19 @@ export class JobItems {
         `${TABLE_KEYS.liveSort} = :liveSort${sets}, ${events.update} ` +
         `REMOVE startedAt, ${anywhere('agentState', 'answer')}, resultRef, progressData, ${RESUMED}${removes}`,
       // The attempt read above must still be current: two operators cannot both redrive it.
-      ConditionExpression: '#status = :failed AND attempt = :previous',
+      ConditionExpression: `${from.condition} AND attempt = :previous`,
       ExpressionAttributeNames: {
-        '#status': 'status',
+        ...STATUS_NAMES,
         '#error': 'error',
         '#result': 'result',
         '#ttl': TABLE_KEYS.ttl,
         ...Object.assign({}, ...placed.map((p) => p.names)),
       },
       ExpressionAttributeValues: {
+        ...from.values,
         ...events.values,
         ...Object.assign({}, ...placed.map((p) => p.values)),
-        ':pending': 'pending',
-        ':failed': 'failed',
+        ':pending': REDRIVE.to,
         ':attempt': attempt,
         ':previous': job.attempt,
         ':execution': redriveExecutionName(job.id, attempt),
@@ -461,7 +469,6 @@ export class JobItems {
   async latestWrite(tenant: string, id: string) {
     const item = await this.getItem(tenant, id);
     if (!item) return undefined;
-    const previousSeq = (item.eventSeq ?? 0) - (item.lastEventTypes?.length ?? 0);
-    return committedWrite(item as unknown as Record<string, unknown>, { eventSeq: previousSeq });
+    return committedWrite(item as unknown as Record<string, unknown>, { eventSeq: seqBeforeLastWrite(item) });
   }
 }
