@@ -24,7 +24,7 @@ import type { ListPosition } from '../domain/cursor.js';
 import { DomainError, NotFoundError } from '../domain/errors.js';
 import type { InputRequest, Job, JobError, JobStatus, JsonValue } from '../domain/job.js';
 import { canRedrive, isTerminal, redriveExecutionName, sourcesOf } from '../domain/job.js';
-import type { CommittedWrite, JobEvent, JobEventType } from '../domain/job-events.js';
+import type { CommittedWrite, JobEvent, JobEventType, StepEvent } from '../domain/job-events.js';
 import type {
   Checkpoint,
   EventQuery,
@@ -89,6 +89,8 @@ interface JobItem extends Omit<Job, 'startedAt'> {
   answeredAt?: string;
   /** The events the last write caused, in order; the events consumer turns them into log items. */
   lastEventTypes: JobEventType[];
+  /** The data of the last write's step events (see appendEvents), by position in lastEventTypes. */
+  lastEventData?: JsonValue[];
   progressData?: JsonValue;
 }
 
@@ -107,6 +109,7 @@ const INTERNAL_ATTRIBUTES = [
   INPUT_TOKEN_ATTRIBUTE,
   'answeredAt',
   'lastEventTypes',
+  'lastEventData',
   'progressData',
 ] as const;
 
@@ -117,6 +120,9 @@ function toJob(item: object): Job {
   job.inputRequest ??= null;
   // Jobs written before the event log have no counter; their first logged event is then seq 1.
   job.eventSeq ??= 0;
+  // Jobs stored before agents had versions and usage was kept.
+  job.agentVersion ??= null;
+  job.usage ??= null;
   return job as unknown as Job;
 }
 
@@ -135,12 +141,20 @@ function announce(...types: JobEventType[]) {
   };
 }
 
-/** What every write that ends a step records of it: its progress report and the step count. */
+/** What every write that ends a step records of it: its progress report, the step count and usage. */
 const stepValues = (cp: Omit<Checkpoint, 'state'>) => ({
   ':progress': cp.progress,
   ':data': cp.progressData ?? null,
   ':steps': cp.completedSteps,
+  ':usage': cp.usage ?? null,
 });
+
+/** Usage is set by agents that report it and left alone by the others. */
+const USAGE_UPDATE = '#usage = if_not_exists(#usage, :usage), ';
+const usageUpdate = (cp: Omit<Checkpoint, 'state'>) =>
+  cp.usage === undefined ? USAGE_UPDATE : '#usage = :usage, ';
+/** `usage` is a DynamoDB reserved word. */
+const USAGE_NAME = { '#usage': 'usage' };
 
 const EVENT_ATTRIBUTES = 'seq, #type, #at, #data';
 const EVENT_NAMES = { '#type': 'type', '#at': 'at', '#data': 'data' };
@@ -390,7 +404,7 @@ export class DynamoJobStore implements JobStore {
       tenant,
       id,
       'SET progress = :progress, progressData = :data, completedSteps = :steps, agentState = :state, ' +
-        `updatedAt = :at, ${events.update} REMOVE ${RESUMED}`,
+        `${usageUpdate(cp)}updatedAt = :at, ${events.update} REMOVE ${RESUMED}`,
       {
         ...events.values,
         ...stepValues(cp),
@@ -398,7 +412,34 @@ export class DynamoJobStore implements JobStore {
         ':at': now.toISOString(),
       },
       cp.completedSteps - 1,
+      USAGE_NAME,
     );
+  }
+
+  async appendEvents(tenant: string, id: string, events: readonly StepEvent[], now: Date) {
+    if (events.length === 0) return true;
+    const announced = announce(...events.map((e) => e.type));
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { PK: jobPk(tenant, id), SK: JOB_SK },
+          UpdateExpression: `SET lastEventData = :eventData, updatedAt = :at, ${announced.update}`,
+          ConditionExpression: '#status = :running',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ...announced.values,
+            ':eventData': events.map((e) => e.data),
+            ':at': now.toISOString(),
+            ':running': 'running',
+          },
+        }),
+      );
+      return true;
+    } catch (e) {
+      if (isConditionFailure(e)) return false;
+      throw e;
+    }
   }
 
   async succeed(tenant: string, id: string, result: JsonValue, cp: Omit<Checkpoint, 'state'>, now: Date) {
@@ -409,7 +450,8 @@ export class DynamoJobStore implements JobStore {
       tenant,
       id,
       'SET #status = :succeeded, #result = :result, progress = :progress, progressData = :data, ' +
-        `completedSteps = :steps, completedAt = :at, updatedAt = :at, expiresAt = :exp, #ttl = :ttl, ${events.update} ` +
+        `completedSteps = :steps, ${usageUpdate(cp)}completedAt = :at, updatedAt = :at, expiresAt = :exp, ` +
+        `#ttl = :ttl, ${events.update} ` +
         `REMOVE agentState, ${RESUMED}, ${LIVE_KEYS}`,
       {
         ...events.values,
@@ -421,7 +463,7 @@ export class DynamoJobStore implements JobStore {
         ':ttl': toTtl(expiresAt),
       },
       cp.completedSteps - 1,
-      { '#result': 'result', '#ttl': 'ttl' },
+      { '#result': 'result', '#ttl': 'ttl', ...USAGE_NAME },
     );
   }
 
@@ -432,7 +474,8 @@ export class DynamoJobStore implements JobStore {
       tenant,
       id,
       'SET #status = :waiting, inputRequest = :request, progress = :progress, progressData = :data, ' +
-        `completedSteps = :steps, agentState = :state, updatedAt = :at, ${events.update} REMOVE answer, ${RESUMED}`,
+        `completedSteps = :steps, agentState = :state, ${usageUpdate(cp)}updatedAt = :at, ${events.update} ` +
+        `REMOVE answer, ${RESUMED}`,
       {
         ...events.values,
         ':waiting': 'input_required',
@@ -442,6 +485,7 @@ export class DynamoJobStore implements JobStore {
         ':at': now.toISOString(),
       },
       cp.completedSteps - 1,
+      USAGE_NAME,
     );
   }
 
@@ -882,6 +926,7 @@ export function committedWrite(
       previousSeq: (oldImage?.eventSeq as number | undefined) ?? 0,
       eventTypes: item.lastEventTypes,
       progressData: item.progressData ?? null,
+      eventData: item.lastEventData ?? null,
     },
   };
 }

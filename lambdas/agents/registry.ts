@@ -1,5 +1,19 @@
+import { recordModelCall } from '../adapters/model-metrics.js';
+import { modelProvider } from '../adapters/models/provider-from-env.js';
+import { deploymentFromEnv } from '../config/env.js';
+import { modelConfig, modelMaxAttemptsFromEnv } from '../config/model.js';
 import type { AgentDefinition } from './agent.js';
+import { createAssistantAgent } from './assistant/assistant-agent.js';
 import { echoAgent } from './echo.js';
+
+/** The assistant reads its configuration on first use, so importing the registry reads no environment. */
+export const assistantAgent = createAssistantAgent({
+  provider: modelProvider,
+  unavailableReason: () => (modelConfig() ? undefined : 'no model provider is configured'),
+  deployment: () => deploymentFromEnv(),
+  maxAttempts: () => modelMaxAttemptsFromEnv(),
+  recordModelCall,
+});
 
 /**
  * Limits the workflow relies on, checked when an agent is registered rather than when a job first
@@ -19,7 +33,10 @@ export function assertValidAgent(
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the registry holds agents of every input and state type
-const AGENTS = new Map<string, AgentDefinition<any, any>>([[echoAgent.name, echoAgent]]);
+const AGENTS = new Map<string, AgentDefinition<any, any>>([
+  [echoAgent.name, echoAgent],
+  [assistantAgent.name, assistantAgent],
+]);
 for (const agent of AGENTS.values()) assertValidAgent(agent);
 
 export function findAgent(name: string): AgentDefinition<unknown, unknown> | undefined {
@@ -39,6 +56,10 @@ export function registerAgent(agent: AgentDefinition<any, any>): void {
 
 export function agentNames(): string[] {
   return [...AGENTS.keys()];
+}
+
+export function allAgents(): AgentDefinition<unknown, unknown>[] {
+  return [...AGENTS.values()];
 }
 
 /** The longest step any agent may take: the workflow's Task timeout and the step Lambda's timeout follow it. */

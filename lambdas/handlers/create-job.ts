@@ -22,9 +22,13 @@ import { createJobRequestSchema } from './http/schemas.js';
 const store = jobStoreFromEnv();
 
 /** Agent lookup, agent input schema and timeout bounds: everything that needs the agent. */
-function checkAgainstAgent(req: CreateJobRequest): number {
+function checkAgainstAgent(req: CreateJobRequest): { timeout: number; agentVersion: string } {
   const agent = findAgent(req.agent);
   if (!agent) throw new DomainError('unknown_agent', `there is no agent named "${req.agent}"`);
+  const unavailable = agent.unavailableReason?.();
+  if (unavailable !== undefined) {
+    throw new DomainError('agent_unavailable', `the ${agent.name} agent cannot run here: ${unavailable}`);
+  }
   const input = agent.inputSchema.safeParse(req.input);
   if (!input.success) {
     throw new ValidationError(
@@ -49,7 +53,7 @@ function checkAgainstAgent(req: CreateJobRequest): number {
       { path: 'inputTimeoutSeconds', message: `must be at most ${maxSeconds} for the ${agent.name} agent` },
     ]);
   }
-  return timeout;
+  return { timeout, agentVersion: agent.version };
 }
 
 export const handler = httpHandler(async (event: APIGatewayProxyEvent, context: Context) => {
@@ -57,7 +61,7 @@ export const handler = httpHandler(async (event: APIGatewayProxyEvent, context: 
   const key = header(event, 'idempotency-key');
   if (key !== undefined) assertIdempotencyKey(key);
   const req = parseWith(createJobRequestSchema, jsonBody(event), 'body', 'request body');
-  const timeoutSeconds = checkAgainstAgent(req);
+  const { timeout: timeoutSeconds, agentVersion } = checkAgainstAgent(req);
 
   const now = new Date();
   const id = newJobId(now.getTime());
@@ -66,6 +70,7 @@ export const handler = httpHandler(async (event: APIGatewayProxyEvent, context: 
     tenant,
     {
       ...req,
+      agentVersion,
       input: req.input as JsonValue,
       metadata: req.metadata as Record<string, JsonValue> | undefined,
       timeoutSeconds,

@@ -152,9 +152,11 @@ async function start(options: LocalStackOptions, stops: Stops): Promise<Omit<Loc
     provisionTables(template, resolve, clients.dynamodb),
     provisionQueues(template, resolve, clients.sqs),
   ]);
-  const handlerEnv = {
+  const handlerEnv: Record<string, string> = {
     ...buildHandlerEnv(template, resolve, endpoints),
     ...localWebhookEnv(dataDir, env),
+    // Model-call metrics are CloudWatch EMF log lines; locally they would only clutter the output.
+    POWERTOOLS_METRICS_DISABLED: env.POWERTOOLS_METRICS_DISABLED ?? 'true',
   };
   Object.assign(process.env, handlerEnv, options.env);
   const tableName = handlerEnv[ENV.tableName] ?? tables[0]!;

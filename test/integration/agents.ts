@@ -8,6 +8,7 @@ import type { AgentDefinition } from '../../lambdas/agents/agent.js';
  */
 export const approvalAgent: AgentDefinition<Record<string, never>, { asked: boolean }> = {
   name: 'approval',
+  version: '1',
   description: 'integration tests: asks for {approved: boolean} once, then returns the answer',
   inputSchema: z.strictObject({}),
   stepTimeoutSeconds: 5,
@@ -44,6 +45,7 @@ export const heartbeatAgent: AgentDefinition<
   { steps: number }
 > = {
   name: 'heartbeat',
+  version: '1',
   description: 'integration tests: long steps kept alive by heartbeats, or going silent',
   inputSchema: z.strictObject({
     steps: z.int().min(1).max(5).default(1),

@@ -3,6 +3,8 @@ import * as z from 'zod';
 import { PROBLEM_CONTENT_TYPE } from '../../config/gateway-responses.js';
 import { API_ROUTES } from '../../config/routes.js';
 import {
+  agentListSchema,
+  agentSchema,
   deliveryIdSchema,
   deliveryListSchema,
   deliverySchema,
@@ -153,6 +155,23 @@ const OPERATIONS: Record<string, PathSpec> = {
     responses: {
       202: { description: 'Queued', content: { 'application/json': { schema: deliverySchema } } },
       ...problems(400, 401, 404, 429),
+    },
+  },
+  'list-agents': {
+    operationId: 'listAgents',
+    summary: 'The agents this deployment runs',
+    responses: {
+      200: { description: 'The agents', content: { 'application/json': { schema: agentListSchema } } },
+      ...problems(401),
+    },
+  },
+  'get-agent': {
+    operationId: 'getAgent',
+    summary: 'One agent: its version, input schema and availability',
+    request: { params: z.object({ name: z.string().min(1) }) },
+    responses: {
+      200: { description: 'The agent', content: { 'application/json': { schema: agentSchema } } },
+      ...problems(401, 404),
     },
   },
   'health-live': {

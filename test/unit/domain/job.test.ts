@@ -77,6 +77,7 @@ describe('newJob and toJobView', () => {
       id: 'job_x',
       tenant: 'acme',
       agent: 'echo',
+      agentVersion: null,
       status: 'pending',
       attempt: 1,
       input: { message: 'm' },
@@ -87,6 +88,7 @@ describe('newJob and toJobView', () => {
       result: null,
       error: null,
       inputRequest: null,
+      usage: null,
       createdAt: '2025-03-01T12:00:00.000Z',
       updatedAt: '2025-03-01T12:00:00.000Z',
       startedAt: null,
@@ -128,6 +130,7 @@ describe('newJob and toJobView', () => {
       [
         'id',
         'agent',
+        'agentVersion',
         'status',
         'attempt',
         'input',
@@ -136,6 +139,7 @@ describe('newJob and toJobView', () => {
         'result',
         'error',
         'inputRequest',
+        'usage',
         'createdAt',
         'updatedAt',
         'startedAt',
@@ -165,7 +169,10 @@ describe('newJob and toJobView', () => {
       const view = toJobView({ ...filled, status });
       expect(view.result).toEqual(status === 'succeeded' ? { r: 1 } : null);
       expect(view.error).toEqual(status === 'failed' ? filled.error : null);
-      expect(view.inputRequest).toEqual(status === 'input_required' ? { prompt: 'why?' } : null);
+      // A request stored before requests had a type is a question.
+      expect(view.inputRequest).toEqual(
+        status === 'input_required' ? { type: 'question', prompt: 'why?' } : null,
+      );
     }
   });
 });

@@ -98,6 +98,8 @@ describe('GET /v1/openapi.json', () => {
   it('names every body, response and shared schema as a component, whichever module defines it', async () => {
     const doc = await served();
     expect(Object.keys(doc.components.schemas).sort()).toEqual([
+      'Agent',
+      'AgentList',
       'CreateJobRequest',
       'Delivery',
       'DeliveryList',
@@ -106,6 +108,7 @@ describe('GET /v1/openapi.json', () => {
       'JobEvent',
       'JobEventList',
       'JobList',
+      'JobSummary',
       'JsonValue',
       'Problem',
       'SubmitInputRequest',
