@@ -2,6 +2,20 @@ import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { DEFAULT_RETENTION } from '../lambdas/domain/retention.js';
 import { DEFAULT_RETRY_SCHEDULE_SECONDS, parseRetrySchedule } from '../lambdas/domain/webhook.js';
 
+/**
+ * The model provider behind the `assistant` agent. Bedrock: model or inference profile ids, the
+ * first the default; the step may invoke exactly these. OpenAI-compatible: the endpoint, its
+ * default model and the Secrets Manager secret holding its API key (optional for open endpoints).
+ */
+export type ModelProviderConfig =
+  | { readonly kind: 'bedrock'; readonly modelIds: readonly string[] }
+  | {
+      readonly kind: 'openai';
+      readonly baseUrl: string;
+      readonly model: string;
+      readonly apiKeySecretArn?: string;
+    };
+
 /** What a deployer may tune. Everything else follows from the route table and the agent registry. */
 export interface AgentJobsConfig {
   /** Days finished jobs stay readable before TTL removes them. */
@@ -19,6 +33,8 @@ export interface AgentJobsConfig {
    * stack creates (KMS-encrypted), optionally mailing `email`.
    */
   readonly alarmNotifications: { readonly topicArn?: string; readonly email?: string };
+  /** None by default: then `echo` runs and `assistant` answers 422 agent_unavailable. */
+  readonly modelProvider?: ModelProviderConfig;
 }
 
 export type AgentJobsConfigInput = {
@@ -83,6 +99,33 @@ function notificationProblems({
   ];
 }
 
+const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+$/;
+const MODEL_ID = /^[\w.:/-]{1,256}$/;
+
+function modelProviderProblems(p: ModelProviderConfig | undefined): [boolean, string][] {
+  if (p === undefined) return [];
+  if (p.kind === 'bedrock') {
+    const ids = p.modelIds as unknown;
+    return [
+      [
+        Array.isArray(ids) &&
+          ids.length > 0 &&
+          ids.every((id) => typeof id === 'string' && MODEL_ID.test(id)),
+        'modelProvider.modelIds must be a non-empty list of Bedrock model or inference profile ids',
+      ],
+    ];
+  }
+  if (p.kind !== 'openai') return [[false, 'modelProvider.kind must be bedrock or openai']];
+  return [
+    [/^https:\/\//.test(String(p.baseUrl)), 'modelProvider.baseUrl must be an https URL'],
+    [typeof p.model === 'string' && p.model.length > 0, 'modelProvider.model must be a model id'],
+    [
+      p.apiKeySecretArn === undefined || SECRET_ARN.test(p.apiKeySecretArn),
+      'modelProvider.apiKeySecretArn must be a Secrets Manager secret ARN',
+    ],
+  ];
+}
+
 function configProblems(c: AgentJobsConfig): string[] {
   const checks: [boolean, string][] = [
     [isInt(c.jobRetention.succeededDays, 1, 3650), 'jobRetention.succeededDays must be an integer 1..3650'],
@@ -102,6 +145,7 @@ function configProblems(c: AgentJobsConfig): string[] {
       `webhookRetrySchedule: ${scheduleProblem(c.webhookRetrySchedule)}`,
     ],
     ...notificationProblems(c.alarmNotifications),
+    ...modelProviderProblems(c.modelProvider),
   ];
   return checks.filter(([ok]) => !ok).map(([, message]) => message);
 }
@@ -120,6 +164,7 @@ export function resolveConfig(input: AgentJobsConfigInput | string | undefined):
     logRetention: given.logRetention ?? DEFAULT_CONFIG.logRetention,
     webhookRetrySchedule: given.webhookRetrySchedule ?? DEFAULT_CONFIG.webhookRetrySchedule,
     alarmNotifications: { ...DEFAULT_CONFIG.alarmNotifications, ...given.alarmNotifications },
+    ...(given.modelProvider ? { modelProvider: given.modelProvider as ModelProviderConfig } : {}),
   };
   const problems = configProblems(config);
   if (problems.length > 0) {

@@ -65,6 +65,9 @@ describe('environment wiring: each function gets what it reads, nothing else', (
     // Its store reads the retention days like every store that updates job items.
     'submit-input': FINISHING_ENV,
     'health-live': BASE_ENV,
+    // No model provider is configured by default: the model variables appear only with one.
+    'list-agents': BASE_ENV,
+    'get-agent': BASE_ENV,
     'health-ready': [...TABLE_ENV, ENV.stateMachineArn].sort(),
     openapi: BASE_ENV,
     authorizer: TABLE_ENV,
@@ -110,6 +113,8 @@ describe('IAM: least privilege per function', () => {
     'cancel-job': ['dynamodb:UpdateItem'],
     'submit-input': ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
     'health-live': [],
+    'list-agents': [],
+    'get-agent': [],
     'health-ready': ['dynamodb:DescribeTable', 'states:DescribeStateMachine'],
     openapi: [],
     authorizer: ['dynamodb:GetItem'],

@@ -45,6 +45,17 @@ const expectedUsage = (calls: number) => ({
 });
 
 describe('the assistant agent over the local stack', () => {
+  it('is listed as available with its version and input schema once a provider is configured', async () => {
+    const res = await api.call('GET', '/v1/agents/assistant');
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ name: 'assistant', version: '1.0.0', available: true });
+    expect(res.body.inputSchema.properties).toHaveProperty('prompt');
+    const all = await api.call('GET', '/v1/agents');
+    expect(all.body.items.map((a: { name: string }) => a.name)).toEqual(
+      expect.arrayContaining(['echo', 'assistant']),
+    );
+  });
+
   it('answers a prompt with the model text, its usage and version', async () => {
     const id = await submit({ prompt: `[plain] ${nonce()}` });
     const done = await api.waitForTerminal(id);
