@@ -12,6 +12,7 @@ import {
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoJobStore } from '../lambdas/adapters/dynamo-job-store.js';
 import { type BatchJob, jobsInStreamBatch, type StreamBatchInfo } from '../lambdas/adapters/stream-batch.js';
+import type { JobDlqMessage } from '../lambdas/config/workflow.js';
 import { LOCAL_ENDPOINTS_FILE, type LocalEndpointsFile } from '../lambdas/local/cli-endpoints.js';
 import { EVENTS_USAGE, eventsMain } from './events-cli.js';
 import { WEBHOOK_SECRET_USAGE, webhookSecretMain } from './webhook-secrets-cli.js';
@@ -80,15 +81,8 @@ async function configFrom(args: string[], env: NodeJS.ProcessEnv): Promise<CliCo
 
 class UsageError extends Error {}
 
-/** A job DLQ message: the execution state at the failure (workflow, reconciler or sweep). */
-interface JobDlqBody {
-  tenant?: string;
-  jobId?: string;
-  markFailed?: { error?: { code?: string; message?: string } };
-  failure?: { Error?: string; Cause?: string };
-  reconciled?: { status?: string };
-  swept?: { status?: string };
-}
+/** A job DLQ message as read back: anything may be missing from a message the code did not write. */
+type JobDlqBody = Partial<JobDlqMessage>;
 
 const parse = (m: Message) => {
   try {

@@ -1,11 +1,8 @@
 import { join } from 'node:path';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { InspectableWebhookSecretStore } from '../lambdas/adapters/webhook-secrets.js';
-import {
-  FileWebhookSecrets,
-  LOCAL_WEBHOOK_SECRETS_FILE,
-  SecretsManagerWebhookSecrets,
-} from '../lambdas/adapters/webhook-secrets.js';
+import { SecretsManagerWebhookSecrets } from '../lambdas/adapters/webhook-secrets.js';
+import { FileWebhookSecrets, LOCAL_WEBHOOK_SECRETS_FILE } from '../lambdas/local/file-webhook-secrets.js';
 
 /**
  * `agent-jobs webhook-secret show | rotate`: what an operator does with a tenant's signing secret.

@@ -5,20 +5,22 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { ENV, requireEnv } from '../config/env.js';
 import {
   DELIVERY_SHARD_PREFIX,
   DELIVERY_SK_PREFIX,
   deliveryShard,
   deliverySk,
+  jobPk,
   TABLE_KEYS,
 } from '../config/table.js';
 import type { Delivery, DeliveryMessage, DeliveryRecord } from '../domain/delivery.js';
 import { MAX_KEPT_ATTEMPTS, REPLAY_LIMIT } from '../domain/delivery.js';
 import { RateLimitedError } from '../domain/errors.js';
 import type { DeliveryAttempt, DeliveryStatus } from '../domain/webhook.js';
-import { documentClient, isConditionFailure, jobPk, querySweepIndex } from './dynamo-job-store.js';
+import { conditionalWrite, conditionalWriteLanded, documentClient, querySweepIndex } from './dynamo-table.js';
+
+const { partition: PK, sort: SK, livePartition: LIVE_PK, liveSort: LIVE_SK } = TABLE_KEYS;
 
 /** A new delivery as the notifier creates it: pending, due now, in round 0. */
 export type NewDelivery = Omit<
@@ -43,20 +45,21 @@ export interface OverdueDelivery extends DeliveryMessage {
 }
 
 interface DeliveryItem extends DeliveryRecord {
-  PK: string;
-  SK: string;
-  GSI2PK?: string;
-  GSI2SK?: string;
-  ttl: number;
+  [TABLE_KEYS.partition]: string;
+  [TABLE_KEYS.sort]: string;
+  [TABLE_KEYS.livePartition]?: string;
+  [TABLE_KEYS.liveSort]?: string;
+  [TABLE_KEYS.ttl]: number;
   /** Start of the current replay window and the replays made in it (REPLAY_LIMIT). */
   replayWindowStart?: string;
   replaysInWindow?: number;
 }
 
 const keyOf = (tenant: string, jobId: string, seq: number) => ({
-  PK: jobPk(tenant, jobId),
-  SK: deliverySk(seq),
+  [PK]: jobPk(tenant, jobId),
+  [SK]: deliverySk(seq),
 });
+type DeliveryKey = ReturnType<typeof keyOf>;
 
 /** The index attributes that put a pending delivery on the sweep's list, due at `at`. */
 const dueIndex = (pk: string, sk: string, at: string) => ({
@@ -66,11 +69,11 @@ const dueIndex = (pk: string, sk: string, at: string) => ({
 
 /** Table keys and bookkeeping that are not part of the delivery itself. */
 const STORAGE_ATTRIBUTES = [
-  'PK',
-  'SK',
-  'GSI2PK',
-  'GSI2SK',
-  'ttl',
+  PK,
+  SK,
+  LIVE_PK,
+  LIVE_SK,
+  TABLE_KEYS.ttl,
   'replayWindowStart',
   'replaysInWindow',
 ] as const;
@@ -101,7 +104,7 @@ export class DynamoDeliveryStore {
     const item: DeliveryItem = {
       ...d,
       ...key,
-      ...dueIndex(key.PK, key.SK, d.createdAt),
+      ...dueIndex(key[PK], key[SK], d.createdAt),
       status: 'pending',
       attempts: [],
       attemptCount: 0,
@@ -111,20 +114,19 @@ export class DynamoDeliveryStore {
       roundAttempts: 0,
       ttl,
     };
-    try {
-      await this.client.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: item,
-          ConditionExpression: 'attribute_not_exists(SK)',
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-      );
+    const outcome = await conditionalWrite(
+      this.client,
+      new PutCommand({
+        TableName: this.tableName,
+        Item: item,
+        ConditionExpression: `attribute_not_exists(${SK})`,
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      }),
+    );
+    if (outcome.written)
       return { created: true, record: toRecord(item as unknown as Record<string, unknown>) };
-    } catch (e) {
-      if (!isConditionFailure(e) || !e.Item) throw e;
-      return { created: false, record: toRecord(unmarshall(e.Item)) };
-    }
+    if (!outcome.refused) throw outcome.error;
+    return { created: false, record: toRecord(outcome.refused) };
   }
 
   async get(tenant: string, jobId: string, seq: number): Promise<DeliveryRecord | undefined> {
@@ -142,7 +144,7 @@ export class DynamoDeliveryStore {
       const out = await this.client.send(
         new QueryCommand({
           TableName: this.tableName,
-          KeyConditionExpression: 'PK = :pk AND begins_with(SK, :prefix)',
+          KeyConditionExpression: `${PK} = :pk AND begins_with(${SK}, :prefix)`,
           ExpressionAttributeValues: { ':pk': jobPk(tenant, jobId), ':prefix': DELIVERY_SK_PREFIX },
           ConsistentRead: true,
           ExclusiveStartKey: startKey,
@@ -197,9 +199,9 @@ export class DynamoDeliveryStore {
       UpdateExpression:
         'SET attempts = list_append(attempts, :attempt), attemptCount = attemptCount + :one, ' +
         'roundAttempts = :next, #status = :status, nextAttemptAt = :due, updatedAt = :now' +
-        (pending ? ', GSI2PK = :shard, GSI2SK = :due' : '') +
+        (pending ? `, ${LIVE_PK} = :shard, ${LIVE_SK} = :due` : '') +
         ' REMOVE leaseUntil' +
-        (pending ? '' : ', GSI2PK, GSI2SK'),
+        (pending ? '' : `, ${LIVE_PK}, ${LIVE_SK}`),
       ConditionExpression: '#round = :round AND roundAttempts = :n AND #owner = :owner',
       ExpressionAttributeNames: { '#owner': 'owner', '#status': 'status', '#round': 'round' },
       ExpressionAttributeValues: {
@@ -212,7 +214,7 @@ export class DynamoDeliveryStore {
         ':round': m.round,
         ':n': roundAttempts,
         ':owner': owner,
-        ...(pending ? { ':shard': deliveryShard(key.PK, key.SK) } : {}),
+        ...(pending ? { ':shard': deliveryShard(key[PK], key[SK]) } : {}),
       },
     });
     const recorded = main !== undefined;
@@ -222,7 +224,7 @@ export class DynamoDeliveryStore {
         Key: key,
         UpdateExpression:
           'SET attempts = list_append(attempts, :attempt), attemptCount = attemptCount + :one, updatedAt = :now',
-        ConditionExpression: 'attribute_exists(SK)',
+        ConditionExpression: `attribute_exists(${SK})`,
         ExpressionAttributeValues: { ':attempt': [attempt], ':one': 1, ':now': now.toISOString() },
       }));
     if (((after?.attempts as unknown[] | undefined)?.length ?? 0) > MAX_KEPT_ATTEMPTS) {
@@ -237,7 +239,7 @@ export class DynamoDeliveryStore {
    * over the cap, so concurrent trims never drop a kept attempt. Only deliveries replayed enough
    * to pass the cap pay for it.
    */
-  private async trimAttempts(key: { PK: string; SK: string }): Promise<void> {
+  private async trimAttempts(key: DeliveryKey): Promise<void> {
     for (let excess = 0; excess < MAX_KEPT_ATTEMPTS; excess++) {
       const trimmed = await this.conditional({
         Key: key,
@@ -280,38 +282,34 @@ export class DynamoDeliveryStore {
 
   /** One conditional write of a replay: the new round plus the window bookkeeping it names. */
   private async replayRound(
-    key: { PK: string; SK: string },
+    key: DeliveryKey,
     now: Date,
     window: { update: string; condition: string; values: Record<string, unknown> },
   ): Promise<{ record: DeliveryRecord } | { refused: DeliveryItem | undefined }> {
-    const at = now.toISOString();
-    try {
-      const out = await this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: key,
-          UpdateExpression:
-            'SET #round = #round + :one, roundAttempts = :zero, #status = :pending, nextAttemptAt = :now, ' +
-            `updatedAt = :now, GSI2PK = :shard, GSI2SK = :now, ${window.update} REMOVE #owner, leaseUntil`,
-          ConditionExpression: `attribute_exists(SK) AND ${window.condition}`,
-          ExpressionAttributeNames: { '#owner': 'owner', '#status': 'status', '#round': 'round' },
-          ExpressionAttributeValues: {
-            ...window.values,
-            ':one': 1,
-            ':zero': 0,
-            ':pending': 'pending',
-            ':now': at,
-            ':shard': deliveryShard(key.PK, key.SK),
-          },
-          ReturnValues: 'ALL_NEW',
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-      );
-      return { record: toRecord(out.Attributes ?? {}) };
-    } catch (e) {
-      if (!isConditionFailure(e)) throw e;
-      return { refused: e.Item && (unmarshall(e.Item) as DeliveryItem) };
-    }
+    const outcome = await conditionalWrite(
+      this.client,
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: key,
+        UpdateExpression:
+          'SET #round = #round + :one, roundAttempts = :zero, #status = :pending, nextAttemptAt = :now, ' +
+          `updatedAt = :now, ${LIVE_PK} = :shard, ${LIVE_SK} = :now, ${window.update} REMOVE #owner, leaseUntil`,
+        ConditionExpression: `attribute_exists(${SK}) AND ${window.condition}`,
+        ExpressionAttributeNames: { '#owner': 'owner', '#status': 'status', '#round': 'round' },
+        ExpressionAttributeValues: {
+          ...window.values,
+          ':one': 1,
+          ':zero': 0,
+          ':pending': 'pending',
+          ':now': now.toISOString(),
+          ':shard': deliveryShard(key[PK], key[SK]),
+        },
+        ReturnValues: 'ALL_NEW',
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      }),
+    );
+    if (outcome.written) return { record: toRecord(outcome.attributes ?? {}) };
+    return { refused: outcome.refused as DeliveryItem | undefined };
   }
 
   /**
@@ -343,7 +341,7 @@ export class DynamoDeliveryStore {
     const found: OverdueDelivery[] = [];
     // The index holds keys only; the round a new message must name comes from the item itself.
     for (const k of keys) {
-      const d = await this.get(k.tenant, jobIdOf(k.PK, k.tenant), seqOf(k.SK));
+      const d = await this.get(k.tenant, jobIdOf(k[PK], k.tenant), seqOf(k[SK]));
       if (d?.status === 'pending' && d.nextAttemptAt)
         found.push({ ...messageOf(d), nextAttemptAt: d.nextAttemptAt });
     }
@@ -354,27 +352,17 @@ export class DynamoDeliveryStore {
   private async updated(
     input: Omit<ConstructorParameters<typeof UpdateCommand>[0], 'TableName'>,
   ): Promise<Record<string, unknown> | undefined> {
-    try {
-      const out = await this.client.send(
-        new UpdateCommand({ TableName: this.tableName, ...input, ReturnValues: 'UPDATED_NEW' }),
-      );
-      return out.Attributes ?? {};
-    } catch (e) {
-      if (isConditionFailure(e)) return undefined;
-      throw e;
-    }
+    const outcome = await conditionalWrite(
+      this.client,
+      new UpdateCommand({ TableName: this.tableName, ...input, ReturnValues: 'UPDATED_NEW' }),
+    );
+    return outcome.written ? (outcome.attributes ?? {}) : undefined;
   }
 
   private async conditional(
     input: Omit<ConstructorParameters<typeof UpdateCommand>[0], 'TableName'>,
   ): Promise<boolean> {
-    try {
-      await this.client.send(new UpdateCommand({ TableName: this.tableName, ...input }));
-      return true;
-    } catch (e) {
-      if (isConditionFailure(e)) return false;
-      throw e;
-    }
+    return conditionalWriteLanded(this.client, new UpdateCommand({ TableName: this.tableName, ...input }));
   }
 }
 

@@ -1,5 +1,7 @@
 import { type DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { JOB_SK } from '../config/table.js';
+import { JOB_SK, TABLE_KEYS } from '../config/table.js';
+
+const { sort: SK } = TABLE_KEYS;
 import { eventsOfWrite, missingEvents, type RepairedEvent } from '../domain/job-events.js';
 import type { DynamoDeliveryStore } from './dynamo-delivery-store.js';
 import type { DynamoJobStore } from './dynamo-job-store.js';
@@ -50,7 +52,7 @@ export async function* jobsInTable(
     const out = await client.send(
       new ScanCommand({
         TableName: tableName,
-        FilterExpression: wanted.length ? `SK = :job AND id IN (${wanted.join(', ')})` : 'SK = :job',
+        FilterExpression: wanted.length ? `${SK} = :job AND id IN (${wanted.join(', ')})` : `${SK} = :job`,
         ProjectionExpression: 'tenant, id',
         ExpressionAttributeValues: {
           ':job': JOB_SK,

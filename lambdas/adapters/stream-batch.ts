@@ -5,7 +5,7 @@ import {
 } from '@aws-sdk/client-dynamodb-streams';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { JOB_SK } from '../config/table.js';
+import { JOB_SK, TABLE_KEYS } from '../config/table.js';
 
 /**
  * What Lambda sends to a stream event source's on-failure destination in place of the records:
@@ -70,7 +70,11 @@ export async function jobsInStreamBatch(
       if (seq !== undefined && BigInt(seq) > end) return [...jobs.values()];
       const image = record.dynamodb?.NewImage ?? record.dynamodb?.OldImage;
       const item = image ? unmarshall(image as Record<string, AttributeValue>) : undefined;
-      if (item?.SK === JOB_SK && typeof item.id === 'string' && typeof item.tenant === 'string') {
+      if (
+        item?.[TABLE_KEYS.sort] === JOB_SK &&
+        typeof item.id === 'string' &&
+        typeof item.tenant === 'string'
+      ) {
         jobs.set(`${item.tenant}\n${item.id}`, { tenant: item.tenant, jobId: item.id });
       }
     }

@@ -1,6 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import {
   CreateSecretCommand,
   GetSecretValueCommand,
@@ -10,7 +8,7 @@ import {
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import * as z from 'zod';
-import { ConfigError, ENV } from '../config/env.js';
+import { ENV, requireEnv } from '../config/env.js';
 import { TENANT_PATTERN } from '../domain/api-key.js';
 import { webhookSecretProblem } from '../domain/webhook.js';
 
@@ -39,9 +37,6 @@ export const MAX_ROTATION_OVERLAP_SECONDS = 30 * 86_400;
 const MAX_PREVIOUS_SECRETS = 4;
 const DEFAULT_CACHE_SECONDS = 60;
 
-/** Where the local stack keeps its store, inside its data dir. */
-export const LOCAL_WEBHOOK_SECRETS_FILE = 'webhook-secrets.json';
-
 /** A store that can also show its whole state, for the operator CLI's `show`. */
 export interface InspectableWebhookSecretStore extends WebhookSecretStore {
   /** The tenant's current and previous secrets as stored, created if missing. */
@@ -58,13 +53,13 @@ export function generateWebhookSecret(): string {
 }
 
 const secretSchema = z.string().refine((s) => webhookSecretProblem(s) === undefined);
-const tenantSecretsSchema = z.object({
+export const tenantSecretsSchema = z.object({
   current: secretSchema,
   previous: z.array(z.object({ secret: secretSchema, expiresAt: z.iso.datetime() })),
 });
 
 /** Validation that reports where the stored value is wrong (a path), never what it holds. */
-function parseStored<T>(schema: z.ZodType<T>, value: string | undefined, where: string): T {
+export function parseStored<T>(schema: z.ZodType<T>, value: string | undefined, where: string): T {
   let json: unknown;
   try {
     json = JSON.parse(value ?? '');
@@ -77,11 +72,11 @@ function parseStored<T>(schema: z.ZodType<T>, value: string | undefined, where: 
   throw new WebhookSecretError(`${where} does not hold valid webhook secrets (at ${paths.join(', ')})`);
 }
 
-function assertTenant(tenant: string): void {
+export function assertTenant(tenant: string): void {
   if (!TENANT_PATTERN.test(tenant)) throw new WebhookSecretError(`"${tenant}" is not a valid tenant name`);
 }
 
-function assertOverlap(overlapSeconds: number): void {
+export function assertOverlap(overlapSeconds: number): void {
   if (
     !Number.isInteger(overlapSeconds) ||
     overlapSeconds < MIN_ROTATION_OVERLAP_SECONDS ||
@@ -93,17 +88,17 @@ function assertOverlap(overlapSeconds: number): void {
   }
 }
 
-const freshSecrets = (): TenantSecrets => ({ current: generateWebhookSecret(), previous: [] });
+export const freshSecrets = (): TenantSecrets => ({ current: generateWebhookSecret(), previous: [] });
 
 const unexpired = (secrets: TenantSecrets, now: Date) =>
   secrets.previous.filter((p) => Date.parse(p.expiresAt) > now.getTime());
 
-function signingSet(secrets: TenantSecrets, now: Date): string[] {
+export function signingSet(secrets: TenantSecrets, now: Date): string[] {
   return [secrets.current, ...unexpired(secrets, now).map((p) => p.secret)];
 }
 
 /** The old current secret joins the previous ones until the overlap ends; expired ones are dropped. */
-function rotated(secrets: TenantSecrets, overlapSeconds: number, now: Date): TenantSecrets {
+export function rotated(secrets: TenantSecrets, overlapSeconds: number, now: Date): TenantSecrets {
   const expiresAt = new Date(now.getTime() + overlapSeconds * 1000).toISOString();
   return {
     current: generateWebhookSecret(),
@@ -228,98 +223,7 @@ export class SecretsManagerWebhookSecrets implements InspectableWebhookSecretSto
   }
 }
 
-const fileSchema = z.record(z.string().regex(TENANT_PATTERN), tenantSecretsSchema);
-type SecretsFile = z.infer<typeof fileSchema>;
-
-/**
- * The local stack's store: one JSON file of tenant -> TenantSecrets, owner-readable only, replaced
- * atomically (a temp file renamed over it) so a reader never sees half a file. Operations run one
- * at a time within the process, so a concurrent create and rotate cannot lose each other's write.
- * The operator CLI is another process; it only rotates, and the stack only adds missing tenants.
- */
-export class FileWebhookSecrets implements InspectableWebhookSecretStore {
-  private queue: Promise<unknown> = Promise.resolve();
-
-  constructor(private readonly path: string) {}
-
-  async signingSecrets(tenant: string, now: Date): Promise<string[]> {
-    return signingSet(await this.update(tenant, (s) => s), now);
-  }
-
-  async current(tenant: string): Promise<string> {
-    return (await this.update(tenant, (s) => s)).current;
-  }
-
-  tenantSecrets(tenant: string): Promise<TenantSecrets> {
-    return this.update(tenant, (s) => s);
-  }
-
-  async rotate(tenant: string, overlapSeconds: number, now: Date): Promise<string> {
-    assertOverlap(overlapSeconds);
-    return (await this.update(tenant, (s) => rotated(s, overlapSeconds, now))).current;
-  }
-
-  /**
-   * Makes `secret` the tenant's current one (the local stack's AGENT_JOBS_WEBHOOK_SECRET). The
-   * environment is the source of truth for that tenant, so a different earlier secret is dropped
-   * rather than kept for an overlap.
-   */
-  async seed(tenant: string, secret: string): Promise<void> {
-    const problem = webhookSecretProblem(secret);
-    if (problem)
-      throw new WebhookSecretError(`the webhook secret for tenant ${tenant} is not valid: ${problem}`);
-    await this.update(tenant, (s) => (s.current === secret ? s : { current: secret, previous: [] }));
-  }
-
-  /** Reads the tenant's secrets (creating them when missing), applies `change`, writes if anything changed. */
-  private update(tenant: string, change: (secrets: TenantSecrets) => TenantSecrets): Promise<TenantSecrets> {
-    assertTenant(tenant);
-    return this.exclusive(async () => {
-      const all = await this.load();
-      const before = all[tenant];
-      const after = change(before ?? freshSecrets());
-      if (after !== before) await this.save({ ...all, [tenant]: after });
-      return after;
-    });
-  }
-
-  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn, fn);
-    this.queue = run.catch(() => undefined);
-    return run;
-  }
-
-  private async load(): Promise<SecretsFile> {
-    let text: string;
-    try {
-      text = await readFile(this.path, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
-      throw err;
-    }
-    return parseStored(fileSchema, text, `the webhook secrets file ${this.path}`);
-  }
-
-  private async save(all: SecretsFile): Promise<void> {
-    await mkdir(dirname(this.path), { recursive: true });
-    const temp = `${this.path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-    try {
-      await writeFile(temp, `${JSON.stringify(all, null, 2)}\n`, { mode: 0o600 });
-      await rename(temp, this.path);
-    } catch (err) {
-      await rm(temp, { force: true });
-      throw err;
-    }
-  }
-}
-
-/** WEBHOOK_SECRETS_PREFIX -> Secrets Manager; else WEBHOOK_SECRETS_FILE -> the file; else a ConfigError. */
+/** The deployed store, under WEBHOOK_SECRETS_PREFIX; the local stack gives the deliverer its own file store. */
 export function webhookSecretsFromEnv(env: NodeJS.ProcessEnv = process.env): WebhookSecretStore {
-  const prefix = env[ENV.webhookSecretsPrefix];
-  if (prefix) return new SecretsManagerWebhookSecrets(prefix);
-  const file = env[ENV.webhookSecretsFile];
-  if (file) return new FileWebhookSecrets(file);
-  throw new ConfigError(
-    `environment variable ${ENV.webhookSecretsPrefix} (deployed) or ${ENV.webhookSecretsFile} (local) is required but not set`,
-  );
+  return new SecretsManagerWebhookSecrets(requireEnv(ENV.webhookSecretsPrefix, env));
 }

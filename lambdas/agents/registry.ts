@@ -33,41 +33,41 @@ export function assertValidAgent(
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the registry holds agents of every input and state type
-const AGENTS = new Map<string, AgentDefinition<any, any>>([
-  [echoAgent.name, echoAgent],
-  [assistantAgent.name, assistantAgent],
-]);
-for (const agent of AGENTS.values()) assertValidAgent(agent);
+type AnyAgent = AgentDefinition<any, any>;
 
-export function findAgent(name: string): AgentDefinition<unknown, unknown> | undefined {
-  return AGENTS.get(name);
+/** The agents a deployment runs. */
+export const BUILT_IN_AGENTS: readonly AnyAgent[] = [echoAgent, assistantAgent];
+
+export type FindAgent = (name: string) => AgentDefinition<unknown, unknown> | undefined;
+
+/** A fixed lookup over `agents`, each checked; two agents may not share a name. */
+export function agentLookup(agents: readonly AnyAgent[]): FindAgent {
+  const byName = new Map<string, AnyAgent>();
+  for (const agent of agents) {
+    if (byName.has(agent.name)) throw new Error(`an agent named ${agent.name} is already registered`);
+    assertValidAgent(agent);
+    byName.set(agent.name, agent);
+  }
+  return (name) => byName.get(name);
 }
 
-/**
- * Adds an agent at run time. Only the local stack calls it, for agents a test brings (see
- * LocalStackOptions.extraAgents); a deployment's agents are the ones listed here.
- */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- agents of any input and state type
-export function registerAgent(agent: AgentDefinition<any, any>): void {
-  if (AGENTS.has(agent.name)) throw new Error(`an agent named ${agent.name} is already registered`);
-  assertValidAgent(agent);
-  AGENTS.set(agent.name, agent);
-}
+/** The deployment's agents by name: what the handlers look agents up in. */
+export const findAgent: FindAgent = agentLookup(BUILT_IN_AGENTS);
 
 export function agentNames(): string[] {
-  return [...AGENTS.keys()];
+  return BUILT_IN_AGENTS.map((a) => a.name);
 }
 
-export function allAgents(): AgentDefinition<unknown, unknown>[] {
-  return [...AGENTS.values()];
+export function allAgents(): readonly AgentDefinition<unknown, unknown>[] {
+  return BUILT_IN_AGENTS;
 }
 
 /** The longest step any agent may take: the workflow's Task timeout and the step Lambda's timeout follow it. */
 export function maxStepTimeoutSeconds(): number {
-  return Math.max(...[...AGENTS.values()].map((a) => a.stepTimeoutSeconds));
+  return Math.max(...BUILT_IN_AGENTS.map((a) => a.stepTimeoutSeconds));
 }
 
 /** The longest job any agent may run: the execution-level timeout backstop follows it. */
 export function maxJobTimeoutSeconds(): number {
-  return Math.max(...[...AGENTS.values()].map((a) => a.maxTimeoutSeconds));
+  return Math.max(...BUILT_IN_AGENTS.map((a) => a.maxTimeoutSeconds));
 }

@@ -17,8 +17,6 @@ export const ENV = {
   webhookRetrySchedule: 'WEBHOOK_RETRY_SCHEDULE',
   /** Deployed stack: tenants' signing secrets are Secrets Manager secrets named `<prefix><tenant>`. */
   webhookSecretsPrefix: 'WEBHOOK_SECRETS_PREFIX',
-  /** Local stack: tenants' signing secrets live in this JSON file instead. */
-  webhookSecretsFile: 'WEBHOOK_SECRETS_FILE',
   /** The model provider behind the `assistant` agent: `openai` (any OpenAI-compatible endpoint) or `bedrock`. */
   modelProvider: 'AGENT_JOBS_MODEL_PROVIDER',
   /** The default model id (an OpenAI-compatible model name, or a Bedrock model or inference profile id). */

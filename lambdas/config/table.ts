@@ -45,6 +45,31 @@ export const INPUT_TOKEN_ATTRIBUTE = 'inputToken';
 /** Sort key of a job's own item (API keys and events share the table). */
 export const JOB_SK = 'JOB';
 
+/** A job's partition: its item, its events and its webhook deliveries. */
+export const jobPk = (tenant: string, id: string) => `T#${tenant}#J#${id}`;
+/** A tenant's partition of the list index. */
+export const tenantPk = (tenant: string) => `T#${tenant}`;
+
+/** Where a job sorts in the list index and the live index: by creation, then id. */
+export interface IndexPosition {
+  createdAt: string;
+  id: string;
+}
+export const listSk = (p: IndexPosition) => `${p.createdAt}#${p.id}`;
+export function positionOf(sortKey: string): IndexPosition {
+  const cut = sortKey.lastIndexOf('#');
+  return { createdAt: sortKey.slice(0, cut), id: sortKey.slice(cut + 1) };
+}
+
+/** An Idempotency-Key's item: which job the key created. */
+export const idempotencyKey = (tenant: string, keyId: string) => ({
+  [TABLE_KEYS.partition]: `T#${tenant}#I#${keyId}`,
+  [TABLE_KEYS.sort]: 'IDEMPOTENCY',
+});
+
+/** Where the sweep stopped reading the live index, so the next run goes on from there. */
+export const SWEEP_CURSOR_KEY = { [TABLE_KEYS.partition]: 'SWEEP', [TABLE_KEYS.sort]: 'CURSOR' } as const;
+
 /** A job's events sit in its partition under `E#<seq, zero-padded>`, so they sort by seq. */
 export const EVENT_SK_PREFIX = 'E#';
 const EVENT_SEQ_DIGITS = 10;

@@ -76,6 +76,33 @@ export interface MarkFailedResult {
   error: { code: JobErrorCode; message: string };
 }
 
+/**
+ * A job DLQ message: the execution state when the job failed, plus who failed it and why. The
+ * workflow's SendToJobDlq sends its whole state (the MarkFailed event with `markFailed`, or
+ * `markFailedError` when MarkFailed itself failed); the reconciler and the sweep, which fail jobs
+ * outside the workflow, build theirs with `jobDlqMessage` and say so in `reconciled` / `swept`.
+ * `agent-jobs dlq` reads them all as this type.
+ */
+export interface JobDlqMessage extends MarkFailedEvent {
+  markFailed?: MarkFailedResult;
+  markFailedError?: { Error: string; Cause?: string };
+  reconciled?: { status: string; executionArn: string };
+  swept?: { status: string; executionName: string };
+}
+
+/** The message of a job failed outside the workflow, shaped like the workflow's own. */
+export function jobDlqMessage(
+  input: ExecutionInput,
+  error: MarkFailedResult['error'],
+  by: Pick<JobDlqMessage, 'failure' | 'reconciled' | 'swept'>,
+): JobDlqMessage {
+  return {
+    ...input,
+    ...by,
+    markFailed: { failed: true, jobId: input.jobId, tenant: input.tenant, error },
+  };
+}
+
 /** Error name a step throws for transient trouble; the AgentStep Retry matches on it. */
 export const TRANSIENT_STEP_ERROR = 'TransientStepError';
 

@@ -13,37 +13,45 @@ export type JobStatus = (typeof JOB_STATUSES)[number];
 export const TERMINAL_STATUSES: readonly JobStatus[] = ['succeeded', 'failed', 'cancelled'];
 
 /**
- * Every move of a job's own run. Terminal states have none; the one way out of one is an operator's
- * redrive of a failed job (canRedrive), which starts a new attempt rather than continuing this one.
+ * Every move of a job's own run, named by the write that makes it: the whole status machine. Each
+ * writer's status condition (the store's updates, the workflow's DynamoDB tasks) is its move's
+ * `from`. Terminal states have no move out; the one way out of one is an operator's redrive of a
+ * failed job (canRedrive), which starts a new attempt rather than continuing this one.
  */
-const TRANSITIONS: Record<JobStatus, readonly JobStatus[]> = {
-  pending: ['running', 'failed', 'cancelled'],
-  running: ['running', 'input_required', 'succeeded', 'failed', 'cancelled'],
-  input_required: ['running', 'failed', 'cancelled'],
-  succeeded: [],
-  failed: [],
-  cancelled: [],
-};
+export const MOVES = {
+  /** The workflow starts the job; a running one is started again by a resumed execution. */
+  start: { from: ['pending', 'running'], to: 'running' },
+  /** A step that ends with more to do checkpoints the job. */
+  checkpoint: { from: ['running'], to: 'running' },
+  /** A step that asks a person for input; the workflow then waits while the job is `to`. */
+  requestInput: { from: ['running'], to: 'input_required' },
+  /** The answer to that request. */
+  answer: { from: ['input_required'], to: 'running' },
+  succeed: { from: ['running'], to: 'succeeded' },
+  fail: { from: ['pending', 'running', 'input_required'], to: 'failed' },
+  cancel: { from: ['pending', 'running', 'input_required'], to: 'cancelled' },
+} as const satisfies Record<string, { from: readonly JobStatus[]; to: JobStatus }>;
+export type JobMove = keyof typeof MOVES;
 
 export function isTerminal(status: JobStatus): boolean {
   return TERMINAL_STATUSES.includes(status);
 }
 
 export function canTransition(from: JobStatus, to: JobStatus): boolean {
-  return TRANSITIONS[from].includes(to);
-}
-
-/** The statuses a job may be in for a move to `to`; stores turn this into a write condition. */
-export function sourcesOf(to: JobStatus): JobStatus[] {
-  return JOB_STATUSES.filter((from) => canTransition(from, to));
+  return Object.values(MOVES).some((m) => m.to === to && (m.from as readonly JobStatus[]).includes(from));
 }
 
 /**
  * An operator's redrive is the one way out of a terminal state (API contract): a failed job runs
  * again as a new attempt, under a new execution name, since Step Functions keeps names for 90 days.
  */
+export const REDRIVE = { from: ['failed'], to: 'pending' } as const satisfies {
+  from: readonly JobStatus[];
+  to: JobStatus;
+};
+
 export function canRedrive(status: JobStatus): boolean {
-  return status === 'failed';
+  return (REDRIVE.from as readonly JobStatus[]).includes(status);
 }
 
 export const redriveExecutionName = (id: string, attempt: number) => `${id}-r${attempt}`;

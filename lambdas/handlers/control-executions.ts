@@ -4,13 +4,17 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { WorkflowClient } from '../adapters/workflow-client.js';
 import { ENV, requireEnv } from '../config/env.js';
-import { INPUT_TOKEN_ATTRIBUTE, JOB_SK } from '../config/table.js';
+import { INPUT_TOKEN_ATTRIBUTE, JOB_SK, TABLE_KEYS } from '../config/table.js';
 import type { Job } from '../domain/job.js';
 
 const logger = createLogger();
 const workflow = new WorkflowClient(requireEnv(ENV.stateMachineArn));
 
-type JobImage = Job & { PK: string; SK: string; [INPUT_TOKEN_ATTRIBUTE]?: string };
+type JobImage = Job & {
+  [TABLE_KEYS.partition]: string;
+  [TABLE_KEYS.sort]: string;
+  [INPUT_TOKEN_ATTRIBUTE]?: string;
+};
 
 const image = (img: unknown) =>
   img ? (unmarshall(img as Record<string, AttributeValue>) as JobImage) : undefined;
@@ -23,13 +27,13 @@ const image = (img: unknown) =>
  */
 export async function applyRecord(record: DynamoDBRecord): Promise<void> {
   const next = image(record.dynamodb?.NewImage);
-  if (!next || next.SK !== JOB_SK) return;
+  if (!next || next[TABLE_KEYS.sort] !== JOB_SK) return;
   const prev = image(record.dynamodb?.OldImage);
   if (next.status === 'pending' && prev?.executionName !== next.executionName) {
     const outcome = await workflow.start(next.executionName, {
       tenant: next.tenant,
       jobId: next.id,
-      pk: next.PK,
+      pk: next[TABLE_KEYS.partition],
     });
     logger.info('execution start', { jobId: next.id, outcome });
   } else if (next.status === 'cancelled' && prev && prev.status !== 'cancelled') {

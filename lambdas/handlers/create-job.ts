@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import { jobStoreFromEnv } from '../adapters/dynamo-job-store.js';
 import { inputTimeoutOf } from '../agents/agent.js';
-import { findAgent } from '../agents/registry.js';
+import { type FindAgent, findAgent } from '../agents/registry.js';
 import { DomainError, ValidationError } from '../domain/errors.js';
 import {
   assertIdempotencyKey,
@@ -22,8 +22,11 @@ import { createJobRequestSchema } from './http/schemas.js';
 const store = jobStoreFromEnv();
 
 /** Agent lookup, agent input schema and timeout bounds: everything that needs the agent. */
-function checkAgainstAgent(req: CreateJobRequest): { timeout: number; agentVersion: string } {
-  const agent = findAgent(req.agent);
+function checkAgainstAgent(
+  req: CreateJobRequest,
+  find: FindAgent,
+): { timeout: number; agentVersion: string } {
+  const agent = find(req.agent);
   if (!agent) throw new DomainError('unknown_agent', `there is no agent named "${req.agent}"`);
   const unavailable = agent.unavailableReason?.();
   if (unavailable !== undefined) {
@@ -56,51 +59,58 @@ function checkAgainstAgent(req: CreateJobRequest): { timeout: number; agentVersi
   return { timeout, agentVersion: agent.version };
 }
 
-export const handler = httpHandler(async (event: APIGatewayProxyEvent, context: Context) => {
-  const tenant = tenantOf(event);
-  const key = header(event, 'idempotency-key');
-  if (key !== undefined) assertIdempotencyKey(key);
-  const req = parseWith(createJobRequestSchema, jsonBody(event), 'body', 'request body');
-  const { timeout: timeoutSeconds, agentVersion } = checkAgainstAgent(req);
+/**
+ * The route over the given agents: deployed over the built-in ones; the local stack adds the agents
+ * its tests bring (LocalStackOptions.extraAgents).
+ */
+export const withAgents = (find: FindAgent) =>
+  httpHandler(async (event: APIGatewayProxyEvent, context: Context) => {
+    const tenant = tenantOf(event);
+    const key = header(event, 'idempotency-key');
+    if (key !== undefined) assertIdempotencyKey(key);
+    const req = parseWith(createJobRequestSchema, jsonBody(event), 'body', 'request body');
+    const { timeout: timeoutSeconds, agentVersion } = checkAgainstAgent(req, find);
 
-  const now = new Date();
-  const id = newJobId(now.getTime());
-  const job = newJob(
-    id,
-    tenant,
-    {
-      ...req,
-      agentVersion,
-      input: req.input as JsonValue,
-      metadata: req.metadata as Record<string, JsonValue> | undefined,
-      timeoutSeconds,
-    },
-    now,
-    liveExpiry(now, timeoutSeconds),
-  );
-  const fingerprint = requestFingerprint(req);
-  const stored = await store.create(
-    job,
-    fingerprint,
-    now,
-    key === undefined ? undefined : idempotencyKeyId(tenant, key),
-  );
-  if (!stored.created && stored.fingerprint !== fingerprint) {
-    throw new DomainError(
-      'idempotency_key_mismatch',
-      'this Idempotency-Key was already used with a different request',
+    const now = new Date();
+    const id = newJobId(now.getTime());
+    const job = newJob(
+      id,
+      tenant,
+      {
+        ...req,
+        agentVersion,
+        input: req.input as JsonValue,
+        metadata: req.metadata as Record<string, JsonValue> | undefined,
+        timeoutSeconds,
+      },
+      now,
+      liveExpiry(now, timeoutSeconds),
     );
-  }
-  // A replay honours the preference too: the retried request may be the one that gets to wait.
-  const wait = preferredWait(header(event, 'prefer'));
-  const latest =
-    wait === undefined
-      ? stored.job
-      : await awaitTerminal(stored.job, wait, context, () => store.get(tenant, id, new Date()));
-  const outcome = waitOutcome(latest, wait, 202);
-  return jobResponse(outcome.status, latest, new Date(), {
-    Location: `/v1/jobs/${stored.job.id}`,
-    ...(stored.created ? {} : { 'Idempotent-Replayed': 'true' }),
-    ...outcome.headers,
+    const fingerprint = requestFingerprint(req);
+    const stored = await store.create(
+      job,
+      fingerprint,
+      now,
+      key === undefined ? undefined : idempotencyKeyId(tenant, key),
+    );
+    if (!stored.created && stored.fingerprint !== fingerprint) {
+      throw new DomainError(
+        'idempotency_key_mismatch',
+        'this Idempotency-Key was already used with a different request',
+      );
+    }
+    // A replay honours the preference too: the retried request may be the one that gets to wait.
+    const wait = preferredWait(header(event, 'prefer'));
+    const latest =
+      wait === undefined
+        ? stored.job
+        : await awaitTerminal(stored.job, wait, context, () => store.get(tenant, id, new Date()));
+    const outcome = waitOutcome(latest, wait, 202);
+    return jobResponse(outcome.status, latest, new Date(), {
+      Location: `/v1/jobs/${stored.job.id}`,
+      ...(stored.created ? {} : { 'Idempotent-Replayed': 'true' }),
+      ...outcome.headers,
+    });
   });
-});
+
+export const handler = withAgents(findAgent);

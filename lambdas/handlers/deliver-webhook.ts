@@ -1,8 +1,8 @@
 import { createLogger } from '../config/logger.js';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { type AttemptOutcome, deliveryStoreFromEnv } from '../adapters/dynamo-delivery-store.js';
-import { JobDlq } from '../adapters/job-dlq.js';
-import { webhookSecretsFromEnv } from '../adapters/webhook-secrets.js';
+import { DeadLetterQueue } from '../adapters/job-dlq.js';
+import { type WebhookSecretStore, webhookSecretsFromEnv } from '../adapters/webhook-secrets.js';
 import { WebhookSender } from '../adapters/webhook-sender.js';
 import { WebhookQueue } from '../adapters/webhook-queue.js';
 import { deploymentFromEnv, ENV, requireEnv } from '../config/env.js';
@@ -17,8 +17,13 @@ import {
 const logger = createLogger();
 const deliveries = deliveryStoreFromEnv();
 const queue = new WebhookQueue(requireEnv(ENV.webhookQueueUrl));
-const deadLetters = new JobDlq(requireEnv(ENV.webhookDlqUrl));
-const secrets = webhookSecretsFromEnv();
+/** A delivery given up on, with the attempt that ended it. */
+type WebhookDeadLetter = DeliveryMessage & {
+  deliveryId: string;
+  webhookId: string;
+  attempt: DeliveryAttempt;
+};
+const deadLetters = new DeadLetterQueue<WebhookDeadLetter>(requireEnv(ENV.webhookDlqUrl));
 const sender = new WebhookSender({ deployment: deploymentFromEnv() });
 const schedule = parseRetrySchedule(process.env[ENV.webhookRetrySchedule]);
 
@@ -37,7 +42,7 @@ type Disposition = 'done' | 'later';
  * One queue message: make the delivery's next attempt if it is due and this message owns it,
  * record it, and hide the message until the next attempt (or let it go when there is none).
  */
-async function handle(record: SQSRecord): Promise<Disposition> {
+async function handle(record: SQSRecord, secrets: WebhookSecretStore): Promise<Disposition> {
   const message = parse(record.body);
   if (!message) {
     logger.error('webhook queue message is not a delivery; dropped', { messageId: record.messageId });
@@ -62,7 +67,7 @@ async function handle(record: SQSRecord): Promise<Disposition> {
     await queue.hide(record.receiptHandle, LEASE_SECONDS);
     return 'later';
   }
-  const { attempt, outcome, delaySeconds, detail } = await attemptOnce(delivery);
+  const { attempt, outcome, delaySeconds, detail } = await attemptOnce(delivery, secrets);
   if (outcome.status === 'failed' && attempt.httpStatus !== 410) {
     // Before the record: a failed send leaves the delivery pending, and its message retries this.
     await deadLetters.send({ ...message, deliveryId: delivery.id, webhookId: delivery.webhookId, attempt });
@@ -99,6 +104,7 @@ async function handle(record: SQSRecord): Promise<Disposition> {
  */
 async function attemptOnce(
   delivery: DeliveryRecord,
+  secrets: WebhookSecretStore,
 ): Promise<{ attempt: DeliveryAttempt; outcome: AttemptOutcome; delaySeconds: number; detail?: string }> {
   const startedAt = new Date();
   const result = await sender.send({
@@ -147,18 +153,23 @@ function hostOf(url: string): string {
  * must come back later, or whose handling failed (the table or the secret store was unreachable),
  * is reported as a batch item failure: SQS keeps it, and its redrive policy is the last resort.
  */
-export const handler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
-  const results = await Promise.allSettled(event.Records.map(handle));
-  const batchItemFailures = event.Records.filter((record, i) => {
-    const r = results[i]!;
-    if (r.status === 'rejected') {
-      logger.error('webhook delivery not handled; the message will come back', {
-        error: r.reason as Error,
-        messageId: record.messageId,
-      });
-      return true;
-    }
-    return r.value === 'later';
-  }).map((r) => ({ itemIdentifier: r.messageId }));
-  return { batchItemFailures };
-};
+export const withSecrets =
+  (secrets: WebhookSecretStore) =>
+  async (event: SQSEvent): Promise<SQSBatchResponse> => {
+    const results = await Promise.allSettled(event.Records.map((record) => handle(record, secrets)));
+    const batchItemFailures = event.Records.filter((record, i) => {
+      const r = results[i]!;
+      if (r.status === 'rejected') {
+        logger.error('webhook delivery not handled; the message will come back', {
+          error: r.reason as Error,
+          messageId: record.messageId,
+        });
+        return true;
+      }
+      return r.value === 'later';
+    }).map((r) => ({ itemIdentifier: r.messageId }));
+    return { batchItemFailures };
+  };
+
+/** Deployed, the secrets are in Secrets Manager; the local stack builds the handler over its file store. */
+export const handler = withSecrets(webhookSecretsFromEnv());

@@ -4,7 +4,7 @@ import { jobStoreFromEnv } from '../adapters/dynamo-job-store.js';
 import { JobDlq } from '../adapters/job-dlq.js';
 import { ENV, requireEnv } from '../config/env.js';
 import type { EXECUTION_STATUS_CHANGE, ExecutionInput, ExecutionStatusDetail } from '../config/workflow.js';
-import { DATA_LIMIT_EXCEEDED, DATA_LIMIT_FAILURE } from '../config/workflow.js';
+import { DATA_LIMIT_EXCEEDED, DATA_LIMIT_FAILURE, jobDlqMessage } from '../config/workflow.js';
 import type { JobErrorCode } from '../domain/errors.js';
 import { isTerminal } from '../domain/job.js';
 
@@ -63,12 +63,12 @@ export const handler = async (
   const job = await store.get(input.tenant, input.jobId, new Date());
   if (!job || isTerminal(job.status) || job.executionName !== detail.name) return { failed: false };
   const { retryable: _, ...error } = ending;
-  await dlq.send({
-    ...input,
-    failure: { Error: detail.error ?? detail.status, Cause: detail.cause ?? undefined },
-    reconciled: { status: detail.status, executionArn: detail.executionArn },
-    markFailed: { failed: true, jobId: input.jobId, tenant: input.tenant, error },
-  });
+  await dlq.send(
+    jobDlqMessage(input, error, {
+      failure: { Error: detail.error ?? detail.status, Cause: detail.cause ?? undefined },
+      reconciled: { status: detail.status, executionArn: detail.executionArn },
+    }),
+  );
   const failed = await store.fail(input.tenant, input.jobId, ending, new Date(), detail.name);
   logger.info('execution end reconciled', { jobId: input.jobId, status: detail.status, failed });
   return { failed };

@@ -6,6 +6,7 @@ import { webhookOutboxFromEnv } from '../adapters/webhook-outbox.js';
 import { WorkflowClient } from '../adapters/workflow-client.js';
 import { ENV, optionalSeconds, requireEnv } from '../config/env.js';
 import type { Context } from 'aws-lambda';
+import { jobDlqMessage } from '../config/workflow.js';
 import type { LiveJob } from '../domain/job-store.js';
 
 const logger = createLogger();
@@ -63,18 +64,13 @@ async function repair(job: LiveJob, now: Date): Promise<Repair> {
     return (await resumeAnswered(job, now)) ? 'resumed' : 'healthy';
   }
   // The DLQ message first: a failed send leaves the job live, so the next sweep tries again.
-  await dlq.send({
-    tenant: job.tenant,
-    jobId: job.jobId,
-    pk: job.pk,
-    swept: { status: job.status, executionName: job.executionName },
-    markFailed: {
-      failed: true,
-      jobId: job.jobId,
-      tenant: job.tenant,
-      error: { code: LOST.code, message: LOST.message },
-    },
-  });
+  await dlq.send(
+    jobDlqMessage(
+      { tenant: job.tenant, jobId: job.jobId, pk: job.pk },
+      { code: LOST.code, message: LOST.message },
+      { swept: { status: job.status, executionName: job.executionName } },
+    ),
+  );
   return (await store.fail(job.tenant, job.jobId, LOST, now, job.executionName)) ? 'failed' : 'healthy';
 }
 

@@ -1,7 +1,7 @@
 import { type DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { OverdueDelivery } from '../adapters/dynamo-delivery-store.js';
 import type { WorkflowClient } from '../adapters/workflow-client.js';
-import { JOB_SK } from '../config/table.js';
+import { JOB_SK, TABLE_KEYS } from '../config/table.js';
 import type { JobStatus } from '../domain/job.js';
 
 export interface UnfinishedJob {
@@ -28,15 +28,20 @@ export async function listUnfinishedJobs(
     const out = await client.send(
       new ScanCommand({
         TableName: tableName,
-        FilterExpression: `SK = :job AND #status IN (${Object.keys(statuses).join(', ')})`,
+        FilterExpression: `${TABLE_KEYS.sort} = :job AND #status IN (${Object.keys(statuses).join(', ')})`,
         ExpressionAttributeNames: { '#status': 'status' },
         ExpressionAttributeValues: { ...statuses, ':job': JOB_SK },
-        ProjectionExpression: 'PK, tenant, id, executionName',
+        ProjectionExpression: `${TABLE_KEYS.partition}, tenant, id, executionName`,
         ExclusiveStartKey: startKey,
       }),
     );
     for (const i of out.Items ?? [])
-      found.push({ tenant: i.tenant, jobId: i.id, pk: i.PK, executionName: i.executionName });
+      found.push({
+        tenant: i.tenant,
+        jobId: i.id,
+        pk: i[TABLE_KEYS.partition],
+        executionName: i.executionName,
+      });
     startKey = out.LastEvaluatedKey;
   } while (startKey);
   return found;

@@ -9,7 +9,8 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent, SQSEvent } from 'aws-lambda';
 import type { AgentDefinition } from '../agents/agent.js';
-import { registerAgent } from '../agents/registry.js';
+import type { WebhookSecretStore } from '../adapters/webhook-secrets.js';
+import { agentLookup, BUILT_IN_AGENTS, type FindAgent } from '../agents/registry.js';
 import { ENV } from '../config/env.js';
 import { API_ROUTES, HANDLER_METADATA_KEY, INTERNAL_HANDLERS } from '../config/routes.js';
 import type { AsyncInvokeConfig } from './async-invoke.js';
@@ -32,7 +33,7 @@ import {
 import { stateMachineDefinition } from '../../lib/workflows/asl.js';
 import { scheduleIntervalMs } from './schedule.js';
 import { StreamPoller } from './stream-poller.js';
-import { localWebhookEnv, seedWebhookSecrets } from './webhooks.js';
+import { localWebhookEnv, localWebhookSecrets, seedWebhookSecrets } from './webhooks.js';
 import { type AslDefinition, type LambdaHandler, mapTasks } from './task-handlers.js';
 import {
   type CfnTemplate,
@@ -134,7 +135,10 @@ async function start(options: LocalStackOptions, stops: Stops): Promise<Omit<Loc
   stops.http = () => closeServer(server);
 
   const [dynamo, sqsLocal, template] = await startInParallel(stops, options, dataDir);
-  for (const agent of options.extraAgents ?? []) registerAgent(agent);
+  if (options.extraAgents?.length) {
+    local.agents = agentLookup([...BUILT_IN_AGENTS, ...options.extraAgents]);
+  }
+  local.webhookSecrets = localWebhookSecrets(dataDir);
   const resolve = createResolver(template, {
     queueUrl: (name) => `${sqsLocal.endpoint}/${LOCAL_ACCOUNT_ID}/${name}`,
   });
@@ -154,7 +158,7 @@ async function start(options: LocalStackOptions, stops: Stops): Promise<Omit<Loc
   ]);
   const handlerEnv: Record<string, string> = {
     ...buildHandlerEnv(template, resolve, endpoints),
-    ...localWebhookEnv(dataDir, env),
+    ...localWebhookEnv(env),
     // Model-call metrics are CloudWatch EMF log lines; locally they would only clutter the output.
     POWERTOOLS_METRICS_DISABLED: env.POWERTOOLS_METRICS_DISABLED ?? 'true',
   };
@@ -508,18 +512,36 @@ async function invokeSqsHandler(name: string, event: SQSEvent, timeoutMs: number
 
 const handlers = new Map<string, Promise<LambdaHandler>>();
 
+/**
+ * What this local stack gives the handlers in place of the deployed parts (a process runs one
+ * stack): its agents when it was given extra ones, for the handlers that look agents up
+ * (`withAgents`), and its file of webhook secrets for the deliverer (`withSecrets`).
+ */
+const local: { agents?: FindAgent; webhookSecrets?: WebhookSecretStore } = {};
+
+/** The handler a module exports, or the one it builds over the local stack's parts. */
+function localHandler(m: HandlerModule): LambdaHandler | undefined {
+  if (local.agents && m.withAgents) return m.withAgents(local.agents);
+  if (local.webhookSecrets && m.withSecrets) return m.withSecrets(local.webhookSecrets) as LambdaHandler;
+  return m.handler;
+}
+
+interface HandlerModule {
+  handler?: LambdaHandler;
+  withAgents?: (find: FindAgent) => LambdaHandler;
+  withSecrets?: (secrets: WebhookSecretStore) => unknown;
+}
+
 /** Each handler module is imported once, after process.env holds the local configuration. */
 function loadHandler(name: string): Promise<LambdaHandler> {
   let loaded = handlers.get(name);
   if (!loaded) {
     // A file URL, not a `.js` specifier: both tsx and vitest load it, and the local stack always runs from source.
-    loaded = import(new URL(`../handlers/${name}.ts`, import.meta.url).href).then(
-      (m: { handler?: LambdaHandler }) => {
-        if (typeof m.handler !== 'function')
-          throw new Error(`lambdas/handlers/${name}.ts exports no handler`);
-        return m.handler;
-      },
-    );
+    loaded = import(new URL(`../handlers/${name}.ts`, import.meta.url).href).then((m: HandlerModule) => {
+      const handler = localHandler(m);
+      if (typeof handler !== 'function') throw new Error(`lambdas/handlers/${name}.ts exports no handler`);
+      return handler;
+    });
     handlers.set(name, loaded);
   }
   return loaded;

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { FileWebhookSecrets, LOCAL_WEBHOOK_SECRETS_FILE } from '../adapters/webhook-secrets.js';
+import { FileWebhookSecrets, LOCAL_WEBHOOK_SECRETS_FILE } from './file-webhook-secrets.js';
 import { ENV } from '../config/env.js';
 import { DEV_TENANT } from './api-keys.js';
 
@@ -10,11 +10,13 @@ import { DEV_TENANT } from './api-keys.js';
  */
 export const LOCAL_WEBHOOK_RETRY_SCHEDULE = '0,5,20,60,300,1800';
 
-/** What the handlers need locally in place of Secrets Manager and the deployed schedule. */
-export function localWebhookEnv(dataDir: string, env: NodeJS.ProcessEnv): Record<string, string> {
+/** The local stack's webhook secrets, in place of Secrets Manager: the deliverer is built over this store. */
+export const localWebhookSecrets = (dataDir: string) =>
+  new FileWebhookSecrets(join(dataDir, LOCAL_WEBHOOK_SECRETS_FILE));
+
+/** What the handlers need locally in place of the deployed schedule. */
+export function localWebhookEnv(env: NodeJS.ProcessEnv): Record<string, string> {
   return {
-    [ENV.webhookSecretsPrefix]: '',
-    [ENV.webhookSecretsFile]: join(dataDir, LOCAL_WEBHOOK_SECRETS_FILE),
     [ENV.webhookRetrySchedule]: env.AGENT_JOBS_WEBHOOK_RETRY_SCHEDULE || LOCAL_WEBHOOK_RETRY_SCHEDULE,
   };
 }
@@ -30,7 +32,7 @@ export async function seedWebhookSecrets(
   tenants: readonly string[],
   devSecret: string | undefined,
 ): Promise<string> {
-  const secrets = new FileWebhookSecrets(join(dataDir, LOCAL_WEBHOOK_SECRETS_FILE));
+  const secrets = localWebhookSecrets(dataDir);
   if (devSecret) await secrets.seed(DEV_TENANT, devSecret);
   for (const tenant of tenants) await secrets.current(tenant);
   return secrets.current(DEV_TENANT);

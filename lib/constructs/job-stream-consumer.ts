@@ -9,7 +9,7 @@ import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { ENV } from '../../lambdas/config/env.js';
 import { INTERNAL_HANDLERS } from '../../lambdas/config/routes.js';
-import { JOB_SK } from '../../lambdas/config/table.js';
+import { JOB_SK, TABLE_KEYS } from '../../lambdas/config/table.js';
 import { ONE_MINUTE_MAX, thresholdAlarm } from './alarms.js';
 import { HandlerFunction } from './handler-function.js';
 import type { JobsTable } from './jobs-table.js';
@@ -24,7 +24,7 @@ export interface JobStreamConsumerProps {
 }
 
 /** Only the job item matters to the stream consumers; API-key and event items never wake them. */
-export const JOB_ITEM = { Keys: { SK: { S: FilterRule.isEqual(JOB_SK) } } };
+export const JOB_ITEM = { Keys: { [TABLE_KEYS.sort]: { S: FilterRule.isEqual(JOB_SK) } } };
 
 /** A record still failing after this long is better redriven by an operator from the DLQ. */
 const MAX_RECORD_AGE = Duration.hours(1);

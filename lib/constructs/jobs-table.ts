@@ -38,10 +38,10 @@ export class JobsTable extends Construct {
   ) {
     super(scope, id);
     this.table = new dynamodb.Table(this, 'Table', {
-      partitionKey: { name: 'PK', type: dynamodb.AttributeType.STRING },
-      sortKey: { name: 'SK', type: dynamodb.AttributeType.STRING },
+      partitionKey: { name: TABLE_KEYS.partition, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: TABLE_KEYS.sort, type: dynamodb.AttributeType.STRING },
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-      timeToLiveAttribute: 'ttl',
+      timeToLiveAttribute: TABLE_KEYS.ttl,
       stream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       // The AWS-managed key keeps data encrypted without a key policy for every reader to maintain.
@@ -50,8 +50,8 @@ export class JobsTable extends Construct {
     });
     this.table.addGlobalSecondaryIndex({
       indexName: JOBS_INDEX,
-      partitionKey: { name: 'GSI1PK', type: dynamodb.AttributeType.STRING },
-      sortKey: { name: 'GSI1SK', type: dynamodb.AttributeType.STRING },
+      partitionKey: { name: TABLE_KEYS.listPartition, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: TABLE_KEYS.listSort, type: dynamodb.AttributeType.STRING },
       projectionType: dynamodb.ProjectionType.ALL,
     });
     this.table.addGlobalSecondaryIndex({

@@ -9,7 +9,8 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { maxJobTimeoutSeconds, maxStepTimeoutSeconds } from '../../lambdas/agents/registry.js';
 import { INTERNAL_HANDLERS } from '../../lambdas/config/routes.js';
-import { INPUT_TOKEN_ATTRIBUTE, JOB_SK } from '../../lambdas/config/table.js';
+import { announce, STATUS_NAMES, statusCondition } from '../../lambdas/config/job-writes.js';
+import { INPUT_TOKEN_ATTRIBUTE, JOB_SK, TABLE_KEYS } from '../../lambdas/config/table.js';
 import {
   DATA_LIMIT_EXCEEDED,
   EXECUTION_TIMEOUT_MARGIN_SECONDS,
@@ -17,6 +18,7 @@ import {
   STEP_TIMEOUT_MARGIN_SECONDS,
   TRANSIENT_STEP_ERROR,
 } from '../../lambdas/config/workflow.js';
+import { MOVES } from '../../lambdas/domain/job.js';
 import { ONE_MINUTE_SUM, thresholdAlarm } from '../constructs/alarms.js';
 import { HandlerFunction } from '../constructs/handler-function.js';
 import type { JobsTable } from '../constructs/jobs-table.js';
@@ -84,6 +86,18 @@ const MARK_FAILED_FUNCTION_TIMEOUT = Duration.seconds(10);
 
 /** Both forms of the agent step allow the longest agent step plus room for its checkpoint write. */
 const stepTaskTimeoutSeconds = () => maxStepTimeoutSeconds() + STEP_TIMEOUT_MARGIN_SECONDS;
+
+/** Plain expression values (strings, numbers, lists of strings) as the DynamoDB tasks take them. */
+function attributeValues(
+  values: Record<string, string | number | readonly string[]>,
+): Record<string, tasks.DynamoAttributeValue> {
+  const of = (v: string | number | readonly string[]): tasks.DynamoAttributeValue => {
+    if (typeof v === 'string') return tasks.DynamoAttributeValue.fromString(v);
+    if (typeof v === 'number') return tasks.DynamoAttributeValue.fromNumber(v);
+    return tasks.DynamoAttributeValue.fromList(v.map((s) => tasks.DynamoAttributeValue.fromString(s)));
+  };
+  return Object.fromEntries(Object.entries(values).map(([name, v]) => [name, of(v)]));
+}
 
 /** The least MaximumEventAge Lambda accepts for asynchronous invocations. */
 const MIN_EVENT_AGE_SECONDS = 60;
@@ -286,31 +300,29 @@ export class JobWorkflow extends Construct {
     return catchEverything(task, markFailed);
   }
 
-  /** Only a pending (or, on a redriven execution, running) job may start; a cancelled one settles quietly. */
+  /**
+   * Only a job the start move allows (pending, or running again under a resumed execution) may
+   * start; a cancelled one settles quietly. Like every write to a job, it advances the event seq and
+   * names the event it causes, by the store's own rule (config/job-writes.ts).
+   */
   private markRunningTask(jobs: JobsTable): tasks.DynamoUpdateItem {
     const now = tasks.DynamoAttributeValue.fromString(sfn.JsonPath.stringAt('$$.Execution.StartTime'));
+    const from = statusCondition(MOVES.start.from);
+    const events = announce('job.running');
     return new tasks.DynamoUpdateItem(this, S.markRunning, {
       table: jobs.table,
       key: {
-        PK: tasks.DynamoAttributeValue.fromString(sfn.JsonPath.stringAt('$.pk')),
-        SK: tasks.DynamoAttributeValue.fromString(JOB_SK),
+        [TABLE_KEYS.partition]: tasks.DynamoAttributeValue.fromString(sfn.JsonPath.stringAt('$.pk')),
+        [TABLE_KEYS.sort]: tasks.DynamoAttributeValue.fromString(JOB_SK),
       },
-      // Like every write to a job, it advances the event seq and names the event it causes
-      // (a resumed execution announces running again).
       updateExpression:
         'SET #status = :running, startedAt = if_not_exists(startedAt, :now), updatedAt = :now, ' +
-        'eventSeq = if_not_exists(eventSeq, :noEvents) + :one, lastEventTypes = :runningEvent',
-      conditionExpression: '#status IN (:pending, :running)',
-      expressionAttributeNames: { '#status': 'status' },
+        events.update,
+      conditionExpression: from.condition,
+      expressionAttributeNames: STATUS_NAMES,
       expressionAttributeValues: {
-        ':running': tasks.DynamoAttributeValue.fromString('running'),
-        ':pending': tasks.DynamoAttributeValue.fromString('pending'),
+        ...attributeValues({ ...from.values, ...events.values, ':running': MOVES.start.to }),
         ':now': now,
-        ':noEvents': tasks.DynamoAttributeValue.fromNumber(0),
-        ':one': tasks.DynamoAttributeValue.fromNumber(1),
-        ':runningEvent': tasks.DynamoAttributeValue.fromList([
-          tasks.DynamoAttributeValue.fromString('job.running'),
-        ]),
       },
       resultPath: sfn.JsonPath.DISCARD,
       taskTimeout: SERVICE_CALL_TIMEOUT,
@@ -338,6 +350,7 @@ export class JobWorkflow extends Construct {
       },
       resultPath: '$.step',
     }).next(markFailed);
+    const waiting = statusCondition(MOVES.answer.from);
     const wait = new tasks.CallAwsService(this, S.waitForInput, {
       // The optimized DynamoDB integration has no callback pattern; the AWS SDK integration does.
       service: 'dynamodb',
@@ -345,13 +358,17 @@ export class JobWorkflow extends Construct {
       integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
       parameters: {
         TableName: jobs.table.tableName,
-        Key: { PK: { S: sfn.JsonPath.stringAt('$.pk') }, SK: { S: JOB_SK } },
+        Key: {
+          [TABLE_KEYS.partition]: { S: sfn.JsonPath.stringAt('$.pk') },
+          [TABLE_KEYS.sort]: { S: JOB_SK },
+        },
         UpdateExpression: `SET ${INPUT_TOKEN_ATTRIBUTE} = :token`,
-        ConditionExpression: '#status = :waiting',
-        ExpressionAttributeNames: { '#status': 'status' },
+        // Only while the job can be answered: an answer or a cancel that came first wins.
+        ConditionExpression: waiting.condition,
+        ExpressionAttributeNames: STATUS_NAMES,
         ExpressionAttributeValues: {
           ':token': { S: sfn.JsonPath.taskToken },
-          ':waiting': { S: 'input_required' },
+          ...Object.fromEntries(Object.entries(waiting.values).map(([name, s]) => [name, { S: s }])),
         },
       },
       iamResources: [jobs.table.tableArn],

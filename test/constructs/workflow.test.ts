@@ -65,16 +65,17 @@ describe('job workflow definition', () => {
         Key: { PK: { 'S.$': '$.pk' }, SK: { S: 'JOB' } },
         UpdateExpression:
           'SET #status = :running, startedAt = if_not_exists(startedAt, :now), updatedAt = :now, ' +
-          'eventSeq = if_not_exists(eventSeq, :noEvents) + :one, lastEventTypes = :runningEvent',
-        ConditionExpression: '#status IN (:pending, :running)',
+          'eventSeq = if_not_exists(eventSeq, :noEvents) + :eventCount, lastEventTypes = :eventTypes',
+        ConditionExpression: '#status IN (:from0, :from1)',
         ExpressionAttributeNames: { '#status': 'status' },
         ExpressionAttributeValues: {
           ':running': { S: 'running' },
-          ':pending': { S: 'pending' },
+          ':from0': { S: 'pending' },
+          ':from1': { S: 'running' },
           ':now': { 'S.$': '$$.Execution.StartTime' },
           ':noEvents': { N: '0' },
-          ':one': { N: '1' },
-          ':runningEvent': { L: [{ S: 'job.running' }] },
+          ':eventCount': { N: '1' },
+          ':eventTypes': { L: [{ S: 'job.running' }] },
         },
       },
     });
@@ -211,10 +212,10 @@ describe('job workflow definition', () => {
         TableName: `<Ref:${logicalId(stack.jobs.table)}>`,
         Key: { PK: { 'S.$': '$.pk' }, SK: { S: 'JOB' } },
         UpdateExpression: 'SET inputToken = :token',
-        ConditionExpression: '#status = :waiting',
+        ConditionExpression: '#status = :from0',
         ExpressionAttributeValues: {
           ':token': { 'S.$': '$$.Task.Token' },
-          ':waiting': { S: 'input_required' },
+          ':from0': { S: 'input_required' },
         },
       },
     });

@@ -8,7 +8,7 @@ import { marshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { FileWebhookSecrets, LOCAL_WEBHOOK_SECRETS_FILE } from '../../lambdas/adapters/webhook-secrets.js';
+import { FileWebhookSecrets, LOCAL_WEBHOOK_SECRETS_FILE } from '../../lambdas/local/file-webhook-secrets.js';
 import { webhookSecretMain } from '../../bin/webhook-secrets-cli.js';
 import { apiFor, expectProblem } from './client.js';
 import { lambdaContext } from '../../lambdas/local/lambda-context.js';

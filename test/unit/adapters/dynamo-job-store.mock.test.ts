@@ -306,9 +306,9 @@ describe('step writes', () => {
     ).toBe(true);
     expect(ddb.commandCalls(UpdateCommand)[0]?.args[0].input).toMatchObject({
       Key: { PK: jobPk(TENANT, JOB_ID), SK: 'JOB' },
-      ConditionExpression: '#status = :running AND completedSteps = :expected',
+      ConditionExpression: '#status = :from0 AND completedSteps = :expected',
       ExpressionAttributeValues: {
-        ':running': 'running',
+        ':from0': 'running',
         ':expected': 1,
         ':steps': 2,
         ':progress': progress,
@@ -345,9 +345,10 @@ describe('step writes', () => {
     );
     const input = ddb.commandCalls(UpdateCommand)[0]?.args[0].input;
     expect(input).toMatchObject({
-      ConditionExpression: '#status = :running AND completedSteps = :expected',
+      ConditionExpression: '#status = :from0 AND completedSteps = :expected',
       ExpressionAttributeNames: { '#status': 'status', '#result': 'result', '#ttl': 'ttl' },
       ExpressionAttributeValues: {
+        ':from0': 'running',
         ':succeeded': 'succeeded',
         ':result': { message: 'hi' },
         ':expected': 2,
@@ -527,8 +528,9 @@ describe('redrive', () => {
     const calls = ddb.commandCalls(UpdateCommand);
     expect(calls).toHaveLength(1);
     expect(calls[0]?.args[0].input).toMatchObject({
-      ConditionExpression: '#status = :failed AND attempt = :previous',
+      ConditionExpression: '#status = :from0 AND attempt = :previous',
       ExpressionAttributeValues: {
+        ':from0': 'failed',
         ':pending': 'pending',
         ':attempt': 2,
         ':previous': 1,

@@ -15,13 +15,13 @@ import { Webhook } from 'standardwebhooks';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { TenantSecrets } from '../../../lambdas/adapters/webhook-secrets.js';
 import {
-  FileWebhookSecrets,
   generateWebhookSecret,
   SecretsManagerWebhookSecrets,
   WebhookSecretError,
   webhookSecretsFromEnv,
 } from '../../../lambdas/adapters/webhook-secrets.js';
 import { ConfigError } from '../../../lambdas/config/env.js';
+import { FileWebhookSecrets } from '../../../lambdas/local/file-webhook-secrets.js';
 import { webhookSecretProblem } from '../../../lambdas/domain/webhook.js';
 
 const PREFIX = 'agent-jobs/webhooks/';
@@ -236,12 +236,9 @@ describe('FileWebhookSecrets', () => {
 });
 
 describe('webhookSecretsFromEnv', () => {
-  it('picks Secrets Manager, then the file, else fails the cold start', () => {
-    expect(
-      webhookSecretsFromEnv({ WEBHOOK_SECRETS_PREFIX: PREFIX, WEBHOOK_SECRETS_FILE: '/x' }),
-    ).toBeInstanceOf(SecretsManagerWebhookSecrets);
-    expect(webhookSecretsFromEnv({ WEBHOOK_SECRETS_FILE: 'webhook-secrets.json' })).toBeInstanceOf(
-      FileWebhookSecrets,
+  it('is Secrets Manager under the prefix, and fails the cold start without one', () => {
+    expect(webhookSecretsFromEnv({ WEBHOOK_SECRETS_PREFIX: PREFIX })).toBeInstanceOf(
+      SecretsManagerWebhookSecrets,
     );
     expect(() => webhookSecretsFromEnv({})).toThrow(ConfigError);
   });

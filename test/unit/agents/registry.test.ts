@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { assertValidAgent } from '../../../lambdas/agents/registry.js';
+import { echoAgent } from '../../../lambdas/agents/echo.js';
+import {
+  agentLookup,
+  agentNames,
+  assertValidAgent,
+  BUILT_IN_AGENTS,
+  findAgent,
+} from '../../../lambdas/agents/registry.js';
 
 describe('assertValidAgent', () => {
   const agent = { name: 'long', stepTimeoutSeconds: 600 };
@@ -16,4 +23,23 @@ describe('assertValidAgent', () => {
       expect(() => assertValidAgent({ ...agent, heartbeatSeconds })).toThrow(/agent long: heartbeatSeconds/);
     },
   );
+});
+
+describe('agentLookup', () => {
+  const extra = { ...echoAgent, name: 'extra' };
+
+  it('finds the agents it was built over, and the deployment lookup stays the built-in agents', () => {
+    const local = agentLookup([...BUILT_IN_AGENTS, extra]);
+    expect(local('extra')).toBe(extra);
+    expect(local('echo')).toBe(echoAgent);
+    expect(findAgent('extra')).toBeUndefined();
+    expect(agentNames()).toEqual(BUILT_IN_AGENTS.map((a) => a.name));
+  });
+
+  it('refuses two agents of one name and an agent the workflow could not run', () => {
+    expect(() => agentLookup([...BUILT_IN_AGENTS, { ...extra, name: 'echo' }])).toThrow(
+      /an agent named echo is already registered/,
+    );
+    expect(() => agentLookup([{ ...extra, heartbeatSeconds: 0 }])).toThrow(/agent extra: heartbeatSeconds/);
+  });
 });

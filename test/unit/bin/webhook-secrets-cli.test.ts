@@ -3,7 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { webhookSecretMain } from '../../../bin/webhook-secrets-cli.js';
-import { FileWebhookSecrets, LOCAL_WEBHOOK_SECRETS_FILE } from '../../../lambdas/adapters/webhook-secrets.js';
+import {
+  FileWebhookSecrets,
+  LOCAL_WEBHOOK_SECRETS_FILE,
+} from '../../../lambdas/local/file-webhook-secrets.js';
 
 const T0 = new Date('2026-03-01T12:00:00.000Z');
 

@@ -105,9 +105,9 @@ describe('agent step with the echo agent', () => {
     expect(updates()).toHaveLength(1);
     expect(updates()[0]).toMatchObject({
       Key: { PK: jobPk(TENANT, JOB_ID), SK: 'JOB' },
-      ConditionExpression: '#status = :running AND completedSteps = :expected',
+      ConditionExpression: '#status = :from0 AND completedSteps = :expected',
       ExpressionAttributeValues: {
-        ':running': 'running',
+        ':from0': 'running',
         ':expected': 0,
         ':steps': 1,
         ':progress': { fraction: 1 / 3, step: 1, message: 'step 1 of 3' },
@@ -142,8 +142,9 @@ describe('agent step with the echo agent', () => {
 
     expect(updates()).toHaveLength(1);
     expect(updates()[0]).toMatchObject({
-      ConditionExpression: '#status = :running AND completedSteps = :expected',
+      ConditionExpression: '#status = :from0 AND completedSteps = :expected',
       ExpressionAttributeValues: {
+        ':from0': 'running',
         ':succeeded': 'succeeded',
         ':result': { message: 'hello', steps: 3, input: null },
         ':progress': { fraction: 1, step: 3, message: 'step 3 of 3' },
@@ -272,8 +273,9 @@ describe('agent step with the echo agent', () => {
     });
     expect(updates()).toHaveLength(1);
     expect(updates()[0]).toMatchObject({
-      ConditionExpression: '#status = :running AND completedSteps = :expected',
+      ConditionExpression: '#status = :from0 AND completedSteps = :expected',
       ExpressionAttributeValues: {
+        ':from0': 'running',
         ':waiting': 'input_required',
         ':request': { prompt: 'Name?' },
         ':state': { asked: true },

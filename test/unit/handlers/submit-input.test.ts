@@ -65,10 +65,10 @@ describe('POST /v1/jobs/{id}/input', () => {
     const calls = ddb.commandCalls(UpdateCommand);
     expect(calls).toHaveLength(1);
     expect(calls[0]?.args[0].input).toMatchObject({
-      ConditionExpression: 'attribute_exists(PK) AND expiresAt > :at AND #status = :waiting',
+      ConditionExpression: 'attribute_exists(PK) AND expiresAt > :at AND #status = :from0',
       ExpressionAttributeValues: {
         ':running': 'running',
-        ':waiting': 'input_required',
+        ':from0': 'input_required',
         ':answer': 'blue',
         ':eventTypes': ['job.running'],
       },

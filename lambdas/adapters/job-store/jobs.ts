@@ -1,0 +1,474 @@
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+  type UpdateCommandInput,
+} from '@aws-sdk/lib-dynamodb';
+import { announce, seqBeforeLastWrite, STATUS_NAMES, statusCondition } from '../../config/job-writes.js';
+import {
+  INPUT_TOKEN_ATTRIBUTE,
+  listSk,
+  liveShard,
+  positionOf,
+  TABLE_KEYS,
+  tenantPk,
+} from '../../config/table.js';
+import { DomainError, NotFoundError } from '../../domain/errors.js';
+import type { InputRequest, Job, JobError, JsonValue } from '../../domain/job.js';
+import { canRedrive, MOVES, REDRIVE, redriveExecutionName } from '../../domain/job.js';
+import type { StepEvent } from '../../domain/job-events.js';
+import type { Checkpoint, ListQuery, StepSnapshot } from '../../domain/job-store.js';
+import type { RetentionPolicy } from '../../domain/retention.js';
+import { isExpired, liveExpiry, terminalExpiry, toTtl } from '../../domain/retention.js';
+import { conditionalWrite, conditionalWriteLanded } from '../dynamo-table.js';
+import { IdempotencyKeys, isTransactionRace } from './idempotency-keys.js';
+import {
+  committedWrite,
+  jobKey,
+  type JobItem,
+  LIVE_KEYS,
+  newJobItem,
+  refusal,
+  replayOf,
+  RESUMED,
+  stepValues,
+  USAGE_NAME,
+  usageUpdate,
+  toJob,
+} from './job-item.js';
+
+const { partition: PK } = TABLE_KEYS;
+/** How many index pages one list request may read while a status filter skips items. */
+const MAX_LIST_PAGES = 5;
+
+type UpdateParts = Pick<
+  UpdateCommandInput,
+  'UpdateExpression' | 'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'
+>;
+
+/** Job items: every read and conditional write of a job's own item. */
+export class JobItems {
+  private readonly keys: IdempotencyKeys;
+
+  constructor(
+    private readonly tableName: string,
+    private readonly client: DynamoDBDocumentClient,
+    private readonly retention?: RetentionPolicy,
+  ) {
+    this.keys = new IdempotencyKeys(tableName, client);
+  }
+
+  async create(job: Job, fingerprint: string, now: Date, idempotencyKeyId?: string) {
+    if (idempotencyKeyId !== undefined) return this.createOnce(job, fingerprint, now, idempotencyKeyId);
+    await this.client.send(new PutCommand(this.newJobPut(job, fingerprint)));
+    return { job, created: true, fingerprint };
+  }
+
+  /** Ids are random: a clash would be a bug, never a job to hand back. */
+  private newJobPut(job: Job, fingerprint: string) {
+    return {
+      TableName: this.tableName,
+      Item: newJobItem(job, fingerprint),
+      ConditionExpression: `attribute_not_exists(${PK})`,
+    };
+  }
+
+  /**
+   * A submit with an Idempotency-Key. The key's item names the job it created; while that job is
+   * readable, a retry is answered with it by two reads and no write. Otherwise the key item and the
+   * new job are written in one transaction, so neither exists without the other, and the key
+   * item's condition lets only one of racing duplicates (or of reuses after expiry) win.
+   */
+  private async createOnce(job: Job, fingerprint: string, now: Date, keyId: string) {
+    const keyItem = await this.keys.jobOf(job.tenant, keyId);
+    const previous = keyItem && (await this.getItem(job.tenant, keyItem.jobId));
+    if (previous && !isExpired(previous.expiresAt, now)) return replayOf(previous);
+    try {
+      await this.client.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            { Put: this.keys.put(job, keyId, keyItem?.jobId) },
+            { Put: this.newJobPut(job, fingerprint) },
+          ],
+        }),
+      );
+      return { job, created: true, fingerprint };
+    } catch (e) {
+      if (!isTransactionRace(e)) throw e;
+    }
+    // A duplicate won the race: both its items are committed, so its job is there to hand back.
+    const winner = await this.keys.jobOf(job.tenant, keyId);
+    const current = winner && (await this.getItem(job.tenant, winner.jobId));
+    if (current && !isExpired(current.expiresAt, now)) return replayOf(current);
+    throw new DomainError('idempotency_key_in_use', 'a request with this Idempotency-Key is being processed');
+  }
+
+  private async getItem(tenant: string, id: string): Promise<JobItem | undefined> {
+    const { Item } = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: jobKey(tenant, id), ConsistentRead: true }),
+    );
+    return Item as JobItem | undefined;
+  }
+
+  async get(tenant: string, id: string, now: Date) {
+    const item = await this.getItem(tenant, id);
+    if (!item || isExpired(item.expiresAt, now)) return undefined;
+    return toJob(item);
+  }
+
+  async list(tenant: string, query: ListQuery, now: Date) {
+    const jobs: Job[] = [];
+    let startKey: Record<string, unknown> | undefined = query.after && {
+      [TABLE_KEYS.listPartition]: tenantPk(tenant),
+      [TABLE_KEYS.listSort]: listSk(query.after),
+      ...jobKey(tenant, query.after.id),
+    };
+    // Same expiry test as `get` (ISO timestamps order as strings), so the two never disagree.
+    const filters = ['expiresAt > :now'];
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = { ':pk': tenantPk(tenant), ':now': now.toISOString() };
+    if (query.status) {
+      filters.push('#status = :status');
+      names['#status'] = 'status';
+      values[':status'] = query.status;
+    }
+    for (let page = 0; page < MAX_LIST_PAGES && jobs.length < query.limit; page++) {
+      const out = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: TABLE_KEYS.listIndex,
+          KeyConditionExpression: `${TABLE_KEYS.listPartition} = :pk`,
+          FilterExpression: filters.join(' AND '),
+          ExpressionAttributeNames: query.status ? names : undefined,
+          ExpressionAttributeValues: values,
+          ScanIndexForward: false,
+          Limit: query.limit - jobs.length,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      jobs.push(...(out.Items ?? []).map(toJob));
+      startKey = out.LastEvaluatedKey;
+      if (!startKey) break;
+    }
+    const next = startKey && positionOf(startKey[TABLE_KEYS.listSort] as string);
+    return { jobs, next };
+  }
+
+  async cancel(tenant: string, id: string, now: Date) {
+    const at = now.toISOString();
+    const expiresAt = terminalExpiry('cancelled', now, this.retention);
+    const from = statusCondition(MOVES.cancel.from);
+    const events = announce('job.cancelled');
+    const outcome = await this.clientUpdate(tenant, id, now, {
+      UpdateExpression:
+        `SET #status = :cancelled, completedAt = :at, updatedAt = :at, expiresAt = :exp, #ttl = :ttl, ${events.update} ` +
+        `REMOVE agentState, ${RESUMED}, ${LIVE_KEYS}`,
+      ConditionExpression: `attribute_exists(${PK}) AND expiresAt > :now AND ${from.condition}`,
+      ExpressionAttributeNames: { ...STATUS_NAMES, '#ttl': TABLE_KEYS.ttl },
+      ExpressionAttributeValues: {
+        ...from.values,
+        ...events.values,
+        ':cancelled': MOVES.cancel.to,
+        ':at': at,
+        ':exp': expiresAt.toISOString(),
+        ':ttl': toTtl(expiresAt),
+        ':now': at,
+      },
+    });
+    if ('job' in outcome) return outcome.job;
+    const old = outcome.refused;
+    if (old.status === 'cancelled') return toJob(old);
+    throw refusal(old, `the job is already ${old.status}`);
+  }
+
+  async loadForStep(tenant: string, id: string): Promise<StepSnapshot | undefined> {
+    const item = await this.getItem(tenant, id);
+    if (!item) return undefined;
+    return {
+      job: toJob(item),
+      state: item.agentState ?? null,
+      answer: item.answer,
+      completedSteps: item.completedSteps,
+    };
+  }
+
+  async answeredWait(tenant: string, id: string) {
+    const { Item } = await this.client.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: jobKey(tenant, id),
+        ProjectionExpression: `#status, ${RESUMED}`,
+        ExpressionAttributeNames: STATUS_NAMES,
+        ConsistentRead: true,
+      }),
+    );
+    const token = Item?.[INPUT_TOKEN_ATTRIBUTE] as string | undefined;
+    if (Item?.status !== MOVES.answer.to || token === undefined || Item.answeredAt === undefined)
+      return undefined;
+    return { token, answeredAt: Item.answeredAt as string };
+  }
+
+  async checkpoint(tenant: string, id: string, cp: Checkpoint, now: Date) {
+    const events = announce('job.progress');
+    return this.stepUpdate(
+      'checkpoint',
+      tenant,
+      id,
+      'SET progress = :progress, progressData = :data, completedSteps = :steps, agentState = :state, ' +
+        `${usageUpdate(cp)}updatedAt = :at, ${events.update} REMOVE ${RESUMED}`,
+      {
+        ...events.values,
+        ...stepValues(cp),
+        ':state': cp.state,
+        ':at': now.toISOString(),
+      },
+      cp.completedSteps - 1,
+      USAGE_NAME,
+    );
+  }
+
+  /** Announces a running step's own events (streamed text, tool calls): one write, while the job runs. */
+  appendEvents(tenant: string, id: string, events: readonly StepEvent[], now: Date) {
+    if (events.length === 0) return Promise.resolve(true);
+    const announced = announce(...events.map((e) => e.type));
+    const from = statusCondition(MOVES.checkpoint.from);
+    return conditionalWriteLanded(
+      this.client,
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: jobKey(tenant, id),
+        UpdateExpression: `SET lastEventData = :eventData, updatedAt = :at, ${announced.update}`,
+        ConditionExpression: from.condition,
+        ExpressionAttributeNames: STATUS_NAMES,
+        ExpressionAttributeValues: {
+          ...announced.values,
+          ...from.values,
+          ':eventData': events.map((e) => e.data),
+          ':at': now.toISOString(),
+        },
+      }),
+    );
+  }
+
+  async succeed(tenant: string, id: string, result: JsonValue, cp: Omit<Checkpoint, 'state'>, now: Date) {
+    const expiresAt = terminalExpiry('succeeded', now, this.retention);
+    // The last step's progress report and the success are two events of one write.
+    const events = announce('job.progress', 'job.succeeded');
+    return this.stepUpdate(
+      'succeed',
+      tenant,
+      id,
+      'SET #status = :succeeded, #result = :result, progress = :progress, progressData = :data, ' +
+        `completedSteps = :steps, ${usageUpdate(cp)}completedAt = :at, updatedAt = :at, expiresAt = :exp, ` +
+        `#ttl = :ttl, ${events.update} ` +
+        `REMOVE agentState, ${RESUMED}, ${LIVE_KEYS}`,
+      {
+        ...events.values,
+        ':succeeded': MOVES.succeed.to,
+        ':result': result,
+        ...stepValues(cp),
+        ':at': now.toISOString(),
+        ':exp': expiresAt.toISOString(),
+        ':ttl': toTtl(expiresAt),
+      },
+      cp.completedSteps - 1,
+      { '#result': 'result', '#ttl': TABLE_KEYS.ttl, ...USAGE_NAME },
+    );
+  }
+
+  async requestInput(tenant: string, id: string, cp: Checkpoint, request: InputRequest, now: Date) {
+    // The last step's progress and the question are two events of one write.
+    const events = announce('job.progress', 'job.input_required');
+    return this.stepUpdate(
+      'requestInput',
+      tenant,
+      id,
+      'SET #status = :waiting, inputRequest = :request, progress = :progress, progressData = :data, ' +
+        `completedSteps = :steps, agentState = :state, ${usageUpdate(cp)}updatedAt = :at, ${events.update} ` +
+        `REMOVE answer, ${RESUMED}`,
+      {
+        ...events.values,
+        ':waiting': MOVES.requestInput.to,
+        ':request': request,
+        ...stepValues(cp),
+        ':state': cp.state,
+        ':at': now.toISOString(),
+      },
+      cp.completedSteps - 1,
+      USAGE_NAME,
+    );
+  }
+
+  async submitInput(tenant: string, id: string, answer: JsonValue, now: Date) {
+    const at = now.toISOString();
+    const events = announce('job.running');
+    const from = statusCondition(MOVES.answer.from);
+    const outcome = await this.clientUpdate(tenant, id, now, {
+      // The token stays until the next step's write: until then the table itself says the wait
+      // was answered and may still need resuming (the stream consumer does it; the sweep repeats it).
+      UpdateExpression:
+        `SET #status = :running, answer = :answer, answeredAt = :at, updatedAt = :at, ${events.update} ` +
+        'REMOVE inputRequest',
+      ConditionExpression: `attribute_exists(${PK}) AND expiresAt > :at AND ${from.condition}`,
+      ExpressionAttributeNames: STATUS_NAMES,
+      ExpressionAttributeValues: {
+        ...from.values,
+        ...events.values,
+        ':running': MOVES.answer.to,
+        ':answer': answer,
+        ':at': at,
+      },
+    });
+    if ('job' in outcome) return outcome.job;
+    throw refusal(outcome.refused, `the job is ${outcome.refused.status}, not waiting for input`);
+  }
+
+  /**
+   * A client's conditional update of a job: the job after it or, when the condition refused it,
+   * the job as it stood (returned by the same request, no extra read). Missing or expired is a 404.
+   */
+  private async clientUpdate(
+    tenant: string,
+    id: string,
+    now: Date,
+    update: UpdateParts,
+  ): Promise<{ job: Job } | { refused: JobItem }> {
+    const outcome = await conditionalWrite(
+      this.client,
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: jobKey(tenant, id),
+        ...update,
+        ReturnValues: 'ALL_NEW',
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      }),
+    );
+    if (outcome.written) return { job: toJob(outcome.attributes!) };
+    const old = outcome.refused as JobItem | undefined;
+    if (!old || isExpired(old.expiresAt, now)) throw new NotFoundError();
+    return { refused: old };
+  }
+
+  /**
+   * A step's write lands only while the job may make the step's move (it runs) and only once per
+   * step (a retried step resumes).
+   */
+  private stepUpdate(
+    move: 'checkpoint' | 'succeed' | 'requestInput',
+    tenant: string,
+    id: string,
+    update: string,
+    values: Record<string, unknown>,
+    expectedSteps: number,
+    names: Record<string, string> = {},
+  ) {
+    const from = statusCondition(MOVES[move].from);
+    return conditionalWriteLanded(
+      this.client,
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: jobKey(tenant, id),
+        UpdateExpression: update,
+        ConditionExpression: `${from.condition} AND completedSteps = :expected`,
+        ExpressionAttributeNames: { ...names, ...STATUS_NAMES },
+        ExpressionAttributeValues: { ...values, ...from.values, ':expected': expectedSteps },
+      }),
+    );
+  }
+
+  fail(tenant: string, id: string, error: JobError, now: Date, executionName?: string) {
+    const expiresAt = terminalExpiry('failed', now, this.retention);
+    const from = statusCondition(MOVES.fail.from);
+    const events = announce('job.failed');
+    return conditionalWriteLanded(
+      this.client,
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: jobKey(tenant, id),
+        UpdateExpression:
+          'SET #status = :failed, #error = :error, completedAt = :at, updatedAt = :at, expiresAt = :exp, ' +
+          `#ttl = :ttl, ${events.update} REMOVE agentState, ${RESUMED}, ${LIVE_KEYS}`,
+        ConditionExpression:
+          executionName === undefined ? from.condition : `${from.condition} AND executionName = :execution`,
+        ExpressionAttributeNames: { ...STATUS_NAMES, '#error': 'error', '#ttl': TABLE_KEYS.ttl },
+        ExpressionAttributeValues: {
+          ...from.values,
+          ...events.values,
+          ':failed': MOVES.fail.to,
+          ':error': error,
+          ':at': now.toISOString(),
+          ':exp': expiresAt.toISOString(),
+          ':ttl': toTtl(expiresAt),
+          ...(executionName === undefined ? {} : { ':execution': executionName }),
+        },
+      }),
+    );
+  }
+
+  async redrive(tenant: string, id: string, now: Date) {
+    const job = await this.get(tenant, id, now);
+    if (!job) throw new NotFoundError();
+    if (!canRedrive(job.status)) {
+      throw new DomainError(
+        'invalid_transition',
+        `only a failed job can be redriven; this one is ${job.status}`,
+      );
+    }
+    const outcome = await conditionalWrite(this.client, this.redriveUpdate(job, now));
+    if (outcome.written) return toJob(outcome.attributes!);
+    throw new DomainError('invalid_transition', 'the job changed while it was being redriven; try again');
+  }
+
+  private redriveUpdate(job: Job, now: Date) {
+    const attempt = job.attempt + 1;
+    const expiresAt = liveExpiry(now, job.timeoutSeconds, this.retention);
+    const events = announce('job.redriven');
+    const from = statusCondition(REDRIVE.from);
+    return new UpdateCommand({
+      TableName: this.tableName,
+      Key: jobKey(job.tenant, job.id),
+      // A fresh run: the deadline counts from its own start, steps from zero; the log keeps the history.
+      UpdateExpression:
+        'SET #status = :pending, attempt = :attempt, executionName = :execution, progress = :progress, ' +
+        'completedSteps = :zero, #error = :null, #result = :null, inputRequest = :null, completedAt = :null, ' +
+        `updatedAt = :at, expiresAt = :exp, #ttl = :ttl, ${TABLE_KEYS.livePartition} = :shard, ` +
+        `${TABLE_KEYS.liveSort} = :liveSort, ${events.update} ` +
+        `REMOVE startedAt, agentState, answer, progressData, ${RESUMED}`,
+      // The attempt read above must still be current: two operators cannot both redrive it.
+      ConditionExpression: `${from.condition} AND attempt = :previous`,
+      ExpressionAttributeNames: {
+        ...STATUS_NAMES,
+        '#error': 'error',
+        '#result': 'result',
+        '#ttl': TABLE_KEYS.ttl,
+      },
+      ExpressionAttributeValues: {
+        ...from.values,
+        ...events.values,
+        ':pending': REDRIVE.to,
+        ':attempt': attempt,
+        ':previous': job.attempt,
+        ':execution': redriveExecutionName(job.id, attempt),
+        ':progress': { fraction: 0, step: 0, message: null },
+        ':zero': 0,
+        ':null': null,
+        ':at': now.toISOString(),
+        ':exp': expiresAt.toISOString(),
+        ':ttl': toTtl(expiresAt),
+        ':shard': liveShard(job.id),
+        ':liveSort': listSk(job),
+      },
+      ReturnValues: 'ALL_NEW',
+    });
+  }
+
+  /** The job's last committed write as its item records it, or undefined for a missing job. */
+  async latestWrite(tenant: string, id: string) {
+    const item = await this.getItem(tenant, id);
+    if (!item) return undefined;
+    return committedWrite(item as unknown as Record<string, unknown>, { eventSeq: seqBeforeLastWrite(item) });
+  }
+}
