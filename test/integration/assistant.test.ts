@@ -30,10 +30,19 @@ async function submit(input: Record<string, unknown>) {
   return res.body.id as string;
 }
 
-async function events(id: string) {
-  const res = await api.call('GET', `/v1/jobs/${id}/events?limit=1000`);
-  expect(res.status).toBe(200);
-  return res.body.items as { seq: number; type: string; at: string; data: Record<string, unknown> }[];
+type LoggedEvent = { seq: number; type: string; at: string; data: Record<string, unknown> };
+
+/** The job's whole log: the events consumer may still be appending when the job reads terminal. */
+async function events(id: string): Promise<LoggedEvent[]> {
+  const until = Date.now() + 20_000;
+  for (;;) {
+    const res = await api.call('GET', `/v1/jobs/${id}/events?limit=1000`);
+    expect(res.status).toBe(200);
+    const items = res.body.items as LoggedEvent[];
+    if (items.some((e) => ['job.succeeded', 'job.failed', 'job.cancelled'].includes(e.type))) return items;
+    if (Date.now() > until) throw new Error(`the log of job ${id} has no terminal event`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 const expectedUsage = (calls: number) => ({

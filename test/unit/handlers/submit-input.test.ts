@@ -3,7 +3,7 @@ import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { JsonValue } from '../../../lambdas/domain/job.js';
+import type { JsonValue, RequestedToolCall } from '../../../lambdas/domain/job.js';
 import '../support/handler-env.js';
 import {
   apiEvent,
@@ -85,7 +85,7 @@ describe('POST /v1/jobs/{id}/input', () => {
   });
 
   it('checks toolOutputs against the pending tool calls: a missing or unknown call id is 400 invalid_input, no write', async () => {
-    const toolCalls = [
+    const toolCalls: RequestedToolCall[] = [
       { id: 'call_1', name: 'get_weather', arguments: { city: 'Paris' } },
       { id: 'call_2', name: 'get_time', arguments: {} },
     ];
