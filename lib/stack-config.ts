@@ -8,6 +8,20 @@ import {
 } from '../lambdas/domain/tenant-limits.js';
 import { DEFAULT_RETRY_SCHEDULE_SECONDS, parseRetrySchedule } from '../lambdas/domain/webhook.js';
 
+/**
+ * The model provider behind the `assistant` agent. Bedrock: model or inference profile ids, the
+ * first the default; the step may invoke exactly these. OpenAI-compatible: the endpoint, its
+ * default model and the Secrets Manager secret holding its API key (optional for open endpoints).
+ */
+export type ModelProviderConfig =
+  | { readonly kind: 'bedrock'; readonly modelIds: readonly string[] }
+  | {
+      readonly kind: 'openai';
+      readonly baseUrl: string;
+      readonly model: string;
+      readonly apiKeySecretArn?: string;
+    };
+
 /** What a deployer may tune. Everything else follows from the route table and the agent registry. */
 export interface AgentJobsConfig {
   /** Days finished jobs stay readable before TTL removes them. */
@@ -39,6 +53,8 @@ export interface AgentJobsConfig {
   };
   /** Per-method throttling of the routes without a key (health, OpenAPI), apart from the tenants' routes. */
   readonly publicThrottling: { readonly rateLimit: number; readonly burstLimit: number };
+  /** None by default: then `echo` runs and `assistant` answers 422 agent_unavailable. */
+  readonly modelProvider?: ModelProviderConfig;
 }
 
 export type AgentJobsConfigInput = {
@@ -106,6 +122,33 @@ function notificationProblems({
   ];
 }
 
+const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+$/;
+const MODEL_ID = /^[\w.:/-]{1,256}$/;
+
+function modelProviderProblems(p: ModelProviderConfig | undefined): [boolean, string][] {
+  if (p === undefined) return [];
+  if (p.kind === 'bedrock') {
+    const ids = p.modelIds as unknown;
+    return [
+      [
+        Array.isArray(ids) &&
+          ids.length > 0 &&
+          ids.every((id) => typeof id === 'string' && MODEL_ID.test(id)),
+        'modelProvider.modelIds must be a non-empty list of Bedrock model or inference profile ids',
+      ],
+    ];
+  }
+  if (p.kind !== 'openai') return [[false, 'modelProvider.kind must be bedrock or openai']];
+  return [
+    [/^https:\/\//.test(String(p.baseUrl)), 'modelProvider.baseUrl must be an https URL'],
+    [typeof p.model === 'string' && p.model.length > 0, 'modelProvider.model must be a model id'],
+    [
+      p.apiKeySecretArn === undefined || SECRET_ARN.test(p.apiKeySecretArn),
+      'modelProvider.apiKeySecretArn must be a Secrets Manager secret ARN',
+    ],
+  ];
+}
+
 function configProblems(c: AgentJobsConfig): string[] {
   const checks: [boolean, string][] = [
     [isInt(c.jobRetention.succeededDays, 1, 3650), 'jobRetention.succeededDays must be an integer 1..3650'],
@@ -141,6 +184,7 @@ function configProblems(c: AgentJobsConfig): string[] {
       isInt(c.publicThrottling.burstLimit, 1, 1_000_000),
       'publicThrottling.burstLimit must be a positive integer',
     ],
+    ...modelProviderProblems(c.modelProvider),
   ];
   return checks.filter(([ok]) => !ok).map(([, message]) => message);
 }
@@ -162,6 +206,7 @@ export function resolveConfig(input: AgentJobsConfigInput | string | undefined):
     defaultLimits: { ...DEFAULT_CONFIG.defaultLimits, ...given.defaultLimits },
     reservedConcurrency: { ...DEFAULT_CONFIG.reservedConcurrency, ...given.reservedConcurrency },
     publicThrottling: { ...DEFAULT_CONFIG.publicThrottling, ...given.publicThrottling },
+    ...(given.modelProvider ? { modelProvider: given.modelProvider as ModelProviderConfig } : {}),
   };
   const problems = configProblems(config);
   if (problems.length > 0) {

@@ -150,6 +150,40 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/agents': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The agents this deployment runs */
+    get: operations['listAgents'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/agents/{name}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** One agent: its version, input schema and availability */
+    get: operations['getAgent'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/v1/health/live': {
     parameters: {
       query?: never;
@@ -238,11 +272,31 @@ export interface components {
         message: string;
         retryable: boolean;
       } | null;
+      /** @description The version of the agent that runs the job. */
+      agentVersion: string | null;
       inputRequest: {
+        /** @enum {string} */
+        type: 'question' | 'tool_calls';
         prompt: string;
         schema?: {
           [key: string]: components['schemas']['JsonValue'];
         };
+        /** @description With `type: "tool_calls"`: answer with `{"toolOutputs": [{"toolCallId", "output"}]}`. */
+        toolCalls?: {
+          id: string;
+          name: string;
+          arguments: {
+            [key: string]: components['schemas']['JsonValue'];
+          };
+        }[];
+      } | null;
+      /** @description Token usage of the answered model calls; null for agents that call no model. */
+      usage: {
+        inputTokens: number;
+        outputTokens: number;
+        totalTokens: number;
+        modelCalls: number;
+        costUsd: number | null;
       } | null;
       /** Format: date-time */
       createdAt: string;
@@ -332,11 +386,31 @@ export interface components {
         message: string;
         retryable: boolean;
       } | null;
+      /** @description The version of the agent that runs the job. */
+      agentVersion: string | null;
       inputRequest: {
+        /** @enum {string} */
+        type: 'question' | 'tool_calls';
         prompt: string;
         schema?: {
           [key: string]: components['schemas']['JsonValue'];
         };
+        /** @description With `type: "tool_calls"`: answer with `{"toolOutputs": [{"toolCallId", "output"}]}`. */
+        toolCalls?: {
+          id: string;
+          name: string;
+          arguments: {
+            [key: string]: components['schemas']['JsonValue'];
+          };
+        }[];
+      } | null;
+      /** @description Token usage of the answered model calls; null for agents that call no model. */
+      usage: {
+        inputTokens: number;
+        outputTokens: number;
+        totalTokens: number;
+        modelCalls: number;
+        costUsd: number | null;
       } | null;
       /** Format: date-time */
       createdAt: string;
@@ -373,7 +447,9 @@ export interface components {
         | 'job.succeeded'
         | 'job.failed'
         | 'job.cancelled'
-        | 'job.redriven';
+        | 'job.redriven'
+        | 'job.output.delta'
+        | 'job.tool_call';
       /** Format: date-time */
       at: string;
       /** @description What changed: progress {fraction, step, message, data}, running {status, attempt, startedAt}; the whole job for job.created and terminal events. */
@@ -413,6 +489,20 @@ export interface components {
        * @description When the next attempt is due, while pending.
        */
       nextAttemptAt: string | null;
+    };
+    AgentList: {
+      items: components['schemas']['Agent'][];
+    };
+    Agent: {
+      name: string;
+      version: string;
+      description: string;
+      /** @description JSON Schema (draft 2020-12) of the input. */
+      inputSchema: {
+        [key: string]: unknown;
+      };
+      available: boolean;
+      unavailableReason?: string;
     };
     Health: {
       /** @enum {string} */
@@ -1053,6 +1143,75 @@ export interface operations {
       };
       /** @description Problem details (RFC 9457) */
       429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  listAgents: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The agents */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['AgentList'];
+        };
+      };
+      /** @description Problem details (RFC 9457) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  getAgent: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        name: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The agent */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Agent'];
+        };
+      };
+      /** @description Problem details (RFC 9457) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Problem details (RFC 9457) */
+      404: {
         headers: {
           [name: string]: unknown;
         };

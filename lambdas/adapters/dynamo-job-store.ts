@@ -2,7 +2,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ENV, optionalDays, requireEnv } from '../config/env.js';
 import { JOB_SK, jobPk, TABLE_KEYS } from '../config/table.js';
 import type { InputRequest, Job, JobError, JsonValue } from '../domain/job.js';
-import type { JobEvent } from '../domain/job-events.js';
+import type { JobEvent, StepEvent } from '../domain/job-events.js';
 import type { Checkpoint, EventQuery, JobStore, ListQuery, SweepCursor } from '../domain/job-store.js';
 import type { RetentionPolicy } from '../domain/retention.js';
 import { DEFAULT_RETENTION } from '../domain/retention.js';
@@ -60,6 +60,10 @@ export class DynamoJobStore implements JobStore {
 
   answeredWait(tenant: string, id: string) {
     return this.jobs.answeredWait(tenant, id);
+  }
+
+  appendEvents(tenant: string, id: string, events: readonly StepEvent[], now: Date) {
+    return this.jobs.appendEvents(tenant, id, events, now);
   }
 
   checkpoint(tenant: string, id: string, cp: Checkpoint, now: Date) {

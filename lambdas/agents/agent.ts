@@ -1,9 +1,11 @@
 import type { z } from 'zod';
-import type { JsonValue } from '../domain/job.js';
+import type { JobUsage, JsonValue, RequestedToolCall } from '../domain/job.js';
+import type { StepEvent } from '../domain/job-events.js';
 
 /** What an agent sees when it runs one step. */
 export interface StepContext<Input, State> {
   jobId: string;
+  tenant: string;
   input: Input;
   /** The state the previous step checkpointed, or null before the first step. */
   state: State | null;
@@ -25,24 +27,55 @@ export interface StepContext<Input, State> {
    * agents without `heartbeatSeconds`.
    */
   heartbeat(): void;
+  /**
+   * Announces events while the step runs (streamed model text, tool calls): one write to the job,
+   * in order, before the step's own checkpoint. False when the job no longer runs (cancelled).
+   */
+  emit(events: readonly StepEvent[]): Promise<boolean>;
+}
+
+/** The job's token usage after the step; agents that call a model report it with every outcome. */
+interface Usage {
+  usage?: JobUsage;
 }
 
 export type StepOutcome<State> =
   /** One more step is needed; `state` is checkpointed so a retried step resumes, not restarts. */
-  | { type: 'continue'; state: State }
-  | { type: 'done'; result: JsonValue }
+  | ({ type: 'continue'; state: State } & Usage)
+  | ({ type: 'done'; result: JsonValue } & Usage)
+  /**
+   * Transient trouble (a model provider unreachable or throttling): `state` is checkpointed and the
+   * workflow runs the next step after `waitSeconds` (a whole number), without holding a Lambda.
+   */
+  | ({ type: 'retry'; state: State; waitSeconds: number; message: string } & Usage)
   /** The agent gives up: the job fails with `code` (default `agent_error`); never retried. */
-  | { type: 'fail'; message: string; code?: 'agent_error' | 'model_unavailable' }
+  | { type: 'fail'; message: string; code?: AgentFailureCode }
   /**
    * Ask a person; the job waits in `input_required` until answered. With `schema` (JSON Schema)
-   * an answer that does not match is refused with 400 and the job keeps waiting.
+   * an answer that does not match is refused with 400 and the job keeps waiting. With `toolCalls`
+   * the client is asked to run those tools instead, and answers with `{toolOutputs}`.
    */
-  | { type: 'input_required'; prompt: string; schema?: { [key: string]: JsonValue }; state: State };
+  | ({
+      type: 'input_required';
+      prompt: string;
+      schema?: { [key: string]: JsonValue };
+      toolCalls?: RequestedToolCall[];
+      state: State;
+    } & Usage);
+
+/** Error codes an agent may fail a job with. */
+export type AgentFailureCode = 'agent_error' | 'model_unavailable' | 'model_error';
 
 export interface AgentDefinition<Input = unknown, State = unknown> {
   name: string;
+  /** Recorded on every job the agent runs; a job's result is read against the version that made it. */
+  version: string;
   description: string;
   inputSchema: z.ZodType<Input>;
+  /** JSON Schema (draft 2020-12) of the input, generated from `inputSchema`, for agent discovery. */
+  inputJsonSchema?: { [key: string]: unknown };
+  /** Why the agent cannot run jobs in this deployment (no model provider configured), if it cannot. */
+  unavailableReason?(): string | undefined;
   /** Longest one step may run; the step fails with `step_timeout` beyond it. */
   stepTimeoutSeconds: number;
   /**

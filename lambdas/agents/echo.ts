@@ -22,6 +22,7 @@ interface EchoState {
  */
 export const echoAgent: AgentDefinition<EchoInput, EchoState> = {
   name: 'echo',
+  version: '1.0.0',
   description: 'Deterministic agent for smoke tests and demos: runs N timed steps and echoes the message.',
   inputSchema: echoInputSchema,
   stepTimeoutSeconds: 10,

@@ -1,5 +1,19 @@
+import { recordModelCall } from '../adapters/model-metrics.js';
+import { modelProvider } from '../adapters/models/provider-from-env.js';
+import { deploymentFromEnv } from '../config/env.js';
+import { modelConfig, modelMaxAttemptsFromEnv } from '../config/model.js';
 import type { AgentDefinition } from './agent.js';
+import { createAssistantAgent } from './assistant/assistant-agent.js';
 import { echoAgent } from './echo.js';
+
+/** The assistant reads its configuration on first use, so importing the registry reads no environment. */
+export const assistantAgent = createAssistantAgent({
+  provider: modelProvider,
+  unavailableReason: () => (modelConfig() ? undefined : 'no model provider is configured'),
+  deployment: () => deploymentFromEnv(),
+  maxAttempts: () => modelMaxAttemptsFromEnv(),
+  recordModelCall,
+});
 
 /**
  * Limits the workflow relies on, checked when an agent is registered rather than when a job first
@@ -22,7 +36,7 @@ export function assertValidAgent(
 type AnyAgent = AgentDefinition<any, any>;
 
 /** The agents a deployment runs. */
-export const BUILT_IN_AGENTS: readonly AnyAgent[] = [echoAgent];
+export const BUILT_IN_AGENTS: readonly AnyAgent[] = [echoAgent, assistantAgent];
 
 export type FindAgent = (name: string) => AgentDefinition<unknown, unknown> | undefined;
 
@@ -42,6 +56,10 @@ export const findAgent: FindAgent = agentLookup(BUILT_IN_AGENTS);
 
 export function agentNames(): string[] {
   return BUILT_IN_AGENTS.map((a) => a.name);
+}
+
+export function allAgents(): readonly AgentDefinition<unknown, unknown>[] {
+  return BUILT_IN_AGENTS;
 }
 
 /** The longest step any agent may take: the workflow's Task timeout and the step Lambda's timeout follow it. */

@@ -1,24 +1,38 @@
 import { isUsableSchema } from '../domain/input-answer.js';
-import type { InputRequest, JsonValue } from '../domain/job.js';
+import type { InputRequest, JobUsage, JsonValue, RequestedToolCall } from '../domain/job.js';
 import { MAX_LARGE_VALUE_BYTES } from '../domain/large-values.js';
 import { jsonBytes, unstorable } from '../domain/stored-json.js';
 import { MAX_ERROR_MESSAGE_CHARS } from '../config/workflow.js';
-import type { StepOutcome } from './agent.js';
+import type { AgentFailureCode, StepOutcome } from './agent.js';
 
 /** Prompts are shown to people and stored on the job: longer ones are cut. */
 export const MAX_PROMPT_CHARS = 4_000;
 /** The JSON Schema of an input request is stored on the job and listed: it must stay small. */
 export const MAX_INPUT_SCHEMA_BYTES = 16 * 1024;
+/** The tool calls of an input request are stored on the job item (and shown) as they are: bounded. */
+export const MAX_TOOL_CALLS_BYTES = 64 * 1024;
 
-const OUTCOME_TYPES: ReadonlySet<unknown> = new Set(['continue', 'done', 'fail', 'input_required']);
-const FAIL_CODES: ReadonlySet<unknown> = new Set(['agent_error', 'model_unavailable']);
+const OUTCOME_TYPES: ReadonlySet<unknown> = new Set(['continue', 'done', 'fail', 'input_required', 'retry']);
+const FAIL_CODES: ReadonlySet<unknown> = new Set(['agent_error', 'model_unavailable', 'model_error']);
+/** Step Functions' Wait takes at most a year; a retry is never worth waiting that long. */
+export const MAX_RETRY_WAIT_SECONDS = 3_600;
+
+interface Usage {
+  usage?: JobUsage;
+}
 
 /** An outcome that kept the agent contract, as plain JSON. */
 export type CheckedOutcome =
-  | { type: 'continue'; state: JsonValue }
-  | { type: 'done'; result: JsonValue }
-  | { type: 'fail'; message: string; code: 'agent_error' | 'model_unavailable' }
-  | { type: 'input_required'; request: InputRequest; state: JsonValue };
+  | ({ type: 'continue'; state: JsonValue } & Usage)
+  | ({ type: 'done'; result: JsonValue } & Usage)
+  | ({ type: 'retry'; state: JsonValue; waitSeconds: number; message: string } & Usage)
+  | { type: 'fail'; message: string; code: AgentFailureCode }
+  | ({ type: 'input_required'; request: InputRequest; state: JsonValue } & Usage);
+
+const usageOf = (outcome: Record<string, JsonValue>): Usage =>
+  outcome.usage === undefined || outcome.usage === null
+    ? {}
+    : { usage: outcome.usage as unknown as JobUsage };
 
 /**
  * Agents are not trusted to keep their contract: what one returns is checked, and turned into
@@ -42,11 +56,27 @@ export function checkOutcome(raw: StepOutcome<unknown>): CheckedOutcome | string
       return checkFailure(outcome);
     case 'input_required':
       return checkInputRequest(outcome);
+    case 'retry':
+      return checkRetry(outcome);
     case 'continue':
-      return { type: 'continue', state: outcome.state ?? null };
+      return { type: 'continue', state: outcome.state ?? null, ...usageOf(outcome) };
     case 'done':
-      return { type: 'done', result: outcome.result ?? null };
+      return { type: 'done', result: outcome.result ?? null, ...usageOf(outcome) };
   }
+}
+
+function checkRetry(outcome: Record<string, JsonValue>): CheckedOutcome | string {
+  const { waitSeconds, message } = outcome;
+  if (typeof waitSeconds !== 'number' || !Number.isInteger(waitSeconds) || waitSeconds < 0) {
+    return 'asked for a retry without a whole number of seconds to wait';
+  }
+  return {
+    type: 'retry',
+    state: outcome.state ?? null,
+    waitSeconds: Math.min(waitSeconds, MAX_RETRY_WAIT_SECONDS),
+    message: typeof message === 'string' ? message.slice(0, MAX_PROMPT_CHARS) : 'retrying',
+    ...usageOf(outcome),
+  };
 }
 
 function checkFailure(outcome: Record<string, JsonValue>): CheckedOutcome | string {
@@ -57,12 +87,12 @@ function checkFailure(outcome: Record<string, JsonValue>): CheckedOutcome | stri
   return {
     type: 'fail',
     message: message.slice(0, MAX_ERROR_MESSAGE_CHARS),
-    code: code as 'agent_error' | 'model_unavailable',
+    code: code as AgentFailureCode,
   };
 }
 
 function checkInputRequest(outcome: Record<string, JsonValue>): CheckedOutcome | string {
-  const { prompt, schema } = outcome;
+  const { prompt, schema, toolCalls } = outcome;
   const isObject = typeof schema === 'object' && schema !== null && !Array.isArray(schema);
   if (typeof prompt !== 'string' || (schema !== undefined && !isObject) || !isUsableSchema(schema as never)) {
     return 'asked for input with no prompt or an unusable schema';
@@ -70,11 +100,39 @@ function checkInputRequest(outcome: Record<string, JsonValue>): CheckedOutcome |
   if (jsonBytes(schema) > MAX_INPUT_SCHEMA_BYTES) {
     return `asked for input with a schema over ${MAX_INPUT_SCHEMA_BYTES} bytes`;
   }
+  const state = outcome.state ?? null;
+  if (toolCalls !== undefined) {
+    if (!isToolCallList(toolCalls) || schema !== undefined) {
+      return 'asked for tool outputs with malformed tool calls, or with a schema';
+    }
+    if (jsonBytes(toolCalls) > MAX_TOOL_CALLS_BYTES) {
+      return `asked for tool outputs with tool calls over ${MAX_TOOL_CALLS_BYTES} bytes`;
+    }
+    const request: InputRequest = {
+      type: 'tool_calls',
+      prompt: prompt.slice(0, MAX_PROMPT_CHARS),
+      toolCalls,
+    };
+    return { type: 'input_required', request, state, ...usageOf(outcome) };
+  }
   const request: InputRequest = {
+    type: 'question',
     prompt: prompt.slice(0, MAX_PROMPT_CHARS),
     ...(schema === undefined ? {} : { schema: schema as NonNullable<InputRequest['schema']> }),
   };
-  return { type: 'input_required', request, state: outcome.state ?? null };
+  return { type: 'input_required', request, state, ...usageOf(outcome) };
+}
+
+function isToolCallList(value: JsonValue): value is RequestedToolCall[] & JsonValue {
+  if (!Array.isArray(value) || value.length === 0) return false;
+  const ids = new Set<unknown>();
+  return value.every((c) => {
+    if (typeof c !== 'object' || c === null || Array.isArray(c)) return false;
+    const { id, name, arguments: args } = c;
+    const ok = typeof id === 'string' && id !== '' && !ids.has(id) && typeof name === 'string';
+    ids.add(id);
+    return ok && typeof args === 'object' && args !== null && !Array.isArray(args);
+  });
 }
 
 /**
@@ -92,9 +150,14 @@ export function oversizedValue(outcome: CheckedOutcome): string | undefined {
 }
 
 type LargeValue = { value: JsonValue; what: string } | undefined;
+const stateOf = (o: CheckedOutcome): LargeValue => ({
+  value: (o as { state: JsonValue }).state,
+  what: 'the step state is',
+});
 const LARGE_VALUE_OF: Record<CheckedOutcome['type'], (o: CheckedOutcome) => LargeValue> = {
-  continue: (o) => ({ value: (o as { state: JsonValue }).state, what: 'the step state is' }),
-  input_required: (o) => ({ value: (o as { state: JsonValue }).state, what: 'the step state is' }),
+  continue: stateOf,
+  retry: stateOf,
+  input_required: stateOf,
   done: (o) => ({ value: (o as { result: JsonValue }).result, what: 'the result is' }),
   fail: () => undefined,
 };

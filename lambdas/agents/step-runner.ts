@@ -28,7 +28,7 @@ export type StepLogger = Pick<Logger, 'info' | 'warn' | 'error'>;
  * heartbeats and size checks.
  */
 export interface StepRunnerDeps {
-  store: Pick<JobStore, 'loadForStep' | 'checkpoint' | 'succeed' | 'requestInput'>;
+  store: Pick<JobStore, 'loadForStep' | 'checkpoint' | 'succeed' | 'requestInput' | 'appendEvents'>;
   tasks: TaskCallbacks;
   findAgent(name: string): AgentDefinition<unknown, unknown> | undefined;
   logger: StepLogger;
@@ -248,6 +248,7 @@ export class StepRunner {
       return await Promise.race([
         agent.step({
           jobId: snap.job.id,
+          tenant: snap.job.tenant,
           input,
           state: snap.state as S | null,
           completedSteps: snap.completedSteps,
@@ -264,6 +265,7 @@ export class StepRunner {
             lifeline.beat();
           },
           heartbeat: () => lifeline.beat(),
+          emit: (events) => this.deps.store.appendEvents(snap.job.tenant, snap.job.id, events, new Date()),
         }),
         expired,
         lifeline.ended,
@@ -278,10 +280,11 @@ export class StepRunner {
     snap: StepSnapshot,
     agent: AgentDefinition<unknown, unknown>,
     outcome: CheckedOutcome,
-    cp: Omit<Checkpoint, 'state'>,
+    stepCp: Omit<Checkpoint, 'state'>,
   ): Promise<AgentStepResult> {
     const { store } = this.deps;
     const now = new Date();
+    const cp = 'usage' in outcome ? { ...stepCp, usage: outcome.usage } : stepCp;
     switch (outcome.type) {
       case 'fail':
         return failed(outcome.code, outcome.message);
@@ -295,6 +298,16 @@ export class StepRunner {
           inputTimeoutSeconds: wait.seconds,
           onInputTimeout: wait.onTimeout,
         };
+      }
+      case 'retry': {
+        const progress = { ...cp.progress, message: outcome.message };
+        const ok = await store.checkpoint(
+          event.tenant,
+          event.jobId,
+          { ...cp, progress, state: outcome.state },
+          now,
+        );
+        return ok ? { outcome: 'retry', waitSeconds: outcome.waitSeconds } : { outcome: 'stopped' };
       }
       case 'continue': {
         const ok = await store.checkpoint(event.tenant, event.jobId, { ...cp, state: outcome.state }, now);

@@ -19,9 +19,20 @@ export const ENV = {
   webhookRetrySchedule: 'WEBHOOK_RETRY_SCHEDULE',
   /** Deployed stack: tenants' signing secrets are Secrets Manager secrets named `<prefix><tenant>`. */
   webhookSecretsPrefix: 'WEBHOOK_SECRETS_PREFIX',
-  /** Local stack: tenants' signing secrets live in this JSON file instead. */
   /** JSON: the limits of tenants without their own (`TenantLimits` keys; missing keys keep the built-in values). */
   defaultLimits: 'AGENT_JOBS_DEFAULT_LIMITS',
+  /** The model provider behind the `assistant` agent: `openai` (any OpenAI-compatible endpoint) or `bedrock`. */
+  modelProvider: 'AGENT_JOBS_MODEL_PROVIDER',
+  /** The default model id (an OpenAI-compatible model name, or a Bedrock model or inference profile id). */
+  model: 'AGENT_JOBS_MODEL',
+  /** OpenAI-compatible endpoint up to its version segment, e.g. `http://127.0.0.1:11434/v1`. */
+  openaiBaseUrl: 'AGENT_JOBS_OPENAI_BASE_URL',
+  /** Local stack: the endpoint's API key in clear (optional). */
+  openaiApiKey: 'AGENT_JOBS_OPENAI_API_KEY',
+  /** Deployed stack: the Secrets Manager secret (ARN) whose string value is the endpoint's API key. */
+  openaiApiKeySecretArn: 'AGENT_JOBS_OPENAI_API_KEY_SECRET_ARN',
+  /** Model calls a step makes (the first plus retries) before the job fails with `model_unavailable`. */
+  modelMaxAttempts: 'AGENT_JOBS_MODEL_MAX_ATTEMPTS',
 } as const;
 
 export type EnvName = (typeof ENV)[keyof typeof ENV];
@@ -59,6 +70,9 @@ function optionalWholeNumber(name: EnvName, fallback: number, unit: string, env:
 
 export const optionalDays = (name: EnvName, fallback: number, env: NodeJS.ProcessEnv = process.env) =>
   optionalWholeNumber(name, fallback, 'days', env);
+
+export const optionalCount = (name: EnvName, fallback: number, env: NodeJS.ProcessEnv = process.env) =>
+  optionalWholeNumber(name, fallback, 'attempts', env);
 
 export const optionalSeconds = (name: EnvName, fallback: number, env: NodeJS.ProcessEnv = process.env) =>
   optionalWholeNumber(name, fallback, 'seconds', env);

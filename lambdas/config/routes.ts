@@ -79,6 +79,8 @@ export const API_ROUTES: readonly ApiRoute[] = [
     handler: 'replay-delivery',
     auth: true,
   },
+  { method: 'GET', path: '/v1/agents', handler: 'list-agents', auth: true },
+  { method: 'GET', path: '/v1/agents/{name}', handler: 'get-agent', auth: true },
   { method: 'GET', path: '/v1/health/live', handler: 'health-live', auth: false },
   { method: 'GET', path: '/v1/health/ready', handler: 'health-ready', auth: false },
   { method: 'GET', path: '/v1/openapi.json', handler: 'openapi', auth: false },

@@ -34,6 +34,8 @@ export const LIST_INDEX_ATTRIBUTES = [
   'startedAt',
   'completedAt',
   'expiresAt',
+  'usage',
+  'agentVersion',
   // API key items are listed through the same index (partition KEYS): what `keys list` shows.
   'keyId',
   'name',

@@ -9,6 +9,7 @@ export const WORKFLOW_STATES = {
   agentStep: 'AgentStep',
   agentStepWithHeartbeat: 'AgentStepWithHeartbeat',
   routeOutcome: 'RouteOutcome',
+  waitBeforeRetry: 'WaitBeforeRetry',
   waitForInput: 'WaitForInput',
   inputTimedOut: 'InputTimedOut',
   markFailed: 'MarkFailed',
@@ -44,7 +45,7 @@ export interface AgentStepEvent {
   taskToken?: string;
 }
 
-export type StepOutcomeName = 'continue' | 'done' | 'stopped' | 'failed' | 'input_required';
+export type StepOutcomeName = 'continue' | 'done' | 'stopped' | 'failed' | 'input_required' | 'retry';
 
 export interface AgentStepResult {
   outcome: StepOutcomeName;
@@ -57,6 +58,8 @@ export interface AgentStepResult {
    * AgentStepWithHeartbeat, which fails when this many seconds pass without a heartbeat.
    */
   heartbeatSeconds?: number;
+  /** With `retry`: whole seconds WaitBeforeRetry waits before the next step. */
+  waitSeconds?: number;
 }
 
 /** What MarkFailed receives: the execution state, with either the step's failure or a caught error. */

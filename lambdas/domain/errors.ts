@@ -10,6 +10,8 @@ export const ERROR_CODES = [
   'unauthorized',
   'not_found',
   'unknown_agent',
+  /** The agent exists but cannot run in this deployment (it needs a model provider that is not configured). */
+  'agent_unavailable',
   'job_terminal',
   'invalid_transition',
   'idempotency_key_mismatch',

@@ -29,6 +29,10 @@ export function checkAnswer(request: InputRequest, answer: JsonValue): void {
       { path: 'input', message: `must be at most ${MAX_ANSWER_BYTES} bytes as JSON` },
     ]);
   }
+  if (request.type === 'tool_calls') {
+    toolOutputsFor(request.toolCalls ?? [], answer);
+    return;
+  }
   if (request.schema === undefined) return;
   let parsed: ReturnType<z.ZodType['safeParse']>;
   try {
@@ -45,4 +49,47 @@ export function checkAnswer(request: InputRequest, answer: JsonValue): void {
     }));
     throw new ValidationError('the answer does not match the requested schema', errors, 'invalid_input');
   }
+}
+
+const toolOutputsSchema = z.strictObject({
+  toolOutputs: z.array(z.strictObject({ toolCallId: z.string().min(1), output: z.json() })).max(128),
+});
+
+/**
+ * A client's answer to client tool calls, `{"toolOutputs": [{"toolCallId", "output"}]}`, as each
+ * awaited call's output by id. It must answer every awaited call once and nothing else; otherwise
+ * it is refused (400 `invalid_input`) and nothing changes, so the job keeps waiting.
+ */
+export function toolOutputsFor(
+  awaited: readonly { id: string; name: string }[],
+  answer: unknown,
+): Map<string, JsonValue> {
+  const parsed = toolOutputsSchema.safeParse(answer);
+  if (!parsed.success) {
+    const errors = parsed.error.issues.map((i) => ({
+      path: ['input', ...i.path.map(String)].join('.'),
+      message: i.message,
+    }));
+    throw new ValidationError('the answer is not a toolOutputs list', errors, 'invalid_input');
+  }
+  const names = new Map(awaited.map((c) => [c.id, c.name]));
+  const errors: FieldError[] = [];
+  const outputs = new Map<string, JsonValue>();
+  parsed.data.toolOutputs.forEach(({ toolCallId, output }, i) => {
+    const path = `input.toolOutputs.${i}.toolCallId`;
+    if (!names.has(toolCallId))
+      errors.push({ path, message: `no tool call ${toolCallId} is waiting for an output` });
+    else if (outputs.has(toolCallId))
+      errors.push({ path, message: `tool call ${toolCallId} is answered more than once` });
+    else outputs.set(toolCallId, output as JsonValue);
+  });
+  for (const [id, name] of names) {
+    if (!outputs.has(id)) {
+      errors.push({ path: 'input.toolOutputs', message: `missing the output of tool call ${id} (${name})` });
+    }
+  }
+  if (errors.length > 0) {
+    throw new ValidationError('the answer does not match the pending tool calls', errors, 'invalid_input');
+  }
+  return outputs;
 }

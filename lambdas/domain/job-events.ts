@@ -12,12 +12,26 @@ export const JOB_EVENT_TYPES = [
   'job.cancelled',
   /** An operator ran a failed job again; `attempt` is the new attempt. */
   'job.redriven',
+  /** Model text as it streams: `{step, text}`; one step's texts joined are that model call's text. */
+  'job.output.delta',
+  /** A tool call the model made: `{step, id, name, arguments}`. */
+  'job.tool_call',
 ] as const;
 export type JobEventType = (typeof JOB_EVENT_TYPES)[number];
 
 const TERMINAL_EVENT_TYPES: readonly JobEventType[] = ['job.succeeded', 'job.failed', 'job.cancelled'];
 
 export const isTerminalEvent = (type: JobEventType) => TERMINAL_EVENT_TYPES.includes(type);
+
+/** Events whose data a running step supplies itself, written with the job item (see appendEvents). */
+export const STEP_EVENT_TYPES = ['job.output.delta', 'job.tool_call'] as const;
+export type StepEventType = (typeof STEP_EVENT_TYPES)[number];
+
+/** An event a running step announces, with its data. */
+export interface StepEvent {
+  type: StepEventType;
+  data: JsonValue;
+}
 
 /** One entry of a job's append-only log; `seq` runs 1, 2, 3… with no gaps. */
 export interface JobEvent {
@@ -53,12 +67,14 @@ export interface CommittedWrite {
   previousSeq: number;
   eventTypes: readonly JobEventType[];
   progressData: JsonValue | null;
+  /** The data of the write's step events, by position in `eventTypes` (see StepEvent). */
+  eventData?: readonly JsonValue[] | null;
 }
 
 const progressOf = (p: JobProgress, data: JsonValue | null) => ({ ...p, data });
 
 /** What each event says: what changed, or for the last event of a job, the whole job. */
-const DATA: Record<JobEventType, (w: CommittedWrite) => JsonValue> = {
+const DATA: Record<JobEventType, (w: CommittedWrite, index: number) => JsonValue> = {
   'job.created': (w) => toJobView(w.job) as unknown as JsonValue,
   'job.running': (w) => ({ status: w.job.status, attempt: w.job.attempt, startedAt: w.job.startedAt }),
   'job.progress': (w) => progressOf(w.job.progress, w.progressData),
@@ -67,6 +83,8 @@ const DATA: Record<JobEventType, (w: CommittedWrite) => JsonValue> = {
   'job.failed': (w) => toJobView(w.job) as unknown as JsonValue,
   'job.cancelled': (w) => toJobView(w.job) as unknown as JsonValue,
   'job.redriven': (w) => ({ status: w.job.status, attempt: w.job.attempt }),
+  'job.output.delta': (w, i) => w.eventData?.[i] ?? null,
+  'job.tool_call': (w, i) => w.eventData?.[i] ?? null,
 };
 
 /**
@@ -87,7 +105,7 @@ export function eventsOfWrite(write: CommittedWrite): JobEvent[] {
     seq: previousSeq + i + 1,
     type,
     at: job.updatedAt,
-    data: DATA[type](write),
+    data: DATA[type](write, i),
   }));
 }
 

@@ -1,6 +1,6 @@
 import type { ListPosition } from './cursor.js';
-import type { JobEvent } from './job-events.js';
-import type { InputRequest, Job, JobError, JobProgress, JobStatus, JsonValue } from './job.js';
+import type { JobEvent, StepEvent } from './job-events.js';
+import type { InputRequest, Job, JobError, JobProgress, JobStatus, JobUsage, JsonValue } from './job.js';
 
 /** A job plus what the workflow checkpoints between steps. */
 export interface StepSnapshot {
@@ -17,6 +17,8 @@ export interface Checkpoint {
   progress: JobProgress;
   /** What the agent attached to its progress report (already size-capped), or null. */
   progressData?: JsonValue | null;
+  /** The job's usage after the step, for agents that call a model; left as it was when absent. */
+  usage?: JobUsage | undefined;
   state: JsonValue;
 }
 
@@ -73,6 +75,11 @@ export interface JobStore {
   /** Moves a live job to `cancelled`; returns it unchanged when it already was. */
   cancel(tenant: string, id: string, now: Date): Promise<Job>;
   loadForStep(tenant: string, id: string): Promise<StepSnapshot | undefined>;
+  /**
+   * Announces events a running step supplies (streamed model text, tool calls) with one write to
+   * the job item, which hands out their seqs like any other write; false when the job no longer runs.
+   */
+  appendEvents(tenant: string, id: string, events: readonly StepEvent[], now: Date): Promise<boolean>;
   /** Records a completed step; false when the job is no longer running (cancelled meanwhile). */
   checkpoint(tenant: string, id: string, checkpoint: Checkpoint, now: Date): Promise<boolean>;
   succeed(

@@ -70,10 +70,35 @@ export interface JobError {
   retryable: boolean;
 }
 
+/** A tool call the client is asked to run (API contract, client tools). */
+export interface RequestedToolCall {
+  id: string;
+  name: string;
+  arguments: { [key: string]: JsonValue };
+}
+
+/**
+ * What a job waiting for input asks: a person's answer to a question (`type: "question"`, optionally
+ * with a JSON Schema the answer must match), or the outputs of client tool calls (`type: "tool_calls"`).
+ * Requests stored before `type` existed are questions.
+ */
 export interface InputRequest {
+  type?: 'question' | 'tool_calls';
   prompt: string;
   /** JSON Schema the answer must match, when the agent gave one. */
   schema?: { [key: string]: JsonValue };
+  /** With `type: "tool_calls"`: the calls the answer must give one output each for. */
+  toolCalls?: RequestedToolCall[];
+}
+
+/** Token usage of a job's answered model calls (API contract, v1.1); null for agents that call no model. */
+export interface JobUsage {
+  inputTokens: number;
+  outputTokens: number;
+  totalTokens: number;
+  modelCalls: number;
+  /** Null when the model's price is unknown. */
+  costUsd: number | null;
 }
 
 /** Values that may be left out of a job as events and webhooks carry it (they stay small). */
@@ -84,6 +109,8 @@ export interface Job {
   id: string;
   tenant: string;
   agent: string;
+  /** The version of the agent that runs the job (null for jobs stored before versions were kept). */
+  agentVersion: string | null;
   status: JobStatus;
   attempt: number;
   input: JsonValue;
@@ -96,6 +123,7 @@ export interface Job {
   result: JsonValue | null;
   error: JobError | null;
   inputRequest: InputRequest | null;
+  usage: JobUsage | null;
   createdAt: string;
   updatedAt: string;
   startedAt: string | null;
@@ -114,6 +142,7 @@ export interface Job {
 
 export interface NewJobRequest {
   agent: string;
+  agentVersion?: string | undefined;
   input: JsonValue;
   metadata?: Record<string, JsonValue> | undefined;
   webhook?: { url: string } | undefined;
@@ -127,6 +156,7 @@ export function newJob(id: string, tenant: string, req: NewJobRequest, now: Date
     id,
     tenant,
     agent: req.agent,
+    agentVersion: req.agentVersion ?? null,
     status: 'pending',
     attempt: 1,
     input: req.input,
@@ -138,6 +168,7 @@ export function newJob(id: string, tenant: string, req: NewJobRequest, now: Date
     result: null,
     error: null,
     inputRequest: null,
+    usage: null,
     createdAt: at,
     updatedAt: at,
     startedAt: null,
@@ -173,11 +204,16 @@ export function jobLinks(id: string) {
   return { self, cancel: `${self}/cancel`, events: `${self}/events`, stream: `${self}/stream` };
 }
 
+/** Requests stored before `type` existed are questions. */
+const inputRequestView = (request: InputRequest | null): InputRequest | null =>
+  request && { type: 'question', ...request };
+
 /** The public shape of a job (API contract, "Job resource"); everything internal is left out. */
 export function toJobView(job: Job) {
   return {
     id: job.id,
     agent: job.agent,
+    agentVersion: job.agentVersion,
     status: job.status,
     attempt: job.attempt,
     input: job.input,
@@ -185,7 +221,8 @@ export function toJobView(job: Job) {
     progress: job.progress,
     result: job.status === 'succeeded' ? job.result : null,
     error: job.status === 'failed' ? job.error : null,
-    inputRequest: job.status === 'input_required' ? job.inputRequest : null,
+    inputRequest: job.status === 'input_required' ? inputRequestView(job.inputRequest) : null,
+    usage: job.usage,
     createdAt: job.createdAt,
     updatedAt: job.updatedAt,
     startedAt: job.startedAt,

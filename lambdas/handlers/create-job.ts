@@ -23,9 +23,16 @@ import { createJobRequestSchema } from './http/schemas.js';
 const store = jobStoreFromEnv(process.env, largeValueStoreFromEnv());
 
 /** Agent lookup, agent input schema and timeout bounds: everything that needs the agent. */
-function checkAgainstAgent(req: CreateJobRequest, find: FindAgent): number {
+function checkAgainstAgent(
+  req: CreateJobRequest,
+  find: FindAgent,
+): { timeout: number; agentVersion: string } {
   const agent = find(req.agent);
   if (!agent) throw new DomainError('unknown_agent', `there is no agent named "${req.agent}"`);
+  const unavailable = agent.unavailableReason?.();
+  if (unavailable !== undefined) {
+    throw new DomainError('agent_unavailable', `the ${agent.name} agent cannot run here: ${unavailable}`);
+  }
   const input = agent.inputSchema.safeParse(req.input);
   if (!input.success) {
     throw new ValidationError(
@@ -50,7 +57,7 @@ function checkAgainstAgent(req: CreateJobRequest, find: FindAgent): number {
       { path: 'inputTimeoutSeconds', message: `must be at most ${maxSeconds} for the ${agent.name} agent` },
     ]);
   }
-  return timeout;
+  return { timeout, agentVersion: agent.version };
 }
 
 /**
@@ -63,7 +70,7 @@ export const withAgents = (find: FindAgent) =>
     const key = header(event, 'idempotency-key');
     if (key !== undefined) assertIdempotencyKey(key);
     const req = parseWith(createJobRequestSchema, jsonBody(event), 'body', 'request body');
-    const timeoutSeconds = checkAgainstAgent(req, find);
+    const { timeout: timeoutSeconds, agentVersion } = checkAgainstAgent(req, find);
 
     const now = new Date();
     const id = newJobId(now.getTime());
@@ -72,6 +79,7 @@ export const withAgents = (find: FindAgent) =>
       tenant,
       {
         ...req,
+        agentVersion,
         input: req.input as JsonValue,
         metadata: req.metadata as Record<string, JsonValue> | undefined,
         timeoutSeconds,

@@ -170,11 +170,13 @@ async function start(options: LocalStackOptions, stops: Stops): Promise<Omit<Loc
     provisionQueues(template, resolve, clients.sqs),
     provisionBuckets(template, new S3Client({ ...common, endpoint: endpoints.s3, forcePathStyle: true })),
   ]);
-  const handlerEnv = {
+  const handlerEnv: Record<string, string> = {
     ...buildHandlerEnv(template, resolve, endpoints),
     ...localWebhookEnv(env),
     // The local operator's defaults win over the template's (the stack property's built-in values).
     [ENV.defaultLimits]: JSON.stringify(defaultLimits),
+    // Model-call metrics are CloudWatch EMF log lines; locally they would only clutter the output.
+    POWERTOOLS_METRICS_DISABLED: env.POWERTOOLS_METRICS_DISABLED ?? 'true',
   } as Record<string, string>;
   Object.assign(process.env, handlerEnv, options.env);
   const tableName = handlerEnv[ENV.tableName] ?? tables[0]!;

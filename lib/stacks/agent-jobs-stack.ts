@@ -2,6 +2,7 @@ import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { AlarmNotifications } from '../constructs/alarms.js';
 import { JobsApi } from '../constructs/api.js';
+import { ModelAccess } from '../constructs/model-access.js';
 import { DeadLetterQueue } from '../constructs/dead-letter-queue.js';
 import { ExecutionReconciler } from '../constructs/execution-reconciler.js';
 import { JobEventsConsumer } from '../constructs/job-events-consumer.js';
@@ -30,6 +31,7 @@ export class AgentJobsStack extends Stack {
   public readonly sweeper: JobSweeper;
   public readonly webhooks: WebhookDelivery;
   public readonly api: JobsApi;
+  public readonly model: ModelAccess;
   public readonly alarmNotifications: AlarmNotifications;
 
   constructor(scope: Construct, id: string, props: AgentJobsStackProps = {}) {
@@ -108,6 +110,11 @@ export class AgentJobsStack extends Stack {
       logRetention,
     });
     const tenancyAdmin = this.jobs.tenancyAdminPolicy(this, 'TenancyAdminPolicy');
+    this.model = new ModelAccess(this, 'Model', this.config.modelProvider);
+    this.model.bindInvoke(this.workflow.agentStep.function);
+    this.model.bindReadiness(this.api.handler('health-ready').function);
+    for (const name of ['create-job', 'list-agents', 'get-agent'])
+      this.model.bindConfig(this.api.handler(name).function);
     new CfnOutput(this, 'ApiUrl', { value: this.api.restApi.url });
     new CfnOutput(this, 'TableName', { value: this.jobs.table.tableName });
     new CfnOutput(this, 'StateMachineArn', { value: stateMachine.stateMachineArn });

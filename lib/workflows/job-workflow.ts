@@ -230,6 +230,11 @@ export class JobWorkflow extends Construct {
     );
     const agentStepWithHeartbeat = this.agentStepWithHeartbeatTask(stepRetry, markFailed);
     const waitForInput = this.waitForInputTask(props.jobs, agentStep, markFailed);
+    // A step that met transient trouble (a model provider throttling) chose how long to back off,
+    // honouring the provider's Retry-After: the execution waits, no Lambda is held meanwhile.
+    const waitBeforeRetry = new sfn.Wait(this, S.waitBeforeRetry, {
+      time: sfn.WaitTime.secondsPath('$.step.waitSeconds'),
+    }).next(agentStep);
     // The step form follows the step's result: see agentStepWithHeartbeatTask.
     const routeOutcome = new sfn.Choice(this, S.routeOutcome)
       .when(
@@ -241,6 +246,7 @@ export class JobWorkflow extends Construct {
       )
       .when(sfn.Condition.stringEquals('$.step.outcome', 'continue'), agentStep)
       .when(sfn.Condition.stringEquals('$.step.outcome', 'input_required'), waitForInput)
+      .when(sfn.Condition.stringEquals('$.step.outcome', 'retry'), waitBeforeRetry)
       .when(sfn.Condition.stringEquals('$.step.outcome', 'done'), jobSucceeded)
       .when(sfn.Condition.stringEquals('$.step.outcome', 'stopped'), jobSettled)
       .otherwise(markFailed);

@@ -74,6 +74,10 @@ describe('environment wiring: each function gets what it reads, nothing else', (
     // Its store reads the retention days like every store that updates job items.
     'submit-input': [...FINISHING_ENV, ENV.valuesBucket].sort(),
     'health-live': BASE_ENV,
+    // No model provider is configured by default: the model variables appear only with one. The
+    // table is their tenant's rate bucket.
+    'list-agents': TABLE_ENV,
+    'get-agent': TABLE_ENV,
     'health-ready': [...TABLE_ENV, ENV.stateMachineArn].sort(),
     openapi: BASE_ENV,
     authorizer: [...TABLE_ENV, ENV.defaultLimits].sort(),
@@ -127,6 +131,8 @@ describe('IAM: least privilege per function', () => {
     'cancel-job': ['dynamodb:UpdateItem', 's3:GetObject'],
     'submit-input': ['dynamodb:GetItem', 'dynamodb:UpdateItem', 's3:GetObject', 's3:PutObject'],
     'health-live': [],
+    'list-agents': ['dynamodb:UpdateItem'],
+    'get-agent': ['dynamodb:UpdateItem'],
     'health-ready': ['dynamodb:DescribeTable', 'states:DescribeStateMachine'],
     openapi: [],
     authorizer: ['dynamodb:GetItem'],

@@ -15,6 +15,30 @@ describe('cdk-nag AwsSolutions', () => {
     expect(findings).toEqual([]);
   });
 
+  it.each([
+    [
+      'Bedrock',
+      { kind: 'bedrock', modelIds: ['anthropic.claude-3-5-haiku-20241022-v1:0', 'us.amazon.nova-pro-v1:0'] },
+    ],
+    [
+      'an OpenAI-compatible endpoint',
+      {
+        kind: 'openai',
+        baseUrl: 'https://api.openai.com/v1',
+        model: 'gpt-4o-mini',
+        apiKeySecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:model-key-AbCdEf',
+      },
+    ],
+  ])('reports no unacknowledged finding with %s as the model provider', (_, modelProvider) => {
+    const { app } = createApp({ skipBundling: true, context: { agentJobs: { modelProvider } } });
+    const report = new AwsSolutionsChecks(app).validateScope(app);
+    expect(
+      report.violations.map(
+        (v) => `${v.ruleName} at ${v.violatingResources.map((r) => r.constructPath).join(', ')}`,
+      ),
+    ).toEqual([]);
+  });
+
   it('lets the app synthesize with the checks installed as a validation plugin', () => {
     const { app } = createApp({ skipBundling: true });
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));

@@ -43,6 +43,7 @@ describe('job workflow definition', () => {
       [S.agentStep]: 'Task',
       [S.agentStepWithHeartbeat]: 'Task',
       [S.routeOutcome]: 'Choice',
+      [S.waitBeforeRetry]: 'Wait',
       [S.waitForInput]: 'Task',
       [S.inputTimedOut]: 'Pass',
       [S.markFailed]: 'Task',
@@ -172,7 +173,7 @@ describe('job workflow definition', () => {
     expect(fn.Properties.MemorySize).toBe(512);
   });
 
-  it('RouteOutcome loops on continue (in the form the step result asks for), waits on input_required, succeeds on done, settles on stopped and fails otherwise', () => {
+  it('RouteOutcome loops on continue (in the form the step result asks for), waits on input_required, backs off on retry, succeeds on done, settles on stopped and fails otherwise', () => {
     expect(state(S.routeOutcome)).toEqual({
       Type: 'Choice',
       Choices: [
@@ -185,10 +186,19 @@ describe('job workflow definition', () => {
         },
         { Variable: '$.step.outcome', StringEquals: 'continue', Next: S.agentStep },
         { Variable: '$.step.outcome', StringEquals: 'input_required', Next: S.waitForInput },
+        { Variable: '$.step.outcome', StringEquals: 'retry', Next: S.waitBeforeRetry },
         { Variable: '$.step.outcome', StringEquals: 'done', Next: S.jobSucceeded },
         { Variable: '$.step.outcome', StringEquals: 'stopped', Next: S.jobSettled },
       ],
       Default: S.markFailed,
+    });
+  });
+
+  it('WaitBeforeRetry waits the seconds the step chose (its provider backoff), then runs the step again', () => {
+    expect(state(S.waitBeforeRetry)).toEqual({
+      Type: 'Wait',
+      SecondsPath: '$.step.waitSeconds',
+      Next: S.agentStep,
     });
   });
 

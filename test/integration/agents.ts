@@ -9,6 +9,7 @@ import type { JsonValue } from '../../lambdas/domain/job.js';
  */
 export const approvalAgent: AgentDefinition<Record<string, never>, { asked: boolean }> = {
   name: 'approval',
+  version: '1',
   description: 'integration tests: asks for {approved: boolean} once, then returns the answer',
   inputSchema: z.strictObject({}),
   stepTimeoutSeconds: 5,
@@ -45,6 +46,7 @@ export const heartbeatAgent: AgentDefinition<
   { steps: number }
 > = {
   name: 'heartbeat',
+  version: '1',
   description: 'integration tests: long steps kept alive by heartbeats, or going silent',
   inputSchema: z.strictObject({
     steps: z.int().min(1).max(5).default(1),
@@ -78,6 +80,7 @@ export const sizedAgent: AgentDefinition<
   { payload: unknown }
 > = {
   name: 'sized',
+  version: '1',
   description: 'integration tests: large inputs, states and results',
   inputSchema: z.strictObject({
     payload: z.unknown().optional(),

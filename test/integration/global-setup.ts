@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../lambdas/local/stack.js';
+import { ScriptedModelServer } from '../fixtures/scripted-model-server.js';
 import { approvalAgent, heartbeatAgent, sizedAgent } from './agents.js';
+import { modelScenario } from './model-scenarios.js';
 
 /** One tenant per test file keeps files independent while sharing one local stack. */
 export const TEST_TENANTS = [
@@ -23,7 +25,13 @@ export const TEST_TENANTS = [
   'sdk',
   'job-cli',
   'large',
+  'assistant',
 ] as const;
+
+/** The scripted model's default model id, which the stack's provider is configured with. */
+export const SCRIPTED_MODEL = 'scripted-model';
+/** Model call attempts per call in tests: retries spent within seconds. */
+const MODEL_MAX_ATTEMPTS = '3';
 
 /** Streams end after this many seconds, so the tests see clients resume across stream ends. */
 const STREAM_MAX_SECONDS = '3';
@@ -81,11 +89,21 @@ export async function startTestStack(
 }
 
 export default async function setup(project: TestProject) {
-  return (
-    await startTestStack(project, TEST_TENANTS, {
+  // The assistant's provider: a scripted OpenAI-compatible server on loopback (see model-scenarios.ts).
+  const model = await new ScriptedModelServer({ script: modelScenario, models: [SCRIPTED_MODEL] }).start();
+  const { teardown } = await startTestStack(project, TEST_TENANTS, {
+    env: {
+      STREAM_MAX_SECONDS,
       // Webhook retries a second or two apart: the tests see several attempts without waiting minutes.
-      env: { STREAM_MAX_SECONDS, AGENT_JOBS_WEBHOOK_RETRY_SCHEDULE: '0,1,1,2,2,2,2,2' },
-      extraAgents: [approvalAgent, heartbeatAgent, sizedAgent],
-    })
-  ).teardown;
+      AGENT_JOBS_WEBHOOK_RETRY_SCHEDULE: '0,1,1,2,2,2,2,2',
+      AGENT_JOBS_OPENAI_BASE_URL: model.baseUrl,
+      AGENT_JOBS_MODEL: SCRIPTED_MODEL,
+      AGENT_JOBS_MODEL_MAX_ATTEMPTS: MODEL_MAX_ATTEMPTS,
+    },
+    extraAgents: [approvalAgent, heartbeatAgent, sizedAgent],
+  });
+  return async () => {
+    await teardown();
+    await model.close();
+  };
 }

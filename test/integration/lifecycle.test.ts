@@ -28,7 +28,7 @@ describe('human input', () => {
       input: { message: 'hi', steps: 3, stepMs: 10, askInput: 'Which colour?' },
     });
     const waiting = await api.waitForStatus(body.id, 'input_required');
-    expect(waiting.body.inputRequest).toEqual({ prompt: 'Which colour?' });
+    expect(waiting.body.inputRequest).toEqual({ type: 'question', prompt: 'Which colour?' });
     expect(waiting.body.progress.step).toBe(1);
     expect(JSON.stringify(waiting.body)).not.toContain('token');
     expect(Number(waiting.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
@@ -53,7 +53,10 @@ describe('human input', () => {
       'job.progress',
       'job.succeeded',
     ]);
-    expect(events[3]?.data).toEqual({ status: 'input_required', inputRequest: { prompt: 'Which colour?' } });
+    expect(events[3]?.data).toEqual({
+      status: 'input_required',
+      inputRequest: { type: 'question', prompt: 'Which colour?' },
+    });
     expect(JSON.stringify(events)).not.toContain('local-task-token');
   });
 

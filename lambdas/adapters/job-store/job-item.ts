@@ -42,6 +42,8 @@ export interface JobItem extends Omit<Job, 'startedAt'> {
   answeredAt?: string;
   /** The events the last write caused, in order; the events consumer turns them into log items. */
   lastEventTypes: JobEventType[];
+  /** The data of the last write's step events (see appendEvents), by position in lastEventTypes. */
+  lastEventData?: JsonValue[];
   progressData?: JsonValue;
 }
 
@@ -60,6 +62,7 @@ const INTERNAL_ATTRIBUTES = [
   INPUT_TOKEN_ATTRIBUTE,
   'answeredAt',
   'lastEventTypes',
+  'lastEventData',
   'progressData',
   ...LARGE_VALUE_NAMES.map(refAttribute),
 ] as const;
@@ -85,6 +88,9 @@ export function toJob(item: object): Job {
   job.inputRequest ??= null;
   // Jobs written before the event log have no counter; their first logged event is then seq 1.
   job.eventSeq ??= 0;
+  // Jobs stored before agents had versions and usage was kept.
+  job.agentVersion ??= null;
+  job.usage ??= null;
   return job as unknown as Job;
 }
 
@@ -102,12 +108,19 @@ export const RESUMED = `${INPUT_TOKEN_ATTRIBUTE}, answeredAt`;
 /** A terminal write takes the job out of the sparse live index. */
 export const LIVE_KEYS = `${TABLE_KEYS.livePartition}, ${TABLE_KEYS.liveSort}`;
 
-/** What every write that ends a step records of it: its progress report and the step count. */
+/** What every write that ends a step records of it: its progress report, the step count and usage. */
 export const stepValues = (cp: Omit<Checkpoint, 'state'>) => ({
   ':progress': cp.progress,
   ':data': cp.progressData ?? null,
   ':steps': cp.completedSteps,
+  ':usage': cp.usage ?? null,
 });
+
+/** Usage is set by agents that report it and left alone by the others. */
+export const usageUpdate = (cp: Omit<Checkpoint, 'state'>) =>
+  cp.usage === undefined ? '#usage = if_not_exists(#usage, :usage), ' : '#usage = :usage, ';
+/** `usage` is a DynamoDB reserved word. */
+export const USAGE_NAME = { '#usage': 'usage' };
 
 /** The item a submit writes: the new job with its keys, TTL and fingerprint, in both indexes. */
 export function newJobItem(job: Job, fingerprint: string): JobItem {
@@ -158,6 +171,7 @@ export function committedWrite(
       previousSeq: (oldImage?.eventSeq as number | undefined) ?? 0,
       eventTypes: item.lastEventTypes,
       progressData: item.progressData ?? null,
+      eventData: item.lastEventData ?? null,
     },
   };
 }

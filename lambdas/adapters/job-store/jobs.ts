@@ -19,6 +19,7 @@ import {
 import { DomainError, NotFoundError } from '../../domain/errors.js';
 import type { InputRequest, Job, JobError, JsonValue } from '../../domain/job.js';
 import { canRedrive, MOVES, REDRIVE, redriveExecutionName } from '../../domain/job.js';
+import type { StepEvent } from '../../domain/job-events.js';
 import type { Checkpoint, ListQuery, StepSnapshot } from '../../domain/job-store.js';
 import type { RetentionPolicy } from '../../domain/retention.js';
 import { isExpired, liveExpiry, terminalExpiry, toTtl } from '../../domain/retention.js';
@@ -34,6 +35,8 @@ import {
   replayOf,
   RESUMED,
   stepValues,
+  USAGE_NAME,
+  usageUpdate,
   toJob,
 } from './job-item.js';
 import { anywhere, JobValues, PUBLIC_VALUES, STEP_VALUES } from './job-values.js';
@@ -228,7 +231,7 @@ export class JobItems {
       tenant,
       id,
       `SET progress = :progress, progressData = :data, completedSteps = :steps, ${state.set}, ` +
-        `updatedAt = :at, ${events.update} REMOVE ${state.remove}, ${RESUMED}`,
+        `${usageUpdate(cp)}updatedAt = :at, ${events.update} REMOVE ${state.remove}, ${RESUMED}`,
       {
         ...events.values,
         ...stepValues(cp),
@@ -236,7 +239,30 @@ export class JobItems {
         ':at': now.toISOString(),
       },
       cp.completedSteps - 1,
-      state.names,
+      { ...state.names, ...USAGE_NAME },
+    );
+  }
+
+  /** Announces a running step's own events (streamed text, tool calls): one write, while the job runs. */
+  appendEvents(tenant: string, id: string, events: readonly StepEvent[], now: Date) {
+    if (events.length === 0) return Promise.resolve(true);
+    const announced = announce(...events.map((e) => e.type));
+    const from = statusCondition(MOVES.checkpoint.from);
+    return conditionalWriteLanded(
+      this.client,
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: jobKey(tenant, id),
+        UpdateExpression: `SET lastEventData = :eventData, updatedAt = :at, ${announced.update}`,
+        ConditionExpression: from.condition,
+        ExpressionAttributeNames: STATUS_NAMES,
+        ExpressionAttributeValues: {
+          ...announced.values,
+          ...from.values,
+          ':eventData': events.map((e) => e.data),
+          ':at': now.toISOString(),
+        },
+      }),
     );
   }
 
@@ -250,7 +276,8 @@ export class JobItems {
       tenant,
       id,
       `SET #status = :succeeded, ${placed.set}, progress = :progress, progressData = :data, ` +
-        `completedSteps = :steps, completedAt = :at, updatedAt = :at, expiresAt = :exp, #ttl = :ttl, ${events.update} ` +
+        `completedSteps = :steps, ${usageUpdate(cp)}completedAt = :at, updatedAt = :at, expiresAt = :exp, ` +
+        `#ttl = :ttl, ${events.update} ` +
         `REMOVE ${placed.remove}, ${anywhere('agentState')}, ${RESUMED}, ${LIVE_KEYS}`,
       {
         ...events.values,
@@ -262,7 +289,7 @@ export class JobItems {
         ':ttl': toTtl(expiresAt),
       },
       cp.completedSteps - 1,
-      { ...placed.names, '#ttl': TABLE_KEYS.ttl },
+      { ...placed.names, '#ttl': TABLE_KEYS.ttl, ...USAGE_NAME },
     );
   }
 
@@ -275,7 +302,7 @@ export class JobItems {
       tenant,
       id,
       'SET #status = :waiting, inputRequest = :request, progress = :progress, progressData = :data, ' +
-        `completedSteps = :steps, ${state.set}, updatedAt = :at, ${events.update} ` +
+        `completedSteps = :steps, ${state.set}, ${usageUpdate(cp)}updatedAt = :at, ${events.update} ` +
         `REMOVE ${state.remove}, ${anywhere('answer')}, ${RESUMED}`,
       {
         ...events.values,
@@ -286,7 +313,7 @@ export class JobItems {
         ':at': now.toISOString(),
       },
       cp.completedSteps - 1,
-      state.names,
+      { ...state.names, ...USAGE_NAME },
     );
   }
 

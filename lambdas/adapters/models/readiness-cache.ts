@@ -11,7 +11,7 @@ export const READINESS_CACHE_MS = 30_000;
 export function cachedReadiness(
   check: () => Promise<Readiness>,
   ttlMs = READINESS_CACHE_MS,
-  now: () => number = Date.now,
+  now: () => number = () => Date.now(),
 ): () => Promise<Readiness> {
   let cached: { at: number; answer: Promise<Readiness> } | undefined;
   return () => {

@@ -1,7 +1,6 @@
-import { z } from 'zod';
 import { ValidationError } from '../../domain/errors.js';
-import type { FieldError } from '../../domain/errors.js';
-import type { JsonValue } from '../../domain/job.js';
+import { toolOutputsFor } from '../../domain/input-answer.js';
+import type { JobUsage, JsonValue } from '../../domain/job.js';
 import type {
   ChatMessage,
   FinishReason,
@@ -225,58 +224,21 @@ export function recordServerResult(
   return { ...state, pending: { ...turn, results: { ...turn.results, [toolCallId]: result } } };
 }
 
-const toolOutputsSchema = z.strictObject({
-  toolOutputs: z.array(z.strictObject({ toolCallId: z.string().min(1), output: z.json() })).max(128),
-});
-
 /**
  * Applies a client's answer, `{"toolOutputs": [{"toolCallId", "output"}]}`, to the client tool
  * calls the job waits on. It must answer every one of them and nothing else; otherwise it is
  * refused (400 `invalid_input`) and the state is unchanged, so the job keeps waiting.
  */
 export function applyToolOutputs(state: AssistantState, answer: unknown): AssistantState {
-  const parsed = toolOutputsSchema.safeParse(answer);
-  if (!parsed.success) {
-    const errors = parsed.error.issues.map((i) => ({
-      path: ['input', ...i.path.map(String)].join('.'),
-      message: i.message,
-    }));
-    throw new ValidationError('the answer is not a toolOutputs list', errors, 'invalid_input');
-  }
   const turn = state.pending;
-  const awaited = new Map(
-    (turn?.calls ?? []).filter((c) => c.kind === 'client' && !(c.id in turn!.results)).map((c) => [c.id, c]),
-  );
-  const errors: FieldError[] = [];
+  const awaited = (turn?.calls ?? []).filter((c) => c.kind === 'client' && !(c.id in turn!.results));
+  const outputs = toolOutputsFor(awaited, answer);
+  if (!turn || awaited.length === 0) {
+    throw new ValidationError('no tool calls are waiting for outputs', [], 'invalid_input');
+  }
   const results: Record<string, ToolResult> = {};
-  parsed.data.toolOutputs.forEach(({ toolCallId, output }, i) => {
-    const path = `input.toolOutputs.${i}.toolCallId`;
-    if (!awaited.has(toolCallId))
-      errors.push({ path, message: `no tool call ${toolCallId} is waiting for an output` });
-    else if (toolCallId in results)
-      errors.push({ path, message: `tool call ${toolCallId} is answered more than once` });
-    else results[toolCallId] = { output: output as JsonValue, isError: false };
-  });
-  for (const [id, call] of awaited) {
-    if (!(id in results)) {
-      errors.push({
-        path: 'input.toolOutputs',
-        message: `missing the output of tool call ${id} (${call.name})`,
-      });
-    }
-  }
-  if (errors.length > 0 || !turn) {
-    throw new ValidationError('the answer does not match the pending tool calls', errors, 'invalid_input');
-  }
+  for (const [id, output] of outputs) results[id] = { output, isError: false };
   return { ...state, pending: { ...turn, results: { ...turn.results, ...results } } };
-}
-
-export interface JobUsage {
-  inputTokens: number;
-  outputTokens: number;
-  totalTokens: number;
-  modelCalls: number;
-  costUsd: number | null;
 }
 
 /** The job's usage: the sum over answered model calls, each counted once; priced for `model`. */

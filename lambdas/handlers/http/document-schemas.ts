@@ -38,9 +38,31 @@ export const jobSchema = z
     error: z
       .object({ code: z.enum(JOB_ERROR_CODES), message: z.string(), retryable: z.boolean() })
       .nullable(),
+    agentVersion: z.string().nullable().meta({ description: 'The version of the agent that runs the job.' }),
     inputRequest: z
-      .object({ prompt: z.string(), schema: z.record(z.string(), jsonValue).optional() })
+      .object({
+        type: z.enum(['question', 'tool_calls']),
+        prompt: z.string(),
+        schema: z.record(z.string(), jsonValue).optional(),
+        toolCalls: z
+          .array(z.object({ id: z.string(), name: z.string(), arguments: z.record(z.string(), jsonValue) }))
+          .optional()
+          .meta({
+            description:
+              'With `type: "tool_calls"`: answer with `{"toolOutputs": [{"toolCallId", "output"}]}`.',
+          }),
+      })
       .nullable(),
+    usage: z
+      .object({
+        inputTokens: z.int().min(0),
+        outputTokens: z.int().min(0),
+        totalTokens: z.int().min(0),
+        modelCalls: z.int().min(0),
+        costUsd: z.number().nullable(),
+      })
+      .nullable()
+      .meta({ description: 'Token usage of the answered model calls; null for agents that call no model.' }),
     createdAt: timestamp,
     updatedAt: timestamp,
     startedAt: timestamp.nullable(),
@@ -145,3 +167,18 @@ export const healthSchema = z
       .optional(),
   })
   .meta({ id: 'Health' });
+
+export const agentSchema = z
+  .object({
+    name: z.string(),
+    version: z.string(),
+    description: z.string(),
+    inputSchema: z
+      .record(z.string(), z.unknown())
+      .meta({ description: 'JSON Schema (draft 2020-12) of the input.' }),
+    available: z.boolean(),
+    unavailableReason: z.string().optional(),
+  })
+  .meta({ id: 'Agent' });
+
+export const agentListSchema = z.object({ items: z.array(agentSchema) }).meta({ id: 'AgentList' });

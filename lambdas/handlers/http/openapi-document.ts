@@ -3,6 +3,8 @@ import * as z from 'zod';
 import { PROBLEM_CONTENT_TYPE } from '../../config/gateway-responses.js';
 import { API_ROUTES } from '../../config/routes.js';
 import {
+  agentListSchema,
+  agentSchema,
   deliveryIdSchema,
   deliveryListSchema,
   deliverySchema,
@@ -168,6 +170,21 @@ const OPERATIONS: Record<string, PathSpec> = {
       ...problems(400, 401, 404, 429),
     },
   },
+  'list-agents': {
+    summary: 'The agents this deployment runs',
+    responses: {
+      200: { description: 'The agents', content: { 'application/json': { schema: agentListSchema } } },
+      ...problems(401),
+    },
+  },
+  'get-agent': {
+    summary: 'One agent: its version, input schema and availability',
+    request: { params: z.object({ name: z.string().min(1) }) },
+    responses: {
+      200: { description: 'The agent', content: { 'application/json': { schema: agentSchema } } },
+      ...problems(401, 404),
+    },
+  },
   'health-live': {
     summary: 'Liveness',
     responses: { 200: { description: 'Alive', content: { 'application/json': { schema: healthSchema } } } },
@@ -205,6 +222,8 @@ const OPERATION_IDS: Record<string, string> = {
   'DELETE /v1/jobs/{id}': 'deleteJob',
   'GET /v1/jobs/{id}/deliveries': 'listJobDeliveries',
   'POST /v1/jobs/{id}/deliveries/{deliveryId}/replay': 'replayJobDelivery',
+  'GET /v1/agents': 'listAgents',
+  'GET /v1/agents/{name}': 'getAgent',
   'GET /v1/health/live': 'getLiveness',
   'GET /v1/health/ready': 'getReadiness',
   'GET /v1/openapi.json': 'getOpenApiDocument',

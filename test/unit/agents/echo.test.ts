@@ -21,6 +21,7 @@ function context(input: unknown, over: Partial<StepContext<EchoInput, State>> = 
   const reported: Array<{ fraction: number; message?: string }> = [];
   const ctx: StepContext<EchoInput, State> = {
     jobId: 'job_1',
+    tenant: 't1',
     input: echoInputSchema.parse(input),
     state: null,
     completedSteps: 0,
@@ -30,6 +31,7 @@ function context(input: unknown, over: Partial<StepContext<EchoInput, State>> = 
       reported.push({ fraction, message });
     },
     heartbeat: () => {},
+    emit: async () => true,
     ...over,
   };
   return { ctx, reported };

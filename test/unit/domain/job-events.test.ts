@@ -18,6 +18,23 @@ describe('eventsOfWrite', () => {
     expect(events).toEqual([{ seq: 1, type: 'job.created', at: job.updatedAt, data: toJobView(job) }]);
   });
 
+  it("gives a step's streamed text and tool calls the data the step wrote with them, in order", () => {
+    const job = makeJob({ status: 'running', updatedAt: AT, eventSeq: 7 });
+    const delta = { step: 2, text: 'Hello' };
+    const call = { step: 2, id: 'call_1', name: 'fetch_url', arguments: { url: 'https://example.com' } };
+    const events = eventsOfWrite({
+      job,
+      previousSeq: 5,
+      eventTypes: ['job.output.delta', 'job.tool_call'],
+      progressData: null,
+      eventData: [delta, call],
+    });
+    expect(events).toEqual([
+      { seq: 6, type: 'job.output.delta', at: AT, data: delta },
+      { seq: 7, type: 'job.tool_call', at: AT, data: call },
+    ]);
+  });
+
   it('reports what changed for a start: status, attempt and start time', () => {
     const job = makeJob({ status: 'running', startedAt: AT, updatedAt: AT, eventSeq: 2 });
     const [event] = eventsOfWrite({ job, previousSeq: 1, eventTypes: ['job.running'], progressData: null });

@@ -74,6 +74,7 @@ describe('newJob and toJobView', () => {
       id: 'job_x',
       tenant: 'acme',
       agent: 'echo',
+      agentVersion: null,
       status: 'pending',
       attempt: 1,
       input: { message: 'm' },
@@ -84,6 +85,7 @@ describe('newJob and toJobView', () => {
       result: null,
       error: null,
       inputRequest: null,
+      usage: null,
       createdAt: '2025-03-01T12:00:00.000Z',
       updatedAt: '2025-03-01T12:00:00.000Z',
       startedAt: null,
@@ -125,6 +127,7 @@ describe('newJob and toJobView', () => {
       [
         'id',
         'agent',
+        'agentVersion',
         'status',
         'attempt',
         'input',
@@ -133,6 +136,7 @@ describe('newJob and toJobView', () => {
         'result',
         'error',
         'inputRequest',
+        'usage',
         'createdAt',
         'updatedAt',
         'startedAt',
@@ -162,7 +166,10 @@ describe('newJob and toJobView', () => {
       const view = toJobView({ ...filled, status });
       expect(view.result).toEqual(status === 'succeeded' ? { r: 1 } : null);
       expect(view.error).toEqual(status === 'failed' ? filled.error : null);
-      expect(view.inputRequest).toEqual(status === 'input_required' ? { prompt: 'why?' } : null);
+      // A request stored before requests had a type is a question.
+      expect(view.inputRequest).toEqual(
+        status === 'input_required' ? { type: 'question', prompt: 'why?' } : null,
+      );
     }
   });
 });

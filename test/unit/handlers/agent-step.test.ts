@@ -318,7 +318,11 @@ describe('agent step with the echo agent', () => {
     customAgent(async () => ({ type: 'input_required', prompt: 'OK?', schema, state: {} }));
     storeHas({ job: { agent: 'custom', input: { message: 'm' } } });
     await handler(EVENT);
-    expect(updates()[0]?.ExpressionAttributeValues?.[':request']).toEqual({ prompt: 'OK?', schema });
+    expect(updates()[0]?.ExpressionAttributeValues?.[':request']).toEqual({
+      type: 'question',
+      prompt: 'OK?',
+      schema,
+    });
 
     ddb.resetHistory();
     customAgent(async () => ({

@@ -63,6 +63,13 @@ afterEach(() => {
 });
 
 describe('POST /v1/jobs', () => {
+  it('422 agent_unavailable for the assistant while no model provider is configured, storing nothing', async () => {
+    const res = await post({ agent: 'assistant', input: { prompt: 'hi' } });
+    expect(res.statusCode).toBe(422);
+    expect(bodyOf(res)).toMatchObject({ code: 'agent_unavailable' });
+    expect(putCount()).toBe(0);
+  });
+
   it('accepts a job: 202, Location, Retry-After and the job resource', async () => {
     const res = await post({ agent: 'echo', input: { message: 'hello', steps: 2 }, metadata: { run: 7 } });
 
@@ -76,6 +83,7 @@ describe('POST /v1/jobs', () => {
     expect(body).toEqual({
       id: body.id,
       agent: 'echo',
+      agentVersion: '1.0.0',
       status: 'pending',
       attempt: 1,
       input: { message: 'hello', steps: 2 },
@@ -84,6 +92,7 @@ describe('POST /v1/jobs', () => {
       result: null,
       error: null,
       inputRequest: null,
+      usage: null,
       createdAt: NOW.toISOString(),
       updatedAt: NOW.toISOString(),
       startedAt: null,

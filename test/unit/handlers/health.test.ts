@@ -52,7 +52,8 @@ describe('GET /v1/health/ready', () => {
       checks: [
         { name: 'table', status: 'ok', detail: 'ready' },
         { name: 'stateMachine', status: 'ok', detail: 'ready' },
-        { name: 'modelProvider', status: 'ok', detail: 'ready' },
+        // No provider is configured here: reported, and not a reason to fail readiness.
+        { name: 'modelProvider', status: 'not_configured', detail: 'no model provider is configured' },
       ],
     });
     expect(dynamo.commandCalls(DescribeTableCommand)[0]?.args[0].input).toEqual({ TableName: TABLE_NAME });
@@ -70,7 +71,7 @@ describe('GET /v1/health/ready', () => {
       checks: [
         { name: 'table', status: 'unavailable', detail: 'not active' },
         { name: 'stateMachine', status: 'ok' },
-        { name: 'modelProvider', status: 'ok' },
+        { name: 'modelProvider', status: 'not_configured' },
       ],
     });
   });
@@ -86,7 +87,7 @@ describe('GET /v1/health/ready', () => {
       checks: [
         { name: 'table', status: 'ok' },
         { name: 'stateMachine', status: 'unavailable', detail: 'AccessDeniedException' },
-        { name: 'modelProvider', status: 'ok' },
+        { name: 'modelProvider', status: 'not_configured' },
       ],
     });
   });

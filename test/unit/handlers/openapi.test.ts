@@ -118,6 +118,8 @@ describe('GET /v1/openapi.json', () => {
   it('names every body, response and shared schema as a component, whichever module defines it', async () => {
     const doc = await served();
     expect(Object.keys(doc.components.schemas).sort()).toEqual([
+      'Agent',
+      'AgentList',
       'CreateJobRequest',
       'Delivery',
       'DeliveryList',

@@ -3,7 +3,7 @@ import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { JsonValue } from '../../../lambdas/domain/job.js';
+import type { JsonValue, RequestedToolCall } from '../../../lambdas/domain/job.js';
 import '../support/handler-env.js';
 import {
   apiEvent,
@@ -88,6 +88,48 @@ describe('POST /v1/jobs/{id}/input', () => {
     expectProblem(res, 400, 'invalid_input');
     expect(expectFieldErrors(bodyOf(res)).map((e) => e.path)).toEqual(['input.approved']);
     expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
+  });
+
+  it('checks toolOutputs against the pending tool calls: a missing or unknown call id is 400 invalid_input, no write', async () => {
+    const toolCalls: RequestedToolCall[] = [
+      { id: 'call_1', name: 'get_weather', arguments: { city: 'Paris' } },
+      { id: 'call_2', name: 'get_time', arguments: {} },
+    ];
+    ddb.on(GetCommand).resolves({
+      Item: item({
+        status: 'input_required',
+        inputRequest: { type: 'tool_calls', prompt: 'Run them', toolCalls },
+      }),
+    });
+    const missing = await submit({ input: { toolOutputs: [{ toolCallId: 'call_1', output: 'sunny' }] } });
+    expect(expectFieldErrors(expectProblem(missing, 400, 'invalid_input')).map((e) => e.message)).toEqual([
+      'missing the output of tool call call_2 (get_time)',
+    ]);
+    const unknown = await submit({
+      input: {
+        toolOutputs: [
+          { toolCallId: 'call_1', output: 'sunny' },
+          { toolCallId: 'call_2', output: '10:00' },
+          { toolCallId: 'call_9', output: 'x' },
+        ],
+      },
+    });
+    expect(expectFieldErrors(expectProblem(unknown, 400, 'invalid_input')).map((e) => e.path)).toEqual([
+      'input.toolOutputs.2.toolCallId',
+    ]);
+    expectProblem(await submit({ input: 'not outputs' }), 400, 'invalid_input');
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
+
+    ddb.on(UpdateCommand).resolves({ Attributes: item({ status: 'running' }) });
+    const answered = await submit({
+      input: {
+        toolOutputs: [
+          { toolCallId: 'call_2', output: '10:00' },
+          { toolCallId: 'call_1', output: { sky: 'sunny' } },
+        ],
+      },
+    });
+    expect(answered.statusCode).toBe(200);
   });
 
   it('accepts an answer that matches the schema', async () => {

@@ -119,6 +119,8 @@ export function makeJob(overrides: Partial<Job> = {}): Job {
     id,
     tenant: TENANT,
     agent: 'echo',
+    agentVersion: '1.0.0',
+    usage: null,
     status: 'pending' as JobStatus,
     attempt: 1,
     input: { message: 'hi' },

@@ -24,3 +24,9 @@ vi.stubEnv('WEBHOOK_SECRETS_PREFIX', 'agent-jobs/test/webhook-secrets/');
 vi.stubEnv('AGENT_JOBS_DEPLOYMENT', 'aws');
 vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'SILENT');
 vi.stubEnv('AWS_REGION', 'eu-west-1');
+// No model provider unless a test configures one (the integration stack's, set in this process's
+// environment by its global setup, must not leak into handler tests).
+vi.stubEnv('AGENT_JOBS_MODEL_PROVIDER', '');
+vi.stubEnv('AGENT_JOBS_OPENAI_BASE_URL', '');
+vi.stubEnv('AGENT_JOBS_OPENAI_API_KEY', '');
+vi.stubEnv('AGENT_JOBS_MODEL', '');

@@ -21,6 +21,7 @@ const EXPECTED_STATUS: Record<string, number> = {
   payload_too_large: 413,
   unsupported_media_type: 415,
   unknown_agent: 422,
+  agent_unavailable: 422,
   idempotency_key_mismatch: 422,
   rate_limited: 429,
   internal_error: 500,

@@ -1,0 +1,33 @@
+import * as z from 'zod';
+import type { AgentDefinition } from './agent.js';
+
+/** An agent as discovery shows it (API contract, "Agents"). */
+export interface AgentView {
+  name: string;
+  version: string;
+  description: string;
+  /** JSON Schema (draft 2020-12) of the input, generated from the schema that validates it. */
+  inputSchema: { [key: string]: unknown };
+  available: boolean;
+  unavailableReason?: string;
+}
+
+const schemas = new WeakMap<object, { [key: string]: unknown }>();
+
+function inputSchemaOf(agent: AgentDefinition<unknown, unknown>) {
+  let schema = agent.inputJsonSchema ?? schemas.get(agent);
+  if (!schema) schemas.set(agent, (schema = z.toJSONSchema(agent.inputSchema, { io: 'input' })));
+  return schema;
+}
+
+export function agentView(agent: AgentDefinition<unknown, unknown>): AgentView {
+  const reason = agent.unavailableReason?.();
+  return {
+    name: agent.name,
+    version: agent.version,
+    description: agent.description,
+    inputSchema: inputSchemaOf(agent),
+    available: reason === undefined,
+    ...(reason === undefined ? {} : { unavailableReason: reason }),
+  };
+}

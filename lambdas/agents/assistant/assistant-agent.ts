@@ -1,0 +1,229 @@
+import type { ModelProvider } from '../../adapters/models/model-provider.js';
+import { callModel } from '../../adapters/models/model-provider.js';
+import { DomainError } from '../../domain/errors.js';
+import type { JsonValue } from '../../domain/job.js';
+import type { StepEvent } from '../../domain/job-events.js';
+import type { ModelAnswer, TokenUsage } from '../../domain/model.js';
+import { ModelRefusedError, ModelUnavailableError } from '../../domain/model-errors.js';
+import type { Deployment } from '../../domain/webhook-url.js';
+import type { AgentDefinition, StepContext, StepOutcome } from '../agent.js';
+import { DeltaBatcher } from './delta-batcher.js';
+import type { AssistantInput } from './input.js';
+import { assistantInputJsonSchema, assistantInputSchema } from './input.js';
+import type { AssistantState, Decision } from './loop.js';
+import {
+  applyToolOutputs,
+  decideNext,
+  initialState,
+  modelCallRequest,
+  nextAction,
+  recordServerResult,
+  usageTotals,
+} from './loop.js';
+import { retryWaitSeconds } from './retry.js';
+import { runServerTool, serverToolDefinition } from './server-tools.js';
+
+export const ASSISTANT_VERSION = '1.0.0';
+
+/** What the agent checkpoints: the loop's state plus what the step runner around it needs. */
+export type AssistantStepState = AssistantState & {
+  /** Failed attempts at the model call about to be made; reset by every answer. */
+  failedAttempts?: number;
+  /** The job asked the client for tool outputs; the answer is applied by the next step. */
+  awaitingAnswer?: boolean;
+};
+
+/** One answered model call, for operators' metrics. */
+export interface ModelCallRecord {
+  tenant: string;
+  model: string;
+  usage: TokenUsage;
+}
+
+export interface AssistantDeps {
+  provider(): Promise<ModelProvider | undefined>;
+  unavailableReason(): string | undefined;
+  deployment(): Deployment;
+  /** Model call attempts per call (the first included) before the job fails with `model_unavailable`. */
+  maxAttempts(): number;
+  recordModelCall(record: ModelCallRecord): void;
+  random?: () => number;
+}
+
+/** A model call streams for up to 10 minutes; server tools and the checkpoint need the rest. */
+const STEP_TIMEOUT_SECONDS = 660;
+/** The idle-chunk bound of a model call is 60 s; a step silent for longer than this is hung. */
+const HEARTBEAT_SECONDS = 120;
+
+type Ctx = StepContext<AssistantInput, AssistantStepState>;
+type Outcome = StepOutcome<AssistantStepState>;
+
+/**
+ * The built-in `assistant`: a tool-using LLM loop where each step does one durable thing. A step
+ * makes one model call (its answer, usage and tool calls are checkpointed before any tool runs),
+ * or runs one server tool call (its result checkpointed under the call's id), or asks the client
+ * for tool outputs. The decisions are loop.ts's; this file performs them.
+ */
+export function createAssistantAgent(
+  deps: AssistantDeps,
+): AgentDefinition<AssistantInput, AssistantStepState> {
+  return {
+    name: 'assistant',
+    version: ASSISTANT_VERSION,
+    description:
+      'Tool-using LLM agent: answers a prompt or conversation, calling server tools (fetch_url) and client tools until done.',
+    inputSchema: assistantInputSchema,
+    inputJsonSchema: assistantInputJsonSchema,
+    unavailableReason: () => deps.unavailableReason(),
+    stepTimeoutSeconds: STEP_TIMEOUT_SECONDS,
+    heartbeatSeconds: HEARTBEAT_SECONDS,
+    defaultTimeoutSeconds: 3_600,
+    maxTimeoutSeconds: 86_400,
+    inputTimeout: { defaultSeconds: 3_600, maxSeconds: 86_400 },
+    async step(ctx) {
+      const provider = await deps.provider();
+      if (!provider) return { type: 'fail', message: 'no model provider is configured' };
+      let state: AssistantStepState = ctx.state ?? initialState(ctx.input);
+      if (state.awaitingAnswer) {
+        const answered = answeredState(state, ctx.answer);
+        if (typeof answered === 'string') return { type: 'fail', message: answered };
+        state = answered;
+      }
+      const model = ctx.input.model ?? provider.defaultModel;
+      const decision = nextAction(state, ctx.input, { now: Date.now() });
+      return perform(decision, { ctx, deps, provider, model, state });
+    },
+  };
+}
+
+interface StepScope {
+  ctx: Ctx;
+  deps: AssistantDeps;
+  provider: ModelProvider;
+  model: string;
+  state: AssistantStepState;
+}
+
+function answeredState(
+  state: AssistantStepState,
+  answer: JsonValue | undefined,
+): AssistantStepState | string {
+  try {
+    return { ...applyToolOutputs(state, answer), awaitingAnswer: false };
+  } catch (error) {
+    // The answer was checked against the same calls when it was submitted; this is a broken invariant.
+    if (error instanceof DomainError)
+      return `the stored tool outputs do not match the pending calls: ${error.message}`;
+    throw error;
+  }
+}
+
+async function perform(decision: Decision, scope: StepScope): Promise<Outcome> {
+  const usage = usageTotals(decision.state, scope.model);
+  switch (decision.type) {
+    case 'call_model':
+      return callModelStep(decision.state, decision.step, scope);
+    case 'run_server_tools': {
+      const call = decision.calls[0]!;
+      scope.ctx.progress(progressOf(decision.state, scope.ctx.input), `running ${call.name}`);
+      const result = await runServerTool(call.name, call.arguments, {
+        signal: scope.ctx.signal,
+        deployment: scope.deps.deployment(),
+      });
+      return { type: 'continue', state: recordServerResult(decision.state, call.id, result), usage };
+    }
+    case 'await_client': {
+      const { prompt, toolCalls } = decision.inputRequest;
+      return {
+        type: 'input_required',
+        prompt,
+        toolCalls,
+        state: { ...decision.state, awaitingAnswer: true },
+        usage,
+      };
+    }
+    case 'finish':
+      return { type: 'done', result: decision.result as unknown as JsonValue, usage };
+    case 'stop':
+      return { type: 'fail', message: `the loop stopped (${decision.reason})` };
+  }
+}
+
+const progressOf = (state: AssistantState, input: AssistantInput) => state.modelCalls / input.maxSteps;
+
+async function callModelStep(state: AssistantStepState, step: number, scope: StepScope): Promise<Outcome> {
+  const { ctx, deps, provider, model } = scope;
+  const batcher = new DeltaBatcher(step, (events) => ctx.emit(events));
+  const serverTools = (ctx.input.serverTools ?? []).map(serverToolDefinition);
+  let answer: ModelAnswer;
+  try {
+    answer = await callModel(
+      provider,
+      { ...modelCallRequest(state, ctx.input, serverTools), signal: ctx.signal },
+      (event) => {
+        ctx.heartbeat();
+        if (event.type === 'text') batcher.push(event.text);
+      },
+    );
+  } catch (error) {
+    await batcher.discard();
+    return failedCall(error, state, scope);
+  }
+  await batcher.close(toolCallEvents(step, answer));
+  deps.recordModelCall({ tenant: ctx.tenant, model, usage: answer.usage });
+  const next = decideNext(state, { step, answer }, ctx.input, { now: Date.now() });
+  const answered = { ...next.state, failedAttempts: 0 };
+  ctx.progress(progressOf(answered, ctx.input), `model call ${step} answered`);
+  const usage = usageTotals(answered, model);
+  switch (next.type) {
+    case 'finish':
+      return { type: 'done', result: next.result as unknown as JsonValue, usage };
+    case 'await_client': {
+      const { prompt, toolCalls } = next.inputRequest;
+      return {
+        type: 'input_required',
+        prompt,
+        toolCalls,
+        state: { ...answered, awaitingAnswer: true },
+        usage,
+      };
+    }
+    default:
+      // The answer is checkpointed before any of its tool calls runs.
+      return { type: 'continue', state: answered, usage };
+  }
+}
+
+function toolCallEvents(step: number, answer: ModelAnswer): StepEvent[] {
+  return answer.toolCalls.map((call) => ({
+    type: 'job.tool_call',
+    data: { step, id: call.id, name: call.name, arguments: call.arguments },
+  }));
+}
+
+/** A call that got no answer: transient trouble waits and retries while attempts remain; a refusal fails. */
+function failedCall(error: unknown, state: AssistantStepState, scope: StepScope): Outcome {
+  if (error instanceof ModelRefusedError) {
+    return {
+      type: 'fail',
+      code: 'model_error',
+      message: `the model provider refused the call: ${error.message}`,
+    };
+  }
+  if (!(error instanceof ModelUnavailableError)) throw error;
+  const failures = (state.failedAttempts ?? 0) + 1;
+  if (failures >= scope.deps.maxAttempts()) {
+    return {
+      type: 'fail',
+      code: 'model_unavailable',
+      message: `the model provider stayed unavailable after ${failures} attempts: ${error.message}`,
+    };
+  }
+  const waitSeconds = retryWaitSeconds(failures, error.retryAfterSeconds, scope.deps.random);
+  return {
+    type: 'retry',
+    state: { ...state, failedAttempts: failures },
+    waitSeconds,
+    message: `model unavailable (${error.reason}); attempt ${failures + 1} in ${waitSeconds} s`,
+  };
+}
