@@ -13,6 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { runConcurrently } from '../../bench/pool.js';
 import { generateWebhookSecret } from '../../lambdas/adapters/webhook-secrets.js';
 import { TERMINAL_STATUSES } from '../../lambdas/domain/job.js';
+import { ENGINE_TEST_LIMITS } from './engine-limits.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const JOBS = 100;
@@ -154,6 +155,7 @@ async function startLocal(dataDir: string) {
       AGENT_JOBS_WEBHOOK_SECRET: WEBHOOK_SECRET,
       AGENT_JOBS_WEBHOOK_RETRY_SCHEDULE: RETRY_SCHEDULE,
       POWERTOOLS_LOG_LEVEL: 'ERROR',
+      AGENT_JOBS_DEFAULT_LIMITS: ENGINE_TEST_LIMITS,
     },
   });
   let output = '';
