@@ -17,6 +17,24 @@ export function takeFlag(args: string[], name: string): string | undefined {
   return hasValue ? value : '';
 }
 
+/** Removes `--name` from args; whether it was there. */
+export function takeSwitch(args: string[], name: string): boolean {
+  const i = args.indexOf(name);
+  if (i >= 0) args.splice(i, 1);
+  return i >= 0;
+}
+
+/** Runs a command, mapping usage errors to exit code 2 and other failures to 1. */
+export async function exitCode(run: () => Promise<void>, err: (line: string) => void): Promise<number> {
+  try {
+    await run();
+    return 0;
+  } catch (e) {
+    err(e instanceof UsageError ? e.message : `agent-jobs: ${(e as Error).message}`);
+    return e instanceof UsageError ? 2 : 1;
+  }
+}
+
 /** The local stack's data dir for `--local [dataDir]`: the flag's value, else AGENT_JOBS_DATA_DIR, else .data. */
 export function localDataDir(flagValue: string, env: NodeJS.ProcessEnv): string {
   return flagValue || env.AGENT_JOBS_DATA_DIR || '.data';

@@ -11,7 +11,14 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoJobStore } from '../lambdas/adapters/dynamo-job-store.js';
 import { type BatchJob, jobsInStreamBatch, type StreamBatchInfo } from '../lambdas/adapters/stream-batch.js';
 import type { JobDlqMessage } from '../lambdas/config/workflow.js';
-import { LOCAL_CREDENTIALS, localDataDir, readLocalEndpoints, takeFlag, UsageError } from './cli-args.js';
+import {
+  exitCode,
+  LOCAL_CREDENTIALS,
+  localDataDir,
+  readLocalEndpoints,
+  takeFlag,
+  UsageError,
+} from './cli-args.js';
 
 /**
  * `agent-jobs dlq list | show <jobId> | redrive <jobId...>`: what operators do with the dead-letter
@@ -209,13 +216,9 @@ export async function dlqMain(args: string[], env: NodeJS.ProcessEnv): Promise<n
     console.error(USAGE);
     return 2;
   }
-  try {
+  return exitCode(async () => {
     const command = ['dlq', ...args];
     const config = await configFrom(command, env);
     await run(command, config, (line) => console.log(line));
-    return 0;
-  } catch (e) {
-    console.error(e instanceof UsageError ? e.message : `agent-jobs: ${(e as Error).message}`);
-    return e instanceof UsageError ? 2 : 1;
-  }
+  }, console.error);
 }

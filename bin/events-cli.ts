@@ -3,7 +3,14 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoDeliveryStore } from '../lambdas/adapters/dynamo-delivery-store.js';
 import { DynamoJobStore, MARSHALL_OPTIONS } from '../lambdas/adapters/dynamo-job-store.js';
 import { EventLogRepair, jobsInTable } from '../lambdas/adapters/event-log-repair.js';
-import { LOCAL_CREDENTIALS, localDataDir, readLocalEndpoints, takeFlag, UsageError } from './cli-args.js';
+import {
+  exitCode,
+  LOCAL_CREDENTIALS,
+  localDataDir,
+  readLocalEndpoints,
+  takeFlag,
+  UsageError,
+} from './cli-args.js';
 
 /**
  * `agent-jobs events repair [JOB_ID...]`: fills the gaps in job event logs that a batch given up on
@@ -55,15 +62,11 @@ export async function runEventsRepair(
 
 export async function eventsMain(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const args = [...argv];
-  try {
+  return exitCode(async () => {
     const { tableName, client } = await tableFrom(args, env);
     const [action, ...ids] = args;
     if (action !== 'repair') throw new UsageError(EVENTS_USAGE);
     const doc = DynamoDBDocumentClient.from(client, { marshallOptions: { ...MARSHALL_OPTIONS } });
     await runEventsRepair(tableName, doc, ids, (line) => console.log(line));
-    return 0;
-  } catch (e) {
-    console.error(e instanceof UsageError ? e.message : `agent-jobs: ${(e as Error).message}`);
-    return e instanceof UsageError ? 2 : 1;
-  }
+  }, console.error);
 }

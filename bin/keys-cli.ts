@@ -8,17 +8,8 @@ import {
   KEY_ID_PATTERN,
   newApiKeyRecord,
 } from '../lambdas/domain/api-key.js';
-import {
-  checkTenant,
-  connect,
-  exitCode,
-  takeFlag,
-  takeSwitch,
-  takeTargetFlags,
-  TARGET_USAGE,
-  UsageError,
-  wholeNumber,
-} from './tenancy-target.js';
+import { checkTenant, connect, takeTargetFlags, TARGET_USAGE, wholeNumber } from './tenancy-target.js';
+import { exitCode, takeFlag, takeSwitch, UsageError } from './cli-args.js';
 
 /**
  * `agent-jobs keys create | list | revoke`: API keys for tenants. A new key is printed once and

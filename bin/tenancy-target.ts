@@ -1,36 +1,14 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { MARSHALL_OPTIONS } from '../lambdas/adapters/dynamo-table.js';
 import { TENANT_PATTERN } from '../lambdas/domain/api-key.js';
 import { parseDefaultLimits, type TenantLimits } from '../lambdas/domain/tenant-limits.js';
-import { LOCAL_ENDPOINTS_FILE, type LocalEndpointsFile } from '../lambdas/local/cli-endpoints.js';
+import { LOCAL_CREDENTIALS, localDataDir, readLocalEndpoints, takeFlag, UsageError } from './cli-args.js';
 
 /** Shared by `keys` and `tenants`: where the table is, and how an operator says so. */
 export const TARGET_USAGE = `  [--table <name>]               (or AGENT_JOBS_TABLE_NAME: the stack output TableName; usual AWS environment)
   [--default-limits <json>]      (or AGENT_JOBS_DEFAULT_LIMITS: the stack output DefaultLimits, for tenants show)
   [--local [dataDir]]            the local stack (default AGENT_JOBS_DATA_DIR, else .data)`;
-
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
-
-/** Removes `--name [value]` from args; '' when the flag has no value, undefined when absent. */
-export function takeFlag(args: string[], name: string): string | undefined {
-  const i = args.indexOf(name);
-  if (i < 0) return undefined;
-  const value = args[i + 1];
-  const hasValue = value !== undefined && !value.startsWith('--');
-  args.splice(i, hasValue ? 2 : 1);
-  return hasValue ? value : '';
-}
-
-export function takeSwitch(args: string[], name: string): boolean {
-  const i = args.indexOf(name);
-  if (i >= 0) args.splice(i, 1);
-  return i >= 0;
-}
 
 export function checkTenant(tenant: string | undefined, usage: string): string {
   if (!tenant) throw new UsageError(`a tenant is required\n${usage}`);
@@ -63,7 +41,7 @@ export interface TenancyTarget {
 export function takeTargetFlags(args: string[], env: NodeJS.ProcessEnv) {
   const local = takeFlag(args, '--local');
   return {
-    localDir: local === undefined ? undefined : local || env.AGENT_JOBS_DATA_DIR || '.data',
+    localDir: local === undefined ? undefined : localDataDir(local, env),
     table: takeFlag(args, '--table') || env.AGENT_JOBS_TABLE_NAME,
     defaultLimits: takeFlag(args, '--default-limits') || env.AGENT_JOBS_DEFAULT_LIMITS,
   };
@@ -72,13 +50,11 @@ export function takeTargetFlags(args: string[], env: NodeJS.ProcessEnv) {
 export async function connect(flags: ReturnType<typeof takeTargetFlags>): Promise<TenancyTarget> {
   const marshallOptions = { ...MARSHALL_OPTIONS };
   if (flags.localDir !== undefined) {
-    const file = JSON.parse(
-      await readFile(join(flags.localDir, LOCAL_ENDPOINTS_FILE), 'utf8'),
-    ) as LocalEndpointsFile;
+    const file = await readLocalEndpoints(flags.localDir);
     const client = new DynamoDBClient({
       region: file.region,
       endpoint: file.endpoints.dynamodb,
-      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      credentials: LOCAL_CREDENTIALS,
     });
     return {
       tableName: file.tableName,
@@ -92,15 +68,4 @@ export async function connect(flags: ReturnType<typeof takeTargetFlags>): Promis
     document: DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions }),
     defaultLimits: flags.defaultLimits ? parseDefaultLimits(flags.defaultLimits) : undefined,
   };
-}
-
-/** Runs a command, mapping usage errors to exit code 2 and other failures to 1. */
-export async function exitCode(run: () => Promise<void>, err: (line: string) => void): Promise<number> {
-  try {
-    await run();
-    return 0;
-  } catch (e) {
-    err(e instanceof UsageError ? e.message : `agent-jobs: ${(e as Error).message}`);
-    return e instanceof UsageError ? 2 : 1;
-  }
 }

@@ -7,16 +7,8 @@ import {
   type LimitOverrides,
   type TenantLimits,
 } from '../lambdas/domain/tenant-limits.js';
-import {
-  checkTenant,
-  connect,
-  exitCode,
-  takeSwitch,
-  takeTargetFlags,
-  TARGET_USAGE,
-  UsageError,
-  wholeNumber,
-} from './tenancy-target.js';
+import { checkTenant, connect, takeTargetFlags, TARGET_USAGE, wholeNumber } from './tenancy-target.js';
+import { exitCode, takeSwitch, UsageError } from './cli-args.js';
 
 /** `agent-jobs tenants set-limits | show`: a tenant's own limits over the stack's defaults. */
 export const TENANTS_USAGE = `usage: agent-jobs tenants set-limits <tenant> [--requests-per-minute N] [--tokens-per-minute N]

@@ -3,7 +3,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { InspectableWebhookSecretStore } from '../lambdas/adapters/webhook-secrets.js';
 import { SecretsManagerWebhookSecrets } from '../lambdas/adapters/webhook-secrets.js';
 import { FileWebhookSecrets, LOCAL_WEBHOOK_SECRETS_FILE } from '../lambdas/local/file-webhook-secrets.js';
-import { localDataDir, takeFlag, UsageError } from './cli-args.js';
+import { exitCode, localDataDir, takeFlag, UsageError } from './cli-args.js';
 
 /**
  * `agent-jobs webhook-secret show | rotate`: what an operator does with a tenant's signing secret.
@@ -91,13 +91,9 @@ export async function webhookSecretMain(
   now: () => Date = () => new Date(),
 ): Promise<number> {
   const rest = [...args];
-  try {
+  return exitCode(async () => {
     const where = takeStoreFlags(rest, env);
     const command = commandFrom(rest);
     await runWebhookSecretCommand(command, storeFor(where, env), out, now());
-    return 0;
-  } catch (e) {
-    err(e instanceof UsageError ? e.message : `agent-jobs: ${(e as Error).message}`);
-    return e instanceof UsageError ? 2 : 1;
-  }
+  }, err);
 }
