@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** What a tenant may use. Only `requestsPerMinute` is enforced so far; the rest are stored and shown. */
 export interface TenantLimits {

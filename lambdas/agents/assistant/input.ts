@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { TOOL_NAME } from './server-tool.js';
 import { SERVER_TOOL_NAMES } from './server-tools.js';
 

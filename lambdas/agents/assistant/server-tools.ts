@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { JsonValue } from '../../domain/job.js';
 import type { JsonObject, ToolDefinition } from '../../domain/model.js';
 import type { ToolResult } from './loop.js';

@@ -1,5 +1,5 @@
 import { TextDecoder } from 'node:util';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Deployment } from '../../../domain/webhook-url.js';
 import { webhookUrlProblem } from '../../../domain/webhook-url.js';
 import { SafeHttpClient } from '../../../adapters/safe-http.js';
