@@ -35,6 +35,10 @@ describe('the client against the local stack', () => {
       agent: 'echo',
       input: { message: 'slow', steps: 2, stepMs: 5_000 },
     });
+    // Past its start, the job stays as it is for the 5 s of its first step.
+    await expect
+      .poll(async () => ((await api.get(handle.id)).body as { status: string }).status, { timeout: 10_000 })
+      .toBe('running');
     const first = await handle.get();
     const second = await handle.get();
     expect(second).toEqual(first);
