@@ -1,13 +1,14 @@
-import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { DynamoDeliveryStore } from '../../../lambdas/adapters/dynamo-delivery-store.js';
-import { DynamoJobStore, jobPk } from '../../../lambdas/adapters/dynamo-job-store.js';
+import { DynamoJobStore } from '../../../lambdas/adapters/dynamo-job-store.js';
 import { newJobId } from '../../../lambdas/domain/idempotency.js';
 import { newJob } from '../../../lambdas/domain/job.js';
 import { eventsOfWrite } from '../../../lambdas/domain/job-events.js';
 import { liveExpiry } from '../../../lambdas/domain/retention.js';
 import { runEventsRepair } from '../../../bin/events-cli.js';
 import { useJobsTable } from '../support/dynamodb-local.js';
+import { markRunning } from '../support/job-writes.js';
 
 const TABLE = 'agent-jobs-events-repair-test';
 const T0 = new Date('2025-06-01T10:00:00.000Z');
@@ -29,24 +30,6 @@ async function appendLatest(tenant: string, id: string) {
   for (const event of eventsOfWrite(latest!.write)) await store.putEvent(tenant, id, event, latest!.ttl);
 }
 
-async function markRunning(tenant: string, id: string) {
-  await doc.send(
-    new UpdateCommand({
-      TableName: TABLE,
-      Key: { PK: jobPk(tenant, id), SK: 'JOB' },
-      UpdateExpression:
-        'SET #status = :running, startedAt = :at, updatedAt = :at, eventSeq = eventSeq + :one, lastEventTypes = :types',
-      ExpressionAttributeNames: { '#status': 'status' },
-      ExpressionAttributeValues: {
-        ':running': 'running',
-        ':at': at(1).toISOString(),
-        ':one': 1,
-        ':types': ['job.running'],
-      },
-    }),
-  );
-}
-
 const lines: string[] = [];
 const out = (line: string) => lines.push(line);
 
@@ -62,7 +45,7 @@ describe('events repair', () => {
     );
     await store.create(job, 'fp', T0);
     await appendLatest(tenant, job.id); // 1 job.created
-    await markRunning(tenant, job.id); // 2 job.running: its record is lost
+    await markRunning(doc, TABLE, tenant, job.id, at(1)); // 2 job.running: its record is lost
     const progress = (step: number) => ({ fraction: step / 2, step, message: null });
     await store.checkpoint(tenant, job.id, { completedSteps: 1, progress: progress(1), state: {} }, at(2));
     await appendLatest(tenant, job.id); // 3 job.progress

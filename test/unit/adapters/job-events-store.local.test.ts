@@ -1,11 +1,10 @@
-import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { DynamoJobStore, jobPk } from '../../../lambdas/adapters/dynamo-job-store.js';
-import { newJobId } from '../../../lambdas/domain/idempotency.js';
-import { newJob } from '../../../lambdas/domain/job.js';
 import type { JobEvent } from '../../../lambdas/domain/job-events.js';
-import { liveExpiry, toTtl } from '../../../lambdas/domain/retention.js';
+import { toTtl } from '../../../lambdas/domain/retention.js';
 import { useJobsTable } from '../support/dynamodb-local.js';
+import { createdJob, markRunning } from '../support/job-writes.js';
 
 const TABLE = 'agent-jobs-events-test';
 const T0 = new Date('2025-06-01T10:00:00.000Z');
@@ -21,37 +20,6 @@ useJobsTable(TABLE, (client) => {
   doc = client;
   store = new DynamoJobStore(TABLE, client);
 });
-
-async function createdJob(tenant: string) {
-  const job = newJob(
-    newJobId(),
-    tenant,
-    { agent: 'echo', input: {}, timeoutSeconds: 900 },
-    T0,
-    liveExpiry(T0, 900),
-  );
-  await store.create(job, 'fp', T0);
-  return job;
-}
-
-/** What the workflow's MarkRunning task writes (a service integration, not a store method). */
-async function markRunning(tenant: string, id: string) {
-  await doc.send(
-    new UpdateCommand({
-      TableName: TABLE,
-      Key: { PK: jobPk(tenant, id), SK: 'JOB' },
-      UpdateExpression:
-        'SET #status = :running, startedAt = :at, updatedAt = :at, eventSeq = eventSeq + :one, lastEventTypes = :types',
-      ExpressionAttributeNames: { '#status': 'status' },
-      ExpressionAttributeValues: {
-        ':running': 'running',
-        ':at': at(1).toISOString(),
-        ':one': 1,
-        ':types': ['job.running'],
-      },
-    }),
-  );
-}
 
 async function seqOf(tenant: string, id: string) {
   const { Item } = await doc.send(
@@ -75,9 +43,9 @@ const event = (seq: number, type: JobEvent['type'] = 'job.progress', when = at(s
 describe('event seq on the job item', () => {
   it('starts at 1 with job.created and advances by exactly the events each write names', async () => {
     const tenant = freshTenant();
-    const job = await createdJob(tenant);
+    const job = await createdJob(store, tenant, T0);
     expect(await seqOf(tenant, job.id)).toMatchObject({ eventSeq: 1, lastEventTypes: ['job.created'] });
-    await markRunning(tenant, job.id);
+    await markRunning(doc, TABLE, tenant, job.id, at(1));
     await store.checkpoint(
       tenant,
       job.id,
@@ -98,8 +66,8 @@ describe('event seq on the job item', () => {
 
   it('lets only one of racing writers commit, so no seq is ever handed out twice', async () => {
     const tenant = freshTenant();
-    const job = await createdJob(tenant);
-    await markRunning(tenant, job.id);
+    const job = await createdJob(store, tenant, T0);
+    await markRunning(doc, TABLE, tenant, job.id, at(1));
     // The same step retried in parallel with itself, a cancel and a failure, all at once.
     const cp = { completedSteps: 1, progress: progress(1), state: null };
     const outcomes = await Promise.all([
@@ -122,7 +90,7 @@ describe('event seq on the job item', () => {
 describe('event items', () => {
   it('appends an event once: a second put of the same seq, even concurrent, is refused', async () => {
     const tenant = freshTenant();
-    const job = await createdJob(tenant);
+    const job = await createdJob(store, tenant, T0);
     const puts = await Promise.all(
       Array.from({ length: 5 }, () => store.putEvent(tenant, job.id, event(1, 'job.created', T0), TTL)),
     );
@@ -131,7 +99,7 @@ describe('event items', () => {
 
   it('pages in seq order after a seq, with a cursor until the end', async () => {
     const tenant = freshTenant();
-    const job = await createdJob(tenant);
+    const job = await createdJob(store, tenant, T0);
     for (let seq = 1; seq <= 12; seq++) await store.putEvent(tenant, job.id, event(seq), TTL);
     const first = await store.listEvents(tenant, job.id, { after: 0, limit: 5, since: job.createdAt });
     expect(first.events.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
@@ -144,7 +112,7 @@ describe('event items', () => {
 
   it("never reads another job's or another tenant's log", async () => {
     const tenant = freshTenant();
-    const job = await createdJob(tenant);
+    const job = await createdJob(store, tenant, T0);
     await store.putEvent(tenant, job.id, event(1), TTL);
     const other = await store.listEvents(freshTenant(), job.id, {
       after: 0,
@@ -156,7 +124,7 @@ describe('event items', () => {
 
   it('hides events older than the job: the log of an expired job that once had the same id', async () => {
     const tenant = freshTenant();
-    const job = await createdJob(tenant);
+    const job = await createdJob(store, tenant, T0);
     await store.putEvent(tenant, job.id, event(1, 'job.created', at(-100)), TTL);
     await store.putEvent(tenant, job.id, event(2, 'job.created', T0), TTL);
     const page = await store.listEvents(tenant, job.id, { after: 0, limit: 10, since: job.createdAt });
@@ -170,7 +138,7 @@ describe('log expiry', () => {
 
   it('live events expire as the job would if it succeeded by its deadline; a failure extends them to its own', async () => {
     const tenant = freshTenant();
-    const job = await createdJob(tenant);
+    const job = await createdJob(store, tenant, T0);
     const liveTtl = store.logTtl(job);
     expect(liveTtl).toBe(T0.getTime() / 1000 + 900 + 3_600 + 7 * 86_400);
     expect(liveTtl).toBeLessThan(toTtl(job.expiresAt));

@@ -3,12 +3,10 @@ import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { committedWrite, DynamoJobStore, JOB_SK, jobPk } from '../../../lambdas/adapters/dynamo-job-store.js';
 import { WORKFLOW_STATES as S } from '../../../lambdas/config/workflow.js';
-import { newJobId } from '../../../lambdas/domain/idempotency.js';
-import { newJob } from '../../../lambdas/domain/job.js';
 import { eventsOfWrite, type JobEventType } from '../../../lambdas/domain/job-events.js';
-import { liveExpiry } from '../../../lambdas/domain/retention.js';
 import { synth } from '../../constructs/support.js';
 import { useJobsTable } from '../support/dynamodb-local.js';
+import { createdJob } from '../support/job-writes.js';
 
 /**
  * The workflow's own writes to a job item (MarkRunning, WaitForInput), run exactly as CDK synthesized
@@ -78,25 +76,13 @@ async function eventsOf(tenant: string, id: string, write: () => Promise<unknown
   return { after, events: eventsOfWrite(committed!.write).map((e) => [e.seq, e.type]) };
 }
 
-async function createdJob(tenant: string) {
-  const job = newJob(
-    newJobId(),
-    tenant,
-    { agent: 'echo', input: {}, timeoutSeconds: 900 },
-    T0,
-    liveExpiry(T0, 900),
-  );
-  await store.create(job, 'fp', T0);
-  return job;
-}
-
 const progress = (step: number) => ({ fraction: step / 4, step, message: null });
 const events = (first: number, ...types: JobEventType[]) => types.map((t, i) => [first + i, t]);
 
 describe('the workflow writes a job item by the store rules', () => {
   it('MarkRunning, WaitForInput and the store writes give one gapless log in any order they meet', async () => {
     const tenant = freshTenant();
-    const { id } = await createdJob(tenant);
+    const { id } = await createdJob(store, tenant, T0);
     const run = (state: string) => () => runTask(state, tenant, id);
 
     expect((await eventsOf(tenant, id, run(S.markRunning))).events).toEqual(events(2, 'job.running'));
@@ -126,7 +112,7 @@ describe('the workflow writes a job item by the store rules', () => {
 
   it('MarkRunning and WaitForInput are refused in the statuses their moves do not start from', async () => {
     const tenant = freshTenant();
-    const { id } = await createdJob(tenant);
+    const { id } = await createdJob(store, tenant, T0);
     // Pending: not waiting for input.
     expect(await runTask(S.waitForInput, tenant, id)).toBe(false);
     await store.cancel(tenant, id, at(1));
