@@ -225,6 +225,7 @@ export class StepRunner {
     report: Report,
     lifeline: Lifeline,
   ): Promise<StepOutcome<S>> {
+    const step = snap.completedSteps + 1;
     const jobLeftMs =
       new Date(snap.job.startedAt ?? snap.job.createdAt).getTime() +
       snap.job.timeoutSeconds * 1000 -
@@ -265,7 +266,9 @@ export class StepRunner {
             lifeline.beat();
           },
           heartbeat: () => lifeline.beat(),
-          emit: (events) => this.deps.store.appendEvents(snap.job.tenant, snap.job.id, events, new Date()),
+          emit: (events) =>
+            this.deps.store.appendEvents(snap.job.tenant, snap.job.id, step, events, new Date()),
+          earlierAttemptEmitted: snap.eventsStep === step,
         }),
         expired,
         lifeline.ended,

@@ -44,6 +44,8 @@ export interface JobItem extends Omit<Job, 'startedAt'> {
   lastEventTypes: JobEventType[];
   /** The data of the last write's step events (see appendEvents), by position in lastEventTypes. */
   lastEventData?: JsonValue[];
+  /** The step (completedSteps + 1 when written) of the last step events announced. */
+  eventsStep?: number;
   progressData?: JsonValue;
 }
 
@@ -63,6 +65,7 @@ const INTERNAL_ATTRIBUTES = [
   'answeredAt',
   'lastEventTypes',
   'lastEventData',
+  'eventsStep',
   'progressData',
   ...LARGE_VALUE_NAMES.map(refAttribute),
 ] as const;

@@ -19,7 +19,7 @@ import {
 import { DomainError, NotFoundError } from '../../domain/errors.js';
 import type { InputRequest, Job, JobError, JsonValue } from '../../domain/job.js';
 import { canRedrive, MOVES, REDRIVE, redriveExecutionName } from '../../domain/job.js';
-import type { StepEvent } from '../../domain/job-events.js';
+import { type StepEvent, stepEventWrites } from '../../domain/job-events.js';
 import type { Checkpoint, ListQuery, StepSnapshot } from '../../domain/job-store.js';
 import type { RetentionPolicy } from '../../domain/retention.js';
 import { isExpired, liveExpiry, terminalExpiry, toTtl } from '../../domain/retention.js';
@@ -204,6 +204,7 @@ export class JobItems {
       state: item.agentState ?? null,
       answer: item.answer,
       completedSteps: item.completedSteps,
+      ...(item.eventsStep === undefined ? {} : { eventsStep: item.eventsStep }),
     };
   }
 
@@ -243,9 +244,19 @@ export class JobItems {
     );
   }
 
-  /** Announces a running step's own events (streamed text, tool calls): one write, while the job runs. */
-  appendEvents(tenant: string, id: string, events: readonly StepEvent[], now: Date) {
-    if (events.length === 0) return Promise.resolve(true);
+  /**
+   * Announces a running step's own events (streamed text, tool calls), in writes whose data stays
+   * small (see stepEventWrites), while the job runs. Each write also records the step they belong
+   * to, so a later attempt of that step knows an earlier one announced events (`eventsStep`).
+   */
+  async appendEvents(tenant: string, id: string, step: number, events: readonly StepEvent[], now: Date) {
+    for (const write of stepEventWrites(events)) {
+      if (!(await this.appendWrite(tenant, id, step, write, now))) return false;
+    }
+    return true;
+  }
+
+  private appendWrite(tenant: string, id: string, step: number, events: readonly StepEvent[], now: Date) {
     const announced = announce(...events.map((e) => e.type));
     const from = statusCondition(MOVES.checkpoint.from);
     return conditionalWriteLanded(
@@ -253,13 +264,14 @@ export class JobItems {
       new UpdateCommand({
         TableName: this.tableName,
         Key: jobKey(tenant, id),
-        UpdateExpression: `SET lastEventData = :eventData, updatedAt = :at, ${announced.update}`,
+        UpdateExpression: `SET lastEventData = :eventData, eventsStep = :step, updatedAt = :at, ${announced.update}`,
         ConditionExpression: from.condition,
         ExpressionAttributeNames: STATUS_NAMES,
         ExpressionAttributeValues: {
           ...announced.values,
           ...from.values,
           ':eventData': events.map((e) => e.data),
+          ':step': step,
           ':at': now.toISOString(),
         },
       }),
@@ -461,7 +473,7 @@ export class JobItems {
         'completedSteps = :zero, #error = :null, #result = :null, inputRequest = :null, completedAt = :null, ' +
         `updatedAt = :at, expiresAt = :exp, #ttl = :ttl, ${TABLE_KEYS.livePartition} = :shard, ` +
         `${TABLE_KEYS.liveSort} = :liveSort${sets}, ${events.update} ` +
-        `REMOVE startedAt, ${anywhere('agentState', 'answer')}, resultRef, progressData, ${RESUMED}${removes}`,
+        `REMOVE startedAt, ${anywhere('agentState', 'answer')}, resultRef, progressData, eventsStep, ${RESUMED}${removes}`,
       // The attempt read above must still be current: two operators cannot both redrive it.
       ConditionExpression: `${from.condition} AND attempt = :previous`,
       ExpressionAttributeNames: {
