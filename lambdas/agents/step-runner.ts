@@ -4,7 +4,7 @@ import { MAX_ERROR_MESSAGE_CHARS } from '../config/workflow.js';
 import type { JobErrorCode } from '../domain/errors.js';
 import { HeartbeatThrottle, heartbeatIntervalMs } from '../domain/heartbeat.js';
 import type { JobProgress, JsonValue } from '../domain/job.js';
-import { inputWait } from '../domain/job.js';
+import { inputWait, jobUsage } from '../domain/job.js';
 import { cappedProgressData } from '../domain/job-events.js';
 import type { Checkpoint, JobStore, StepSnapshot } from '../domain/job-store.js';
 import type { AgentDefinition, StepOutcome } from './agent.js';
@@ -287,7 +287,10 @@ export class StepRunner {
   ): Promise<AgentStepResult> {
     const { store } = this.deps;
     const now = new Date();
-    const cp = 'usage' in outcome ? { ...stepCp, usage: outcome.usage } : stepCp;
+    const cp =
+      'usage' in outcome && outcome.usage
+        ? { ...stepCp, usage: jobUsage(snap.earlierUsage, outcome.usage) }
+        : stepCp;
     switch (outcome.type) {
       case 'fail':
         return failed(outcome.code, outcome.message);

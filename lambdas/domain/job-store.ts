@@ -11,6 +11,8 @@ export interface StepSnapshot {
   completedSteps: number;
   /** The step whose attempts announced step events last (absent when none did in this run). */
   eventsStep?: number;
+  /** Usage of the job's attempts before a redrive, which this attempt's usage adds to. */
+  earlierUsage?: JobUsage;
 }
 
 export interface Checkpoint {

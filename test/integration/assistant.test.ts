@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { EventSource, type FetchLike } from 'eventsource';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { main } from '../../bin/cli.js';
 import { apiFor } from './client.js';
 import {
   BIG_ARGUMENTS_BYTES,
@@ -334,5 +335,38 @@ describe('the assistant agent over the local stack', () => {
         await hook.close();
       }
     });
+  });
+
+  it('keeps the answered calls of a failed attempt in usage across a redrive, adding the new ones', async () => {
+    const id = await submit({ prompt: `[redrive ${pageUrl}] ${nonce()}`, serverTools: ['fetch_url'] });
+    const failed = await api.waitForTerminal(id);
+    expect(failed.body).toMatchObject({
+      status: 'failed',
+      error: { code: 'model_error' },
+      usage: expectedUsage(1),
+    });
+    const until = Date.now() + 20_000;
+    for (;;) {
+      const lines: string[] = [];
+      const { log, error } = console;
+      console.log = console.error = (line: string) => lines.push(line);
+      try {
+        await main(['dlq', 'redrive', id, '--local', inject('dataDir')], {});
+      } finally {
+        Object.assign(console, { log, error });
+      }
+      if (lines.join('\n').includes('redriven as attempt 2')) break;
+      if (Date.now() > until) throw new Error(`job ${id} never reached the job DLQ: ${lines.join(' ')}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    // Until the new attempt answers a call, the job shows what the first one used.
+    expect((await api.get(id)).body.usage).toEqual(expectedUsage(1));
+    const done = await api.waitForTerminal(id);
+    expect(done.body).toMatchObject({
+      status: 'succeeded',
+      attempt: 2,
+      result: { output: 'Fetched.', steps: 2 },
+    });
+    expect(done.body.usage).toEqual(expectedUsage(3));
   });
 });

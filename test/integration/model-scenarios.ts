@@ -96,6 +96,15 @@ export function modelScenario(request: ReceivedRequest): ScriptedReply {
       // The first attempt streams long enough for its deltas to be written, then the connection drops.
       if (count === 1) return answer(BROKEN_ATTEMPT, { chunkDelayMs: 120, dropAfterChunks: 5 });
       return answer(WHOLE_ANSWER, { chunkDelayMs: 60 });
+    case 'redrive':
+      // Attempt 1: a tool call, then a refusal that fails the job. Attempt 2 (redriven): the same, answered.
+      if (count === 2) return { kind: 'error', status: 400 };
+      if (results.length === 0) {
+        return answer([], {
+          toolCalls: [{ id: `call_fetch_${count}`, name: 'fetch_url', arguments: { url: tag[2] } }],
+        });
+      }
+      return answer(['Fetched.']);
     case 'throttled':
       if (count === 1) {
         return { kind: 'error', status: 429, headers: { 'retry-after': String(THROTTLE_RETRY_AFTER) } };

@@ -205,6 +205,7 @@ export class JobItems {
       answer: item.answer,
       completedSteps: item.completedSteps,
       ...(item.eventsStep === undefined ? {} : { eventsStep: item.eventsStep }),
+      ...(item.earlierUsage ? { earlierUsage: item.earlierUsage } : {}),
     };
   }
 
@@ -472,6 +473,8 @@ export class JobItems {
         'SET #status = :pending, attempt = :attempt, executionName = :execution, progress = :progress, ' +
         'completedSteps = :zero, #error = :null, #result = :null, inputRequest = :null, completedAt = :null, ' +
         `updatedAt = :at, expiresAt = :exp, #ttl = :ttl, ${TABLE_KEYS.livePartition} = :shard, ` +
+        // The answered calls of the attempts so far stay counted: the new attempt's usage adds to them.
+        'earlierUsage = if_not_exists(#usage, :null), ' +
         `${TABLE_KEYS.liveSort} = :liveSort${sets}, ${events.update} ` +
         `REMOVE startedAt, ${anywhere('agentState', 'answer')}, resultRef, progressData, eventsStep, ${RESUMED}${removes}`,
       // The attempt read above must still be current: two operators cannot both redrive it.
@@ -481,6 +484,7 @@ export class JobItems {
         '#error': 'error',
         '#result': 'result',
         '#ttl': TABLE_KEYS.ttl,
+        ...USAGE_NAME,
         ...Object.assign({}, ...placed.map((p) => p.names)),
       },
       ExpressionAttributeValues: {
