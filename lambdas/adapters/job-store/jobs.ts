@@ -42,6 +42,11 @@ import {
 import { anywhere, JobValues, PUBLIC_VALUES, STEP_VALUES } from './job-values.js';
 
 const { partition: PK } = TABLE_KEYS;
+/**
+ * The data of the step events the last append announced. Only that write's stream record needs it:
+ * a step's own write drops it, so later writes of the item do not carry (and pay for) it again.
+ */
+const STEP_EVENT_DATA = 'lastEventData';
 /** How many index pages one list request may read while a status filter skips items. */
 const MAX_LIST_PAGES = 5;
 
@@ -233,7 +238,7 @@ export class JobItems {
       tenant,
       id,
       `SET progress = :progress, progressData = :data, completedSteps = :steps, ${state.set}, ` +
-        `${usageUpdate(cp)}updatedAt = :at, ${events.update} REMOVE ${state.remove}, ${RESUMED}`,
+        `${usageUpdate(cp)}updatedAt = :at, ${events.update} REMOVE ${state.remove}, ${RESUMED}, ${STEP_EVENT_DATA}`,
       {
         ...events.values,
         ...stepValues(cp),
@@ -291,7 +296,7 @@ export class JobItems {
       `SET #status = :succeeded, ${placed.set}, progress = :progress, progressData = :data, ` +
         `completedSteps = :steps, ${usageUpdate(cp)}completedAt = :at, updatedAt = :at, expiresAt = :exp, ` +
         `#ttl = :ttl, ${events.update} ` +
-        `REMOVE ${placed.remove}, ${anywhere('agentState')}, ${RESUMED}, ${LIVE_KEYS}`,
+        `REMOVE ${placed.remove}, ${anywhere('agentState')}, ${RESUMED}, ${LIVE_KEYS}, ${STEP_EVENT_DATA}`,
       {
         ...events.values,
         ':succeeded': MOVES.succeed.to,
@@ -316,7 +321,7 @@ export class JobItems {
       id,
       'SET #status = :waiting, inputRequest = :request, progress = :progress, progressData = :data, ' +
         `completedSteps = :steps, ${state.set}, ${usageUpdate(cp)}updatedAt = :at, ${events.update} ` +
-        `REMOVE ${state.remove}, ${anywhere('answer')}, ${RESUMED}`,
+        `REMOVE ${state.remove}, ${anywhere('answer')}, ${RESUMED}, ${STEP_EVENT_DATA}`,
       {
         ...events.values,
         ':waiting': MOVES.requestInput.to,

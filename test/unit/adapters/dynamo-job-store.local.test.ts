@@ -413,6 +413,12 @@ describe('DynamoJobStore on DynamoDB Local', () => {
       argumentsTruncated: { bytes: JSON.stringify(args).length },
     });
     expect((await store.loadForStep(tenant, j.id))!.eventsStep).toBe(1);
+    // The step's own write drops the copy: later writes of the item do not carry it.
+    const progress = { fraction: 0.5, step: 1, message: null };
+    expect(await store.checkpoint(tenant, j.id, { completedSteps: 1, progress, state: {} }, at(3))).toBe(
+      true,
+    );
+    expect((await rawItem(tenant, j.id))!.lastEventData).toBeUndefined();
 
     expect(
       await store.fail(tenant, j.id, { code: 'agent_error', message: 'x', retryable: false }, at(3)),
