@@ -1,10 +1,11 @@
 import { once } from 'node:events';
+import { GetExecutionHistoryCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { EventSource, type FetchLike } from 'eventsource';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { main } from '../../bin/cli.js';
-import { apiFor } from './client.js';
+import { apiFor, executionsNamed } from './client.js';
 import {
   BIG_ARGUMENTS_BYTES,
   BIG_OUTPUT,
@@ -260,6 +261,21 @@ describe('the assistant agent over the local stack', () => {
     expect(done.body.result.output).toBe(BIG_OUTPUT.join(''));
     expect(done.body.result.output.length).toBe(1024 * 1024);
     expect(textsByStep(await events(id)).get(1)).toBe(BIG_OUTPUT.join(''));
+    // The workflow only passes references and outcomes: no state input or output nears 256 KiB.
+    const sfn = new SFNClient({
+      endpoint: inject('sfnEndpoint'),
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+    const [execution] = await executionsNamed(id);
+    const history = await sfn.send(
+      new GetExecutionHistoryCommand({ executionArn: execution!.executionArn, maxResults: 1000 }),
+    );
+    const payloads = (history.events ?? []).flatMap((e) =>
+      [e.stateEnteredEventDetails?.input, e.stateExitedEventDetails?.output].filter((p) => p !== undefined),
+    );
+    expect(payloads.length).toBeGreaterThan(0);
+    expect(Math.max(...payloads.map((p) => Buffer.byteLength(p)))).toBeLessThan(16 * 1024);
   }, 150_000);
 
   it('drops the deltas of a broken stream for a client that applies job.output.reset', async () => {
