@@ -449,10 +449,11 @@ export interface components {
         | 'job.cancelled'
         | 'job.redriven'
         | 'job.output.delta'
-        | 'job.tool_call';
+        | 'job.tool_call'
+        | 'job.output.reset';
       /** Format: date-time */
       at: string;
-      /** @description What changed: progress {fraction, step, message, data}, running {status, attempt, startedAt}; the whole job for job.created and terminal events. */
+      /** @description What changed: progress {fraction, step, message, data}, running {status, attempt, startedAt}; the whole job for job.created and terminal events. job.output.delta {step, text}: model call `step` streams text; joined in log order, the texts of one step are that call's text. job.tool_call {step, id, name, arguments}: when the data would pass 64 KiB, arguments is null, with argumentsTruncated {bytes}. job.output.reset {step}: an earlier attempt of call `step` broke off; drop the deltas and tool calls of that step received so far (the retry's follow). job.redriven starts the steps over at 1. */
       data: unknown;
     };
     SubmitInputRequest: {

@@ -101,6 +101,23 @@ export interface JobUsage {
   costUsd: number | null;
 }
 
+/**
+ * The job's usage: what earlier attempts (before a redrive) used plus what this attempt's agent
+ * reports, so each answered call stays counted once, whichever attempt made it.
+ */
+export function jobUsage(earlier: JobUsage | undefined, attempt: JobUsage): JobUsage {
+  if (!earlier) return attempt;
+  const inputTokens = earlier.inputTokens + attempt.inputTokens;
+  const outputTokens = earlier.outputTokens + attempt.outputTokens;
+  return {
+    inputTokens,
+    outputTokens,
+    totalTokens: inputTokens + outputTokens,
+    modelCalls: earlier.modelCalls + attempt.modelCalls,
+    costUsd: earlier.costUsd === null || attempt.costUsd === null ? null : earlier.costUsd + attempt.costUsd,
+  };
+}
+
 /** Values that may be left out of a job as events and webhooks carry it (they stay small). */
 export type OmittedValue = 'input' | 'metadata' | 'result';
 
