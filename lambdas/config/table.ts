@@ -113,11 +113,12 @@ export const deliverySk = (seq: number) =>
 /**
  * Partition-key prefixes of the tenancy items, shared with IAM (`dynamodb:LeadingKeys`): API keys
  * (`K#<keyId>`), a tenant's limits (`TENANT#<tenant>`), its request-rate bucket (`RATE#<tenant>`),
- * and the one list-index partition that lists every key.
+ * its open SSE streams (`STREAMS#<tenant>`), and the one list-index partition that lists every key.
  */
 export const TENANCY_KEYS = {
   apiKey: 'K#',
   limits: 'TENANT#',
   rate: 'RATE#',
+  streams: 'STREAMS#',
   keyList: 'KEYS',
 } as const;
