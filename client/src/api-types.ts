@@ -515,10 +515,36 @@ export interface components {
       }[];
     };
   };
-  responses: never;
+  responses: {
+    /** @description Over a tenant limit (problem+json): `rate_limited` over requestsPerMinute. Nothing was done: send the request again after Retry-After seconds. */
+    TooManyRequests: {
+      headers: {
+        'Retry-After': components['headers']['Retry-After'];
+        RateLimit: components['headers']['RateLimit'];
+        'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+        [name: string]: unknown;
+      };
+      content: {
+        'application/problem+json': components['schemas']['Problem'];
+      };
+    };
+  };
   parameters: never;
   requestBodies: never;
-  headers: never;
+  headers: {
+    /**
+     * @description What is left of the request-rate policy: `r` requests, the window full again in `t` seconds.
+     * @example "requests";r=598;t=1
+     */
+    RateLimit: string;
+    /**
+     * @description The tenant's request-rate policy: `q` requests per `w` seconds (requestsPerMinute).
+     * @example "requests";q=600;w=60
+     */
+    'RateLimit-Policy': string;
+    /** @description Seconds to wait before sending the request again. */
+    'Retry-After': number;
+  };
   pathItems: never;
 }
 export type $defs = Record<string, never>;
@@ -539,6 +565,8 @@ export interface operations {
       /** @description A page of jobs */
       200: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -548,6 +576,8 @@ export interface operations {
       /** @description Problem details (RFC 9457) */
       400: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -563,6 +593,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      429: components['responses']['TooManyRequests'];
     };
   };
   createJob: {
@@ -588,6 +619,8 @@ export interface operations {
           /** @description Present when the job became terminal within the wait, e.g. `wait=10`. */
           'Preference-Applied': string;
           Location: string;
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -600,6 +633,8 @@ export interface operations {
           Location: string;
           /** @description Seconds to wait before polling again; absent once terminal. */
           'Retry-After': number;
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -609,6 +644,8 @@ export interface operations {
       /** @description Problem details (RFC 9457) */
       400: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -627,6 +664,8 @@ export interface operations {
       /** @description Problem details (RFC 9457) */
       409: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -636,6 +675,8 @@ export interface operations {
       /** @description Problem details (RFC 9457) */
       413: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -645,6 +686,8 @@ export interface operations {
       /** @description Problem details (RFC 9457) */
       415: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -654,12 +697,16 @@ export interface operations {
       /** @description Problem details (RFC 9457) */
       422: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description `rate_limited` over requestsPerMinute; `quota_exceeded` when the tenant already has maxQueuedJobs jobs pending: retry after Retry-After, by which time running jobs may have finished. Nothing was created. */
+      429: components['responses']['TooManyRequests'];
     };
   };
   getJob: {
@@ -687,6 +734,8 @@ export interface operations {
           'Retry-After': number;
           /** @description Present when the job became terminal within the wait, e.g. `wait=10`. */
           'Preference-Applied'?: string;
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -700,6 +749,8 @@ export interface operations {
           ETag: string;
           /** @description Seconds to wait before polling again; absent once terminal. */
           'Retry-After': number;
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content?: never;
@@ -707,6 +758,8 @@ export interface operations {
       /** @description Problem details (RFC 9457) */
       400: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -725,12 +778,15 @@ export interface operations {
       /** @description Problem details (RFC 9457) */
       404: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      429: components['responses']['TooManyRequests'];
     };
   };
   deleteJob: {
@@ -747,6 +803,8 @@ export interface operations {
       /** @description The cancelled job */
       200: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -756,6 +814,8 @@ export interface operations {
       /** @description Problem details (RFC 9457) */
       400: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -774,6 +834,8 @@ export interface operations {
       /** @description Problem details (RFC 9457) */
       404: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -783,12 +845,15 @@ export interface operations {
       /** @description Problem details (RFC 9457) */
       409: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      429: components['responses']['TooManyRequests'];
     };
   };
   listJobEvents: {
@@ -809,6 +874,8 @@ export interface operations {
       /** @description A page of events */
       200: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -818,6 +885,8 @@ export interface operations {
       /** @description Problem details (RFC 9457) */
       400: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -836,12 +905,15 @@ export interface operations {
       /** @description Problem details (RFC 9457) */
       404: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      429: components['responses']['TooManyRequests'];
     };
   };
   streamJobEvents: {
@@ -864,6 +936,8 @@ export interface operations {
       /** @description The event stream */
       200: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -873,6 +947,8 @@ export interface operations {
       /** @description The job is terminal and the client already has its last event: stop. */
       204: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content?: never;
@@ -880,6 +956,8 @@ export interface operations {
       /** @description Problem details (RFC 9457) */
       400: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -898,12 +976,16 @@ export interface operations {
       /** @description Problem details (RFC 9457) */
       404: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description `rate_limited` over requestsPerMinute, or when the tenant already has maxStreams event streams open. Answered before any event; retry after Retry-After or once one of those streams ends. */
+      429: components['responses']['TooManyRequests'];
     };
   };
   cancelJob: {
@@ -920,6 +1002,8 @@ export interface operations {
       /** @description The cancelled job */
       200: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -929,6 +1013,8 @@ export interface operations {
       /** @description Problem details (RFC 9457) */
       400: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -947,6 +1033,8 @@ export interface operations {
       /** @description Problem details (RFC 9457) */
       404: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -956,12 +1044,15 @@ export interface operations {
       /** @description Problem details (RFC 9457) */
       409: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      429: components['responses']['TooManyRequests'];
     };
   };
   submitJobInput: {
@@ -982,6 +1073,8 @@ export interface operations {
       /** @description The job, running again */
       200: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -991,6 +1084,8 @@ export interface operations {
       /** @description Problem details (RFC 9457) */
       400: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -1009,6 +1104,8 @@ export interface operations {
       /** @description Problem details (RFC 9457) */
       404: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -1018,6 +1115,8 @@ export interface operations {
       /** @description Problem details (RFC 9457) */
       409: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -1027,6 +1126,8 @@ export interface operations {
       /** @description Problem details (RFC 9457) */
       413: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -1036,12 +1137,15 @@ export interface operations {
       /** @description Problem details (RFC 9457) */
       415: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      429: components['responses']['TooManyRequests'];
     };
   };
   listJobDeliveries: {
@@ -1058,6 +1162,8 @@ export interface operations {
       /** @description The deliveries, oldest event first */
       200: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -1067,6 +1173,8 @@ export interface operations {
       /** @description Problem details (RFC 9457) */
       400: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -1085,12 +1193,15 @@ export interface operations {
       /** @description Problem details (RFC 9457) */
       404: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      429: components['responses']['TooManyRequests'];
     };
   };
   replayJobDelivery: {
@@ -1108,6 +1219,8 @@ export interface operations {
       /** @description Queued */
       202: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -1117,6 +1230,8 @@ export interface operations {
       /** @description Problem details (RFC 9457) */
       400: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -1135,21 +1250,16 @@ export interface operations {
       /** @description Problem details (RFC 9457) */
       404: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description Problem details (RFC 9457) */
-      429: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
+      /** @description `rate_limited` over requestsPerMinute, or after 5 replays of this delivery in the last hour. Nothing was queued: retry after Retry-After. */
+      429: components['responses']['TooManyRequests'];
     };
   };
   listAgents: {
@@ -1164,6 +1274,8 @@ export interface operations {
       /** @description The agents */
       200: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -1179,6 +1291,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      429: components['responses']['TooManyRequests'];
     };
   };
   getAgent: {
@@ -1195,6 +1308,8 @@ export interface operations {
       /** @description The agent */
       200: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -1213,12 +1328,15 @@ export interface operations {
       /** @description Problem details (RFC 9457) */
       404: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      429: components['responses']['TooManyRequests'];
     };
   };
   getLiveness: {
