@@ -201,6 +201,10 @@ describe('event stream limits over the local stack', () => {
       (await cli(tenantsMain, 'set-limits', tenant, '--max-streams', '2', '--requests-per-minute', '100'))
         .code,
     ).toBe(0);
+    const shown = await cli(tenantsMain, 'show', tenant);
+    expect(shown.out.find((l) => l.includes('maxStreams'))).toMatch(
+      /^\s+maxStreams\s+2\s+\(set for this tenant\)$/,
+    );
     const { key } = await createKey(tenant);
     const id = await waitingJob(key);
 
