@@ -7,6 +7,7 @@ import { WorkflowClient } from '../adapters/workflow-client.js';
 import { ENV, optionalSeconds, requireEnv } from '../config/env.js';
 import type { Context } from 'aws-lambda';
 import { jobDlqMessage } from '../config/workflow.js';
+import { AWAITING_EXECUTION, MOVES } from '../domain/job.js';
 import type { LiveJob, SweepCursor } from '../domain/job-store.js';
 
 const logger = createLogger();
@@ -55,7 +56,7 @@ type Repair = 'started' | 'failed' | 'healthy' | 'resumed';
  * failed with `execution_lost` and sent to the job DLQ, like the reconciler would.
  */
 async function repair(job: LiveJob, now: Date): Promise<Repair> {
-  if (job.status === 'pending') {
+  if (job.status === AWAITING_EXECUTION) {
     const started = await workflow.start(job.executionName, {
       tenant: job.tenant,
       jobId: job.jobId,
@@ -83,7 +84,8 @@ async function repair(job: LiveJob, now: Date): Promise<Repair> {
  * has ended meanwhile (resumed after all, timed out, stopped) answers false and is left alone.
  */
 async function resumeAnswered(job: LiveJob, now: Date): Promise<boolean> {
-  if (job.status !== 'running') return false;
+  // Only an answer's move leaves the token behind on a job that runs again.
+  if (job.status !== MOVES.answer.to) return false;
   const wait = await store.answeredWait(job.tenant, job.jobId);
   if (!wait || Date.parse(wait.answeredAt) > now.getTime() - answerAgeSeconds * 1000) return false;
   return workflow.resume(wait.token);
