@@ -19,6 +19,12 @@ const IDLE_TTL_SECONDS = 86_400;
  * are opening faster than the writes settle and the client is asked to come back shortly.
  */
 const MAX_ATTEMPTS = 8;
+/**
+ * Leases one write drops at most: each adds about 50 characters to the update and condition
+ * expressions, which DynamoDB caps at 4 KB. More than this (many killed streams) are dropped a
+ * batch per write before the lease is taken.
+ */
+const MAX_DROPPED = 48;
 
 export interface StreamLeasePolicy {
   /** Concurrent streams the tenant may hold. */
@@ -53,6 +59,10 @@ export class DynamoStreamLeases {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const decision = judgeStreamLeases(seen.leases ?? {}, policy.max, now);
       if (!decision.admitted) return decision;
+      if (seen.leases && decision.expired.length > MAX_DROPPED) {
+        seen = { leases: await this.drop(tenant, seen.leases, decision.expired.slice(0, MAX_DROPPED)) };
+        continue;
+      }
       const refused = await this.write(tenant, streamId, policy, now, seen.leases && decision.expired);
       if (!refused) return decision;
       seen = refused;
@@ -75,6 +85,23 @@ export class DynamoStreamLeases {
     } catch (e) {
       if (!isConditionFailure(e)) throw e;
     }
+  }
+
+  /** Drops leases that ran out (removing one already gone is no error); returns `leases` without them. */
+  private async drop(tenant: string, leases: StreamLeases, expired: string[]): Promise<StreamLeases> {
+    const names = Object.fromEntries(expired.map((id, i) => [`#x${i}`, id]));
+    await this.client.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: leasesKey(tenant),
+        UpdateExpression: `REMOVE ${Object.keys(names)
+          .map((n) => `#leases.${n}`)
+          .join(', ')}`,
+        ExpressionAttributeNames: { '#leases': 'leases', ...names },
+      }),
+    );
+    const gone = new Set(expired);
+    return Object.fromEntries(Object.entries(leases).filter(([id]) => !gone.has(id)));
   }
 
   /**

@@ -81,3 +81,15 @@ describe('DynamoStreamLeases', () => {
     expect(await storedLeases(tenant)).toEqual({});
   });
 });
+
+describe('DynamoStreamLeases with many leaked leases', () => {
+  it('drops them in bounded batches and still admits (expressions stay within DynamoDB limits)', async () => {
+    const leases = new DynamoStreamLeases(TABLE, doc);
+    const tenant = freshTenant();
+    const many = { max: 1_000, leaseMs: 1_000 };
+    for (let i = 0; i < 150; i++) await leases.acquire(tenant, `leaked-${i}`, many, T0);
+    const decision = await leases.acquire(tenant, 'fresh', policy, T0 + 5_000);
+    expect(decision.admitted).toBe(true);
+    expect(await storedLeases(tenant)).toEqual({ fresh: T0 + 65_000 });
+  });
+});
