@@ -7,7 +7,7 @@ import { ENV, optionalSeconds } from '../config/env.js';
 import { DEFAULT_STREAM_MAX_SECONDS } from '../config/routes.js';
 import { NotFoundError, RateLimitedError } from '../domain/errors.js';
 import { ceilSeconds } from '../domain/gcra.js';
-import { isTerminal } from '../domain/job.js';
+import { isTerminal, type Job } from '../domain/job.js';
 import { logger } from './http/middleware.js';
 import { problemFromError } from './http/problem.js';
 import { admitRequest, authorizedLimit } from './http/rate-limit.js';
@@ -68,6 +68,21 @@ async function takeStreamLease(
       .catch((error: unknown) => logger.warn('stream lease not released', { error: error as Error }));
 }
 
+/** Writes the job's events after `after` until its end, the stream's deadline or the client leaving. */
+function follow(out: Writable, job: Job, after: number, context: Context, signal: AbortSignal) {
+  const read = async (cursor: number) =>
+    (await store.listEvents(job.tenant, job.id, { after: cursor, limit: PAGE_SIZE, since: job.createdAt }))
+      .events;
+  return tailEvents(out, read, after, {
+    deadline: Date.now() + Math.min(maxStreamMs, context.getRemainingTimeInMillis() - END_MARGIN_MS),
+    keepAliveMs: 15_000,
+    firstPollMs: 100,
+    maxPollMs: 2_000,
+    pageSize: PAGE_SIZE,
+    signal,
+  });
+}
+
 /**
  * GET /v1/jobs/{id}/stream: the job's event log as Server-Sent Events. The request counts against
  * the tenant's rate and each open stream holds one of its stream leases. Problems (429 included)
@@ -104,17 +119,7 @@ export const handler = awslambda.streamifyResponse(
           statusCode: 200,
           headers: { ...SSE_HEADERS, ...headers },
         });
-        const read = async (cursor: number) =>
-          (await store.listEvents(tenant, id, { after: cursor, limit: PAGE_SIZE, since: job.createdAt }))
-            .events;
-        await tailEvents(opened, read, after, {
-          deadline: Date.now() + Math.min(maxStreamMs, context.getRemainingTimeInMillis() - END_MARGIN_MS),
-          keepAliveMs: 15_000,
-          firstPollMs: 100,
-          maxPollMs: 2_000,
-          pageSize: PAGE_SIZE,
-          signal: gone.signal,
-        });
+        await follow(opened, job, after, context, gone.signal);
         opened.end();
       } finally {
         await release();
