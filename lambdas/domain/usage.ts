@@ -18,6 +18,16 @@ export interface UsageCounts {
   unpricedCalls: number;
 }
 
+/** The counters, as stored on a day's item. */
+export const USAGE_COUNTERS = [
+  'jobs',
+  'modelCalls',
+  'inputTokens',
+  'outputTokens',
+  'costNanoUsd',
+  'unpricedCalls',
+] as const satisfies readonly (keyof UsageCounts)[];
+
 /** One day as the API shows it. */
 export interface UsageDay {
   date: string;

@@ -40,6 +40,7 @@ import {
   toJob,
 } from './job-item.js';
 import { anywhere, JobValues, PUBLIC_VALUES, STEP_VALUES } from './job-values.js';
+import { writeWithTally } from './usage-tally.js';
 
 const { partition: PK } = TABLE_KEYS;
 /** How many index pages one list request may read while a status filter skips items. */
@@ -240,6 +241,7 @@ export class JobItems {
       },
       cp.completedSteps - 1,
       { ...state.names, ...USAGE_NAME },
+      cp.tally,
     );
   }
 
@@ -290,6 +292,7 @@ export class JobItems {
       },
       cp.completedSteps - 1,
       { ...placed.names, '#ttl': TABLE_KEYS.ttl, ...USAGE_NAME },
+      cp.tally,
     );
   }
 
@@ -314,6 +317,7 @@ export class JobItems {
       },
       cp.completedSteps - 1,
       { ...state.names, ...USAGE_NAME },
+      cp.tally,
     );
   }
 
@@ -370,7 +374,7 @@ export class JobItems {
 
   /**
    * A step's write lands only while the job may make the step's move (it runs) and only once per
-   * step (a retried step resumes).
+   * step (a retried step resumes). What the step adds to the tenant's usage is written with it.
    */
   private stepUpdate(
     move: 'checkpoint' | 'succeed' | 'requestInput',
@@ -379,20 +383,20 @@ export class JobItems {
     update: string,
     values: Record<string, unknown>,
     expectedSteps: number,
-    names: Record<string, string> = {},
+    names: Record<string, string>,
+    tally: Checkpoint['tally'],
   ) {
     const from = statusCondition(MOVES[move].from);
-    return conditionalWriteLanded(
-      this.client,
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: jobKey(tenant, id),
-        UpdateExpression: update,
-        ConditionExpression: `${from.condition} AND completedSteps = :expected`,
-        ExpressionAttributeNames: { ...names, ...STATUS_NAMES },
-        ExpressionAttributeValues: { ...values, ...from.values, ':expected': expectedSteps },
-      }),
-    );
+    const write = {
+      TableName: this.tableName,
+      Key: jobKey(tenant, id),
+      UpdateExpression: update,
+      ConditionExpression: `${from.condition} AND completedSteps = :expected`,
+      ExpressionAttributeNames: { ...names, ...STATUS_NAMES },
+      ExpressionAttributeValues: { ...values, ...from.values, ':expected': expectedSteps },
+    };
+    if (tally) return writeWithTally(this.client, write, tenant, tally);
+    return conditionalWriteLanded(this.client, new UpdateCommand(write));
   }
 
   fail(tenant: string, id: string, error: JobError, now: Date, executionName?: string) {
