@@ -1,6 +1,6 @@
 import * as z from 'zod';
 
-/** What a tenant may use. Only `requestsPerMinute` is enforced so far; the rest are stored and shown. */
+/** What a tenant may use. `requestsPerMinute` and `tokensPerMinute` are enforced; the rest are stored and shown. */
 export interface TenantLimits {
   requestsPerMinute: number;
   tokensPerMinute: number;
