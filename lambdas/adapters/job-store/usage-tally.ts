@@ -14,7 +14,7 @@ type Update = Omit<UpdateCommandInput, 'ReturnValues' | 'ReturnValuesOnCondition
 };
 
 /** A transaction that met another one on the same item (a tenant's busy day) is tried again this often. */
-const MAX_CONFLICT_RETRIES = 3;
+const MAX_CONFLICT_RETRIES = 5;
 
 /** The increment of a tenant's day: ADD creates the item and its counters on the day's first write. */
 function increment(tableName: string, tenant: string, { day, counts }: Tally): Update {

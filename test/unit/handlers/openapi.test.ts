@@ -132,6 +132,9 @@ describe('GET /v1/openapi.json', () => {
       'JsonValue',
       'Problem',
       'SubmitInputRequest',
+      'TenantLimits',
+      'UsageDay',
+      'UsageReport',
     ]);
   });
 
