@@ -10,8 +10,6 @@ import type { ReceivedRequest, ScriptedAnswer, ScriptedReply } from '../fixtures
 export const MODEL_TEXT = ['Hello', ' from', ' the', ' scripted', ' model.'];
 export const STREAMED_WORDS = Array.from({ length: 40 }, (_, i) => `word${i} `);
 export const USAGE = { prompt_tokens: 11, completion_tokens: 7 };
-/** The slow scenario streams STREAMED_WORDS this far apart: 40 chunks over 6 s. */
-export const SLOW_CHUNK_MS = 150;
 /** The Retry-After the throttling scenario sends, in seconds. */
 export const THROTTLE_RETRY_AFTER = 2;
 
@@ -46,8 +44,6 @@ export function modelScenario(request: ReceivedRequest): ScriptedReply {
       return answer(MODEL_TEXT);
     case 'stream':
       return answer(STREAMED_WORDS, { chunkDelayMs: 25 });
-    case 'slow':
-      return answer(STREAMED_WORDS, { chunkDelayMs: SLOW_CHUNK_MS });
     case 'fetch':
       if (results.length === 0) {
         return answer([], {

@@ -36,14 +36,6 @@ async function eventsOf(api: ReturnType<typeof apiFor>, id: string): Promise<Log
   return res.body.items as LoggedEvent[];
 }
 
-async function waitForEvent(api: ReturnType<typeof apiFor>, id: string, type: string, timeoutMs = 20_000) {
-  const until = Date.now() + timeoutMs;
-  while (!(await eventsOf(api, id)).some((e) => e.type === type)) {
-    if (Date.now() > until) throw new Error(`job ${id} logged no ${type}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 /** The days around today summed: a run that crosses midnight UTC splits its counts over two days. */
 function summed(items: Record<string, number | null>[]) {
   const sum = (key: string) => items.reduce((n, d) => n + (d[key] as number), 0);
@@ -130,17 +122,16 @@ describe('the token budget over the local stack', () => {
   const api = apiFor('tokens');
 
   it("delays a model call over the tenant's tokensPerMinute instead of failing the job", async () => {
-    // 600 tokens a minute; each call reserves its ~15-token prompt and 300 tokens of output, so two
-    // calls at once are over the minute's budget by a few seconds' refill.
-    const set = await tenantsCli('set-limits', 'tokens', '--tokens-per-minute', '600');
+    // 90 tokens a minute, 2/3 s per token. A call asks for more output than that, so it reserves the
+    // whole minute: the second job's call waits until the 18 tokens the first one used (as the
+    // scripted model reports them) have refilled, about 12 s after the first call.
+    const set = await tenantsCli('set-limits', 'tokens', '--tokens-per-minute', '90');
     expect(set.code).toBe(0);
-    const input = () => ({ prompt: `[slow] ${nonce()}`, maxOutputTokens: 300 });
+    const input = () => ({ prompt: `[plain] ${nonce()}`, maxOutputTokens: 300 });
     const first = await submit(api, { agent: 'assistant', input: input() });
-    // Streaming: the first call holds its reservation for the next few seconds.
-    await waitForEvent(api, first, 'job.output.delta');
+    const one = await api.waitForTerminal(first);
     const second = await submit(api, { agent: 'assistant', input: input() });
-
-    const [one, two] = await Promise.all([api.waitForTerminal(first), api.waitForTerminal(second, 90_000)]);
+    const two = await api.waitForTerminal(second, 90_000);
     expect(one.body).toMatchObject({ status: 'succeeded', usage: { modelCalls: 1 } });
     expect(two.body).toMatchObject({ status: 'succeeded', usage: { modelCalls: 1 } });
 
@@ -149,7 +140,7 @@ describe('the token budget over the local stack', () => {
     );
     expect(waited.length).toBeGreaterThanOrEqual(1);
     expect(waited[0]!.data.message).toMatch(
-      /^waiting for the token budget \(600 tokens per minute\); model call 1 in \d+ s$/,
+      /^waiting for the token budget \(90 tokens per minute\); model call 1 in \d+ s$/,
     );
     expect((await eventsOf(api, first)).some((e) => String(e.data.message).startsWith('waiting'))).toBe(
       false,
