@@ -99,7 +99,10 @@ export class DynamoTokenBudget implements TokenBudget {
     let busy = (this.lastTat.get(tenant) ?? 0) > now;
     for (let attempt = 0; attempt < MAX_WRITES; attempt++) {
       const written = await this.write(tenant, now, busy ? busyCharge(now, cost) : idleWrite(now, cost));
-      if ('tat' in written) return void this.lastTat.set(tenant, written.tat);
+      if ('tat' in written) {
+        this.lastTat.set(tenant, written.tat);
+        return;
+      }
       busy = (written.storedTat ?? 0) > now;
     }
     throw new TokenBudgetContention(`token budget of tenant ${tenant}: the bucket kept moving`);
