@@ -22,7 +22,7 @@ const USAGE = `usage: agent-jobs <command> ...
   events repair                                operators: fill gaps in job event logs
   webhook-secret show | rotate                 operators: a tenant's webhook signing secret
   keys create | list | revoke                  operators: API keys
-  tenants set-limits | show                    operators: a tenant's limits
+  tenants set-limits | show | usage            operators: a tenant's limits and daily usage
 A command without arguments prints its options.`;
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {

@@ -184,6 +184,26 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/usage': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * The tenant's consumption per UTC day, and its limits
+     * @description Jobs, answered model calls, tokens and list-price cost per day, days without activity left out. Each job and each answered model call is counted once, on the day its step was recorded.
+     */
+    get: operations['getUsage'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/v1/health/live': {
     parameters: {
       query?: never;
@@ -504,6 +524,34 @@ export interface components {
       };
       available: boolean;
       unavailableReason?: string;
+    };
+    UsageReport: {
+      /** @description Days with activity, oldest first. */
+      items: components['schemas']['UsageDay'][];
+      limits: components['schemas']['TenantLimits'];
+    };
+    UsageDay: {
+      /**
+       * Format: date
+       * @example 2026-12-05
+       */
+      date: string;
+      /** @description Jobs that recorded their first step that day. */
+      jobs: number;
+      /** @description Answered model calls. */
+      modelCalls: number;
+      inputTokens: number;
+      outputTokens: number;
+      /** @description List-price estimate of the day's model calls; null when a call that day was of a model without a price. */
+      costUsd: number | null;
+    };
+    /** @description The tenant's effective limits: its own over the deployment's defaults. */
+    TenantLimits: {
+      requestsPerMinute: number;
+      tokensPerMinute: number;
+      maxRunningJobs: number;
+      maxQueuedJobs: number;
+      maxStreams: number;
     };
     Health: {
       /** @enum {string} */
@@ -1331,6 +1379,54 @@ export interface operations {
         headers: {
           RateLimit: components['headers']['RateLimit'];
           'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      429: components['responses']['TooManyRequests'];
+    };
+  };
+  getUsage: {
+    parameters: {
+      query?: {
+        /** @description First UTC day, YYYY-MM-DD; default 29 days before `to`. */
+        from?: string;
+        /** @description Last UTC day, YYYY-MM-DD, at most 92 days after `from`; default today (UTC). */
+        to?: string;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The usage */
+      200: {
+        headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['UsageReport'];
+        };
+      };
+      /** @description Problem details (RFC 9457) */
+      400: {
+        headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Problem details (RFC 9457) */
+      401: {
+        headers: {
           [name: string]: unknown;
         };
         content: {

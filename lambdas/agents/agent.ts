@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { JobUsage, JsonValue, RequestedToolCall } from '../domain/job.js';
 import type { StepEvent } from '../domain/job-events.js';
+import type { AnsweredCall } from '../domain/usage.js';
 
 /** What an agent sees when it runs one step. */
 export interface StepContext<Input, State> {
@@ -39,9 +40,13 @@ export interface StepContext<Input, State> {
   earlierAttemptEmitted: boolean;
 }
 
-/** The job's token usage after the step; agents that call a model report it with every outcome. */
+/**
+ * The job's token usage after the step; agents that call a model report it with every outcome, and
+ * the model call the step got an answer to, which counts once in the tenant's daily usage.
+ */
 interface Usage {
   usage?: JobUsage;
+  modelCall?: AnsweredCall;
 }
 
 export type StepOutcome<State> =

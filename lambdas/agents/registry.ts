@@ -1,10 +1,13 @@
 import { recordModelCall } from '../adapters/model-metrics.js';
+import { type DynamoTokenBudget, tokenBudgetFromEnv } from '../adapters/dynamo-token-budget.js';
 import { modelProvider } from '../adapters/models/provider-from-env.js';
 import { deploymentFromEnv } from '../config/env.js';
 import { modelConfig, modelMaxAttemptsFromEnv } from '../config/model.js';
 import type { AgentDefinition } from './agent.js';
 import { createAssistantAgent } from './assistant/assistant-agent.js';
 import { echoAgent } from './echo.js';
+
+let tokenBudget: DynamoTokenBudget | undefined;
 
 /** The assistant reads its configuration on first use, so importing the registry reads no environment. */
 export const assistantAgent = createAssistantAgent({
@@ -13,6 +16,7 @@ export const assistantAgent = createAssistantAgent({
   deployment: () => deploymentFromEnv(),
   maxAttempts: () => modelMaxAttemptsFromEnv(),
   recordModelCall,
+  tokenBudget: () => (tokenBudget ??= tokenBudgetFromEnv()),
 });
 
 /**

@@ -3,6 +3,7 @@ import type { InputRequest, JobUsage, JsonValue, RequestedToolCall } from '../do
 import { MAX_LARGE_VALUE_BYTES } from '../domain/large-values.js';
 import { jsonBytes, unstorable } from '../domain/stored-json.js';
 import { MAX_ERROR_MESSAGE_CHARS } from '../config/workflow.js';
+import type { AnsweredCall } from '../domain/usage.js';
 import type { AgentFailureCode, StepOutcome } from './agent.js';
 
 /** Prompts are shown to people and stored on the job: longer ones are cut. */
@@ -19,6 +20,7 @@ export const MAX_RETRY_WAIT_SECONDS = 3_600;
 
 interface Usage {
   usage?: JobUsage;
+  modelCall?: AnsweredCall;
 }
 
 /** An outcome that kept the agent contract, as plain JSON. */
@@ -29,10 +31,27 @@ export type CheckedOutcome =
   | { type: 'fail'; message: string; code: AgentFailureCode }
   | ({ type: 'input_required'; request: InputRequest; state: JsonValue } & Usage);
 
-const usageOf = (outcome: Record<string, JsonValue>): Usage =>
-  outcome.usage === undefined || outcome.usage === null
+const usageOf = (outcome: Record<string, JsonValue>): Usage => ({
+  ...(outcome.usage === undefined || outcome.usage === null
     ? {}
-    : { usage: outcome.usage as unknown as JobUsage };
+    : { usage: outcome.usage as unknown as JobUsage }),
+  ...(isAnsweredCall(outcome.modelCall) ? { modelCall: outcome.modelCall } : {}),
+});
+
+const isCount = (n: unknown) => typeof n === 'number' && Number.isInteger(n) && n >= 0;
+
+/** Counted into the tenant's usage as reported: a malformed report is left out rather than stored. */
+function isAnsweredCall(value: JsonValue | undefined): value is AnsweredCall & JsonValue {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const usage = value.usage as Record<string, unknown> | null;
+  return (
+    typeof value.model === 'string' &&
+    typeof usage === 'object' &&
+    usage !== null &&
+    isCount(usage.inputTokens) &&
+    isCount(usage.outputTokens)
+  );
+}
 
 /**
  * Agents are not trusted to keep their contract: what one returns is checked, and turned into

@@ -7,6 +7,7 @@ import type { JobProgress, JsonValue } from '../domain/job.js';
 import { inputWait, jobUsage } from '../domain/job.js';
 import { cappedProgressData } from '../domain/job-events.js';
 import type { Checkpoint, JobStore, StepSnapshot } from '../domain/job-store.js';
+import { stepTally, utcDay } from '../domain/usage.js';
 import type { AgentDefinition, StepOutcome } from './agent.js';
 import { inputTimeoutOf, TransientStepError } from './agent.js';
 import type { CheckedOutcome } from './step-outcome.js';
@@ -76,6 +77,22 @@ const noTask = (): Lifeline => ({ beat: () => {}, ended: new Promise<never>(() =
 
 const heartbeatOf = (agent: Pick<AgentDefinition, 'heartbeatSeconds'>) =>
   agent.heartbeatSeconds === undefined ? {} : { heartbeatSeconds: agent.heartbeatSeconds };
+
+/**
+ * The job's usage after the step, and what the step adds to its tenant's day: the job itself with
+ * the first step its first attempt records (a redriven job is the same job), and the model call
+ * the step got an answer to.
+ */
+function usageOf(snap: StepSnapshot, outcome: CheckedOutcome, now: Date): Partial<Checkpoint> {
+  const firstStep = snap.completedSteps === 0 && snap.job.attempt === 1;
+  const counts = stepTally(firstStep, 'modelCall' in outcome ? outcome.modelCall : undefined);
+  return {
+    ...('usage' in outcome && outcome.usage
+      ? { usage: jobUsage(snap.earlierUsage, outcome.usage) }
+      : {}),
+    ...(counts ? { tally: { day: utcDay(now), counts } } : {}),
+  };
+}
 
 /** Thrown values need not be Errors: an agent may throw null or a string. */
 const asError = (thrown: unknown): Error =>
@@ -287,10 +304,7 @@ export class StepRunner {
   ): Promise<AgentStepResult> {
     const { store } = this.deps;
     const now = new Date();
-    const cp =
-      'usage' in outcome && outcome.usage
-        ? { ...stepCp, usage: jobUsage(snap.earlierUsage, outcome.usage) }
-        : stepCp;
+    const cp = { ...stepCp, ...usageOf(snap, outcome, now) };
     switch (outcome.type) {
       case 'fail':
         return failed(outcome.code, outcome.message);

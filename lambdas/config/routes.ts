@@ -81,6 +81,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
   },
   { method: 'GET', path: '/v1/agents', handler: 'list-agents', auth: true },
   { method: 'GET', path: '/v1/agents/{name}', handler: 'get-agent', auth: true },
+  { method: 'GET', path: '/v1/usage', handler: 'get-usage', auth: true },
   { method: 'GET', path: '/v1/health/live', handler: 'health-live', auth: false },
   { method: 'GET', path: '/v1/health/ready', handler: 'health-ready', auth: false },
   { method: 'GET', path: '/v1/openapi.json', handler: 'openapi', auth: false },

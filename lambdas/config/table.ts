@@ -127,3 +127,16 @@ export const TENANCY_KEYS = {
   streams: 'STREAMS#',
   keyList: 'KEYS',
 } as const;
+
+/** A tenant's usage counters of one UTC day (`YYYY-MM-DD`): in its limits partition, sorted by day. */
+export const USAGE_SK_PREFIX = 'USAGE#';
+export const usageKey = (tenant: string, day: string) => ({
+  [TABLE_KEYS.partition]: `${TENANCY_KEYS.limits}${tenant}`,
+  [TABLE_KEYS.sort]: `${USAGE_SK_PREFIX}${day}`,
+});
+
+/** A tenant's model-token bucket, beside its request-rate bucket. */
+export const tokenBucketKey = (tenant: string) => ({
+  [TABLE_KEYS.partition]: `${TENANCY_KEYS.rate}${tenant}`,
+  [TABLE_KEYS.sort]: 'TOKENS',
+});

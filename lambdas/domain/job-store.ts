@@ -1,6 +1,7 @@
 import type { ListPosition } from './cursor.js';
 import type { JobEvent, StepEvent } from './job-events.js';
 import type { InputRequest, Job, JobError, JobProgress, JobStatus, JobUsage, JsonValue } from './job.js';
+import type { UsageCounts } from './usage.js';
 
 /** A job plus what the workflow checkpoints between steps. */
 export interface StepSnapshot {
@@ -23,6 +24,11 @@ export interface Checkpoint {
   progressData?: JsonValue | null;
   /** The job's usage after the step, for agents that call a model; left as it was when absent. */
   usage?: JobUsage | undefined;
+  /**
+   * What the step adds to its tenant's usage counters of `day` (UTC): written with the step, so a
+   * retried step, whose write is refused, adds nothing twice.
+   */
+  tally?: { day: string; counts: UsageCounts } | undefined;
   state: JsonValue;
 }
 

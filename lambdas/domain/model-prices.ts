@@ -53,3 +53,15 @@ export function costUsd(model: string, usage: TokenUsage): number | null {
     (usage.inputTokens * price.inputPerMillion + usage.outputTokens * price.outputPerMillion) / 1e6;
   return Math.round(dollars * 1e6) / 1e6;
 }
+
+/**
+ * The list-price cost of some usage in whole billionths of a dollar, or null for a model not in the
+ * table: integers add up without float drift, however many calls a day's usage counter sums.
+ */
+export function costNanoUsd(model: string, usage: TokenUsage): number | null {
+  const price = priceOf(model);
+  if (!price) return null;
+  return Math.round(
+    (usage.inputTokens * price.inputPerMillion + usage.outputTokens * price.outputPerMillion) * 1e3,
+  );
+}

@@ -163,6 +163,7 @@ export class JobsApi extends Construct {
     const values = VALUES_ACCESS[name];
     if (values) props.jobs.bindValues(fn.function, values);
     this.grantTenancy(name, route, fn, props);
+    if (name === 'get-usage') this.grantUsage(fn, props);
     if (name === 'replay-delivery') props.webhooks.grantEnqueue(fn.function);
     if (route?.streaming)
       fn.function.addEnvironment(ENV.streamMaxSeconds, String(DEFAULT_STREAM_MAX_SECONDS));
@@ -189,6 +190,12 @@ export class JobsApi extends Construct {
       ['UpdateItem'],
       buckets.map((prefix) => `${prefix}*`),
     );
+  }
+
+  /** Usage days and the limits item both live in the tenant's own partition (`TENANT#<tenant>`). */
+  private grantUsage(fn: HandlerFunction, props: JobsApiProps) {
+    props.jobs.grantItems(fn.function, ['GetItem', 'Query'], [`${TENANCY_KEYS.limits}*`]);
+    fn.function.addEnvironment(ENV.defaultLimits, JSON.stringify(props.defaultLimits));
   }
 
   private addRoute(route: ApiRoute): void {

@@ -141,10 +141,11 @@ export class JobsTable extends Construct {
    */
   public tenancyAdminPolicy(scope: Construct, id: string): iam.ManagedPolicy {
     return new iam.ManagedPolicy(scope, id, {
-      description: 'agent-jobs operator CLI: create, list and revoke API keys; show and set tenant limits',
+      description:
+        "agent-jobs operator CLI: create, list and revoke API keys; show and set tenant limits; a tenant's usage",
       statements: [
         this.itemsStatement(
-          ['GetItem', 'PutItem', 'UpdateItem'],
+          ['GetItem', 'PutItem', 'UpdateItem', 'Query'],
           [`${TENANCY_KEYS.apiKey}*`, `${TENANCY_KEYS.limits}*`],
         ),
         new iam.PolicyStatement({

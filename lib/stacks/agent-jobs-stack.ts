@@ -72,6 +72,7 @@ export class AgentJobsStack extends Stack {
       jobDlq: this.jobDlq.queue,
       stepDlq: this.stepDlq.queue,
       logRetention,
+      defaultLimits: this.config.defaultLimits,
     });
     const stateMachine = this.workflow.stateMachine;
     this.streamConsumer = new JobStreamConsumer(this, 'JobStream', {

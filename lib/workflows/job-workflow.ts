@@ -8,6 +8,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { maxJobTimeoutSeconds, maxStepTimeoutSeconds } from '../../lambdas/agents/registry.js';
+import { ENV } from '../../lambdas/config/env.js';
 import { INTERNAL_HANDLERS } from '../../lambdas/config/routes.js';
 import { announce, STATUS_NAMES, statusCondition } from '../../lambdas/config/job-writes.js';
 import { INPUT_TOKEN_ATTRIBUTE, JOB_SK, TABLE_KEYS } from '../../lambdas/config/table.js';
@@ -19,6 +20,7 @@ import {
   TRANSIENT_STEP_ERROR,
 } from '../../lambdas/config/workflow.js';
 import { MOVES } from '../../lambdas/domain/job.js';
+import type { TenantLimits } from '../../lambdas/domain/tenant-limits.js';
 import { ONE_MINUTE_SUM, thresholdAlarm } from '../constructs/alarms.js';
 import { HandlerFunction } from '../constructs/handler-function.js';
 import type { JobsTable } from '../constructs/jobs-table.js';
@@ -33,6 +35,8 @@ export interface JobWorkflowProps {
    */
   readonly stepDlq: sqs.IQueue;
   readonly logRetention: RetentionDays;
+  /** The limits of tenants without their own: the step reads tokensPerMinute from them. */
+  readonly defaultLimits: TenantLimits;
 }
 
 const LAMBDA_SERVICE_ERRORS = [
@@ -127,7 +131,10 @@ export class JobWorkflow extends Construct {
       logRetention: props.logRetention,
       timeout: MARK_FAILED_FUNCTION_TIMEOUT,
     });
+    // UpdateItem also covers the step's transaction with its tenant's usage counters, and the
+    // token bucket; GetItem the tenant's limits.
     props.jobs.bindTable(this.agentStep.function, ['GetItem', 'UpdateItem']);
+    this.agentStep.function.addEnvironment(ENV.defaultLimits, JSON.stringify(props.defaultLimits));
     props.jobs.bindValues(this.agentStep.function, 'readWrite');
     props.jobs.bindTable(this.markFailed.function, ['UpdateItem']);
     this.agentStep.function.configureAsyncInvoke({

@@ -81,7 +81,9 @@ describe('environment wiring: each function gets what it reads, nothing else', (
     'health-ready': [...TABLE_ENV, ENV.stateMachineArn].sort(),
     openapi: BASE_ENV,
     authorizer: [...TABLE_ENV, ENV.defaultLimits].sort(),
-    'agent-step': [...FINISHING_ENV, ENV.valuesBucket].sort(),
+    // The tenant's limits give its token budget.
+    'agent-step': [...FINISHING_ENV, ENV.valuesBucket, ENV.defaultLimits].sort(),
+    'get-usage': [...TABLE_ENV, ENV.defaultLimits].sort(),
     'mark-failed': FINISHING_ENV,
     'reconcile-execution': [...FINISHING_ENV, ENV.jobDlqUrl].sort(),
     'sweep-jobs': [...FINISHING_ENV, ENV.jobDlqUrl, ENV.stateMachineArn, ENV.webhookQueueUrl].sort(),

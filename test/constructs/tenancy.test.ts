@@ -52,13 +52,21 @@ describe('tenancy IAM', () => {
     expect(leadingKeys(reads[0]!)).toEqual(['K#*', 'TENANT#*']);
   });
 
-  it('gives the operator CLI a managed policy for keys and limits and the key list, not the jobs', () => {
+  it("lets the usage route read only tenants' usage and limits items, with no job access", () => {
+    const grants = statementsGranting('get-usage', 'dynamodb:Query');
+    expect(grants).toHaveLength(1);
+    expect([grants[0]!.Action].flat()).toEqual(['dynamodb:GetItem', 'dynamodb:Query']);
+    expect(leadingKeys(grants[0]!)).toEqual(['TENANT#*']);
+    expect(statementsGranting('get-usage', 'dynamodb:GetItem')).toEqual(grants);
+  });
+
+  it('gives the operator CLI a managed policy for keys, limits and usage and the key list, not the jobs', () => {
     const [policy] = Object.values(json.Resources).filter((r) => r.Type === 'AWS::IAM::ManagedPolicy');
     expect(Object.values(json.Resources).filter((r) => r.Type === 'AWS::IAM::ManagedPolicy')).toHaveLength(1);
     const statements = (policy!.Properties.PolicyDocument as { Statement: Statement[] }).Statement;
     expect(statements).toEqual([
       expect.objectContaining({
-        Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+        Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
         Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['K#*', 'TENANT#*'] } },
       }),
       expect.objectContaining({

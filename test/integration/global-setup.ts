@@ -26,6 +26,8 @@ export const TEST_TENANTS = [
   'job-cli',
   'large',
   'assistant',
+  'usage',
+  'tokens',
 ] as const;
 
 /** The scripted model's default model id, which the stack's provider is configured with. */

@@ -40,6 +40,7 @@ import {
   toJob,
 } from './job-item.js';
 import { anywhere, JobValues, PUBLIC_VALUES, STEP_VALUES } from './job-values.js';
+import { writeWithTally } from './usage-tally.js';
 
 const { partition: PK } = TABLE_KEYS;
 /**
@@ -247,6 +248,7 @@ export class JobItems {
       },
       cp.completedSteps - 1,
       { ...state.names, ...USAGE_NAME },
+      cp.tally,
     );
   }
 
@@ -308,6 +310,7 @@ export class JobItems {
       },
       cp.completedSteps - 1,
       { ...placed.names, '#ttl': TABLE_KEYS.ttl, ...USAGE_NAME },
+      cp.tally,
     );
   }
 
@@ -332,6 +335,7 @@ export class JobItems {
       },
       cp.completedSteps - 1,
       { ...state.names, ...USAGE_NAME },
+      cp.tally,
     );
   }
 
@@ -388,7 +392,7 @@ export class JobItems {
 
   /**
    * A step's write lands only while the job may make the step's move (it runs) and only once per
-   * step (a retried step resumes).
+   * step (a retried step resumes). What the step adds to the tenant's usage is written with it.
    */
   private stepUpdate(
     move: 'checkpoint' | 'succeed' | 'requestInput',
@@ -397,20 +401,20 @@ export class JobItems {
     update: string,
     values: Record<string, unknown>,
     expectedSteps: number,
-    names: Record<string, string> = {},
+    names: Record<string, string>,
+    tally: Checkpoint['tally'],
   ) {
     const from = statusCondition(MOVES[move].from);
-    return conditionalWriteLanded(
-      this.client,
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: jobKey(tenant, id),
-        UpdateExpression: update,
-        ConditionExpression: `${from.condition} AND completedSteps = :expected`,
-        ExpressionAttributeNames: { ...names, ...STATUS_NAMES },
-        ExpressionAttributeValues: { ...values, ...from.values, ':expected': expectedSteps },
-      }),
-    );
+    const write = {
+      TableName: this.tableName,
+      Key: jobKey(tenant, id),
+      UpdateExpression: update,
+      ConditionExpression: `${from.condition} AND completedSteps = :expected`,
+      ExpressionAttributeNames: { ...names, ...STATUS_NAMES },
+      ExpressionAttributeValues: { ...values, ...from.values, ':expected': expectedSteps },
+    };
+    if (tally) return writeWithTally(this.client, write, tenant, tally);
+    return conditionalWriteLanded(this.client, new UpdateCommand(write));
   }
 
   fail(tenant: string, id: string, error: JobError, now: Date, executionName?: string) {

@@ -3,10 +3,12 @@ import { callModel } from '../../adapters/models/model-provider.js';
 import { DomainError } from '../../domain/errors.js';
 import type { JsonValue } from '../../domain/job.js';
 import type { StepEvent } from '../../domain/job-events.js';
-import type { ModelAnswer, TokenUsage } from '../../domain/model.js';
+import type { ModelAnswer, ModelCallRequest, TokenUsage } from '../../domain/model.js';
 import { ModelRefusedError, ModelUnavailableError } from '../../domain/model-errors.js';
+import { budgetWaitSeconds, type TokenBudget, type TokenReservation } from '../../domain/token-budget.js';
 import type { Deployment } from '../../domain/webhook-url.js';
 import type { AgentDefinition, StepContext, StepOutcome } from '../agent.js';
+import { TransientStepError } from '../agent.js';
 import { DeltaBatcher } from './delta-batcher.js';
 import type { AssistantInput } from './input.js';
 import { assistantInputJsonSchema, assistantInputSchema } from './input.js';
@@ -49,6 +51,8 @@ export interface AssistantDeps {
   /** Model call attempts per call (the first included) before the job fails with `model_unavailable`. */
   maxAttempts(): number;
   recordModelCall(record: ModelCallRecord): void;
+  /** The tenants' token budgets (tokensPerMinute); without it model calls are not budgeted. */
+  tokenBudget?: () => TokenBudget;
   random?: () => number;
 }
 
@@ -155,36 +159,38 @@ const progressOf = (state: AssistantState, input: AssistantInput) => state.model
 
 async function callModelStep(state: AssistantStepState, step: number, scope: StepScope): Promise<Outcome> {
   const { ctx, deps, provider, model } = scope;
+  const serverTools = (ctx.input.serverTools ?? []).map(serverToolDefinition);
+  const request = modelCallRequest(state, ctx.input, serverTools);
+  const hold = await reserveTokens(request, state, step, scope);
+  if ('wait' in hold) return hold.wait;
   // A client joining this call's deltas drops what an earlier, broken attempt of it logged.
   if (ctx.earlierAttemptEmitted || state.brokenAttemptLogged) {
     await ctx.emit([{ type: 'job.output.reset', data: { step } }]);
   }
   const batcher = new DeltaBatcher(step, (events) => ctx.emit(events));
-  const serverTools = (ctx.input.serverTools ?? []).map(serverToolDefinition);
   let answer: ModelAnswer;
   try {
-    answer = await callModel(
-      provider,
-      { ...modelCallRequest(state, ctx.input, serverTools), signal: ctx.signal },
-      (event) => {
-        ctx.heartbeat();
-        if (event.type === 'text') batcher.push(event.text);
-      },
-    );
+    answer = await callModel(provider, { ...request, signal: ctx.signal }, (event) => {
+      ctx.heartbeat();
+      if (event.type === 'text') batcher.push(event.text);
+    });
   } catch (error) {
+    await hold.release();
     await batcher.discard();
     const logged = state.brokenAttemptLogged || batcher.wrote;
     return failedCall(error, logged ? { ...state, brokenAttemptLogged: true } : state, scope);
   }
+  await hold.settle(answer.usage);
   await batcher.close(toolCallEvents(step, answer));
   deps.recordModelCall({ tenant: ctx.tenant, model, usage: answer.usage });
   const next = decideNext(state, { step, answer }, ctx.input, { now: Date.now() });
   const answered = { ...next.state, failedAttempts: 0, brokenAttemptLogged: false };
   ctx.progress(progressOf(answered, ctx.input), `model call ${step} answered`);
   const usage = usageTotals(answered, model);
+  const modelCall = { model, usage: answer.usage };
   switch (next.type) {
     case 'finish':
-      return { type: 'done', result: next.result as unknown as JsonValue, usage };
+      return { type: 'done', result: next.result as unknown as JsonValue, usage, modelCall };
     case 'await_client': {
       const { prompt, toolCalls } = next.inputRequest;
       return {
@@ -193,12 +199,57 @@ async function callModelStep(state: AssistantStepState, step: number, scope: Ste
         toolCalls,
         state: { ...answered, awaitingAnswer: true },
         usage,
+        modelCall,
       };
     }
     default:
       // The answer is checkpointed before any of its tool calls runs.
-      return { type: 'continue', state: answered, usage };
+      return { type: 'continue', state: answered, usage, modelCall };
   }
+}
+
+/** Tokens held for the call: settled with its usage once answered, released when it got no answer. */
+interface TokenHold {
+  settle(usage: TokenUsage): Promise<void>;
+  release(): Promise<void>;
+}
+
+const UNBUDGETED: TokenHold = { settle: async () => {}, release: async () => {} };
+
+const heldTokens = (budget: TokenBudget, reservation: TokenReservation): TokenHold => ({
+  settle: (usage) => budget.settle(reservation, usage, Date.now()),
+  release: () => budget.release(reservation, Date.now()),
+});
+
+/**
+ * Reserves the call's tokens from the tenant's budget. Over budget the step makes no call and
+ * waits as long as the budget needs to refill (the workflow's Wait state, no Lambda held): the job
+ * stays running, and the wait is not a failed attempt.
+ */
+async function reserveTokens(
+  request: ModelCallRequest,
+  state: AssistantStepState,
+  step: number,
+  { ctx, deps }: StepScope,
+): Promise<TokenHold | { wait: Outcome }> {
+  if (!deps.tokenBudget) return UNBUDGETED;
+  const budget = deps.tokenBudget();
+  let result;
+  try {
+    result = await budget.reserve(ctx.tenant, request, Date.now());
+  } catch (error) {
+    throw new TransientStepError('the token budget could not be checked', { cause: error });
+  }
+  if (result.admitted) return heldTokens(budget, result.reservation);
+  const waitSeconds = budgetWaitSeconds(result.waitMs);
+  return {
+    wait: {
+      type: 'retry',
+      state,
+      waitSeconds,
+      message: `waiting for the token budget (${result.tokensPerMinute} tokens per minute); model call ${step} in ${waitSeconds} s`,
+    },
+  };
 }
 
 function toolCallEvents(step: number, answer: ModelAnswer): StepEvent[] {

@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { JOB_ERROR_CODES } from '../../domain/errors.js';
 import { JOB_STATUSES } from '../../domain/job.js';
 import { JOB_EVENT_TYPES } from '../../domain/job-events.js';
+import { LIMIT_NAMES } from '../../domain/tenant-limits.js';
 import { WEBHOOK_EVENT_TYPES } from '../../domain/webhook.js';
 import { jsonValue } from './schemas.js';
 
@@ -186,3 +187,33 @@ export const agentSchema = z
   .meta({ id: 'Agent' });
 
 export const agentListSchema = z.object({ items: z.array(agentSchema) }).meta({ id: 'AgentList' });
+
+const count = z.int().min(0);
+
+export const usageDaySchema = z
+  .object({
+    date: z.string().meta({ format: 'date', example: '2026-12-05' }),
+    jobs: count.meta({ description: 'Jobs that recorded their first step that day.' }),
+    modelCalls: count.meta({ description: 'Answered model calls.' }),
+    inputTokens: count,
+    outputTokens: count,
+    costUsd: z.number().nullable().meta({
+      description:
+        "List-price estimate of the day's model calls; null when a call that day was of a model without a price.",
+    }),
+  })
+  .meta({ id: 'UsageDay' });
+
+export const tenantLimitsSchema = z
+  .object(Object.fromEntries(LIMIT_NAMES.map((name) => [name, z.int().min(1)])))
+  .meta({
+    id: 'TenantLimits',
+    description: "The tenant's effective limits: its own over the deployment's defaults.",
+  });
+
+export const usageReportSchema = z
+  .object({
+    items: z.array(usageDaySchema).meta({ description: 'Days with activity, oldest first.' }),
+    limits: tenantLimitsSchema,
+  })
+  .meta({ id: 'UsageReport' });

@@ -14,12 +14,14 @@ import {
   jobListSchema,
   jobSchema,
   problemSchema,
+  usageReportSchema,
 } from './document-schemas.js';
 import {
   eventSeqSchema,
   listEventsQuerySchema,
   listJobsQuerySchema,
   streamQuerySchema,
+  usageQuerySchema,
 } from './query-schemas.js';
 import { withTenantLimits } from './openapi-limits.js';
 import { createJobRequestSchema, submitInputRequestSchema } from './schemas.js';
@@ -186,6 +188,17 @@ const OPERATIONS: Record<string, PathSpec> = {
       ...problems(401, 404),
     },
   },
+  'get-usage': {
+    summary: "The tenant's consumption per UTC day, and its limits",
+    description:
+      'Jobs, answered model calls, tokens and list-price cost per day, days without activity left out. ' +
+      'Each job and each answered model call is counted once, on the day its step was recorded.',
+    request: { query: usageQuerySchema },
+    responses: {
+      200: { description: 'The usage', content: { 'application/json': { schema: usageReportSchema } } },
+      ...problems(400, 401),
+    },
+  },
   'health-live': {
     summary: 'Liveness',
     responses: { 200: { description: 'Alive', content: { 'application/json': { schema: healthSchema } } } },
@@ -225,6 +238,7 @@ const OPERATION_IDS: Record<string, string> = {
   'POST /v1/jobs/{id}/deliveries/{deliveryId}/replay': 'replayJobDelivery',
   'GET /v1/agents': 'listAgents',
   'GET /v1/agents/{name}': 'getAgent',
+  'GET /v1/usage': 'getUsage',
   'GET /v1/health/live': 'getLiveness',
   'GET /v1/health/ready': 'getReadiness',
   'GET /v1/openapi.json': 'getOpenApiDocument',

@@ -26,3 +26,12 @@ export const listEventsQuerySchema = z.strictObject({
 });
 
 export const streamQuerySchema = z.strictObject({ after: eventSeqSchema.optional() });
+
+const usageDay = (description: string) =>
+  z.string().max(10).optional().meta({ format: 'date', example: '2026-12-05', description });
+
+/** Days are checked by the domain (usageRange), which also knows the range rules. */
+export const usageQuerySchema = z.strictObject({
+  from: usageDay('First UTC day, YYYY-MM-DD; default 29 days before `to`.'),
+  to: usageDay('Last UTC day, YYYY-MM-DD, at most 92 days after `from`; default today (UTC).'),
+});

@@ -134,9 +134,46 @@ describe('agent-jobs tenants: parsing', () => {
     [['set-limits', '--max-streams', '2']],
     [['show', 'acme', '--max-streams', '2']],
     [['show', 'Bad']],
-    [['usage', 'acme']],
+    [['usage']],
+    [['usage', 'acme', '--from', '2026-02-30']],
+    [['usage', 'acme', '--to', '2026-12-04', '--from', '2026-12-05']],
+    [['usage', 'acme', '--from', '2026-01-01', '--to', '2026-04-03']],
+    [['usage', 'acme', '--from']],
+    [['usage', 'acme', 'extra']],
+    [['usage', 'acme', '--max-streams', '2']],
+    [['rename', 'acme']],
   ])('refuses %j', (args) => {
     expect(() => parseTenantsCommand(args)).toThrow();
+  });
+
+  it('reads usage with its range, defaulting to the 30 days up to today (UTC)', () => {
+    const now = new Date('2026-12-05T23:00:00Z');
+    expect(
+      parseTenantsCommand(['usage', 'acme', '--from', '2026-12-01', '--to', '2026-12-03', '--json'], now),
+    ).toEqual({
+      action: 'usage',
+      tenant: 'acme',
+      range: { from: '2026-12-01', to: '2026-12-03' },
+      json: true,
+    });
+    expect(parseTenantsCommand(['usage', 'acme'], now)).toEqual({
+      action: 'usage',
+      tenant: 'acme',
+      range: { from: '2026-11-06', to: '2026-12-05' },
+      json: false,
+    });
+  });
+
+  it('says which usage date is wrong, exiting 2 before touching any table', async () => {
+    const err: string[] = [];
+    const code = await tenantsMain(
+      ['usage', 'acme', '--from', '2026-12-05', '--to', '2026-12-01', '--table', 't'],
+      {},
+      () => {},
+      (line) => err.push(line),
+    );
+    expect(code).toBe(2);
+    expect(err.join('\n')).toMatch(/^--to must not be before from/);
   });
 
   it('exits 2 on bad input', async () => {

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
   SendTaskFailureCommand,
   SendTaskHeartbeatCommand,
@@ -7,7 +7,12 @@ import {
   SFNClient,
   TaskTimedOut,
 } from '@aws-sdk/client-sfn';
-import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -63,7 +68,33 @@ function storeHas({ job = {}, completedSteps = 0, agentState, answer }: Snapshot
   });
 }
 
-const updates = () => ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input);
+/** The job's writes in order: plain updates, and the job's update in a step's transaction with its usage. */
+const updates = () =>
+  ddb
+    .calls()
+    .map((c) => c.args[0])
+    .flatMap((command) => {
+      if (command instanceof UpdateCommand) return [command.input];
+      if (command instanceof TransactWriteCommand) return [command.input.TransactItems![0]!.Update!];
+      return [];
+    });
+
+/** The usage increments that went with the job's writes. */
+const tallies = () =>
+  ddb.commandCalls(TransactWriteCommand).map((c) => c.args[0].input.TransactItems![1]!.Update!);
+
+const cancelled = (...reasons: string[]) =>
+  new TransactionCanceledException({
+    message: 'cancelled',
+    $metadata: {},
+    CancellationReasons: reasons.map((Code) => ({ Code })),
+  });
+
+/** The job's condition refuses the step's write, plain or in a transaction (cancelled meanwhile). */
+function jobRefusesWrites() {
+  ddb.on(UpdateCommand).rejects(new ConditionalCheckFailedException({ message: 'failed', $metadata: {} }));
+  ddb.on(TransactWriteCommand).rejects(cancelled('ConditionalCheckFailed', 'None'));
+}
 
 function customAgent(
   step: AgentDefinition<unknown, unknown>['step'],
@@ -84,6 +115,7 @@ beforeEach(() => {
   ddb.reset();
   s3.reset();
   ddb.on(UpdateCommand).resolves({});
+  ddb.on(TransactWriteCommand).resolves({});
   sfn.reset();
   sfn.on(SendTaskHeartbeatCommand).resolves({});
   sfn.on(SendTaskSuccessCommand).resolves({});
@@ -94,6 +126,85 @@ beforeEach(() => {
 
 afterEach(() => {
   vi.useRealTimers();
+});
+
+describe("agent step: the tenant's daily usage", () => {
+  const DAY_KEY = { PK: `TENANT#${TENANT}`, SK: 'USAGE#2025-06-01' };
+  const answered = { model: 'gpt-4o-mini', usage: { inputTokens: 11, outputTokens: 7 } };
+
+  it("counts the job with its first recorded step, in one transaction with the job's write", async () => {
+    storeHas({ job: { input: { message: 'm', steps: 3, stepMs: 0 } }, completedSteps: 0 });
+    expect(await handler(EVENT)).toEqual({ outcome: 'continue' });
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
+    expect(updates()[0]).toMatchObject({
+      ConditionExpression: expect.stringContaining('completedSteps = :expected'),
+    });
+    expect(tallies()).toEqual([
+      expect.objectContaining({
+        Key: DAY_KEY,
+        UpdateExpression: expect.stringMatching(/^ADD jobs :jobs, modelCalls :modelCalls, .* SET /),
+        ExpressionAttributeValues: expect.objectContaining({
+          ':jobs': 1,
+          ':modelCalls': 0,
+          ':tenant': TENANT,
+          ':day': '2025-06-01',
+          ':ttl': Date.parse('2026-07-07T00:00:00Z') / 1000,
+        }),
+      }),
+    ]);
+  });
+
+  it('counts nothing for a later step without a model call: a plain write', async () => {
+    storeHas({ job: { input: { message: 'm', steps: 3, stepMs: 0 } }, completedSteps: 1, agentState: {} });
+    expect(await handler(EVENT)).toEqual({ outcome: 'continue' });
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
+    expect(updates()).toHaveLength(1);
+  });
+
+  it('counts each answered model call with its tokens and price', async () => {
+    customAgent(async () => ({ type: 'continue', state: {}, modelCall: answered }), ANY_INPUT);
+    storeHas({ job: { agent: 'custom', input: {} }, completedSteps: 2 });
+    expect(await handler(EVENT)).toEqual({ outcome: 'continue' });
+    expect(tallies()[0]?.ExpressionAttributeValues).toMatchObject({
+      ':jobs': 0,
+      ':modelCalls': 1,
+      ':inputTokens': 11,
+      ':outputTokens': 7,
+      ':costNanoUsd': 5_850,
+      ':unpricedCalls': 0,
+    });
+  });
+
+  it('does not count a redriven job again', async () => {
+    customAgent(async () => ({ type: 'continue', state: {} }), ANY_INPUT);
+    storeHas({ job: { agent: 'custom', input: {}, attempt: 2 }, completedSteps: 0 });
+    expect(await handler(EVENT)).toEqual({ outcome: 'continue' });
+    expect(tallies()).toHaveLength(0);
+  });
+
+  it('leaves out a malformed model call report rather than storing it', async () => {
+    customAgent(
+      async () => ({
+        type: 'continue',
+        state: {},
+        modelCall: { model: 'm', usage: { inputTokens: -1, outputTokens: 2 } },
+      }),
+      ANY_INPUT,
+    );
+    storeHas({ job: { agent: 'custom', input: {} }, completedSteps: 2 });
+    expect(await handler(EVENT)).toEqual({ outcome: 'continue' });
+    expect(tallies()).toHaveLength(0);
+  });
+
+  it('tries again when the day was held by another transaction, and counts once', async () => {
+    customAgent(async () => ({ type: 'done', result: 1, modelCall: answered }), ANY_INPUT);
+    storeHas({ job: { agent: 'custom', input: {} }, completedSteps: 2 });
+    ddb.on(TransactWriteCommand).rejectsOnce(cancelled('None', 'TransactionConflict')).resolves({});
+    const outcome = handler(EVENT);
+    await vi.runAllTimersAsync();
+    expect(await outcome).toEqual({ outcome: 'done' });
+    expect(tallies()).toHaveLength(2);
+  });
 });
 
 describe('agent step with the echo agent', () => {
@@ -160,7 +271,7 @@ describe('agent step with the echo agent', () => {
 
   it('stopped when the job was cancelled between load and write', async () => {
     storeHas({ job: { input: { message: 'm', steps: 3, stepMs: 0 } }, completedSteps: 0 });
-    ddb.on(UpdateCommand).rejects(new ConditionalCheckFailedException({ message: 'failed', $metadata: {} }));
+    jobRefusesWrites();
     expect(await handler(EVENT)).toEqual({ outcome: 'stopped' });
   });
 
@@ -337,7 +448,7 @@ describe('agent step with the echo agent', () => {
 
   it('an input request on a job cancelled meanwhile stops quietly', async () => {
     storeHas({ job: { input: { message: 'm', stepMs: 0, askInput: 'Name?' } } });
-    ddb.on(UpdateCommand).rejects(new ConditionalCheckFailedException({ message: 'no', $metadata: {} }));
+    jobRefusesWrites();
     expect(await handler(EVENT)).toEqual({ outcome: 'stopped' });
   });
 
@@ -756,6 +867,7 @@ describe('agent step in callback form (agents with heartbeatSeconds)', () => {
       name: 'ProvisionedThroughputExceededException',
     });
     ddb.on(UpdateCommand).rejects(outage);
+    ddb.on(TransactWriteCommand).rejects(outage);
 
     await handler(CALLBACK);
 

@@ -140,6 +140,9 @@ describe('GET /v1/openapi.json', () => {
       'JsonValue',
       'Problem',
       'SubmitInputRequest',
+      'TenantLimits',
+      'UsageDay',
+      'UsageReport',
     ]);
   });
 
