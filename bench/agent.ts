@@ -279,12 +279,18 @@ class AgentRun {
     const steps = visits.filter((v) => LAMBDA_TASKS[v.state] === INTERNAL_HANDLERS.agentStep);
     const stepMs = steps.reduce((sum, v) => sum + v.ms, 0);
     const poll = await requestsDuring(this.ctx.counter, () => this.api.get(id));
+    // The submit's and the job's writes to the job item, not to its event items (one per event).
+    const eventItems = await this.eventCount(id);
+    const itemWrites = 1 + writes - eventItems;
+    this.ctx.log(
+      `after the submit: ${writes} writes (${itemWrites - 1} to the job item, ${integrationWrites} of them ` +
+        `by the workflow, ${eventItems} event items), ${counted.reads - submit.reads} reads`,
+    );
     const cost = this.costParts({
       transitions: visits.length,
       steps: steps.length,
       stepMs,
-      // The submit's and the job's writes each make one stream record.
-      itemWrites: submit.writes + writes,
+      itemWrites,
       writeUnits: counted.writeUnits + integrationUnits,
       reads: counted.reads + POLLS_PER_JOB * poll.reads,
       consistentReads: counted.consistentReads + POLLS_PER_JOB * poll.consistentReads,
@@ -313,8 +319,9 @@ class AgentRun {
    * `cost.per1kAssistantJobs`: the echo cost model's prices and assumptions (bench/cost.ts) applied
    * to this job's counts: a submit and 5 polls, every state transition, each step invocation
    * billed for its measured duration (it waits on the model call: with real models' latency of
-   * seconds, the Lambda part grows in proportion), each job item write one stream batch per
-   * consumer (low traffic, records do not share a batch), DynamoDB units as counted.
+   * seconds, the Lambda part grows in proportion), the events consumer invoked once per job item
+   * write (its filter takes every one; at low traffic records do not share a batch), the other
+   * stream consumer once per job as for echo jobs, DynamoDB units as counted.
    */
   private costParts(c: {
     transitions: number;
@@ -333,7 +340,8 @@ class AgentRun {
           'create-job': 1,
           'get-job': POLLS_PER_JOB,
           [INTERNAL_HANDLERS.agentStep]: c.steps,
-          ...streamInvocations(this.ctx.stack.template, c.itemWrites),
+          ...streamInvocations(this.ctx.stack.template, 1),
+          [INTERNAL_HANDLERS.appendEvents]: c.itemWrites,
         },
         billedMs: { [INTERNAL_HANDLERS.agentStep]: Math.ceil(c.stepMs / c.steps) },
         transitions: c.transitions,
@@ -343,6 +351,14 @@ class AgentRun {
       },
       this.ctx.stack.template,
     );
+  }
+
+  private async eventCount(id: string): Promise<number> {
+    const res = await fetch(`${this.ctx.stack.url}/v1/jobs/${id}/events?limit=1000`, {
+      headers: { authorization: `Bearer ${this.ctx.apiKey}` },
+    });
+    if (res.status !== 200) throw new Error(`events of ${id} answered ${res.status}`);
+    return ((await res.json()) as { items: unknown[] }).items.length;
   }
 
   private async history(id: string): Promise<HistoryEvent[]> {
