@@ -47,6 +47,70 @@ export const POLLS_PER_JOB = 5;
 const STEPS_PER_JOB = 3;
 const JOBS = 1000;
 
+/** What one job costs to run, counted (or, where the comment says so, assumed) per job. */
+export interface JobCounts {
+  /** Submit and polls: each is one API Gateway request and one authorizer invocation. */
+  apiRequests: number;
+  /** Lambda invocations per handler, the authorizer's left out (it follows apiRequests). */
+  invocations: Record<string, number>;
+  /** Billed milliseconds per invocation for handlers measured in the run, over ASSUMED_BILLED_MS. */
+  billedMs?: Record<string, number>;
+  transitions: number;
+  writeUnits: number;
+  consistentReadUnits: number;
+  eventualReadUnits: number;
+}
+
+/** Per-job dollars by service, from the counts, the template's memory sizes and PRICES. */
+export function jobCostParts(counts: JobCounts, template: CfnTemplate): Record<string, number> {
+  const invocations = { [INTERNAL_HANDLERS.authorizer]: counts.apiRequests, ...counts.invocations };
+  const lambdaRequests = Object.values(invocations).reduce((a, b) => a + b, 0);
+  const billedMs = { ...ASSUMED_BILLED_MS, ...counts.billedMs };
+  const gbSeconds = Object.entries(invocations).reduce((sum, [handler, n]) => {
+    const ms = billedMs[handler] ?? ASSUMED_STREAM_BATCH_MS;
+    return sum + n * (functionMemoryMb(template, handler) / 1024) * (ms / 1000);
+  }, 0);
+  const logBytes =
+    lambdaRequests * ASSUMED_LOG_BYTES.perLambdaInvocation +
+    counts.apiRequests * ASSUMED_LOG_BYTES.perApiRequest +
+    counts.transitions * ASSUMED_LOG_BYTES.perStateTransition;
+  return {
+    apiGateway: counts.apiRequests * PRICES.apiGatewayRestPerRequest,
+    lambda: lambdaRequests * PRICES.lambdaArmPerRequest + gbSeconds * PRICES.lambdaArmPerGbSecond,
+    stepFunctions: counts.transitions * PRICES.stepFunctionsPerTransition,
+    dynamodb:
+      counts.writeUnits * PRICES.dynamoDbPerWriteUnit +
+      (counts.consistentReadUnits + counts.eventualReadUnits / 2) * PRICES.dynamoDbPerReadUnit,
+    sqs: 0,
+    logs: (logBytes / 1024 ** 3) * PRICES.logsPerGbIngested,
+    // Not a price: carried out for the figures.
+    lambdaRequests,
+    gbSeconds,
+  };
+}
+
+/** The parts' total, per 1,000 jobs, and each part under `prefix`. */
+export function per1kJobs(prefix: string, parts: Record<string, number>): Figures {
+  const { lambdaRequests = 0, gbSeconds = 0, ...dollars } = parts;
+  const total = Object.values(dollars).reduce((a, b) => a + b, 0);
+  return {
+    [`${prefix}.usd`]: round(total * JOBS, 4),
+    ...Object.fromEntries(
+      Object.entries(dollars).map(([part, usd]) => [`${prefix}.${part}.usd`, round(usd * JOBS, 5)]),
+    ),
+    [`${prefix}.lambdaGbSeconds`]: round(gbSeconds * JOBS, 2),
+    [`${prefix}.lambdaInvocations`]: lambdaRequests * JOBS,
+  };
+}
+
+/** A job item write's units: its size in KB, once for the table and once per index projecting all of it. */
+export const jobItemWriteUnits = (itemBytes: number, template: CfnTemplate) =>
+  Math.ceil(itemBytes / 1024) * (1 + indexesProjectingAll(template));
+
+/** The stream consumers of the template, each invoked `times` per job. */
+export const streamInvocations = (template: CfnTemplate, times: number) =>
+  Object.fromEntries(streamConsumers(template).map((handler) => [handler, times]));
+
 /**
  * Cost of 1,000 three-step jobs polled 5 times each, from this run's counts and the template's
  * memory sizes. A succeeded job sends nothing to SQS; a failed one sends one DLQ message.
@@ -57,23 +121,7 @@ export function costPer1kJobs(figures: Figures, template: CfnTemplate): Figures 
     if (value === undefined || Number.isNaN(value)) throw new Error(`the cost model needs ${key}`);
     return value;
   };
-  const requests = 1 + POLLS_PER_JOB;
-  // The authorizer's result cache TTL is 0, so every request invokes it. Each stream consumer is
-  // counted once per job: at low traffic a batch holds one job's records, under load up to 25 jobs'.
-  const invocations: Record<string, number> = {
-    [INTERNAL_HANDLERS.authorizer]: requests,
-    'create-job': 1,
-    'get-job': POLLS_PER_JOB,
-    [INTERNAL_HANDLERS.agentStep]: STEPS_PER_JOB,
-    ...Object.fromEntries(streamConsumers(template).map((handler) => [handler, 1])),
-  };
-  const lambdaRequests = Object.values(invocations).reduce((a, b) => a + b, 0);
-  const gbSeconds = Object.entries(invocations).reduce((sum, [handler, n]) => {
-    const billedMs = ASSUMED_BILLED_MS[handler] ?? ASSUMED_STREAM_BATCH_MS;
-    return sum + n * (functionMemoryMb(template, handler) / 1024) * (billedMs / 1000);
-  }, 0);
-
-  const writeUnits = Math.ceil(need('job.itemBytes') / 1024) * (1 + indexesProjectingAll(template));
+  const writeUnits = jobItemWriteUnits(need('job.itemBytes'), template);
   const readUnits = Math.ceil(need('job.itemBytes') / 4096);
   // Priced as submitted with an Idempotency-Key (one more consistent read than without).
   const writes = need('submit.keyed.ddbWrites') + need('job.ddbWrites');
@@ -82,33 +130,27 @@ export function costPer1kJobs(figures: Figures, template: CfnTemplate): Figures 
     need('job.ddbConsistentReads') +
     POLLS_PER_JOB * need('poll.ddbConsistentReads');
   const reads = need('submit.keyed.ddbReads') + need('job.ddbReads') + POLLS_PER_JOB * need('poll.ddbReads');
-  const eventualReads = reads - consistentReads;
-
-  const transitions = need('sfn.transitionsPerJob');
-  const logBytes =
-    lambdaRequests * ASSUMED_LOG_BYTES.perLambdaInvocation +
-    requests * ASSUMED_LOG_BYTES.perApiRequest +
-    transitions * ASSUMED_LOG_BYTES.perStateTransition;
-
-  const perJob = {
-    apiGateway: requests * PRICES.apiGatewayRestPerRequest,
-    lambda: lambdaRequests * PRICES.lambdaArmPerRequest + gbSeconds * PRICES.lambdaArmPerGbSecond,
-    stepFunctions: transitions * PRICES.stepFunctionsPerTransition,
-    dynamodb:
-      writes * writeUnits * PRICES.dynamoDbPerWriteUnit +
-      (consistentReads + eventualReads / 2) * readUnits * PRICES.dynamoDbPerReadUnit,
-    sqs: 0,
-    logs: (logBytes / 1024 ** 3) * PRICES.logsPerGbIngested,
-  };
-  const total = Object.values(perJob).reduce((a, b) => a + b, 0);
+  // The authorizer's result cache TTL is 0, so every request invokes it. Each stream consumer is
+  // counted once per job: at low traffic a batch holds one job's records, under load up to 25 jobs'.
+  const parts = jobCostParts(
+    {
+      apiRequests: 1 + POLLS_PER_JOB,
+      invocations: {
+        'create-job': 1,
+        'get-job': POLLS_PER_JOB,
+        [INTERNAL_HANDLERS.agentStep]: STEPS_PER_JOB,
+        ...streamInvocations(template, 1),
+      },
+      transitions: need('sfn.transitionsPerJob'),
+      writeUnits: writes * writeUnits,
+      consistentReadUnits: consistentReads * readUnits,
+      eventualReadUnits: (reads - consistentReads) * readUnits,
+    },
+    template,
+  );
   return {
-    'cost.per1kJobs.usd': round(total * JOBS, 4),
-    ...Object.fromEntries(
-      Object.entries(perJob).map(([part, usd]) => [`cost.per1kJobs.${part}.usd`, round(usd * JOBS, 5)]),
-    ),
-    'cost.per1kJobs.lambdaGbSeconds': round(gbSeconds * JOBS, 2),
-    'cost.per1kJobs.lambdaInvocations': lambdaRequests * JOBS,
-    'cost.per1kJobs.apiRequests': requests * JOBS,
+    ...per1kJobs('cost.per1kJobs', parts),
+    'cost.per1kJobs.apiRequests': (1 + POLLS_PER_JOB) * JOBS,
     'cost.per1kJobs.ddbWriteUnits': writes * writeUnits * JOBS,
   };
 }

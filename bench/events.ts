@@ -8,11 +8,11 @@ import { benchApi } from './api.js';
 import type { BenchContext, Figures } from './context.js';
 import { percentile, round } from './stats.js';
 
-const TERMINAL = ['job.succeeded', 'job.failed', 'job.cancelled'];
+export const TERMINAL = ['job.succeeded', 'job.failed', 'job.cancelled'];
 /** The stream's idle backoff tops out within a few seconds; reads are counted after it settles. */
 const IDLE_SETTLE_MS = 5_000;
 
-function openStream(ctx: BenchContext, id: string) {
+export function openStream(ctx: BenchContext, id: string) {
   const authorized: FetchLike = (url, init) =>
     fetch(url, { ...init, headers: { ...init.headers, authorization: `Bearer ${ctx.apiKey}` } });
   return new EventSource(`${ctx.stack.url}/v1/jobs/${id}/stream`, { fetch: authorized });

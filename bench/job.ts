@@ -173,7 +173,7 @@ async function jobsTableCopy(ctx: BenchContext): Promise<string> {
 }
 
 /** States that are DynamoDB write integrations: they run on the service's client, not the handlers'. */
-function dynamoWriteStates(ctx: BenchContext): Set<string> {
+export function dynamoWriteStates(ctx: BenchContext): Set<string> {
   const { definition } = ctx.stack.sfn.describeStateMachine({ stateMachineArn: ctx.stack.stateMachineArn });
   const states = (JSON.parse(definition) as { States: Record<string, { Resource?: string }> }).States;
   return new Set(
@@ -184,7 +184,7 @@ function dynamoWriteStates(ctx: BenchContext): Set<string> {
 }
 
 /** The finished job item's size, approximated by its JSON length (DynamoDB bills writes per KB). */
-async function storedItemBytes(ctx: BenchContext, jobId: string): Promise<number> {
+export async function storedItemBytes(ctx: BenchContext, jobId: string): Promise<number> {
   const { jobPk } = await import('../lambdas/adapters/dynamo-job-store.js');
   const tenant = ctx.stack.tenantKeys.find((t) => t.key === ctx.apiKey)!.tenant;
   const { Item } = await DynamoDBDocumentClient.from(ctx.dynamo).send(

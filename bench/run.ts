@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startLocalStack } from '../lambdas/local/stack.js';
+import { benchAgent, BENCH_MODEL, startBenchModel } from './agent.js';
 import { benchClient } from './client.js';
 import { benchColdStart } from './cold-start.js';
 import type { BenchContext, Figures } from './context.js';
@@ -36,13 +37,20 @@ const figures: Figures = selected('coldStart') ? { ...(await benchColdStart(log)
 
 const dataDir = await mkdtemp(join(tmpdir(), 'agent-jobs-bench-'));
 const apiKey = `ak_bench_${Date.now()}`;
+// The assistant's provider: a scripted OpenAI-compatible server with a fixed latency (bench/agent.ts).
+const model = await startBenchModel();
 const stack = await startLocalStack({
   port: 0,
   dataDir,
   inMemory: true,
   quiet: true,
   // Handler logs go to stdout, which --json keeps for the one result object.
-  env: { AGENT_JOBS_API_KEYS: `bench:${apiKey}`, POWERTOOLS_LOG_LEVEL: asJson ? 'SILENT' : 'WARN' },
+  env: {
+    AGENT_JOBS_API_KEYS: `bench:${apiKey}`,
+    POWERTOOLS_LOG_LEVEL: asJson ? 'SILENT' : 'WARN',
+    AGENT_JOBS_OPENAI_BASE_URL: model.baseUrl,
+    AGENT_JOBS_MODEL: BENCH_MODEL,
+  },
 });
 try {
   // The same module instance the in-process handlers use, so the counter sees their requests.
@@ -64,12 +72,14 @@ try {
     job: benchJob,
     client: benchClient,
     limits: benchLimits,
+    agent: (c: BenchContext) => benchAgent(c, model),
   };
   for (const [name, bench] of Object.entries(benches))
     if (selected(name)) Object.assign(figures, await bench(ctx));
   if (only === undefined) Object.assign(figures, costPer1kJobs(figures, stack.template));
 } finally {
   await stack.stop();
+  await model.close();
   await rm(dataDir, { recursive: true, force: true });
 }
 

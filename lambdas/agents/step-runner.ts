@@ -113,8 +113,12 @@ export class StepRunner {
    * failures are returned, not thrown, so the workflow never retries them; TransientStepError is
    * thrown so the workflow retries with backoff.
    */
-  async run(event: AgentStepEvent, task?: OpenTask): Promise<AgentStepResult> {
-    const snap = await this.deps.store.loadForStep(event.tenant, event.jobId);
+  async run(
+    event: AgentStepEvent,
+    task?: OpenTask,
+    loading = this.deps.store.loadForStep(event.tenant, event.jobId),
+  ): Promise<AgentStepResult> {
+    const snap = await loading;
     if (snap?.job.status !== 'running') return { outcome: 'stopped' };
     const agent = this.deps.findAgent(snap.job.agent);
     if (!agent) return failed('agent_error', `agent ${snap.job.agent} is not deployed`);
@@ -159,10 +163,14 @@ export class StepRunner {
     const { tasks, logger } = this.deps;
     const log = { jobId: event.jobId };
     const openedAt = Date.now();
+    // The read does not wait for the opening heartbeat: one round trip less per step. Only the
+    // step waits for it; a task that had ended leaves the read unused (and its failure unreported).
+    const loading = this.deps.store.loadForStep(event.tenant, event.jobId);
+    loading.catch(() => undefined);
     if (!(await this.openTask(taskToken, log))) return undefined;
     let result: AgentStepResult;
     try {
-      result = await this.run(event, { token: taskToken, openedAt });
+      result = await this.run(event, { token: taskToken, openedAt }, loading);
     } catch (error) {
       if (error instanceof TaskEnded) {
         logger.info('the task of this step ended while it ran; nothing was recorded', log);

@@ -791,7 +791,36 @@ describe('agent step in callback form (agents with heartbeatSeconds)', () => {
     expect(await handler(CALLBACK)).toBeUndefined();
 
     expect(step).not.toHaveBeenCalled();
-    expect(ddb.commandCalls(GetCommand)).toHaveLength(0);
+    expect(updates()).toEqual([]);
+    expect(successes()).toEqual([]);
+    expect(failures()).toEqual([]);
+  });
+
+  it('reads the job while the opening heartbeat is in flight, not after it', async () => {
+    heartbeatAgent(async () => ({ type: 'done', result: 'ok' }));
+    let answerHeartbeat!: () => void;
+    sfn
+      .on(SendTaskHeartbeatCommand)
+      .callsFake(() => new Promise((resolve) => (answerHeartbeat = () => resolve({}))));
+    const run = handler(CALLBACK);
+    await vi.advanceTimersByTimeAsync(0);
+
+    expect(ddb.commandCalls(GetCommand)).toHaveLength(1);
+    expect(updates()).toEqual([]);
+    answerHeartbeat();
+    await run;
+    expect(successes()).toEqual([{ outcome: 'done' }]);
+  });
+
+  it('reports nothing when the job cannot be read and the task had already ended', async () => {
+    const step = vi.fn();
+    heartbeatAgent(step);
+    ddb.on(GetCommand).rejects(new Error('read failed'));
+    sfn.on(SendTaskHeartbeatCommand).rejects(taskEnded());
+
+    expect(await handler(CALLBACK)).toBeUndefined();
+
+    expect(step).not.toHaveBeenCalled();
     expect(successes()).toEqual([]);
     expect(failures()).toEqual([]);
   });
