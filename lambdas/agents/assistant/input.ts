@@ -1,6 +1,5 @@
 import * as z from 'zod';
-import { TOOL_NAME } from './server-tool.js';
-import { SERVER_TOOL_NAMES } from './server-tools.js';
+import { SERVER_TOOL_NAMES, TOOL_NAME } from './server-tool.js';
 
 /** Generous bounds: the request body is capped at 256 KiB anyway; these stop degenerate input. */
 const MAX_TEXT = 200_000;
@@ -52,6 +51,3 @@ export const assistantInputSchema = z
   .meta({ oneOf: [{ required: ['prompt'] }, { required: ['messages'] }] });
 
 export type AssistantInput = z.output<typeof assistantInputSchema>;
-
-/** JSON Schema (draft 2020-12) of what a client sends, generated from the schema that validates it. */
-export const assistantInputJsonSchema = z.toJSONSchema(assistantInputSchema, { io: 'input' });
