@@ -2,10 +2,15 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
-import { HANDLER_BUNDLING, HANDLER_NODE_OPTIONS } from '../lib/constructs/handler-bundling.js';
+import {
+  HANDLER_BUNDLING,
+  HANDLER_NODE_OPTIONS,
+  VALUES_CLIENT,
+  valuesClientOptions,
+} from '../lib/constructs/handler-bundling.js';
 import { ENV } from '../lambdas/config/env.js';
 import { INTERNAL_HANDLERS } from '../lambdas/config/routes.js';
 import type { Figures } from './context.js';
@@ -41,6 +46,8 @@ export async function benchColdStart(log: (...m: unknown[]) => void): Promise<Fi
     const outfiles = Object.fromEntries(roles.map((role) => [role, join(outDir, `${role}.mjs`)]));
     log(`bundling ${roles.join(', ')} and importing each in ${IMPORTS} fresh processes...`);
     for (const role of roles) await bundle(ENTRIES[role], outfiles[role]!);
+    // Shipped next to the bundles and loaded on first use, never at init.
+    await build(valuesClientOptions(fileURLToPath(new URL('..', import.meta.url)), outDir));
     const initMs = Object.fromEntries(roles.map((role) => [role, [] as number[]]));
     for (let i = 0; i < IMPORTS; i++)
       for (const role of roles) initMs[role]!.push(await importTime(outfiles[role]!));
@@ -50,6 +57,7 @@ export async function benchColdStart(log: (...m: unknown[]) => void): Promise<Fi
       figures[`coldStart.${role}.initMs`] = round(median(role));
       figures[`bundle.${role}.bytes`] = (await stat(outfiles[role]!)).size;
     }
+    figures['bundle.valuesClient.bytes'] = (await stat(join(outDir, VALUES_CLIENT.outfile))).size;
     for (const role of roles.filter((r) => r !== 'floor'))
       figures[`coldStart.${role}.initRatio`] = round(median(role) / median('floor'));
     return figures;
@@ -71,6 +79,7 @@ function bundle(entry: string, outfile: string) {
     sourcemap: sourceMap,
     sourcesContent,
     mainFields: [...mainFields],
+    external: [...HANDLER_BUNDLING.externalModules],
     banner: { js: banner },
     logLevel: 'error',
   });
