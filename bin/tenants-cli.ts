@@ -54,7 +54,7 @@ function showLines(
     ...LIMIT_NAMES.map((n) => {
       const source =
         own[n] !== undefined ? 'set for this tenant' : defaultsKnown ? 'default' : 'built-in default';
-      const enforced = n === 'requestsPerMinute' ? '' : ', not enforced yet';
+      const enforced = n === 'requestsPerMinute' || n === 'maxStreams' ? '' : ', not enforced yet';
       return `  ${n.padEnd(18)} ${String(limits[n]).padStart(10)}  (${source}${enforced})`;
     }),
   ];

@@ -449,10 +449,11 @@ export interface components {
         | 'job.cancelled'
         | 'job.redriven'
         | 'job.output.delta'
-        | 'job.tool_call';
+        | 'job.tool_call'
+        | 'job.output.reset';
       /** Format: date-time */
       at: string;
-      /** @description What changed: progress {fraction, step, message, data}, running {status, attempt, startedAt}; the whole job for job.created and terminal events. */
+      /** @description What changed: progress {fraction, step, message, data}, running {status, attempt, startedAt}; the whole job for job.created and terminal events. job.output.delta {step, text}: model call `step` streams text; joined in log order, the texts of one step are that call's text. job.tool_call {step, id, name, arguments}: when the data would pass 64 KiB, arguments is null, with argumentsTruncated {bytes}. job.output.reset {step}: an earlier attempt of call `step` broke off; drop the deltas and tool calls of that step received so far (the retry's follow). job.redriven starts the steps over at 1. */
       data: unknown;
     };
     SubmitInputRequest: {
@@ -515,10 +516,36 @@ export interface components {
       }[];
     };
   };
-  responses: never;
+  responses: {
+    /** @description Over a tenant limit (problem+json): `rate_limited` over requestsPerMinute. Nothing was done: send the request again after Retry-After seconds. */
+    TooManyRequests: {
+      headers: {
+        'Retry-After': components['headers']['Retry-After'];
+        RateLimit: components['headers']['RateLimit'];
+        'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+        [name: string]: unknown;
+      };
+      content: {
+        'application/problem+json': components['schemas']['Problem'];
+      };
+    };
+  };
   parameters: never;
   requestBodies: never;
-  headers: never;
+  headers: {
+    /**
+     * @description What is left of the request-rate policy: `r` requests, the window full again in `t` seconds.
+     * @example "requests";r=598;t=1
+     */
+    RateLimit: string;
+    /**
+     * @description The tenant's request-rate policy: `q` requests per `w` seconds (requestsPerMinute).
+     * @example "requests";q=600;w=60
+     */
+    'RateLimit-Policy': string;
+    /** @description Seconds to wait before sending the request again. */
+    'Retry-After': number;
+  };
   pathItems: never;
 }
 export type $defs = Record<string, never>;
@@ -539,6 +566,8 @@ export interface operations {
       /** @description A page of jobs */
       200: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -548,6 +577,8 @@ export interface operations {
       /** @description Problem details (RFC 9457) */
       400: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -563,6 +594,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      429: components['responses']['TooManyRequests'];
     };
   };
   createJob: {
@@ -588,6 +620,8 @@ export interface operations {
           /** @description Present when the job became terminal within the wait, e.g. `wait=10`. */
           'Preference-Applied': string;
           Location: string;
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -600,6 +634,8 @@ export interface operations {
           Location: string;
           /** @description Seconds to wait before polling again; absent once terminal. */
           'Retry-After': number;
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -609,6 +645,8 @@ export interface operations {
       /** @description Problem details (RFC 9457) */
       400: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -627,6 +665,8 @@ export interface operations {
       /** @description Problem details (RFC 9457) */
       409: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -636,6 +676,8 @@ export interface operations {
       /** @description Problem details (RFC 9457) */
       413: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -645,6 +687,8 @@ export interface operations {
       /** @description Problem details (RFC 9457) */
       415: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -654,12 +698,16 @@ export interface operations {
       /** @description Problem details (RFC 9457) */
       422: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description `rate_limited` over requestsPerMinute; `quota_exceeded` when the tenant already has maxQueuedJobs jobs pending: retry after Retry-After, by which time running jobs may have finished. Nothing was created. */
+      429: components['responses']['TooManyRequests'];
     };
   };
   getJob: {
@@ -687,6 +735,8 @@ export interface operations {
           'Retry-After': number;
           /** @description Present when the job became terminal within the wait, e.g. `wait=10`. */
           'Preference-Applied'?: string;
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -700,6 +750,8 @@ export interface operations {
           ETag: string;
           /** @description Seconds to wait before polling again; absent once terminal. */
           'Retry-After': number;
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content?: never;
@@ -707,6 +759,8 @@ export interface operations {
       /** @description Problem details (RFC 9457) */
       400: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -725,12 +779,15 @@ export interface operations {
       /** @description Problem details (RFC 9457) */
       404: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      429: components['responses']['TooManyRequests'];
     };
   };
   deleteJob: {
@@ -747,6 +804,8 @@ export interface operations {
       /** @description The cancelled job */
       200: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -756,6 +815,8 @@ export interface operations {
       /** @description Problem details (RFC 9457) */
       400: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -774,6 +835,8 @@ export interface operations {
       /** @description Problem details (RFC 9457) */
       404: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -783,12 +846,15 @@ export interface operations {
       /** @description Problem details (RFC 9457) */
       409: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      429: components['responses']['TooManyRequests'];
     };
   };
   listJobEvents: {
@@ -809,6 +875,8 @@ export interface operations {
       /** @description A page of events */
       200: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -818,6 +886,8 @@ export interface operations {
       /** @description Problem details (RFC 9457) */
       400: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -836,12 +906,15 @@ export interface operations {
       /** @description Problem details (RFC 9457) */
       404: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      429: components['responses']['TooManyRequests'];
     };
   };
   streamJobEvents: {
@@ -864,6 +937,8 @@ export interface operations {
       /** @description The event stream */
       200: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -873,6 +948,8 @@ export interface operations {
       /** @description The job is terminal and the client already has its last event: stop. */
       204: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content?: never;
@@ -880,6 +957,8 @@ export interface operations {
       /** @description Problem details (RFC 9457) */
       400: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -898,12 +977,16 @@ export interface operations {
       /** @description Problem details (RFC 9457) */
       404: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description `rate_limited` over requestsPerMinute, or when the tenant already has maxStreams event streams open. Answered before any event; retry after Retry-After or once one of those streams ends. */
+      429: components['responses']['TooManyRequests'];
     };
   };
   cancelJob: {
@@ -920,6 +1003,8 @@ export interface operations {
       /** @description The cancelled job */
       200: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -929,6 +1014,8 @@ export interface operations {
       /** @description Problem details (RFC 9457) */
       400: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -947,6 +1034,8 @@ export interface operations {
       /** @description Problem details (RFC 9457) */
       404: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -956,12 +1045,15 @@ export interface operations {
       /** @description Problem details (RFC 9457) */
       409: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      429: components['responses']['TooManyRequests'];
     };
   };
   submitJobInput: {
@@ -982,6 +1074,8 @@ export interface operations {
       /** @description The job, running again */
       200: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -991,6 +1085,8 @@ export interface operations {
       /** @description Problem details (RFC 9457) */
       400: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -1009,6 +1105,8 @@ export interface operations {
       /** @description Problem details (RFC 9457) */
       404: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -1018,6 +1116,8 @@ export interface operations {
       /** @description Problem details (RFC 9457) */
       409: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -1027,6 +1127,8 @@ export interface operations {
       /** @description Problem details (RFC 9457) */
       413: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -1036,12 +1138,15 @@ export interface operations {
       /** @description Problem details (RFC 9457) */
       415: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      429: components['responses']['TooManyRequests'];
     };
   };
   listJobDeliveries: {
@@ -1058,6 +1163,8 @@ export interface operations {
       /** @description The deliveries, oldest event first */
       200: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -1067,6 +1174,8 @@ export interface operations {
       /** @description Problem details (RFC 9457) */
       400: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -1085,12 +1194,15 @@ export interface operations {
       /** @description Problem details (RFC 9457) */
       404: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      429: components['responses']['TooManyRequests'];
     };
   };
   replayJobDelivery: {
@@ -1108,6 +1220,8 @@ export interface operations {
       /** @description Queued */
       202: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -1117,6 +1231,8 @@ export interface operations {
       /** @description Problem details (RFC 9457) */
       400: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -1135,21 +1251,16 @@ export interface operations {
       /** @description Problem details (RFC 9457) */
       404: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description Problem details (RFC 9457) */
-      429: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
+      /** @description `rate_limited` over requestsPerMinute, or after 5 replays of this delivery in the last hour. Nothing was queued: retry after Retry-After. */
+      429: components['responses']['TooManyRequests'];
     };
   };
   listAgents: {
@@ -1164,6 +1275,8 @@ export interface operations {
       /** @description The agents */
       200: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -1179,6 +1292,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      429: components['responses']['TooManyRequests'];
     };
   };
   getAgent: {
@@ -1195,6 +1309,8 @@ export interface operations {
       /** @description The agent */
       200: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
@@ -1213,12 +1329,15 @@ export interface operations {
       /** @description Problem details (RFC 9457) */
       404: {
         headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
           [name: string]: unknown;
         };
         content: {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      429: components['responses']['TooManyRequests'];
     };
   };
   getLiveness: {

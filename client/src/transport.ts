@@ -36,8 +36,11 @@ export function retryingFetch(
       }
       pacer.observe(response.headers);
       if (response.status < 400) return response;
-      if (response.status === 429) pacer.pause(retryAfterMs(response.headers) ?? 0);
       const problem = await peekProblem(response);
+      // Only a request-rate refusal holds back every request; a full queue (`quota_exceeded`)
+      // concerns submits, and polls of the jobs ahead in it must go on.
+      if (response.status === 429 && problem?.code !== 'quota_exceeded')
+        pacer.pause(retryAfterMs(response.headers) ?? 0);
       if (retry >= policy.maxRetries || !isRetryableAnswer(response.status, problem, mode)) return response;
       await response.body?.cancel();
       await sleep(retryDelayMs(policy, retry, response.headers), signal);

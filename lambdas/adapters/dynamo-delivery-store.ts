@@ -9,6 +9,7 @@ import { ENV, requireEnv } from '../config/env.js';
 import {
   DELIVERY_SHARD_PREFIX,
   DELIVERY_SK_PREFIX,
+  DELIVERY_SWEEP_CURSOR_KEY,
   deliveryShard,
   deliverySk,
   jobPk,
@@ -17,10 +18,20 @@ import {
 import type { Delivery, DeliveryMessage, DeliveryRecord } from '../domain/delivery.js';
 import { MAX_KEPT_ATTEMPTS, REPLAY_LIMIT } from '../domain/delivery.js';
 import { RateLimitedError } from '../domain/errors.js';
+import type { SweepCursor } from '../domain/job-store.js';
 import type { DeliveryAttempt, DeliveryStatus } from '../domain/webhook.js';
-import { conditionalWrite, conditionalWriteLanded, documentClient, querySweepIndex } from './dynamo-table.js';
+import {
+  conditionalWrite,
+  conditionalWriteLanded,
+  documentClient,
+  querySweepPage,
+  readSweepCursor,
+  saveSweepCursor,
+} from './dynamo-table.js';
 
 const { partition: PK, sort: SK, livePartition: LIVE_PK, liveSort: LIVE_SK } = TABLE_KEYS;
+/** Deliveries read at once when every overdue one is listed. */
+const OVERDUE_PAGE = 100;
 
 /** A new delivery as the notifier creates it: pending, due now, in round 0. */
 export type NewDelivery = Omit<
@@ -335,17 +346,53 @@ export class DynamoDeliveryStore {
     });
   }
 
-  /** Pending deliveries whose next attempt was due before `before`, across tenants (sparse GSI2). */
-  async listOverdue(before: string): Promise<OverdueDelivery[]> {
-    const keys = await querySweepIndex(this.client, this.tableName, DELIVERY_SHARD_PREFIX, before);
-    const found: OverdueDelivery[] = [];
+  /**
+   * A page of the pending deliveries whose next attempt was due before `before`, across tenants
+   * (sparse GSI2), from `from`, and where the next page starts: the sweep reads a bounded number
+   * per run and goes on from there the next run.
+   */
+  async listOverduePage(
+    before: string,
+    from: SweepCursor,
+    limit: number,
+  ): Promise<{ deliveries: OverdueDelivery[]; next: SweepCursor | undefined }> {
+    const page = await querySweepPage(
+      this.client,
+      this.tableName,
+      DELIVERY_SHARD_PREFIX,
+      before,
+      from,
+      limit,
+    );
     // The index holds keys only; the round a new message must name comes from the item itself.
-    for (const k of keys) {
-      const d = await this.get(k.tenant, jobIdOf(k[PK], k.tenant), seqOf(k[SK]));
-      if (d?.status === 'pending' && d.nextAttemptAt)
-        found.push({ ...messageOf(d), nextAttemptAt: d.nextAttemptAt });
+    const items = await Promise.all(
+      page.items.map((k) => this.get(k.tenant, jobIdOf(k[PK], k.tenant), seqOf(k[SK]))),
+    );
+    const deliveries = items.flatMap((d) =>
+      d?.status === 'pending' && d.nextAttemptAt ? [{ ...messageOf(d), nextAttemptAt: d.nextAttemptAt }] : [],
+    );
+    return { deliveries, next: page.next };
+  }
+
+  /** Every overdue delivery, page after page (the local stack re-queues them all when it starts). */
+  async listOverdue(before: string): Promise<OverdueDelivery[]> {
+    const found: OverdueDelivery[] = [];
+    let cursor: SweepCursor | undefined = { shard: 0 };
+    while (cursor) {
+      const page = await this.listOverduePage(before, cursor, OVERDUE_PAGE);
+      found.push(...page.deliveries);
+      cursor = page.next;
     }
     return found;
+  }
+
+  /** Where the last sweep stopped reading overdue deliveries (the start when none did). */
+  overdueCursor(): Promise<SweepCursor> {
+    return readSweepCursor(this.client, this.tableName, DELIVERY_SWEEP_CURSOR_KEY);
+  }
+
+  saveOverdueCursor(cursor: SweepCursor): Promise<void> {
+    return saveSweepCursor(this.client, this.tableName, DELIVERY_SWEEP_CURSOR_KEY, cursor);
   }
 
   /** A conditional update that hands back the attributes it set, or undefined when its condition failed. */

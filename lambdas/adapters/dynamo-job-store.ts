@@ -62,8 +62,8 @@ export class DynamoJobStore implements JobStore {
     return this.jobs.answeredWait(tenant, id);
   }
 
-  appendEvents(tenant: string, id: string, events: readonly StepEvent[], now: Date) {
-    return this.jobs.appendEvents(tenant, id, events, now);
+  appendEvents(tenant: string, id: string, step: number, events: readonly StepEvent[], now: Date) {
+    return this.jobs.appendEvents(tenant, id, step, events, now);
   }
 
   checkpoint(tenant: string, id: string, cp: Checkpoint, now: Date) {

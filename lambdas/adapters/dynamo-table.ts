@@ -1,8 +1,9 @@
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { LIVE_SHARDS, TABLE_KEYS } from '../config/table.js';
+import type { SweepCursor } from '../domain/job-store.js';
 import { withoutSdkLogging } from './sdk-clients.js';
 
 /** SDK clients are created once per container (module level), as every handler shares them. */
@@ -58,37 +59,56 @@ export const conditionalWriteLanded = async (
 ): Promise<boolean> => (await conditionalWrite(client, command)).written;
 
 /**
- * Every item of the sparse GSI2 under one kind of partition (`LIVE#` jobs, `DLV#` deliveries),
- * across its shards, whose sort key is before `before`.
+ * One page of the sparse GSI2 under one kind of partition (`LIVE#` jobs, `DLV#` deliveries), from
+ * `from`, shard after shard, and where the next page starts (none after the last shard's end).
  */
-export async function querySweepIndex(
+export async function querySweepPage(
   client: DynamoDBDocumentClient,
   tableName: string,
   partitionPrefix: string,
   before: string,
+  from: SweepCursor,
+  limit: number,
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- index items are read field by field
-): Promise<Record<string, any>[]> {
-  const shards = Array.from({ length: LIVE_SHARDS }, (_, i) => `${partitionPrefix}${i}`);
-  const pages = await Promise.all(
-    shards.map(async (shard) => {
-      // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as above
-      const found: Record<string, any>[] = [];
-      let startKey: Record<string, unknown> | undefined;
-      do {
-        const out = await client.send(
-          new QueryCommand({
-            TableName: tableName,
-            IndexName: TABLE_KEYS.liveIndex,
-            KeyConditionExpression: `${TABLE_KEYS.livePartition} = :shard AND ${TABLE_KEYS.liveSort} < :before`,
-            ExpressionAttributeValues: { ':shard': shard, ':before': before },
-            ExclusiveStartKey: startKey,
-          }),
-        );
-        found.push(...(out.Items ?? []));
-        startKey = out.LastEvaluatedKey;
-      } while (startKey);
-      return found;
+): Promise<{ items: Record<string, any>[]; next: SweepCursor | undefined }> {
+  const out = await client.send(
+    new QueryCommand({
+      TableName: tableName,
+      IndexName: TABLE_KEYS.liveIndex,
+      KeyConditionExpression: `${TABLE_KEYS.livePartition} = :shard AND ${TABLE_KEYS.liveSort} < :before`,
+      ExpressionAttributeValues: { ':shard': `${partitionPrefix}${from.shard}`, ':before': before },
+      ExclusiveStartKey: from.after,
+      Limit: limit,
     }),
   );
-  return pages.flat();
+  const after = out.LastEvaluatedKey as Record<string, string> | undefined;
+  let next: SweepCursor | undefined;
+  if (after) next = { shard: from.shard, after };
+  else if (from.shard + 1 < LIVE_SHARDS) next = { shard: from.shard + 1 };
+  return { items: out.Items ?? [], next };
+}
+
+const SWEEP_START: SweepCursor = { shard: 0 };
+
+/** Where a sweep stopped reading, kept in the item at `key`; the start of the index when none did. */
+export async function readSweepCursor(
+  client: DynamoDBDocumentClient,
+  tableName: string,
+  key: Record<string, string>,
+): Promise<SweepCursor> {
+  const { Item } = await client.send(
+    new GetCommand({ TableName: tableName, Key: key, ConsistentRead: true }),
+  );
+  return Item
+    ? { shard: Item.shard as number, after: Item.after as Record<string, string> | undefined }
+    : SWEEP_START;
+}
+
+export async function saveSweepCursor(
+  client: DynamoDBDocumentClient,
+  tableName: string,
+  key: Record<string, string>,
+  cursor: SweepCursor,
+): Promise<void> {
+  await client.send(new PutCommand({ TableName: tableName, Item: { ...key, ...cursor } }));
 }

@@ -32,6 +32,11 @@ export interface StepContext<Input, State> {
    * in order, before the step's own checkpoint. False when the job no longer runs (cancelled).
    */
   emit(events: readonly StepEvent[]): Promise<boolean>;
+  /**
+   * An earlier attempt of this same step emitted events and did not complete (its call broke off,
+   * it timed out, its process died): what it emitted is in the log, and the agent may say it is void.
+   */
+  earlierAttemptEmitted: boolean;
 }
 
 /** The job's token usage after the step; agents that call a model report it with every outcome. */

@@ -4,7 +4,7 @@ import { MAX_ERROR_MESSAGE_CHARS } from '../config/workflow.js';
 import type { JobErrorCode } from '../domain/errors.js';
 import { HeartbeatThrottle, heartbeatIntervalMs } from '../domain/heartbeat.js';
 import type { JobProgress, JsonValue } from '../domain/job.js';
-import { inputWait } from '../domain/job.js';
+import { inputWait, jobUsage } from '../domain/job.js';
 import { cappedProgressData } from '../domain/job-events.js';
 import type { Checkpoint, JobStore, StepSnapshot } from '../domain/job-store.js';
 import type { AgentDefinition, StepOutcome } from './agent.js';
@@ -225,6 +225,7 @@ export class StepRunner {
     report: Report,
     lifeline: Lifeline,
   ): Promise<StepOutcome<S>> {
+    const step = snap.completedSteps + 1;
     const jobLeftMs =
       new Date(snap.job.startedAt ?? snap.job.createdAt).getTime() +
       snap.job.timeoutSeconds * 1000 -
@@ -265,7 +266,9 @@ export class StepRunner {
             lifeline.beat();
           },
           heartbeat: () => lifeline.beat(),
-          emit: (events) => this.deps.store.appendEvents(snap.job.tenant, snap.job.id, events, new Date()),
+          emit: (events) =>
+            this.deps.store.appendEvents(snap.job.tenant, snap.job.id, step, events, new Date()),
+          earlierAttemptEmitted: snap.eventsStep === step,
         }),
         expired,
         lifeline.ended,
@@ -284,7 +287,10 @@ export class StepRunner {
   ): Promise<AgentStepResult> {
     const { store } = this.deps;
     const now = new Date();
-    const cp = 'usage' in outcome ? { ...stepCp, usage: outcome.usage } : stepCp;
+    const cp =
+      'usage' in outcome && outcome.usage
+        ? { ...stepCp, usage: jobUsage(snap.earlierUsage, outcome.usage) }
+        : stepCp;
     switch (outcome.type) {
       case 'fail':
         return failed(outcome.code, outcome.message);

@@ -99,6 +99,11 @@ export const idempotencyKey = (tenant: string, keyId: string) => ({
 
 /** Where the sweep stopped reading the live index, so the next run goes on from there. */
 export const SWEEP_CURSOR_KEY = { [TABLE_KEYS.partition]: 'SWEEP', [TABLE_KEYS.sort]: 'CURSOR' } as const;
+/** Where the sweep stopped reading the overdue webhook deliveries (GSI2's `DLV#` partitions). */
+export const DELIVERY_SWEEP_CURSOR_KEY = {
+  [TABLE_KEYS.partition]: 'SWEEP',
+  [TABLE_KEYS.sort]: 'DELIVERIES',
+} as const;
 
 /** A job's events sit in its partition under `E#<seq, zero-padded>`, so they sort by seq. */
 export const EVENT_SK_PREFIX = 'E#';
@@ -113,11 +118,12 @@ export const deliverySk = (seq: number) =>
 /**
  * Partition-key prefixes of the tenancy items, shared with IAM (`dynamodb:LeadingKeys`): API keys
  * (`K#<keyId>`), a tenant's limits (`TENANT#<tenant>`), its request-rate bucket (`RATE#<tenant>`),
- * and the one list-index partition that lists every key.
+ * its open SSE streams (`STREAMS#<tenant>`), and the one list-index partition that lists every key.
  */
 export const TENANCY_KEYS = {
   apiKey: 'K#',
   limits: 'TENANT#',
   rate: 'RATE#',
+  streams: 'STREAMS#',
   keyList: 'KEYS',
 } as const;

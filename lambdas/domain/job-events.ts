@@ -16,6 +16,11 @@ export const JOB_EVENT_TYPES = [
   'job.output.delta',
   /** A tool call the model made: `{step, id, name, arguments}`. */
   'job.tool_call',
+  /**
+   * `{step}`: an earlier attempt of model call `step` broke off after its events were logged; its
+   * `job.output.delta` and `job.tool_call` events so far are void, the retry's follow.
+   */
+  'job.output.reset',
 ] as const;
 export type JobEventType = (typeof JOB_EVENT_TYPES)[number];
 
@@ -24,13 +29,87 @@ const TERMINAL_EVENT_TYPES: readonly JobEventType[] = ['job.succeeded', 'job.fai
 export const isTerminalEvent = (type: JobEventType) => TERMINAL_EVENT_TYPES.includes(type);
 
 /** Events whose data a running step supplies itself, written with the job item (see appendEvents). */
-export const STEP_EVENT_TYPES = ['job.output.delta', 'job.tool_call'] as const;
+export const STEP_EVENT_TYPES = ['job.output.delta', 'job.tool_call', 'job.output.reset'] as const;
 export type StepEventType = (typeof STEP_EVENT_TYPES)[number];
 
 /** An event a running step announces, with its data. */
 export interface StepEvent {
   type: StepEventType;
   data: JsonValue;
+}
+
+/**
+ * Most serialized bytes of step-event data one write carries. The data rides on the job item (the
+ * events consumer reads it from the write's stream image) and then lands in an event item: both
+ * are DynamoDB items of at most 400 KB, and the job item is rewritten on every step.
+ */
+export const MAX_STEP_EVENTS_WRITE_BYTES = 64 * 1024;
+
+const dataBytes = (event: StepEvent) => Buffer.byteLength(JSON.stringify(event.data));
+
+/** Text cut into pieces whose JSON strings stay within `maxBytes`, never inside a code point. */
+function splitText(text: string, maxBytes: number): string[] {
+  const pieces: string[] = [];
+  let piece = '';
+  let bytes = 0;
+  for (const char of text) {
+    const size = Buffer.byteLength(JSON.stringify(char)) - 2;
+    if (bytes + size > maxBytes && piece !== '') {
+      pieces.push(piece);
+      piece = '';
+      bytes = 0;
+    }
+    piece += char;
+    bytes += size;
+  }
+  if (piece !== '') pieces.push(piece);
+  return pieces;
+}
+
+/** Room for a delta's `{"step":…,"text":""}` and a tool call's id and name around the bulky part. */
+const ENVELOPE_BYTES = 1024;
+
+/**
+ * An event whose data fits MAX_STEP_EVENTS_WRITE_BYTES: a long delta becomes several deltas (joined,
+ * the same text); a tool call's oversized arguments become `null` with `argumentsTruncated: {bytes}`
+ * (the model's conversation keeps them; the log shows they were there).
+ */
+function fitted(event: StepEvent): StepEvent[] {
+  if (dataBytes(event) <= MAX_STEP_EVENTS_WRITE_BYTES) return [event];
+  const data = event.data as Record<string, JsonValue>;
+  if (event.type === 'job.output.delta') {
+    return splitText(data.text as string, MAX_STEP_EVENTS_WRITE_BYTES - ENVELOPE_BYTES).map((text) => ({
+      type: event.type,
+      data: { ...data, text },
+    }));
+  }
+  if (event.type === 'job.tool_call') {
+    const bytes = Buffer.byteLength(JSON.stringify(data.arguments));
+    return [{ type: event.type, data: { ...data, arguments: null, argumentsTruncated: { bytes } } }];
+  }
+  return [event];
+}
+
+/**
+ * A step's events as the writes that announce them, in order: each write's data within
+ * MAX_STEP_EVENTS_WRITE_BYTES (see `fitted` for an event larger than that on its own).
+ */
+export function stepEventWrites(events: readonly StepEvent[]): StepEvent[][] {
+  const writes: StepEvent[][] = [];
+  let current: StepEvent[] = [];
+  let bytes = 0;
+  for (const event of events.flatMap(fitted)) {
+    const size = dataBytes(event);
+    if (current.length > 0 && bytes + size > MAX_STEP_EVENTS_WRITE_BYTES) {
+      writes.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(event);
+    bytes += size;
+  }
+  if (current.length > 0) writes.push(current);
+  return writes;
 }
 
 /** One entry of a job's append-only log; `seq` runs 1, 2, 3… with no gaps. */
@@ -85,6 +164,7 @@ const DATA: Record<JobEventType, (w: CommittedWrite, index: number) => JsonValue
   'job.redriven': (w) => ({ status: w.job.status, attempt: w.job.attempt }),
   'job.output.delta': (w, i) => w.eventData?.[i] ?? null,
   'job.tool_call': (w, i) => w.eventData?.[i] ?? null,
+  'job.output.reset': (w, i) => w.eventData?.[i] ?? null,
 };
 
 /**

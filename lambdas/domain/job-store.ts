@@ -9,6 +9,10 @@ export interface StepSnapshot {
   state: JsonValue | null;
   answer: JsonValue | undefined;
   completedSteps: number;
+  /** The step whose attempts announced step events last (absent when none did in this run). */
+  eventsStep?: number;
+  /** Usage of the job's attempts before a redrive, which this attempt's usage adds to. */
+  earlierUsage?: JobUsage;
 }
 
 export interface Checkpoint {
@@ -76,10 +80,16 @@ export interface JobStore {
   cancel(tenant: string, id: string, now: Date): Promise<Job>;
   loadForStep(tenant: string, id: string): Promise<StepSnapshot | undefined>;
   /**
-   * Announces events a running step supplies (streamed model text, tool calls) with one write to
-   * the job item, which hands out their seqs like any other write; false when the job no longer runs.
+   * Announces events running step `step` supplies (streamed model text, tool calls) with writes to
+   * the job item, which hand out their seqs like any other write; false when the job no longer runs.
    */
-  appendEvents(tenant: string, id: string, events: readonly StepEvent[], now: Date): Promise<boolean>;
+  appendEvents(
+    tenant: string,
+    id: string,
+    step: number,
+    events: readonly StepEvent[],
+    now: Date,
+  ): Promise<boolean>;
   /** Records a completed step; false when the job is no longer running (cancelled meanwhile). */
   checkpoint(tenant: string, id: string, checkpoint: Checkpoint, now: Date): Promise<boolean>;
   succeed(

@@ -50,6 +50,21 @@ export const REDRIVE = { from: ['failed'], to: 'pending' } as const satisfies {
   to: JobStatus;
 };
 
+/** Where a submit puts a job and a redrive returns it: it waits there for its execution to start. */
+export const AWAITING_EXECUTION = REDRIVE.to;
+
+/**
+ * Whether a committed write made `move`, judged from the job's status before it (none for a new
+ * item) and after it, as a stream record's two images show them.
+ */
+export function madeMove(
+  move: { readonly from: readonly JobStatus[]; readonly to: JobStatus },
+  before: JobStatus | undefined,
+  after: JobStatus,
+): boolean {
+  return before !== undefined && move.from.includes(before) && after === move.to;
+}
+
 export function canRedrive(status: JobStatus): boolean {
   return (REDRIVE.from as readonly JobStatus[]).includes(status);
 }
@@ -99,6 +114,23 @@ export interface JobUsage {
   modelCalls: number;
   /** Null when the model's price is unknown. */
   costUsd: number | null;
+}
+
+/**
+ * The job's usage: what earlier attempts (before a redrive) used plus what this attempt's agent
+ * reports, so each answered call stays counted once, whichever attempt made it.
+ */
+export function jobUsage(earlier: JobUsage | undefined, attempt: JobUsage): JobUsage {
+  if (!earlier) return attempt;
+  const inputTokens = earlier.inputTokens + attempt.inputTokens;
+  const outputTokens = earlier.outputTokens + attempt.outputTokens;
+  return {
+    inputTokens,
+    outputTokens,
+    totalTokens: inputTokens + outputTokens,
+    modelCalls: earlier.modelCalls + attempt.modelCalls,
+    costUsd: earlier.costUsd === null || attempt.costUsd === null ? null : earlier.costUsd + attempt.costUsd,
+  };
 }
 
 /** Values that may be left out of a job as events and webhooks carry it (they stay small). */
@@ -157,7 +189,7 @@ export function newJob(id: string, tenant: string, req: NewJobRequest, now: Date
     tenant,
     agent: req.agent,
     agentVersion: req.agentVersion ?? null,
-    status: 'pending',
+    status: AWAITING_EXECUTION,
     attempt: 1,
     input: req.input,
     metadata: req.metadata ?? {},

@@ -1,6 +1,6 @@
 import * as z from 'zod';
 
-/** What a tenant may use. Only `requestsPerMinute` is enforced so far; the rest are stored and shown. */
+/** What a tenant may use; README "Limits and 429" says what happens over each. */
 export interface TenantLimits {
   requestsPerMinute: number;
   tokensPerMinute: number;

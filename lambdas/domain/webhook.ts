@@ -45,10 +45,12 @@ function shorten(text: string | null, max: number): string | null {
  * knows to GET `links.self` instead of taking a missing result for an empty one. `textMax` limits
  * the free text the job still carries.
  */
-function thinJob(job: JobView, textMax: number) {
+function thinJob(job: JobView, textMax: number, keepToolCalls: boolean) {
   const text = (value: string | null) => shorten(value, textMax);
   const omitted: string[] = [...BULKY_FIELDS];
   if (job.inputRequest?.schema !== undefined) omitted.push('inputRequest.schema');
+  const toolCalls = job.inputRequest?.toolCalls;
+  if (toolCalls !== undefined && !keepToolCalls) omitted.push('inputRequest.toolCalls');
   return {
     id: job.id,
     agent: job.agent,
@@ -60,7 +62,11 @@ function thinJob(job: JobView, textMax: number) {
       message: text(job.progress.message),
     },
     error: job.error && { ...job.error, message: text(job.error.message) ?? '' },
-    inputRequest: job.inputRequest && { prompt: text(job.inputRequest.prompt) ?? '' },
+    inputRequest: job.inputRequest && {
+      ...(job.inputRequest.type === undefined ? {} : { type: job.inputRequest.type }),
+      prompt: text(job.inputRequest.prompt) ?? '',
+      ...(toolCalls !== undefined && keepToolCalls ? { toolCalls } : {}),
+    },
     createdAt: job.createdAt,
     updatedAt: job.updatedAt,
     startedAt: job.startedAt,
@@ -76,7 +82,8 @@ function thinJob(job: JobView, textMax: number) {
  * The Standard Webhooks body `{type, timestamp, data: <job>}` as the exact string that is signed
  * and sent (the signature covers these bytes, so nothing may re-serialize it). Over
  * MAX_WEBHOOK_BODY_BYTES it becomes a thin event: without input, result, metadata and the input
- * schema, and if that is still too big, with long free text shortened too. Three texts of
+ * schema, then also without the input request's tool calls, and if that is still too big, with
+ * long free text shortened too. Three texts of
  * THIN_TEXT_CHARS, even at six bytes per escaped character, plus the job's short identity,
  * timestamps and links stay far below the limit, so the body always fits.
  */
@@ -84,9 +91,12 @@ export function webhookBody(type: WebhookEventType, timestamp: string, job: JobV
   // Values kept outside the job item are already left out (named in `omitted`): marked like a thin event.
   const full = serialize(type, timestamp, job.omitted ? { ...job, truncated: true } : job);
   if (byteLength(full) <= MAX_WEBHOOK_BODY_BYTES) return full;
-  const thin = serialize(type, timestamp, thinJob(job, Number.POSITIVE_INFINITY));
-  if (byteLength(thin) <= MAX_WEBHOOK_BODY_BYTES) return thin;
-  return serialize(type, timestamp, thinJob(job, THIN_TEXT_CHARS));
+  // The tool calls a waiting job asks the client to run are what the receiver acts on: kept if they fit.
+  for (const keepToolCalls of [true, false]) {
+    const thin = serialize(type, timestamp, thinJob(job, Number.POSITIVE_INFINITY, keepToolCalls));
+    if (byteLength(thin) <= MAX_WEBHOOK_BODY_BYTES) return thin;
+  }
+  return serialize(type, timestamp, thinJob(job, THIN_TEXT_CHARS, false));
 }
 
 /**

@@ -5,7 +5,7 @@ import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 
 import { WorkflowClient } from '../adapters/workflow-client.js';
 import { ENV, requireEnv } from '../config/env.js';
 import { INPUT_TOKEN_ATTRIBUTE, JOB_SK, TABLE_KEYS } from '../config/table.js';
-import type { Job } from '../domain/job.js';
+import { AWAITING_EXECUTION, type Job, madeMove, MOVES } from '../domain/job.js';
 
 const logger = createLogger();
 const workflow = new WorkflowClient(requireEnv(ENV.stateMachineArn));
@@ -29,17 +29,17 @@ export async function applyRecord(record: DynamoDBRecord): Promise<void> {
   const next = image(record.dynamodb?.NewImage);
   if (!next || next[TABLE_KEYS.sort] !== JOB_SK) return;
   const prev = image(record.dynamodb?.OldImage);
-  if (next.status === 'pending' && prev?.executionName !== next.executionName) {
+  if (next.status === AWAITING_EXECUTION && prev?.executionName !== next.executionName) {
     const outcome = await workflow.start(next.executionName, {
       tenant: next.tenant,
       jobId: next.id,
       pk: next[TABLE_KEYS.partition],
     });
     logger.info('execution start', { jobId: next.id, outcome });
-  } else if (next.status === 'cancelled' && prev && prev.status !== 'cancelled') {
+  } else if (madeMove(MOVES.cancel, prev?.status, next.status)) {
     await workflow.stop(next.executionName, 'the job was cancelled through the API');
     logger.info('execution stopped', { jobId: next.id });
-  } else if (next.status === 'running' && prev?.status === 'input_required') {
+  } else if (prev && madeMove(MOVES.answer, prev.status, next.status)) {
     // No token yet means the answer beat the workflow's token write, which then fails its
     // condition and the workflow goes straight on to the next step. The token stays on the item
     // until that step writes, so the sweep can resume a wait this record failed to.

@@ -1,5 +1,5 @@
 import { createLogger } from '../config/logger.js';
-import { deliveryStoreFromEnv } from '../adapters/dynamo-delivery-store.js';
+import { deliveryStoreFromEnv, type OverdueDelivery } from '../adapters/dynamo-delivery-store.js';
 import { jobStoreFromEnv } from '../adapters/dynamo-job-store.js';
 import { JobDlq } from '../adapters/job-dlq.js';
 import { webhookOutboxFromEnv } from '../adapters/webhook-outbox.js';
@@ -7,7 +7,8 @@ import { WorkflowClient } from '../adapters/workflow-client.js';
 import { ENV, optionalSeconds, requireEnv } from '../config/env.js';
 import type { Context } from 'aws-lambda';
 import { jobDlqMessage } from '../config/workflow.js';
-import type { LiveJob } from '../domain/job-store.js';
+import { AWAITING_EXECUTION, MOVES } from '../domain/job.js';
+import type { LiveJob, SweepCursor } from '../domain/job-store.js';
 
 const logger = createLogger();
 const store = jobStoreFromEnv();
@@ -28,7 +29,10 @@ const minAgeSeconds = optionalSeconds(ENV.sweepMinAgeSeconds, 300);
  */
 const answerAgeSeconds = Math.min(60, minAgeSeconds);
 
-/** Live jobs judged at once: one page of the index, each job a few requests, all in flight together. */
+/**
+ * Live jobs judged at once (one page of the index, each job a few requests, all in flight together);
+ * overdue deliveries read at once.
+ */
 const PAGE_SIZE = 16;
 /** Time kept back from the function's timeout, so the page in flight ends and the cursor is saved. */
 const RESERVE_MS = 20_000;
@@ -52,7 +56,7 @@ type Repair = 'started' | 'failed' | 'healthy' | 'resumed';
  * failed with `execution_lost` and sent to the job DLQ, like the reconciler would.
  */
 async function repair(job: LiveJob, now: Date): Promise<Repair> {
-  if (job.status === 'pending') {
+  if (job.status === AWAITING_EXECUTION) {
     const started = await workflow.start(job.executionName, {
       tenant: job.tenant,
       jobId: job.jobId,
@@ -80,7 +84,8 @@ async function repair(job: LiveJob, now: Date): Promise<Repair> {
  * has ended meanwhile (resumed after all, timed out, stopped) answers false and is left alone.
  */
 async function resumeAnswered(job: LiveJob, now: Date): Promise<boolean> {
-  if (job.status !== 'running') return false;
+  // Only an answer's move leaves the token behind on a job that runs again.
+  if (job.status !== MOVES.answer.to) return false;
   const wait = await store.answeredWait(job.tenant, job.jobId);
   if (!wait || Date.parse(wait.answeredAt) > now.getTime() - answerAgeSeconds * 1000) return false;
   return workflow.resume(wait.token);
@@ -91,23 +96,17 @@ async function resumeAnswered(job: LiveJob, now: Date): Promise<boolean> {
  * age bound has lost its queue message (a local queue restarted, or a send failed after the
  * record was written) and gets a new one. Returns how many did.
  */
-async function requeueOverdueDeliveries(
-  before: string,
-  now: Date,
-  failures: unknown[],
-  inTime: () => boolean,
-): Promise<number> {
+async function requeueAll(overdue: OverdueDelivery[], now: Date, failures: unknown[]): Promise<number> {
   let requeued = 0;
-  for (const overdue of await deliveries.listOverdue(before)) {
-    if (!inTime()) break;
+  for (const delivery of overdue) {
     try {
-      if (await outbox.requeue(overdue, now)) {
+      if (await outbox.requeue(delivery, now)) {
         requeued++;
-        logger.warn('overdue webhook delivery requeued', { jobId: overdue.jobId, seq: overdue.seq });
+        logger.warn('overdue webhook delivery requeued', { jobId: delivery.jobId, seq: delivery.seq });
       }
     } catch (error) {
       failures.push(error);
-      logger.error('overdue webhook delivery not requeued', { error: error as Error, jobId: overdue.jobId });
+      logger.error('overdue webhook delivery not requeued', { error: error as Error, jobId: delivery.jobId });
     }
   }
   return requeued;
@@ -129,32 +128,72 @@ async function repairAll(jobs: LiveJob[], now: Date, counts: Record<Repair, numb
   );
 }
 
+interface PagedSweep<T> {
+  cursor(): Promise<SweepCursor>;
+  page(from: SweepCursor): Promise<{ items: T[]; next: SweepCursor | undefined }>;
+  handle(items: T[]): Promise<void>;
+  save(cursor: SweepCursor): Promise<void>;
+}
+
 /**
- * Judges live jobs a page at a time from where the last run stopped, while its share of the time
- * lasts, and saves where it stopped: however many jobs are live, every run makes progress and the
- * runs together cover them all. Returns whether this run reached the end of the index.
+ * Works through an index a page at a time from where the last run stopped, while its share of the
+ * time lasts, and saves where it stopped: however many items there are, every run makes progress
+ * and the runs together cover them all. Returns whether this run reached the end of the index.
  */
-async function sweepLive(
+async function sweepPages<T>(sweep: PagedSweep<T>, inTime: () => boolean): Promise<boolean> {
+  let cursor = await sweep.cursor();
+  for (;;) {
+    const page = await sweep.page(cursor);
+    await sweep.handle(page.items);
+    if (!page.next) {
+      await sweep.save({ shard: 0 });
+      return true;
+    }
+    cursor = page.next;
+    if (!inTime()) {
+      await sweep.save(cursor);
+      return false;
+    }
+  }
+}
+
+const sweepLive = (
   before: string,
   now: Date,
   inTime: () => boolean,
   counts: Record<Repair, number>,
   failures: unknown[],
-) {
-  let cursor = await store.sweepCursor();
-  for (;;) {
-    const page = await store.listLivePage(before, cursor, PAGE_SIZE);
-    await repairAll(page.jobs, now, counts, failures);
-    if (!page.next) {
-      await store.saveSweepCursor({ shard: 0 });
-      return true;
-    }
-    cursor = page.next;
-    if (!inTime()) {
-      await store.saveSweepCursor(cursor);
-      return false;
-    }
-  }
+) =>
+  sweepPages<LiveJob>(
+    {
+      cursor: () => store.sweepCursor(),
+      page: async (from) => {
+        const { jobs, next } = await store.listLivePage(before, from, PAGE_SIZE);
+        return { items: jobs, next };
+      },
+      handle: (jobs) => repairAll(jobs, now, counts, failures),
+      save: (cursor) => store.saveSweepCursor(cursor),
+    },
+    inTime,
+  );
+
+async function sweepDeliveries(before: string, now: Date, inTime: () => boolean, failures: unknown[]) {
+  let requeued = 0;
+  const complete = await sweepPages<OverdueDelivery>(
+    {
+      cursor: () => deliveries.overdueCursor(),
+      page: async (from) => {
+        const { deliveries: items, next } = await deliveries.listOverduePage(before, from, PAGE_SIZE);
+        return { items, next };
+      },
+      handle: async (items) => {
+        requeued += await requeueAll(items, now, failures);
+      },
+      save: (cursor) => deliveries.saveOverdueCursor(cursor),
+    },
+    inTime,
+  );
+  return { requeued, complete };
 }
 
 /**
@@ -173,9 +212,9 @@ export const handler = async (
   const before = new Date(now.getTime() - minAgeSeconds * 1000).toISOString();
   const counts: Record<Repair, number> = { started: 0, failed: 0, healthy: 0, resumed: 0 };
   const failures: unknown[] = [];
-  const complete = await sweepLive(before, now, () => Date.now() < jobsUntil, counts, failures);
-  const requeued = await requeueOverdueDeliveries(before, now, failures, () => Date.now() < until);
-  const result = { ...counts, requeuedDeliveries: requeued, complete };
+  const jobsDone = await sweepLive(before, now, () => Date.now() < jobsUntil, counts, failures);
+  const overdue = await sweepDeliveries(before, now, () => Date.now() < until, failures);
+  const result = { ...counts, requeuedDeliveries: overdue.requeued, complete: jobsDone && overdue.complete };
   logger.info('sweep done', { ...result, failures: failures.length });
   if (failures.length > 0) throw new AggregateError(failures, `${failures.length} sweep repair(s) failed`);
   return result;

@@ -170,8 +170,8 @@ export class JobsApi extends Construct {
   }
 
   /**
-   * The authorizer reads keys and limits; every buffered authenticated function writes its
-   * tenant's rate bucket (the streamed one is not rate-limited). Each gets reserved concurrency.
+   * The authorizer reads keys and limits; every authenticated function writes its tenant's rate
+   * bucket, and the streamed one its tenant's stream leases too. Each gets reserved concurrency.
    */
   private grantTenancy(name: string, route: ApiRoute | undefined, fn: HandlerFunction, props: JobsApiProps) {
     const reserved = props.reservedConcurrency;
@@ -181,9 +181,14 @@ export class JobsApi extends Construct {
       reserve(fn, reserved.authorizer);
       return;
     }
-    if (route?.streaming) return reserve(fn, reserved.streams);
-    reserve(fn, reserved.api);
-    if (route?.auth) props.jobs.grantItems(fn.function, ['UpdateItem'], [`${TENANCY_KEYS.rate}*`]);
+    reserve(fn, route?.streaming ? reserved.streams : reserved.api);
+    if (!route?.auth) return;
+    const buckets = route.streaming ? [TENANCY_KEYS.rate, TENANCY_KEYS.streams] : [TENANCY_KEYS.rate];
+    props.jobs.grantItems(
+      fn.function,
+      ['UpdateItem'],
+      buckets.map((prefix) => `${prefix}*`),
+    );
   }
 
   private addRoute(route: ApiRoute): void {

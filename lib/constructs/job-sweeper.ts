@@ -47,7 +47,7 @@ export class JobSweeper extends Construct {
     const fn = this.handler.function;
     props.jobs.grantLiveQuery(fn);
     // GetItem reads an overdue delivery's round before it is requeued, and an answered wait's
-    // token; PutItem saves where the sweep stopped reading the live index.
+    // token; PutItem saves where the sweep stopped reading live jobs and overdue deliveries.
     props.jobs.bindTable(fn, ['GetItem', 'PutItem', 'UpdateItem']);
     props.webhooks.grantEnqueue(fn);
     fn.addEnvironment(ENV.stateMachineArn, props.stateMachine.stateMachineArn);

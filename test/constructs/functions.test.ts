@@ -183,7 +183,8 @@ describe('IAM: least privilege per function', () => {
       'states:StopExecution',
     ],
     'list-events': ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
-    'follow-events': ['dynamodb:GetItem', 'dynamodb:Query'],
+    // Reads its job and events; updates only its tenant's rate bucket and stream leases (tenancy.test.ts).
+    'follow-events': ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
     'list-deliveries': ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
     'replay-delivery': [
       'dynamodb:GetItem',

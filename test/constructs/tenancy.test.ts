@@ -38,6 +38,14 @@ describe('tenancy IAM', () => {
     expect([rate[0]!.Action].flat()).toEqual(['dynamodb:UpdateItem']);
   });
 
+  it("lets the event stream update only its tenant's rate bucket and stream leases beyond its job reads", () => {
+    const streamed = API_ROUTES.find((r) => r.streaming)!.handler;
+    const tenancy = statementsGranting(streamed, 'dynamodb:UpdateItem');
+    expect(tenancy).toHaveLength(1);
+    expect(leadingKeys(tenancy[0]!)).toEqual(['RATE#*', 'STREAMS#*']);
+    expect([tenancy[0]!.Action].flat()).toEqual(['dynamodb:UpdateItem']);
+  });
+
   it('lets the authorizer read key and limits items only', () => {
     const reads = statementsGranting(INTERNAL_HANDLERS.authorizer, 'dynamodb:GetItem');
     expect(reads).toHaveLength(1);

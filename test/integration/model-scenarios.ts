@@ -10,6 +10,14 @@ import type { ReceivedRequest, ScriptedAnswer, ScriptedReply } from '../fixtures
 export const MODEL_TEXT = ['Hello', ' from', ' the', ' scripted', ' model.'];
 export const STREAMED_WORDS = Array.from({ length: 40 }, (_, i) => `word${i} `);
 export const USAGE = { prompt_tokens: 11, completion_tokens: 7 };
+/** A 1 MiB answer, streamed in 16 KiB chunks. */
+export const BIG_OUTPUT = Array.from({ length: 64 }, (_, i) => String(i % 10).repeat(16 * 1024));
+/** Bytes of padding in the arguments of the large tool call scenarios. */
+export const BIG_ARGUMENTS_BYTES = 300_000;
+export const CLIENT_NOTES = 'n'.repeat(30_000);
+/** What the broken stream scenario streams before its connection drops, and what its retry answers. */
+export const BROKEN_ATTEMPT = ['Half ', 'an ', 'answer ', 'that ', 'never ', 'ends'];
+export const WHOLE_ANSWER = ['The ', 'answer ', 'of ', 'the ', 'retry.'];
 /** The Retry-After the throttling scenario sends, in seconds. */
 export const THROTTLE_RETRY_AFTER = 2;
 
@@ -59,6 +67,44 @@ export function modelScenario(request: ReceivedRequest): ScriptedReply {
         });
       }
       return answer([`The weather tool said ${results[0]!.content}`]);
+    case 'big':
+      return answer(BIG_OUTPUT);
+    case 'bigargs':
+      if (results.length === 0) {
+        const note = 'a'.repeat(BIG_ARGUMENTS_BYTES);
+        return answer([], {
+          toolCalls: [{ id: 'call_big_1', name: 'fetch_url', arguments: { url: tag[2], note } }],
+          argumentsChunkChars: 16 * 1024,
+        });
+      }
+      return answer(['Done with the big call.']);
+    case 'client-big':
+      if (results.length === 0) {
+        return answer([], {
+          toolCalls: [
+            {
+              id: 'call_big_weather',
+              name: 'get_weather',
+              arguments: { city: 'Paris', notes: CLIENT_NOTES },
+            },
+          ],
+          argumentsChunkChars: 4096,
+        });
+      }
+      return answer([`The weather tool said ${results[0]!.content}`]);
+    case 'broken':
+      // The first attempt streams long enough for its deltas to be written, then the connection drops.
+      if (count === 1) return answer(BROKEN_ATTEMPT, { chunkDelayMs: 120, dropAfterChunks: 5 });
+      return answer(WHOLE_ANSWER, { chunkDelayMs: 60 });
+    case 'redrive':
+      // Attempt 1: a tool call, then a refusal that fails the job. Attempt 2 (redriven): the same, answered.
+      if (count === 2) return { kind: 'error', status: 400 };
+      if (results.length === 0) {
+        return answer([], {
+          toolCalls: [{ id: `call_fetch_${count}`, name: 'fetch_url', arguments: { url: tag[2] } }],
+        });
+      }
+      return answer(['Fetched.']);
     case 'throttled':
       if (count === 1) {
         return { kind: 'error', status: 429, headers: { 'retry-after': String(THROTTLE_RETRY_AFTER) } };

@@ -1,61 +1,15 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { keysMain } from '../../bin/keys-cli.js';
 import { tenantsMain } from '../../bin/tenants-cli.js';
+import { startLocalStackProcess, stopLocalStackProcess as stop } from '../fixtures/local-stack-process.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const READY = /agent-jobs is running at (\S+)/;
 const DEV_KEY = `ak_restart_${Date.now().toString(36)}`;
 
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
-}
-
-/** `npm start` on `dataDir`, in its own process group (it spawns Java). */
-async function startLocal(dataDir: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'lambdas/local/main.ts'], {
-    cwd: ROOT,
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: {
-      ...process.env,
-      PORT: String(await freePort()),
-      AGENT_JOBS_DATA_DIR: dataDir,
-      AGENT_JOBS_API_KEY: DEV_KEY,
-      POWERTOOLS_LOG_LEVEL: 'ERROR',
-    },
-  });
-  let output = '';
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const found = READY.exec(output)?.[1];
-      if (found) resolve(found);
-    });
-    child.once('exit', (code) =>
-      reject(new Error(`the local stack exited (${code}) before it was ready:\n${output}`)),
-    );
-  });
-  return { child, url };
-}
-
-async function stop(child: ChildProcess) {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
-  process.kill(-child.pid!, 'SIGTERM');
-  await exited;
-}
+const startLocal = (dataDir: string) => startLocalStackProcess(dataDir, { AGENT_JOBS_API_KEY: DEV_KEY });
 
 async function cli(main: typeof keysMain, dataDir: string, ...args: string[]) {
   const out: string[] = [];

@@ -172,3 +172,76 @@ describe('request-rate limits over the local stack', () => {
     expect(res.headers.get('ratelimit')).toBeNull();
   });
 });
+
+describe('event stream limits over the local stack', () => {
+  /** Opens the job's event stream; resolves once the status line and headers are in. */
+  async function openStream(key: string, id: string) {
+    const abort = new AbortController();
+    const res = await fetch(`${base}/v1/jobs/${id}/stream`, {
+      headers: { authorization: `Bearer ${key}` },
+      signal: abort.signal,
+    });
+    return { res, close: () => abort.abort() };
+  }
+
+  async function waitingJob(key: string): Promise<string> {
+    const res = await fetch(`${base}/v1/jobs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      // Waits for an answer that never comes, so its stream stays open (up to the stream's maximum).
+      body: JSON.stringify({ agent: 'approval', input: {} }),
+    });
+    expect(res.status).toBe(202);
+    return ((await res.json()) as { id: string }).id;
+  }
+
+  it('admits maxStreams concurrent streams, refuses the next with 429 rate_limited, and admits again once one closes', async () => {
+    const tenant = freshTenant('streams');
+    expect(
+      (await cli(tenantsMain, 'set-limits', tenant, '--max-streams', '2', '--requests-per-minute', '100'))
+        .code,
+    ).toBe(0);
+    const shown = await cli(tenantsMain, 'show', tenant);
+    expect(shown.out.find((l) => l.includes('maxStreams'))).toMatch(
+      /^\s+maxStreams\s+2\s+\(set for this tenant\)$/,
+    );
+    const { key } = await createKey(tenant);
+    const id = await waitingJob(key);
+
+    const first = await openStream(key, id);
+    const second = await openStream(key, id);
+    expect([first.res.status, second.res.status]).toEqual([200, 200]);
+    expect(first.res.headers.get('ratelimit-policy')).toBe('"requests";q=100;w=60');
+    expect(first.res.headers.get('ratelimit')).toMatch(/^"requests";r=\d+;t=\d+$/);
+
+    const third = await openStream(key, id);
+    expect(third.res.status).toBe(429);
+    expect(third.res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(await third.res.json()).toMatchObject({ status: 429, code: 'rate_limited' });
+    expect(Number(third.res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(third.res.headers.get('ratelimit-policy')).toBe('"requests";q=100;w=60');
+
+    first.close();
+    // The server gives the lease back as soon as it sees the client gone.
+    let again = await openStream(key, id);
+    for (let i = 0; again.res.status === 429 && i < 20; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      again = await openStream(key, id);
+    }
+    expect(again.res.status).toBe(200);
+    second.close();
+    again.close();
+  });
+
+  it('counts a stream against the request rate: 429 rate_limited with Retry-After over it', async () => {
+    const tenant = freshTenant('stream-rate');
+    expect((await cli(tenantsMain, 'set-limits', tenant, '--requests-per-minute', '1')).code).toBe(0);
+    const { key } = await createKey(tenant);
+    const id = await waitingJob(key);
+    const refused = await openStream(key, id);
+    expect(refused.res.status).toBe(429);
+    expect(await refused.res.json()).toMatchObject({ status: 429, code: 'rate_limited' });
+    expect(Number(refused.res.headers.get('retry-after'))).toBeGreaterThanOrEqual(59);
+    expect(refused.res.headers.get('ratelimit')).toMatch(/^"requests";r=0;t=\d+$/);
+  });
+});

@@ -1,29 +1,26 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer as createHttpServer } from 'node:http';
-import { type AddressInfo, createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { GetExecutionHistoryCommand, ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runConcurrently } from '../../bench/pool.js';
 import { generateWebhookSecret } from '../../lambdas/adapters/webhook-secrets.js';
 import { TERMINAL_STATUSES } from '../../lambdas/domain/job.js';
+import { startLocalStackProcess, stopLocalStackProcess as kill } from '../fixtures/local-stack-process.js';
 import { ENGINE_TEST_LIMITS } from './engine-limits.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const JOBS = 100;
 const API_KEY = `ak_crash_${Date.now().toString(36)}`;
 /** The dev tenant's signing secret, handed to the stack as an operator would, and to the receiver. */
 const WEBHOOK_SECRET = generateWebhookSecret();
 /** Seconds before each attempt: five attempts within about 11 s instead of days. */
 const RETRY_SCHEDULE = '0,1,2,3,5';
-const READY = /agent-jobs is running at (\S+)/;
-const SFN = /Step Functions endpoint: (\S+) state machine: (\S+)/;
 
 interface Job {
   id: string;
@@ -133,56 +130,14 @@ async function startReceiver(refuseFirst: ReadonlySet<string>, retryLater: strin
   };
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
-}
-
-/** `npm start` as its own process group (it spawns Java), on the given data directory. */
-async function startLocal(dataDir: string) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'lambdas/local/main.ts'], {
-    cwd: ROOT,
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: {
-      ...process.env,
-      PORT: String(await freePort()),
-      AGENT_JOBS_DATA_DIR: dataDir,
-      AGENT_JOBS_API_KEY: API_KEY,
-      AGENT_JOBS_WEBHOOK_SECRET: WEBHOOK_SECRET,
-      AGENT_JOBS_WEBHOOK_RETRY_SCHEDULE: RETRY_SCHEDULE,
-      POWERTOOLS_LOG_LEVEL: 'ERROR',
-      AGENT_JOBS_DEFAULT_LIMITS: ENGINE_TEST_LIMITS,
-    },
+/** `npm start` on the given data directory, as the crash test configures it. */
+const startLocal = (dataDir: string) =>
+  startLocalStackProcess(dataDir, {
+    AGENT_JOBS_API_KEY: API_KEY,
+    AGENT_JOBS_WEBHOOK_SECRET: WEBHOOK_SECRET,
+    AGENT_JOBS_WEBHOOK_RETRY_SCHEDULE: RETRY_SCHEDULE,
+    AGENT_JOBS_DEFAULT_LIMITS: ENGINE_TEST_LIMITS,
   });
-  let output = '';
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const ready = new Promise<{ url: string; sfnEndpoint: string; stateMachineArn: string }>(
-    (resolve, reject) => {
-      child.stdout!.on('data', (chunk: Buffer) => {
-        output += chunk.toString();
-        const url = READY.exec(output)?.[1];
-        const sfn = SFN.exec(output);
-        if (url && sfn) resolve({ url, sfnEndpoint: sfn[1]!, stateMachineArn: sfn[2]! });
-      });
-      child.once('exit', (code) =>
-        reject(new Error(`the local stack exited (${code}) before it was ready:\n${output}`)),
-      );
-    },
-  );
-  return { child, ...(await ready) };
-}
-
-/** Ends the whole group, Java included unless it was started detached (the next start then ends it). */
-async function kill(child: ChildProcess, signal: NodeJS.Signals) {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
-  process.kill(-child.pid!, signal);
-  await exited;
-}
 
 /** The API as the test uses it; webhooks point at the receiver at `hooks`. */
 function client(url: string, hooks: string) {

@@ -9,7 +9,7 @@ import {
 } from '../../config/table.js';
 import { CREATED_EVENTS } from '../../config/job-writes.js';
 import { DomainError } from '../../domain/errors.js';
-import type { Job, JsonValue, OmittedValue } from '../../domain/job.js';
+import type { Job, JobUsage, JsonValue, OmittedValue } from '../../domain/job.js';
 import { LARGE_VALUE_NAMES, refAttribute, type ValueRef } from '../../domain/large-values.js';
 import { isTerminal } from '../../domain/job.js';
 import type { CommittedWrite, JobEventType } from '../../domain/job-events.js';
@@ -44,6 +44,10 @@ export interface JobItem extends Omit<Job, 'startedAt'> {
   lastEventTypes: JobEventType[];
   /** The data of the last write's step events (see appendEvents), by position in lastEventTypes. */
   lastEventData?: JsonValue[];
+  /** The step (completedSteps + 1 when written) of the last step events announced. */
+  eventsStep?: number;
+  /** The usage of the attempts before the last redrive (null when they reported none). */
+  earlierUsage?: JobUsage | null;
   progressData?: JsonValue;
 }
 
@@ -63,6 +67,8 @@ const INTERNAL_ATTRIBUTES = [
   'answeredAt',
   'lastEventTypes',
   'lastEventData',
+  'eventsStep',
+  'earlierUsage',
   'progressData',
   ...LARGE_VALUE_NAMES.map(refAttribute),
 ] as const;

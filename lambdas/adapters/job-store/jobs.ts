@@ -19,7 +19,7 @@ import {
 import { DomainError, NotFoundError } from '../../domain/errors.js';
 import type { InputRequest, Job, JobError, JsonValue } from '../../domain/job.js';
 import { canRedrive, MOVES, REDRIVE, redriveExecutionName } from '../../domain/job.js';
-import type { StepEvent } from '../../domain/job-events.js';
+import { type StepEvent, stepEventWrites } from '../../domain/job-events.js';
 import type { Checkpoint, ListQuery, StepSnapshot } from '../../domain/job-store.js';
 import type { RetentionPolicy } from '../../domain/retention.js';
 import { isExpired, liveExpiry, terminalExpiry, toTtl } from '../../domain/retention.js';
@@ -42,6 +42,11 @@ import {
 import { anywhere, JobValues, PUBLIC_VALUES, STEP_VALUES } from './job-values.js';
 
 const { partition: PK } = TABLE_KEYS;
+/**
+ * The data of the step events the last append announced. Only that write's stream record needs it:
+ * a step's own write drops it, so later writes of the item do not carry (and pay for) it again.
+ */
+const STEP_EVENT_DATA = 'lastEventData';
 /** How many index pages one list request may read while a status filter skips items. */
 const MAX_LIST_PAGES = 5;
 
@@ -204,6 +209,8 @@ export class JobItems {
       state: item.agentState ?? null,
       answer: item.answer,
       completedSteps: item.completedSteps,
+      ...(item.eventsStep === undefined ? {} : { eventsStep: item.eventsStep }),
+      ...(item.earlierUsage ? { earlierUsage: item.earlierUsage } : {}),
     };
   }
 
@@ -231,7 +238,7 @@ export class JobItems {
       tenant,
       id,
       `SET progress = :progress, progressData = :data, completedSteps = :steps, ${state.set}, ` +
-        `${usageUpdate(cp)}updatedAt = :at, ${events.update} REMOVE ${state.remove}, ${RESUMED}`,
+        `${usageUpdate(cp)}updatedAt = :at, ${events.update} REMOVE ${state.remove}, ${RESUMED}, ${STEP_EVENT_DATA}`,
       {
         ...events.values,
         ...stepValues(cp),
@@ -243,9 +250,19 @@ export class JobItems {
     );
   }
 
-  /** Announces a running step's own events (streamed text, tool calls): one write, while the job runs. */
-  appendEvents(tenant: string, id: string, events: readonly StepEvent[], now: Date) {
-    if (events.length === 0) return Promise.resolve(true);
+  /**
+   * Announces a running step's own events (streamed text, tool calls), in writes whose data stays
+   * small (see stepEventWrites), while the job runs. Each write also records the step they belong
+   * to, so a later attempt of that step knows an earlier one announced events (`eventsStep`).
+   */
+  async appendEvents(tenant: string, id: string, step: number, events: readonly StepEvent[], now: Date) {
+    for (const write of stepEventWrites(events)) {
+      if (!(await this.appendWrite(tenant, id, step, write, now))) return false;
+    }
+    return true;
+  }
+
+  private appendWrite(tenant: string, id: string, step: number, events: readonly StepEvent[], now: Date) {
     const announced = announce(...events.map((e) => e.type));
     const from = statusCondition(MOVES.checkpoint.from);
     return conditionalWriteLanded(
@@ -253,13 +270,14 @@ export class JobItems {
       new UpdateCommand({
         TableName: this.tableName,
         Key: jobKey(tenant, id),
-        UpdateExpression: `SET lastEventData = :eventData, updatedAt = :at, ${announced.update}`,
+        UpdateExpression: `SET lastEventData = :eventData, eventsStep = :step, updatedAt = :at, ${announced.update}`,
         ConditionExpression: from.condition,
         ExpressionAttributeNames: STATUS_NAMES,
         ExpressionAttributeValues: {
           ...announced.values,
           ...from.values,
           ':eventData': events.map((e) => e.data),
+          ':step': step,
           ':at': now.toISOString(),
         },
       }),
@@ -278,7 +296,7 @@ export class JobItems {
       `SET #status = :succeeded, ${placed.set}, progress = :progress, progressData = :data, ` +
         `completedSteps = :steps, ${usageUpdate(cp)}completedAt = :at, updatedAt = :at, expiresAt = :exp, ` +
         `#ttl = :ttl, ${events.update} ` +
-        `REMOVE ${placed.remove}, ${anywhere('agentState')}, ${RESUMED}, ${LIVE_KEYS}`,
+        `REMOVE ${placed.remove}, ${anywhere('agentState')}, ${RESUMED}, ${LIVE_KEYS}, ${STEP_EVENT_DATA}`,
       {
         ...events.values,
         ':succeeded': MOVES.succeed.to,
@@ -303,7 +321,7 @@ export class JobItems {
       id,
       'SET #status = :waiting, inputRequest = :request, progress = :progress, progressData = :data, ' +
         `completedSteps = :steps, ${state.set}, ${usageUpdate(cp)}updatedAt = :at, ${events.update} ` +
-        `REMOVE ${state.remove}, ${anywhere('answer')}, ${RESUMED}`,
+        `REMOVE ${state.remove}, ${anywhere('answer')}, ${RESUMED}, ${STEP_EVENT_DATA}`,
       {
         ...events.values,
         ':waiting': MOVES.requestInput.to,
@@ -460,8 +478,10 @@ export class JobItems {
         'SET #status = :pending, attempt = :attempt, executionName = :execution, progress = :progress, ' +
         'completedSteps = :zero, #error = :null, #result = :null, inputRequest = :null, completedAt = :null, ' +
         `updatedAt = :at, expiresAt = :exp, #ttl = :ttl, ${TABLE_KEYS.livePartition} = :shard, ` +
+        // The answered calls of the attempts so far stay counted: the new attempt's usage adds to them.
+        'earlierUsage = if_not_exists(#usage, :null), ' +
         `${TABLE_KEYS.liveSort} = :liveSort${sets}, ${events.update} ` +
-        `REMOVE startedAt, ${anywhere('agentState', 'answer')}, resultRef, progressData, ${RESUMED}${removes}`,
+        `REMOVE startedAt, ${anywhere('agentState', 'answer')}, resultRef, progressData, eventsStep, ${RESUMED}${removes}`,
       // The attempt read above must still be current: two operators cannot both redrive it.
       ConditionExpression: `${from.condition} AND attempt = :previous`,
       ExpressionAttributeNames: {
@@ -469,6 +489,7 @@ export class JobItems {
         '#error': 'error',
         '#result': 'result',
         '#ttl': TABLE_KEYS.ttl,
+        ...USAGE_NAME,
         ...Object.assign({}, ...placed.map((p) => p.names)),
       },
       ExpressionAttributeValues: {

@@ -29,6 +29,8 @@ export type AssistantStepState = AssistantState & {
   failedAttempts?: number;
   /** The job asked the client for tool outputs; the answer is applied by the next step. */
   awaitingAnswer?: boolean;
+  /** A failed attempt at the model call about to be made had logged events; reset by every answer. */
+  brokenAttemptLogged?: boolean;
 };
 
 /** One answered model call, for operators' metrics. */
@@ -135,6 +137,10 @@ const progressOf = (state: AssistantState, input: AssistantInput) => state.model
 
 async function callModelStep(state: AssistantStepState, step: number, scope: StepScope): Promise<Outcome> {
   const { ctx, deps, provider, model } = scope;
+  // A client joining this call's deltas drops what an earlier, broken attempt of it logged.
+  if (ctx.earlierAttemptEmitted || state.brokenAttemptLogged) {
+    await ctx.emit([{ type: 'job.output.reset', data: { step } }]);
+  }
   const batcher = new DeltaBatcher(step, (events) => ctx.emit(events));
   const serverTools = (ctx.input.serverTools ?? []).map(serverToolDefinition);
   let answer: ModelAnswer;
@@ -149,12 +155,13 @@ async function callModelStep(state: AssistantStepState, step: number, scope: Ste
     );
   } catch (error) {
     await batcher.discard();
-    return failedCall(error, state, scope);
+    const logged = state.brokenAttemptLogged || batcher.wrote;
+    return failedCall(error, logged ? { ...state, brokenAttemptLogged: true } : state, scope);
   }
   await batcher.close(toolCallEvents(step, answer));
   deps.recordModelCall({ tenant: ctx.tenant, model, usage: answer.usage });
   const next = decideNext(state, { step, answer }, ctx.input, { now: Date.now() });
-  const answered = { ...next.state, failedAttempts: 0 };
+  const answered = { ...next.state, failedAttempts: 0, brokenAttemptLogged: false };
   ctx.progress(progressOf(answered, ctx.input), `model call ${step} answered`);
   const usage = usageTotals(answered, model);
   switch (next.type) {

@@ -15,12 +15,18 @@ export class DeltaBatcher {
   private timer: NodeJS.Timeout | undefined;
   private inFlight: Promise<void> | undefined;
   private failure: unknown;
+  private writes = 0;
 
   constructor(
     private readonly step: number,
     private readonly send: (events: readonly StepEvent[]) => Promise<unknown>,
     private readonly limits = { chars: DELTA_BATCH_CHARS, ms: DELTA_BATCH_MS },
   ) {}
+
+  /** Whether any batch went out (or was attempted): the log may hold this call's text. */
+  get wrote(): boolean {
+    return this.writes > 0;
+  }
 
   push(text: string): void {
     if (text === '') return;
@@ -64,6 +70,7 @@ export class DeltaBatcher {
   }
 
   private async write(events: readonly StepEvent[]): Promise<void> {
+    this.writes++;
     try {
       await this.send(events);
     } catch (error) {

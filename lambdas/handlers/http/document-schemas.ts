@@ -101,7 +101,11 @@ export const jobEventSchema = z
     at: timestamp,
     data: jsonValue.meta({
       description:
-        'What changed: progress {fraction, step, message, data}, running {status, attempt, startedAt}; the whole job for job.created and terminal events.',
+        'What changed: progress {fraction, step, message, data}, running {status, attempt, startedAt}; the whole job for job.created and terminal events. ' +
+        "job.output.delta {step, text}: model call `step` streams text; joined in log order, the texts of one step are that call's text. " +
+        'job.tool_call {step, id, name, arguments}: when the data would pass 64 KiB, arguments is null, with argumentsTruncated {bytes}. ' +
+        "job.output.reset {step}: an earlier attempt of call `step` broke off; drop the deltas and tool calls of that step received so far (the retry's follow). " +
+        'job.redriven starts the steps over at 1.',
     }),
   })
   .meta({ id: 'JobEvent' });

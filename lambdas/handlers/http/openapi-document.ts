@@ -21,6 +21,7 @@ import {
   listJobsQuerySchema,
   streamQuerySchema,
 } from './query-schemas.js';
+import { withTenantLimits } from './openapi-limits.js';
 import { createJobRequestSchema, submitInputRequestSchema } from './schemas.js';
 
 const problems = (...statuses: number[]) =>
@@ -167,7 +168,7 @@ const OPERATIONS: Record<string, PathSpec> = {
     request: { params: z.object({ id: jobIdSchema, deliveryId: deliveryIdSchema }) },
     responses: {
       202: { description: 'Queued', content: { 'application/json': { schema: deliverySchema } } },
-      ...problems(400, 401, 404, 429),
+      ...problems(400, 401, 404),
     },
   },
   'list-agents': {
@@ -251,7 +252,7 @@ export function buildOpenApiDocument() {
       ...spec,
     });
   }
-  return new OpenApiGeneratorV31(registry.definitions).generateDocument({
+  const document = new OpenApiGeneratorV31(registry.definitions).generateDocument({
     openapi: '3.1.0',
     info: {
       title: 'agent-jobs',
@@ -261,4 +262,5 @@ export function buildOpenApiDocument() {
     },
     servers: [{ url: '/' }],
   });
+  return withTenantLimits(document);
 }

@@ -14,18 +14,54 @@ export function rateLimitHeaders(limit: number, decision: GcraDecision): Record<
   };
 }
 
+/** A limit of the tenant, as the authorizer put it in the context; none on public routes. */
+export function authorizedLimit(
+  event: APIGatewayProxyEvent,
+  name: 'requestsPerMinute' | 'maxStreams',
+): number | undefined {
+  const limit = Number(event.requestContext?.authorizer?.[name]);
+  return Number.isInteger(limit) && limit >= 1 ? limit : undefined;
+}
+
 /** The tenant and its request rate, as the authorizer put them in the context; none on public routes. */
 function authorizedRate(event: APIGatewayProxyEvent): { tenant: string; limit: number } | undefined {
-  const context = event.requestContext?.authorizer;
-  const tenant = context?.tenant;
-  const limit = Number(context?.requestsPerMinute);
-  if (typeof tenant !== 'string' || !Number.isInteger(limit) || limit < 1) return undefined;
+  const tenant = event.requestContext?.authorizer?.tenant;
+  const limit = authorizedLimit(event, 'requestsPerMinute');
+  if (typeof tenant !== 'string' || limit === undefined) return undefined;
   return { tenant, limit };
 }
 
 // The table is only named to functions behind the authorizer, so the limiter is made on first use.
 let sharedLimiter: DynamoRateLimiter | undefined;
 const limiterFromEnv = () => (sharedLimiter ??= rateLimiterFromEnv());
+
+export interface Admission {
+  /** The RateLimit fields every answer to the request carries, refused or not. */
+  headers: Record<string, string>;
+  /** Set when the request is over its tenant's rate: it is answered with this and nothing changes. */
+  refused?: RateLimitedError;
+}
+
+/**
+ * Counts one request against its tenant's rate (one write). Shared by the buffered routes'
+ * middleware and the streamed route, which answers on its own response stream.
+ */
+export async function admitRequest(
+  event: APIGatewayProxyEvent,
+  limiter: () => Pick<DynamoRateLimiter, 'admit'> = limiterFromEnv,
+  now: () => number = Date.now,
+): Promise<Admission> {
+  const rate = authorizedRate(event);
+  if (!rate) return { headers: {} };
+  const decision = await limiter().admit(rate.tenant, { limit: rate.limit, windowMs: WINDOW_MS }, now());
+  const headers = rateLimitHeaders(rate.limit, decision);
+  if (decision.admitted) return { headers };
+  const refused = new RateLimitedError(
+    `over ${rate.limit} requests per minute; retry after the Retry-After seconds`,
+    Math.max(1, ceilSeconds(decision.retryAfterMs)),
+  );
+  return { headers, refused };
+}
 
 type Request = middy.Request<APIGatewayProxyEvent, APIGatewayProxyResult>;
 const HEADERS = Symbol('rateLimitHeaders');
@@ -50,16 +86,9 @@ export function rateLimit(
 ): middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
   return {
     before: async (request: WithHeaders) => {
-      const rate = authorizedRate(request.event);
-      if (!rate) return;
-      const decision = await limiter().admit(rate.tenant, { limit: rate.limit, windowMs: WINDOW_MS }, now());
-      request[HEADERS] = rateLimitHeaders(rate.limit, decision);
-      if (!decision.admitted) {
-        throw new RateLimitedError(
-          `over ${rate.limit} requests per minute; retry after the Retry-After seconds`,
-          Math.max(1, ceilSeconds(decision.retryAfterMs)),
-        );
-      }
+      const { headers, refused } = await admitRequest(request.event, limiter, now);
+      request[HEADERS] = headers;
+      if (refused) throw refused;
     },
     after: async (request: WithHeaders) => addHeaders(request),
     onError: async (request: WithHeaders) => addHeaders(request),

@@ -205,6 +205,22 @@ describe('DynamoDeliveryStore', () => {
     expect(await store.release({ ...overdue[0]!, nextAttemptAt: at(9).toISOString() }, at(700))).toBe(false);
   });
 
+  it('pages overdue deliveries a bounded number at a time, shard after shard, covering each once', async () => {
+    const created = Array.from({ length: 7 }, () => newDelivery());
+    for (const d of created) await store.create(d, TTL);
+    const before = at(600).toISOString();
+    const seen: string[] = [];
+    let cursor: { shard: number; after?: Record<string, string> | undefined } | undefined = { shard: 0 };
+    while (cursor) {
+      const page = await store.listOverduePage(before, cursor, 2);
+      expect(page.deliveries.length).toBeLessThanOrEqual(2);
+      seen.push(...page.deliveries.map((d) => d.jobId));
+      cursor = page.next;
+    }
+    const mine = seen.filter((id) => created.some((d) => d.jobId === id));
+    expect(mine.sort()).toEqual(created.map((d) => d.jobId).sort());
+  });
+
   it('after a restart releases a delivery whose lease belonged to the dead process, and clears the lease', async () => {
     const d = newDelivery();
     await store.create(d, TTL);

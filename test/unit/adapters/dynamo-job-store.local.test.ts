@@ -379,6 +379,54 @@ describe('DynamoJobStore on DynamoDB Local', () => {
     expect(item).toMatchObject({ completedSteps: 3, ttl: toTtl(new Date(at(5).getTime() + 7 * DAY)) });
   });
 
+  it('announces step events in small writes, and a later attempt of the step knows they were announced', async () => {
+    const tenant = freshTenant();
+    const j = job(tenant, T0);
+    await store.create(j, 'fp', T0);
+    await markRunning(tenant, j.id, at(1));
+    expect((await store.loadForStep(tenant, j.id))!.eventsStep).toBeUndefined();
+    const text = 'x'.repeat(150_000);
+    const args = { note: 'a'.repeat(300_000) };
+    const landed = await store.appendEvents(
+      tenant,
+      j.id,
+      1,
+      [
+        { type: 'job.output.delta', data: { step: 1, text } },
+        { type: 'job.tool_call', data: { step: 1, id: 'c1', name: 'f', arguments: args } },
+      ],
+      at(2),
+    );
+    expect(landed).toBe(true);
+    const item = (await rawItem(tenant, j.id))!;
+    // Three writes: the text in three deltas, the last sharing its write with the tool call.
+    expect(item.eventSeq).toBe(1 + 4);
+    expect(item.lastEventTypes).toEqual(['job.output.delta', 'job.tool_call']);
+    const [lastDelta, toolCall] = item.lastEventData as [{ text: string }, unknown];
+    expect(Buffer.byteLength(JSON.stringify(item.lastEventData))).toBeLessThan(64 * 1024);
+    expect(text.endsWith(lastDelta.text)).toBe(true);
+    expect(toolCall).toEqual({
+      step: 1,
+      id: 'c1',
+      name: 'f',
+      arguments: null,
+      argumentsTruncated: { bytes: JSON.stringify(args).length },
+    });
+    expect((await store.loadForStep(tenant, j.id))!.eventsStep).toBe(1);
+    // The step's own write drops the copy: later writes of the item do not carry it.
+    const progress = { fraction: 0.5, step: 1, message: null };
+    expect(await store.checkpoint(tenant, j.id, { completedSteps: 1, progress, state: {} }, at(3))).toBe(
+      true,
+    );
+    expect((await rawItem(tenant, j.id))!.lastEventData).toBeUndefined();
+
+    expect(
+      await store.fail(tenant, j.id, { code: 'agent_error', message: 'x', retryable: false }, at(3)),
+    ).toBe(true);
+    await store.redrive(tenant, j.id, at(4));
+    expect((await rawItem(tenant, j.id))!.eventsStep).toBeUndefined();
+  });
+
   it('an answer keeps the wait token on the item until the next step writes, so the wait can be resumed again', async () => {
     const tenant = freshTenant();
     const j = job(tenant, T0);

@@ -360,7 +360,7 @@ describe('step writes', () => {
     });
     // Finished: out of the sparse live index the sweep reads.
     expect(input?.UpdateExpression).toMatch(
-      /REMOVE #resultOther, agentState, agentStateRef, inputToken, answeredAt, GSI2PK, GSI2SK$/,
+      /REMOVE #resultOther, agentState, agentStateRef, inputToken, answeredAt, GSI2PK, GSI2SK, lastEventData$/,
     );
   });
 

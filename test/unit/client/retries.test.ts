@@ -131,6 +131,25 @@ describe('createJob retries', () => {
     await expect(pending).rejects.toMatchObject({ name: 'AbortError' });
     expect(api.seen).toHaveLength(1);
   }, 5_000);
+
+  it('retries a quota_exceeded submit after Retry-After without holding back the other requests', async () => {
+    const waiting = job();
+    const api = await fakeApi((req, res, i) => {
+      if (req.method === 'GET') return reply(res, 200, waiting);
+      if (i === 0) return reply(res, 429, problem(429, 'quota_exceeded'), { 'retry-after': '1' });
+      reply(res, 202, job());
+    });
+    const c = client(api.url);
+    const submitted = c.createJob(submit);
+    await expect.poll(() => api.seen.length).toBe(1);
+    // The submit now sleeps until its Retry-After; a poll of another job goes out meanwhile.
+    await new Promise((r) => setTimeout(r, 50));
+    expect((await c.job(waiting.id).get()).id).toBe(waiting.id);
+    expect(api.seen.map((r) => r.method)).toEqual(['POST', 'GET']);
+    expect((await submitted).job?.status).toBe('running');
+    expect(api.seen.map((r) => r.method)).toEqual(['POST', 'GET', 'POST']);
+    expect(api.seen[2]!.at - api.seen[0]!.at).toBeGreaterThanOrEqual(1_000 - 2);
+  }, 5_000);
 });
 
 describe('answer retries', () => {

@@ -6,6 +6,9 @@ import {
   eventsOfWrite,
   isTerminalEvent,
   MAX_PROGRESS_DATA_BYTES,
+  MAX_STEP_EVENTS_WRITE_BYTES,
+  type StepEvent,
+  stepEventWrites,
 } from '../../../lambdas/domain/job-events.js';
 import { makeJob } from '../support/fixtures.js';
 
@@ -115,5 +118,57 @@ describe('cappedProgressData', () => {
   it('drops data over the cap and says so', () => {
     const big = { text: 'x'.repeat(MAX_PROGRESS_DATA_BYTES) };
     expect(cappedProgressData(big)).toEqual({ data: null, dropped: true });
+  });
+});
+
+describe('stepEventWrites', () => {
+  const dataBytes = (write: StepEvent[]) =>
+    write.reduce((sum, e) => sum + Buffer.byteLength(JSON.stringify(e.data)), 0);
+  const delta = (text: string): StepEvent => ({ type: 'job.output.delta', data: { step: 1, text } });
+
+  it('keeps small events in one write, in order', () => {
+    const events: StepEvent[] = [
+      delta('Hello'),
+      { type: 'job.tool_call', data: { step: 1, id: 'c1', name: 'f', arguments: { a: 1 } } },
+    ];
+    expect(stepEventWrites(events)).toEqual([events]);
+  });
+
+  it('splits a long delta into deltas that join to its text, each write under the cap', () => {
+    // Multi-byte and escaped characters count by their stored size.
+    const text = 'é😀"\n'.repeat(40_000);
+    const writes = stepEventWrites([delta(text)]);
+    expect(writes.length).toBeGreaterThan(1);
+    for (const write of writes) expect(dataBytes(write)).toBeLessThanOrEqual(MAX_STEP_EVENTS_WRITE_BYTES);
+    const texts = writes.flat().map((e) => (e.data as { text: string }).text);
+    expect(texts.join('')).toBe(text);
+    expect(writes.flat().every((e) => (e.data as { step: number }).step === 1)).toBe(true);
+  });
+
+  it('replaces the arguments of an oversized tool call by their size', () => {
+    const args = { note: 'a'.repeat(300_000) };
+    const writes = stepEventWrites([
+      delta('before'),
+      { type: 'job.tool_call', data: { step: 2, id: 'c1', name: 'f', arguments: args } },
+    ]);
+    expect(writes.flat()).toEqual([
+      delta('before'),
+      {
+        type: 'job.tool_call',
+        data: {
+          step: 2,
+          id: 'c1',
+          name: 'f',
+          arguments: null,
+          argumentsTruncated: { bytes: Buffer.byteLength(JSON.stringify(args)) },
+        },
+      },
+    ]);
+  });
+
+  it('starts a new write before the events of one would pass the cap', () => {
+    const third = 'x'.repeat(MAX_STEP_EVENTS_WRITE_BYTES / 3);
+    const writes = stepEventWrites([delta(third), delta(third), delta(third), delta('end')]);
+    expect(writes.map((w) => w.length)).toEqual([2, 2]);
   });
 });

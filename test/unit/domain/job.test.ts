@@ -5,6 +5,7 @@ import {
   isTerminal,
   JOB_STATUSES,
   jobLinks,
+  jobUsage,
   MOVES,
   newJob,
   TERMINAL_STATUSES,
@@ -171,5 +172,28 @@ describe('newJob and toJobView', () => {
         status === 'input_required' ? { type: 'question', prompt: 'why?' } : null,
       );
     }
+  });
+});
+
+describe('jobUsage', () => {
+  const usage = (calls: number, costUsd: number | null) => ({
+    inputTokens: 10 * calls,
+    outputTokens: 3 * calls,
+    totalTokens: 13 * calls,
+    modelCalls: calls,
+    costUsd,
+  });
+
+  it('is the attempt’s own usage when no earlier attempt used any', () => {
+    expect(jobUsage(undefined, usage(2, 0.5))).toEqual(usage(2, 0.5));
+  });
+
+  it('adds the attempt’s usage to the earlier attempts’', () => {
+    expect(jobUsage(usage(1, 0.25), usage(2, 0.5))).toEqual(usage(3, 0.75));
+  });
+
+  it('has no cost when either part has none', () => {
+    expect(jobUsage(usage(1, null), usage(2, 0.5)).costUsd).toBeNull();
+    expect(jobUsage(usage(1, 0.25), usage(2, null)).costUsd).toBeNull();
   });
 });

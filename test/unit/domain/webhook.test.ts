@@ -90,8 +90,36 @@ describe('webhookBody', () => {
       inputRequest: { prompt: 'Approve?', schema: { description: 'y'.repeat(30_000) } },
     });
     const asked = JSON.parse(webhookBody('job.input_required', T0.toISOString(), asking)).data;
-    expect(asked.inputRequest).toEqual({ prompt: 'Approve?' });
+    expect(asked.inputRequest).toEqual({ type: 'question', prompt: 'Approve?' });
     expect(asked.omitted).toContain('inputRequest.schema');
+  });
+
+  it('keeps the tool calls a waiting job asks for in a thin event while they fit', () => {
+    const toolCalls = [{ id: 'call_1', name: 'lookup', arguments: { q: 'z'.repeat(12_000) } }];
+    const job = view({
+      status: 'input_required',
+      input: { text: 'x'.repeat(15_000) },
+      inputRequest: { type: 'tool_calls', prompt: 'Run the tools.', toolCalls },
+    });
+    const body = webhookBody('job.input_required', T0.toISOString(), job);
+    expect(bytes(body)).toBeLessThanOrEqual(MAX_WEBHOOK_BODY_BYTES);
+    const { data } = JSON.parse(body);
+    expect(data.truncated).toBe(true);
+    expect(data.inputRequest).toEqual({ type: 'tool_calls', prompt: 'Run the tools.', toolCalls });
+    expect(data.omitted).toEqual(['input', 'result', 'metadata']);
+  });
+
+  it('names tool calls too large for any body in omitted, keeping the request type', () => {
+    const toolCalls = [{ id: 'call_1', name: 'lookup', arguments: { q: 'z'.repeat(30_000) } }];
+    const job = view({
+      status: 'input_required',
+      inputRequest: { type: 'tool_calls', prompt: 'Run the tools.', toolCalls },
+    });
+    const body = webhookBody('job.input_required', T0.toISOString(), job);
+    expect(bytes(body)).toBeLessThanOrEqual(MAX_WEBHOOK_BODY_BYTES);
+    const { data } = JSON.parse(body);
+    expect(data.inputRequest).toEqual({ type: 'tool_calls', prompt: 'Run the tools.' });
+    expect(data.omitted).toContain('inputRequest.toolCalls');
   });
 
   it('shortens long free text when dropping the bulky fields is not enough', () => {

@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
-import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { jobPk } from '../../../lambdas/adapters/dynamo-job-store.js';
@@ -54,20 +55,24 @@ function storedJob(job: Job) {
 }
 
 function stream(
-  opts: { headers?: Record<string, string>; query?: Record<string, string>; tenant?: string } = {},
+  opts: {
+    headers?: Record<string, string>;
+    query?: Record<string, string>;
+    tenant?: string;
+    /** The tenant's limits as the authorizer passes them; none: not limited. */
+    limits?: { requestsPerMinute: number; maxStreams: number };
+  } = {},
 ) {
   const res = new FakeResponse();
-  const done = handler(
-    apiEvent({
-      path: `/v1/jobs/${JOB_ID}/stream`,
-      pathParameters: { id: JOB_ID },
-      headers: opts.headers ?? {},
-      query: opts.query ?? null,
-      tenant: opts.tenant ?? TENANT,
-    }),
-    res as never,
-    { ...lambdaContext, getRemainingTimeInMillis: () => 900_000 },
-  );
+  const ev = apiEvent({
+    path: `/v1/jobs/${JOB_ID}/stream`,
+    pathParameters: { id: JOB_ID },
+    headers: opts.headers ?? {},
+    query: opts.query ?? null,
+    tenant: opts.tenant ?? TENANT,
+  });
+  ev.requestContext.authorizer = { ...ev.requestContext.authorizer, ...opts.limits };
+  const done = handler(ev, res as never, { ...lambdaContext, getRemainingTimeInMillis: () => 900_000 });
   return { res, done };
 }
 
@@ -212,5 +217,105 @@ describe('GET /v1/jobs/{id}/stream', () => {
     const reads = ddb.commandCalls(QueryCommand).length;
     await vi.advanceTimersByTimeAsync(10_000);
     expect(ddb.commandCalls(QueryCommand)).toHaveLength(reads);
+  });
+
+  describe('limits', () => {
+    const limits = { requestsPerMinute: 2, maxStreams: 1 };
+    const RATE_KEY = { PK: `RATE#${TENANT}`, SK: 'REQUESTS' };
+    const LEASES_KEY = { PK: `STREAMS#${TENANT}`, SK: 'STREAMS' };
+    const now = () => Date.parse('2025-01-01T00:00:00.000Z');
+    const leaseWrites = () =>
+      ddb.commandCalls(UpdateCommand).filter((c) => c.args[0].input.Key?.PK === LEASES_KEY.PK);
+
+    beforeEach(() => {
+      // An untouched bucket: the limiter's first write admits and sets the TAT one interval ahead.
+      ddb.on(UpdateCommand, { Key: RATE_KEY }).resolves({ Attributes: { tat: now() + 30_000 } });
+      ddb.on(UpdateCommand, { Key: LEASES_KEY }).resolves({});
+    });
+
+    it('counts the stream against the request rate and sends the RateLimit fields with the events', async () => {
+      storedJob(makeJob({ status: 'running', eventSeq: 2 }));
+      ddb.on(QueryCommand).resolves({ Items: [event(1, 'job.created'), event(2, 'job.succeeded')] });
+      const { res, done } = stream({ limits });
+      await done;
+      expect(res.status).toBe(200);
+      expect(res.headers).toMatchObject({
+        'Content-Type': 'text/event-stream',
+        'RateLimit-Policy': '"requests";q=2;w=60',
+        RateLimit: '"requests";r=1;t=30',
+      });
+      expect(res.ids).toEqual([1, 2]);
+    });
+
+    it('answers 429 rate_limited with Retry-After and the fields over the request rate, reading nothing', async () => {
+      ddb.on(UpdateCommand, { Key: RATE_KEY }).rejects(
+        Object.assign(new ConditionalCheckFailedException({ message: 'refused', $metadata: {} }), {
+          Item: { tat: { N: String(now() + 60_000) } },
+        }),
+      );
+      const { res, done } = stream({ limits });
+      await done;
+      expect(res.status).toBe(429);
+      expect(res.headers).toMatchObject({
+        'Content-Type': 'application/problem+json',
+        'Retry-After': '30',
+        'RateLimit-Policy': '"requests";q=2;w=60',
+        RateLimit: '"requests";r=0;t=60',
+      });
+      expect(JSON.parse(res.text)).toMatchObject({ status: 429, code: 'rate_limited' });
+      expect(ddb.commandCalls(GetCommand)).toHaveLength(0);
+      expect(leaseWrites()).toHaveLength(0);
+    });
+
+    it('holds a stream lease while streaming and gives it back when the stream ends', async () => {
+      storedJob(makeJob({ status: 'running', eventSeq: 2 }));
+      ddb.on(QueryCommand).resolves({ Items: [event(1, 'job.created'), event(2, 'job.succeeded')] });
+      const { done } = stream({ limits });
+      await done;
+      const [take, give] = leaseWrites().map((c) => c.args[0].input);
+      const streamId = take?.ExpressionAttributeNames?.['#id'];
+      expect(streamId).toEqual(expect.any(String));
+      // The lease lasts as long as the function may run (900 s here) and a minute more.
+      expect(take?.ExpressionAttributeValues?.[':until']).toBe(now() + 960_000);
+      expect(give).toMatchObject({ UpdateExpression: 'REMOVE #leases.#id' });
+      expect(give?.ExpressionAttributeNames?.['#id']).toBe(streamId);
+    });
+
+    it('gives the lease back when the client goes away', async () => {
+      storedJob(makeJob({ status: 'running', eventSeq: 1 }));
+      ddb.on(QueryCommand).resolves({ Items: [] });
+      const { res, done } = stream({ limits, query: { after: '1' } });
+      await vi.advanceTimersByTimeAsync(1_000);
+      expect(leaseWrites()).toHaveLength(1);
+      res.destroy();
+      await vi.advanceTimersByTimeAsync(0);
+      await done;
+      expect(leaseWrites()[1]?.args[0].input.UpdateExpression).toBe('REMOVE #leases.#id');
+    });
+
+    it('answers 429 rate_limited with Retry-After before any event when the tenant has maxStreams open', async () => {
+      storedJob(makeJob({ status: 'running', eventSeq: 2 }));
+      ddb.on(UpdateCommand, { Key: LEASES_KEY }).rejects(
+        Object.assign(new ConditionalCheckFailedException({ message: 'refused', $metadata: {} }), {
+          Item: { leases: { M: { other: { N: String(now() + 600_000) } } } },
+        }),
+      );
+      const { res, done } = stream({ limits });
+      await done;
+      expect(res.status).toBe(429);
+      expect(res.headers).toMatchObject({ 'Retry-After': '10', 'RateLimit-Policy': '"requests";q=2;w=60' });
+      expect(JSON.parse(res.text)).toMatchObject({ status: 429, code: 'rate_limited' });
+      expect(res.text).not.toContain('retry:');
+      expect(ddb.commandCalls(QueryCommand)).toHaveLength(0);
+    });
+
+    it('takes no lease for a job that is already over for this client (204)', async () => {
+      storedJob(makeJob({ status: 'succeeded', eventSeq: 6 }));
+      const { res, done } = stream({ limits, headers: { 'last-event-id': '6' } });
+      await done;
+      expect(res.status).toBe(204);
+      expect(res.headers).toMatchObject({ RateLimit: '"requests";r=1;t=30' });
+      expect(leaseWrites()).toHaveLength(0);
+    });
   });
 });

@@ -11,14 +11,22 @@ type Doc = {
   openapi: string;
   info: { title: string; version: string; license?: unknown };
   paths: Record<string, Record<string, Operation>>;
-  components: { schemas: Record<string, Schema>; securitySchemes: Record<string, unknown> };
+  components: {
+    schemas: Record<string, Schema>;
+    securitySchemes: Record<string, unknown>;
+    headers?: Record<string, { schema: Schema }>;
+    responses?: Record<string, Response>;
+  };
+};
+type Response = {
+  $ref?: string;
+  description?: string;
+  content?: Record<string, { schema: Schema }>;
+  headers?: Record<string, unknown>;
 };
 type Operation = {
   requestBody?: { required?: boolean; content: Record<string, { schema: Schema }> };
-  responses: Record<
-    string,
-    { content?: Record<string, { schema: Schema }>; headers?: Record<string, unknown> }
-  >;
+  responses: Record<string, Response>;
   parameters?: Array<{ name: string; in: string; required?: boolean }>;
   security?: unknown[];
   operationId?: string;
@@ -141,5 +149,60 @@ describe('GET /v1/openapi.json', () => {
       doc.paths['/v1/jobs/{id}']?.get?.responses['404']?.content?.['application/problem+json']?.schema;
     const schema = resolve(doc, problem);
     expect(schema?.required).toEqual(expect.arrayContaining(['type', 'title', 'status', 'detail', 'code']));
+  });
+
+  describe('tenant limits', () => {
+    const RATE_LIMIT_HEADERS = {
+      RateLimit: { $ref: '#/components/headers/RateLimit' },
+      'RateLimit-Policy': { $ref: '#/components/headers/RateLimit-Policy' },
+    };
+
+    it('documents 429 on every authenticated operation, as one problem+json response with Retry-After', async () => {
+      const doc = await served();
+      for (const route of API_ROUTES.filter((r) => r.auth)) {
+        const op = doc.paths[route.path]?.[route.method.toLowerCase()];
+        expect(op?.responses['429']?.$ref, `${route.method} ${route.path}`).toBe(
+          '#/components/responses/TooManyRequests',
+        );
+      }
+      const tooMany = doc.components.responses?.TooManyRequests;
+      expect(tooMany?.headers).toEqual({
+        'Retry-After': { $ref: '#/components/headers/Retry-After' },
+        ...RATE_LIMIT_HEADERS,
+      });
+      expect(tooMany?.content?.['application/problem+json']?.schema).toEqual({
+        $ref: '#/components/schemas/Problem',
+      });
+      expect(doc.components.headers?.['Retry-After']?.schema).toEqual({ type: 'integer', minimum: 1 });
+    });
+
+    it('documents the RateLimit fields on every answer of an authenticated operation but the gateway 401', async () => {
+      const doc = await served();
+      for (const route of API_ROUTES) {
+        const op = doc.paths[route.path]?.[route.method.toLowerCase()];
+        for (const [status, response] of Object.entries(op?.responses ?? {})) {
+          if (response.$ref) continue;
+          const where = `${route.method} ${route.path} ${status}`;
+          if (route.auth && status !== '401')
+            expect(response.headers, where).toMatchObject(RATE_LIMIT_HEADERS);
+          else expect(response.headers?.RateLimit, where).toBeUndefined();
+        }
+      }
+      expect(Object.keys(doc.components.headers ?? {}).sort()).toEqual([
+        'RateLimit',
+        'RateLimit-Policy',
+        'Retry-After',
+      ]);
+    });
+
+    it('names the limits behind a submit and a stream answering 429', async () => {
+      const doc = await served();
+      expect(doc.paths['/v1/jobs']?.post?.responses['429']?.description).toMatch(
+        /`quota_exceeded`.*maxQueuedJobs/,
+      );
+      expect(doc.paths['/v1/jobs/{id}/stream']?.get?.responses['429']?.description).toMatch(
+        /`rate_limited`.*maxStreams/,
+      );
+    });
   });
 });

@@ -28,6 +28,14 @@ const sfn = mockClient(SFNClient);
 const sqs = mockClient(SQSClient);
 const NOW = new Date('2025-06-01T10:00:00.000Z');
 const CURSOR_KEY = { PK: 'SWEEP', SK: 'CURSOR' };
+const DELIVERY_CURSOR_KEY = { PK: 'SWEEP', SK: 'DELIVERIES' };
+/** The last cursor the sweep saved under `key`. */
+const savedCursor = (key: { SK: string }) =>
+  ddb
+    .commandCalls(PutCommand)
+    .map((c) => c.args[0].input.Item)
+    .filter((item) => item?.SK === key.SK)
+    .at(-1);
 /** A Lambda context with no time to spare beyond the sweep's reserve: one page per run. */
 const noSpareTime = { getRemainingTimeInMillis: () => 20_000 };
 
@@ -61,6 +69,7 @@ beforeEach(() => {
   ddb.on(PutCommand).resolves({});
   ddb.on(GetCommand).resolves({});
   ddb.on(GetCommand, { Key: CURSOR_KEY }).resolves({});
+  ddb.on(GetCommand, { Key: DELIVERY_CURSOR_KEY }).resolves({});
   sqs.on(SendMessageCommand).resolves({});
   sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn', startDate: NOW });
   sfn.on(DescribeExecutionCommand).resolves({ status: 'RUNNING' });
@@ -98,7 +107,7 @@ describe('job sweep', () => {
           ? [{ PK: jobPk(TENANT, JOB_ID), SK: 'D#0000000004', tenant: TENANT, GSI2SK: due }]
           : [],
     }));
-    ddb.on(GetCommand).resolves({
+    ddb.on(GetCommand, { Key: { PK: jobPk(TENANT, JOB_ID), SK: 'D#0000000004' } }).resolves({
       Item: {
         tenant: TENANT,
         jobId: JOB_ID,
@@ -291,7 +300,7 @@ describe('job sweep', () => {
       );
 
     expect(await handler(undefined, noSpareTime)).toMatchObject({ healthy: 16, complete: false });
-    const saved = ddb.commandCalls(PutCommand).at(-1)?.args[0].input.Item;
+    const saved = savedCursor(CURSOR_KEY);
     expect(saved).toEqual({ ...CURSOR_KEY, shard: 0, after: stop });
 
     ddb.on(GetCommand, { Key: CURSOR_KEY }).resolves({ Item: saved });
@@ -301,6 +310,44 @@ describe('job sweep', () => {
       .map((c) => c.args[0].input)
       .filter((q) => String(q.ExpressionAttributeValues?.[':shard']).startsWith('LIVE#'));
     expect(liveQueries.map((q) => q.ExclusiveStartKey)).toEqual([undefined, stop]);
-    expect(ddb.commandCalls(PutCommand).at(-1)?.args[0].input.Item).toEqual({ ...CURSOR_KEY, shard: 1 });
+    expect(savedCursor(CURSOR_KEY)).toEqual({ ...CURSOR_KEY, shard: 1 });
+  });
+
+  it('reads one page of overdue deliveries per run when time is short, and goes on from there next run', async () => {
+    const keys = (n: number) =>
+      Array.from({ length: 16 }, (_, i) => ({
+        PK: jobPk(TENANT, `${JOB_ID}${n}${i}`),
+        SK: 'D#0000000002',
+        tenant: TENANT,
+      }));
+    const stop = { PK: 'p', SK: 'D#0000000002', GSI2PK: 'DLV#0', GSI2SK: 's' };
+    ddb
+      .on(QueryCommand)
+      .callsFake(
+        (input: { ExclusiveStartKey?: unknown; ExpressionAttributeValues: Record<string, string> }) => {
+          if (input.ExpressionAttributeValues[':shard'] !== 'DLV#0') return { Items: [] };
+          return input.ExclusiveStartKey ? { Items: keys(2) } : { Items: keys(1), LastEvaluatedKey: stop };
+        },
+      );
+    const deliveryReads = () =>
+      ddb.commandCalls(GetCommand).filter((c) => String(c.args[0].input.Key?.SK).startsWith('D#')).length;
+
+    expect(await handler(undefined, noSpareTime)).toMatchObject({ complete: false });
+    expect(deliveryReads()).toBe(16);
+    const saved = savedCursor(DELIVERY_CURSOR_KEY);
+    expect(saved).toEqual({ ...DELIVERY_CURSOR_KEY, shard: 0, after: stop });
+
+    ddb.on(GetCommand, { Key: DELIVERY_CURSOR_KEY }).resolves({ Item: saved });
+    await handler(undefined, noSpareTime);
+    expect(deliveryReads()).toBe(32);
+    const deliveryQueries = ddb
+      .commandCalls(QueryCommand)
+      .map((c) => c.args[0].input)
+      .filter((q) => q.ExpressionAttributeValues?.[':shard'] === 'DLV#0');
+    expect(deliveryQueries.map((q) => [q.ExclusiveStartKey, q.Limit])).toEqual([
+      [undefined, 16],
+      [stop, 16],
+    ]);
+    expect(savedCursor(DELIVERY_CURSOR_KEY)).toEqual({ ...DELIVERY_CURSOR_KEY, shard: 1 });
   });
 });

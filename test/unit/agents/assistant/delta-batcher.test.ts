@@ -50,6 +50,21 @@ describe('DeltaBatcher', () => {
     expect(writes.length).toBeLessThan(20);
   });
 
+  it('says whether any of its text went out, so a broken call knows the log holds some', async () => {
+    vi.useFakeTimers();
+    const { send } = recorder();
+    const batcher = new DeltaBatcher(1, send, { chars: 10, ms: 200 });
+    batcher.push('abc');
+    expect(batcher.wrote).toBe(false);
+    await batcher.discard();
+    expect(batcher.wrote).toBe(false);
+    const sent = new DeltaBatcher(1, send, { chars: 10, ms: 200 });
+    sent.push('abc');
+    await vi.advanceTimersByTimeAsync(200);
+    await sent.discard();
+    expect(sent.wrote).toBe(true);
+  });
+
   it('reports a failed write at close; discard drops unsent text', async () => {
     const failing = new DeltaBatcher(1, () => Promise.reject(new Error('write failed')), { chars: 1, ms: 5 });
     failing.push('x');
