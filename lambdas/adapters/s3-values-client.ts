@@ -2,9 +2,10 @@ import { GetObjectCommand, NoSuchKey, PutObjectCommand, S3Client } from '@aws-sd
 import { withoutSdkLogging } from './sdk-clients.js';
 
 /**
- * The part of the S3 client the large-value store uses. The store imports this module on first
- * use; importing it rather than the client package by name lets the bundler keep only these
- * commands, not all of S3's.
+ * The part of the S3 client the large-value store uses, in a module of its own that the store
+ * imports the first time it stores or reads a value. Deployed functions carry it as a file next to
+ * their bundle, not inside it (VALUES_CLIENT in lib/constructs/handler-bundling.ts), built with only
+ * these commands rather than all of S3's.
  */
 export { GetObjectCommand, NoSuchKey, PutObjectCommand, S3Client };
 
