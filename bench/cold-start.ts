@@ -2,10 +2,15 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
-import { HANDLER_BUNDLING } from '../lib/constructs/handler-bundling.js';
+import {
+  HANDLER_BUNDLING,
+  HANDLER_NODE_OPTIONS,
+  VALUES_CLIENT,
+  valuesClientOptions,
+} from '../lib/constructs/handler-bundling.js';
 import { ENV } from '../lambdas/config/env.js';
 import { INTERNAL_HANDLERS } from '../lambdas/config/routes.js';
 import type { Figures } from './context.js';
@@ -28,10 +33,11 @@ const IMPORT_TIMER =
   'process.stdout.write(String(performance.now() - t));';
 
 /**
- * Each handler bundled exactly as the CDK stack bundles it, then imported in a fresh Node process
- * ten times, the roles taking turns so a busy moment of the machine weighs on all of them alike:
- * median init time and the bundle's size. `initRatio` is a handler's init over the floor's, the
- * figure that stays comparable across machines and runs. Needs no running stack.
+ * Each handler bundled exactly as the CDK stack bundles it, then imported ten times in a fresh Node
+ * process started with the deployed functions' NODE_OPTIONS (source maps are parsed at load), the
+ * roles taking turns so a busy moment of the machine weighs on all of them alike: median init time
+ * and the bundle's size. `initRatio` is a handler's init over the floor's, the figure that stays
+ * comparable across machines and runs. Needs no running stack.
  */
 export async function benchColdStart(log: (...m: unknown[]) => void): Promise<Figures> {
   const outDir = await mkdtemp(join(tmpdir(), 'agent-jobs-bundles-'));
@@ -40,6 +46,8 @@ export async function benchColdStart(log: (...m: unknown[]) => void): Promise<Fi
     const outfiles = Object.fromEntries(roles.map((role) => [role, join(outDir, `${role}.mjs`)]));
     log(`bundling ${roles.join(', ')} and importing each in ${IMPORTS} fresh processes...`);
     for (const role of roles) await bundle(ENTRIES[role], outfiles[role]!);
+    // Shipped next to the bundles and loaded on first use, never at init.
+    await build(valuesClientOptions(fileURLToPath(new URL('..', import.meta.url)), outDir));
     const initMs = Object.fromEntries(roles.map((role) => [role, [] as number[]]));
     for (let i = 0; i < IMPORTS; i++)
       for (const role of roles) initMs[role]!.push(await importTime(outfiles[role]!));
@@ -49,6 +57,7 @@ export async function benchColdStart(log: (...m: unknown[]) => void): Promise<Fi
       figures[`coldStart.${role}.initMs`] = round(median(role));
       figures[`bundle.${role}.bytes`] = (await stat(outfiles[role]!)).size;
     }
+    figures['bundle.valuesClient.bytes'] = (await stat(join(outDir, VALUES_CLIENT.outfile))).size;
     for (const role of roles.filter((r) => r !== 'floor'))
       figures[`coldStart.${role}.initRatio`] = round(median(role) / median('floor'));
     return figures;
@@ -58,7 +67,7 @@ export async function benchColdStart(log: (...m: unknown[]) => void): Promise<Fi
 }
 
 function bundle(entry: string, outfile: string) {
-  const { format, target, minify, sourceMap, mainFields, banner } = HANDLER_BUNDLING;
+  const { format, target, minify, sourceMap, sourcesContent, mainFields, banner } = HANDLER_BUNDLING;
   return build({
     entryPoints: [entry],
     outfile,
@@ -68,7 +77,9 @@ function bundle(entry: string, outfile: string) {
     target,
     minify,
     sourcemap: sourceMap,
+    sourcesContent,
     mainFields: [...mainFields],
+    external: [...HANDLER_BUNDLING.externalModules],
     banner: { js: banner },
     logLevel: 'error',
   });
@@ -80,6 +91,7 @@ async function importTime(bundlePath: string): Promise<number> {
       PATH: process.env.PATH,
       BENCH_BUNDLE: pathToFileURL(bundlePath).href,
       // What the deployed function is given; nothing is called, so the values only need to be present.
+      NODE_OPTIONS: HANDLER_NODE_OPTIONS,
       AWS_REGION: 'us-east-1',
       [ENV.tableName]: 'bench-table',
       [ENV.deployment]: 'aws',

@@ -4,7 +4,7 @@ import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { findAgent } from '../lambdas/agents/registry.js';
+import { findAgentDescriptor } from '../lambdas/agents/catalog.js';
 import { API_ROUTES } from '../lambdas/config/routes.js';
 import { JOB_SK } from '../lambdas/config/table.js';
 import { newJobId } from '../lambdas/domain/idempotency.js';
@@ -43,7 +43,7 @@ export function powertoolsSubmitHandler(opts: {
     const tenant = tenantOf(event);
     const req = parseWith(createJobRequestSchema, jsonBody(event), 'body', 'request body');
     // The same checks ours makes, so both do the same work besides idempotency; inputs here are valid.
-    const agent = findAgent(req.agent)!;
+    const agent = findAgentDescriptor(req.agent)!;
     agent.inputSchema.parse(req.input);
     const now = new Date();
     const timeoutSeconds = req.timeoutSeconds ?? agent.defaultTimeoutSeconds;

@@ -11,7 +11,7 @@ import {
   jobStoreFromEnv,
   newJobItem,
 } from '../lambdas/adapters/dynamo-job-store.js';
-import { findAgent } from '../lambdas/agents/registry.js';
+import { findAgentDescriptor } from '../lambdas/agents/catalog.js';
 import { newJobId, requestFingerprint } from '../lambdas/domain/idempotency.js';
 import { newJob } from '../lambdas/domain/job.js';
 import { liveExpiry } from '../lambdas/domain/retention.js';
@@ -59,7 +59,7 @@ function operations(config: SubmitClientConfig): Record<SubmitOp, Operation> {
   const store = jobStoreFromEnv();
   // The stack's handler client carries the request counter; this one carries the same middleware.
   countDynamoRequests(dynamoClient);
-  const timeoutSeconds = findAgent('echo')!.defaultTimeoutSeconds;
+  const timeoutSeconds = findAgentDescriptor('echo')!.defaultTimeoutSeconds;
   /** A job exactly as the submit handler builds it for this request body, with its fingerprint. */
   const prepared = (tag: string) => {
     const now = new Date();

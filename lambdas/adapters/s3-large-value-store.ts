@@ -44,9 +44,7 @@ let sharedClient: Promise<S3Client> | undefined;
  * function that never stores one never loads the client.
  */
 function s3Client(): Promise<S3Client> {
-  sharedClient ??= Promise.all([import('@aws-sdk/client-s3'), import('./sdk-clients.js')]).then(
-    ([{ S3Client }, { withoutSdkLogging }]) => withoutSdkLogging(new S3Client({})),
-  );
+  sharedClient ??= import('./s3-values-client.js').then(({ newS3Client }) => newS3Client());
   return sharedClient;
 }
 
@@ -59,7 +57,7 @@ export class S3LargeValueStore implements LargeValueStore {
   ) {}
 
   async put(prefix: string, value: JsonValue): Promise<ValueRef> {
-    const { PutObjectCommand } = await import('@aws-sdk/client-s3');
+    const { PutObjectCommand } = await import('./s3-values-client.js');
     const body = JSON.stringify(value);
     const key = `${prefix}/${randomUUID()}.json`;
     await (
@@ -75,7 +73,7 @@ export class S3LargeValueStore implements LargeValueStore {
   async get(ref: ValueRef): Promise<JsonValue> {
     const cached = this.cache.get(ref.key);
     if (cached !== undefined) return cached;
-    const { GetObjectCommand, NoSuchKey } = await import('@aws-sdk/client-s3');
+    const { GetObjectCommand, NoSuchKey } = await import('./s3-values-client.js');
     let text: string;
     try {
       const out = await (

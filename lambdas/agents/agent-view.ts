@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import type { AgentDefinition } from './agent.js';
+import type { AgentDescriptor } from './agent.js';
 
 /** An agent as discovery shows it (API contract, "Agents"). */
 export interface AgentView {
@@ -14,13 +14,13 @@ export interface AgentView {
 
 const schemas = new WeakMap<object, { [key: string]: unknown }>();
 
-function inputSchemaOf(agent: AgentDefinition<unknown, unknown>) {
+function inputSchemaOf(agent: AgentDescriptor) {
   let schema = agent.inputJsonSchema ?? schemas.get(agent);
   if (!schema) schemas.set(agent, (schema = z.toJSONSchema(agent.inputSchema, { io: 'input' })));
   return schema;
 }
 
-export function agentView(agent: AgentDefinition<unknown, unknown>): AgentView {
+export function agentView(agent: AgentDescriptor): AgentView {
   const reason = agent.unavailableReason?.();
   return {
     name: agent.name,

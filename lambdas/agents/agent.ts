@@ -76,7 +76,11 @@ export type StepOutcome<State> =
 /** Error codes an agent may fail a job with. */
 export type AgentFailureCode = 'agent_error' | 'model_unavailable' | 'model_error';
 
-export interface AgentDefinition<Input = unknown, State = unknown> {
+/**
+ * What is known of an agent without running it: enough to accept, list and bound its jobs. The
+ * functions that take requests load only this, never the code that runs the steps.
+ */
+export interface AgentDescriptor<Input = unknown> {
   name: string;
   /** Recorded on every job the agent runs; a job's result is read against the version that made it. */
   version: string;
@@ -104,6 +108,9 @@ export interface AgentDefinition<Input = unknown, State = unknown> {
    * most it may choose; DEFAULT_INPUT_TIMEOUT when the agent never asks for input.
    */
   inputTimeout?: InputTimeoutLimits;
+}
+
+export interface AgentDefinition<Input = unknown, State = unknown> extends AgentDescriptor<Input> {
   step(ctx: StepContext<Input, State>): Promise<StepOutcome<State>>;
 }
 
@@ -114,7 +121,7 @@ export interface InputTimeoutLimits {
 
 export const DEFAULT_INPUT_TIMEOUT: InputTimeoutLimits = { defaultSeconds: 900, maxSeconds: 86_400 };
 
-export const inputTimeoutOf = (agent: Pick<AgentDefinition, 'inputTimeout'>) =>
+export const inputTimeoutOf = (agent: Pick<AgentDescriptor, 'inputTimeout'>) =>
   agent.inputTimeout ?? DEFAULT_INPUT_TIMEOUT;
 
 /** Transient trouble (a model provider's 5xx, throttling): the workflow retries the step with backoff. */

@@ -2,7 +2,7 @@ import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import { jobStoreFromEnv } from '../adapters/dynamo-job-store.js';
 import { largeValueStoreFromEnv } from '../adapters/s3-large-value-store.js';
 import { inputTimeoutOf } from '../agents/agent.js';
-import { type FindAgent, findAgent } from '../agents/registry.js';
+import { type FindAgentDescriptor, findAgentDescriptor } from '../agents/catalog.js';
 import { DomainError, ValidationError } from '../domain/errors.js';
 import {
   assertIdempotencyKey,
@@ -25,7 +25,7 @@ const store = jobStoreFromEnv(process.env, largeValueStoreFromEnv());
 /** Agent lookup, agent input schema and timeout bounds: everything that needs the agent. */
 function checkAgainstAgent(
   req: CreateJobRequest,
-  find: FindAgent,
+  find: FindAgentDescriptor,
 ): { timeout: number; agentVersion: string } {
   const agent = find(req.agent);
   if (!agent) throw new DomainError('unknown_agent', `there is no agent named "${req.agent}"`);
@@ -64,7 +64,7 @@ function checkAgainstAgent(
  * The route over the given agents: deployed over the built-in ones; the local stack adds the agents
  * its tests bring (LocalStackOptions.extraAgents).
  */
-export const withAgents = (find: FindAgent) =>
+export const withAgents = (find: FindAgentDescriptor) =>
   httpHandler(async (event: APIGatewayProxyEvent, context: Context) => {
     const tenant = tenantOf(event);
     const key = header(event, 'idempotency-key');
@@ -114,4 +114,4 @@ export const withAgents = (find: FindAgent) =>
     });
   });
 
-export const handler = withAgents(findAgent);
+export const handler = withAgents(findAgentDescriptor);

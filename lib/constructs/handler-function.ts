@@ -8,13 +8,13 @@ import { Construct } from 'constructs';
 import { ENV } from '../../lambdas/config/env.js';
 import { SERVICE_NAME } from '../../lambdas/config/logger.js';
 import { DEFAULT_FUNCTION_TIMEOUT_SECONDS, HANDLER_METADATA_KEY } from '../../lambdas/config/routes.js';
-import { HANDLER_BUNDLING } from './handler-bundling.js';
+import { HANDLER_BUNDLING, HANDLER_NODE_OPTIONS, valuesClientBuildCommand } from './handler-bundling.js';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /** Variables every function gets; anything else is granted per function by the construct that needs it. */
 export const BASE_ENVIRONMENT: Readonly<Record<string, string>> = {
-  NODE_OPTIONS: '--enable-source-maps',
+  NODE_OPTIONS: HANDLER_NODE_OPTIONS,
   POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
   [ENV.deployment]: 'aws',
 };
@@ -59,6 +59,12 @@ export class HandlerFunction extends Construct {
         ...HANDLER_BUNDLING,
         format: OutputFormat.ESM,
         mainFields: [...HANDLER_BUNDLING.mainFields],
+        externalModules: [...HANDLER_BUNDLING.externalModules],
+        commandHooks: {
+          beforeBundling: () => [],
+          beforeInstall: () => [],
+          afterBundling: (inputDir, outputDir) => [valuesClientBuildCommand(inputDir, outputDir)],
+        },
       },
     });
     (this.function.node.defaultChild as CfnFunction).addMetadata(HANDLER_METADATA_KEY, props.handler);

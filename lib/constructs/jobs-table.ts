@@ -2,7 +2,7 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
-import { maxJobTimeoutSeconds } from '../../lambdas/agents/registry.js';
+import { maxJobTimeoutSeconds } from '../../lambdas/agents/catalog.js';
 import { ENV } from '../../lambdas/config/env.js';
 import {
   LIST_INDEX_ATTRIBUTES,

@@ -7,7 +7,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { maxJobTimeoutSeconds, maxStepTimeoutSeconds } from '../../lambdas/agents/registry.js';
+import { maxJobTimeoutSeconds, maxStepTimeoutSeconds } from '../../lambdas/agents/catalog.js';
 import { ENV } from '../../lambdas/config/env.js';
 import { INTERNAL_HANDLERS } from '../../lambdas/config/routes.js';
 import { announce, STATUS_NAMES, statusCondition } from '../../lambdas/config/job-writes.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { maxJobTimeoutSeconds, maxStepTimeoutSeconds } from '../../lambdas/agents/registry.js';
+import { maxJobTimeoutSeconds, maxStepTimeoutSeconds } from '../../lambdas/agents/catalog.js';
 import {
   EXECUTION_TIMEOUT_MARGIN_SECONDS,
   LAMBDA_TASKS,

@@ -10,8 +10,8 @@ import type { Deployment } from '../../domain/webhook-url.js';
 import type { AgentDefinition, StepContext, StepOutcome } from '../agent.js';
 import { TransientStepError } from '../agent.js';
 import { DeltaBatcher } from './delta-batcher.js';
+import { assistantDescriptor } from './descriptor.js';
 import type { AssistantInput } from './input.js';
-import { assistantInputJsonSchema, assistantInputSchema } from './input.js';
 import type { AssistantState, Decision } from './loop.js';
 import {
   applyToolOutputs,
@@ -24,8 +24,6 @@ import {
 } from './loop.js';
 import { retryWaitSeconds } from './retry.js';
 import { runServerTool, serverToolDefinition } from './server-tools.js';
-
-export const ASSISTANT_VERSION = '1.0.0';
 
 /** What the agent checkpoints: the loop's state plus what the step runner around it needs. */
 export type AssistantStepState = AssistantState & {
@@ -56,11 +54,6 @@ export interface AssistantDeps {
   random?: () => number;
 }
 
-/** A model call streams for up to 10 minutes; server tools and the checkpoint need the rest. */
-const STEP_TIMEOUT_SECONDS = 660;
-/** The idle-chunk bound of a model call is 60 s; a step silent for longer than this is hung. */
-const HEARTBEAT_SECONDS = 120;
-
 type Ctx = StepContext<AssistantInput, AssistantStepState>;
 type Outcome = StepOutcome<AssistantStepState>;
 
@@ -74,18 +67,7 @@ export function createAssistantAgent(
   deps: AssistantDeps,
 ): AgentDefinition<AssistantInput, AssistantStepState> {
   return {
-    name: 'assistant',
-    version: ASSISTANT_VERSION,
-    description:
-      'Tool-using LLM agent: answers a prompt or conversation, calling server tools (fetch_url) and client tools until done.',
-    inputSchema: assistantInputSchema,
-    inputJsonSchema: assistantInputJsonSchema,
-    unavailableReason: () => deps.unavailableReason(),
-    stepTimeoutSeconds: STEP_TIMEOUT_SECONDS,
-    heartbeatSeconds: HEARTBEAT_SECONDS,
-    defaultTimeoutSeconds: 3_600,
-    maxTimeoutSeconds: 86_400,
-    inputTimeout: { defaultSeconds: 3_600, maxSeconds: 86_400 },
+    ...assistantDescriptor(() => deps.unavailableReason()),
     async step(ctx) {
       const provider = await deps.provider();
       if (!provider) return { type: 'fail', message: 'no model provider is configured' };

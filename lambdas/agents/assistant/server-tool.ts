@@ -27,6 +27,12 @@ export class ToolError extends Error {
   override readonly name = 'ToolError';
 }
 
+/**
+ * The built-in server tools a job may enable with `serverTools`. Named here, apart from their code
+ * in server-tools.ts, so that validating a job's input does not load what runs the tools.
+ */
+export const SERVER_TOOL_NAMES: readonly [string, ...string[]] = ['fetch_url'];
+
 /** Tool names both providers accept. */
 export const TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
 

@@ -3,15 +3,16 @@ import type { JsonValue } from '../../domain/job.js';
 import type { JsonObject, ToolDefinition } from '../../domain/model.js';
 import type { ToolResult } from './loop.js';
 import type { ServerTool, ServerToolContext } from './server-tool.js';
-import { ToolError } from './server-tool.js';
+import { SERVER_TOOL_NAMES, ToolError } from './server-tool.js';
 import { fetchUrlTool } from './tools/fetch-url.js';
 
-/** The built-in server tools a job may enable with `serverTools`; add a tool here to offer it. */
+/** The code of the tools SERVER_TOOL_NAMES offers; add a tool to both to offer it. */
 const SERVER_TOOLS: ReadonlyMap<string, ServerTool> = new Map(
   [fetchUrlTool as ServerTool].map((tool) => [tool.name, tool]),
 );
-
-export const SERVER_TOOL_NAMES = [...SERVER_TOOLS.keys()] as [string, ...string[]];
+const unmatched =
+  SERVER_TOOL_NAMES.length !== SERVER_TOOLS.size || SERVER_TOOL_NAMES.some((n) => !SERVER_TOOLS.has(n));
+if (unmatched) throw new Error(`server tools [${[...SERVER_TOOLS.keys()]}] do not match SERVER_TOOL_NAMES`);
 
 /** The definition the model is given for a server tool. */
 export function serverToolDefinition(name: string): ToolDefinition {

@@ -2,12 +2,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { StepContext } from '../../../lambdas/agents/agent.js';
 import type { EchoInput } from '../../../lambdas/agents/echo.js';
 import { echoAgent, echoInputSchema } from '../../../lambdas/agents/echo.js';
-import {
-  agentNames,
-  findAgent,
-  maxJobTimeoutSeconds,
-  maxStepTimeoutSeconds,
-} from '../../../lambdas/agents/registry.js';
+import { agentNames, maxJobTimeoutSeconds, maxStepTimeoutSeconds } from '../../../lambdas/agents/catalog.js';
+import { findAgent } from '../../../lambdas/agents/registry.js';
 
 vi.mock('node:timers/promises', async (importOriginal) =>
   (await import('../support/timers-promises.js')).fakeable(

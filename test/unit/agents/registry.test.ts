@@ -1,12 +1,14 @@
 import { describe, expect, it } from 'vitest';
+import type { AgentDescriptor } from '../../../lambdas/agents/agent.js';
 import { echoAgent } from '../../../lambdas/agents/echo.js';
 import {
+  AGENT_CATALOG,
   agentLookup,
   agentNames,
   assertValidAgent,
-  BUILT_IN_AGENTS,
-  findAgent,
-} from '../../../lambdas/agents/registry.js';
+  findAgentDescriptor,
+} from '../../../lambdas/agents/catalog.js';
+import { BUILT_IN_AGENTS, findAgent } from '../../../lambdas/agents/registry.js';
 
 describe('assertValidAgent', () => {
   const agent = { name: 'long', stepTimeoutSeconds: 600 };
@@ -41,5 +43,22 @@ describe('agentLookup', () => {
       /an agent named echo is already registered/,
     );
     expect(() => agentLookup([{ ...extra, heartbeatSeconds: 0 }])).toThrow(/agent extra: heartbeatSeconds/);
+  });
+});
+
+/** An agent's description; functions compare by identity, so availability is compared by what it reports. */
+function described(agent: AgentDescriptor & { step?: unknown }) {
+  const { step: _, unavailableReason, ...fields } = agent;
+  return { ...fields, unavailable: unavailableReason?.() };
+}
+
+describe('the agent catalog and the registry', () => {
+  it('describe the same agents: what submit checks a job against is what the step runs', () => {
+    expect(BUILT_IN_AGENTS.map((a) => a.name)).toEqual(AGENT_CATALOG.map((a) => a.name));
+    for (const agent of BUILT_IN_AGENTS) {
+      const entry = findAgentDescriptor(agent.name)!;
+      expect(described(agent)).toEqual(described(entry));
+      expect(agent.inputSchema).toBe(entry.inputSchema);
+    }
   });
 });

@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import {
-  assistantInputJsonSchema,
-  assistantInputSchema,
-} from '../../../../lambdas/agents/assistant/input.js';
+import { agentView } from '../../../../lambdas/agents/agent-view.js';
+import { assistantDescriptor } from '../../../../lambdas/agents/assistant/descriptor.js';
+import { assistantInputSchema } from '../../../../lambdas/agents/assistant/input.js';
 
 const issues = (value: unknown) => {
   const parsed = assistantInputSchema.safeParse(value);
@@ -75,9 +74,9 @@ describe('assistantInputSchema', () => {
   });
 });
 
-describe('assistantInputJsonSchema', () => {
+describe("the assistant's published input schema", () => {
   it('is draft 2020-12 JSON Schema of the client-facing input, with the prompt/messages choice', () => {
-    const schema = assistantInputJsonSchema as Record<string, unknown> & {
+    const schema = agentView(assistantDescriptor(() => undefined)).inputSchema as Record<string, unknown> & {
       properties: Record<string, unknown>;
     };
     expect(schema.$schema).toBe('https://json-schema.org/draft/2020-12/schema');
