@@ -34,6 +34,12 @@ export interface StepContext<Input, State> {
    */
   emit(events: readonly StepEvent[]): Promise<boolean>;
   /**
+   * Hands over work the step started that the outcome's write need not wait for (settling a token
+   * reservation): it runs alongside that write, and the step ends only once it is done. It must
+   * not reject; if it does, the rejection is logged and the step's outcome stands.
+   */
+  alongside(work: Promise<unknown>): void;
+  /**
    * An earlier attempt of this same step emitted events and did not complete (its call broke off,
    * it timed out, its process died): what it emitted is in the log, and the agent may say it is void.
    */
@@ -41,12 +47,19 @@ export interface StepContext<Input, State> {
 }
 
 /**
- * The job's token usage after the step; agents that call a model report it with every outcome, and
- * the model call the step got an answer to, which counts once in the tenant's daily usage.
+ * What an outcome that records the step may carry besides its own fields. `usage`: the job's token
+ * usage after the step (agents that call a model report it with every outcome); `modelCall`: the
+ * model call the step got an answer to, which counts once in the tenant's daily usage.
  */
 interface Usage {
   usage?: JobUsage;
   modelCall?: AnsweredCall;
+  /**
+   * Step events announced by the outcome's own write, after any the step emitted and before the
+   * write's own events: the step's last events (the end of the streamed text, the answer's tool
+   * calls) cost no write of their own, and land only if the step's outcome does.
+   */
+  events?: StepEvent[];
 }
 
 export type StepOutcome<State> =

@@ -1,5 +1,6 @@
 import { isUsableSchema } from '../domain/input-answer.js';
 import type { InputRequest, JobUsage, JsonValue, RequestedToolCall } from '../domain/job.js';
+import { STEP_EVENT_TYPES, type StepEvent } from '../domain/job-events.js';
 import { MAX_LARGE_VALUE_BYTES } from '../domain/large-values.js';
 import { jsonBytes, unstorable } from '../domain/stored-json.js';
 import { MAX_ERROR_MESSAGE_CHARS } from '../config/workflow.js';
@@ -21,6 +22,7 @@ export const MAX_RETRY_WAIT_SECONDS = 3_600;
 interface Usage {
   usage?: JobUsage;
   modelCall?: AnsweredCall;
+  events?: StepEvent[];
 }
 
 /** An outcome that kept the agent contract, as plain JSON. */
@@ -36,7 +38,25 @@ const usageOf = (outcome: Record<string, JsonValue>): Usage => ({
     ? {}
     : { usage: outcome.usage as unknown as JobUsage }),
   ...(isAnsweredCall(outcome.modelCall) ? { modelCall: outcome.modelCall } : {}),
+  ...(Array.isArray(outcome.events) && outcome.events.length > 0
+    ? { events: outcome.events as unknown as StepEvent[] }
+    : {}),
 });
+
+const STEP_EVENT_TYPE_SET: ReadonlySet<unknown> = new Set(STEP_EVENT_TYPES);
+
+/** Events an outcome hands over: absent, or a list of step events (see StepEvent). */
+const isStepEventList = (value: JsonValue | undefined) =>
+  value === undefined ||
+  (Array.isArray(value) &&
+    value.every(
+      (e) =>
+        typeof e === 'object' &&
+        e !== null &&
+        !Array.isArray(e) &&
+        STEP_EVENT_TYPE_SET.has(e.type) &&
+        'data' in e,
+    ));
 
 const isCount = (n: unknown) => typeof n === 'number' && Number.isInteger(n) && n >= 0;
 
@@ -70,6 +90,7 @@ export function checkOutcome(raw: StepOutcome<unknown>): CheckedOutcome | string
   const problem = unstorable(outcome);
   if (problem)
     return `returned a value that cannot be stored (${problem.path.join('.')}: ${problem.message})`;
+  if (!isStepEventList(outcome.events)) return 'returned events that are not step events';
   switch (raw.type) {
     case 'fail':
       return checkFailure(outcome);

@@ -87,11 +87,30 @@ function usageOf(snap: StepSnapshot, outcome: CheckedOutcome, now: Date): Partia
   const firstStep = snap.completedSteps === 0 && snap.job.attempt === 1;
   const counts = stepTally(firstStep, 'modelCall' in outcome ? outcome.modelCall : undefined);
   return {
-    ...('usage' in outcome && outcome.usage
-      ? { usage: jobUsage(snap.earlierUsage, outcome.usage) }
-      : {}),
+    ...('usage' in outcome && outcome.usage ? { usage: jobUsage(snap.earlierUsage, outcome.usage) } : {}),
     ...(counts ? { tally: { day: utcDay(now), counts } } : {}),
+    ...('events' in outcome && outcome.events ? { events: outcome.events } : {}),
   };
+}
+
+/** What a step handed over to run alongside its outcome's write (StepContext.alongside). */
+class SideWork {
+  private readonly running: Promise<void>[] = [];
+
+  constructor(private readonly failed: (error: Error) => void) {}
+
+  add(work: Promise<unknown>): void {
+    this.running.push(
+      work.then(
+        () => undefined,
+        (error: unknown) => this.failed(asError(error)),
+      ),
+    );
+  }
+
+  async done(): Promise<void> {
+    await Promise.all(this.running);
+  }
 }
 
 /** Thrown values need not be Errors: an agent may throw null or a string. */
@@ -131,12 +150,31 @@ export class StepRunner {
     const input = agent.inputSchema.safeParse(snap.job.input);
     if (!input.success) return failed('agent_error', 'the stored input no longer matches the agent schema');
 
+    const side = new SideWork((error) =>
+      this.deps.logger.warn('work alongside the step failed', { jobId: snap.job.id, error }),
+    );
+    try {
+      return await this.runAndRecord(event, snap, agent, input.data, task, side);
+    } finally {
+      // The step's own work ends with it: nothing is left running into the next invocation.
+      await side.done();
+    }
+  }
+
+  private async runAndRecord(
+    event: AgentStepEvent,
+    snap: StepSnapshot,
+    agent: AgentDefinition<unknown, unknown>,
+    input: unknown,
+    task: OpenTask | undefined,
+    side: SideWork,
+  ): Promise<AgentStepResult> {
     const step = snap.completedSteps + 1;
     const report: Report = { progress: { ...snap.job.progress, step }, data: null };
     const lifeline = task ? this.taskLifeline(task, agent.heartbeatSeconds!, snap.job.id) : noTask();
     let raw: StepOutcome<unknown>;
     try {
-      raw = await this.runBounded(agent, snap, input.data, report, lifeline);
+      raw = await this.runBounded(agent, snap, input, report, lifeline, side);
     } catch (error) {
       return this.thrown(error, snap.job.id, step);
     } finally {
@@ -249,6 +287,7 @@ export class StepRunner {
     input: unknown,
     report: Report,
     lifeline: Lifeline,
+    side: SideWork,
   ): Promise<StepOutcome<S>> {
     const step = snap.completedSteps + 1;
     const jobLeftMs =
@@ -294,6 +333,7 @@ export class StepRunner {
           emit: (events) =>
             this.deps.store.appendEvents(snap.job.tenant, snap.job.id, step, events, new Date()),
           earlierAttemptEmitted: snap.eventsStep === step,
+          alongside: (work) => side.add(work),
         }),
         expired,
         lifeline.ended,

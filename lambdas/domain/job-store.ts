@@ -29,6 +29,12 @@ export interface Checkpoint {
    * retried step, whose write is refused, adds nothing twice.
    */
   tally?: { day: string; counts: UsageCounts } | undefined;
+  /**
+   * The step's last events, announced by the step's own write ahead of its own events, so they land
+   * exactly when the step does. Events beyond one write's bound (stepEventWrites) go first in
+   * writes of their own, as appendEvents writes them.
+   */
+  events?: readonly StepEvent[] | undefined;
   state: JsonValue;
 }
 

@@ -19,7 +19,7 @@ import {
 import { DomainError, NotFoundError } from '../../domain/errors.js';
 import type { InputRequest, Job, JobError, JsonValue } from '../../domain/job.js';
 import { canRedrive, MOVES, REDRIVE, redriveExecutionName } from '../../domain/job.js';
-import { type StepEvent, stepEventWrites } from '../../domain/job-events.js';
+import { type JobEventType, type StepEvent, stepEventWrites } from '../../domain/job-events.js';
 import type { Checkpoint, ListQuery, StepSnapshot } from '../../domain/job-store.js';
 import type { RetentionPolicy } from '../../domain/retention.js';
 import { isExpired, liveExpiry, terminalExpiry, toTtl } from '../../domain/retention.js';
@@ -44,8 +44,9 @@ import { writeWithTally } from './usage-tally.js';
 
 const { partition: PK } = TABLE_KEYS;
 /**
- * The data of the step events the last append announced. Only that write's stream record needs it:
- * a step's own write drops it, so later writes of the item do not carry (and pay for) it again.
+ * The data of the step events the last write announced. Only that write's stream record needs it:
+ * a step's own write drops it (or replaces it with its own step events' data), so later writes of
+ * the item do not carry (and pay for) it again.
  */
 const STEP_EVENT_DATA = 'lastEventData';
 /** How many index pages one list request may read while a status filter skips items. */
@@ -232,14 +233,15 @@ export class JobItems {
   }
 
   async checkpoint(tenant: string, id: string, cp: Checkpoint, now: Date) {
-    const events = announce('job.progress');
+    const events = await this.stepAnnouncement(tenant, id, cp, now, 'job.progress');
+    if (!events) return false;
     const state = await this.values.place(tenant, id, 'agentState', cp.state, 'state');
     return this.stepUpdate(
       'checkpoint',
       tenant,
       id,
       `SET progress = :progress, progressData = :data, completedSteps = :steps, ${state.set}, ` +
-        `${usageUpdate(cp)}updatedAt = :at, ${events.update} REMOVE ${state.remove}, ${RESUMED}, ${STEP_EVENT_DATA}`,
+        `${usageUpdate(cp)}updatedAt = :at, ${events.update} REMOVE ${state.remove}, ${RESUMED}${events.remove}`,
       {
         ...events.values,
         ...stepValues(cp),
@@ -262,6 +264,32 @@ export class JobItems {
       if (!(await this.appendWrite(tenant, id, step, write, now))) return false;
     }
     return true;
+  }
+
+  /**
+   * The events of a step's own write: the step's last events (Checkpoint.events) first, with their
+   * data, then the write's `own`. Step events beyond one write's bound go out before it in writes
+   * of their own; undefined when one of those found the job no longer running.
+   */
+  private async stepAnnouncement(
+    tenant: string,
+    id: string,
+    cp: Omit<Checkpoint, 'state'>,
+    now: Date,
+    ...own: JobEventType[]
+  ) {
+    const writes = stepEventWrites(cp.events ?? []);
+    const last = writes.pop() ?? [];
+    for (const write of writes) {
+      if (!(await this.appendWrite(tenant, id, cp.completedSteps, write, now))) return undefined;
+    }
+    const announced = announce(...last.map((e) => e.type), ...own);
+    if (last.length === 0) return { ...announced, remove: `, ${STEP_EVENT_DATA}` };
+    return {
+      update: `${announced.update}, ${STEP_EVENT_DATA} = :eventData`,
+      values: { ...announced.values, ':eventData': last.map((e) => e.data) },
+      remove: '',
+    };
   }
 
   private appendWrite(tenant: string, id: string, step: number, events: readonly StepEvent[], now: Date) {
@@ -289,7 +317,8 @@ export class JobItems {
   async succeed(tenant: string, id: string, result: JsonValue, cp: Omit<Checkpoint, 'state'>, now: Date) {
     const expiresAt = terminalExpiry('succeeded', now, this.retention);
     // The last step's progress report and the success are two events of one write.
-    const events = announce('job.progress', 'job.succeeded');
+    const events = await this.stepAnnouncement(tenant, id, cp, now, 'job.progress', 'job.succeeded');
+    if (!events) return false;
     const placed = await this.values.place(tenant, id, 'result', result, 'result');
     return this.stepUpdate(
       'succeed',
@@ -298,7 +327,7 @@ export class JobItems {
       `SET #status = :succeeded, ${placed.set}, progress = :progress, progressData = :data, ` +
         `completedSteps = :steps, ${usageUpdate(cp)}completedAt = :at, updatedAt = :at, expiresAt = :exp, ` +
         `#ttl = :ttl, ${events.update} ` +
-        `REMOVE ${placed.remove}, ${anywhere('agentState')}, ${RESUMED}, ${LIVE_KEYS}, ${STEP_EVENT_DATA}`,
+        `REMOVE ${placed.remove}, ${anywhere('agentState')}, ${RESUMED}, ${LIVE_KEYS}${events.remove}`,
       {
         ...events.values,
         ':succeeded': MOVES.succeed.to,
@@ -316,7 +345,8 @@ export class JobItems {
 
   async requestInput(tenant: string, id: string, cp: Checkpoint, request: InputRequest, now: Date) {
     // The last step's progress and the question are two events of one write.
-    const events = announce('job.progress', 'job.input_required');
+    const events = await this.stepAnnouncement(tenant, id, cp, now, 'job.progress', 'job.input_required');
+    if (!events) return false;
     const state = await this.values.place(tenant, id, 'agentState', cp.state, 'state');
     return this.stepUpdate(
       'requestInput',
@@ -324,7 +354,7 @@ export class JobItems {
       id,
       'SET #status = :waiting, inputRequest = :request, progress = :progress, progressData = :data, ' +
         `completedSteps = :steps, ${state.set}, ${usageUpdate(cp)}updatedAt = :at, ${events.update} ` +
-        `REMOVE ${state.remove}, ${anywhere('answer')}, ${RESUMED}, ${STEP_EVENT_DATA}`,
+        `REMOVE ${state.remove}, ${anywhere('answer')}, ${RESUMED}${events.remove}`,
       {
         ...events.values,
         ':waiting': MOVES.requestInput.to,

@@ -157,22 +157,27 @@ async function callModelStep(state: AssistantStepState, step: number, scope: Ste
       if (event.type === 'text') batcher.push(event.text);
     });
   } catch (error) {
-    await hold.release();
+    ctx.alongside(hold.release());
     await batcher.discard();
     const logged = state.brokenAttemptLogged || batcher.wrote;
     return failedCall(error, logged ? { ...state, brokenAttemptLogged: true } : state, scope);
   }
-  await hold.settle(answer.usage);
-  await batcher.close(toolCallEvents(step, answer));
+  // Neither the budget's bookkeeping nor the answer's last events hold up the step's write: the
+  // settle runs beside it, and the events ride on it (they land exactly when the answer does).
+  ctx.alongside(hold.settle(answer.usage));
+  const events = await batcher.finish(toolCallEvents(step, answer));
   deps.recordModelCall({ tenant: ctx.tenant, model, usage: answer.usage });
   const next = decideNext(state, { step, answer }, ctx.input, { now: Date.now() });
   const answered = { ...next.state, failedAttempts: 0, brokenAttemptLogged: false };
   ctx.progress(progressOf(answered, ctx.input), `model call ${step} answered`);
-  const usage = usageTotals(answered, model);
-  const modelCall = { model, usage: answer.usage };
+  const recorded = {
+    usage: usageTotals(answered, model),
+    modelCall: { model, usage: answer.usage },
+    ...(events.length > 0 ? { events } : {}),
+  };
   switch (next.type) {
     case 'finish':
-      return { type: 'done', result: next.result as unknown as JsonValue, usage, modelCall };
+      return { type: 'done', result: next.result as unknown as JsonValue, ...recorded };
     case 'await_client': {
       const { prompt, toolCalls } = next.inputRequest;
       return {
@@ -180,13 +185,12 @@ async function callModelStep(state: AssistantStepState, step: number, scope: Ste
         prompt,
         toolCalls,
         state: { ...answered, awaitingAnswer: true },
-        usage,
-        modelCall,
+        ...recorded,
       };
     }
     default:
       // The answer is checkpointed before any of its tool calls runs.
-      return { type: 'continue', state: answered, usage, modelCall };
+      return { type: 'continue', state: answered, ...recorded };
   }
 }
 

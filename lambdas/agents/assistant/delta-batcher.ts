@@ -7,8 +7,9 @@ export const DELTA_BATCH_MS = 200;
 /**
  * Folds streamed model text into `job.output.delta` events, so an event write is paid per batch
  * rather than per token. One write is in flight at a time and batches go out in order; text that
- * arrives meanwhile joins the next batch. `close` sends what is left, with any events that must
- * follow the text (the answer's tool calls), and reports a failed write.
+ * arrives meanwhile joins the next batch. `finish` hands back what is left, with any events that
+ * must follow the text (the answer's tool calls), for the step's own write to announce, and
+ * reports a failed write.
  */
 export class DeltaBatcher {
   private pending = '';
@@ -35,13 +36,12 @@ export class DeltaBatcher {
     else this.timer ??= setTimeout(() => this.flush(), this.limits.ms);
   }
 
-  /** Sends the rest, then `after`, and waits for every write. */
-  async close(after: readonly StepEvent[] = []): Promise<void> {
+  /** Waits for every write, then returns the unsent rest followed by `after`, in order. */
+  async finish(after: readonly StepEvent[] = []): Promise<StepEvent[]> {
     this.stopTimer();
     while (this.inFlight) await this.inFlight;
-    const events = [...this.takePending(), ...after];
-    if (events.length > 0) await this.write(events);
     if (this.failure !== undefined) throw this.failure;
+    return [...this.takePending(), ...after];
   }
 
   /** Drops unsent text: the call failed, and a retry streams its answer again. */

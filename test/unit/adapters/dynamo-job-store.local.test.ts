@@ -5,6 +5,7 @@ import { DomainError, NotFoundError } from '../../../lambdas/domain/errors.js';
 import { idempotencyKeyId, newJobId } from '../../../lambdas/domain/idempotency.js';
 import type { Job, JobStatus } from '../../../lambdas/domain/job.js';
 import { newJob, toJobSummary } from '../../../lambdas/domain/job.js';
+import { eventsOfWrite } from '../../../lambdas/domain/job-events.js';
 import { liveExpiry, toTtl } from '../../../lambdas/domain/retention.js';
 import { useJobsTable } from '../support/dynamodb-local.js';
 
@@ -425,6 +426,57 @@ describe('DynamoJobStore on DynamoDB Local', () => {
     ).toBe(true);
     await store.redrive(tenant, j.id, at(4));
     expect((await rawItem(tenant, j.id))!.eventsStep).toBeUndefined();
+  });
+
+  it("announces a step's last events with the step's own write, ahead of its own events", async () => {
+    const tenant = freshTenant();
+    const j = job(tenant, T0);
+    await store.create(j, 'fp', T0);
+    await markRunning(tenant, j.id, at(1));
+    const progress = { fraction: 0.5, step: 1, message: null };
+    const toolCall = { step: 1, id: 'c1', name: 'f', arguments: { q: 1 } };
+    const events = [
+      { type: 'job.output.delta' as const, data: { step: 1, text: 'Looking.' } },
+      { type: 'job.tool_call' as const, data: toolCall },
+    ];
+    expect(
+      await store.checkpoint(tenant, j.id, { completedSteps: 1, progress, state: {}, events }, at(2)),
+    ).toBe(true);
+    const { write } = (await store.latestWrite(tenant, j.id))!;
+    expect(write.previousSeq).toBe(1);
+    expect(eventsOfWrite(write).map(({ seq, type, data }) => ({ seq, type, data }))).toEqual([
+      { seq: 2, type: 'job.output.delta', data: { step: 1, text: 'Looking.' } },
+      { seq: 3, type: 'job.tool_call', data: toolCall },
+      { seq: 4, type: 'job.progress', data: { ...progress, data: null } },
+    ]);
+
+    // Text beyond one write's bound: the first part in a write of its own, the rest with the success.
+    const text = 'y'.repeat(100_000);
+    const done = { fraction: 1, step: 2, message: null };
+    const last = [{ type: 'job.output.delta' as const, data: { step: 2, text } }];
+    expect(
+      await store.succeed(tenant, j.id, 'ok', { completedSteps: 2, progress: done, events: last }, at(3)),
+    ).toBe(true);
+    const item = (await rawItem(tenant, j.id))!;
+    expect(item.eventSeq).toBe(4 + 4);
+    expect(item.lastEventTypes).toEqual(['job.output.delta', 'job.progress', 'job.succeeded']);
+    expect(text.endsWith((item.lastEventData as [{ text: string }])[0].text)).toBe(true);
+    expect(Buffer.byteLength(JSON.stringify(item.lastEventData))).toBeLessThan(64 * 1024);
+    expect(item.eventsStep).toBe(2);
+  });
+
+  it("writes none of a step's last events when the job no longer runs", async () => {
+    const tenant = freshTenant();
+    const j = job(tenant, T0);
+    await store.create(j, 'fp', T0);
+    await markRunning(tenant, j.id, at(1));
+    await store.cancel(tenant, j.id, at(2));
+    const progress = { fraction: 0.5, step: 1, message: null };
+    const events = [{ type: 'job.output.delta' as const, data: { step: 1, text: 'z'.repeat(100_000) } }];
+    expect(
+      await store.checkpoint(tenant, j.id, { completedSteps: 1, progress, state: {}, events }, at(3)),
+    ).toBe(false);
+    expect((await rawItem(tenant, j.id))!.lastEventTypes).toEqual(['job.cancelled']);
   });
 
   it('an answer keeps the wait token on the item until the next step writes, so the wait can be resumed again', async () => {

@@ -28,6 +28,7 @@ function context(input: unknown, over: Partial<StepContext<EchoInput, State>> = 
     },
     heartbeat: () => {},
     emit: async () => true,
+    alongside: () => {},
     earlierAttemptEmitted: false,
     ...over,
   };

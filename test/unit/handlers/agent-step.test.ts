@@ -528,6 +528,65 @@ describe('agent step with other agents', () => {
     expect((thrown as Error).message).toHaveLength(1_000);
   });
 
+  it('ends the step only once the work it handed over is done, after recording its outcome', async () => {
+    storeHas({ job: { agent: 'custom', input: { message: 'm' } } });
+    let finish!: () => void;
+    customAgent(async (ctx) => {
+      ctx.alongside(new Promise<void>((resolve) => (finish = resolve)));
+      return { type: 'continue', state: { n: 1 } };
+    });
+    let ended = false;
+    const result = handler(EVENT).finally(() => (ended = true));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(updates()).toHaveLength(1);
+    expect(ended).toBe(false);
+    finish();
+    expect(await result).toEqual({ outcome: 'continue' });
+  });
+
+  it('keeps the outcome of a step whose handed-over work failed, and waits for it when the step throws', async () => {
+    storeHas({ job: { agent: 'custom', input: { message: 'm' } } });
+    customAgent(async (ctx) => {
+      ctx.alongside(Promise.reject(new Error('bucket unreachable')));
+      return { type: 'continue', state: { n: 1 } };
+    });
+    expect(await handler(EVENT)).toEqual({ outcome: 'continue' });
+    expect(updates()).toHaveLength(1);
+
+    let settled = false;
+    customAgent(async (ctx) => {
+      ctx.alongside(sleep(50).then(() => (settled = true)));
+      throw new TransientStepError('provider 503');
+    });
+    const thrown = handler(EVENT).catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(50);
+    expect(await thrown).toBeInstanceOf(TransientStepError);
+    expect(settled).toBe(true);
+  });
+
+  it("records the step's last events with its checkpoint, and refuses events that are not step events", async () => {
+    storeHas({ job: { agent: 'custom', input: { message: 'm' } } });
+    const events = [{ type: 'job.tool_call' as const, data: { step: 1, id: 'c', name: 'f', arguments: {} } }];
+    customAgent(async () => ({ type: 'continue', state: { n: 1 }, events }));
+    expect(await handler(EVENT)).toEqual({ outcome: 'continue' });
+    expect(updates()[0]?.ExpressionAttributeValues).toMatchObject({
+      ':eventTypes': ['job.tool_call', 'job.progress'],
+      ':eventData': [events[0]!.data],
+    });
+
+    ddb.resetHistory();
+    customAgent(async () => ({
+      type: 'continue',
+      state: { n: 1 },
+      events: [{ type: 'job.succeeded', data: {} }] as never,
+    }));
+    expect(await handler(EVENT)).toEqual({
+      outcome: 'failed',
+      error: { code: 'agent_error', message: 'step 1 returned events that are not step events' },
+    });
+    expect(updates()).toHaveLength(0);
+  });
+
   it('passes a fail code chosen by the agent through', async () => {
     storeHas({ job: { agent: 'custom', input: { message: 'm' } } });
     customAgent(async () => ({ type: 'fail', message: 'no model', code: 'model_unavailable' }));

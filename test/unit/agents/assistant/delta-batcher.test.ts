@@ -33,9 +33,18 @@ describe('DeltaBatcher', () => {
     await vi.advanceTimersByTimeAsync(0);
     expect(writes).toHaveLength(2);
     batcher.push('tail');
-    await batcher.close([{ type: 'job.tool_call', data: { step: 3, id: 'c1', name: 't', arguments: {} } }]);
-    expect(writes[2]!.map((e) => e.type)).toEqual(['job.output.delta', 'job.tool_call']);
-    expect(texts().join('')).toBe('abcdef0123456789xyztail');
+    const toolCall: StepEvent = {
+      type: 'job.tool_call',
+      data: { step: 3, id: 'c1', name: 't', arguments: {} },
+    };
+    // The rest is handed back for the step's own write, not written.
+    expect(await batcher.finish([toolCall])).toEqual([
+      { type: 'job.output.delta', data: { step: 3, text: 'tail' } },
+      toolCall,
+    ]);
+    expect(writes).toHaveLength(2);
+    expect(texts().join('')).toBe('abcdef0123456789xyz');
+    expect(await new DeltaBatcher(3, send).finish()).toEqual([]);
   });
 
   it('keeps one write in flight: text arriving meanwhile joins the next batch', async () => {
@@ -45,8 +54,9 @@ describe('DeltaBatcher', () => {
       batcher.push(`${i},`);
       await new Promise((r) => setTimeout(r, 2));
     }
-    await batcher.close();
-    expect(texts().join('')).toBe(Array.from({ length: 20 }, (_, i) => `${i},`).join(''));
+    const rest = await batcher.finish();
+    const restText = rest.map((e) => (e.data as { text: string }).text).join('');
+    expect(texts().join('') + restText).toBe(Array.from({ length: 20 }, (_, i) => `${i},`).join(''));
     expect(writes.length).toBeLessThan(20);
   });
 
@@ -65,10 +75,10 @@ describe('DeltaBatcher', () => {
     expect(sent.wrote).toBe(true);
   });
 
-  it('reports a failed write at close; discard drops unsent text', async () => {
+  it('reports a failed write at finish; discard drops unsent text', async () => {
     const failing = new DeltaBatcher(1, () => Promise.reject(new Error('write failed')), { chars: 1, ms: 5 });
     failing.push('x');
-    await expect(failing.close()).rejects.toThrow('write failed');
+    await expect(failing.finish()).rejects.toThrow('write failed');
     const { writes, send } = recorder();
     const dropped = new DeltaBatcher(1, send, { chars: 100, ms: 1000 });
     dropped.push('lost');

@@ -47,6 +47,10 @@ async function setup(script: ScriptedReply[]) {
   return { server, agent };
 }
 
+/** What the steps handed over to run beside their writes; the runner waits for it before a step ends. */
+const alongside: Promise<unknown>[] = [];
+const sideWorkDone = () => Promise.all(alongside.splice(0));
+
 function context(tenant: string, input: AssistantInput): StepContext<AssistantInput, AssistantStepState> {
   return {
     jobId: 'job_budget',
@@ -60,6 +64,7 @@ function context(tenant: string, input: AssistantInput): StepContext<AssistantIn
     progress: () => {},
     heartbeat: () => {},
     emit: async () => true,
+    alongside: (work) => alongside.push(work),
   };
 }
 
@@ -72,6 +77,7 @@ describe('the assistant under a token budget', () => {
     const tenant = freshTenant();
     const before = Date.now();
     const outcome = await agent.step(context(tenant, input));
+    await sideWorkDone();
     expect(outcome).toMatchObject({
       type: 'done',
       modelCall: { model: 'scripted-model', usage: { inputTokens: 11, outputTokens: 7 } },
@@ -110,6 +116,7 @@ describe('the assistant under a token budget', () => {
     const until = Date.now() + 30_000;
     await doc.send(new PutCommand({ TableName: TABLE, Item: { ...bucketKey(tenant), tat: until } }));
     const outcome = await agent.step(context(tenant, input));
+    await sideWorkDone();
     expect(outcome).toMatchObject({ type: 'retry', state: { failedAttempts: 1 } });
     expect(await storedTat(tenant)).toBe(until);
   });
