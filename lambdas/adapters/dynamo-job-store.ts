@@ -8,7 +8,7 @@ import type { RetentionPolicy } from '../domain/retention.js';
 import { DEFAULT_RETENTION } from '../domain/retention.js';
 import { documentClient } from './dynamo-table.js';
 import { EventItems } from './job-store/event-items.js';
-import { JobItems } from './job-store/jobs.js';
+import { JobItems, type QueueLimit } from './job-store/jobs.js';
 import { LiveIndex } from './job-store/live-index.js';
 import type { LargeValueStore } from './large-value-store.js';
 
@@ -38,8 +38,8 @@ export class DynamoJobStore implements JobStore {
     this.live = new LiveIndex(tableName, client);
   }
 
-  create(job: Job, fingerprint: string, now: Date, idempotencyKeyId?: string) {
-    return this.jobs.create(job, fingerprint, now, idempotencyKeyId);
+  create(job: Job, fingerprint: string, now: Date, idempotencyKeyId?: string, limits?: QueueLimit) {
+    return this.jobs.create(job, fingerprint, now, idempotencyKeyId, limits);
   }
 
   get(tenant: string, id: string, now: Date) {

@@ -113,11 +113,21 @@ export const deliverySk = (seq: number) =>
 /**
  * Partition-key prefixes of the tenancy items, shared with IAM (`dynamodb:LeadingKeys`): API keys
  * (`K#<keyId>`), a tenant's limits (`TENANT#<tenant>`), its request-rate bucket (`RATE#<tenant>`),
- * and the one list-index partition that lists every key.
+ * its running-job slots and queue, and the one list-index partition that lists every key.
  */
 export const TENANCY_KEYS = {
   apiKey: 'K#',
   limits: 'TENANT#',
   rate: 'RATE#',
   keyList: 'KEYS',
+  /** A tenant's running-job slots and queued-job count (lambdas/adapters/dynamo-job-slots.ts). */
+  slots: 'SLOTS#',
+  /** A tenant's queue: one item per job waiting for a slot, sorted by job id (submit order). */
+  queue: 'QUEUE#',
 } as const;
+
+/**
+ * Every tenant's slots item also sits in this one partition of the sparse live index, so the sweep
+ * finds the tenants that hold slots or have jobs queued without reading any job.
+ */
+export const SLOTS_INDEX_PARTITION = 'SLOTS';

@@ -18,6 +18,8 @@ export const ERROR_CODES = [
   'idempotency_key_in_use',
   'invalid_cursor',
   'rate_limited',
+  /** A tenant limit on what it may hold at once (queued jobs) is reached; retry after Retry-After. */
+  'quota_exceeded',
   'internal_error',
 ] as const;
 
@@ -66,6 +68,17 @@ export class RateLimitedError extends DomainError {
     readonly retryAfterSeconds: number,
   ) {
     super('rate_limited', message);
+  }
+}
+
+/** The tenant already has `maxQueuedJobs` jobs waiting; nothing was created. */
+export class QuotaExceededError extends DomainError {
+  override readonly name = 'QuotaExceededError';
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super('quota_exceeded', message);
   }
 }
 

@@ -55,19 +55,22 @@ export interface SweepCursor {
 /**
  * The jobs table as the rest of the code sees it. Every method is one request at most, except
  * `list` (pages through a filtered index) and a `create` with an Idempotency-Key (reads, then one
- * transaction).
+ * transaction; a `create` without one is one transaction).
  */
 export interface JobStore {
   /**
    * Stores a new job. With `idempotencyKeyId` (an Idempotency-Key was sent), the job the key
    * created comes back instead while it is readable (`created: false`), and a reuse of the key
-   * after that job expired creates a new job with an id of its own.
+   * after that job expired creates a new job with an id of its own. The job joins its tenant's
+   * queue; with `limits`, a tenant already holding `maxQueuedJobs` queued jobs is refused
+   * (QuotaExceededError) and nothing is written.
    */
   create(
     job: Job,
     fingerprint: string,
     now: Date,
     idempotencyKeyId?: string,
+    limits?: { maxQueuedJobs: number },
   ): Promise<{ job: Job; created: boolean; fingerprint: string }>;
   get(tenant: string, id: string, now: Date): Promise<Job | undefined>;
   /** Jobs as listed: what a job summary shows (no input, result or step state), newest first. */

@@ -59,7 +59,8 @@ function lowerCased(
 /**
  * REQUEST authorizer: the key may come in `Authorization: Bearer` or `x-api-key`. Throwing
  * 'Unauthorized' is how API Gateway is told to answer 401 (gateway response UNAUTHORIZED). The
- * context carries the tenant and its request rate, which the handlers' limiter enforces.
+ * context carries the tenant, its request rate (which the handlers' limiter enforces) and its
+ * queued-job bound (which submit enforces).
  */
 export const handler = async (
   event: APIGatewayRequestAuthorizerEvent,
@@ -79,6 +80,6 @@ export const handler = async (
       Version: '2012-10-17',
       Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: event.methodArn }],
     },
-    context: { tenant, requestsPerMinute: limits.requestsPerMinute },
+    context: { tenant, requestsPerMinute: limits.requestsPerMinute, maxQueuedJobs: limits.maxQueuedJobs },
   };
 };

@@ -13,6 +13,8 @@ import {
 import type { JsonValue } from '../domain/job.js';
 import { newJob } from '../domain/job.js';
 import { liveExpiry } from '../domain/retention.js';
+import { parseDefaultLimits } from '../domain/tenant-limits.js';
+import { ENV } from '../config/env.js';
 import { httpHandler } from './http/middleware.js';
 import { awaitTerminal, preferredWait, waitOutcome } from './http/prefer-wait.js';
 import { header, jsonBody, parseWith, tenantOf, zodErrors } from './http/request.js';
@@ -21,6 +23,13 @@ import type { CreateJobRequest } from './http/schemas.js';
 import { createJobRequestSchema } from './http/schemas.js';
 
 const store = jobStoreFromEnv(process.env, largeValueStoreFromEnv());
+const defaultLimits = parseDefaultLimits(process.env[ENV.defaultLimits]);
+
+/** The tenant's queued-job bound as the authorizer resolved it (the defaults when it did not say). */
+function queueLimitOf(event: APIGatewayProxyEvent) {
+  const given = Number(event.requestContext?.authorizer?.maxQueuedJobs);
+  return { maxQueuedJobs: Number.isInteger(given) && given >= 1 ? given : defaultLimits.maxQueuedJobs };
+}
 
 /** Agent lookup, agent input schema and timeout bounds: everything that needs the agent. */
 function checkAgainstAgent(
@@ -93,6 +102,7 @@ export const withAgents = (find: FindAgent) =>
       fingerprint,
       now,
       key === undefined ? undefined : idempotencyKeyId(tenant, key),
+      queueLimitOf(event),
     );
     if (!stored.created && stored.fingerprint !== fingerprint) {
       throw new DomainError(

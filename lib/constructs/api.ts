@@ -184,6 +184,9 @@ export class JobsApi extends Construct {
     if (route?.streaming) return reserve(fn, reserved.streams);
     reserve(fn, reserved.api);
     if (route?.auth) props.jobs.grantItems(fn.function, ['UpdateItem'], [`${TENANCY_KEYS.rate}*`]);
+    // Submit counts the job into its tenant's queue; GET tells a queued job's place in it.
+    if (name === 'create-job') props.jobs.grantItems(fn.function, ['UpdateItem'], [`${TENANCY_KEYS.slots}*`]);
+    if (name === 'get-job') props.jobs.grantItems(fn.function, ['Query'], [`${TENANCY_KEYS.queue}*`]);
   }
 
   private addRoute(route: ApiRoute): void {

@@ -1,9 +1,7 @@
 import {
   type DynamoDBDocumentClient,
   GetCommand,
-  PutCommand,
   QueryCommand,
-  TransactWriteCommand,
   UpdateCommand,
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
@@ -23,6 +21,7 @@ import type { StepEvent } from '../../domain/job-events.js';
 import type { Checkpoint, ListQuery, StepSnapshot } from '../../domain/job-store.js';
 import type { RetentionPolicy } from '../../domain/retention.js';
 import { isExpired, liveExpiry, terminalExpiry, toTtl } from '../../domain/retention.js';
+import { DynamoJobSlots, sendTransaction, type TransactItem } from '../dynamo-job-slots.js';
 import { conditionalWrite, conditionalWriteLanded } from '../dynamo-table.js';
 import type { LargeValueStore } from '../large-value-store.js';
 import { IdempotencyKeys, isTransactionRace } from './idempotency-keys.js';
@@ -42,6 +41,13 @@ import {
 import { anywhere, JobValues, PUBLIC_VALUES, STEP_VALUES } from './job-values.js';
 
 const { partition: PK } = TABLE_KEYS;
+
+/** The tenant's bound on queued jobs a submit is held to. */
+export interface QueueLimit {
+  maxQueuedJobs: number;
+}
+/** Without a limit (stores used directly by operators and tests) the queue is bounded only by the limit schema. */
+const UNBOUNDED: QueueLimit = { maxQueuedJobs: 100_000_000 };
 /** How many index pages one list request may read while a status filter skips items. */
 const MAX_LIST_PAGES = 5;
 
@@ -54,6 +60,7 @@ type UpdateParts = Pick<
 export class JobItems {
   private readonly keys: IdempotencyKeys;
   private readonly values: JobValues;
+  private readonly slots: DynamoJobSlots;
 
   constructor(
     private readonly tableName: string,
@@ -63,11 +70,13 @@ export class JobItems {
   ) {
     this.keys = new IdempotencyKeys(tableName, client);
     this.values = new JobValues(values);
+    this.slots = new DynamoJobSlots(tableName, client);
   }
 
-  async create(job: Job, fingerprint: string, now: Date, idempotencyKeyId?: string) {
-    if (idempotencyKeyId !== undefined) return this.createOnce(job, fingerprint, now, idempotencyKeyId);
-    await this.client.send(new PutCommand(await this.newJobPut(job, fingerprint)));
+  async create(job: Job, fingerprint: string, now: Date, idempotencyKeyId?: string, limits?: QueueLimit) {
+    if (idempotencyKeyId !== undefined)
+      return this.createOnce(job, fingerprint, now, idempotencyKeyId, limits);
+    await this.submit([{ Put: await this.newJobPut(job, fingerprint) }], job, now, limits);
     return { job, created: true, fingerprint };
   }
 
@@ -78,6 +87,18 @@ export class JobItems {
       Item: await this.values.newItem(job, fingerprint),
       ConditionExpression: `attribute_not_exists(${PK})`,
     };
+  }
+
+  /**
+   * A submit is one transaction: the job's items, its entry in the tenant's queue and the tenant's
+   * queued count, moved on only below `maxQueuedJobs`. Over it, nothing is written.
+   */
+  private async submit(items: TransactItem[], job: Job, now: Date, limits: QueueLimit = UNBOUNDED) {
+    try {
+      await sendTransaction(this.client, [...items, ...this.slots.submitItems(job, limits.maxQueuedJobs)]);
+    } catch (e) {
+      throw this.slots.submitRefusal(e, items.length, limits.maxQueuedJobs, now.getTime()) ?? e;
+    }
   }
 
   /** A submit's answer to a retry: the job the key created, whole. */
@@ -91,19 +112,16 @@ export class JobItems {
    * new job are written in one transaction, so neither exists without the other, and the key
    * item's condition lets only one of racing duplicates (or of reuses after expiry) win.
    */
-  private async createOnce(job: Job, fingerprint: string, now: Date, keyId: string) {
+  private async createOnce(job: Job, fingerprint: string, now: Date, keyId: string, limits?: QueueLimit) {
     const keyItem = await this.keys.jobOf(job.tenant, keyId);
     const previous = keyItem && (await this.getItem(job.tenant, keyItem.jobId));
     if (previous && !isExpired(previous.expiresAt, now)) return this.replay(previous);
     try {
-      await this.client.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            { Put: this.keys.put(job, keyId, keyItem?.jobId) },
-            { Put: await this.newJobPut(job, fingerprint) },
-          ],
-        }),
-      );
+      const items = [
+        { Put: this.keys.put(job, keyId, keyItem?.jobId) },
+        { Put: await this.newJobPut(job, fingerprint) },
+      ];
+      await this.submit(items, job, now, limits);
       return { job, created: true, fingerprint };
     } catch (e) {
       if (!isTransactionRace(e)) throw e;

@@ -33,6 +33,7 @@ function event(headers: Record<string, string> | null): APIGatewayRequestAuthori
 }
 
 const RATE = BUILT_IN_LIMITS.requestsPerMinute;
+const QUEUED = BUILT_IN_LIMITS.maxQueuedJobs;
 
 function knowKey(key: string, tenant: string, changes: { expiresAt?: string; revokedAt?: string } = {}) {
   const record = { ...newApiKeyRecord(key, tenant, 'test', new Date('2025-01-01T00:00:00Z')), ...changes };
@@ -65,7 +66,7 @@ describe('authorizer', () => {
         Version: '2012-10-17',
         Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: METHOD_ARN }],
       },
-      context: { tenant: 'acme', requestsPerMinute: RATE },
+      context: { tenant: 'acme', requestsPerMinute: RATE, maxQueuedJobs: QUEUED },
     });
     expect(keyLookups()[0]?.args[0].input).toMatchObject({
       TableName: TABLE_NAME,
@@ -79,6 +80,7 @@ describe('authorizer', () => {
     expect((await handler(event({ 'X-Api-Key': key }))).context).toEqual({
       tenant: 'globex',
       requestsPerMinute: RATE,
+      maxQueuedJobs: QUEUED,
     });
   });
 
@@ -89,7 +91,7 @@ describe('authorizer', () => {
     knowKey(header, 'from-header');
     expect(
       (await handler(event({ authorization: `Bearer ${bearer}`, 'x-api-key': header }))).context,
-    ).toEqual({ tenant: 'from-bearer', requestsPerMinute: RATE });
+    ).toEqual({ tenant: 'from-bearer', requestsPerMinute: RATE, maxQueuedJobs: QUEUED });
   });
 
   it('never sends the key itself to the table, only its hash', async () => {
@@ -133,15 +135,16 @@ describe('authorizer', () => {
     expect(keyLookups()).toHaveLength(1);
   });
 
-  it("passes the tenant's own request rate over the default", async () => {
+  it("passes the tenant's own request rate and queued-job bound over the defaults", async () => {
     const key = uniqueKey();
     knowKey(key, 'limited');
     ddb
       .on(GetCommand, { Key: { PK: 'TENANT#limited', SK: 'LIMITS' } })
-      .resolves({ Item: { tenant: 'limited', requestsPerMinute: 7 } });
+      .resolves({ Item: { tenant: 'limited', requestsPerMinute: 7, maxQueuedJobs: 3 } });
     expect((await handler(event({ authorization: `Bearer ${key}` }))).context).toEqual({
       tenant: 'limited',
       requestsPerMinute: 7,
+      maxQueuedJobs: 3,
     });
   });
 
