@@ -37,6 +37,12 @@ export interface TenantSlots {
   holders: Record<string, SlotLease>;
 }
 
+/** What one admission pass did: jobs it admitted, and the holders as it last read them. */
+export interface Admission {
+  admitted: QueuedJob[];
+  holders: Record<string, SlotLease>;
+}
+
 /** One item of a TransactWriteItems request, as the document client takes it. */
 export type TransactItem = NonNullable<
   ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']
@@ -171,21 +177,24 @@ export class DynamoJobSlots {
    * Admits queued jobs of the tenant in submit order while it has free slots; each admission is
    * one transaction (slot taken under `running < max`, queue entry removed, job still pending
    * under the same execution), so racing admitters never over-admit or admit a job twice.
-   * Returns the admitted jobs, whose executions the caller starts.
+   * Returns the admitted jobs, whose executions the caller starts, and the slot holders as last
+   * read (so a caller learns whether a job was admitted earlier without another read).
    */
-  async admit(tenant: string, maxRunningJobs: number, now: number): Promise<QueuedJob[]> {
+  async admit(tenant: string, maxRunningJobs: number, now: number): Promise<Admission> {
     const admitted: QueuedJob[] = [];
+    let holders: Record<string, SlotLease> = {};
     let conflicts = 0;
     // Every round admits, drops or loses a queue entry to a racing admitter, or counts a conflict.
     for (let round = 0; round < MAX_ADMIT_ROUNDS && conflicts < CONFLICT_RETRIES; round++) {
       const slots = await this.read(tenant);
+      holders = slots.holders;
       const free = freeSlots(slots.running, maxRunningJobs);
       if (free === 0 || slots.queued <= 0) break;
       const head = await this.head(tenant, free);
       if (head.length === 0) break;
       for (const job of head) {
         const outcome = await this.take(job, maxRunningJobs, now);
-        if (outcome === 'full') return admitted;
+        if (outcome === 'full') return { admitted, holders };
         if (outcome === 'admitted') admitted.push(job);
         if (outcome === 'conflict') {
           await conflictPause(conflicts++);
@@ -193,7 +202,7 @@ export class DynamoJobSlots {
         }
       }
     }
-    return admitted;
+    return { admitted, holders };
   }
 
   private async take(

@@ -1,5 +1,5 @@
 import { jobPk } from '../config/table.js';
-import type { DynamoJobSlots, QueuedJob } from './dynamo-job-slots.js';
+import type { Admission, DynamoJobSlots, QueuedJob } from './dynamo-job-slots.js';
 import type { TenantLimitsCache } from './tenant-limits-cache.js';
 import type { WorkflowClient } from './workflow-client.js';
 
@@ -16,19 +16,17 @@ export class JobAdmission {
   ) {}
 
   /** Admits the tenant's queued jobs while it has free slots and starts their executions. */
-  async admit(tenant: string): Promise<QueuedJob[]> {
+  async admit(tenant: string): Promise<Admission> {
     const { maxRunningJobs } = await this.limits.of(tenant);
-    const admitted = await this.slots.admit(tenant, maxRunningJobs, Date.now());
-    // Every admitted job is tried; a failed start fails the call (its record is retried) and the
-    // job keeps its slot, so the retry or the sweep starts it.
-    const starts = await Promise.allSettled(admitted.map((job) => this.start(job)));
-    const failed = starts.filter((s) => s.status === 'rejected');
-    if (failed.length > 0)
-      throw new AggregateError(
-        failed.map((f) => f.reason),
-        'execution start failed',
-      );
-    return admitted;
+    const admission = await this.slots.admit(tenant, maxRunningJobs, Date.now());
+    const { admitted } = admission;
+    // One after another, so executions start in submit order. Every admitted job is tried; a
+    // failed start fails the call (its record is retried) and the job keeps its slot, so the
+    // retry or the sweep starts it.
+    const failures: unknown[] = [];
+    for (const job of admitted) await this.start(job).catch((e: unknown) => failures.push(e));
+    if (failures.length > 0) throw new AggregateError(failures, 'execution start failed');
+    return admission;
   }
 
   /** Idempotent by execution name: starting an admitted job again (a retried record) is harmless. */

@@ -45,7 +45,7 @@ export async function applyRecord(record: DynamoDBRecord): Promise<void> {
       logger.info('execution stopped', { jobId: next.id });
     }
     const released = await slots.release(next.tenant, next.id);
-    const admitted = await admission.admit(next.tenant);
+    const { admitted } = await admission.admit(next.tenant);
     logger.info('job ended', { jobId: next.id, released, admitted: admitted.map((j) => j.id) });
   } else if (next.status === 'running' && prev?.status === 'input_required') {
     // No token yet means the answer beat the workflow's token write, which then fails its
@@ -70,9 +70,8 @@ async function queueAndAdmit(job: JobImage, rewritten: boolean) {
     timeoutSeconds: job.timeoutSeconds,
   };
   if (rewritten) await slots.enqueue(queued);
-  const admitted = await admission.admit(job.tenant);
-  const own = admitted.some((j) => j.id === job.id);
-  if (!own && (await slots.read(job.tenant)).holders[job.id]) await admission.start(queued);
+  const { admitted, holders } = await admission.admit(job.tenant);
+  if (!admitted.some((j) => j.id === job.id) && holders[job.id]) await admission.start(queued);
   logger.info('job queued', { jobId: job.id, admitted: admitted.map((j) => j.id) });
 }
 

@@ -122,7 +122,7 @@ async function repairSlots(now: Date, failures: unknown[], inTime: () => boolean
           logger.warn('leaked slot released', { tenant, jobId, holder: holder?.status ?? 'gone' });
         }
       }
-      counts.admitted += (await admission.admit(tenant)).length;
+      counts.admitted += (await admission.admit(tenant)).admitted.length;
     } catch (error) {
       failures.push(error);
       logger.error('tenant slots not repaired', { error: error as Error, tenant });
