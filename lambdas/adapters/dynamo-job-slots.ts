@@ -49,7 +49,7 @@ export type TransactItem = NonNullable<
 >[number];
 
 /** Why a transaction was cancelled, per item in request order (`None` for an item that passed). */
-function cancellation(
+export function cancellation(
   e: unknown,
 ): { codes: string[]; items: (Record<string, unknown> | undefined)[] } | undefined {
   if (!(e instanceof Error) || e.name !== 'TransactionCanceledException') return undefined;

@@ -3,12 +3,19 @@ import { ENV, optionalDays, requireEnv } from '../config/env.js';
 import { JOB_SK, jobPk, TABLE_KEYS } from '../config/table.js';
 import type { InputRequest, Job, JobError, JsonValue } from '../domain/job.js';
 import type { JobEvent, StepEvent } from '../domain/job-events.js';
-import type { Checkpoint, EventQuery, JobStore, ListQuery, SweepCursor } from '../domain/job-store.js';
+import type {
+  Checkpoint,
+  EventQuery,
+  JobStore,
+  ListQuery,
+  SubmitLimits,
+  SweepCursor,
+} from '../domain/job-store.js';
 import type { RetentionPolicy } from '../domain/retention.js';
 import { DEFAULT_RETENTION } from '../domain/retention.js';
 import { documentClient } from './dynamo-table.js';
 import { EventItems } from './job-store/event-items.js';
-import { JobItems, type QueueLimit } from './job-store/jobs.js';
+import { JobItems } from './job-store/jobs.js';
 import { LiveIndex } from './job-store/live-index.js';
 import type { LargeValueStore } from './large-value-store.js';
 
@@ -38,7 +45,13 @@ export class DynamoJobStore implements JobStore {
     this.live = new LiveIndex(tableName, client);
   }
 
-  create(job: Job, fingerprint: string, now: Date, idempotencyKeyId?: string, limits?: QueueLimit) {
+  create(
+    job: Job,
+    fingerprint: string,
+    now: Date,
+    idempotencyKeyId?: string,
+    limits?: SubmitLimits,
+  ): ReturnType<JobStore['create']> {
     return this.jobs.create(job, fingerprint, now, idempotencyKeyId, limits);
   }
 

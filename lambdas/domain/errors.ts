@@ -1,3 +1,5 @@
+import type { GcraDecision } from './gcra.js';
+
 /**
  * Domain errors carry a stable snake_case `code` that clients can branch on. The HTTP edge maps a
  * code to a status (lambdas/handlers/http); nothing below the edge knows about HTTP.
@@ -66,6 +68,8 @@ export class RateLimitedError extends DomainError {
   constructor(
     message: string,
     readonly retryAfterSeconds: number,
+    /** The request-rate decision behind it, when the refusal came from the store (RateLimit fields). */
+    readonly decision?: GcraDecision,
   ) {
     super('rate_limited', message);
   }

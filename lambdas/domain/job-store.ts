@@ -1,4 +1,5 @@
 import type { ListPosition } from './cursor.js';
+import type { GcraDecision, GcraPolicy } from './gcra.js';
 import type { JobEvent, StepEvent } from './job-events.js';
 import type { InputRequest, Job, JobError, JobProgress, JobStatus, JobUsage, JsonValue } from './job.js';
 
@@ -36,6 +37,12 @@ export interface ListQuery {
   after?: ListPosition | undefined;
 }
 
+/** What a submit is held to: the tenant's queued-job bound and, when it is checked here, its request rate. */
+export interface SubmitLimits {
+  maxQueuedJobs: number;
+  requests?: GcraPolicy | undefined;
+}
+
 /** A live job as the sweep sees it, from the sparse live index. */
 export interface LiveJob {
   tenant: string;
@@ -63,15 +70,16 @@ export interface JobStore {
    * created comes back instead while it is readable (`created: false`), and a reuse of the key
    * after that job expired creates a new job with an id of its own. The job joins its tenant's
    * queue; with `limits`, a tenant already holding `maxQueuedJobs` queued jobs is refused
-   * (QuotaExceededError) and nothing is written.
+   * (QuotaExceededError) and nothing is written. With `limits.requests`, the tenant's request rate
+   * is admitted in the same write (`rate`: the decision), or the submit refused (RateLimitedError).
    */
   create(
     job: Job,
     fingerprint: string,
     now: Date,
     idempotencyKeyId?: string,
-    limits?: { maxQueuedJobs: number },
-  ): Promise<{ job: Job; created: boolean; fingerprint: string }>;
+    limits?: SubmitLimits,
+  ): Promise<{ job: Job; created: boolean; fingerprint: string; rate?: GcraDecision | undefined }>;
   get(tenant: string, id: string, now: Date): Promise<Job | undefined>;
   /** Jobs as listed: what a job summary shows (no input, result or step state), newest first. */
   list(tenant: string, query: ListQuery, now: Date): Promise<{ jobs: Job[]; next: ListPosition | undefined }>;

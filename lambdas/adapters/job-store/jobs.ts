@@ -14,14 +14,16 @@ import {
   TABLE_KEYS,
   tenantPk,
 } from '../../config/table.js';
-import { DomainError, NotFoundError } from '../../domain/errors.js';
+import { DomainError, NotFoundError, RateLimitedError } from '../../domain/errors.js';
 import type { InputRequest, Job, JobError, JsonValue } from '../../domain/job.js';
 import { canRedrive, MOVES, REDRIVE, redriveExecutionName } from '../../domain/job.js';
 import type { StepEvent } from '../../domain/job-events.js';
-import type { Checkpoint, ListQuery, StepSnapshot } from '../../domain/job-store.js';
+import type { Checkpoint, ListQuery, StepSnapshot, SubmitLimits } from '../../domain/job-store.js';
+import { ceilSeconds, type GcraDecision, type GcraPolicy } from '../../domain/gcra.js';
 import type { RetentionPolicy } from '../../domain/retention.js';
 import { isExpired, liveExpiry, terminalExpiry, toTtl } from '../../domain/retention.js';
-import { DynamoJobSlots, sendTransaction, type TransactItem } from '../dynamo-job-slots.js';
+import { cancellation, DynamoJobSlots, sendTransaction, type TransactItem } from '../dynamo-job-slots.js';
+import { DynamoRateLimiter, RateLimitPart } from '../dynamo-rate-limiter.js';
 import { conditionalWrite, conditionalWriteLanded } from '../dynamo-table.js';
 import type { LargeValueStore } from '../large-value-store.js';
 import { IdempotencyKeys, isTransactionRace } from './idempotency-keys.js';
@@ -42,12 +44,10 @@ import { anywhere, JobValues, PUBLIC_VALUES, STEP_VALUES } from './job-values.js
 
 const { partition: PK } = TABLE_KEYS;
 
-/** The tenant's bound on queued jobs a submit is held to. */
-export interface QueueLimit {
-  maxQueuedJobs: number;
-}
-/** Without a limit (stores used directly by operators and tests) the queue is bounded only by the limit schema. */
-const UNBOUNDED: QueueLimit = { maxQueuedJobs: 100_000_000 };
+/** Without limits (stores used directly by operators and tests) the queue is bounded only by the limit schema. */
+const UNBOUNDED: SubmitLimits = { maxQueuedJobs: 100_000_000 };
+/** Sends of one submit at most: the first, and again after another request moved the rate bucket. */
+const SUBMIT_ATTEMPTS = 3;
 /** How many index pages one list request may read while a status filter skips items. */
 const MAX_LIST_PAGES = 5;
 
@@ -56,11 +56,19 @@ type UpdateParts = Pick<
   'UpdateExpression' | 'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'
 >;
 
+const rateRefusal = (policy: GcraPolicy, decision: GcraDecision) =>
+  new RateLimitedError(
+    `over ${policy.limit} requests per minute; retry after the Retry-After seconds`,
+    Math.max(1, ceilSeconds(decision.retryAfterMs)),
+    decision,
+  );
+
 /** Job items: every read and conditional write of a job's own item. */
 export class JobItems {
   private readonly keys: IdempotencyKeys;
   private readonly values: JobValues;
   private readonly slots: DynamoJobSlots;
+  private readonly rate: DynamoRateLimiter;
 
   constructor(
     private readonly tableName: string,
@@ -71,13 +79,14 @@ export class JobItems {
     this.keys = new IdempotencyKeys(tableName, client);
     this.values = new JobValues(values);
     this.slots = new DynamoJobSlots(tableName, client);
+    this.rate = new DynamoRateLimiter(tableName, client);
   }
 
-  async create(job: Job, fingerprint: string, now: Date, idempotencyKeyId?: string, limits?: QueueLimit) {
+  async create(job: Job, fingerprint: string, now: Date, idempotencyKeyId?: string, limits?: SubmitLimits) {
     if (idempotencyKeyId !== undefined)
       return this.createOnce(job, fingerprint, now, idempotencyKeyId, limits);
-    await this.submit([{ Put: await this.newJobPut(job, fingerprint) }], job, now, limits);
-    return { job, created: true, fingerprint };
+    const rate = await this.submit([{ Put: await this.newJobPut(job, fingerprint) }], job, now, limits);
+    return { job, created: true, fingerprint, rate };
   }
 
   /** Ids are random: a clash would be a bug, never a job to hand back. */
@@ -90,14 +99,26 @@ export class JobItems {
   }
 
   /**
-   * A submit is one transaction: the job's items, its entry in the tenant's queue and the tenant's
-   * queued count, moved on only below `maxQueuedJobs`. Over it, nothing is written.
+   * A submit is one transaction: the job's items, its entry in the tenant's queue, the tenant's
+   * queued count (moved on only below `maxQueuedJobs`) and, with `requests`, the tenant's
+   * request-rate bucket, so admission and write are one round trip. Refused, nothing is written.
    */
-  private async submit(items: TransactItem[], job: Job, now: Date, limits: QueueLimit = UNBOUNDED) {
-    try {
-      await sendTransaction(this.client, [...items, ...this.slots.submitItems(job, limits.maxQueuedJobs)]);
-    } catch (e) {
-      throw this.slots.submitRefusal(e, items.length, limits.maxQueuedJobs, now.getTime()) ?? e;
+  private async submit(items: TransactItem[], job: Job, now: Date, limits: SubmitLimits = UNBOUNDED) {
+    let rate = limits.requests && this.rate.part(job.tenant, limits.requests, now.getTime());
+    for (let attempt = 1; ; attempt++) {
+      const sent = [...(rate ? [rate.item] : []), ...items];
+      try {
+        await sendTransaction(this.client, [...sent, ...this.slots.submitItems(job, limits.maxQueuedJobs)]);
+        return rate?.admitted();
+      } catch (e) {
+        const why = cancellation(e);
+        if (!rate || why?.codes[0] !== 'ConditionalCheckFailed' || attempt >= SUBMIT_ATTEMPTS) {
+          throw this.slots.submitRefusal(e, sent.length, limits.maxQueuedJobs, now.getTime()) ?? e;
+        }
+        const next = rate.refused(why.items[0]);
+        if (!(next instanceof RateLimitPart)) throw rateRefusal(limits.requests!, next);
+        rate = next;
+      }
     }
   }
 
@@ -112,7 +133,7 @@ export class JobItems {
    * new job are written in one transaction, so neither exists without the other, and the key
    * item's condition lets only one of racing duplicates (or of reuses after expiry) win.
    */
-  private async createOnce(job: Job, fingerprint: string, now: Date, keyId: string, limits?: QueueLimit) {
+  private async createOnce(job: Job, fingerprint: string, now: Date, keyId: string, limits?: SubmitLimits) {
     const keyItem = await this.keys.jobOf(job.tenant, keyId);
     const previous = keyItem && (await this.getItem(job.tenant, keyItem.jobId));
     if (previous && !isExpired(previous.expiresAt, now)) return this.replay(previous);
@@ -121,8 +142,8 @@ export class JobItems {
         { Put: this.keys.put(job, keyId, keyItem?.jobId) },
         { Put: await this.newJobPut(job, fingerprint) },
       ];
-      await this.submit(items, job, now, limits);
-      return { job, created: true, fingerprint };
+      const rate = await this.submit(items, job, now, limits);
+      return { job, created: true, fingerprint, rate };
     } catch (e) {
       if (!isTransactionRace(e)) throw e;
     }

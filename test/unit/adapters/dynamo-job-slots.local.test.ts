@@ -2,7 +2,8 @@ import { type DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } 
 import { describe, expect, it } from 'vitest';
 import { DynamoJobSlots, slotsKey } from '../../../lambdas/adapters/dynamo-job-slots.js';
 import { DynamoJobStore, jobPk } from '../../../lambdas/adapters/dynamo-job-store.js';
-import { QuotaExceededError } from '../../../lambdas/domain/errors.js';
+import { DynamoRateLimiter } from '../../../lambdas/adapters/dynamo-rate-limiter.js';
+import { QuotaExceededError, RateLimitedError } from '../../../lambdas/domain/errors.js';
 import { idempotencyKeyId, newJobId } from '../../../lambdas/domain/idempotency.js';
 import type { Job } from '../../../lambdas/domain/job.js';
 import { newJob } from '../../../lambdas/domain/job.js';
@@ -197,5 +198,46 @@ describe('DynamoJobSlots on DynamoDB Local', () => {
     const [a] = await submitted(tenant, 1);
     expect(await slots.holderStatus(tenant, a!.id, T0)).toEqual({ status: 'pending' });
     expect(await slots.holderStatus(tenant, 'job_missing', T0)).toBeUndefined();
+  });
+});
+
+describe('a submit admitting its request rate in its own transaction (DynamoDB Local)', () => {
+  const policy = { limit: 3, windowMs: 60_000 };
+  const limits = { maxQueuedJobs: 1000, requests: policy };
+  const storedTat = async (tenant: string) =>
+    (await doc.send(new GetCommand({ TableName: TABLE, Key: { PK: `RATE#${tenant}`, SK: 'REQUESTS' } }))).Item
+      ?.tat as number | undefined;
+
+  it('admits up to the limit with the exact decision, then refuses with the exact wait, writing nothing', async () => {
+    const tenant = freshTenant();
+    const remaining = [];
+    for (let i = 0; i < 3; i++)
+      remaining.push((await store.create(job(tenant, i), 'fp', T0, undefined, limits)).rate?.remaining);
+    expect(remaining).toEqual([2, 1, 0]);
+    expect(await storedTat(tenant)).toBe(NOW + 60_000);
+
+    const over = job(tenant, 10);
+    const refused = await rejection(store.create(over, 'fp', new Date(NOW + 5_000), undefined, limits));
+    expect(refused).toBeInstanceOf(RateLimitedError);
+    expect(refused).toMatchObject({
+      retryAfterSeconds: 15,
+      decision: { admitted: false, retryAfterMs: 15_000 },
+    });
+    expect(await store.get(tenant, over.id, T0)).toBeUndefined();
+    expect(await slots.read(tenant)).toMatchObject({ queued: 3 });
+    expect(await storedTat(tenant)).toBe(NOW + 60_000);
+  });
+
+  it('shares the bucket with the middleware limiter: a TAT moved elsewhere costs one more send, never a wrong count', async () => {
+    const tenant = freshTenant();
+    await store.create(job(tenant, 0), 'fp', T0, undefined, limits);
+    // Another container (a GET through the middleware) moves the TAT this store does not know of.
+    await new DynamoRateLimiter(TABLE, doc).admit(tenant, policy, NOW);
+    const third = await store.create(job(tenant, 1), 'fp', T0, undefined, limits);
+    expect(third.rate).toMatchObject({ admitted: true, remaining: 0 });
+    expect(await storedTat(tenant)).toBe(NOW + 60_000);
+    expect(await rejection(store.create(job(tenant, 2), 'fp', T0, undefined, limits))).toBeInstanceOf(
+      RateLimitedError,
+    );
   });
 });

@@ -1,4 +1,10 @@
-import { DynamoDBDocumentClient, GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -192,6 +198,49 @@ describe('POST /v1/jobs', () => {
       Key: { PK: `SLOTS#${TENANT}`, SK: 'SLOTS' },
       ExpressionAttributeValues: expect.objectContaining({ ':max': 3 }),
     });
+  });
+
+  it('admits the request rate inside the submit transaction: one round trip, RateLimit fields set', async () => {
+    const event = apiEvent({
+      method: 'POST',
+      path: '/v1/jobs',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ agent: 'echo', input: { message: 'm' } }),
+    });
+    event.requestContext.authorizer = { tenant: TENANT, requestsPerMinute: 60 };
+    const res = await handler(event, lambdaContext);
+    expect(res.statusCode).toBe(202);
+    expect(ddb.calls()).toHaveLength(1);
+    const [rate] = ddb.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems!;
+    expect(rate?.Update).toMatchObject({
+      Key: { PK: `RATE#${TENANT}`, SK: 'REQUESTS' },
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    });
+    expect(headerOf(res, 'ratelimit')).toBe('"requests";r=59;t=1');
+  });
+
+  it('counts a submit that wrote nothing (bad input) with the limiter write, and refuses it over the limit', async () => {
+    ddb.on(UpdateCommand).rejects(
+      Object.assign(new Error('The conditional request failed'), {
+        name: 'ConditionalCheckFailedException',
+        // A bucket busy far ahead, whatever clock the limiter reads.
+        Item: { tat: { N: String(4_000_000_000_000) } },
+      }),
+    );
+    const event = apiEvent({
+      method: 'POST',
+      path: '/v1/jobs',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ agent: 'nope', input: {} }),
+    });
+    event.requestContext.authorizer = { tenant: TENANT, requestsPerMinute: 60 };
+    const res = await handler(event, lambdaContext);
+    expectProblem(res, 429, 'rate_limited');
+    expect(ddb.commandCalls(UpdateCommand)[0]?.args[0].input.Key).toEqual({
+      PK: `RATE#${TENANT}`,
+      SK: 'REQUESTS',
+    });
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
   });
 
   it('answers 429 quota_exceeded with Retry-After when the queue is full', async () => {
