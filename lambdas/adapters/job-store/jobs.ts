@@ -46,7 +46,10 @@ const { partition: PK } = TABLE_KEYS;
 
 /** Without limits (stores used directly by operators and tests) the queue is bounded only by the limit schema. */
 const UNBOUNDED: SubmitLimits = { maxQueuedJobs: 100_000_000 };
-/** Sends of one submit at most: the first, and again after another request moved the rate bucket. */
+/**
+ * Sends of a submit pinned to the rate bucket's TAT: the first, and again after another request
+ * moved the bucket; then the limiter's own write takes over.
+ */
 const SUBMIT_ATTEMPTS = 3;
 /** How many index pages one list request may read while a status filter skips items. */
 const MAX_LIST_PAGES = 5;
@@ -104,22 +107,40 @@ export class JobItems {
    * request-rate bucket, so admission and write are one round trip. Refused, nothing is written.
    */
   private async submit(items: TransactItem[], job: Job, now: Date, limits: SubmitLimits = UNBOUNDED) {
-    let rate = limits.requests && this.rate.part(job.tenant, limits.requests, now.getTime());
-    for (let attempt = 1; ; attempt++) {
-      const sent = [...(rate ? [rate.item] : []), ...items];
+    const policy = limits.requests;
+    let rate = policy && this.rate.part(job.tenant, policy, now.getTime());
+    for (let attempt = 1; rate; attempt++) {
       try {
-        await sendTransaction(this.client, [...sent, ...this.slots.submitItems(job, limits.maxQueuedJobs)]);
-        return rate?.admitted();
+        await this.send(items, job, now, limits, rate.item);
+        return rate.admitted();
       } catch (e) {
         const why = cancellation(e);
-        if (!rate || why?.codes[0] !== 'ConditionalCheckFailed' || attempt >= SUBMIT_ATTEMPTS) {
-          throw this.slots.submitRefusal(e, sent.length, limits.maxQueuedJobs, now.getTime()) ?? e;
-        }
+        if (why?.codes[0] !== 'ConditionalCheckFailed') throw this.refusal(e, items, now, limits, 1);
         const next = rate.refused(why.items[0]);
-        if (!(next instanceof RateLimitPart)) throw rateRefusal(limits.requests!, next);
-        rate = next;
+        if (!(next instanceof RateLimitPart)) throw rateRefusal(policy!, next);
+        rate = attempt < SUBMIT_ATTEMPTS ? next : undefined;
       }
     }
+    // Concurrent submits of the tenant kept moving the bucket: admit with the limiter's own write
+    // (it needs no expected TAT), then write the job. Two round trips, only under that contention.
+    const decision = policy && (await this.rate.admit(job.tenant, policy, now.getTime()));
+    if (decision && !decision.admitted) throw rateRefusal(policy!, decision);
+    try {
+      await this.send(items, job, now, limits);
+    } catch (e) {
+      throw this.refusal(e, items, now, limits, 0);
+    }
+    return decision;
+  }
+
+  private send(items: TransactItem[], job: Job, now: Date, limits: SubmitLimits, rate?: TransactItem) {
+    const sent = [...(rate ? [rate] : []), ...items, ...this.slots.submitItems(job, limits.maxQueuedJobs)];
+    return sendTransaction(this.client, sent);
+  }
+
+  /** A full queue as quota_exceeded; anything else as it came. */
+  private refusal(e: unknown, items: TransactItem[], now: Date, limits: SubmitLimits, offset: number) {
+    return this.slots.submitRefusal(e, offset + items.length, limits.maxQueuedJobs, now.getTime()) ?? e;
   }
 
   /** A submit's answer to a retry: the job the key created, whole. */

@@ -240,4 +240,15 @@ describe('a submit admitting its request rate in its own transaction (DynamoDB L
       RateLimitedError,
     );
   });
+  it('admits 12 concurrent submits of one tenant, each counted once, however often the bucket moved', async () => {
+    const tenant = freshTenant();
+    const wide = { maxQueuedJobs: 1000, requests: { limit: 600, windowMs: 60_000 } };
+    const outcomes = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => store.create(job(tenant, i), 'fp', T0, undefined, wide)),
+    );
+    expect(outcomes.every((o) => o.created && o.rate?.admitted)).toBe(true);
+    // Twelve requests, one 100 ms interval each, from an idle bucket.
+    expect(await storedTat(tenant)).toBe(NOW + 12 * 100);
+    expect(await slots.read(tenant)).toMatchObject({ queued: 12 });
+  });
 });
