@@ -127,9 +127,11 @@ describe('maxRunningJobs', () => {
     const limit = pLimit(8);
     const noisyIds = await Promise.all(
       Array.from({ length: 200 }, (_, i) =>
-        limit(
-          async () => (await noisy.submit({ message: `n${i}`, steps: 1, stepMs: 30_000 })).body.id as string,
-        ),
+        limit(async () => {
+          const res = await noisy.submit({ message: `n${i}`, steps: 1, stepMs: 30_000 });
+          expect(res.status).toBe(202);
+          return res.body.id as string;
+        }),
       ),
     );
     const noisySlots = async () =>
