@@ -19,7 +19,6 @@ export const TENANTS_USAGE = `usage: agent-jobs tenants set-limits <tenant> [--r
        agent-jobs tenants show <tenant> [--json]
        agent-jobs tenants usage <tenant> [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--json]
 ${TARGET_USAGE}
-requests-per-minute and tokens-per-minute are enforced; the other limits are stored and shown.
 usage: UTC days, at most 92; default the 30 days up to today.`;
 
 /** `requestsPerMinute` -> `--requests-per-minute`. */
@@ -63,9 +62,6 @@ function parseUsage(rest: string[], json: boolean, now: Date): TenantsCommand {
   }
 }
 
-/** Limits this deployment enforces; the others are stored and shown. */
-const ENFORCED: ReadonlySet<string> = new Set(['requestsPerMinute', 'tokensPerMinute', 'maxStreams']);
-
 function showLines(
   tenant: string,
   limits: TenantLimits,
@@ -77,8 +73,7 @@ function showLines(
     ...LIMIT_NAMES.map((n) => {
       const source =
         own[n] !== undefined ? 'set for this tenant' : defaultsKnown ? 'default' : 'built-in default';
-      const enforced = ENFORCED.has(n) ? '' : ', not enforced yet';
-      return `  ${n.padEnd(18)} ${String(limits[n]).padStart(10)}  (${source}${enforced})`;
+      return `  ${n.padEnd(18)} ${String(limits[n]).padStart(10)}  (${source})`;
     }),
   ];
 }

@@ -334,6 +334,10 @@ export interface components {
         events: string;
         stream: string;
       };
+      /** @description Only on GET of a pending job waiting for one of its tenant's running slots (`maxRunningJobs`): its place in the tenant's queue, 1 = next to start. Absent once admitted. */
+      queue?: {
+        position: number;
+      };
       /** @description Only in events and webhooks: large values this copy leaves out (shown as null, metadata as {}); GET the job (`links.self`) for them whole. */
       omitted?: ('input' | 'metadata' | 'result')[];
     };
@@ -447,6 +451,10 @@ export interface components {
         cancel: string;
         events: string;
         stream: string;
+      };
+      /** @description Only on GET of a pending job waiting for one of its tenant's running slots (`maxRunningJobs`): its place in the tenant's queue, 1 = next to start. Absent once admitted. */
+      queue?: {
+        position: number;
       };
       /** @description Only in events and webhooks: large values this copy leaves out (shown as null, metadata as {}); GET the job (`links.self`) for them whole. */
       omitted?: ('input' | 'metadata' | 'result')[];

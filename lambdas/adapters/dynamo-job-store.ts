@@ -3,7 +3,14 @@ import { ENV, optionalDays, requireEnv } from '../config/env.js';
 import { JOB_SK, jobPk, TABLE_KEYS } from '../config/table.js';
 import type { InputRequest, Job, JobError, JsonValue } from '../domain/job.js';
 import type { JobEvent, StepEvent } from '../domain/job-events.js';
-import type { Checkpoint, EventQuery, JobStore, ListQuery, SweepCursor } from '../domain/job-store.js';
+import type {
+  Checkpoint,
+  EventQuery,
+  JobStore,
+  ListQuery,
+  SubmitLimits,
+  SweepCursor,
+} from '../domain/job-store.js';
 import type { RetentionPolicy } from '../domain/retention.js';
 import { DEFAULT_RETENTION } from '../domain/retention.js';
 import { documentClient } from './dynamo-table.js';
@@ -38,8 +45,14 @@ export class DynamoJobStore implements JobStore {
     this.live = new LiveIndex(tableName, client);
   }
 
-  create(job: Job, fingerprint: string, now: Date, idempotencyKeyId?: string) {
-    return this.jobs.create(job, fingerprint, now, idempotencyKeyId);
+  create(
+    job: Job,
+    fingerprint: string,
+    now: Date,
+    idempotencyKeyId?: string,
+    limits?: SubmitLimits,
+  ): ReturnType<JobStore['create']> {
+    return this.jobs.create(job, fingerprint, now, idempotencyKeyId, limits);
   }
 
   get(tenant: string, id: string, now: Date) {

@@ -10,6 +10,7 @@ import {
   latestAdmissibleTat,
 } from '../domain/gcra.js';
 import { documentClient, isConditionFailure } from './dynamo-table.js';
+import type { TransactItem } from './dynamo-job-slots.js';
 
 const rateKey = (tenant: string) => ({ PK: `${TENANCY_KEYS.rate}${tenant}`, SK: 'REQUESTS' });
 /** An idle bucket's item goes away on its own a day after it would be full again. */
@@ -32,9 +33,18 @@ export class DynamoRateLimiter {
   private readonly lastTat = new Map<string, number>();
 
   constructor(
-    private readonly tableName: string,
+    readonly tableName: string,
     private readonly client: DynamoDBDocumentClient = documentClient,
   ) {}
+
+  /** The rate update for `tenant` as an item of the caller's transaction (see RateLimitPart). */
+  part(tenant: string, policy: GcraPolicy, now: number): RateLimitPart {
+    return new RateLimitPart(this, tenant, policy, now, this.lastTat.get(tenant));
+  }
+
+  remember(tenant: string, tat: number) {
+    this.lastTat.set(tenant, tat);
+  }
 
   async admit(tenant: string, policy: GcraPolicy, now: number): Promise<GcraDecision> {
     const hint = this.lastTat.get(tenant);
@@ -96,6 +106,68 @@ export class DynamoRateLimiter {
       const item = (e as { Item?: Record<string, { N?: string }> }).Item;
       return { storedTat: item?.tat?.N === undefined ? undefined : Number(item.tat.N) };
     }
+  }
+}
+
+/**
+ * The GCRA update as one item of a caller's own transaction (a submit), so the request's admission
+ * and its write are one round trip. Transactions return nothing on success, so the write is
+ * pinned to the TAT it expects (or to an idle bucket) and the new TAT is known exactly; a refused
+ * condition returns the stored item (ALL_OLD), which either refuses the request with the exact
+ * wait or tells the caller to send the transaction again with the TAT now known.
+ */
+export class RateLimitPart {
+  readonly item: TransactItem;
+  private readonly next: number;
+
+  constructor(
+    private readonly limiter: DynamoRateLimiter,
+    private readonly tenant: string,
+    private readonly policy: GcraPolicy,
+    private readonly now: number,
+    expected: number | undefined,
+  ) {
+    const interval = emissionIntervalMs(policy);
+    const busy = expected !== undefined && expected > now;
+    this.next = (busy ? expected : now) + interval;
+    const ttl = Math.ceil((now + policy.windowMs) / 1000) + IDLE_TTL_SECONDS;
+    this.item = {
+      Update: {
+        TableName: limiter.tableName,
+        Key: rateKey(tenant),
+        UpdateExpression: 'SET tat = :next, #ttl = :ttl',
+        ConditionExpression: busy
+          ? 'tat = :expected AND tat <= :latest'
+          : 'attribute_not_exists(tat) OR tat <= :now',
+        ExpressionAttributeNames: { '#ttl': 'ttl' },
+        ExpressionAttributeValues: {
+          ':next': this.next,
+          ':ttl': ttl,
+          ...(busy
+            ? { ':expected': expected, ':latest': latestAdmissibleTat(policy, now) }
+            : { ':now': now }),
+        },
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      },
+    };
+  }
+
+  /** The decision once the transaction committed. */
+  admitted(): GcraDecision {
+    this.limiter.remember(this.tenant, this.next);
+    return admittedAt(this.policy, this.next, this.now);
+  }
+
+  /**
+   * The stored item this write's condition refused: a refusal of the request (with the exact wait),
+   * or the part to send instead, pinned to the TAT now known.
+   */
+  refused(stored: Record<string, unknown> | undefined): GcraDecision | RateLimitPart {
+    const storedTat = stored?.tat as number | undefined;
+    const decision = gcraDecide(this.policy, storedTat, this.now);
+    this.limiter.remember(this.tenant, decision.tat);
+    if (!decision.admitted) return decision;
+    return new RateLimitPart(this.limiter, this.tenant, this.policy, this.now, storedTat);
   }
 }
 

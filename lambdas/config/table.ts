@@ -118,7 +118,8 @@ export const deliverySk = (seq: number) =>
 /**
  * Partition-key prefixes of the tenancy items, shared with IAM (`dynamodb:LeadingKeys`): API keys
  * (`K#<keyId>`), a tenant's limits (`TENANT#<tenant>`), its request-rate bucket (`RATE#<tenant>`),
- * its open SSE streams (`STREAMS#<tenant>`), and the one list-index partition that lists every key.
+ * its open SSE streams (`STREAMS#<tenant>`), its running-job slots and queue, and the one list-index
+ * partition that lists every key.
  */
 export const TENANCY_KEYS = {
   apiKey: 'K#',
@@ -126,6 +127,10 @@ export const TENANCY_KEYS = {
   rate: 'RATE#',
   streams: 'STREAMS#',
   keyList: 'KEYS',
+  /** A tenant's running-job slots and queued-job count (lambdas/adapters/dynamo-job-slots.ts). */
+  slots: 'SLOTS#',
+  /** A tenant's queue: one item per job waiting for a slot, sorted by job id (submit order). */
+  queue: 'QUEUE#',
 } as const;
 
 /** A tenant's usage counters of one UTC day (`YYYY-MM-DD`): in its limits partition, sorted by day. */
@@ -140,3 +145,9 @@ export const tokenBucketKey = (tenant: string) => ({
   [TABLE_KEYS.partition]: `${TENANCY_KEYS.rate}${tenant}`,
   [TABLE_KEYS.sort]: 'TOKENS',
 });
+
+/**
+ * Every tenant's slots item also sits in this one partition of the sparse live index, so the sweep
+ * finds the tenants that hold slots or have jobs queued without reading any job.
+ */
+export const SLOTS_INDEX_PARTITION = 'SLOTS';

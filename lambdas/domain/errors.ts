@@ -1,3 +1,5 @@
+import type { GcraDecision } from './gcra.js';
+
 /**
  * Domain errors carry a stable snake_case `code` that clients can branch on. The HTTP edge maps a
  * code to a status (lambdas/handlers/http); nothing below the edge knows about HTTP.
@@ -18,6 +20,8 @@ export const ERROR_CODES = [
   'idempotency_key_in_use',
   'invalid_cursor',
   'rate_limited',
+  /** A tenant limit on what it may hold at once (queued jobs) is reached; retry after Retry-After. */
+  'quota_exceeded',
   'internal_error',
 ] as const;
 
@@ -64,8 +68,21 @@ export class RateLimitedError extends DomainError {
   constructor(
     message: string,
     readonly retryAfterSeconds: number,
+    /** The request-rate decision behind it, when the refusal came from the store (RateLimit fields). */
+    readonly decision?: GcraDecision,
   ) {
     super('rate_limited', message);
+  }
+}
+
+/** The tenant already has `maxQueuedJobs` jobs waiting; nothing was created. */
+export class QuotaExceededError extends DomainError {
+  override readonly name = 'QuotaExceededError';
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super('quota_exceeded', message);
   }
 }
 

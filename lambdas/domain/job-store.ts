@@ -1,4 +1,5 @@
 import type { ListPosition } from './cursor.js';
+import type { GcraDecision, GcraPolicy } from './gcra.js';
 import type { JobEvent, StepEvent } from './job-events.js';
 import type { InputRequest, Job, JobError, JobProgress, JobStatus, JobUsage, JsonValue } from './job.js';
 import type { UsageCounts } from './usage.js';
@@ -52,6 +53,12 @@ export interface ListQuery {
   after?: ListPosition | undefined;
 }
 
+/** What a submit is held to: the tenant's queued-job bound and, when it is checked here, its request rate. */
+export interface SubmitLimits {
+  maxQueuedJobs: number;
+  requests?: GcraPolicy | undefined;
+}
+
 /** A live job as the sweep sees it, from the sparse live index. */
 export interface LiveJob {
   tenant: string;
@@ -71,20 +78,24 @@ export interface SweepCursor {
 /**
  * The jobs table as the rest of the code sees it. Every method is one request at most, except
  * `list` (pages through a filtered index) and a `create` with an Idempotency-Key (reads, then one
- * transaction).
+ * transaction; a `create` without one is one transaction).
  */
 export interface JobStore {
   /**
    * Stores a new job. With `idempotencyKeyId` (an Idempotency-Key was sent), the job the key
    * created comes back instead while it is readable (`created: false`), and a reuse of the key
-   * after that job expired creates a new job with an id of its own.
+   * after that job expired creates a new job with an id of its own. The job joins its tenant's
+   * queue; with `limits`, a tenant already holding `maxQueuedJobs` queued jobs is refused
+   * (QuotaExceededError) and nothing is written. With `limits.requests`, the tenant's request rate
+   * is admitted in the same write (`rate`: the decision), or the submit refused (RateLimitedError).
    */
   create(
     job: Job,
     fingerprint: string,
     now: Date,
     idempotencyKeyId?: string,
-  ): Promise<{ job: Job; created: boolean; fingerprint: string }>;
+    limits?: SubmitLimits,
+  ): Promise<{ job: Job; created: boolean; fingerprint: string; rate?: GcraDecision | undefined }>;
   get(tenant: string, id: string, now: Date): Promise<Job | undefined>;
   /** Jobs as listed: what a job summary shows (no input, result or step state), newest first. */
   list(tenant: string, query: ListQuery, now: Date): Promise<{ jobs: Job[]; next: ListPosition | undefined }>;

@@ -59,7 +59,8 @@ function lowerCased(
 /**
  * REQUEST authorizer: the key may come in `Authorization: Bearer` or `x-api-key`. Throwing
  * 'Unauthorized' is how API Gateway is told to answer 401 (gateway response UNAUTHORIZED). The
- * context carries the tenant, its request rate and its stream limit, which the handlers enforce.
+ * context carries the tenant, its request rate and stream limit (which the handlers enforce) and
+ * its queued-job bound (which submit enforces).
  */
 export const handler = async (
   event: APIGatewayRequestAuthorizerEvent,
@@ -79,6 +80,11 @@ export const handler = async (
       Version: '2012-10-17',
       Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: event.methodArn }],
     },
-    context: { tenant, requestsPerMinute: limits.requestsPerMinute, maxStreams: limits.maxStreams },
+    context: {
+      tenant,
+      requestsPerMinute: limits.requestsPerMinute,
+      maxStreams: limits.maxStreams,
+      maxQueuedJobs: limits.maxQueuedJobs,
+    },
   };
 };

@@ -9,6 +9,10 @@ import type { Context } from 'aws-lambda';
 import { jobDlqMessage } from '../config/workflow.js';
 import { AWAITING_EXECUTION, MOVES } from '../domain/job.js';
 import type { LiveJob, SweepCursor } from '../domain/job-store.js';
+import { leaseVerdict, pendingRepair } from '../domain/job-slots.js';
+import { jobSlotsFromEnv } from '../adapters/dynamo-job-slots.js';
+import { JobAdmission } from '../adapters/job-admission.js';
+import { tenantLimitsCacheFromEnv } from '../adapters/tenant-limits-cache.js';
 
 const logger = createLogger();
 const store = jobStoreFromEnv();
@@ -16,6 +20,8 @@ const workflow = new WorkflowClient(requireEnv(ENV.stateMachineArn));
 const dlq = new JobDlq(requireEnv(ENV.jobDlqUrl));
 const deliveries = deliveryStoreFromEnv();
 const outbox = webhookOutboxFromEnv();
+const slots = jobSlotsFromEnv();
+const admission = new JobAdmission(slots, tenantLimitsCacheFromEnv(), workflow);
 
 /**
  * Only jobs older than this are judged: a younger pending job may still be on its way through the
@@ -47,22 +53,32 @@ const LOST = {
   retryable: true,
 } as const;
 
-type Repair = 'started' | 'failed' | 'healthy' | 'resumed';
+type Repair = 'started' | 'failed' | 'healthy' | 'resumed' | 'requeued';
 
 /**
- * Repairs live jobs the event-driven paths left behind: a pending job whose execution never
- * started is started (idempotent by name); a running job whose answered wait for input was never
+ * Repairs live jobs the event-driven paths left behind: a pending job that holds a slot but whose
+ * execution never started is started (idempotent by name), one that lost its queue entry is queued
+ * again; a running job whose answered wait for input was never
  * handed to its execution is resumed; a job whose execution is not running (or never existed) is
  * failed with `execution_lost` and sent to the job DLQ, like the reconciler would.
  */
 async function repair(job: LiveJob, now: Date): Promise<Repair> {
   if (job.status === AWAITING_EXECUTION) {
-    const started = await workflow.start(job.executionName, {
-      tenant: job.tenant,
-      jobId: job.jobId,
-      pk: job.pk,
+    const queued = { tenant: job.tenant, id: job.jobId, executionName: job.executionName };
+    const action = pendingRepair({
+      holdsSlot: (await slots.read(job.tenant)).holders[job.jobId] !== undefined,
+      queued: await slots.isQueued(job.tenant, job.jobId),
     });
-    if (started === 'started') return 'started';
+    // A queued job waits for a slot, which the slots pass of this run already looked for.
+    if (action === 'wait') return 'healthy';
+    if (action === 'enqueue') {
+      const timeoutSeconds = (await store.get(job.tenant, job.jobId, now))?.timeoutSeconds;
+      if (timeoutSeconds === undefined) return 'healthy';
+      await slots.enqueue({ ...queued, timeoutSeconds });
+      await admission.admit(job.tenant);
+      return 'requeued';
+    }
+    if ((await admission.start(queued)) === 'started') return 'started';
   }
   if ((await workflow.status(job.executionName)) === 'RUNNING') {
     return (await resumeAnswered(job, now)) ? 'resumed' : 'healthy';
@@ -89,6 +105,35 @@ async function resumeAnswered(job: LiveJob, now: Date): Promise<boolean> {
   const wait = await store.answeredWait(job.tenant, job.jobId);
   if (!wait || Date.parse(wait.answeredAt) > now.getTime() - answerAgeSeconds * 1000) return false;
   return workflow.resume(wait.token);
+}
+
+/**
+ * Takes back slots whose release was lost (the holder ended, vanished or outlived its lease) and
+ * admits queued jobs into free slots, tenant by tenant: one tenant's stalled queue never waits
+ * for another's. Returns how many slots were released and jobs admitted.
+ */
+async function repairSlots(now: Date, failures: unknown[], inTime: () => boolean) {
+  const counts = { releasedSlots: 0, admitted: 0 };
+  for (const tenant of await slots.tenants()) {
+    if (!inTime()) break;
+    try {
+      for (const [jobId, lease] of Object.entries((await slots.read(tenant)).holders)) {
+        const holder = await slots.holderStatus(tenant, jobId, now);
+        if (
+          leaseVerdict(lease, holder, now.getTime()) === 'release' &&
+          (await slots.releaseSlot(tenant, jobId))
+        ) {
+          counts.releasedSlots++;
+          logger.warn('leaked slot released', { tenant, jobId, holder: holder?.status ?? 'gone' });
+        }
+      }
+      counts.admitted += (await admission.admit(tenant)).admitted.length;
+    } catch (error) {
+      failures.push(error);
+      logger.error('tenant slots not repaired', { error: error as Error, tenant });
+    }
+  }
+  return counts;
 }
 
 /**
@@ -203,18 +248,26 @@ async function sweepDeliveries(before: string, now: Date, inTime: () => boolean,
 export const handler = async (
   _event?: unknown,
   context?: Pick<Context, 'getRemainingTimeInMillis'>,
-): Promise<Record<Repair | 'requeuedDeliveries', number> & { complete: boolean }> => {
+): Promise<
+  Record<Repair | 'requeuedDeliveries' | 'releasedSlots' | 'admitted', number> & { complete: boolean }
+> => {
   const startedAt = Date.now();
   const budget = context ? context.getRemainingTimeInMillis() - RESERVE_MS : DEFAULT_BUDGET_MS;
   const jobsUntil = startedAt + budget * JOBS_SHARE;
   const until = startedAt + budget;
   const now = new Date();
   const before = new Date(now.getTime() - minAgeSeconds * 1000).toISOString();
-  const counts: Record<Repair, number> = { started: 0, failed: 0, healthy: 0, resumed: 0 };
+  const counts: Record<Repair, number> = { started: 0, failed: 0, healthy: 0, resumed: 0, requeued: 0 };
   const failures: unknown[] = [];
+  const slotCounts = await repairSlots(now, failures, () => Date.now() < jobsUntil);
   const jobsDone = await sweepLive(before, now, () => Date.now() < jobsUntil, counts, failures);
   const overdue = await sweepDeliveries(before, now, () => Date.now() < until, failures);
-  const result = { ...counts, requeuedDeliveries: overdue.requeued, complete: jobsDone && overdue.complete };
+  const result = {
+    ...counts,
+    ...slotCounts,
+    requeuedDeliveries: overdue.requeued,
+    complete: jobsDone && overdue.complete,
+  };
   logger.info('sweep done', { ...result, failures: failures.length });
   if (failures.length > 0) throw new AggregateError(failures, `${failures.length} sweep repair(s) failed`);
   return result;

@@ -1,5 +1,6 @@
 import { type DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { OverdueDelivery } from '../adapters/dynamo-delivery-store.js';
+import type { DynamoJobSlots } from '../adapters/dynamo-job-slots.js';
 import type { WorkflowClient } from '../adapters/workflow-client.js';
 import { JOB_SK, TABLE_KEYS } from '../config/table.js';
 import type { JobStatus } from '../domain/job.js';
@@ -9,6 +10,7 @@ export interface UnfinishedJob {
   jobId: string;
   pk: string;
   executionName: string;
+  status: JobStatus;
 }
 
 const UNFINISHED: JobStatus[] = ['pending', 'running', 'input_required'];
@@ -31,7 +33,7 @@ export async function listUnfinishedJobs(
         FilterExpression: `${TABLE_KEYS.sort} = :job AND #status IN (${Object.keys(statuses).join(', ')})`,
         ExpressionAttributeNames: { '#status': 'status' },
         ExpressionAttributeValues: { ...statuses, ':job': JOB_SK },
-        ProjectionExpression: `${TABLE_KEYS.partition}, tenant, id, executionName`,
+        ProjectionExpression: `${TABLE_KEYS.partition}, tenant, id, executionName, #status`,
         ExclusiveStartKey: startKey,
       }),
     );
@@ -41,6 +43,7 @@ export async function listUnfinishedJobs(
         jobId: i.id,
         pk: i[TABLE_KEYS.partition],
         executionName: i.executionName,
+        status: i.status,
       });
     startKey = out.LastEvaluatedKey;
   } while (startKey);
@@ -51,16 +54,38 @@ export interface RecoveryDeps {
   client: DynamoDBDocumentClient;
   tableName: string;
   workflow: Pick<WorkflowClient, 'start'>;
+  slots: Pick<DynamoJobSlots, 'read'>;
 }
 
 /**
  * Executions live in memory, so a restart loses those that were running. Start each unfinished
  * job's execution again under its name: the agent step resumes from its checkpoint, and a job past
  * its deadline fails with job_timeout. One the stream consumer already started while replaying the
- * stream counts as started already. Returns how many were started.
+ * stream counts as started already. A pending job still waiting in its tenant's queue (holding no
+ * running slot) is left there: it starts when admitted. Returns how many were started.
  */
-export async function resumeUnfinishedJobs({ client, tableName, workflow }: RecoveryDeps): Promise<number> {
-  const jobs = await listUnfinishedJobs(client, tableName);
+export async function resumeUnfinishedJobs({
+  client,
+  tableName,
+  workflow,
+  slots,
+}: RecoveryDeps): Promise<number> {
+  const unfinished = await listUnfinishedJobs(client, tableName);
+  const holders = new Map<string, Promise<Record<string, unknown>>>();
+  const holdersOf = (tenant: string) => {
+    if (!holders.has(tenant))
+      holders.set(
+        tenant,
+        slots.read(tenant).then((s) => s.holders),
+      );
+    return holders.get(tenant)!;
+  };
+  const admitted = await Promise.all(
+    unfinished.map(
+      async (job) => job.status !== 'pending' || (await holdersOf(job.tenant))[job.jobId] !== undefined,
+    ),
+  );
+  const jobs = unfinished.filter((_, i) => admitted[i]);
   const outcomes = await Promise.all(
     jobs.map((job) =>
       workflow.start(job.executionName, { tenant: job.tenant, jobId: job.jobId, pk: job.pk }),

@@ -217,11 +217,13 @@ async function start(options: LocalStackOptions, stops: Stops): Promise<Omit<Loc
   stops.schedules = runSchedules(template);
   const { documentClient } = await import('../adapters/dynamo-job-store.js');
   const { WorkflowClient } = await import('../adapters/workflow-client.js');
+  const { DynamoJobSlots } = await import('../adapters/dynamo-job-slots.js');
   const workflow = new WorkflowClient(
     sfn.stateMachineArn,
     new SFNClient({ ...common, endpoint: sfnEndpoint }),
   );
-  const resumed = await resumeUnfinishedJobs({ client: documentClient, tableName, workflow });
+  const slots = new DynamoJobSlots(tableName, documentClient);
+  const resumed = await resumeUnfinishedJobs({ client: documentClient, tableName, workflow, slots });
   if (resumed > 0) log(`resumed ${resumed} unfinished job(s)`);
   ready();
   return {

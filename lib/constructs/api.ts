@@ -190,6 +190,9 @@ export class JobsApi extends Construct {
       ['UpdateItem'],
       buckets.map((prefix) => `${prefix}*`),
     );
+    // Submit counts the job into its tenant's queue; GET tells a queued job's place in it.
+    if (name === 'create-job') props.jobs.grantItems(fn.function, ['UpdateItem'], [`${TENANCY_KEYS.slots}*`]);
+    if (name === 'get-job') props.jobs.grantItems(fn.function, ['Query'], [`${TENANCY_KEYS.queue}*`]);
   }
 
   /** Usage days and the limits item both live in the tenant's own partition (`TENANT#<tenant>`). */

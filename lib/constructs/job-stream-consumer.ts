@@ -10,6 +10,7 @@ import { Construct } from 'constructs';
 import { ENV } from '../../lambdas/config/env.js';
 import { INTERNAL_HANDLERS } from '../../lambdas/config/routes.js';
 import { JOB_SK, TABLE_KEYS } from '../../lambdas/config/table.js';
+import type { TenantLimits } from '../../lambdas/domain/tenant-limits.js';
 import { ONE_MINUTE_MAX, thresholdAlarm } from './alarms.js';
 import { HandlerFunction } from './handler-function.js';
 import type { JobsTable } from './jobs-table.js';
@@ -21,6 +22,8 @@ export interface JobStreamConsumerProps {
   /** Where a batch goes (as a pointer to the stream records) once its retries are spent. */
   readonly startDlq: sqs.IQueue;
   readonly logRetention: RetentionDays;
+  /** The limits of tenants without their own: the consumer admits queued jobs up to `maxRunningJobs`. */
+  readonly defaultLimits: TenantLimits;
 }
 
 /** Only the job item matters to the stream consumers; API-key and event items never wake them. */
@@ -72,6 +75,7 @@ export class JobStreamConsumer extends Construct {
     });
     const fn = this.handler.function;
     fn.addEnvironment(ENV.stateMachineArn, props.stateMachine.stateMachineArn);
+    props.jobs.grantSlots(fn, props.defaultLimits);
     fn.addEventSource(
       jobTableStreamSource(props.jobs, props.startDlq, [
         FilterCriteria.filter({ eventName: FilterRule.isEqual('INSERT'), dynamodb: JOB_ITEM }),
@@ -79,6 +83,15 @@ export class JobStreamConsumer extends Construct {
           eventName: FilterRule.isEqual('MODIFY'),
           // `pending` too: a job replaced after expiry (same key, new execution name) is a MODIFY.
           dynamodb: { ...JOB_ITEM, NewImage: { status: { S: FilterRule.or('pending', 'cancelled') } } },
+        }),
+        FilterCriteria.filter({
+          eventName: FilterRule.isEqual('MODIFY'),
+          // A job's end gives its running slot back and admits the tenant's next queued job.
+          dynamodb: {
+            ...JOB_ITEM,
+            OldImage: { status: { S: FilterRule.or('pending', 'running', 'input_required') } },
+            NewImage: { status: { S: FilterRule.or('succeeded', 'failed') } },
+          },
         }),
         FilterCriteria.filter({
           eventName: FilterRule.isEqual('MODIFY'),

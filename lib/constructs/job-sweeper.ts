@@ -9,6 +9,7 @@ import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { ENV } from '../../lambdas/config/env.js';
 import { INTERNAL_HANDLERS } from '../../lambdas/config/routes.js';
+import type { TenantLimits } from '../../lambdas/domain/tenant-limits.js';
 import { ONE_MINUTE_SUM, thresholdAlarm } from './alarms.js';
 import { HandlerFunction } from './handler-function.js';
 import type { JobsTable } from './jobs-table.js';
@@ -22,6 +23,8 @@ export interface JobSweeperProps {
   /** Overdue deliveries get a new queue message. */
   readonly webhooks: WebhookDelivery;
   readonly logRetention: RetentionDays;
+  /** The limits of tenants without their own: the sweep admits queued jobs up to `maxRunningJobs`. */
+  readonly defaultLimits: TenantLimits;
 }
 
 export const SWEEP_INTERVAL = Duration.minutes(5);
@@ -49,6 +52,7 @@ export class JobSweeper extends Construct {
     // GetItem reads an overdue delivery's round before it is requeued, and an answered wait's
     // token; PutItem saves where the sweep stopped reading live jobs and overdue deliveries.
     props.jobs.bindTable(fn, ['GetItem', 'PutItem', 'UpdateItem']);
+    props.jobs.grantSlots(fn, props.defaultLimits);
     props.webhooks.grantEnqueue(fn);
     fn.addEnvironment(ENV.stateMachineArn, props.stateMachine.stateMachineArn);
     fn.addEnvironment(ENV.jobDlqUrl, props.jobDlq.queueUrl);

@@ -11,11 +11,13 @@ import {
   TENANCY_KEYS,
 } from '../../lambdas/config/table.js';
 import { valuesExpiryDays } from '../../lambdas/domain/large-values.js';
+import type { TenantLimits } from '../../lambdas/domain/tenant-limits.js';
 import { JobValuesBucket, type ValuesAccess } from './job-values-bucket.js';
 
 export const JOBS_INDEX = TABLE_KEYS.listIndex;
 
-export type TableAction = 'GetItem' | 'PutItem' | 'UpdateItem' | 'Query' | 'DescribeTable';
+export type TableAction =
+  'GetItem' | 'PutItem' | 'UpdateItem' | 'DeleteItem' | 'ConditionCheckItem' | 'Query' | 'DescribeTable';
 
 /** `read` and `readWrite` are the common shapes; a list grants exactly those actions and nothing more. */
 export type TableAccess = 'read' | 'readWrite' | readonly TableAction[];
@@ -133,6 +135,21 @@ export class JobsTable extends Construct {
   ): void {
     fn.addEnvironment(ENV.tableName, this.table.tableName);
     fn.addToRolePolicy(this.itemsStatement(actions, leadingKeys));
+  }
+
+  /**
+   * What admitting queued jobs takes (the stream consumer, the sweep): the tenants' slots and queue
+   * items and limits, the job's status checked in the admission transaction, and the defaults of
+   * tenants without limits of their own.
+   */
+  public grantSlots(fn: LambdaFunction, defaultLimits: TenantLimits): void {
+    fn.addEnvironment(ENV.defaultLimits, JSON.stringify(defaultLimits));
+    this.grantItems(fn, ['GetItem', 'UpdateItem'], [`${TENANCY_KEYS.slots}*`]);
+    // Delete is allowed on queue entries only: admission and release remove a job's entry.
+    this.grantItems(fn, ['GetItem', 'PutItem', 'DeleteItem', 'Query'], [`${TENANCY_KEYS.queue}*`]);
+    this.grantItems(fn, ['GetItem'], [`${TENANCY_KEYS.limits}*`]);
+    // Job items (`T#<tenant>#J#<id>`): a slot holder's status, and the admission's status check.
+    this.grantItems(fn, ['GetItem', 'ConditionCheckItem'], ['T#*']);
   }
 
   /**

@@ -80,6 +80,7 @@ export class AgentJobsStack extends Stack {
       stateMachine,
       startDlq: this.startDlq.queue,
       logRetention,
+      defaultLimits: this.config.defaultLimits,
     });
     this.eventsConsumer = new JobEventsConsumer(this, 'JobEvents', {
       jobs: this.jobs,
@@ -99,6 +100,7 @@ export class AgentJobsStack extends Stack {
       jobDlq: this.jobDlq.queue,
       webhooks: this.webhooks,
       logRetention,
+      defaultLimits: this.config.defaultLimits,
     });
     this.api = new JobsApi(this, 'Api', {
       jobs: this.jobs,

@@ -86,8 +86,15 @@ describe('environment wiring: each function gets what it reads, nothing else', (
     'get-usage': [...TABLE_ENV, ENV.defaultLimits].sort(),
     'mark-failed': FINISHING_ENV,
     'reconcile-execution': [...FINISHING_ENV, ENV.jobDlqUrl].sort(),
-    'sweep-jobs': [...FINISHING_ENV, ENV.jobDlqUrl, ENV.stateMachineArn, ENV.webhookQueueUrl].sort(),
-    'control-executions': [...BASE_ENV, ENV.stateMachineArn].sort(),
+    // Both admit queued jobs up to the tenant's maxRunningJobs, the stack's default when it has none.
+    'sweep-jobs': [
+      ...FINISHING_ENV,
+      ENV.defaultLimits,
+      ENV.jobDlqUrl,
+      ENV.stateMachineArn,
+      ENV.webhookQueueUrl,
+    ].sort(),
+    'control-executions': [...TABLE_ENV, ENV.defaultLimits, ENV.stateMachineArn].sort(),
     'list-events': TABLE_ENV,
     'follow-events': [...TABLE_ENV, ENV.streamMaxSeconds].sort(),
     'append-events': [...FINISHING_ENV, ENV.webhookQueueUrl].sort(),
@@ -129,7 +136,8 @@ describe('IAM: least privilege per function', () => {
       's3:PutObject',
     ],
     'list-jobs': ['dynamodb:Query', 'dynamodb:UpdateItem', 's3:GetObject'],
-    'get-job': ['dynamodb:GetItem', 'dynamodb:UpdateItem', 's3:GetObject'],
+    // Query reads a queued job's place in its tenant's queue.
+    'get-job': ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 's3:GetObject'],
     'cancel-job': ['dynamodb:UpdateItem', 's3:GetObject'],
     'submit-input': ['dynamodb:GetItem', 'dynamodb:UpdateItem', 's3:GetObject', 's3:PutObject'],
     'health-live': [],
@@ -160,6 +168,8 @@ describe('IAM: least privilege per function', () => {
       'sqs:SendMessage',
     ],
     'sweep-jobs': [
+      'dynamodb:ConditionCheckItem',
+      'dynamodb:DeleteItem',
       'dynamodb:GetItem',
       'dynamodb:PutItem',
       'dynamodb:Query',
@@ -171,11 +181,18 @@ describe('IAM: least privilege per function', () => {
       'states:SendTaskSuccess',
       'states:StartExecution',
     ],
+    // Admission: slots and queue items, the limits, and the job's status checked in the transaction.
     'control-executions': [
+      'dynamodb:ConditionCheckItem',
+      'dynamodb:DeleteItem',
       'dynamodb:DescribeStream',
+      'dynamodb:GetItem',
       'dynamodb:GetRecords',
       'dynamodb:GetShardIterator',
       'dynamodb:ListStreams',
+      'dynamodb:PutItem',
+      'dynamodb:Query',
+      'dynamodb:UpdateItem',
       'sqs:GetQueueAttributes',
       'sqs:GetQueueUrl',
       'sqs:SendMessage',
@@ -227,10 +244,26 @@ describe('IAM: least privilege per function', () => {
     expect(actionsOf(handler)).toEqual(actions);
   });
 
-  it('no function can delete, scan or batch-write the table, or use a wildcard action', () => {
+  it('no function can scan or batch-write the table, or use a wildcard action', () => {
     for (const handler of ALL_HANDLERS) {
       for (const action of actionsOf(handler)) {
-        expect(action).not.toMatch(/\*|DeleteItem|Scan|BatchWriteItem|TransactWriteItems|DeleteTable/);
+        expect(action).not.toMatch(/\*|Scan|BatchWriteItem|TransactWriteItems|DeleteTable/);
+      }
+    }
+  });
+
+  it('deletes only queue entries: DeleteItem is bound to the QUEUE# partitions', () => {
+    for (const handler of ALL_HANDLERS) {
+      const role = logicalId(functions.get(handler)!.role);
+      const deleting = Object.values(json.Resources)
+        .filter((r) => r.Type === 'AWS::IAM::Policy')
+        .filter((r) => (r.Properties.Roles as { Ref: string }[]).some((ref) => ref.Ref === role))
+        .flatMap((r) => (r.Properties.PolicyDocument as { Statement: Record<string, unknown>[] }).Statement)
+        .filter((st) => [st.Action].flat().includes('dynamodb:DeleteItem'));
+      for (const st of deleting) {
+        expect(st.Condition).toEqual({
+          'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['QUEUE#*'] },
+        });
       }
     }
   });

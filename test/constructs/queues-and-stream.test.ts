@@ -95,12 +95,20 @@ describe('job stream consumer', () => {
     });
   });
 
-  it('wakes only for new job items, job items written as pending (replaced) or cancelled, and answers', () => {
+  it('wakes only for new job items, job items written as pending (replaced) or cancelled, jobs ending, and answers', () => {
     expect(filtersOf(mapping())).toEqual([
       { eventName: ['INSERT'], dynamodb: jobItem },
       {
         eventName: ['MODIFY'],
         dynamodb: { ...jobItem, NewImage: { status: { S: ['pending', 'cancelled'] } } },
+      },
+      {
+        eventName: ['MODIFY'],
+        dynamodb: {
+          ...jobItem,
+          OldImage: { status: { S: ['pending', 'running', 'input_required'] } },
+          NewImage: { status: { S: ['succeeded', 'failed'] } },
+        },
       },
       {
         eventName: ['MODIFY'],

@@ -31,12 +31,15 @@ const leadingKeys = (s: Statement) => s.Condition?.['ForAllValues:StringLike']?.
 describe('tenancy IAM', () => {
   const buffered = [...new Set(API_ROUTES.filter((r) => r.auth && !r.streaming).map((r) => r.handler))];
 
-  it.each(buffered)('%s may update only rate-limit items beyond its own job writes', (handler) => {
-    const rate = statementsGranting(handler, 'dynamodb:UpdateItem').filter((s) => leadingKeys(s));
-    expect(rate).toHaveLength(1);
-    expect(leadingKeys(rate[0]!)).toEqual(['RATE#*']);
-    expect([rate[0]!.Action].flat()).toEqual(['dynamodb:UpdateItem']);
-  });
+  it.each(buffered)(
+    '%s may update only rate-limit items (and submit its queued count) beyond its own job writes',
+    (handler) => {
+      const scoped = statementsGranting(handler, 'dynamodb:UpdateItem').filter((s) => leadingKeys(s));
+      const keys = handler === 'create-job' ? [['RATE#*'], ['SLOTS#*']] : [['RATE#*']];
+      expect(scoped.map(leadingKeys)).toEqual(keys);
+      for (const st of scoped) expect([st.Action].flat()).toEqual(['dynamodb:UpdateItem']);
+    },
+  );
 
   it("lets the event stream update only its tenant's rate bucket and stream leases beyond its job reads", () => {
     const streamed = API_ROUTES.find((r) => r.streaming)!.handler;

@@ -90,14 +90,14 @@ describe('sweep', () => {
     expect((await api.get(id)).body).toMatchObject({ status: 'pending', startedAt: null });
     expect(await executionsNamed(id)).toEqual([]);
 
+    // The submit queued it, so a sweep admits it into a free running slot and starts it (this
+    // file's sweep, or another file's running at the same time: either counts it as admitted).
     const until = Date.now() + 20_000;
-    let started = 0;
     while ((await api.get(id)).body.status === 'pending' && Date.now() < until) {
-      started += (await sweep()).started;
+      await sweep();
       await new Promise((r) => setTimeout(r, 200));
     }
 
-    expect(started).toBeGreaterThanOrEqual(1);
     const done = await api.waitForTerminal(id);
     expect(done.body).toMatchObject({
       status: 'succeeded',

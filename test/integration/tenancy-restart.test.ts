@@ -30,10 +30,12 @@ afterAll(async () => {
 });
 
 describe('tenancy state across a restart of the local stack', () => {
-  it('keeps limits, and keeps a revoked seeded key revoked', async () => {
+  it('keeps limits (request rate, running and queued jobs), and keeps a revoked seeded key revoked', async () => {
     const first = await startLocal(dataDir);
     running = first.child;
     expect((await cli(tenantsMain, dataDir, 'set-limits', 'dev', '--requests-per-minute', '2')).code).toBe(0);
+    const slotsLimits = ['--max-running-jobs', '1', '--max-queued-jobs', '1'];
+    expect((await cli(tenantsMain, dataDir, 'set-limits', 'slots', ...slotsLimits)).code).toBe(0);
     const extra = JSON.parse(
       (await cli(keysMain, dataDir, 'create', '--tenant', 'other', '--json')).out[0]!,
     ) as {
@@ -74,5 +76,36 @@ describe('tenancy state across a restart of the local stack', () => {
       if (i === 0) expect(res.headers.get('ratelimit-policy')).toBe('"requests";q=2;w=60');
     }
     expect(statuses).toEqual([200, 200, 429]);
+
+    // Running and queued bounds set before the restart hold after it: one running, one queued, no more.
+    const slots = JSON.parse(
+      (await cli(keysMain, dataDir, 'create', '--tenant', 'slots', '--json')).out[0]!,
+    ) as { key: string };
+    const submit = (stepMs: number) =>
+      fetch(`${second.url}/v1/jobs`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${slots.key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ agent: 'echo', input: { message: 'after restart', steps: 1, stepMs } }),
+      });
+    const get = async (id: string) =>
+      (await (
+        await fetch(`${second.url}/v1/jobs/${id}`, { headers: { authorization: `Bearer ${slots.key}` } })
+      ).json()) as { status: string; queue?: { position: number } };
+    const longJob = (await (await submit(30_000)).json()) as { id: string };
+    for (let i = 0; (await get(longJob.id)).status !== 'running'; i++) {
+      if (i > 200) throw new Error('the first job never ran');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const waiting = (await (await submit(0)).json()) as { id: string };
+    expect(await get(waiting.id)).toMatchObject({ status: 'pending', queue: { position: 1 } });
+    const refused = await submit(0);
+    expect(refused.status).toBe(429);
+    expect(((await refused.json()) as { code: string }).code).toBe('quota_exceeded');
+    for (const id of [waiting.id, longJob.id]) {
+      await fetch(`${second.url}/v1/jobs/${id}/cancel`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${slots.key}` },
+      });
+    }
   }, 180_000);
 });

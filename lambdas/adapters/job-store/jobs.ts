@@ -1,9 +1,7 @@
 import {
   type DynamoDBDocumentClient,
   GetCommand,
-  PutCommand,
   QueryCommand,
-  TransactWriteCommand,
   UpdateCommand,
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
@@ -16,13 +14,16 @@ import {
   TABLE_KEYS,
   tenantPk,
 } from '../../config/table.js';
-import { DomainError, NotFoundError } from '../../domain/errors.js';
+import { DomainError, NotFoundError, RateLimitedError } from '../../domain/errors.js';
 import type { InputRequest, Job, JobError, JsonValue } from '../../domain/job.js';
 import { canRedrive, MOVES, REDRIVE, redriveExecutionName } from '../../domain/job.js';
 import { type JobEventType, type StepEvent, stepEventWrites } from '../../domain/job-events.js';
-import type { Checkpoint, ListQuery, StepSnapshot } from '../../domain/job-store.js';
+import type { Checkpoint, ListQuery, StepSnapshot, SubmitLimits } from '../../domain/job-store.js';
+import { ceilSeconds, type GcraDecision, type GcraPolicy } from '../../domain/gcra.js';
 import type { RetentionPolicy } from '../../domain/retention.js';
 import { isExpired, liveExpiry, terminalExpiry, toTtl } from '../../domain/retention.js';
+import { cancellation, DynamoJobSlots, sendTransaction, type TransactItem } from '../dynamo-job-slots.js';
+import { DynamoRateLimiter, RateLimitPart } from '../dynamo-rate-limiter.js';
 import { conditionalWrite, conditionalWriteLanded } from '../dynamo-table.js';
 import type { LargeValueStore } from '../large-value-store.js';
 import { IdempotencyKeys, isTransactionRace } from './idempotency-keys.js';
@@ -49,6 +50,14 @@ const { partition: PK } = TABLE_KEYS;
  * the item do not carry (and pay for) it again.
  */
 const STEP_EVENT_DATA = 'lastEventData';
+
+/** Without limits (stores used directly by operators and tests) the queue is bounded only by the limit schema. */
+const UNBOUNDED: SubmitLimits = { maxQueuedJobs: 100_000_000 };
+/**
+ * Sends of a submit pinned to the rate bucket's TAT: the first, and again after another request
+ * moved the bucket; then the limiter's own write takes over.
+ */
+const SUBMIT_ATTEMPTS = 3;
 /** How many index pages one list request may read while a status filter skips items. */
 const MAX_LIST_PAGES = 5;
 
@@ -57,10 +66,19 @@ type UpdateParts = Pick<
   'UpdateExpression' | 'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'
 >;
 
+const rateRefusal = (policy: GcraPolicy, decision: GcraDecision) =>
+  new RateLimitedError(
+    `over ${policy.limit} requests per minute; retry after the Retry-After seconds`,
+    Math.max(1, ceilSeconds(decision.retryAfterMs)),
+    decision,
+  );
+
 /** Job items: every read and conditional write of a job's own item. */
 export class JobItems {
   private readonly keys: IdempotencyKeys;
   private readonly values: JobValues;
+  private readonly slots: DynamoJobSlots;
+  private readonly rate: DynamoRateLimiter;
 
   constructor(
     private readonly tableName: string,
@@ -70,12 +88,15 @@ export class JobItems {
   ) {
     this.keys = new IdempotencyKeys(tableName, client);
     this.values = new JobValues(values);
+    this.slots = new DynamoJobSlots(tableName, client);
+    this.rate = new DynamoRateLimiter(tableName, client);
   }
 
-  async create(job: Job, fingerprint: string, now: Date, idempotencyKeyId?: string) {
-    if (idempotencyKeyId !== undefined) return this.createOnce(job, fingerprint, now, idempotencyKeyId);
-    await this.client.send(new PutCommand(await this.newJobPut(job, fingerprint)));
-    return { job, created: true, fingerprint };
+  async create(job: Job, fingerprint: string, now: Date, idempotencyKeyId?: string, limits?: SubmitLimits) {
+    if (idempotencyKeyId !== undefined)
+      return this.createOnce(job, fingerprint, now, idempotencyKeyId, limits);
+    const rate = await this.submit([{ Put: await this.newJobPut(job, fingerprint) }], job, now, limits);
+    return { job, created: true, fingerprint, rate };
   }
 
   /** Ids are random: a clash would be a bug, never a job to hand back. */
@@ -85,6 +106,48 @@ export class JobItems {
       Item: await this.values.newItem(job, fingerprint),
       ConditionExpression: `attribute_not_exists(${PK})`,
     };
+  }
+
+  /**
+   * A submit is one transaction: the job's items, its entry in the tenant's queue, the tenant's
+   * queued count (moved on only below `maxQueuedJobs`) and, with `requests`, the tenant's
+   * request-rate bucket, so admission and write are one round trip. Refused, nothing is written.
+   */
+  private async submit(items: TransactItem[], job: Job, now: Date, limits: SubmitLimits = UNBOUNDED) {
+    const policy = limits.requests;
+    let rate = policy && this.rate.part(job.tenant, policy, now.getTime());
+    for (let attempt = 1; rate; attempt++) {
+      try {
+        await this.send(items, job, now, limits, rate.item);
+        return rate.admitted();
+      } catch (e) {
+        const why = cancellation(e);
+        if (why?.codes[0] !== 'ConditionalCheckFailed') throw this.refusal(e, items, now, limits, 1);
+        const next = rate.refused(why.items[0]);
+        if (!(next instanceof RateLimitPart)) throw rateRefusal(policy!, next);
+        rate = attempt < SUBMIT_ATTEMPTS ? next : undefined;
+      }
+    }
+    // Concurrent submits of the tenant kept moving the bucket: admit with the limiter's own write
+    // (it needs no expected TAT), then write the job. Two round trips, only under that contention.
+    const decision = policy && (await this.rate.admit(job.tenant, policy, now.getTime()));
+    if (decision && !decision.admitted) throw rateRefusal(policy!, decision);
+    try {
+      await this.send(items, job, now, limits);
+    } catch (e) {
+      throw this.refusal(e, items, now, limits, 0);
+    }
+    return decision;
+  }
+
+  private send(items: TransactItem[], job: Job, now: Date, limits: SubmitLimits, rate?: TransactItem) {
+    const sent = [...(rate ? [rate] : []), ...items, ...this.slots.submitItems(job, limits.maxQueuedJobs)];
+    return sendTransaction(this.client, sent);
+  }
+
+  /** A full queue as quota_exceeded; anything else as it came. */
+  private refusal(e: unknown, items: TransactItem[], now: Date, limits: SubmitLimits, offset: number) {
+    return this.slots.submitRefusal(e, offset + items.length, limits.maxQueuedJobs, now.getTime()) ?? e;
   }
 
   /** A submit's answer to a retry: the job the key created, whole. */
@@ -98,20 +161,17 @@ export class JobItems {
    * new job are written in one transaction, so neither exists without the other, and the key
    * item's condition lets only one of racing duplicates (or of reuses after expiry) win.
    */
-  private async createOnce(job: Job, fingerprint: string, now: Date, keyId: string) {
+  private async createOnce(job: Job, fingerprint: string, now: Date, keyId: string, limits?: SubmitLimits) {
     const keyItem = await this.keys.jobOf(job.tenant, keyId);
     const previous = keyItem && (await this.getItem(job.tenant, keyItem.jobId));
     if (previous && !isExpired(previous.expiresAt, now)) return this.replay(previous);
     try {
-      await this.client.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            { Put: this.keys.put(job, keyId, keyItem?.jobId) },
-            { Put: await this.newJobPut(job, fingerprint) },
-          ],
-        }),
-      );
-      return { job, created: true, fingerprint };
+      const items = [
+        { Put: this.keys.put(job, keyId, keyItem?.jobId) },
+        { Put: await this.newJobPut(job, fingerprint) },
+      ];
+      const rate = await this.submit(items, job, now, limits);
+      return { job, created: true, fingerprint, rate };
     } catch (e) {
       if (!isTransactionRace(e)) throw e;
     }

@@ -70,6 +70,13 @@ export const jobSchema = z
     completedAt: timestamp.nullable(),
     expiresAt: timestamp,
     links: z.object({ self: z.string(), cancel: z.string(), events: z.string(), stream: z.string() }),
+    queue: z
+      .object({ position: z.int().min(1) })
+      .optional()
+      .meta({
+        description:
+          "Only on GET of a pending job waiting for one of its tenant's running slots (`maxRunningJobs`): its place in the tenant's queue, 1 = next to start. Absent once admitted.",
+      }),
     omitted: z
       .array(z.enum(['input', 'metadata', 'result']))
       .optional()

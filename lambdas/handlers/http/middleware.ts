@@ -15,12 +15,13 @@ type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<API
  * request id, and errors turned into problem+json at the edge (unexpected ones logged as errors).
  * The tenant's request rate is checked before the problem mapper is added, so the mapper's
  * onError runs first and the limiter then adds the RateLimit fields to problems too.
+ * `rateLimitInHandler`: the handler admits the request in its own write (see rateLimit).
  */
-export function httpHandler(fn: ApiHandler) {
+export function httpHandler(fn: ApiHandler, options: { rateLimitInHandler?: boolean } = {}) {
   return middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(httpHeaderNormalizer())
-    .use(rateLimit())
+    .use(rateLimit(undefined, undefined, { inHandler: options.rateLimitInHandler }))
     .use({
       onError: async (request) => {
         const { response, unexpected } = problemFromError(request.error);

@@ -1,7 +1,7 @@
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { PROBLEM_CONTENT_TYPE, problemTypeUri } from '../../config/gateway-responses.js';
 import type { ErrorCode, FieldError } from '../../domain/errors.js';
-import { DomainError, RateLimitedError } from '../../domain/errors.js';
+import { DomainError, QuotaExceededError, RateLimitedError } from '../../domain/errors.js';
 
 const STATUS: Record<ErrorCode, number> = {
   validation_failed: 400,
@@ -18,6 +18,7 @@ const STATUS: Record<ErrorCode, number> = {
   agent_unavailable: 422,
   idempotency_key_mismatch: 422,
   rate_limited: 429,
+  quota_exceeded: 429,
   internal_error: 500,
 };
 
@@ -63,7 +64,7 @@ export function problem(
 export function problemFromError(error: unknown): { response: APIGatewayProxyResult; unexpected: boolean } {
   if (error instanceof DomainError) {
     const headers: Record<string, string> =
-      error instanceof RateLimitedError
+      error instanceof RateLimitedError || error instanceof QuotaExceededError
         ? { 'Retry-After': String(error.retryAfterSeconds) }
         : error.code === 'idempotency_key_in_use'
           ? { 'Retry-After': '1' }

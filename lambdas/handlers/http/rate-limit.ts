@@ -2,7 +2,8 @@ import type middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { type DynamoRateLimiter, rateLimiterFromEnv } from '../../adapters/dynamo-rate-limiter.js';
 import { RateLimitedError } from '../../domain/errors.js';
-import { ceilSeconds, type GcraDecision } from '../../domain/gcra.js';
+import { ceilSeconds, type GcraDecision, type GcraPolicy } from '../../domain/gcra.js';
+import { problemFromError } from './problem.js';
 
 const WINDOW_MS = 60_000;
 
@@ -55,12 +56,27 @@ export async function admitRequest(
   if (!rate) return { headers: {} };
   const decision = await limiter().admit(rate.tenant, { limit: rate.limit, windowMs: WINDOW_MS }, now());
   const headers = rateLimitHeaders(rate.limit, decision);
-  if (decision.admitted) return { headers };
-  const refused = new RateLimitedError(
-    `over ${rate.limit} requests per minute; retry after the Retry-After seconds`,
+  return decision.admitted ? { headers } : { headers, refused: refusal(rate.limit, decision) };
+}
+
+const refusal = (limit: number, decision: GcraDecision) =>
+  new RateLimitedError(
+    `over ${limit} requests per minute; retry after the Retry-After seconds`,
     Math.max(1, ceilSeconds(decision.retryAfterMs)),
   );
-  return { headers, refused };
+
+/** Decisions of handlers that admitted their request in their own write (submit). */
+const decisions = new WeakMap<APIGatewayProxyEvent, GcraDecision>();
+
+/** A handler that admitted the request in its own write records the decision for the RateLimit fields. */
+export function recordRateDecision(event: APIGatewayProxyEvent, decision: GcraDecision) {
+  decisions.set(event, decision);
+}
+
+/** The tenant's request rate, for a handler that admits the request in its own write; none on public routes. */
+export function requestRateOf(event: APIGatewayProxyEvent): GcraPolicy | undefined {
+  const rate = authorizedRate(event);
+  return rate && { limit: rate.limit, windowMs: WINDOW_MS };
 }
 
 type Request = middy.Request<APIGatewayProxyEvent, APIGatewayProxyResult>;
@@ -79,18 +95,42 @@ function addHeaders(request: WithHeaders) {
  * authorizer because an authorizer cannot add headers to a successful answer, and every
  * authenticated answer carries the RateLimit fields. Over the limit the handler never runs, so
  * nothing changes; the answer is 429 `rate_limited` with Retry-After.
+ *
+ * `inHandler`: the handler admits the request in its own write (a submit folds the rate update
+ * into its transaction: one round trip instead of two) and records the decision; a request that
+ * ended without that write (bad input, a replay, a full queue) is counted here afterwards, still
+ * one write, and answered 429 if it was over the limit.
  */
 export function rateLimit(
   limiter: () => Pick<DynamoRateLimiter, 'admit'> = limiterFromEnv,
   now: () => number = Date.now,
+  options: { inHandler?: boolean } = {},
 ): middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
+  const admit = async (request: WithHeaders) => {
+    const { headers, refused } = await admitRequest(request.event, limiter, now);
+    request[HEADERS] = headers;
+    return refused;
+  };
+  const settle = async (request: WithHeaders) => {
+    const rate = options.inHandler ? authorizedRate(request.event) : undefined;
+    if (rate) {
+      const error = request.error instanceof RateLimitedError ? request.error : undefined;
+      const recorded = decisions.get(request.event) ?? error?.decision;
+      if (recorded) request[HEADERS] = rateLimitHeaders(rate.limit, recorded);
+      else {
+        const refused = await admit(request);
+        if (refused) request.response = problemFromError(refused).response;
+      }
+    }
+    addHeaders(request);
+  };
   return {
     before: async (request: WithHeaders) => {
-      const { headers, refused } = await admitRequest(request.event, limiter, now);
-      request[HEADERS] = headers;
+      if (options.inHandler) return;
+      const refused = await admit(request);
       if (refused) throw refused;
     },
-    after: async (request: WithHeaders) => addHeaders(request),
-    onError: async (request: WithHeaders) => addHeaders(request),
+    after: settle,
+    onError: settle,
   };
 }

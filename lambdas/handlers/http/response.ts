@@ -15,11 +15,24 @@ export function json(
   };
 }
 
-/** A job answer carries Retry-After exactly while the job is not terminal (API contract, "Polling"). */
-export function jobResponse(statusCode: number, job: Job, now: Date, headers: Record<string, string> = {}) {
+/**
+ * A job answer carries Retry-After exactly while the job is not terminal (API contract, "Polling").
+ * `extra` adds what only some answers know (a queued job's place in its queue).
+ */
+export function jobResponse(
+  statusCode: number,
+  job: Job,
+  now: Date,
+  headers: Record<string, string> = {},
+  extra: { queue?: { position: number } } = {},
+) {
   const retryAfter = retryAfterSeconds(job, now);
-  return json(statusCode, toJobView(job), {
-    ...(retryAfter === undefined ? {} : { 'Retry-After': String(retryAfter) }),
-    ...headers,
-  });
+  return json(
+    statusCode,
+    { ...toJobView(job), ...extra },
+    {
+      ...(retryAfter === undefined ? {} : { 'Retry-After': String(retryAfter) }),
+      ...headers,
+    },
+  );
 }

@@ -6,8 +6,8 @@ import {
 import {
   DynamoDBDocumentClient,
   GetCommand,
-  PutCommand,
   QueryCommand,
+  TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
@@ -22,7 +22,7 @@ import {
 } from '../../../lambdas/adapters/dynamo-job-store.js';
 import { ConfigError } from '../../../lambdas/config/env.js';
 import { liveShard } from '../../../lambdas/config/table.js';
-import { DomainError, NotFoundError } from '../../../lambdas/domain/errors.js';
+import { DomainError, NotFoundError, QuotaExceededError } from '../../../lambdas/domain/errors.js';
 import type { Job } from '../../../lambdas/domain/job.js';
 import { toTtl } from '../../../lambdas/domain/retention.js';
 import { JOB_ID, makeJob, OTHER_TENANT, TABLE_NAME, TENANT } from '../support/fixtures.js';
@@ -77,21 +77,22 @@ beforeEach(() => {
 });
 
 describe('create', () => {
-  it('sends exactly one conditional PutItem without an Idempotency-Key', async () => {
-    ddb.on(PutCommand).resolves({});
+  it("sends one transaction: the job's conditional put, its queue entry and the queued count", async () => {
+    ddb.on(TransactWriteCommand).resolves({});
     const job = makeJob({ metadata: { team: 'a' } });
 
-    const out = await store.create(job, 'fp-new', NOW);
+    const out = await store.create(job, 'fp-new', NOW, undefined, { maxQueuedJobs: 7 });
 
     expect(out).toEqual({ job, created: true, fingerprint: 'fp-new' });
     expect(ddb.calls()).toHaveLength(1);
-    const [put] = ddb.commandCalls(PutCommand);
-    expect(put?.args[0].input).toEqual({
+    const [tx] = ddb.commandCalls(TransactWriteCommand);
+    const [put, queue, count] = tx!.args[0].input.TransactItems!;
+    expect(put?.Put).toEqual({
       TableName: TABLE_NAME,
       ConditionExpression: 'attribute_not_exists(PK)',
       Item: { ...itemOf(job, { fingerprint: 'fp-new' }), lastEventTypes: ['job.created'] },
     });
-    expect(put?.args[0].input.Item).toMatchObject({
+    expect(put?.Put?.Item).toMatchObject({
       PK: `T#${TENANT}#J#${JOB_ID}`,
       SK: 'JOB',
       GSI1PK: `T#${TENANT}`,
@@ -102,17 +103,37 @@ describe('create', () => {
       completedSteps: 0,
       eventSeq: 1,
     });
+    expect(queue?.Put?.Item).toMatchObject({ PK: `QUEUE#${TENANT}`, SK: JOB_ID, executionName: JOB_ID });
+    expect(count?.Update).toMatchObject({
+      Key: { PK: `SLOTS#${TENANT}`, SK: 'SLOTS' },
+      ConditionExpression: 'attribute_not_exists(queued) OR queued < :max',
+      ExpressionAttributeValues: expect.objectContaining({ ':max': 7 }),
+    });
   });
 
-  it('rethrows a failed condition (an id clash is a bug) and any other error', async () => {
-    ddb.on(PutCommand).rejectsOnce(conditionFailed());
-    expect(await rejection(store.create(makeJob(), 'fp', NOW))).toBeInstanceOf(
-      ConditionalCheckFailedException,
-    );
+  it('rethrows a refusal by the job item (an id clash is a bug) and any other error', async () => {
+    const clash = Object.assign(new Error('cancelled'), {
+      name: 'TransactionCanceledException',
+      CancellationReasons: [{ Code: 'ConditionalCheckFailed' }, { Code: 'None' }, { Code: 'None' }],
+    });
+    ddb.on(TransactWriteCommand).rejectsOnce(clash);
+    expect(await rejection(store.create(makeJob(), 'fp', NOW))).toBe(clash);
 
     const throttled = new ProvisionedThroughputExceededException({ message: 'slow down', $metadata: {} });
-    ddb.on(PutCommand).rejects(throttled);
+    ddb.on(TransactWriteCommand).rejects(throttled);
     expect(await rejection(store.create(makeJob(), 'fp', NOW))).toBe(throttled);
+  });
+
+  it('answers a refusal by the queued count as quota_exceeded', async () => {
+    ddb.on(TransactWriteCommand).rejects(
+      Object.assign(new Error('cancelled'), {
+        name: 'TransactionCanceledException',
+        CancellationReasons: [{ Code: 'None' }, { Code: 'None' }, { Code: 'ConditionalCheckFailed' }],
+      }),
+    );
+    const refused = await rejection(store.create(makeJob(), 'fp', NOW, undefined, { maxQueuedJobs: 3 }));
+    expect(refused).toBeInstanceOf(QuotaExceededError);
+    expect(refused).toMatchObject({ code: 'quota_exceeded', retryAfterSeconds: 60 });
   });
 });
 

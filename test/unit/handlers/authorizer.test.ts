@@ -34,6 +34,7 @@ function event(headers: Record<string, string> | null): APIGatewayRequestAuthori
 
 const RATE = BUILT_IN_LIMITS.requestsPerMinute;
 const STREAMS = BUILT_IN_LIMITS.maxStreams;
+const QUEUED = BUILT_IN_LIMITS.maxQueuedJobs;
 
 function knowKey(key: string, tenant: string, changes: { expiresAt?: string; revokedAt?: string } = {}) {
   const record = { ...newApiKeyRecord(key, tenant, 'test', new Date('2025-01-01T00:00:00Z')), ...changes };
@@ -66,7 +67,7 @@ describe('authorizer', () => {
         Version: '2012-10-17',
         Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: METHOD_ARN }],
       },
-      context: { tenant: 'acme', requestsPerMinute: RATE, maxStreams: STREAMS },
+      context: { tenant: 'acme', requestsPerMinute: RATE, maxStreams: STREAMS, maxQueuedJobs: QUEUED },
     });
     expect(keyLookups()[0]?.args[0].input).toMatchObject({
       TableName: TABLE_NAME,
@@ -81,6 +82,7 @@ describe('authorizer', () => {
       tenant: 'globex',
       requestsPerMinute: RATE,
       maxStreams: STREAMS,
+      maxQueuedJobs: QUEUED,
     });
   });
 
@@ -91,7 +93,7 @@ describe('authorizer', () => {
     knowKey(header, 'from-header');
     expect(
       (await handler(event({ authorization: `Bearer ${bearer}`, 'x-api-key': header }))).context,
-    ).toEqual({ tenant: 'from-bearer', requestsPerMinute: RATE, maxStreams: STREAMS });
+    ).toEqual({ tenant: 'from-bearer', requestsPerMinute: RATE, maxStreams: STREAMS, maxQueuedJobs: QUEUED });
   });
 
   it('never sends the key itself to the table, only its hash', async () => {
@@ -135,16 +137,17 @@ describe('authorizer', () => {
     expect(keyLookups()).toHaveLength(1);
   });
 
-  it("passes the tenant's own request rate and stream limit over the defaults", async () => {
+  it("passes the tenant's own request rate, stream limit and queued-job bound over the defaults", async () => {
     const key = uniqueKey();
     knowKey(key, 'limited');
     ddb
       .on(GetCommand, { Key: { PK: 'TENANT#limited', SK: 'LIMITS' } })
-      .resolves({ Item: { tenant: 'limited', requestsPerMinute: 7, maxStreams: 2 } });
+      .resolves({ Item: { tenant: 'limited', requestsPerMinute: 7, maxStreams: 2, maxQueuedJobs: 3 } });
     expect((await handler(event({ authorization: `Bearer ${key}` }))).context).toEqual({
       tenant: 'limited',
       requestsPerMinute: 7,
       maxStreams: 2,
+      maxQueuedJobs: 3,
     });
   });
 

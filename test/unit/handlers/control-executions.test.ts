@@ -7,6 +7,15 @@ import {
   StartExecutionCommand,
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -18,6 +27,7 @@ import { JOB_ID, makeJob, STATE_MACHINE_ARN, TENANT } from '../support/fixtures.
 
 const { handler } = await import('../../../lambdas/handlers/control-executions.js');
 const sfn = mockClient(SFNClient);
+const ddb = mockClient(DynamoDBDocumentClient);
 const EXECUTION_ARN = 'arn:aws:states:eu-west-1:123456789012:execution:agent-jobs:';
 
 const image = (job: Job, extra: Record<string, unknown> = {}) =>
@@ -60,7 +70,71 @@ function record(
 
 const batch = (...records: DynamoDBRecord[]): DynamoDBStreamEvent => ({ Records: records });
 
+/**
+ * The tenant's queue and slot holders as the table would hold them, kept by a small stand-in for
+ * the slot items' writes (the writes themselves are tested on DynamoDB Local).
+ */
+let queue: Array<{ id: string; executionName: string }> = [];
+let holders: Record<string, { at: number; until: number }> = {};
+const queued = (...ids: string[]) => ids.map((id) => ({ id, executionName: id }));
+
+const conditionFailed = () =>
+  new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} });
+
+type TransactItems = Array<
+  Record<
+    string,
+    {
+      Key?: { SK: string };
+      Item?: Record<string, string>;
+      ExpressionAttributeValues?: Record<string, { at: number; until: number }>;
+    }
+  >
+>;
+
+function tableStandIn() {
+  ddb
+    .on(GetCommand)
+    .callsFake((input: { Key: { PK: string } }) =>
+      input.Key.PK.startsWith('SLOTS#')
+        ? { Item: { running: Object.keys(holders).length, queued: queue.length, holders } }
+        : {},
+    );
+  ddb.on(QueryCommand).callsFake((input: { Limit?: number }) => ({
+    Items: queue
+      .slice(0, input.Limit ?? queue.length)
+      .map((q) => ({ SK: q.id, executionName: q.executionName, timeoutSeconds: 60 })),
+  }));
+  ddb.on(TransactWriteCommand).callsFake((input: { TransactItems: TransactItems }) => {
+    const items = input.TransactItems;
+    const removed = items.find((i) => i.Delete)?.Delete?.Key?.SK;
+    if (removed !== undefined && !queue.some((q) => q.id === removed)) {
+      throw Object.assign(new Error('cancelled'), {
+        name: 'TransactionCanceledException',
+        CancellationReasons: items.map((i) => ({ Code: i.Delete ? 'ConditionalCheckFailed' : 'None' })),
+      });
+    }
+    queue = queue.filter((q) => q.id !== removed);
+    const added = items.find((i) => i.Put)?.Put?.Item;
+    if (added) queue.push({ id: added.SK!, executionName: added.executionName! });
+    const taken = items[0]?.Update?.ExpressionAttributeValues?.[':lease'];
+    if (taken && removed) holders[removed] = taken;
+    return {};
+  });
+  ddb.on(UpdateCommand).callsFake((input: { ExpressionAttributeNames: Record<string, string> }) => {
+    const id = input.ExpressionAttributeNames['#job']!;
+    if (!holders[id]) throw conditionFailed();
+    delete holders[id];
+    return {};
+  });
+  ddb.on(PutCommand).resolves({});
+}
+
 beforeEach(() => {
+  queue = queued(JOB_ID);
+  holders = {};
+  ddb.reset();
+  tableStandIn();
   sfn.reset();
   sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn', startDate: new Date() });
   sfn.on(StopExecutionCommand).resolves({ stopDate: new Date() });
@@ -133,6 +207,7 @@ describe('job stream consumer', () => {
   it('starts a new execution when an expired job is replaced under a new execution name', async () => {
     const old = makeJob({ status: 'succeeded' });
     const fresh = makeJob({ executionName: `${JOB_ID}-nabc` });
+    queue = [];
     await handler(batch(record('MODIFY', fresh, old)));
     expect(sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input.name).toBe(`${JOB_ID}-nabc`);
   });
@@ -185,13 +260,44 @@ describe('job stream consumer', () => {
       makeJob({ status: 'running', progress: { fraction: 0.5, step: 1, message: null } }),
       makeJob({ status: 'running' }),
     ],
-    ['running -> succeeded', makeJob({ status: 'succeeded' }), makeJob({ status: 'running' })],
-    ['running -> failed', makeJob({ status: 'failed' }), makeJob({ status: 'running' })],
     ['cancelled -> cancelled', makeJob({ status: 'cancelled' }), makeJob({ status: 'cancelled' })],
     ['pending -> pending, same execution', makeJob({ updatedAt: '2025-01-02T00:00:00.000Z' }), makeJob()],
   ])('does nothing for MODIFY %s', async (_name, next, prev) => {
     expect(await handler(batch(record('MODIFY', next, prev)))).toEqual({ batchItemFailures: [] });
     expect(sfn.calls()).toHaveLength(0);
+  });
+
+  it("a finished job gives its slot back and admits the tenant's next queued job", async () => {
+    holders = { [JOB_ID]: { at: 1, until: 2 } };
+    queue = queued('job_next');
+    const done = record('MODIFY', makeJob({ status: 'succeeded' }), makeJob({ status: 'running' }));
+    expect(await handler(batch(done))).toEqual({ batchItemFailures: [] });
+    expect(Object.keys(holders)).toEqual(['job_next']);
+    expect(sfn.commandCalls(StartExecutionCommand).map((c) => c.args[0].input.name)).toEqual(['job_next']);
+    // Redelivered: nothing is released twice, nothing more admitted.
+    expect(await handler(batch(done))).toEqual({ batchItemFailures: [] });
+    expect(Object.keys(holders)).toEqual(['job_next']);
+    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(1);
+  });
+
+  it('a new job waits in the queue, with no execution, while its tenant has no free slot', async () => {
+    holders = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`job_r${i}`, { at: 1, until: 2 }]));
+    expect(await handler(batch(record('INSERT', makeJob())))).toEqual({ batchItemFailures: [] });
+    expect(queue).toEqual(queued(JOB_ID));
+    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
+  });
+
+  it('a redriven job joins the queue again before it is admitted', async () => {
+    queue = [];
+    const redriven = makeJob({ status: 'pending', attempt: 2, executionName: `${JOB_ID}-2` });
+    const rec = record('MODIFY', redriven, makeJob({ status: 'failed' }));
+    expect(await handler(batch(rec))).toEqual({ batchItemFailures: [] });
+    const [enqueue] = ddb.commandCalls(TransactWriteCommand);
+    expect(enqueue?.args[0].input.TransactItems?.[0]?.Put?.Item).toMatchObject({
+      PK: `QUEUE#${TENANT}`,
+      SK: JOB_ID,
+      executionName: `${JOB_ID}-2`,
+    });
   });
 
   it('ignores REMOVE records (TTL deletions) and items that are not jobs', async () => {
@@ -203,7 +309,7 @@ describe('job stream consumer', () => {
     expect(sfn.calls()).toHaveLength(0);
   });
 
-  it("reports the failing record's sequence number and stops there", async () => {
+  it("reports the failing record's sequence number and stops there; the retry starts what it left", async () => {
     const ok = record(
       'INSERT',
       makeJob({ id: 'job_00000000000000000000000001', executionName: 'job_00000000000000000000000001' }),
@@ -216,14 +322,26 @@ describe('job stream consumer', () => {
       'INSERT',
       makeJob({ id: 'job_00000000000000000000000003', executionName: 'job_00000000000000000000000003' }),
     );
+    queue = queued(...[1, 2, 3].map((n) => `job_0000000000000000000000000${n}`));
     sfn.on(StartExecutionCommand, { name: 'job_00000000000000000000000002' }).rejects(new Error('throttled'));
 
     const out = await handler(batch(ok, bad, after));
 
-    expect(out).toEqual({ batchItemFailures: [{ itemIdentifier: bad.dynamodb?.SequenceNumber }] });
+    // The first record admits all three; the failed start fails that record, and the rest wait.
+    expect(out).toEqual({ batchItemFailures: [{ itemIdentifier: ok.dynamodb?.SequenceNumber }] });
     expect(sfn.commandCalls(StartExecutionCommand).map((c) => c.args[0].input.name)).toEqual([
       'job_00000000000000000000000001',
       'job_00000000000000000000000002',
+      'job_00000000000000000000000003',
+    ]);
+    // The retried records find their jobs admitted (holding slots) and start them again.
+    sfn.reset();
+    sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn', startDate: new Date() });
+    expect(await handler(batch(ok, bad, after))).toEqual({ batchItemFailures: [] });
+    expect(sfn.commandCalls(StartExecutionCommand).map((c) => c.args[0].input.name)).toEqual([
+      'job_00000000000000000000000001',
+      'job_00000000000000000000000002',
+      'job_00000000000000000000000003',
     ]);
   });
 

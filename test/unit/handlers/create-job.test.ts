@@ -1,4 +1,10 @@
-import { DynamoDBDocumentClient, GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -31,7 +37,17 @@ function post(body: unknown, headers: Record<string, string> = {}, raw?: string)
   );
 }
 
-const putCount = () => ddb.commandCalls(PutCommand).length;
+/** Submits written: each is one transaction (the job, its queue entry, the queued count). */
+const putCount = () => ddb.commandCalls(TransactWriteCommand).length;
+
+/** The job item the `n`th submit wrote. */
+const jobItemOf = (n = 0) =>
+  ddb
+    .commandCalls(TransactWriteCommand)
+    [n]?.args[0].input.TransactItems?.find((i) => i.Put?.Item?.SK === 'JOB')?.Put?.Item as Record<
+    string,
+    unknown
+  >;
 
 /** The job item the last keyed submit wrote, from its transaction. */
 const keyedJobItem = () =>
@@ -108,7 +124,7 @@ describe('POST /v1/jobs', () => {
     expect(new Date(body.expiresAt as string).getTime()).toBeGreaterThan(NOW.getTime() + 900_000);
 
     expect(putCount()).toBe(1);
-    const item = ddb.commandCalls(PutCommand)[0]?.args[0].input.Item;
+    const item = jobItemOf();
     expect(item).toMatchObject({
       PK: `T#${TENANT}#J#${body.id}`,
       tenant: TENANT,
@@ -127,7 +143,7 @@ describe('POST /v1/jobs', () => {
       timeoutSeconds: 3_600,
       webhook: { url: 'https://hooks.example/x' },
     });
-    expect(ddb.commandCalls(PutCommand)[0]?.args[0].input.Item).toMatchObject({
+    expect(jobItemOf()).toMatchObject({
       timeoutSeconds: 3_600,
       webhook: { url: 'https://hooks.example/x' },
       input: { message: 'x' },
@@ -162,7 +178,81 @@ describe('POST /v1/jobs', () => {
     });
     expect(keyPut?.Put?.ConditionExpression).toBe('attribute_not_exists(PK)');
     expect(jobPut?.Put?.Item).toMatchObject({ id, SK: 'JOB' });
-    expect(putCount()).toBe(0);
+    expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
+    expect(putCount()).toBe(1);
+  });
+
+  it("holds the submit to the tenant's maxQueuedJobs from the authorizer", async () => {
+    const event = apiEvent({
+      method: 'POST',
+      path: '/v1/jobs',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ agent: 'echo', input: { message: 'm' } }),
+    });
+    event.requestContext.authorizer = { tenant: TENANT, maxQueuedJobs: 3 };
+    expect((await handler(event, lambdaContext)).statusCode).toBe(202);
+    const counted = ddb
+      .commandCalls(TransactWriteCommand)[0]
+      ?.args[0].input.TransactItems?.find((i) => i.Update)?.Update;
+    expect(counted).toMatchObject({
+      Key: { PK: `SLOTS#${TENANT}`, SK: 'SLOTS' },
+      ExpressionAttributeValues: expect.objectContaining({ ':max': 3 }),
+    });
+  });
+
+  it('admits the request rate inside the submit transaction: one round trip, RateLimit fields set', async () => {
+    const event = apiEvent({
+      method: 'POST',
+      path: '/v1/jobs',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ agent: 'echo', input: { message: 'm' } }),
+    });
+    event.requestContext.authorizer = { tenant: TENANT, requestsPerMinute: 60 };
+    const res = await handler(event, lambdaContext);
+    expect(res.statusCode).toBe(202);
+    expect(ddb.calls()).toHaveLength(1);
+    const [rate] = ddb.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems!;
+    expect(rate?.Update).toMatchObject({
+      Key: { PK: `RATE#${TENANT}`, SK: 'REQUESTS' },
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    });
+    expect(headerOf(res, 'ratelimit')).toBe('"requests";r=59;t=1');
+  });
+
+  it('counts a submit that wrote nothing (bad input) with the limiter write, and refuses it over the limit', async () => {
+    ddb.on(UpdateCommand).rejects(
+      Object.assign(new Error('The conditional request failed'), {
+        name: 'ConditionalCheckFailedException',
+        // A bucket busy far ahead, whatever clock the limiter reads.
+        Item: { tat: { N: String(4_000_000_000_000) } },
+      }),
+    );
+    const event = apiEvent({
+      method: 'POST',
+      path: '/v1/jobs',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ agent: 'nope', input: {} }),
+    });
+    event.requestContext.authorizer = { tenant: TENANT, requestsPerMinute: 60 };
+    const res = await handler(event, lambdaContext);
+    expectProblem(res, 429, 'rate_limited');
+    expect(ddb.commandCalls(UpdateCommand)[0]?.args[0].input.Key).toEqual({
+      PK: `RATE#${TENANT}`,
+      SK: 'REQUESTS',
+    });
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
+  });
+
+  it('answers 429 quota_exceeded with Retry-After when the queue is full', async () => {
+    ddb.on(TransactWriteCommand).rejects(
+      Object.assign(new Error('Transaction cancelled'), {
+        name: 'TransactionCanceledException',
+        CancellationReasons: [{ Code: 'None' }, { Code: 'None' }, { Code: 'ConditionalCheckFailed' }],
+      }),
+    );
+    const res = await post({ agent: 'echo', input: { message: 'm' } });
+    expectProblem(res, 429, 'quota_exceeded');
+    expect(headerOf(res, 'retry-after')).toBe('60');
   });
 
   it('replays the same key and body from two reads and no write: 202, same job, Idempotent-Replayed', async () => {
@@ -246,14 +336,14 @@ describe('POST /v1/jobs', () => {
     const [put] = s3.commandCalls(PutObjectCommand).map((c) => c.args[0].input);
     expect(put).toMatchObject({ Bucket: VALUES_BUCKET, Key: expect.stringMatching(/^jobs\/.+\/metadata\//) });
     expect(JSON.parse(put!.Body as string)).toEqual({ note });
-    const item = ddb.commandCalls(PutCommand)[0]!.args[0].input.Item!;
+    const item = jobItemOf();
     expect(item).not.toHaveProperty('metadata');
     expect(item.metadataRef).toEqual({ key: put!.Key, bytes: 16 * 1024 });
     expect(item.input).toEqual({ message: 'm' });
     s3.restore();
   });
 
-  it('keeps a small input in the item: the submit is one PutItem and nothing else', async () => {
+  it('keeps a small input in the item: the submit is one transaction and nothing else', async () => {
     const s3 = mockClient(S3Client);
     expect((await post({ agent: 'echo', input: { message: 'm' } })).statusCode).toBe(202);
     expect(ddb.calls()).toHaveLength(1);
@@ -262,7 +352,7 @@ describe('POST /v1/jobs', () => {
   });
 
   it('turns an unexpected store failure into a problem+json 500', async () => {
-    ddb.on(PutCommand).rejects(new Error('socket hang up'));
+    ddb.on(TransactWriteCommand).rejects(new Error('socket hang up'));
     const res = await post({ agent: 'echo', input: { message: 'm' } });
     const body = expectProblem(res, 500, 'internal_error');
     expect(JSON.stringify(body)).not.toContain('socket hang up');

@@ -1,4 +1,4 @@
-import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { jobPk } from '../../../lambdas/adapters/dynamo-job-store.js';
@@ -28,6 +28,8 @@ const stored = (overrides: Parameters<typeof storedJob>[0]) =>
 
 beforeEach(() => {
   ddb.reset();
+  // No queue entry: a pending job has been admitted and shows no queue position.
+  ddb.on(QueryCommand).resolves({ Items: [] });
   vi.useFakeTimers({ now: NOW, toFake: ['Date'] });
 });
 
@@ -101,6 +103,27 @@ describe('GET /v1/jobs/{id}', () => {
   it('404 for an unknown job', async () => {
     ddb.on(GetCommand).resolves({});
     expectProblem(await get(JOB_ID), 404, 'not_found');
+  });
+
+  it("a pending job waiting for a slot shows its place in its tenant's queue", async () => {
+    ddb.on(GetCommand).resolves({ Item: stored({ status: 'pending' }) });
+    ddb.on(QueryCommand).resolves({ Items: [{ SK: 'job_00000000000000000000000001' }, { SK: JOB_ID }] });
+    const res = await get(JOB_ID);
+    expect(bodyOf(res).queue).toEqual({ position: 2 });
+    expect(ddb.commandCalls(QueryCommand)[0]?.args[0].input).toMatchObject({
+      KeyConditionExpression: 'PK = :pk AND SK <= :id',
+      ExpressionAttributeValues: { ':pk': `QUEUE#${TENANT}`, ':id': JOB_ID },
+      ConsistentRead: true,
+    });
+  });
+
+  it('an admitted pending job and a running one show no queue, the running one without a query', async () => {
+    ddb.on(GetCommand).resolves({ Item: stored({ status: 'pending' }) });
+    expect(bodyOf(await get(JOB_ID))).not.toHaveProperty('queue');
+    ddb.reset();
+    ddb.on(GetCommand).resolves({ Item: stored({ status: 'running' }) });
+    expect(bodyOf(await get(JOB_ID))).not.toHaveProperty('queue');
+    expect(ddb.commandCalls(QueryCommand)).toHaveLength(0);
   });
 
   it("404 for another tenant's job: the key is built from the caller's tenant", async () => {

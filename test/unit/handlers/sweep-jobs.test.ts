@@ -13,6 +13,7 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
+  TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -61,6 +62,16 @@ function live(status: JobStatus) {
   }));
 }
 
+const SLOTS_KEY = { PK: `SLOTS#${TENANT}`, SK: 'SLOTS' };
+
+/** The tenant's slots item: these jobs hold slots (admitted), none is queued. */
+function holdSlots(...ids: string[]) {
+  const holders = Object.fromEntries(
+    ids.map((id) => [id, { at: NOW.getTime() - 60_000, until: NOW.getTime() + 1e6 }]),
+  );
+  ddb.on(GetCommand, { Key: SLOTS_KEY }).resolves({ Item: { running: ids.length, queued: 0, holders } });
+}
+
 beforeEach(() => {
   ddb.reset();
   sfn.reset();
@@ -94,6 +105,7 @@ describe('job sweep', () => {
     ddb.on(QueryCommand).callsFake((input: { ExpressionAttributeValues: Record<string, string> }) => ({
       Items: input.ExpressionAttributeValues[':shard'] === 'LIVE#0' ? [item(JOB_ID), item(other)] : [],
     }));
+    holdSlots(JOB_ID, other);
     sfn.on(StartExecutionCommand, { name: JOB_ID }).rejects(new Error('throttled'));
     await expect(handler()).rejects.toThrow('1 sweep repair(s) failed');
     expect(sfn.commandCalls(StartExecutionCommand).map((c) => c.args[0].input.name)).toEqual([JOB_ID, other]);
@@ -123,6 +135,9 @@ describe('job sweep', () => {
       failed: 0,
       healthy: 0,
       resumed: 0,
+      requeued: 0,
+      releasedSlots: 0,
+      admitted: 0,
       requeuedDeliveries: 1,
       complete: true,
     });
@@ -144,10 +159,16 @@ describe('job sweep', () => {
       failed: 0,
       healthy: 0,
       resumed: 0,
+      requeued: 0,
+      releasedSlots: 0,
+      admitted: 0,
       requeuedDeliveries: 0,
       complete: true,
     });
-    const queries = ddb.commandCalls(QueryCommand).map((c) => c.args[0].input);
+    const queries = ddb
+      .commandCalls(QueryCommand)
+      .map((c) => c.args[0].input)
+      .filter((q) => q.ExpressionAttributeValues?.[':shard'] !== undefined);
     expect(queries.map((q) => q.ExpressionAttributeValues?.[':shard']).sort()).toEqual([
       'DLV#0',
       'DLV#1',
@@ -165,13 +186,17 @@ describe('job sweep', () => {
     });
   });
 
-  it('starts the execution of a job stuck in pending, under its name', async () => {
+  it('starts the execution of a job stuck in pending while holding a slot, under its name', async () => {
     live('pending');
+    holdSlots(JOB_ID);
     expect(await handler()).toEqual({
       started: 1,
       failed: 0,
       healthy: 0,
       resumed: 0,
+      requeued: 0,
+      releasedSlots: 0,
+      admitted: 0,
       requeuedDeliveries: 0,
       complete: true,
     });
@@ -184,12 +209,16 @@ describe('job sweep', () => {
 
   it('leaves a pending job alone whose execution is already running', async () => {
     live('pending');
+    holdSlots(JOB_ID);
     sfn.on(StartExecutionCommand).rejects(new ExecutionAlreadyExists({ message: 'exists', $metadata: {} }));
     expect(await handler()).toEqual({
       started: 0,
       failed: 0,
       healthy: 1,
       resumed: 0,
+      requeued: 0,
+      releasedSlots: 0,
+      admitted: 0,
       requeuedDeliveries: 0,
       complete: true,
     });
@@ -204,6 +233,9 @@ describe('job sweep', () => {
         failed: 0,
         healthy: 1,
         resumed: 0,
+        requeued: 0,
+        releasedSlots: 0,
+        admitted: 0,
         requeuedDeliveries: 0,
         complete: true,
       });
@@ -227,6 +259,7 @@ describe('job sweep', () => {
       'pending',
       'a finished execution holding its name',
       () => {
+        holdSlots(JOB_ID);
         sfn
           .on(StartExecutionCommand)
           .rejects(new ExecutionAlreadyExists({ message: 'exists', $metadata: {} }));
@@ -241,6 +274,9 @@ describe('job sweep', () => {
       failed: 1,
       healthy: 0,
       resumed: 0,
+      requeued: 0,
+      releasedSlots: 0,
+      admitted: 0,
       requeuedDeliveries: 0,
       complete: true,
     });
@@ -349,5 +385,78 @@ describe('job sweep', () => {
       [stop, 16],
     ]);
     expect(savedCursor(DELIVERY_CURSOR_KEY)).toEqual({ ...DELIVERY_CURSOR_KEY, shard: 1 });
+  });
+  it('releases a slot whose holder has ended and admits the next queued job into it', async () => {
+    const next = 'job_0000000000000000000000000n';
+    ddb.on(QueryCommand).callsFake((input: { ExpressionAttributeValues: Record<string, string> }) => ({
+      Items:
+        input.ExpressionAttributeValues[':pk'] === 'SLOTS'
+          ? [{ tenant: TENANT }]
+          : input.ExpressionAttributeValues[':pk'] === `QUEUE#${TENANT}`
+            ? [{ SK: next, executionName: next, timeoutSeconds: 60 }]
+            : [],
+    }));
+    let holders: Record<string, unknown> = { [JOB_ID]: { at: 0, until: NOW.getTime() + 1e6 } };
+    let queued = 1;
+    ddb.on(GetCommand, { Key: SLOTS_KEY }).callsFake(() => ({
+      Item: { running: Object.keys(holders).length, queued, holders },
+    }));
+    ddb.on(GetCommand, { Key: { PK: jobPk(TENANT, JOB_ID), SK: 'JOB' } }).resolves({
+      Item: { status: 'succeeded', expiresAt: '2099-01-01T00:00:00.000Z' },
+    });
+    ddb.on(UpdateCommand, { Key: SLOTS_KEY }).callsFake(() => {
+      holders = {};
+      return {};
+    });
+    ddb.on(TransactWriteCommand).callsFake(() => {
+      holders = { [next]: { at: 0, until: 1 } };
+      queued = 0;
+      return {};
+    });
+
+    expect(await handler()).toMatchObject({ releasedSlots: 1, admitted: 1 });
+    expect(ddb.commandCalls(UpdateCommand, { Key: SLOTS_KEY })[0]?.args[0].input).toMatchObject({
+      UpdateExpression: 'REMOVE holders.#job SET running = running - :one',
+      ExpressionAttributeNames: { '#job': JOB_ID },
+    });
+    expect(sfn.commandCalls(StartExecutionCommand).map((c) => c.args[0].input.name)).toEqual([next]);
+  });
+
+  it('keeps the slot of a holder that still runs within its lease', async () => {
+    ddb.on(QueryCommand).callsFake((input: { ExpressionAttributeValues: Record<string, string> }) => ({
+      Items: input.ExpressionAttributeValues[':pk'] === 'SLOTS' ? [{ tenant: TENANT }] : [],
+    }));
+    holdSlots(JOB_ID);
+    ddb.on(GetCommand, { Key: { PK: jobPk(TENANT, JOB_ID), SK: 'JOB' } }).resolves({
+      Item: { status: 'running', expiresAt: '2099-01-01T00:00:00.000Z' },
+    });
+    expect(await handler()).toMatchObject({ releasedSlots: 0, admitted: 0 });
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
+  });
+
+  it('leaves a queued pending job to wait for its slot, and queues again one that lost its entry', async () => {
+    live('pending');
+    ddb.on(GetCommand, { Key: { PK: `QUEUE#${TENANT}`, SK: JOB_ID } }).resolves({ Item: { SK: JOB_ID } });
+    expect(await handler()).toMatchObject({ healthy: 1, started: 0, requeued: 0 });
+    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
+
+    ddb.on(GetCommand, { Key: { PK: `QUEUE#${TENANT}`, SK: JOB_ID } }).resolves({});
+    ddb.on(GetCommand, { Key: { PK: jobPk(TENANT, JOB_ID), SK: 'JOB' } }).resolves({
+      Item: {
+        id: JOB_ID,
+        tenant: TENANT,
+        status: 'pending',
+        timeoutSeconds: 60,
+        expiresAt: '2099-01-01T00:00:00.000Z',
+      },
+    });
+    ddb.on(TransactWriteCommand).resolves({});
+    expect(await handler()).toMatchObject({ requeued: 1 });
+    const [enqueue] = ddb.commandCalls(TransactWriteCommand);
+    expect(enqueue?.args[0].input.TransactItems?.[0]?.Put?.Item).toMatchObject({
+      PK: `QUEUE#${TENANT}`,
+      SK: JOB_ID,
+      timeoutSeconds: 60,
+    });
   });
 });

@@ -3,6 +3,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { DynamoApiKeyStore } from '../../../lambdas/adapters/dynamo-api-key-store.js';
+import { DynamoJobSlots } from '../../../lambdas/adapters/dynamo-job-slots.js';
 import { DynamoJobStore, jobPk } from '../../../lambdas/adapters/dynamo-job-store.js';
 import { newApiKeyRecord } from '../../../lambdas/domain/api-key.js';
 import { WorkflowClient } from '../../../lambdas/adapters/workflow-client.js';
@@ -18,9 +19,11 @@ const T0 = new Date();
 
 let doc: DynamoDBDocumentClient;
 let store: DynamoJobStore;
+let slots: DynamoJobSlots;
 useJobsTable(TABLE, (client) => {
   doc = client;
   store = new DynamoJobStore(TABLE, client);
+  slots = new DynamoJobSlots(TABLE, client);
 });
 
 let tenantCounter = 0;
@@ -54,6 +57,7 @@ describe('local restart recovery', () => {
           jobId: j.id,
           pk: jobPk(j.tenant, j.id),
           executionName: j.executionName,
+          status: 'pending',
         })),
       ),
     );
@@ -61,24 +65,44 @@ describe('local restart recovery', () => {
 
   it('starts each one under its execution name, an execution that already exists counting as started', async () => {
     const { tenants } = await mixedJobs();
-    const unfinished = (await listUnfinishedJobs(doc, TABLE)).length;
     sfn
       .on(StartExecutionCommand)
       .rejectsOnce(new ExecutionAlreadyExists({ message: 'exists', $metadata: {} }))
       .resolves({});
+    // Both pending jobs were admitted (they hold running slots) before the restart.
+    for (const tenant of tenants) await slots.admit(tenant, 10, T0.getTime());
     const started = await resumeUnfinishedJobs({
       client: doc,
       tableName: TABLE,
       workflow: new WorkflowClient(STATE_MACHINE, new SFNClient({ region: 'us-east-1' })),
+      slots,
     });
-    expect(started).toBe(unfinished - 1);
+    // Only admitted jobs are started (other tests' jobs still wait in their queues): ours, one of
+    // which already had its execution.
+    expect(started).toBe(1);
     const calls = sfn.commandCalls(StartExecutionCommand).map((c) => c.args[0].input);
     const ours = calls.filter((c) => tenants.includes(JSON.parse(c.input!).tenant));
     expect(ours).toHaveLength(2);
+    expect(calls).toHaveLength(2);
     for (const call of ours) {
       const input = JSON.parse(call.input!) as { tenant: string; jobId: string; pk: string };
       expect(call).toMatchObject({ stateMachineArn: STATE_MACHINE, name: input.jobId });
       expect(input.pk).toBe(jobPk(input.tenant, input.jobId));
     }
+  });
+  it('leaves a job still waiting in its queue (no running slot) for admission, starting none', async () => {
+    const tenant = freshTenant();
+    const queued = job(tenant);
+    await store.create(queued, 'fp', T0);
+    sfn.on(StartExecutionCommand).resolves({});
+    await resumeUnfinishedJobs({
+      client: doc,
+      tableName: TABLE,
+      workflow: new WorkflowClient(STATE_MACHINE, new SFNClient({ region: 'us-east-1' })),
+      slots,
+    });
+    const names = sfn.commandCalls(StartExecutionCommand).map((c) => c.args[0].input.name);
+    expect(names).not.toContain(queued.id);
+    expect(await slots.position(tenant, queued.id)).toBe(1);
   });
 });

@@ -3,6 +3,7 @@ import {
   DomainError,
   ERROR_CODES,
   NotFoundError,
+  QuotaExceededError,
   RateLimitedError,
   ValidationError,
 } from '../../../../lambdas/domain/errors.js';
@@ -24,6 +25,7 @@ const EXPECTED_STATUS: Record<string, number> = {
   agent_unavailable: 422,
   idempotency_key_mismatch: 422,
   rate_limited: 429,
+  quota_exceeded: 429,
   internal_error: 500,
 };
 
@@ -54,6 +56,12 @@ describe('problem details', () => {
     expect(expectProblem(response, 400, 'validation_failed').errors).toEqual([
       { path: 'body.agent', message: 'Required' },
     ]);
+  });
+
+  it('adds the Retry-After a QuotaExceededError names', () => {
+    const { response } = problemFromError(new QuotaExceededError('queue full', 7));
+    expectProblem(response, 429, 'quota_exceeded');
+    expect(response.headers?.['Retry-After']).toBe('7');
   });
 
   it('adds the Retry-After a RateLimitedError names', () => {
