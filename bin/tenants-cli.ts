@@ -6,6 +6,7 @@ import {
   BUILT_IN_LIMITS,
   effectiveLimits,
   LIMIT_NAMES,
+  limitOverridesSchema,
   type LimitOverrides,
   type TenantLimits,
 } from '../lambdas/domain/tenant-limits.js';
@@ -46,6 +47,11 @@ export function parseTenantsCommand(args: string[], now: Date = new Date()): Ten
   }
   if (Object.keys(limits).length === 0)
     throw new UsageError(`set-limits needs at least one limit\n${TENANTS_USAGE}`);
+  const checked = limitOverridesSchema.safeParse(limits);
+  if (!checked.success) {
+    const why = checked.error.issues.map((i) => `${flagOf(String(i.path[0]))} ${i.message}`);
+    throw new UsageError(why.join('; '));
+  }
   return { action, tenant, limits };
 }
 

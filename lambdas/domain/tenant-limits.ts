@@ -26,14 +26,21 @@ export const BUILT_IN_LIMITS: TenantLimits = {
   maxStreams: 10,
 };
 
-const limitValue = z.number().int().min(1).max(100_000_000);
+const limitValue = (max: number) => z.number().int().min(1).max(max);
+
+/**
+ * Running jobs and open streams are each held as leases in one item per tenant (a map entry per
+ * job or stream, about 60 bytes), which every admission or opened stream rewrites: their bounds
+ * keep that item far below DynamoDB's 400 KB and each such write at a few dozen write units.
+ */
+export const MAX_LEASED = 1_000;
 
 export const limitsSchema = z.strictObject({
-  requestsPerMinute: limitValue,
-  tokensPerMinute: limitValue,
-  maxRunningJobs: limitValue,
-  maxQueuedJobs: limitValue,
-  maxStreams: limitValue,
+  requestsPerMinute: limitValue(100_000_000),
+  tokensPerMinute: limitValue(100_000_000),
+  maxRunningJobs: limitValue(MAX_LEASED),
+  maxQueuedJobs: limitValue(100_000_000),
+  maxStreams: limitValue(MAX_LEASED),
 });
 
 export const limitOverridesSchema = limitsSchema.partial();

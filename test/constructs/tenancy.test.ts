@@ -119,6 +119,7 @@ describe('tenancy configuration', () => {
   it.each([
     [{ defaultLimits: { requestsPerMinute: 0 } }],
     [{ defaultLimits: { maxStreams: 1.5 } }],
+    [{ defaultLimits: { maxRunningJobs: 1_001 } }],
     [{ reservedConcurrency: { authorizer: 0 } }],
     [{ publicThrottling: { burstLimit: -1 } }],
   ])('refuses %j before synthesis', (input) => {

@@ -132,6 +132,8 @@ describe('agent-jobs tenants: parsing', () => {
     [['set-limits', 'acme', '--requests-per-minute', '0']],
     [['set-limits', 'acme', '--requests-per-minute']],
     [['set-limits', '--max-streams', '2']],
+    [['set-limits', 'acme', '--max-streams', '1001']],
+    [['set-limits', 'acme', '--max-running-jobs', '1001']],
     [['show', 'acme', '--max-streams', '2']],
     [['show', 'Bad']],
     [['usage']],
