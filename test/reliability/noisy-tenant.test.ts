@@ -1,4 +1,5 @@
-import { describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { tenantsMain } from '../../bin/tenants-cli.js';
 import { runConcurrently } from '../../bench/pool.js';
 import { percentile } from '../../bench/stats.js';
 import { BUILT_IN_LIMITS } from '../../lambdas/domain/tenant-limits.js';
@@ -7,9 +8,15 @@ import { apiFor } from '../integration/client.js';
 
 /**
  * One tenant floods the API (a thousand submits, a hundred streams) while another goes about its
- * business. Both run on the built-in limits (maxRunningJobs 10, maxQueuedJobs 1000, maxStreams 10)
- * with the suite's request rate, so the flood is accepted and queued rather than refused.
+ * business. Both get the built-in maxRunningJobs, maxQueuedJobs and maxStreams as their own limits
+ * (the suite's defaults are raised for the engine tests) and keep the suite's request rate, so the
+ * flood is accepted and queued rather than refused.
  */
+const TENANT_LIMITS = {
+  '--max-running-jobs': BUILT_IN_LIMITS.maxRunningJobs,
+  '--max-queued-jobs': BUILT_IN_LIMITS.maxQueuedJobs,
+  '--max-streams': BUILT_IN_LIMITS.maxStreams,
+};
 const noisy = apiFor('noisy');
 const quiet = apiFor('quiet');
 const NOISY_SUBMITS = 1_000;
@@ -19,7 +26,7 @@ const NOISY_STREAMS = 100;
 const QUIET_JOBS = 60;
 /** Quiet submitters in flight: well below maxRunningJobs, so the quiet tenant never waits on its own queue. */
 const QUIET_CONCURRENCY = 3;
-/** How long the noisy backlog (about 20-40 one-step jobs a second on two cores) may take to drain. */
+/** How long the noisy backlog (ten half-second jobs at a time: under 20 a second) may take to drain. */
 const NOISY_DRAINED_WITHIN_MS = 150_000;
 /** A stream refused over maxStreams answers before any event; one still waiting after this has hung. */
 const STREAM_ANSWER_DEADLINE_MS = 10_000;
@@ -31,7 +38,9 @@ const STREAM_ANSWER_DEADLINE_MS = 10_000;
  */
 const ABSOLUTE_SLACK_MS = 250;
 
-const echo = (message: string) => ({ agent: 'echo', input: { message, steps: 1, stepMs: 0 } });
+const echo = (message: string, stepMs = 0) => ({ agent: 'echo', input: { message, steps: 2, stepMs } });
+/** Noisy jobs run long enough (half a second) for a sample of the listing to find them running. */
+const NOISY_STEP_MS = 250;
 const run = Date.now().toString(36);
 
 interface QuietSample {
@@ -141,12 +150,31 @@ async function noisyStatusCounts(): Promise<Record<string, number>> {
   return counts;
 }
 
+async function setLimits(tenant: string) {
+  const flags = Object.entries(TENANT_LIMITS).flatMap(([flag, value]) => [flag, String(value)]);
+  const err: string[] = [];
+  const code = await tenantsMain(
+    ['set-limits', tenant, ...flags, '--local', inject('dataDir')],
+    {},
+    () => {},
+    (l) => err.push(l),
+  );
+  expect(err).toEqual([]);
+  expect(code).toBe(0);
+}
+
 describe('a noisy tenant beside a quiet one', () => {
+  // Before either tenant's first request, so no cached limits predate them.
+  beforeAll(async () => {
+    await setLimits('noisy');
+    await setLimits('quiet');
+  });
+
   it('queues the flood within its own limits and leaves the quiet tenant as fast as alone', async () => {
     const alone = await quietPhase('alone');
 
     const flood = runConcurrently(NOISY_SUBMITS, NOISY_CONCURRENCY, async (i) => {
-      const res = await noisy.create(echo(`noisy-${run}-${i}`));
+      const res = await noisy.create(echo(`noisy-${run}-${i}`, NOISY_STEP_MS));
       return { status: res.status, id: res.body?.id as string | undefined };
     });
     // The streams follow the newest queued job, which waits behind the rest of the flood.
