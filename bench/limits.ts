@@ -81,7 +81,7 @@ function baseEvent(authorizer: Record<string, unknown>): Partial<APIGatewayProxy
   };
 }
 
-function getEvent(authorizer: Record<string, unknown>, id: string): APIGatewayProxyEvent {
+export function getEvent(authorizer: Record<string, unknown>, id: string): APIGatewayProxyEvent {
   return {
     ...baseEvent(authorizer),
     httpMethod: 'GET',
@@ -92,7 +92,7 @@ function getEvent(authorizer: Record<string, unknown>, id: string): APIGatewayPr
   } as APIGatewayProxyEvent;
 }
 
-function submitEvent(authorizer: Record<string, unknown>): APIGatewayProxyEvent {
+export function submitEvent(authorizer: Record<string, unknown>): APIGatewayProxyEvent {
   return {
     ...baseEvent(authorizer),
     httpMethod: 'POST',

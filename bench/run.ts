@@ -11,6 +11,7 @@ import { countDynamoRequests } from './ddb-counter.js';
 import { benchEvents } from './events.js';
 import { benchJob } from './job.js';
 import { benchLimits } from './limits.js';
+import { benchNoisyTenant } from './noisy.js';
 import { benchPeerPowertools } from './peer-powertools.js';
 import { benchSubmit } from './submit.js';
 import { benchWebhooks } from './webhooks.js';
@@ -72,6 +73,7 @@ try {
     job: benchJob,
     client: benchClient,
     limits: benchLimits,
+    noisy: benchNoisyTenant,
     agent: (c: BenchContext) => benchAgent(c, model),
   };
   for (const [name, bench] of Object.entries(benches))

@@ -4,7 +4,15 @@ import { POISON_AGENTS } from './poison-agents.js';
 import { ENGINE_TEST_LIMITS } from './engine-limits.js';
 
 /** One tenant per concern, so no test's jobs show up in another's counts. */
-export const RELIABILITY_TENANTS = ['load', 'fuzz', 'iso-owner', 'iso-other', 'poison'] as const;
+export const RELIABILITY_TENANTS = [
+  'load',
+  'fuzz',
+  'iso-owner',
+  'iso-other',
+  'poison',
+  'noisy',
+  'quiet',
+] as const;
 
 declare module 'vitest' {
   export interface ProvidedContext {
