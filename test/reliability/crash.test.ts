@@ -39,14 +39,15 @@ interface Delivery {
 }
 
 /**
- * Mixed lengths: 1-6 steps of 0-400 ms, and every seventh job fails at its second step. Every other
+ * Mixed lengths: 1-6 steps of 0-2000 ms (the longest run about 12 s, so some are still running when
+ * the stack is killed on a slow machine), and every seventh job fails at its second step. Every other
  * job has a webhook, and the receiver refuses (503) the first attempt of every other one of those,
  * so deliveries also go through retries.
  */
 function spec(i: number) {
   const steps = 1 + (i % 6);
   const key = `crash-${i}`;
-  const input: Record<string, unknown> = { message: `crash ${i}`, steps, stepMs: [0, 50, 200, 400][i % 4] };
+  const input: Record<string, unknown> = { message: `crash ${i}`, steps, stepMs: [0, 50, 200, 2000][i % 4] };
   if (i % 7 === 3 && steps >= 2) input.failAtStep = 2;
   return {
     key,

@@ -46,7 +46,9 @@ describe('tenant isolation on every route', () => {
       .body.id;
     finished = (await owner.create({ agent: 'echo', input: { message: 'done', steps: 1, stepMs: 0 } })).body
       .id;
-    await owner.waitForTerminal(finished);
+    // The suites share one stack: a suite run before this one may leave the stream consumers minutes
+    // of records to work through (admitting and releasing thousands of jobs), and this job starts after them.
+    await owner.waitForTerminal(finished, 170_000);
   });
 
   it.each(jobRoutes.map((r) => [`${r.method} ${r.path}`, r] as const))(
