@@ -1,10 +1,10 @@
 import { GetExecutionHistoryCommand, SFNClient } from '@aws-sdk/client-sfn';
-import { CreateTableCommand, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { JOB_SK, jobPk, TABLE_KEYS } from '../lambdas/config/table.js';
 import { newJob } from '../lambdas/domain/job.js';
 import { liveExpiry } from '../lambdas/domain/retention.js';
 import { executionArn } from '../lambdas/config/workflow.js';
+import { createTable, type TableProps } from '../lambdas/local/provision.js';
 import { LOCAL_REGION } from '../lambdas/local/template.js';
 import { benchApi, echoJob } from './api.js';
 import type { BenchContext, Figures } from './context.js';
@@ -151,24 +151,9 @@ async function jobsTableCopy(ctx: BenchContext): Promise<string> {
   const [, resource] = Object.entries(ctx.stack.template.Resources).find(
     ([, r]) => r.Type === 'AWS::DynamoDB::Table',
   )!;
-  const props = resource.Properties as Pick<
-    CreateTableCommandInput,
-    'KeySchema' | 'AttributeDefinitions' | 'GlobalSecondaryIndexes'
-  >;
+  const { StreamSpecification: _noStream, ...props } = resource.Properties as unknown as TableProps;
   const TableName = `bench-step-writes-${Date.now()}`;
-  await ctx.dynamo.send(
-    new CreateTableCommand({
-      TableName,
-      BillingMode: 'PAY_PER_REQUEST',
-      KeySchema: props.KeySchema,
-      AttributeDefinitions: props.AttributeDefinitions,
-      GlobalSecondaryIndexes: props.GlobalSecondaryIndexes?.map(({ IndexName, KeySchema, Projection }) => ({
-        IndexName,
-        KeySchema,
-        Projection,
-      })),
-    }),
-  );
+  await createTable(ctx.dynamo, TableName, props);
   return TableName;
 }
 

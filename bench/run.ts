@@ -48,6 +48,9 @@ const stack = await startLocalStack({
   // Handler logs go to stdout, which --json keeps for the one result object.
   env: {
     AGENT_JOBS_API_KEYS: `bench:${apiKey}`,
+    // Modules poll hard: a request rate nothing reaches. Running and queued bounds stay built-in
+    // (the noisy-tenant module measures admission under them).
+    AGENT_JOBS_DEFAULT_LIMITS: JSON.stringify({ requestsPerMinute: 1_000_000 }),
     POWERTOOLS_LOG_LEVEL: asJson ? 'SILENT' : 'WARN',
     AGENT_JOBS_OPENAI_BASE_URL: model.baseUrl,
     AGENT_JOBS_MODEL: BENCH_MODEL,

@@ -18,7 +18,7 @@ import { ENV } from '../config/env.js';
 import { httpHandler } from './http/middleware.js';
 import { awaitTerminal, preferredWait, waitOutcome } from './http/prefer-wait.js';
 import { header, jsonBody, parseWith, tenantOf, zodErrors } from './http/request.js';
-import { recordRateDecision, requestRateOf } from './http/rate-limit.js';
+import { authorizedLimit, recordRateDecision, requestRateOf } from './http/rate-limit.js';
 import { jobResponse } from './http/response.js';
 import type { CreateJobRequest } from './http/schemas.js';
 import { createJobRequestSchema } from './http/schemas.js';
@@ -31,9 +31,8 @@ const defaultLimits = parseDefaultLimits(process.env[ENV.defaultLimits]);
  * it (the defaults when it did not say) and its request rate, admitted in the same transaction.
  */
 function submitLimitsOf(event: APIGatewayProxyEvent) {
-  const given = Number(event.requestContext?.authorizer?.maxQueuedJobs);
   return {
-    maxQueuedJobs: Number.isInteger(given) && given >= 1 ? given : defaultLimits.maxQueuedJobs,
+    maxQueuedJobs: authorizedLimit(event, 'maxQueuedJobs') ?? defaultLimits.maxQueuedJobs,
     requests: requestRateOf(event),
   };
 }

@@ -27,7 +27,7 @@ import {
   resourcesOfType,
 } from './template.js';
 
-interface TableProps {
+export interface TableProps {
   KeySchema: KeySchemaElement[];
   AttributeDefinitions: AttributeDefinition[];
   GlobalSecondaryIndexes?: Array<Omit<GlobalSecondaryIndex, 'ProvisionedThroughput'>>;
@@ -75,7 +75,8 @@ async function describeTable(client: DynamoDBClient, name: string): Promise<Tabl
   }
 }
 
-async function createTable(client: DynamoDBClient, name: string, props: TableProps) {
+/** Creates a table as the template describes it (keys, indexes, stream and TTL). */
+export async function createTable(client: DynamoDBClient, name: string, props: TableProps) {
   await client.send(
     new CreateTableCommand({
       TableName: name,

@@ -18,7 +18,7 @@ export function rateLimitHeaders(limit: number, decision: GcraDecision): Record<
 /** A limit of the tenant, as the authorizer put it in the context; none on public routes. */
 export function authorizedLimit(
   event: APIGatewayProxyEvent,
-  name: 'requestsPerMinute' | 'maxStreams',
+  name: 'requestsPerMinute' | 'maxStreams' | 'maxQueuedJobs',
 ): number | undefined {
   const limit = Number(event.requestContext?.authorizer?.[name]);
   return Number.isInteger(limit) && limit >= 1 ? limit : undefined;

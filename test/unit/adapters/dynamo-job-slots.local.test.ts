@@ -10,6 +10,7 @@ import { newJob } from '../../../lambdas/domain/job.js';
 import { LEASE_MARGIN_SECONDS } from '../../../lambdas/domain/job-slots.js';
 import { liveExpiry } from '../../../lambdas/domain/retention.js';
 import { useJobsTable } from '../support/dynamodb-local.js';
+import { rejection } from '../support/fixtures.js';
 
 const TABLE = 'agent-jobs-slots-test';
 const T0 = new Date('2025-06-01T10:00:00.000Z');
@@ -71,15 +72,6 @@ async function setStatus(j: Job, status: string) {
 
 const admit = async (tenant: string, max: number, now: number) =>
   (await slots.admit(tenant, max, now)).admitted;
-
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('DynamoJobSlots on DynamoDB Local', () => {
   it('a submit queues the job and counts it in the same write', async () => {

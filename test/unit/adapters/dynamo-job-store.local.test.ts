@@ -8,6 +8,7 @@ import { newJob, toJobSummary } from '../../../lambdas/domain/job.js';
 import { eventsOfWrite } from '../../../lambdas/domain/job-events.js';
 import { liveExpiry, toTtl } from '../../../lambdas/domain/retention.js';
 import { useJobsTable } from '../support/dynamodb-local.js';
+import { rejection } from '../support/fixtures.js';
 
 const TABLE = 'agent-jobs-local-test';
 const DAY = 86_400_000;
@@ -55,15 +56,6 @@ async function markRunning(tenant: string, id: string, startedAt: Date) {
       ExpressionAttributeValues: { ':running': 'running', ':at': startedAt.toISOString() },
     }),
   );
-}
-
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('DynamoJobStore on DynamoDB Local', () => {

@@ -25,7 +25,7 @@ import { liveShard } from '../../../lambdas/config/table.js';
 import { DomainError, NotFoundError, QuotaExceededError } from '../../../lambdas/domain/errors.js';
 import type { Job } from '../../../lambdas/domain/job.js';
 import { toTtl } from '../../../lambdas/domain/retention.js';
-import { JOB_ID, makeJob, OTHER_TENANT, TABLE_NAME, TENANT } from '../support/fixtures.js';
+import { JOB_ID, makeJob, OTHER_TENANT, TABLE_NAME, TENANT, rejection } from '../support/fixtures.js';
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const store = new DynamoJobStore(
@@ -61,15 +61,6 @@ function conditionFailed(item?: Record<string, unknown>) {
     $metadata: { httpStatusCode: 400 },
     ...(item ? { Item: marshall(item, { removeUndefinedValues: true }) } : {}),
   });
-}
-
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected a rejection');
 }
 
 beforeEach(() => {

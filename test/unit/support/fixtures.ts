@@ -161,3 +161,13 @@ export function storedJob<E extends Record<string, unknown> = Record<never, neve
     ...extra,
   };
 }
+
+/** What a promise rejected with; fails the test if it resolved. */
+export async function rejection(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p;
+  } catch (e) {
+    return e;
+  }
+  throw new Error('expected a rejection');
+}
