@@ -7,7 +7,7 @@ import { RateLimitPacer } from './rate-limit.js';
 import { type RetryOptions, retryPolicy } from './retry.js';
 import { retryAfterMs } from './timing.js';
 import { type FetchLike, retryingFetch } from './transport.js';
-import type { CreateJobRequest, Job, JobStatus, JobSummary } from './types.js';
+import type { Agent, CreateJobRequest, Job, JobStatus, JobSummary, UsageReport } from './types.js';
 
 export interface AgentJobsClientOptions {
   /** Where the API is, e.g. `http://127.0.0.1:3000` or the stage URL of a deployed stack. */
@@ -37,6 +37,13 @@ export interface ListJobsOptions extends CallOptions {
   status?: JobStatus;
   /** Jobs per page (1..100, default 20). */
   pageSize?: number;
+}
+
+export interface UsageOptions extends CallOptions {
+  /** First UTC day, `YYYY-MM-DD` (default 29 days before `to`). */
+  from?: string;
+  /** Last UTC day, `YYYY-MM-DD`, at most 92 days after `from` (default today, UTC). */
+  to?: string;
 }
 
 export interface RunManyOptions extends CallOptions {
@@ -130,6 +137,33 @@ export class AgentJobsClient {
       yield* data.items;
       cursor = data.nextCursor ?? undefined;
     } while (cursor);
+  }
+
+  /** The agents this deployment runs, each with its version, input schema and availability. */
+  async listAgents({ signal }: CallOptions = {}): Promise<Agent[]> {
+    const { data, error, response } = await this.api.GET('/v1/agents', { signal });
+    if (!data) throw new ProblemError(response.status, error);
+    return data.items;
+  }
+
+  /** One agent by name; a name the deployment does not know is a ProblemError with status 404. */
+  async getAgent(name: string, { signal }: CallOptions = {}): Promise<Agent> {
+    const { data, error, response } = await this.api.GET('/v1/agents/{name}', {
+      params: { path: { name } },
+      signal,
+    });
+    if (!data) throw new ProblemError(response.status, error);
+    return data;
+  }
+
+  /** The tenant's consumption per UTC day (days without activity left out) and its effective limits. */
+  async usage({ from, to, signal }: UsageOptions = {}): Promise<UsageReport> {
+    const { data, error, response } = await this.api.GET('/v1/usage', {
+      params: { query: { from, to } },
+      signal,
+    });
+    if (!data) throw new ProblemError(response.status, error);
+    return data;
   }
 
   /**

@@ -6,11 +6,13 @@ export {
   type ListJobsOptions,
   type RunManyOptions,
   type RunResult,
+  type UsageOptions,
 } from './client.js';
 export { type CallOptions, type EventsOptions, JobHandle, type WaitOptions } from './job-handle.js';
 export { type FieldError, type Problem, ProblemError, WaitTimeoutError } from './problem.js';
 export type { RetryOptions } from './retry.js';
 export {
+  type Agent,
   type CreateJobRequest,
   isTerminal,
   isTerminalEvent,
@@ -18,5 +20,7 @@ export {
   type JobEvent,
   type JobStatus,
   type JobSummary,
+  type UsageDay,
+  type UsageReport,
 } from './types.js';
 export { verifyWebhook, Webhook, type WebhookEvent, WebhookVerificationError } from './webhooks.js';

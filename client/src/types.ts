@@ -6,6 +6,9 @@ export type JobStatus = Job['status'];
 export type JobSummary = components['schemas']['JobSummary'];
 export type JobEvent = components['schemas']['JobEvent'];
 export type CreateJobRequest = components['schemas']['CreateJobRequest'];
+export type Agent = components['schemas']['Agent'];
+export type UsageReport = components['schemas']['UsageReport'];
+export type UsageDay = components['schemas']['UsageDay'];
 
 const TERMINAL: ReadonlySet<JobStatus> = new Set(['succeeded', 'failed', 'cancelled']);
 const TERMINAL_EVENTS: ReadonlySet<JobEvent['type']> = new Set([

@@ -27,8 +27,10 @@ export class JavaMissingError extends Error {
 
 const JAR = 'DynamoDBLocal.jar';
 
+const pidFileOf = (dataDir: string) => join(dataDir, 'dynamodb.pid');
+
 export async function startDynamoDbLocal(options: DynamoDbLocalOptions): Promise<DynamoDbLocal> {
-  const pidFile = options.inMemory ? undefined : join(options.dataDir, 'dynamodb.pid');
+  const pidFile = options.inMemory ? undefined : pidFileOf(options.dataDir);
   if (pidFile) await killStale(pidFile);
   const port = options.port ?? (await freePort());
   const storage = options.inMemory
@@ -131,6 +133,12 @@ async function terminate(child: ChildProcess, graceMs = 3000): Promise<void> {
   await exited;
   clearTimeout(timer);
 }
+
+/**
+ * Ends the DynamoDB Local left running on `dataDir` by a parent killed with -9 (Java runs in its own
+ * process group, so it outlives the group it was started from), e.g. before the data is removed.
+ */
+export const stopOrphanedDynamoDbLocal = (dataDir: string) => killStale(pidFileOf(dataDir));
 
 /** A parent killed with -9 leaves Java running and holding the database files: end it before we start. */
 async function killStale(pidFile: string): Promise<void> {

@@ -109,6 +109,36 @@ describe('the client against the local stack', () => {
     expect(listed.slice(0, 3)).toEqual(created.reverse());
   });
 
+  it('lists the agents and gets one; an unknown name is a 404 problem', async () => {
+    const { client } = sdk();
+    const agents = await client.listAgents();
+    expect(agents.map((a) => a.name)).toEqual(expect.arrayContaining(['echo', 'assistant']));
+    const echo = await client.getAgent('echo');
+    expect(echo).toEqual(agents.find((a) => a.name === 'echo'));
+    expect(echo).toMatchObject({ available: true, inputSchema: expect.objectContaining({ type: 'object' }) });
+    const missing = await client.getAgent('no-such-agent').catch((e: unknown) => e);
+    expect(missing).toBeInstanceOf(ProblemError);
+    expect((missing as ProblemError).status).toBe(404);
+  });
+
+  it("reports the tenant's usage of the day, the finished jobs counted, and rejects a bad range", async () => {
+    const { client } = sdk();
+    const today = new Date().toISOString().slice(0, 10);
+    const before = (await client.usage({ from: today, to: today })).items[0]?.jobs ?? 0;
+    const handle = await client.createJob({ agent: 'echo', input: { message: 'u', steps: 1, stepMs: 0 } });
+    await handle.wait({ timeoutMs: 30_000 });
+    const report = await client.usage({ from: today, to: today });
+    expect(report.items).toEqual([expect.objectContaining({ date: today, modelCalls: 0, costUsd: 0 })]);
+    expect(report.items[0]!.jobs).toBeGreaterThan(before);
+    expect(report.limits).toMatchObject({
+      requestsPerMinute: expect.any(Number),
+      maxRunningJobs: expect.any(Number),
+    });
+    const bad = await client.usage({ from: today, to: '2020-01-01' }).catch((e: unknown) => e);
+    expect(bad).toBeInstanceOf(ProblemError);
+    expect((bad as ProblemError).status).toBe(400);
+  });
+
   it('GET /v1/jobs/{id} answers 304 with no body to If-None-Match with the current ETag', async () => {
     const { body } = await api.create({ agent: 'echo', input: { message: 'etag', steps: 1, stepMs: 0 } });
     const done = await api.waitForTerminal(body.id);

@@ -1,11 +1,15 @@
 import type { ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { keysMain } from '../../bin/keys-cli.js';
 import { tenantsMain } from '../../bin/tenants-cli.js';
-import { startLocalStackProcess, stopLocalStackProcess as stop } from '../fixtures/local-stack-process.js';
+import {
+  removeLocalStackData,
+  startLocalStackProcess,
+  stopLocalStackProcess as stop,
+} from '../fixtures/local-stack-process.js';
 
 const DEV_KEY = `ak_restart_${Date.now().toString(36)}`;
 
@@ -26,7 +30,7 @@ const dataDir = await mkdtemp(join(tmpdir(), 'agent-jobs-tenancy-restart-'));
 let running: ChildProcess | undefined;
 afterAll(async () => {
   if (running) await stop(running);
-  await rm(dataDir, { recursive: true, force: true });
+  await removeLocalStackData(dataDir);
 });
 
 describe('tenancy state across a restart of the local stack', () => {

@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -11,7 +11,11 @@ import {
   type ScriptedReply,
   ScriptedModelServer,
 } from '../fixtures/scripted-model-server.js';
-import { startLocalStackProcess, stopLocalStackProcess } from '../fixtures/local-stack-process.js';
+import {
+  removeLocalStackData,
+  startLocalStackProcess,
+  stopLocalStackProcess,
+} from '../fixtures/local-stack-process.js';
 
 const API_KEY = `ak_assistant_crash_${Date.now().toString(36)}`;
 const MODEL = 'scripted-model';
@@ -93,7 +97,7 @@ describe('kill -9 of the local stack while an assistant job is mid-loop', () => 
 
   it('finishes the job with each tool call run once, each answered call counted once and no tool_call event or text twice', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'agent-jobs-assistant-crash-'));
-    cleanup.push(() => rm(dataDir, { recursive: true, force: true }));
+    cleanup.push(() => removeLocalStackData(dataDir));
     const target = await startToolTarget();
     cleanup.push(() => new Promise((resolve) => target.server.close(resolve)));
     const { state, script } = loopScript(target.url);

@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -12,7 +12,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { runConcurrently } from '../../bench/pool.js';
 import { generateWebhookSecret } from '../../lambdas/adapters/webhook-secrets.js';
 import { TERMINAL_STATUSES } from '../../lambdas/domain/job.js';
-import { startLocalStackProcess, stopLocalStackProcess as kill } from '../fixtures/local-stack-process.js';
+import {
+  removeLocalStackData,
+  startLocalStackProcess,
+  stopLocalStackProcess as kill,
+} from '../fixtures/local-stack-process.js';
 import { ENGINE_TEST_LIMITS } from './engine-limits.js';
 
 const JOBS = 100;
@@ -207,7 +211,7 @@ describe('kill -9 of the whole local stack in the middle of a run', () => {
   afterAll(async () => {
     for (const child of running) await kill(child, 'SIGTERM');
     await receiver?.close();
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    if (dataDir) await removeLocalStackData(dataDir);
   });
 
   it('loses no job or webhook, duplicates none, finishes every one, runs none again after it succeeded, and delivers what sat in a queue', async () => {
