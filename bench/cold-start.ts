@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
@@ -17,7 +17,8 @@ import type { Figures } from './context.js';
 import { percentile, round } from './stats.js';
 
 const run = promisify(execFile);
-const IMPORTS = 10;
+/** Rounds; in each, every role is imported once in a fresh process. */
+const IMPORTS = 25;
 const handlerEntry = (file: string) => new URL(`../lambdas/handlers/${file}.ts`, import.meta.url).pathname;
 /** The bench names each handler by its role; `floor` only loads the DynamoDB client. */
 const ENTRIES = {
@@ -33,11 +34,13 @@ const IMPORT_TIMER =
   'process.stdout.write(String(performance.now() - t));';
 
 /**
- * Each handler bundled exactly as the CDK stack bundles it, then imported ten times in a fresh Node
- * process started with the deployed functions' NODE_OPTIONS (source maps are parsed at load), the
- * roles taking turns so a busy moment of the machine weighs on all of them alike: median init time
- * and the bundle's size. `initRatio` is a handler's init over the floor's, the figure that stays
- * comparable across machines and runs. Needs no running stack.
+ * Each handler bundled exactly as the CDK stack bundles it, then imported in a fresh Node process
+ * started with the deployed functions' NODE_OPTIONS (source maps are parsed at load), in rounds
+ * where the roles take turns: median init time and the bundle's size. `initRatio` is a handler's
+ * init over the floor's, the figure that stays comparable across machines and runs: the median of
+ * the rounds' ratios, each of two imports made one after the other, so a busy spell of the shared machine
+ * weighs on both sides of a ratio rather than on one role's samples. `loadAverage` is the machine's
+ * one-minute load when the imports began. Needs no running stack.
  */
 export async function benchColdStart(log: (...m: unknown[]) => void): Promise<Figures> {
   const outDir = await mkdtemp(join(tmpdir(), 'agent-jobs-bundles-'));
@@ -48,18 +51,24 @@ export async function benchColdStart(log: (...m: unknown[]) => void): Promise<Fi
     for (const role of roles) await bundle(ENTRIES[role], outfiles[role]!);
     // Shipped next to the bundles and loaded on first use, never at init.
     await build(valuesClientOptions(fileURLToPath(new URL('..', import.meta.url)), outDir));
+    const load = loadavg()[0]!;
     const initMs = Object.fromEntries(roles.map((role) => [role, [] as number[]]));
+    // The floor sits between the handlers and the order turns around each round, so every handler's
+    // import is next to a floor import and neither goes first more often.
+    const order: Role[] = ['submit', 'floor', 'agentStep'];
     for (let i = 0; i < IMPORTS; i++)
-      for (const role of roles) initMs[role]!.push(await importTime(outfiles[role]!));
+      for (const role of i % 2 ? order.toReversed() : order)
+        initMs[role]!.push(await importTime(outfiles[role]!));
     const median = (role: Role) => percentile(initMs[role]!, 50);
-    const figures: Figures = {};
+    const roundRatios = (role: Role) => initMs[role]!.map((ms, i) => ms / initMs.floor![i]!);
+    const figures: Figures = { 'coldStart.loadAverage': round(load) };
     for (const role of roles) {
       figures[`coldStart.${role}.initMs`] = round(median(role));
       figures[`bundle.${role}.bytes`] = (await stat(outfiles[role]!)).size;
     }
     figures['bundle.valuesClient.bytes'] = (await stat(join(outDir, VALUES_CLIENT.outfile))).size;
     for (const role of roles.filter((r) => r !== 'floor'))
-      figures[`coldStart.${role}.initRatio`] = round(median(role) / median('floor'));
+      figures[`coldStart.${role}.initRatio`] = round(percentile(roundRatios(role), 50));
     return figures;
   } finally {
     await rm(outDir, { recursive: true, force: true });

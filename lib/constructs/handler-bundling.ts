@@ -6,9 +6,10 @@
 
 /**
  * The large-value store's S3 client (lambdas/adapters/s3-values-client.ts) ships as a file of its
- * own next to each handler's bundle, and the store imports it the first time it stores or reads a
- * large value. Bundled in, the ~200 KB of it would be compiled at every cold start even though it
- * is not run: V8 compiles the bundler's lazily evaluated module wrappers eagerly.
+ * own next to the bundle of each handler that uses the store, and the store imports it the first
+ * time it stores or reads a large value. Bundled in, the ~200 KB of it would be compiled at every
+ * cold start even though it is not run: V8 compiles the bundler's lazily evaluated module wrappers
+ * eagerly.
  */
 export const VALUES_CLIENT = {
   entry: 'lambdas/adapters/s3-values-client.ts',
@@ -18,6 +19,9 @@ export const VALUES_CLIENT = {
   // A .js file with no package.json around it is CommonJS to Node; the bundles are index.mjs.
   format: 'cjs',
 } as const;
+
+/** The file NodejsFunction writes an ESM handler's bundle to. */
+export const BUNDLE_FILE = 'index.mjs';
 
 export const HANDLER_BUNDLING = {
   format: 'esm',
@@ -57,7 +61,11 @@ export function valuesClientOptions(projectRoot: string, outputDir: string) {
   };
 }
 
-/** The same build as an esbuild command line, which NodejsFunction runs after bundling a handler. */
+/**
+ * The same build as an esbuild command line, which NodejsFunction runs after bundling a handler.
+ * It builds only when the bundle imports the client (the import is left as is in the bundle), so
+ * a function that never touches large values does not ship the client and its source map.
+ */
 export function valuesClientBuildCommand(projectRoot: string, outputDir: string): string {
   const o = valuesClientOptions(projectRoot, outputDir);
   const flags = [
@@ -72,5 +80,6 @@ export function valuesClientBuildCommand(projectRoot: string, outputDir: string)
     `--log-level=${o.logLevel}`,
     `--outfile="${o.outfile}"`,
   ];
-  return `npx --no-install esbuild "${o.entryPoints[0]}" ${flags.join(' ')}`;
+  const build = `npx --no-install esbuild "${o.entryPoints[0]}" ${flags.join(' ')}`;
+  return `if grep -qF '${VALUES_CLIENT.importPath}' "${outputDir}/${BUNDLE_FILE}"; then ${build}; fi`;
 }

@@ -1,9 +1,12 @@
 import { execSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CreateBucketCommand, GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { App, Stack } from 'aws-cdk-lib';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import { build, type Metafile } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -11,6 +14,7 @@ import {
   VALUES_CLIENT,
   valuesClientBuildCommand,
 } from '../../lib/constructs/handler-bundling.js';
+import { HandlerFunction } from '../../lib/constructs/handler-function.js';
 import type { S3LargeValueStore } from '../../lambdas/adapters/s3-large-value-store.js';
 import { type SqsLocal, startSqsLocal } from '../../lambdas/local/sqs-local.js';
 
@@ -77,6 +81,35 @@ describe('handler bundles', () => {
       });
     },
   );
+});
+
+describe('function assets', () => {
+  let outdir: string;
+  beforeAll(async () => {
+    outdir = await mkdtemp(join(tmpdir(), 'agent-jobs-assets-'));
+  });
+  afterAll(async () => {
+    if (outdir) await rm(outdir, { recursive: true, force: true });
+  });
+
+  /** The files of the handler's deployment package, as NodejsFunction bundles and stages it. */
+  async function assetFiles(handler: string): Promise<string[]> {
+    const stack = new Stack(new App({ outdir }), 'Assets');
+    const fn = new HandlerFunction(stack, 'Fn', { handler, logRetention: RetentionDays.ONE_DAY });
+    const code = fn.function.node.findChild('Code');
+    if (!(code instanceof Asset)) throw new Error(`${handler} has no staged code asset`);
+    return (await readdir(join(outdir, code.assetPath))).sort();
+  }
+
+  it('ship the values client only with the functions whose bundle imports it', async () => {
+    expect(await assetFiles('get-job')).toEqual([
+      'index.mjs',
+      'index.mjs.map',
+      VALUES_CLIENT.outfile,
+      `${VALUES_CLIENT.outfile}.map`,
+    ]);
+    expect(await assetFiles('get-agent')).toEqual(['index.mjs', 'index.mjs.map']);
+  });
 });
 
 describe('the values client shipped next to a bundle', () => {
