@@ -63,8 +63,15 @@ interface Usage {
 }
 
 export type StepOutcome<State> =
-  /** One more step is needed; `state` is checkpointed so a retried step resumes, not restarts. */
-  | ({ type: 'continue'; state: State } & Usage)
+  /**
+   * One more step is needed; `state` is checkpointed so a retried step resumes, not restarts.
+   * `nextStepWithinMs`: the most the next step can take, when it is bounded by a timeout of its own
+   * (a server tool call). The runner may then run it in this same invocation, right after this
+   * step's checkpoint, while that much of the step timeout is left: each step is still its own
+   * checkpoint, and the workflow round trip between them (a Lambda invocation, the job's read,
+   * state transitions and task callbacks) is saved.
+   */
+  | ({ type: 'continue'; state: State; nextStepWithinMs?: number } & Usage)
   | ({ type: 'done'; result: JsonValue } & Usage)
   /**
    * Transient trouble (a model provider unreachable or throttling): `state` is checkpointed and the

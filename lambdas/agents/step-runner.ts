@@ -72,7 +72,16 @@ interface Lifeline {
   stop(): void;
 }
 
-/** A step run as a plain invocation has no task to keep alive. A fresh one per step: nothing piles up on it. */
+/** What every step of one invocation shares. */
+interface Steps {
+  event: AgentStepEvent;
+  agent: AgentDefinition<unknown, unknown>;
+  input: unknown;
+  lifeline: Lifeline;
+  side: SideWork;
+}
+
+/** A step run as a plain invocation has no task to keep alive. A fresh one per invocation: nothing piles up on it. */
 const noTask = (): Lifeline => ({ beat: () => {}, ended: new Promise<never>(() => {}), stop: () => {} });
 
 const heartbeatOf = (agent: Pick<AgentDefinition, 'heartbeatSeconds'>) =>
@@ -153,42 +162,61 @@ export class StepRunner {
     const side = new SideWork((error) =>
       this.deps.logger.warn('work alongside the step failed', { jobId: snap.job.id, error }),
     );
+    const lifeline = task ? this.taskLifeline(task, agent.heartbeatSeconds!, snap.job.id) : noTask();
+    const steps = { event, agent, input: input.data, lifeline, side };
     try {
-      return await this.runAndRecord(event, snap, agent, input.data, task, side);
+      return await this.runSteps(steps, snap, Date.now() + agent.stepTimeoutSeconds * 1000);
     } finally {
+      lifeline.stop();
       // The step's own work ends with it: nothing is left running into the next invocation.
       await side.done();
     }
   }
 
+  /**
+   * Runs the step, and then each next step its agent bounds (nextStepWithinMs) for as long as the
+   * bound fits in what is left of one step timeout from the start of the invocation, the time the
+   * workflow and the function allow one invocation. Each step is checkpointed before the next runs.
+   */
+  private async runSteps(steps: Steps, first: StepSnapshot, until: number): Promise<AgentStepResult> {
+    let snap = first;
+    for (;;) {
+      const ran = await this.runAndRecord(steps, snap, until);
+      if (!ran.next || until - Date.now() < ran.next.withinMs) return ran.result;
+      snap = ran.next.snap;
+    }
+  }
+
   private async runAndRecord(
-    event: AgentStepEvent,
+    { event, agent, input, lifeline, side }: Steps,
     snap: StepSnapshot,
-    agent: AgentDefinition<unknown, unknown>,
-    input: unknown,
-    task: OpenTask | undefined,
-    side: SideWork,
-  ): Promise<AgentStepResult> {
+    until: number,
+  ): Promise<{ result: AgentStepResult; next?: { snap: StepSnapshot; withinMs: number } }> {
     const step = snap.completedSteps + 1;
     const report: Report = { progress: { ...snap.job.progress, step }, data: null };
-    const lifeline = task ? this.taskLifeline(task, agent.heartbeatSeconds!, snap.job.id) : noTask();
     let raw: StepOutcome<unknown>;
     try {
-      raw = await this.runBounded(agent, snap, input, report, lifeline, side);
+      raw = await this.runBounded(agent, snap, input, report, lifeline, side, until);
     } catch (error) {
-      return this.thrown(error, snap.job.id, step);
-    } finally {
-      lifeline.stop();
+      return { result: this.thrown(error, snap.job.id, step) };
     }
     const outcome = checkOutcome(raw);
-    if (typeof outcome === 'string') return failed('agent_error', `step ${step} ${outcome}`);
+    if (typeof outcome === 'string') return { result: failed('agent_error', `step ${step} ${outcome}`) };
     const tooLarge = oversizedValue(outcome);
-    if (tooLarge) return failed('agent_error', `step ${step}: ${tooLarge}`);
-    return this.record(event, snap, agent, outcome, {
+    if (tooLarge) return { result: failed('agent_error', `step ${step}: ${tooLarge}`) };
+    const checkpoint = { completedSteps: step, progress: report.progress, progressData: report.data };
+    const result = await this.record(event, snap, agent, outcome, checkpoint);
+    if (result.outcome !== 'continue' || outcome.type !== 'continue') return { result };
+    const withinMs = outcome.nextStepWithinMs;
+    if (withinMs === undefined) return { result };
+    // The job as the next step would read it back: this checkpoint is what the item now holds.
+    const next: StepSnapshot = {
+      ...snap,
+      job: { ...snap.job, progress: report.progress },
+      state: outcome.state,
       completedSteps: step,
-      progress: report.progress,
-      progressData: report.data,
-    });
+    };
+    return { result, next: { snap: next, withinMs } };
   }
 
   /**
@@ -280,7 +308,10 @@ export class StepRunner {
     return { beat: () => throttle.beat(), ended, stop: () => throttle.stop() };
   }
 
-  /** Runs one step under the tighter of the step timeout and the job deadline, aborting the agent at it. */
+  /**
+   * Runs one step under the tighter of the step timeout (`until`: a step run after another in the
+   * same invocation has what is left of it) and the job deadline, aborting the agent at it.
+   */
   private async runBounded<S>(
     agent: AgentDefinition<unknown, S>,
     snap: StepSnapshot,
@@ -288,13 +319,14 @@ export class StepRunner {
     report: Report,
     lifeline: Lifeline,
     side: SideWork,
+    until: number,
   ): Promise<StepOutcome<S>> {
     const step = snap.completedSteps + 1;
     const jobLeftMs =
       new Date(snap.job.startedAt ?? snap.job.createdAt).getTime() +
       snap.job.timeoutSeconds * 1000 -
       Date.now();
-    const stepMs = agent.stepTimeoutSeconds * 1000;
+    const stepMs = until - Date.now();
     if (jobLeftMs <= 0) throw new StepDeadline('job_timeout');
     const deadline = new StepDeadline(jobLeftMs < stepMs ? 'job_timeout' : 'step_timeout');
     const controller = new AbortController();

@@ -23,7 +23,7 @@ import {
   usageTotals,
 } from './loop.js';
 import { retryWaitSeconds } from './retry.js';
-import { runServerTool, serverToolDefinition } from './server-tools.js';
+import { runServerTool, serverToolDefinition, serverToolMaxMs } from './server-tools.js';
 
 /** What the agent checkpoints: the loop's state plus what the step runner around it needs. */
 export type AssistantStepState = AssistantState & {
@@ -118,7 +118,9 @@ async function perform(decision: Decision, scope: StepScope): Promise<Outcome> {
         signal: scope.ctx.signal,
         deployment: scope.deps.deployment(),
       });
-      return { type: 'continue', state: recordServerResult(decision.state, call.id, result), usage };
+      const state = recordServerResult(decision.state, call.id, result);
+      const next = nextAction(state, scope.ctx.input, { now: Date.now() });
+      return { type: 'continue', state, usage, ...toolStepBound(next) };
     }
     case 'await_client': {
       const { prompt, toolCalls } = decision.inputRequest;
@@ -190,8 +192,17 @@ async function callModelStep(state: AssistantStepState, step: number, scope: Ste
     }
     default:
       // The answer is checkpointed before any of its tool calls runs.
-      return { type: 'continue', state: answered, ...recorded };
+      return { type: 'continue', state: answered, ...recorded, ...toolStepBound(next) };
   }
+}
+
+/**
+ * A next step that runs a server tool call is bounded by the tool's own timeouts, so the runner may
+ * run it in this invocation, after this step's checkpoint. A model call gets an invocation of its own.
+ */
+function toolStepBound(next: Decision): { nextStepWithinMs?: number } {
+  const ms = next.type === 'run_server_tools' ? serverToolMaxMs(next.calls[0]!.name) : undefined;
+  return ms === undefined ? {} : { nextStepWithinMs: ms };
 }
 
 /** Tokens held for the call: settled with its usage once answered, released when it got no answer. */

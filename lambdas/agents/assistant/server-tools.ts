@@ -22,6 +22,9 @@ export function serverToolDefinition(name: string): ToolDefinition {
   return { name: tool.name, description: tool.description, parameters: parameters as JsonObject };
 }
 
+/** The longest a call of the named server tool can take (undefined for a name that is not one). */
+export const serverToolMaxMs = (name: string): number | undefined => SERVER_TOOLS.get(name)?.maxDurationMs;
+
 const toolError = (message: string): ToolResult => ({ output: { error: message }, isError: true });
 
 /**

@@ -996,3 +996,99 @@ describe('agent step in callback form (agents with heartbeatSeconds)', () => {
     expect(updates()).toEqual([]);
   });
 });
+
+describe('agent step: a next step the agent bounds runs in the same invocation', () => {
+  const TOKEN = 'task-token-1';
+  const CALLBACK = { ...EVENT, taskToken: TOKEN };
+  const successes = () =>
+    sfn.commandCalls(SendTaskSuccessCommand).map((c) => JSON.parse(c.args[0].input.output!) as unknown);
+
+  /** Step 1 hands over a bounded step 2, which finishes; what each step saw is kept. */
+  function chainingAgent(withinMs: number, over: Partial<AgentDefinition<unknown, unknown>> = {}) {
+    const seen: { completedSteps: number; state: unknown; emitted: boolean }[] = [];
+    customAgent(
+      async (ctx) => {
+        seen.push({
+          completedSteps: ctx.completedSteps,
+          state: ctx.state,
+          emitted: ctx.earlierAttemptEmitted,
+        });
+        ctx.progress(0.5 * (ctx.completedSteps + 1), `step ${ctx.completedSteps + 1}`);
+        if (ctx.completedSteps === 0)
+          return { type: 'continue', state: { n: 1 }, nextStepWithinMs: withinMs };
+        return { type: 'continue', state: { n: 2 } };
+      },
+      { stepTimeoutSeconds: 10, ...over },
+    );
+    storeHas({ job: { agent: 'custom', input: { message: 'm' } } });
+    return seen;
+  }
+
+  it('checkpoints the first step, then runs the next from that checkpoint, with one read and one result', async () => {
+    const seen = chainingAgent(5_000);
+
+    expect(await handler(EVENT)).toEqual({ outcome: 'continue' });
+
+    expect(ddb.commandCalls(GetCommand)).toHaveLength(1);
+    expect(seen).toEqual([
+      { completedSteps: 0, state: null, emitted: false },
+      { completedSteps: 1, state: { n: 1 }, emitted: false },
+    ]);
+    expect(updates().map((u) => u.ExpressionAttributeValues)).toMatchObject([
+      { ':expected': 0, ':steps': 1, ':state': { n: 1 }, ':progress': { step: 1, fraction: 0.5 } },
+      { ':expected': 1, ':steps': 2, ':state': { n: 2 }, ':progress': { step: 2, fraction: 1 } },
+    ]);
+  });
+
+  it('in the callback form too: one opening heartbeat and one SendTaskSuccess for both steps', async () => {
+    chainingAgent(5_000, { heartbeatSeconds: 4 });
+
+    await handler(CALLBACK);
+
+    expect(sfn.commandCalls(SendTaskHeartbeatCommand)).toHaveLength(1);
+    expect(successes()).toEqual([{ outcome: 'continue', heartbeatSeconds: 4 }]);
+    expect(updates().map((u) => u.ExpressionAttributeValues?.[':steps'])).toEqual([1, 2]);
+  });
+
+  it('leaves a next step whose bound does not fit in what is left of the step timeout to the workflow', async () => {
+    const seen = chainingAgent(10_001);
+
+    expect(await handler(EVENT)).toEqual({ outcome: 'continue' });
+
+    expect(seen).toHaveLength(1);
+    expect(updates()).toHaveLength(1);
+  });
+
+  it('runs no next step once the checkpoint is refused (cancelled meanwhile)', async () => {
+    const seen = chainingAgent(5_000);
+    jobRefusesWrites();
+
+    expect(await handler(EVENT)).toEqual({ outcome: 'stopped' });
+
+    expect(seen).toHaveLength(1);
+  });
+
+  it('gives the next step only what is left of the step timeout', async () => {
+    customAgent(
+      async (ctx) => {
+        if (ctx.completedSteps === 0) {
+          await sleep(6_000);
+          return { type: 'continue', state: { n: 1 }, nextStepWithinMs: 1_000 };
+        }
+        await sleep(5_000);
+        return { type: 'done', result: 'late' };
+      },
+      { stepTimeoutSeconds: 10 },
+    );
+    storeHas({ job: { agent: 'custom', input: { message: 'm' } } });
+
+    const result = handler(EVENT);
+    await vi.advanceTimersByTimeAsync(10_000);
+
+    expect(await result).toEqual({
+      outcome: 'failed',
+      error: { code: 'step_timeout', message: 'step 2 did not finish in time' },
+    });
+    expect(updates()).toHaveLength(1);
+  });
+});
