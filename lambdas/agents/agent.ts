@@ -40,6 +40,12 @@ export interface StepContext<Input, State> {
    */
   alongside(work: Promise<unknown>): void;
   /**
+   * What the agent's `prepare` started for this step while the job was read, the first time it is
+   * asked for (undefined after that, or when nothing was prepared). Taking it makes the step
+   * responsible for it; work no step took is discarded when the invocation ends.
+   */
+  takePrepared(): Promise<unknown> | undefined;
+  /**
    * An earlier attempt of this same step emitted events and did not complete (its call broke off,
    * it timed out, its process died): what it emitted is in the log, and the agent may say it is void.
    */
@@ -69,9 +75,10 @@ export type StepOutcome<State> =
    * (a server tool call). The runner may then run it in this same invocation, right after this
    * step's checkpoint, while that much of the step timeout is left: each step is still its own
    * checkpoint, and the workflow round trip between them (a Lambda invocation, the job's read,
-   * state transitions and task callbacks) is saved.
+   * state transitions and task callbacks) is saved. `prepare`: a small value (at most
+   * MAX_PREPARE_BYTES as JSON) the workflow hands to the agent's `prepare` for the next step.
    */
-  | ({ type: 'continue'; state: State; nextStepWithinMs?: number } & Usage)
+  | ({ type: 'continue'; state: State; nextStepWithinMs?: number; prepare?: JsonValue } & Usage)
   | ({ type: 'done'; result: JsonValue } & Usage)
   /**
    * Transient trouble (a model provider unreachable or throttling): `state` is checkpointed and the
@@ -132,7 +139,24 @@ export interface AgentDescriptor<Input = unknown> {
 
 export interface AgentDefinition<Input = unknown, State = unknown> extends AgentDescriptor<Input> {
   step(ctx: StepContext<Input, State>): Promise<StepOutcome<State>>;
+  /**
+   * Starts work the next step will need while its job is still being read, from the `prepare` value
+   * the step before it returned (the assistant reserves the next model call's tokens). The callback
+   * form (agents with `heartbeatSeconds`) carries the value; the step takes the work with
+   * `ctx.takePrepared()`. Must not throw; undefined when there is nothing to start.
+   */
+  prepare?(tenant: string, value: JsonValue): PreparedWork | undefined;
 }
+
+/** Work started before a step's job was read. */
+export interface PreparedWork {
+  readonly result: Promise<unknown>;
+  /** Undoes the work when no step took it (the job no longer runs, its task had ended). Never rejects. */
+  discard(): Promise<void>;
+}
+
+/** The most a step's `prepare` value may take as JSON; a larger one is dropped. */
+export const MAX_PREPARE_BYTES = 1024;
 
 export interface InputTimeoutLimits {
   defaultSeconds: number;

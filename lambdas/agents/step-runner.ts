@@ -8,7 +8,7 @@ import { inputWait, jobUsage } from '../domain/job.js';
 import { cappedProgressData } from '../domain/job-events.js';
 import type { Checkpoint, JobStore, StepSnapshot } from '../domain/job-store.js';
 import { stepTally, utcDay } from '../domain/usage.js';
-import type { AgentDefinition, StepOutcome } from './agent.js';
+import type { AgentDefinition, PreparedWork, StepOutcome } from './agent.js';
 import { inputTimeoutOf, TransientStepError } from './agent.js';
 import type { CheckedOutcome } from './step-outcome.js';
 import { checkOutcome, oversizedValue } from './step-outcome.js';
@@ -79,6 +79,30 @@ interface Steps {
   input: unknown;
   lifeline: Lifeline;
   side: SideWork;
+  prepared: Prepared | undefined;
+}
+
+/** Work the agent's `prepare` started for an invocation: taken by a step at most once, or discarded. */
+class Prepared {
+  private taken = false;
+
+  constructor(
+    private readonly agent: string,
+    private readonly work: PreparedWork,
+  ) {}
+
+  take(agent: string): Promise<unknown> | undefined {
+    if (this.taken || agent !== this.agent) return undefined;
+    this.taken = true;
+    return this.work.result;
+  }
+
+  /** Discards the work unless a step took it. */
+  async end(): Promise<void> {
+    if (this.taken) return;
+    this.taken = true;
+    await this.work.discard();
+  }
 }
 
 /** A step run as a plain invocation has no task to keep alive. A fresh one per invocation: nothing piles up on it. */
@@ -145,6 +169,7 @@ export class StepRunner {
     event: AgentStepEvent,
     task?: OpenTask,
     loading = this.deps.store.loadForStep(event.tenant, event.jobId),
+    prepared?: Prepared,
   ): Promise<AgentStepResult> {
     const snap = await loading;
     if (snap?.job.status !== 'running') return { outcome: 'stopped' };
@@ -163,7 +188,7 @@ export class StepRunner {
       this.deps.logger.warn('work alongside the step failed', { jobId: snap.job.id, error }),
     );
     const lifeline = task ? this.taskLifeline(task, agent.heartbeatSeconds!, snap.job.id) : noTask();
-    const steps = { event, agent, input: input.data, lifeline, side };
+    const steps = { event, agent, input: input.data, lifeline, side, prepared };
     try {
       return await this.runSteps(steps, snap, Date.now() + agent.stepTimeoutSeconds * 1000);
     } finally {
@@ -188,7 +213,7 @@ export class StepRunner {
   }
 
   private async runAndRecord(
-    { event, agent, input, lifeline, side }: Steps,
+    steps: Steps,
     snap: StepSnapshot,
     until: number,
   ): Promise<{ result: AgentStepResult; next?: { snap: StepSnapshot; withinMs: number } }> {
@@ -196,7 +221,7 @@ export class StepRunner {
     const report: Report = { progress: { ...snap.job.progress, step }, data: null };
     let raw: StepOutcome<unknown>;
     try {
-      raw = await this.runBounded(agent, snap, input, report, lifeline, side, until);
+      raw = await this.runBounded(steps, snap, report, until);
     } catch (error) {
       return { result: this.thrown(error, snap.job.id, step) };
     }
@@ -205,7 +230,7 @@ export class StepRunner {
     const tooLarge = oversizedValue(outcome);
     if (tooLarge) return { result: failed('agent_error', `step ${step}: ${tooLarge}`) };
     const checkpoint = { completedSteps: step, progress: report.progress, progressData: report.data };
-    const result = await this.record(event, snap, agent, outcome, checkpoint);
+    const result = await this.record(steps.event, snap, steps.agent, outcome, checkpoint);
     if (result.outcome !== 'continue' || outcome.type !== 'continue') return { result };
     const withinMs = outcome.nextStepWithinMs;
     if (withinMs === undefined) return { result };
@@ -226,6 +251,32 @@ export class StepRunner {
    * on-failure destination (the step DLQ), and the task ends at its heartbeat timeout.
    */
   async runAndReport(event: AgentStepEvent, taskToken: string): Promise<undefined> {
+    const prepared = this.prepare(event);
+    try {
+      return await this.runAndReportPrepared(event, taskToken, prepared);
+    } finally {
+      await prepared?.end();
+    }
+  }
+
+  /** Starts what the step before asked the agent to prepare, beside the job's read. */
+  private prepare(event: AgentStepEvent): Prepared | undefined {
+    const wanted = event.previous?.prepare;
+    if (!wanted) return undefined;
+    try {
+      const work = this.deps.findAgent(wanted.agent)?.prepare?.(event.tenant, wanted.value);
+      return work && new Prepared(wanted.agent, work);
+    } catch (error) {
+      this.deps.logger.warn('preparing the step failed', { jobId: event.jobId, error: asError(error) });
+      return undefined;
+    }
+  }
+
+  private async runAndReportPrepared(
+    event: AgentStepEvent,
+    taskToken: string,
+    prepared: Prepared | undefined,
+  ): Promise<undefined> {
     const { tasks, logger } = this.deps;
     const log = { jobId: event.jobId };
     const openedAt = Date.now();
@@ -236,7 +287,7 @@ export class StepRunner {
     if (!(await this.openTask(taskToken, log))) return undefined;
     let result: AgentStepResult;
     try {
-      result = await this.run(event, { token: taskToken, openedAt }, loading);
+      result = await this.run(event, { token: taskToken, openedAt }, loading, prepared);
     } catch (error) {
       if (error instanceof TaskEnded) {
         logger.info('the task of this step ended while it ran; nothing was recorded', log);
@@ -312,15 +363,12 @@ export class StepRunner {
    * Runs one step under the tighter of the step timeout (`until`: a step run after another in the
    * same invocation has what is left of it) and the job deadline, aborting the agent at it.
    */
-  private async runBounded<S>(
-    agent: AgentDefinition<unknown, S>,
+  private async runBounded(
+    { agent, input, lifeline, side, prepared }: Steps,
     snap: StepSnapshot,
-    input: unknown,
     report: Report,
-    lifeline: Lifeline,
-    side: SideWork,
     until: number,
-  ): Promise<StepOutcome<S>> {
+  ): Promise<StepOutcome<unknown>> {
     const step = snap.completedSteps + 1;
     const jobLeftMs =
       new Date(snap.job.startedAt ?? snap.job.createdAt).getTime() +
@@ -347,7 +395,7 @@ export class StepRunner {
           jobId: snap.job.id,
           tenant: snap.job.tenant,
           input,
-          state: snap.state as S | null,
+          state: snap.state,
           completedSteps: snap.completedSteps,
           signal: controller.signal,
           answer: snap.answer,
@@ -366,6 +414,7 @@ export class StepRunner {
             this.deps.store.appendEvents(snap.job.tenant, snap.job.id, step, events, new Date()),
           earlierAttemptEmitted: snap.eventsStep === step,
           alongside: (work) => side.add(work),
+          takePrepared: () => prepared?.take(snap.job.agent),
         }),
         expired,
         lifeline.ended,
@@ -411,7 +460,10 @@ export class StepRunner {
       }
       case 'continue': {
         const ok = await store.checkpoint(event.tenant, event.jobId, { ...cp, state: outcome.state }, now);
-        return ok ? { outcome: 'continue', ...heartbeatOf(agent) } : { outcome: 'stopped' };
+        if (!ok) return { outcome: 'stopped' };
+        const prepare =
+          outcome.prepare === undefined ? {} : { prepare: { agent: agent.name, value: outcome.prepare } };
+        return { outcome: 'continue', ...heartbeatOf(agent), ...prepare };
       }
       case 'done': {
         const progress = { ...cp.progress, fraction: 1 };

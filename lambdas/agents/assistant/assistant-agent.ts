@@ -5,9 +5,16 @@ import type { JsonValue } from '../../domain/job.js';
 import type { StepEvent } from '../../domain/job-events.js';
 import type { ModelAnswer, ModelCallRequest, TokenUsage } from '../../domain/model.js';
 import { ModelRefusedError, ModelUnavailableError } from '../../domain/model-errors.js';
-import { budgetWaitSeconds, type TokenBudget, type TokenReservation } from '../../domain/token-budget.js';
+import {
+  budgetWaitSeconds,
+  estimatedTokens,
+  reservationTokens,
+  type ReserveResult,
+  type TokenBudget,
+  type TokenReservation,
+} from '../../domain/token-budget.js';
 import type { Deployment } from '../../domain/webhook-url.js';
-import type { AgentDefinition, StepContext, StepOutcome } from '../agent.js';
+import type { AgentDefinition, PreparedWork, StepContext, StepOutcome } from '../agent.js';
 import { TransientStepError } from '../agent.js';
 import { DeltaBatcher } from './delta-batcher.js';
 import { assistantDescriptor } from './descriptor.js';
@@ -68,6 +75,7 @@ export function createAssistantAgent(
 ): AgentDefinition<AssistantInput, AssistantStepState> {
   return {
     ...assistantDescriptor(() => deps.unavailableReason()),
+    prepare: (tenant, value) => prepareTokens(deps, tenant, value),
     async step(ctx) {
       const provider = await deps.provider();
       if (!provider) return { type: 'fail', message: 'no model provider is configured' };
@@ -120,7 +128,7 @@ async function perform(decision: Decision, scope: StepScope): Promise<Outcome> {
       });
       const state = recordServerResult(decision.state, call.id, result);
       const next = nextAction(state, scope.ctx.input, { now: Date.now() });
-      return { type: 'continue', state, usage, ...toolStepBound(next) };
+      return { type: 'continue', state, usage, ...forNextStep(next, scope.ctx.input) };
     }
     case 'await_client': {
       const { prompt, toolCalls } = decision.inputRequest;
@@ -192,15 +200,23 @@ async function callModelStep(state: AssistantStepState, step: number, scope: Ste
     }
     default:
       // The answer is checkpointed before any of its tool calls runs.
-      return { type: 'continue', state: answered, ...recorded, ...toolStepBound(next) };
+      return { type: 'continue', state: answered, ...recorded, ...forNextStep(next, ctx.input) };
   }
 }
 
 /**
- * A next step that runs a server tool call is bounded by the tool's own timeouts, so the runner may
- * run it in this invocation, after this step's checkpoint. A model call gets an invocation of its own.
+ * What the next step can be given ahead. A server tool call is bounded by the tool's own timeouts,
+ * so the runner may run it in this invocation, after this step's checkpoint. A model call gets an
+ * invocation of its own, which reserves its tokens (its estimate, known here) while it reads the job.
  */
-function toolStepBound(next: Decision): { nextStepWithinMs?: number } {
+function forNextStep(
+  next: Decision,
+  input: AssistantInput,
+): { nextStepWithinMs?: number; prepare?: JsonValue } {
+  if (next.type === 'call_model') {
+    const serverTools = (input.serverTools ?? []).map(serverToolDefinition);
+    return { prepare: { tokens: estimatedTokens(modelCallRequest(next.state, input, serverTools)) } };
+  }
   const ms = next.type === 'run_server_tools' ? serverToolMaxMs(next.calls[0]!.name) : undefined;
   return ms === undefined ? {} : { nextStepWithinMs: ms };
 }
@@ -231,9 +247,12 @@ async function reserveTokens(
 ): Promise<TokenHold | { wait: Outcome }> {
   if (!deps.tokenBudget) return UNBUDGETED;
   const budget = deps.tokenBudget();
+  const estimate = estimatedTokens(request);
+  const early = await earlyHold(ctx, budget, estimate);
+  if (early) return early;
   let result;
   try {
-    result = await budget.reserve(ctx.tenant, request, Date.now());
+    result = await budget.reserve(ctx.tenant, estimate, Date.now());
   } catch (error) {
     throw new TransientStepError('the token budget could not be checked', { cause: error });
   }
@@ -245,6 +264,41 @@ async function reserveTokens(
       state,
       waitSeconds,
       message: `waiting for the token budget (${result.tokensPerMinute} tokens per minute); model call ${step} in ${waitSeconds} s`,
+    },
+  };
+}
+
+/**
+ * The reservation this invocation made while it read the job (prepareTokens), when it covers this
+ * call; one that does not is released. A larger one is kept: the settle refunds what goes unused.
+ */
+async function earlyHold(ctx: Ctx, budget: TokenBudget, estimate: number): Promise<TokenHold | undefined> {
+  // What prepareTokens started: the only work this agent prepares.
+  const early = await (ctx.takePrepared() as Promise<ReserveResult> | undefined)?.catch(() => undefined);
+  if (!early?.admitted) return undefined;
+  const { reservation } = early;
+  if (reservation.tokens >= reservationTokens(estimate, reservation.tokensPerMinute)) {
+    return heldTokens(budget, reservation);
+  }
+  ctx.alongside(budget.release(reservation, Date.now()));
+  return undefined;
+}
+
+/**
+ * Reserves the next model call's tokens from its estimate, handed over by the step before, while
+ * the job is read; the call's step takes the reservation (earlyHold), or it is released.
+ */
+function prepareTokens(deps: AssistantDeps, tenant: string, value: JsonValue): PreparedWork | undefined {
+  const tokens = typeof value === 'object' && value !== null && !Array.isArray(value) ? value.tokens : null;
+  if (!deps.tokenBudget || typeof tokens !== 'number' || !(tokens > 0)) return undefined;
+  const budget = deps.tokenBudget();
+  const result = budget.reserve(tenant, tokens, Date.now());
+  result.catch(() => undefined);
+  return {
+    result,
+    discard: async () => {
+      const reserved = await result.catch(() => undefined);
+      if (reserved?.admitted) await budget.release(reserved.reservation, Date.now());
     },
   };
 }

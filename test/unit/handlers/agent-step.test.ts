@@ -1092,3 +1092,89 @@ describe('agent step: a next step the agent bounds runs in the same invocation',
     expect(updates()).toHaveLength(1);
   });
 });
+
+describe('agent step: work the step before asked the agent to prepare', () => {
+  const TOKEN = 'task-token-1';
+  const successes = () =>
+    sfn.commandCalls(SendTaskSuccessCommand).map((c) => JSON.parse(c.args[0].input.output!) as unknown);
+  const previous = (value: unknown, agent = 'custom') => ({
+    outcome: 'continue' as const,
+    heartbeatSeconds: 4,
+    prepare: { agent, value: value as never },
+  });
+
+  /** An agent whose prepare starts work that resolves to `ready`, and whose step may take it. */
+  function preparingAgent(take: boolean) {
+    const discard = vi.fn(async () => {});
+    const prepare = vi.fn(() => ({ result: Promise.resolve('ready'), discard }));
+    const taken: unknown[] = [];
+    customAgent(
+      async (ctx) => {
+        if (take) taken.push(await ctx.takePrepared(), ctx.takePrepared());
+        return { type: 'continue', state: { n: 1 }, prepare: { next: 2 } };
+      },
+      { heartbeatSeconds: 4, stepTimeoutSeconds: 60, prepare },
+    );
+    storeHas({ job: { agent: 'custom', input: { message: 'm' } } });
+    return { prepare, discard, taken };
+  }
+
+  it("starts the agent's prepare with the value handed over, before the job's read ends, and gives its work to the step once", async () => {
+    const { prepare, discard, taken } = preparingAgent(true);
+    let readAt = 0;
+    const item = storedJob(
+      makeJob({ status: 'running', agent: 'custom', input: { message: 'm' }, startedAt: NOW.toISOString() }),
+    );
+    ddb.on(GetCommand).callsFake(async () => {
+      readAt = prepare.mock.calls.length;
+      return { Item: item };
+    });
+
+    await handler({ ...EVENT, taskToken: TOKEN, previous: previous({ next: 1 }) });
+
+    expect(prepare).toHaveBeenCalledWith(TENANT, { next: 1 });
+    expect(readAt).toBe(1);
+    expect(taken).toEqual(['ready', undefined]);
+    expect(discard).not.toHaveBeenCalled();
+  });
+
+  it('hands the value of a continue outcome on to the workflow with the agent it is for', async () => {
+    preparingAgent(true);
+    await handler({ ...EVENT, taskToken: TOKEN });
+    expect(successes()).toEqual([
+      { outcome: 'continue', heartbeatSeconds: 4, prepare: { agent: 'custom', value: { next: 2 } } },
+    ]);
+  });
+
+  it('discards work no step took: a step that left it, a cancelled job, a task that had ended', async () => {
+    const left = preparingAgent(false);
+    await handler({ ...EVENT, taskToken: TOKEN, previous: previous({ next: 1 }) });
+    expect(left.discard).toHaveBeenCalledTimes(1);
+
+    const cancelled = preparingAgent(true);
+    storeHas({ job: { agent: 'custom', status: 'cancelled', input: { message: 'm' } } });
+    await handler({ ...EVENT, taskToken: TOKEN, previous: previous({ next: 1 }) });
+    expect(cancelled.discard).toHaveBeenCalledTimes(1);
+
+    const ended = preparingAgent(true);
+    sfn.on(SendTaskHeartbeatCommand).rejects(new TaskTimedOut({ message: 'Task Timed Out', $metadata: {} }));
+    await handler({ ...EVENT, taskToken: TOKEN, previous: previous({ next: 1 }) });
+    expect(ended.taken).toEqual([]);
+    expect(ended.discard).toHaveBeenCalledTimes(1);
+  });
+
+  it('gives a step no work prepared for another agent, and drops a value over 1 KiB', async () => {
+    const { discard, taken } = preparingAgent(true);
+    await handler({ ...EVENT, taskToken: TOKEN, previous: previous({ next: 1 }, 'echo') });
+    expect(taken).toEqual([undefined, undefined]);
+    expect(discard).toHaveBeenCalledTimes(1);
+
+    customAgent(async () => ({ type: 'continue', state: {}, prepare: 'x'.repeat(1_100) }), {
+      heartbeatSeconds: 4,
+      stepTimeoutSeconds: 60,
+    });
+    sfn.resetHistory();
+    await handler({ ...EVENT, taskToken: TOKEN });
+    expect(successes()).toEqual([{ outcome: 'continue', heartbeatSeconds: 4 }]);
+  });
+});
