@@ -75,10 +75,9 @@ export type StepOutcome<State> =
    * (a server tool call). The runner may then run it in this same invocation, right after this
    * step's checkpoint, while that much of the step timeout is left: each step is still its own
    * checkpoint, and the workflow round trip between them (a Lambda invocation, the job's read,
-   * state transitions and task callbacks) is saved. `prepare`: a small value (at most
-   * MAX_PREPARE_BYTES as JSON) the workflow hands to the agent's `prepare` for the next step.
+   * state transitions and task callbacks) is saved.
    */
-  | ({ type: 'continue'; state: State; nextStepWithinMs?: number; prepare?: JsonValue } & Usage)
+  | ({ type: 'continue'; state: State; nextStepWithinMs?: number } & Usage)
   | ({ type: 'done'; result: JsonValue } & Usage)
   /**
    * Transient trouble (a model provider unreachable or throttling): `state` is checkpointed and the
@@ -140,10 +139,16 @@ export interface AgentDescriptor<Input = unknown> {
 export interface AgentDefinition<Input = unknown, State = unknown> extends AgentDescriptor<Input> {
   step(ctx: StepContext<Input, State>): Promise<StepOutcome<State>>;
   /**
-   * Starts work the next step will need while its job is still being read, from the `prepare` value
-   * the step before it returned (the assistant reserves the next model call's tokens). The callback
-   * form (agents with `heartbeatSeconds`) carries the value; the step takes the work with
-   * `ctx.takePrepared()`. Must not throw; undefined when there is nothing to start.
+   * Names work the step that loads this checkpoint can start while its job is still being read (the
+   * assistant: the tokens of the model call it will make), as a small JSON value (at most
+   * MAX_PREPARE_BYTES); undefined for none. The runner asks once it has written the checkpoint (or
+   * hands a step to the callback form), and the workflow carries the value to the next invocation.
+   */
+  prepareFor?(checkpoint: { input: Input; state: State | null }): JsonValue | undefined;
+  /**
+   * Starts the work `prepareFor` named, beside the job's read; the step takes it with
+   * `ctx.takePrepared()`. Only the callback form (agents with `heartbeatSeconds`) carries the value.
+   * Must not throw; undefined when there is nothing to start.
    */
   prepare?(tenant: string, value: JsonValue): PreparedWork | undefined;
 }
@@ -155,7 +160,7 @@ export interface PreparedWork {
   discard(): Promise<void>;
 }
 
-/** The most a step's `prepare` value may take as JSON; a larger one is dropped. */
+/** The most a `prepareFor` value may take as JSON; a larger one is dropped. */
 export const MAX_PREPARE_BYTES = 1024;
 
 export interface InputTimeoutLimits {

@@ -5,7 +5,7 @@ import { MAX_LARGE_VALUE_BYTES } from '../domain/large-values.js';
 import { jsonBytes, unstorable } from '../domain/stored-json.js';
 import { MAX_ERROR_MESSAGE_CHARS } from '../config/workflow.js';
 import type { AnsweredCall } from '../domain/usage.js';
-import { type AgentFailureCode, MAX_PREPARE_BYTES, type StepOutcome } from './agent.js';
+import type { AgentFailureCode, StepOutcome } from './agent.js';
 
 /** Prompts are shown to people and stored on the job: longer ones are cut. */
 export const MAX_PROMPT_CHARS = 4_000;
@@ -27,7 +27,7 @@ interface Usage {
 
 /** An outcome that kept the agent contract, as plain JSON. */
 export type CheckedOutcome =
-  | ({ type: 'continue'; state: JsonValue; nextStepWithinMs?: number; prepare?: JsonValue } & Usage)
+  | ({ type: 'continue'; state: JsonValue; nextStepWithinMs?: number } & Usage)
   | ({ type: 'done'; result: JsonValue } & Usage)
   | ({ type: 'retry'; state: JsonValue; waitSeconds: number; message: string } & Usage)
   | { type: 'fail'; message: string; code: AgentFailureCode }
@@ -103,7 +103,6 @@ export function checkOutcome(raw: StepOutcome<unknown>): CheckedOutcome | string
         type: 'continue',
         state: outcome.state ?? null,
         ...nextStepBound(outcome),
-        ...preparedFor(outcome),
         ...usageOf(outcome),
       };
     case 'done':
@@ -115,12 +114,6 @@ export function checkOutcome(raw: StepOutcome<unknown>): CheckedOutcome | string
 function nextStepBound(outcome: Record<string, JsonValue>): { nextStepWithinMs?: number } {
   const ms = outcome.nextStepWithinMs;
   return typeof ms === 'number' && Number.isFinite(ms) && ms > 0 ? { nextStepWithinMs: ms } : {};
-}
-
-/** The value for the next step's `prepare` travels in the workflow's state: a large one is dropped. */
-function preparedFor(outcome: Record<string, JsonValue>): { prepare?: JsonValue } {
-  const { prepare } = outcome;
-  return prepare === undefined || jsonBytes(prepare) > MAX_PREPARE_BYTES ? {} : { prepare };
 }
 
 function checkRetry(outcome: Record<string, JsonValue>): CheckedOutcome | string {

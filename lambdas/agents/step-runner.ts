@@ -7,9 +7,10 @@ import type { JobProgress, JsonValue } from '../domain/job.js';
 import { inputWait, jobUsage } from '../domain/job.js';
 import { cappedProgressData } from '../domain/job-events.js';
 import type { Checkpoint, JobStore, StepSnapshot } from '../domain/job-store.js';
+import { jsonBytes } from '../domain/stored-json.js';
 import { stepTally, utcDay } from '../domain/usage.js';
 import type { AgentDefinition, PreparedWork, StepOutcome } from './agent.js';
-import { inputTimeoutOf, TransientStepError } from './agent.js';
+import { inputTimeoutOf, MAX_PREPARE_BYTES, TransientStepError } from './agent.js';
 import type { CheckedOutcome } from './step-outcome.js';
 import { checkOutcome, oversizedValue } from './step-outcome.js';
 
@@ -178,11 +179,11 @@ export class StepRunner {
     // Each form runs only the steps it suits. A heartbeat agent's step reached as a plain invocation
     // (its first step, or the one after an answer), or a step reached with a token for an agent that
     // no longer declares heartbeats, is handed to the other form without running anything.
-    if ((agent.heartbeatSeconds !== undefined) !== (task !== undefined)) {
-      return { outcome: 'continue', ...heartbeatOf(agent) };
-    }
     const input = agent.inputSchema.safeParse(snap.job.input);
     if (!input.success) return failed('agent_error', 'the stored input no longer matches the agent schema');
+    if ((agent.heartbeatSeconds !== undefined) !== (task !== undefined)) {
+      return { outcome: 'continue', ...heartbeatOf(agent), ...this.prepareFor(agent, input.data, snap) };
+    }
 
     const side = new SideWork((error) =>
       this.deps.logger.warn('work alongside the step failed', { jobId: snap.job.id, error }),
@@ -207,8 +208,38 @@ export class StepRunner {
     let snap = first;
     for (;;) {
       const ran = await this.runAndRecord(steps, snap, until);
-      if (!ran.next || until - Date.now() < ran.next.withinMs) return ran.result;
+      if (!ran.next) return ran.result;
+      if (until - Date.now() < ran.next.withinMs) return this.handOver(ran.result, steps, ran.next.snap);
       snap = ran.next.snap;
+    }
+  }
+
+  /** A continued job's result, with what the next invocation may start while it reads the job. */
+  private handOver(result: AgentStepResult, { agent, input }: Steps, next: StepSnapshot): AgentStepResult {
+    return { ...result, ...this.prepareFor(agent, input, next) };
+  }
+
+  /**
+   * What the agent names for the step that loads `snap` to start beside the job's read
+   * (AgentDefinition.prepareFor). Only the callback form carries it; a value too large to travel in
+   * the workflow's state is dropped, and an agent's failure to name one only costs the head start.
+   */
+  private prepareFor(
+    agent: AgentDefinition<unknown, unknown>,
+    input: unknown,
+    snap: StepSnapshot,
+  ): Pick<AgentStepResult, 'prepare'> {
+    if (!agent.prepareFor || agent.heartbeatSeconds === undefined) return {};
+    try {
+      const value = agent.prepareFor({ input, state: snap.state });
+      if (value === undefined || jsonBytes(value) > MAX_PREPARE_BYTES) return {};
+      return { prepare: { agent: agent.name, value } };
+    } catch (error) {
+      this.deps.logger.warn('the agent named no work to prepare', {
+        jobId: snap.job.id,
+        error: asError(error),
+      });
+      return {};
     }
   }
 
@@ -232,8 +263,6 @@ export class StepRunner {
     const checkpoint = { completedSteps: step, progress: report.progress, progressData: report.data };
     const result = await this.record(steps.event, snap, steps.agent, outcome, checkpoint);
     if (result.outcome !== 'continue' || outcome.type !== 'continue') return { result };
-    const withinMs = outcome.nextStepWithinMs;
-    if (withinMs === undefined) return { result };
     // The job as the next step would read it back: this checkpoint is what the item now holds.
     const next: StepSnapshot = {
       ...snap,
@@ -241,6 +270,8 @@ export class StepRunner {
       state: outcome.state,
       completedSteps: step,
     };
+    const withinMs = outcome.nextStepWithinMs;
+    if (withinMs === undefined) return { result: this.handOver(result, steps, next) };
     return { result, next: { snap: next, withinMs } };
   }
 
@@ -460,10 +491,7 @@ export class StepRunner {
       }
       case 'continue': {
         const ok = await store.checkpoint(event.tenant, event.jobId, { ...cp, state: outcome.state }, now);
-        if (!ok) return { outcome: 'stopped' };
-        const prepare =
-          outcome.prepare === undefined ? {} : { prepare: { agent: agent.name, value: outcome.prepare } };
-        return { outcome: 'continue', ...heartbeatOf(agent), ...prepare };
+        return ok ? { outcome: 'continue', ...heartbeatOf(agent) } : { outcome: 'stopped' };
       }
       case 'done': {
         const progress = { ...cp.progress, fraction: 1 };

@@ -75,6 +75,7 @@ export function createAssistantAgent(
 ): AgentDefinition<AssistantInput, AssistantStepState> {
   return {
     ...assistantDescriptor(() => deps.unavailableReason()),
+    prepareFor: ({ input, state }) => (deps.tokenBudget ? nextCallTokens(input, state) : undefined),
     prepare: (tenant, value) => prepareTokens(deps, tenant, value),
     async step(ctx) {
       const provider = await deps.provider();
@@ -128,7 +129,7 @@ async function perform(decision: Decision, scope: StepScope): Promise<Outcome> {
       });
       const state = recordServerResult(decision.state, call.id, result);
       const next = nextAction(state, scope.ctx.input, { now: Date.now() });
-      return { type: 'continue', state, usage, ...forNextStep(next, scope.ctx.input) };
+      return { type: 'continue', state, usage, ...toolStepBound(next) };
     }
     case 'await_client': {
       const { prompt, toolCalls } = decision.inputRequest;
@@ -200,25 +201,31 @@ async function callModelStep(state: AssistantStepState, step: number, scope: Ste
     }
     default:
       // The answer is checkpointed before any of its tool calls runs.
-      return { type: 'continue', state: answered, ...recorded, ...forNextStep(next, ctx.input) };
+      return { type: 'continue', state: answered, ...recorded, ...toolStepBound(next) };
   }
 }
 
 /**
- * What the next step can be given ahead. A server tool call is bounded by the tool's own timeouts,
- * so the runner may run it in this invocation, after this step's checkpoint. A model call gets an
- * invocation of its own, which reserves its tokens (its estimate, known here) while it reads the job.
+ * A next step that runs a server tool call is bounded by the tool's own timeouts, so the runner may
+ * run it in this invocation, after this step's checkpoint. A model call gets an invocation of its own.
  */
-function forNextStep(
-  next: Decision,
-  input: AssistantInput,
-): { nextStepWithinMs?: number; prepare?: JsonValue } {
-  if (next.type === 'call_model') {
-    const serverTools = (input.serverTools ?? []).map(serverToolDefinition);
-    return { prepare: { tokens: estimatedTokens(modelCallRequest(next.state, input, serverTools)) } };
-  }
+function toolStepBound(next: Decision): { nextStepWithinMs?: number } {
   const ms = next.type === 'run_server_tools' ? serverToolMaxMs(next.calls[0]!.name) : undefined;
   return ms === undefined ? {} : { nextStepWithinMs: ms };
+}
+
+/**
+ * The tokens of the model call the step at this checkpoint makes, if it makes one: its invocation
+ * reserves them while it reads the job (prepareTokens). A pending answer, applied first, changes
+ * the call, so such a step reserves after its read.
+ */
+function nextCallTokens(input: AssistantInput, state: AssistantStepState | null): JsonValue | undefined {
+  const current: AssistantStepState = state ?? initialState(input);
+  if (current.awaitingAnswer) return undefined;
+  const next = nextAction(current, input, { now: Date.now() });
+  if (next.type !== 'call_model') return undefined;
+  const serverTools = (input.serverTools ?? []).map(serverToolDefinition);
+  return { tokens: estimatedTokens(modelCallRequest(next.state, input, serverTools)) };
 }
 
 /** Tokens held for the call: settled with its usage once answered, released when it got no answer. */

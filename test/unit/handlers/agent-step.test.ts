@@ -1093,7 +1093,7 @@ describe('agent step: a next step the agent bounds runs in the same invocation',
   });
 });
 
-describe('agent step: work the step before asked the agent to prepare', () => {
+describe('agent step: work the agent names for the next step to start while it reads the job', () => {
   const TOKEN = 'task-token-1';
   const successes = () =>
     sfn.commandCalls(SendTaskSuccessCommand).map((c) => JSON.parse(c.args[0].input.output!) as unknown);
@@ -1107,13 +1107,16 @@ describe('agent step: work the step before asked the agent to prepare', () => {
   function preparingAgent(take: boolean) {
     const discard = vi.fn(async () => {});
     const prepare = vi.fn(() => ({ result: Promise.resolve('ready'), discard }));
+    const prepareFor = ({ state }: { state: unknown }) => ({
+      next: ((state as { n?: number } | null)?.n ?? 0) + 1,
+    });
     const taken: unknown[] = [];
     customAgent(
       async (ctx) => {
         if (take) taken.push(await ctx.takePrepared(), ctx.takePrepared());
-        return { type: 'continue', state: { n: 1 }, prepare: { next: 2 } };
+        return { type: 'continue', state: { n: 1 } };
       },
-      { heartbeatSeconds: 4, stepTimeoutSeconds: 60, prepare },
+      { heartbeatSeconds: 4, stepTimeoutSeconds: 60, prepare, prepareFor },
     );
     storeHas({ job: { agent: 'custom', input: { message: 'm' } } });
     return { prepare, discard, taken };
@@ -1138,12 +1141,21 @@ describe('agent step: work the step before asked the agent to prepare', () => {
     expect(discard).not.toHaveBeenCalled();
   });
 
-  it('hands the value of a continue outcome on to the workflow with the agent it is for', async () => {
+  it('hands what the agent names for the next step to the workflow, with the agent it is for', async () => {
     preparingAgent(true);
     await handler({ ...EVENT, taskToken: TOKEN });
     expect(successes()).toEqual([
       { outcome: 'continue', heartbeatSeconds: 4, prepare: { agent: 'custom', value: { next: 2 } } },
     ]);
+  });
+
+  it("names it when the plain step hands the agent's first step to the callback form", async () => {
+    preparingAgent(true);
+    expect(await handler(EVENT)).toEqual({
+      outcome: 'continue',
+      heartbeatSeconds: 4,
+      prepare: { agent: 'custom', value: { next: 1 } },
+    });
   });
 
   it('discards work no step took: a step that left it, a cancelled job, a task that had ended', async () => {
@@ -1169,9 +1181,10 @@ describe('agent step: work the step before asked the agent to prepare', () => {
     expect(taken).toEqual([undefined, undefined]);
     expect(discard).toHaveBeenCalledTimes(1);
 
-    customAgent(async () => ({ type: 'continue', state: {}, prepare: 'x'.repeat(1_100) }), {
+    customAgent(async () => ({ type: 'continue', state: {} }), {
       heartbeatSeconds: 4,
       stepTimeoutSeconds: 60,
+      prepareFor: () => 'x'.repeat(1_100),
     });
     sfn.resetHistory();
     await handler({ ...EVENT, taskToken: TOKEN });

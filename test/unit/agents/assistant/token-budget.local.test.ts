@@ -8,6 +8,8 @@ import {
   createAssistantAgent,
 } from '../../../../lambdas/agents/assistant/assistant-agent.js';
 import { type AssistantInput, assistantInputSchema } from '../../../../lambdas/agents/assistant/input.js';
+import { initialState } from '../../../../lambdas/agents/assistant/loop.js';
+import { estimatedTokens } from '../../../../lambdas/domain/token-budget.js';
 import { type ScriptedReply, ScriptedModelServer } from '../../../fixtures/scripted-model-server.js';
 import { useJobsTable } from '../../support/dynamodb-local.js';
 
@@ -137,16 +139,15 @@ describe('the assistant under a token budget', () => {
       usage: USAGE,
     };
 
-    /** Step 1's outcome, which hands step 2's estimate over, and step 2's context. */
+    /** Step 1's checkpoint, the estimate the agent names for step 2 from it, and step 2 itself. */
     async function afterFirstCall(tenant: string) {
       const { agent, budget } = await setup([unknownTool, { kind: 'answer', text: ['Done.'], usage: USAGE }]);
       const first = await agent.step(context(tenant, input));
       await sideWorkDone();
-      expect(first).toMatchObject({ type: 'continue', prepare: { tokens: expect.any(Number) } });
-      const { state, prepare } = first as unknown as {
-        state: AssistantStepState;
-        prepare: { tokens: number };
-      };
+      expect(first).toMatchObject({ type: 'continue' });
+      const { state } = first as { state: AssistantStepState };
+      const prepare = agent.prepareFor!({ input, state });
+      expect(prepare).toEqual({ tokens: expect.any(Number) });
       const secondStep = (taken: Promise<unknown> | undefined) =>
         agent.step(context(tenant, input, { state, completedSteps: 1, takePrepared: () => taken }));
       return { agent, budget, prepare, secondStep, reserve: vi.spyOn(budget, 'reserve') };
@@ -155,7 +156,7 @@ describe('the assistant under a token budget', () => {
     it('the call takes the reservation made with the estimate handed over: no reservation of its own', async () => {
       const tenant = freshTenant();
       const { agent, prepare, secondStep, reserve } = await afterFirstCall(tenant);
-      const work = agent.prepare!(tenant, prepare)!;
+      const work = agent.prepare!(tenant, prepare!)!;
 
       expect(await secondStep(work.result)).toMatchObject({ type: 'done', result: { output: 'Done.' } });
       await sideWorkDone();
@@ -189,6 +190,17 @@ describe('the assistant under a token budget', () => {
       await work.discard();
 
       expect((await storedTat(tenant))! - Date.now()).toBeLessThanOrEqual(0);
+    });
+
+    it('names the tokens of the call a checkpoint leads to, and nothing when an answer or a tool comes first', async () => {
+      const { agent } = await setup([]);
+      const request = { messages: [{ role: 'user' as const, content: 'Hello?' }], maxOutputTokens: 200 };
+      expect(agent.prepareFor!({ input, state: null })).toEqual({ tokens: estimatedTokens(request) });
+      const waiting = { ...initialState(input), awaitingAnswer: true };
+      expect(agent.prepareFor!({ input, state: waiting })).toBeUndefined();
+      const call = { id: 'c1', name: 'fetch_url', arguments: { url: 'http://x' }, kind: 'server' as const };
+      const toolNext = { ...initialState(input), pending: { step: 1, calls: [call], results: {} } };
+      expect(agent.prepareFor!({ input, state: toolNext })).toBeUndefined();
     });
 
     it('prepares nothing from a value that is not an estimate', async () => {
