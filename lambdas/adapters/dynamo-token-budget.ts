@@ -3,7 +3,7 @@ import { ENV, requireEnv } from '../config/env.js';
 import { createLogger } from '../config/logger.js';
 import { TABLE_KEYS, tokenBucketKey } from '../config/table.js';
 import { AUTHORIZER_CACHE_SECONDS } from '../domain/api-key.js';
-import type { ModelCallRequest, TokenUsage } from '../domain/model.js';
+import type { TokenUsage } from '../domain/model.js';
 import { effectiveLimits, parseDefaultLimits } from '../domain/tenant-limits.js';
 import {
   chargeMs,
@@ -49,9 +49,9 @@ export class DynamoTokenBudget implements TokenBudget {
     private readonly client: DynamoDBDocumentClient = documentClient,
   ) {}
 
-  async reserve(tenant: string, request: ModelCallRequest, now: number): Promise<ReserveResult> {
+  async reserve(tenant: string, estimate: number, now: number): Promise<ReserveResult> {
     const tokensPerMinute = await this.limitOf(tenant);
-    const tokens = reservationTokens(request, tokensPerMinute);
+    const tokens = reservationTokens(estimate, tokensPerMinute);
     const cost = chargeMs(tokensPerMinute, tokens);
     let busy = (this.lastTat.get(tenant) ?? 0) > now;
     for (let attempt = 0; attempt < MAX_WRITES; attempt++) {

@@ -40,6 +40,12 @@ export interface StepContext<Input, State> {
    */
   alongside(work: Promise<unknown>): void;
   /**
+   * What the agent's `prepare` started for this step while the job was read, the first time it is
+   * asked for (undefined after that, or when nothing was prepared). Taking it makes the step
+   * responsible for it; work no step took is discarded when the invocation ends.
+   */
+  takePrepared(): Promise<unknown> | undefined;
+  /**
    * An earlier attempt of this same step emitted events and did not complete (its call broke off,
    * it timed out, its process died): what it emitted is in the log, and the agent may say it is void.
    */
@@ -63,8 +69,15 @@ interface Usage {
 }
 
 export type StepOutcome<State> =
-  /** One more step is needed; `state` is checkpointed so a retried step resumes, not restarts. */
-  | ({ type: 'continue'; state: State } & Usage)
+  /**
+   * One more step is needed; `state` is checkpointed so a retried step resumes, not restarts.
+   * `nextStepWithinMs`: the most the next step can take, when it is bounded by a timeout of its own
+   * (a server tool call). The runner may then run it in this same invocation, right after this
+   * step's checkpoint, while that much of the step timeout is left: each step is still its own
+   * checkpoint, and the workflow round trip between them (a Lambda invocation, the job's read,
+   * state transitions and task callbacks) is saved.
+   */
+  | ({ type: 'continue'; state: State; nextStepWithinMs?: number } & Usage)
   | ({ type: 'done'; result: JsonValue } & Usage)
   /**
    * Transient trouble (a model provider unreachable or throttling): `state` is checkpointed and the
@@ -125,7 +138,30 @@ export interface AgentDescriptor<Input = unknown> {
 
 export interface AgentDefinition<Input = unknown, State = unknown> extends AgentDescriptor<Input> {
   step(ctx: StepContext<Input, State>): Promise<StepOutcome<State>>;
+  /**
+   * Names work the step that loads this checkpoint can start while its job is still being read (the
+   * assistant: the tokens of the model call it will make), as a small JSON value (at most
+   * MAX_PREPARE_BYTES); undefined for none. The runner asks once it has written the checkpoint (or
+   * hands a step to the callback form), and the workflow carries the value to the next invocation.
+   */
+  prepareFor?(checkpoint: { input: Input; state: State | null }): JsonValue | undefined;
+  /**
+   * Starts the work `prepareFor` named, beside the job's read; the step takes it with
+   * `ctx.takePrepared()`. Only the callback form (agents with `heartbeatSeconds`) carries the value.
+   * Must not throw; undefined when there is nothing to start.
+   */
+  prepare?(tenant: string, value: JsonValue): PreparedWork | undefined;
 }
+
+/** Work started before a step's job was read. */
+export interface PreparedWork {
+  readonly result: Promise<unknown>;
+  /** Undoes the work when no step took it (the job no longer runs, its task had ended). Never rejects. */
+  discard(): Promise<void>;
+}
+
+/** The most a `prepareFor` value may take as JSON; a larger one is dropped. */
+export const MAX_PREPARE_BYTES = 1024;
 
 export interface InputTimeoutLimits {
   defaultSeconds: number;

@@ -27,7 +27,7 @@ interface Usage {
 
 /** An outcome that kept the agent contract, as plain JSON. */
 export type CheckedOutcome =
-  | ({ type: 'continue'; state: JsonValue } & Usage)
+  | ({ type: 'continue'; state: JsonValue; nextStepWithinMs?: number } & Usage)
   | ({ type: 'done'; result: JsonValue } & Usage)
   | ({ type: 'retry'; state: JsonValue; waitSeconds: number; message: string } & Usage)
   | { type: 'fail'; message: string; code: AgentFailureCode }
@@ -99,10 +99,21 @@ export function checkOutcome(raw: StepOutcome<unknown>): CheckedOutcome | string
     case 'retry':
       return checkRetry(outcome);
     case 'continue':
-      return { type: 'continue', state: outcome.state ?? null, ...usageOf(outcome) };
+      return {
+        type: 'continue',
+        state: outcome.state ?? null,
+        ...nextStepBound(outcome),
+        ...usageOf(outcome),
+      };
     case 'done':
       return { type: 'done', result: outcome.result ?? null, ...usageOf(outcome) };
   }
+}
+
+/** A bound on the next step that is not a positive number of milliseconds is ignored: it runs on its own. */
+function nextStepBound(outcome: Record<string, JsonValue>): { nextStepWithinMs?: number } {
+  const ms = outcome.nextStepWithinMs;
+  return typeof ms === 'number' && Number.isFinite(ms) && ms > 0 ? { nextStepWithinMs: ms } : {};
 }
 
 function checkRetry(outcome: Record<string, JsonValue>): CheckedOutcome | string {

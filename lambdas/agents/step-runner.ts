@@ -7,9 +7,10 @@ import type { JobProgress, JsonValue } from '../domain/job.js';
 import { inputWait, jobUsage } from '../domain/job.js';
 import { cappedProgressData } from '../domain/job-events.js';
 import type { Checkpoint, JobStore, StepSnapshot } from '../domain/job-store.js';
+import { jsonBytes } from '../domain/stored-json.js';
 import { stepTally, utcDay } from '../domain/usage.js';
-import type { AgentDefinition, StepOutcome } from './agent.js';
-import { inputTimeoutOf, TransientStepError } from './agent.js';
+import type { AgentDefinition, PreparedWork, StepOutcome } from './agent.js';
+import { inputTimeoutOf, MAX_PREPARE_BYTES, TransientStepError } from './agent.js';
 import type { CheckedOutcome } from './step-outcome.js';
 import { checkOutcome, oversizedValue } from './step-outcome.js';
 
@@ -72,7 +73,40 @@ interface Lifeline {
   stop(): void;
 }
 
-/** A step run as a plain invocation has no task to keep alive. A fresh one per step: nothing piles up on it. */
+/** What every step of one invocation shares. */
+interface Steps {
+  event: AgentStepEvent;
+  agent: AgentDefinition<unknown, unknown>;
+  input: unknown;
+  lifeline: Lifeline;
+  side: SideWork;
+  prepared: Prepared | undefined;
+}
+
+/** Work the agent's `prepare` started for an invocation: taken by a step at most once, or discarded. */
+class Prepared {
+  private taken = false;
+
+  constructor(
+    private readonly agent: string,
+    private readonly work: PreparedWork,
+  ) {}
+
+  take(agent: string): Promise<unknown> | undefined {
+    if (this.taken || agent !== this.agent) return undefined;
+    this.taken = true;
+    return this.work.result;
+  }
+
+  /** Discards the work unless a step took it. */
+  async end(): Promise<void> {
+    if (this.taken) return;
+    this.taken = true;
+    await this.work.discard();
+  }
+}
+
+/** A step run as a plain invocation has no task to keep alive. A fresh one per invocation: nothing piles up on it. */
 const noTask = (): Lifeline => ({ beat: () => {}, ended: new Promise<never>(() => {}), stop: () => {} });
 
 const heartbeatOf = (agent: Pick<AgentDefinition, 'heartbeatSeconds'>) =>
@@ -136,6 +170,7 @@ export class StepRunner {
     event: AgentStepEvent,
     task?: OpenTask,
     loading = this.deps.store.loadForStep(event.tenant, event.jobId),
+    prepared?: Prepared,
   ): Promise<AgentStepResult> {
     const snap = await loading;
     if (snap?.job.status !== 'running') return { outcome: 'stopped' };
@@ -144,51 +179,100 @@ export class StepRunner {
     // Each form runs only the steps it suits. A heartbeat agent's step reached as a plain invocation
     // (its first step, or the one after an answer), or a step reached with a token for an agent that
     // no longer declares heartbeats, is handed to the other form without running anything.
-    if ((agent.heartbeatSeconds !== undefined) !== (task !== undefined)) {
-      return { outcome: 'continue', ...heartbeatOf(agent) };
-    }
     const input = agent.inputSchema.safeParse(snap.job.input);
     if (!input.success) return failed('agent_error', 'the stored input no longer matches the agent schema');
+    if ((agent.heartbeatSeconds !== undefined) !== (task !== undefined)) {
+      return { outcome: 'continue', ...heartbeatOf(agent), ...this.prepareFor(agent, input.data, snap) };
+    }
 
     const side = new SideWork((error) =>
       this.deps.logger.warn('work alongside the step failed', { jobId: snap.job.id, error }),
     );
+    const lifeline = task ? this.taskLifeline(task, agent.heartbeatSeconds!, snap.job.id) : noTask();
+    const steps = { event, agent, input: input.data, lifeline, side, prepared };
     try {
-      return await this.runAndRecord(event, snap, agent, input.data, task, side);
+      return await this.runSteps(steps, snap, Date.now() + agent.stepTimeoutSeconds * 1000);
     } finally {
+      lifeline.stop();
       // The step's own work ends with it: nothing is left running into the next invocation.
       await side.done();
     }
   }
 
-  private async runAndRecord(
-    event: AgentStepEvent,
-    snap: StepSnapshot,
+  /**
+   * Runs the step, and then each next step its agent bounds (nextStepWithinMs) for as long as the
+   * bound fits in what is left of one step timeout from the start of the invocation, the time the
+   * workflow and the function allow one invocation. Each step is checkpointed before the next runs.
+   */
+  private async runSteps(steps: Steps, first: StepSnapshot, until: number): Promise<AgentStepResult> {
+    let snap = first;
+    for (;;) {
+      const ran = await this.runAndRecord(steps, snap, until);
+      if (!ran.next) return ran.result;
+      if (until - Date.now() < ran.next.withinMs) return this.handOver(ran.result, steps, ran.next.snap);
+      snap = ran.next.snap;
+    }
+  }
+
+  /** A continued job's result, with what the next invocation may start while it reads the job. */
+  private handOver(result: AgentStepResult, { agent, input }: Steps, next: StepSnapshot): AgentStepResult {
+    return { ...result, ...this.prepareFor(agent, input, next) };
+  }
+
+  /**
+   * What the agent names for the step that loads `snap` to start beside the job's read
+   * (AgentDefinition.prepareFor). Only the callback form carries it; a value too large to travel in
+   * the workflow's state is dropped, and an agent's failure to name one only costs the head start.
+   */
+  private prepareFor(
     agent: AgentDefinition<unknown, unknown>,
     input: unknown,
-    task: OpenTask | undefined,
-    side: SideWork,
-  ): Promise<AgentStepResult> {
+    snap: StepSnapshot,
+  ): Pick<AgentStepResult, 'prepare'> {
+    if (!agent.prepareFor || agent.heartbeatSeconds === undefined) return {};
+    try {
+      const value = agent.prepareFor({ input, state: snap.state });
+      if (value === undefined || jsonBytes(value) > MAX_PREPARE_BYTES) return {};
+      return { prepare: { agent: agent.name, value } };
+    } catch (error) {
+      this.deps.logger.warn('the agent named no work to prepare', {
+        jobId: snap.job.id,
+        error: asError(error),
+      });
+      return {};
+    }
+  }
+
+  private async runAndRecord(
+    steps: Steps,
+    snap: StepSnapshot,
+    until: number,
+  ): Promise<{ result: AgentStepResult; next?: { snap: StepSnapshot; withinMs: number } }> {
     const step = snap.completedSteps + 1;
     const report: Report = { progress: { ...snap.job.progress, step }, data: null };
-    const lifeline = task ? this.taskLifeline(task, agent.heartbeatSeconds!, snap.job.id) : noTask();
     let raw: StepOutcome<unknown>;
     try {
-      raw = await this.runBounded(agent, snap, input, report, lifeline, side);
+      raw = await this.runBounded(steps, snap, report, until);
     } catch (error) {
-      return this.thrown(error, snap.job.id, step);
-    } finally {
-      lifeline.stop();
+      return { result: this.thrown(error, snap.job.id, step) };
     }
     const outcome = checkOutcome(raw);
-    if (typeof outcome === 'string') return failed('agent_error', `step ${step} ${outcome}`);
+    if (typeof outcome === 'string') return { result: failed('agent_error', `step ${step} ${outcome}`) };
     const tooLarge = oversizedValue(outcome);
-    if (tooLarge) return failed('agent_error', `step ${step}: ${tooLarge}`);
-    return this.record(event, snap, agent, outcome, {
+    if (tooLarge) return { result: failed('agent_error', `step ${step}: ${tooLarge}`) };
+    const checkpoint = { completedSteps: step, progress: report.progress, progressData: report.data };
+    const result = await this.record(steps.event, snap, steps.agent, outcome, checkpoint);
+    if (result.outcome !== 'continue' || outcome.type !== 'continue') return { result };
+    // The job as the next step would read it back: this checkpoint is what the item now holds.
+    const next: StepSnapshot = {
+      ...snap,
+      job: { ...snap.job, progress: report.progress },
+      state: outcome.state,
       completedSteps: step,
-      progress: report.progress,
-      progressData: report.data,
-    });
+    };
+    const withinMs = outcome.nextStepWithinMs;
+    if (withinMs === undefined) return { result: this.handOver(result, steps, next) };
+    return { result, next: { snap: next, withinMs } };
   }
 
   /**
@@ -198,6 +282,32 @@ export class StepRunner {
    * on-failure destination (the step DLQ), and the task ends at its heartbeat timeout.
    */
   async runAndReport(event: AgentStepEvent, taskToken: string): Promise<undefined> {
+    const prepared = this.prepare(event);
+    try {
+      return await this.runAndReportPrepared(event, taskToken, prepared);
+    } finally {
+      await prepared?.end();
+    }
+  }
+
+  /** Starts what the step before asked the agent to prepare, beside the job's read. */
+  private prepare(event: AgentStepEvent): Prepared | undefined {
+    const wanted = event.previous?.prepare;
+    if (!wanted) return undefined;
+    try {
+      const work = this.deps.findAgent(wanted.agent)?.prepare?.(event.tenant, wanted.value);
+      return work && new Prepared(wanted.agent, work);
+    } catch (error) {
+      this.deps.logger.warn('preparing the step failed', { jobId: event.jobId, error: asError(error) });
+      return undefined;
+    }
+  }
+
+  private async runAndReportPrepared(
+    event: AgentStepEvent,
+    taskToken: string,
+    prepared: Prepared | undefined,
+  ): Promise<undefined> {
     const { tasks, logger } = this.deps;
     const log = { jobId: event.jobId };
     const openedAt = Date.now();
@@ -208,7 +318,7 @@ export class StepRunner {
     if (!(await this.openTask(taskToken, log))) return undefined;
     let result: AgentStepResult;
     try {
-      result = await this.run(event, { token: taskToken, openedAt }, loading);
+      result = await this.run(event, { token: taskToken, openedAt }, loading, prepared);
     } catch (error) {
       if (error instanceof TaskEnded) {
         logger.info('the task of this step ended while it ran; nothing was recorded', log);
@@ -280,21 +390,22 @@ export class StepRunner {
     return { beat: () => throttle.beat(), ended, stop: () => throttle.stop() };
   }
 
-  /** Runs one step under the tighter of the step timeout and the job deadline, aborting the agent at it. */
-  private async runBounded<S>(
-    agent: AgentDefinition<unknown, S>,
+  /**
+   * Runs one step under the tighter of the step timeout (`until`: a step run after another in the
+   * same invocation has what is left of it) and the job deadline, aborting the agent at it.
+   */
+  private async runBounded(
+    { agent, input, lifeline, side, prepared }: Steps,
     snap: StepSnapshot,
-    input: unknown,
     report: Report,
-    lifeline: Lifeline,
-    side: SideWork,
-  ): Promise<StepOutcome<S>> {
+    until: number,
+  ): Promise<StepOutcome<unknown>> {
     const step = snap.completedSteps + 1;
     const jobLeftMs =
       new Date(snap.job.startedAt ?? snap.job.createdAt).getTime() +
       snap.job.timeoutSeconds * 1000 -
       Date.now();
-    const stepMs = agent.stepTimeoutSeconds * 1000;
+    const stepMs = until - Date.now();
     if (jobLeftMs <= 0) throw new StepDeadline('job_timeout');
     const deadline = new StepDeadline(jobLeftMs < stepMs ? 'job_timeout' : 'step_timeout');
     const controller = new AbortController();
@@ -315,7 +426,7 @@ export class StepRunner {
           jobId: snap.job.id,
           tenant: snap.job.tenant,
           input,
-          state: snap.state as S | null,
+          state: snap.state,
           completedSteps: snap.completedSteps,
           signal: controller.signal,
           answer: snap.answer,
@@ -334,6 +445,7 @@ export class StepRunner {
             this.deps.store.appendEvents(snap.job.tenant, snap.job.id, step, events, new Date()),
           earlierAttemptEmitted: snap.eventsStep === step,
           alongside: (work) => side.add(work),
+          takePrepared: () => prepared?.take(snap.job.agent),
         }),
         expired,
         lifeline.ended,

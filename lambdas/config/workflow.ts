@@ -1,4 +1,5 @@
 import type { JobErrorCode } from '../domain/errors.js';
+import type { JsonValue } from '../domain/job.js';
 
 /**
  * The contract between the state machine (lib/workflows) and the Lambda tasks it calls. State
@@ -43,6 +44,8 @@ export interface AgentStepEvent {
    * result through this token instead of returning the result.
    */
   taskToken?: string;
+  /** Passed by AgentStepWithHeartbeat: the result of the step before (RouteOutcome's input). */
+  previous?: AgentStepResult;
 }
 
 export type StepOutcomeName = 'continue' | 'done' | 'stopped' | 'failed' | 'input_required' | 'retry';
@@ -58,6 +61,11 @@ export interface AgentStepResult {
    * AgentStepWithHeartbeat, which fails when this many seconds pass without a heartbeat.
    */
   heartbeatSeconds?: number;
+  /**
+   * With `continue`: what the step left for the next one's `prepare` (AgentDefinition.prepare),
+   * which the callback form starts while it reads the job.
+   */
+  prepare?: { agent: string; value: JsonValue };
   /** With `retry`: whole seconds WaitBeforeRetry waits before the next step. */
   waitSeconds?: number;
 }

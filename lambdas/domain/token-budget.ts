@@ -25,15 +25,18 @@ export const chargeMs = (tokensPerMinute: number, tokens: number) =>
 export const refundMs = (tokensPerMinute: number, tokens: number) =>
   Math.floor((tokens * TOKEN_WINDOW_MS) / tokensPerMinute);
 
-/**
- * Tokens to reserve for a call: the prompt estimated from its characters plus the most it may write,
- * capped at the bucket's capacity so that any one call fits a full bucket and eventually runs.
- */
-export function reservationTokens(request: ModelCallRequest, tokensPerMinute: number): number {
+/** Tokens a call may use: the prompt estimated from its characters plus the most it may write. */
+export function estimatedTokens(request: ModelCallRequest): number {
   const promptChars = JSON.stringify(request.messages).length + JSON.stringify(request.tools ?? []).length;
-  const estimate =
-    Math.ceil(promptChars / CHARS_PER_TOKEN) + (request.maxOutputTokens ?? DEFAULT_OUTPUT_RESERVE);
-  return Math.max(1, Math.min(tokensPerMinute, estimate));
+  return Math.ceil(promptChars / CHARS_PER_TOKEN) + (request.maxOutputTokens ?? DEFAULT_OUTPUT_RESERVE);
+}
+
+/**
+ * Tokens to reserve for a call estimated at `estimate` (estimatedTokens), capped at the bucket's
+ * capacity so that any one call fits a full bucket and eventually runs.
+ */
+export function reservationTokens(estimate: number, tokensPerMinute: number): number {
+  return Math.max(1, Math.min(tokensPerMinute, Math.ceil(estimate)));
 }
 
 /**
@@ -90,7 +93,8 @@ export type ReserveResult =
  * provider's usage once it answered, or release when it gave no answer.
  */
 export interface TokenBudget {
-  reserve(tenant: string, request: ModelCallRequest, now: number): Promise<ReserveResult>;
+  /** Reserves for a call estimated at `estimate` tokens (estimatedTokens). */
+  reserve(tenant: string, estimate: number, now: number): Promise<ReserveResult>;
   /** Charges what the call used beyond its reservation, or refunds what it did not use. */
   settle(reservation: TokenReservation, usage: TokenUsage, now: number): Promise<void>;
   /** Refunds the whole reservation of a call that got no answer. */

@@ -299,6 +299,8 @@ export class JobWorkflow extends Construct {
         tenant: sfn.JsonPath.stringAt('$.tenant'),
         jobId: sfn.JsonPath.stringAt('$.jobId'),
         taskToken: sfn.JsonPath.taskToken,
+        // What the step before left for this one to start while it reads the job (AgentStepResult.prepare).
+        previous: sfn.JsonPath.objectAt('$.step'),
       }),
       resultPath: '$.step',
       retryOnServiceExceptions: false,

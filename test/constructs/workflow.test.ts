@@ -133,7 +133,12 @@ describe('job workflow definition', () => {
         Parameters: {
           FunctionName: `<GetAtt:${logicalId(stack.workflow.agentStep.function)}.Arn>`,
           InvocationType: 'Event',
-          Payload: { 'tenant.$': '$.tenant', 'jobId.$': '$.jobId', 'taskToken.$': '$$.Task.Token' },
+          Payload: {
+            'tenant.$': '$.tenant',
+            'jobId.$': '$.jobId',
+            'taskToken.$': '$$.Task.Token',
+            'previous.$': '$.step',
+          },
         },
         HeartbeatSecondsPath: '$.step.heartbeatSeconds',
         TimeoutSeconds: state(S.agentStep).TimeoutSeconds,

@@ -5,9 +5,16 @@ import type { JsonValue } from '../../domain/job.js';
 import type { StepEvent } from '../../domain/job-events.js';
 import type { ModelAnswer, ModelCallRequest, TokenUsage } from '../../domain/model.js';
 import { ModelRefusedError, ModelUnavailableError } from '../../domain/model-errors.js';
-import { budgetWaitSeconds, type TokenBudget, type TokenReservation } from '../../domain/token-budget.js';
+import {
+  budgetWaitSeconds,
+  estimatedTokens,
+  reservationTokens,
+  type ReserveResult,
+  type TokenBudget,
+  type TokenReservation,
+} from '../../domain/token-budget.js';
 import type { Deployment } from '../../domain/webhook-url.js';
-import type { AgentDefinition, StepContext, StepOutcome } from '../agent.js';
+import type { AgentDefinition, PreparedWork, StepContext, StepOutcome } from '../agent.js';
 import { TransientStepError } from '../agent.js';
 import { DeltaBatcher } from './delta-batcher.js';
 import { assistantDescriptor } from './descriptor.js';
@@ -23,7 +30,7 @@ import {
   usageTotals,
 } from './loop.js';
 import { retryWaitSeconds } from './retry.js';
-import { runServerTool, serverToolDefinition } from './server-tools.js';
+import { runServerTool, serverToolDefinition, serverToolMaxMs } from './server-tools.js';
 
 /** What the agent checkpoints: the loop's state plus what the step runner around it needs. */
 export type AssistantStepState = AssistantState & {
@@ -68,6 +75,8 @@ export function createAssistantAgent(
 ): AgentDefinition<AssistantInput, AssistantStepState> {
   return {
     ...assistantDescriptor(() => deps.unavailableReason()),
+    prepareFor: ({ input, state }) => (deps.tokenBudget ? nextCallTokens(input, state) : undefined),
+    prepare: (tenant, value) => prepareTokens(deps, tenant, value),
     async step(ctx) {
       const provider = await deps.provider();
       if (!provider) return { type: 'fail', message: 'no model provider is configured' };
@@ -118,7 +127,9 @@ async function perform(decision: Decision, scope: StepScope): Promise<Outcome> {
         signal: scope.ctx.signal,
         deployment: scope.deps.deployment(),
       });
-      return { type: 'continue', state: recordServerResult(decision.state, call.id, result), usage };
+      const state = recordServerResult(decision.state, call.id, result);
+      const next = nextAction(state, scope.ctx.input, { now: Date.now() });
+      return { type: 'continue', state, usage, ...toolStepBound(next) };
     }
     case 'await_client': {
       const { prompt, toolCalls } = decision.inputRequest;
@@ -190,8 +201,31 @@ async function callModelStep(state: AssistantStepState, step: number, scope: Ste
     }
     default:
       // The answer is checkpointed before any of its tool calls runs.
-      return { type: 'continue', state: answered, ...recorded };
+      return { type: 'continue', state: answered, ...recorded, ...toolStepBound(next) };
   }
+}
+
+/**
+ * A next step that runs a server tool call is bounded by the tool's own timeouts, so the runner may
+ * run it in this invocation, after this step's checkpoint. A model call gets an invocation of its own.
+ */
+function toolStepBound(next: Decision): { nextStepWithinMs?: number } {
+  const ms = next.type === 'run_server_tools' ? serverToolMaxMs(next.calls[0]!.name) : undefined;
+  return ms === undefined ? {} : { nextStepWithinMs: ms };
+}
+
+/**
+ * The tokens of the model call the step at this checkpoint makes, if it makes one: its invocation
+ * reserves them while it reads the job (prepareTokens). A pending answer, applied first, changes
+ * the call, so such a step reserves after its read.
+ */
+function nextCallTokens(input: AssistantInput, state: AssistantStepState | null): JsonValue | undefined {
+  const current: AssistantStepState = state ?? initialState(input);
+  if (current.awaitingAnswer) return undefined;
+  const next = nextAction(current, input, { now: Date.now() });
+  if (next.type !== 'call_model') return undefined;
+  const serverTools = (input.serverTools ?? []).map(serverToolDefinition);
+  return { tokens: estimatedTokens(modelCallRequest(next.state, input, serverTools)) };
 }
 
 /** Tokens held for the call: settled with its usage once answered, released when it got no answer. */
@@ -220,9 +254,12 @@ async function reserveTokens(
 ): Promise<TokenHold | { wait: Outcome }> {
   if (!deps.tokenBudget) return UNBUDGETED;
   const budget = deps.tokenBudget();
+  const estimate = estimatedTokens(request);
+  const early = await earlyHold(ctx, budget, estimate);
+  if (early) return early;
   let result;
   try {
-    result = await budget.reserve(ctx.tenant, request, Date.now());
+    result = await budget.reserve(ctx.tenant, estimate, Date.now());
   } catch (error) {
     throw new TransientStepError('the token budget could not be checked', { cause: error });
   }
@@ -234,6 +271,41 @@ async function reserveTokens(
       state,
       waitSeconds,
       message: `waiting for the token budget (${result.tokensPerMinute} tokens per minute); model call ${step} in ${waitSeconds} s`,
+    },
+  };
+}
+
+/**
+ * The reservation this invocation made while it read the job (prepareTokens), when it covers this
+ * call; one that does not is released. A larger one is kept: the settle refunds what goes unused.
+ */
+async function earlyHold(ctx: Ctx, budget: TokenBudget, estimate: number): Promise<TokenHold | undefined> {
+  // What prepareTokens started: the only work this agent prepares.
+  const early = await (ctx.takePrepared() as Promise<ReserveResult> | undefined)?.catch(() => undefined);
+  if (!early?.admitted) return undefined;
+  const { reservation } = early;
+  if (reservation.tokens >= reservationTokens(estimate, reservation.tokensPerMinute)) {
+    return heldTokens(budget, reservation);
+  }
+  ctx.alongside(budget.release(reservation, Date.now()));
+  return undefined;
+}
+
+/**
+ * Reserves the next model call's tokens from its estimate, handed over by the step before, while
+ * the job is read; the call's step takes the reservation (earlyHold), or it is released.
+ */
+function prepareTokens(deps: AssistantDeps, tenant: string, value: JsonValue): PreparedWork | undefined {
+  const tokens = typeof value === 'object' && value !== null && !Array.isArray(value) ? value.tokens : null;
+  if (!deps.tokenBudget || typeof tokens !== 'number' || !(tokens > 0)) return undefined;
+  const budget = deps.tokenBudget();
+  const result = budget.reserve(tenant, tokens, Date.now());
+  result.catch(() => undefined);
+  return {
+    result,
+    discard: async () => {
+      const reserved = await result.catch(() => undefined);
+      if (reserved?.admitted) await budget.release(reserved.reservation, Date.now());
     },
   };
 }

@@ -18,6 +18,11 @@ export interface ServerTool<Input = unknown> {
   name: string;
   description: string;
   inputSchema: z.ZodType<Input>;
+  /**
+   * The longest `run` can take: it holds itself to this bound (its own timeouts), so the step
+   * that made the model call may run it right after its checkpoint, in the same invocation.
+   */
+  maxDurationMs: number;
   /** The result the model reads. Throw ToolError for a failure the model should read instead. */
   run(input: Input, ctx: ServerToolContext): Promise<JsonValue>;
 }

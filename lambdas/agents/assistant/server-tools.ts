@@ -14,13 +14,25 @@ const unmatched =
   SERVER_TOOL_NAMES.length !== SERVER_TOOLS.size || SERVER_TOOL_NAMES.some((n) => !SERVER_TOOLS.has(n));
 if (unmatched) throw new Error(`server tools [${[...SERVER_TOOLS.keys()]}] do not match SERVER_TOOL_NAMES`);
 
-/** The definition the model is given for a server tool. */
+const definitions = new Map<string, ToolDefinition>();
+
+/**
+ * The definition the model is given for a server tool. Generated once per tool: every model call
+ * and every estimate of one (its token reservation) sends the same schema.
+ */
 export function serverToolDefinition(name: string): ToolDefinition {
+  const known = definitions.get(name);
+  if (known) return known;
   const tool = SERVER_TOOLS.get(name);
   if (!tool) throw new Error(`no server tool named ${name}`);
   const { $schema: _, ...parameters } = z.toJSONSchema(tool.inputSchema, { io: 'input' });
-  return { name: tool.name, description: tool.description, parameters: parameters as JsonObject };
+  const definition = { name: tool.name, description: tool.description, parameters: parameters as JsonObject };
+  definitions.set(name, definition);
+  return definition;
 }
+
+/** The longest a call of the named server tool can take (undefined for a name that is not one). */
+export const serverToolMaxMs = (name: string): number | undefined => SERVER_TOOLS.get(name)?.maxDurationMs;
 
 const toolError = (message: string): ToolResult => ({ output: { error: message }, isError: true });
 

@@ -3,14 +3,14 @@ import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { countDynamoRequests, type DynamoCounter } from '../../../bench/ddb-counter.js';
 import { DynamoTokenBudget } from '../../../lambdas/adapters/dynamo-token-budget.js';
-import type { TokenReservation } from '../../../lambdas/domain/token-budget.js';
+import { estimatedTokens, type TokenReservation } from '../../../lambdas/domain/token-budget.js';
 import { useJobsTable } from '../support/dynamodb-local.js';
 
 const TABLE = 'agent-jobs-token-budget-test';
 const T0 = 1_750_000_000_000;
 const PER_MINUTE = 600; // 100 ms of window per token
 /** A request whose reservation is exactly 37 tokens: 1 for the empty prompt, 36 of output. */
-const CALL = { messages: [], maxOutputTokens: 36 };
+const CALL_TOKENS = estimatedTokens({ messages: [], maxOutputTokens: 36 });
 
 let doc: DynamoDBDocumentClient;
 let counter: DynamoCounter;
@@ -27,7 +27,7 @@ const stored = async (tenant: string) =>
   (await doc.send(new GetCommand({ TableName: TABLE, Key: { PK: `RATE#${tenant}`, SK: 'TOKENS' } }))).Item;
 
 async function reserved(b: DynamoTokenBudget, tenant: string, now = T0): Promise<TokenReservation> {
-  const result = await b.reserve(tenant, CALL, now);
+  const result = await b.reserve(tenant, CALL_TOKENS, now);
   if (!result.admitted) throw new Error('expected the reservation to be admitted');
   return result.reservation;
 }
@@ -37,7 +37,7 @@ describe('DynamoTokenBudget', () => {
     const b = budget();
     const tenant = freshTenant();
     const before = counter.snapshot();
-    expect(await b.reserve(tenant, CALL, T0)).toEqual({
+    expect(await b.reserve(tenant, CALL_TOKENS, T0)).toEqual({
       admitted: true,
       reservation: { tenant, tokens: 37, tokensPerMinute: PER_MINUTE },
     });
@@ -48,18 +48,20 @@ describe('DynamoTokenBudget', () => {
     });
     for (let i = 0; i < 15; i++) await reserved(b, tenant);
     // 16 x 37 = 592 tokens are held; 37 more need 29 tokens of refill, 2.9 s.
-    expect(await b.reserve(tenant, CALL, T0)).toEqual({
+    expect(await b.reserve(tenant, CALL_TOKENS, T0)).toEqual({
       admitted: false,
       waitMs: 2_900,
       tokensPerMinute: 600,
     });
     expect((await stored(tenant))?.tat).toBe(T0 + 59_200);
-    expect((await b.reserve(tenant, CALL, T0 + 2_900)).admitted).toBe(true);
+    expect((await b.reserve(tenant, CALL_TOKENS, T0 + 2_900)).admitted).toBe(true);
   });
 
   it('never overspends when many containers reserve at the same instant', async () => {
     const tenant = freshTenant();
-    const results = await Promise.all(Array.from({ length: 24 }, () => budget().reserve(tenant, CALL, T0)));
+    const results = await Promise.all(
+      Array.from({ length: 24 }, () => budget().reserve(tenant, CALL_TOKENS, T0)),
+    );
     const admitted = results.filter((r) => r.admitted);
     expect(admitted).toHaveLength(Math.floor(PER_MINUTE / 37));
     expect(admitted.length * 37).toBeLessThanOrEqual(PER_MINUTE);

@@ -29,6 +29,7 @@ function context(input: unknown, over: Partial<StepContext<EchoInput, State>> = 
     heartbeat: () => {},
     emit: async () => true,
     alongside: () => {},
+    takePrepared: () => undefined,
     earlierAttemptEmitted: false,
     ...over,
   };

@@ -47,8 +47,8 @@ describe('agentLookup', () => {
 });
 
 /** An agent's description; functions compare by identity, so availability is compared by what it reports. */
-function described(agent: AgentDescriptor & { step?: unknown }) {
-  const { step: _, unavailableReason, ...fields } = agent;
+function described(agent: AgentDescriptor & { step?: unknown; prepare?: unknown; prepareFor?: unknown }) {
+  const { step: _, prepare: __, prepareFor: ___, unavailableReason, ...fields } = agent;
   return { ...fields, unavailable: unavailableReason?.() };
 }
 

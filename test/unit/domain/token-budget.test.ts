@@ -4,6 +4,7 @@ import {
   chargeMs,
   decideReservation,
   DEFAULT_OUTPUT_RESERVE,
+  estimatedTokens,
   latestTatFor,
   refundMs,
   reservationTokens,
@@ -72,12 +73,15 @@ describe('token budget: what a call reserves and settles', () => {
 
   it('estimates the prompt from its characters plus the output bound', () => {
     const chars = JSON.stringify(messages).length + JSON.stringify([]).length;
-    expect(reservationTokens({ messages, maxOutputTokens: 50 }, 100_000)).toBe(Math.ceil(chars / 4) + 50);
-    expect(reservationTokens({ messages }, 100_000)).toBe(Math.ceil(chars / 4) + DEFAULT_OUTPUT_RESERVE);
+    expect(estimatedTokens({ messages, maxOutputTokens: 50 })).toBe(Math.ceil(chars / 4) + 50);
+    expect(estimatedTokens({ messages })).toBe(Math.ceil(chars / 4) + DEFAULT_OUTPUT_RESERVE);
+    expect(reservationTokens(estimatedTokens({ messages }), 100_000)).toBe(
+      Math.ceil(chars / 4) + DEFAULT_OUTPUT_RESERVE,
+    );
   });
 
   it('caps a reservation at the bucket capacity, so every call fits a full bucket', () => {
-    const tokens = reservationTokens({ messages, maxOutputTokens: 1_000_000 }, 500);
+    const tokens = reservationTokens(estimatedTokens({ messages, maxOutputTokens: 1_000_000 }), 500);
     expect(tokens).toBe(500);
     expect(decideReservation(undefined, T0, chargeMs(500, tokens)).admitted).toBe(true);
   });

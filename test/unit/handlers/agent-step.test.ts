@@ -996,3 +996,198 @@ describe('agent step in callback form (agents with heartbeatSeconds)', () => {
     expect(updates()).toEqual([]);
   });
 });
+
+describe('agent step: a next step the agent bounds runs in the same invocation', () => {
+  const TOKEN = 'task-token-1';
+  const CALLBACK = { ...EVENT, taskToken: TOKEN };
+  const successes = () =>
+    sfn.commandCalls(SendTaskSuccessCommand).map((c) => JSON.parse(c.args[0].input.output!) as unknown);
+
+  /** Step 1 hands over a bounded step 2, which finishes; what each step saw is kept. */
+  function chainingAgent(withinMs: number, over: Partial<AgentDefinition<unknown, unknown>> = {}) {
+    const seen: { completedSteps: number; state: unknown; emitted: boolean }[] = [];
+    customAgent(
+      async (ctx) => {
+        seen.push({
+          completedSteps: ctx.completedSteps,
+          state: ctx.state,
+          emitted: ctx.earlierAttemptEmitted,
+        });
+        ctx.progress(0.5 * (ctx.completedSteps + 1), `step ${ctx.completedSteps + 1}`);
+        if (ctx.completedSteps === 0)
+          return { type: 'continue', state: { n: 1 }, nextStepWithinMs: withinMs };
+        return { type: 'continue', state: { n: 2 } };
+      },
+      { stepTimeoutSeconds: 10, ...over },
+    );
+    storeHas({ job: { agent: 'custom', input: { message: 'm' } } });
+    return seen;
+  }
+
+  it('checkpoints the first step, then runs the next from that checkpoint, with one read and one result', async () => {
+    const seen = chainingAgent(5_000);
+
+    expect(await handler(EVENT)).toEqual({ outcome: 'continue' });
+
+    expect(ddb.commandCalls(GetCommand)).toHaveLength(1);
+    expect(seen).toEqual([
+      { completedSteps: 0, state: null, emitted: false },
+      { completedSteps: 1, state: { n: 1 }, emitted: false },
+    ]);
+    expect(updates().map((u) => u.ExpressionAttributeValues)).toMatchObject([
+      { ':expected': 0, ':steps': 1, ':state': { n: 1 }, ':progress': { step: 1, fraction: 0.5 } },
+      { ':expected': 1, ':steps': 2, ':state': { n: 2 }, ':progress': { step: 2, fraction: 1 } },
+    ]);
+  });
+
+  it('in the callback form too: one opening heartbeat and one SendTaskSuccess for both steps', async () => {
+    chainingAgent(5_000, { heartbeatSeconds: 4 });
+
+    await handler(CALLBACK);
+
+    expect(sfn.commandCalls(SendTaskHeartbeatCommand)).toHaveLength(1);
+    expect(successes()).toEqual([{ outcome: 'continue', heartbeatSeconds: 4 }]);
+    expect(updates().map((u) => u.ExpressionAttributeValues?.[':steps'])).toEqual([1, 2]);
+  });
+
+  it('leaves a next step whose bound does not fit in what is left of the step timeout to the workflow', async () => {
+    const seen = chainingAgent(10_001);
+
+    expect(await handler(EVENT)).toEqual({ outcome: 'continue' });
+
+    expect(seen).toHaveLength(1);
+    expect(updates()).toHaveLength(1);
+  });
+
+  it('runs no next step once the checkpoint is refused (cancelled meanwhile)', async () => {
+    const seen = chainingAgent(5_000);
+    jobRefusesWrites();
+
+    expect(await handler(EVENT)).toEqual({ outcome: 'stopped' });
+
+    expect(seen).toHaveLength(1);
+  });
+
+  it('gives the next step only what is left of the step timeout', async () => {
+    customAgent(
+      async (ctx) => {
+        if (ctx.completedSteps === 0) {
+          await sleep(6_000);
+          return { type: 'continue', state: { n: 1 }, nextStepWithinMs: 1_000 };
+        }
+        await sleep(5_000);
+        return { type: 'done', result: 'late' };
+      },
+      { stepTimeoutSeconds: 10 },
+    );
+    storeHas({ job: { agent: 'custom', input: { message: 'm' } } });
+
+    const result = handler(EVENT);
+    await vi.advanceTimersByTimeAsync(10_000);
+
+    expect(await result).toEqual({
+      outcome: 'failed',
+      error: { code: 'step_timeout', message: 'step 2 did not finish in time' },
+    });
+    expect(updates()).toHaveLength(1);
+  });
+});
+
+describe('agent step: work the agent names for the next step to start while it reads the job', () => {
+  const TOKEN = 'task-token-1';
+  const successes = () =>
+    sfn.commandCalls(SendTaskSuccessCommand).map((c) => JSON.parse(c.args[0].input.output!) as unknown);
+  const previous = (value: unknown, agent = 'custom') => ({
+    outcome: 'continue' as const,
+    heartbeatSeconds: 4,
+    prepare: { agent, value: value as never },
+  });
+
+  /** An agent whose prepare starts work that resolves to `ready`, and whose step may take it. */
+  function preparingAgent(take: boolean) {
+    const discard = vi.fn(async () => {});
+    const prepare = vi.fn(() => ({ result: Promise.resolve('ready'), discard }));
+    const prepareFor = ({ state }: { state: unknown }) => ({
+      next: ((state as { n?: number } | null)?.n ?? 0) + 1,
+    });
+    const taken: unknown[] = [];
+    customAgent(
+      async (ctx) => {
+        if (take) taken.push(await ctx.takePrepared(), ctx.takePrepared());
+        return { type: 'continue', state: { n: 1 } };
+      },
+      { heartbeatSeconds: 4, stepTimeoutSeconds: 60, prepare, prepareFor },
+    );
+    storeHas({ job: { agent: 'custom', input: { message: 'm' } } });
+    return { prepare, discard, taken };
+  }
+
+  it("starts the agent's prepare with the value handed over, before the job's read ends, and gives its work to the step once", async () => {
+    const { prepare, discard, taken } = preparingAgent(true);
+    let readAt = 0;
+    const item = storedJob(
+      makeJob({ status: 'running', agent: 'custom', input: { message: 'm' }, startedAt: NOW.toISOString() }),
+    );
+    ddb.on(GetCommand).callsFake(async () => {
+      readAt = prepare.mock.calls.length;
+      return { Item: item };
+    });
+
+    await handler({ ...EVENT, taskToken: TOKEN, previous: previous({ next: 1 }) });
+
+    expect(prepare).toHaveBeenCalledWith(TENANT, { next: 1 });
+    expect(readAt).toBe(1);
+    expect(taken).toEqual(['ready', undefined]);
+    expect(discard).not.toHaveBeenCalled();
+  });
+
+  it('hands what the agent names for the next step to the workflow, with the agent it is for', async () => {
+    preparingAgent(true);
+    await handler({ ...EVENT, taskToken: TOKEN });
+    expect(successes()).toEqual([
+      { outcome: 'continue', heartbeatSeconds: 4, prepare: { agent: 'custom', value: { next: 2 } } },
+    ]);
+  });
+
+  it("names it when the plain step hands the agent's first step to the callback form", async () => {
+    preparingAgent(true);
+    expect(await handler(EVENT)).toEqual({
+      outcome: 'continue',
+      heartbeatSeconds: 4,
+      prepare: { agent: 'custom', value: { next: 1 } },
+    });
+  });
+
+  it('discards work no step took: a step that left it, a cancelled job, a task that had ended', async () => {
+    const left = preparingAgent(false);
+    await handler({ ...EVENT, taskToken: TOKEN, previous: previous({ next: 1 }) });
+    expect(left.discard).toHaveBeenCalledTimes(1);
+
+    const cancelled = preparingAgent(true);
+    storeHas({ job: { agent: 'custom', status: 'cancelled', input: { message: 'm' } } });
+    await handler({ ...EVENT, taskToken: TOKEN, previous: previous({ next: 1 }) });
+    expect(cancelled.discard).toHaveBeenCalledTimes(1);
+
+    const ended = preparingAgent(true);
+    sfn.on(SendTaskHeartbeatCommand).rejects(new TaskTimedOut({ message: 'Task Timed Out', $metadata: {} }));
+    await handler({ ...EVENT, taskToken: TOKEN, previous: previous({ next: 1 }) });
+    expect(ended.taken).toEqual([]);
+    expect(ended.discard).toHaveBeenCalledTimes(1);
+  });
+
+  it('gives a step no work prepared for another agent, and drops a value over 1 KiB', async () => {
+    const { discard, taken } = preparingAgent(true);
+    await handler({ ...EVENT, taskToken: TOKEN, previous: previous({ next: 1 }, 'echo') });
+    expect(taken).toEqual([undefined, undefined]);
+    expect(discard).toHaveBeenCalledTimes(1);
+
+    customAgent(async () => ({ type: 'continue', state: {} }), {
+      heartbeatSeconds: 4,
+      stepTimeoutSeconds: 60,
+      prepareFor: () => 'x'.repeat(1_100),
+    });
+    sfn.resetHistory();
+    await handler({ ...EVENT, taskToken: TOKEN });
+    expect(successes()).toEqual([{ outcome: 'continue', heartbeatSeconds: 4 }]);
+  });
+});

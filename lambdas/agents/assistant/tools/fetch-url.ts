@@ -52,6 +52,8 @@ export const fetchUrlTool = defineServerTool({
   inputSchema: z.strictObject({
     url: z.string().min(1).max(2048).describe('The absolute http(s) URL to fetch.'),
   }),
+  // Each hop is one request under its own timeout.
+  maxDurationMs: (MAX_REDIRECTS + 1) * FETCH_TIMEOUT_MS,
   async run({ url }, { signal, deployment }) {
     let current = withoutFragment(url);
     for (let hop = 0; hop <= MAX_REDIRECTS; hop += 1) {

@@ -1,3 +1,6 @@
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   DynamoDBDocumentClient,
@@ -129,7 +132,6 @@ describe("the assistant's model step: its writes", () => {
 
     await step();
 
-    expect(jobWrites()).toHaveLength(1);
     expect(jobWrites()[0]!.ExpressionAttributeValues).toMatchObject({
       ':eventTypes': ['job.output.delta', 'job.tool_call', 'job.progress'],
       ':eventData': [
@@ -137,6 +139,50 @@ describe("the assistant's model step: its writes", () => {
         { step: 1, id: 'call_1', name: 'fetch_url', arguments: { url: 'http://127.0.0.1:9/x' } },
       ],
       ':steps': 1,
+    });
+  });
+
+  it("runs the answer's server tool call after the answer is checkpointed, in the same invocation", async () => {
+    const page = createServer((_req, res) => {
+      timeline.push('page fetched');
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('Tuesday');
+    });
+    page.listen(0, '127.0.0.1');
+    await once(page, 'listening');
+    closers.push(() => new Promise((resolve) => page.close(() => resolve())));
+    const url = `http://127.0.0.1:${(page.address() as AddressInfo).port}/doc`;
+    const step = await assistantStep([
+      {
+        kind: 'answer',
+        text: ['Let me look.'],
+        toolCalls: [{ id: 'call_1', name: 'fetch_url', arguments: { url } }],
+        usage: USAGE,
+      },
+    ]);
+    ddb.on(TransactWriteCommand).callsFake(async () => {
+      timeline.push('answer checkpointed');
+      return {};
+    });
+    ddb.on(UpdateCommand).callsFake(async (input: UpdateCommandInput) => {
+      if (isTokenBucket(input)) return { Attributes: { tat: Date.now() + 1_000 } };
+      timeline.push(`step ${String(input.ExpressionAttributeValues?.[':steps'])} checkpointed`);
+      return {};
+    });
+
+    await step();
+
+    expect(timeline).toEqual([
+      'answer checkpointed',
+      'page fetched',
+      'step 2 checkpointed',
+      'task succeeded',
+    ]);
+    const toolStep = jobWrites()[1]!.ExpressionAttributeValues!;
+    expect(toolStep[':expected']).toBe(1);
+    const pending = (toolStep[':state'] as { pending: { results: Record<string, unknown> } }).pending;
+    expect(pending.results.call_1).toEqual({
+      output: { status: 200, contentType: 'text/plain', text: 'Tuesday' },
+      isError: false,
     });
   });
 

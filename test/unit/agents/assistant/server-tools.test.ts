@@ -55,6 +55,11 @@ describe('serverToolDefinition', () => {
       },
     });
   });
+
+  it('generates each definition once: every model call and its estimate get the same one', () => {
+    expect(serverToolDefinition('fetch_url')).toBe(serverToolDefinition('fetch_url'));
+    expect(() => serverToolDefinition('rm_rf')).toThrow('no server tool named rm_rf');
+  });
 });
 
 describe('runServerTool', () => {
