@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -27,7 +27,13 @@ export interface StreamPollerOptions {
   onFailureQueueUrl?: string;
   /** Persisted position per shard; without it every start reads from the trim horizon. */
   checkpointFile?: string;
+  /** Matching records per invocation at most (the mapping's BatchSize). */
   batchSize?: number;
+  /**
+   * Batches of one shard in flight at once (ParallelizationFactor): records are spread over that
+   * many lanes by their item's keys, so one item's records stay in order, in one lane.
+   */
+  parallelizationFactor?: number;
   /** Retries after the first attempt, like the mapping's MaximumRetryAttempts. */
   maxRetryAttempts?: number;
   /** Split a batch in two when the handler throws, to isolate a bad record (BisectBatchOnFunctionError). */
@@ -49,6 +55,8 @@ interface Outcome {
 }
 
 const MAX_BACKOFF_MS = 5_000;
+/** The most records one GetRecords call returns from a DynamoDB stream. */
+const MAX_READ = 1_000;
 
 /**
  * Reads the jobs table's stream from DynamoDB Local and invokes the stream handler with the event
@@ -103,17 +111,14 @@ export class StreamPoller {
     let busy = false;
     for (const [shardId, iterator] of [...this.iterators]) {
       const out = await this.options.streams.send(
-        new GetRecordsCommand({ ShardIterator: iterator, Limit: this.options.batchSize ?? 25 }),
+        new GetRecordsCommand({ ShardIterator: iterator, Limit: MAX_READ }),
         { abortSignal: this.stopper.signal },
       );
       const records = out.Records ?? [];
       if (records.length > 0) {
         busy = true;
-        const delivered = await this.deliver(
-          shardId,
-          records.map((r) => toLambdaRecord(r, this.streamArn!)).filter(this.matcher),
-        );
-        if (!delivered) return busy;
+        const matching = records.map((r) => toLambdaRecord(r, this.streamArn!)).filter(this.matcher);
+        if (!(await this.deliverAll(shardId, matching))) return busy;
         await this.saveCheckpoint(shardId, { sequenceNumber: records.at(-1)!.dynamodb!.SequenceNumber });
       }
       if (out.NextShardIterator) this.iterators.set(shardId, out.NextShardIterator);
@@ -178,6 +183,25 @@ export class StreamPoller {
       }),
     );
     return ShardIterator!;
+  }
+
+  /**
+   * A read's matching records in Lambda's batches: filtered before batching, at most `batchSize`
+   * a batch, and with a parallelization factor up to that many batches at once, one lane per
+   * share of the item keys, each lane in stream order. False when stopped midway.
+   */
+  private async deliverAll(shardId: string, records: DynamoDBRecord[]): Promise<boolean> {
+    const size = this.options.batchSize ?? 100;
+    const lanes = byItemKey(records, this.options.parallelizationFactor ?? 1);
+    const delivered = await Promise.all(
+      lanes.map(async (lane) => {
+        for (let at = 0; at < lane.length; at += size) {
+          if (!(await this.deliver(shardId, lane.slice(at, at + size)))) return false;
+        }
+        return true;
+      }),
+    );
+    return delivered.every(Boolean);
   }
 
   /**
@@ -271,6 +295,21 @@ export class StreamPoller {
     await writeFile(`${file}.tmp`, JSON.stringify(this.checkpoint));
     await rename(`${file}.tmp`, file);
   }
+}
+
+/**
+ * The records in `lanes` groups by a hash of their item's keys, each group in stream order; empty
+ * groups left out. One item's records always share a lane, as Lambda keeps them in order.
+ */
+export function byItemKey(records: DynamoDBRecord[], lanes: number): DynamoDBRecord[][] {
+  const out: DynamoDBRecord[][] = Array.from({ length: lanes }, () => []);
+  for (const record of records) {
+    const key = JSON.stringify(
+      Object.entries(record.dynamodb?.Keys ?? {}).sort(([a], [b]) => a.localeCompare(b)),
+    );
+    out[createHash('sha256').update(key).digest().readUInt32BE(0) % lanes]!.push(record);
+  }
+  return out.filter((lane) => lane.length > 0);
 }
 
 /**

@@ -1,0 +1,151 @@
+import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  DescribeStreamCommand,
+  DynamoDBStreamsClient,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  type _Record,
+} from '@aws-sdk/client-dynamodb-streams';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { byItemKey, StreamPoller } from '../../../lambdas/local/stream-poller.js';
+
+const ddb = mockClient(DynamoDBClient);
+const streams = mockClient(DynamoDBStreamsClient);
+const STREAM_ARN = 'arn:aws:dynamodb:eu-west-1:000000000000:table/jobs/stream/1';
+
+let seq = 1000;
+/** A stream record of item `item`: a job item (`JOB`) or another kind (`EVENT#...`). */
+function streamRecord(item: string, sk = 'JOB'): _Record {
+  seq += 1;
+  return {
+    eventID: `ev-${seq}`,
+    eventName: 'MODIFY',
+    dynamodb: {
+      Keys: { PK: { S: item }, SK: { S: sk } },
+      NewImage: { PK: { S: item }, SK: { S: sk } },
+      SequenceNumber: String(seq),
+      StreamViewType: 'NEW_AND_OLD_IMAGES',
+    },
+  };
+}
+
+/** A shard that serves `records` to the first GetRecords call and nothing after. */
+function shardServing(records: _Record[]) {
+  ddb.on(DescribeTableCommand).resolves({ Table: { LatestStreamArn: STREAM_ARN } });
+  streams.on(DescribeStreamCommand).resolves({ StreamDescription: { Shards: [{ ShardId: 'shard-1' }] } });
+  streams.on(GetShardIteratorCommand).resolves({ ShardIterator: 'it-0' });
+  streams
+    .on(GetRecordsCommand)
+    .resolves({ Records: [], NextShardIterator: 'it-1' })
+    .on(GetRecordsCommand, { ShardIterator: 'it-0' })
+    .resolves({ Records: records, NextShardIterator: 'it-1' });
+}
+
+let poller: StreamPoller | undefined;
+
+function startPoller(
+  invoke: (event: DynamoDBStreamEvent) => Promise<undefined>,
+  options: { batchSize: number; parallelizationFactor?: number },
+) {
+  poller = new StreamPoller({
+    ddb: new DynamoDBClient({ region: 'eu-west-1' }),
+    streams: new DynamoDBStreamsClient({ region: 'eu-west-1' }),
+    sqs: new SQSClient({ region: 'eu-west-1' }),
+    tableName: 'jobs',
+    functionArn: 'arn:aws:lambda:eu-west-1:000000000000:function:consumer',
+    invoke,
+    filterCriteria: {
+      Filters: [{ Pattern: JSON.stringify({ dynamodb: { Keys: { SK: { S: ['JOB'] } } } }) }],
+    },
+    busyPollMs: 1,
+    idlePollMs: 5,
+    ...options,
+  });
+  return poller.start();
+}
+
+const ids = (event: DynamoDBStreamEvent) => event.Records.map((r) => r.dynamodb!.SequenceNumber!);
+const itemOf = (r: DynamoDBRecord) => r.dynamodb!.Keys!.PK!.S!;
+
+beforeEach(() => {
+  ddb.reset();
+  streams.reset();
+});
+
+afterEach(async () => {
+  await poller?.stop();
+  poller = undefined;
+});
+
+describe('StreamPoller batching', () => {
+  it('reads up to 1,000 records a call and filters them before batching, as Lambda does', async () => {
+    const records = Array.from({ length: 60 }, (_, i) =>
+      i % 2 === 0 ? streamRecord(`JOB#${i}`) : streamRecord(`JOB#${i}`, `EVENT#${i}`),
+    );
+    shardServing(records);
+    const batches: string[][] = [];
+    await startPoller(async (event) => void batches.push(ids(event)), { batchSize: 10 });
+
+    await vi.waitFor(() => expect(batches.flat()).toHaveLength(30));
+
+    expect(streams.commandCalls(GetRecordsCommand)[0]!.args[0].input.Limit).toBe(1000);
+    const matching = records.filter((_, i) => i % 2 === 0).map((r) => r.dynamodb!.SequenceNumber!);
+    expect(batches).toEqual([matching.slice(0, 10), matching.slice(10, 20), matching.slice(20, 30)]);
+  });
+
+  it('with a parallelization factor, has that many batches in flight at most, each item in order in one of them', async () => {
+    const items = ['JOB#a', 'JOB#b', 'JOB#c', 'JOB#d', 'JOB#e', 'JOB#f', 'JOB#g', 'JOB#h'];
+    const records = Array.from({ length: 5 }, () => items.map((item) => streamRecord(item))).flat();
+    shardServing(records);
+    const inFlight = new Set<DynamoDBStreamEvent>();
+    let most = 0;
+    const delivered: DynamoDBRecord[] = [];
+    await startPoller(
+      async (event) => {
+        const busyItems = [...inFlight].flatMap((e) => e.Records.map(itemOf));
+        // One item's records never in two batches at once.
+        expect(event.Records.some((r) => busyItems.includes(itemOf(r)))).toBe(false);
+        inFlight.add(event);
+        most = Math.max(most, inFlight.size);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        delivered.push(...event.Records);
+        inFlight.delete(event);
+      },
+      { batchSize: 2, parallelizationFactor: 3 },
+    );
+
+    await vi.waitFor(() => expect(delivered).toHaveLength(records.length));
+
+    expect(most).toBeGreaterThan(1);
+    expect(most).toBeLessThanOrEqual(3);
+    for (const item of items) {
+      const order = delivered
+        .filter((r) => itemOf(r) === item)
+        .map((r) => Number(r.dynamodb!.SequenceNumber));
+      expect(order).toEqual([...order].sort((x, y) => x - y));
+    }
+  });
+});
+
+describe('byItemKey', () => {
+  it("puts one item's records in one lane, in stream order, and uses at most the lanes given", () => {
+    const records = ['a', 'b', 'a', 'c', 'b', 'a'].map((item) => ({
+      dynamodb: { Keys: { PK: { S: item }, SK: { S: 'JOB' } }, SequenceNumber: String((seq += 1)) },
+    })) as DynamoDBRecord[];
+
+    const lanes = byItemKey(records, 2);
+
+    expect(lanes.length).toBeLessThanOrEqual(2);
+    expect(lanes.flat()).toHaveLength(records.length);
+    for (const item of ['a', 'b', 'c']) {
+      const holding = lanes.filter((lane) => lane.some((r) => itemOf(r) === item));
+      expect(holding).toHaveLength(1);
+      const order = holding[0]!.filter((r) => itemOf(r) === item);
+      expect(order).toEqual(records.filter((r) => itemOf(r) === item));
+    }
+    expect(byItemKey(records, 1)).toEqual([records]);
+  });
+});
