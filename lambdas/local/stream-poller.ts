@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -12,6 +12,7 @@ import {
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { compileFilterCriteria, type FilterCriteria, type RecordMatcher } from './filter-criteria.js';
+import { ShardLanes } from './shard-lanes.js';
 import { toLambdaRecord } from './stream-records.js';
 
 export interface StreamPollerOptions {
@@ -57,6 +58,8 @@ interface Outcome {
 const MAX_BACKOFF_MS = 5_000;
 /** The most records one GetRecords call returns from a DynamoDB stream. */
 const MAX_READ = 1_000;
+/** Records read ahead of delivery per shard, at most, before reading pauses. */
+const MAX_BACKLOG = 2 * MAX_READ;
 
 /**
  * Reads the jobs table's stream from DynamoDB Local and invokes the stream handler with the event
@@ -67,6 +70,7 @@ export class StreamPoller {
   private readonly matcher: RecordMatcher;
   private readonly stopper = new AbortController();
   private readonly iterators = new Map<string, string>();
+  private readonly lanes = new Map<string, ShardLanes>();
   private checkpoint: Checkpoint = { shards: {} };
   private streamArn?: string;
   private loop?: Promise<void>;
@@ -84,6 +88,7 @@ export class StreamPoller {
   async stop(): Promise<void> {
     this.stopper.abort();
     await this.loop;
+    await Promise.all([...this.lanes.values()].map((l) => l.settled()));
   }
 
   private get stopped() {
@@ -93,8 +98,11 @@ export class StreamPoller {
   private async run() {
     let delay = this.options.busyPollMs ?? 25;
     while (!this.stopped) {
-      const busy = await this.pollOnce().catch((e: unknown) => {
+      const busy = await this.pollOnce().catch(async (e: unknown) => {
         if (!this.stopped) console.error('stream poller: polling failed; rediscovering shards', e);
+        // Read again from the saved positions: what the lanes still held is delivered again.
+        await Promise.all([...this.lanes.values()].map((l) => l.settled()));
+        this.lanes.clear();
         this.iterators.clear();
         this.rediscover = true;
         return false;
@@ -105,29 +113,57 @@ export class StreamPoller {
     }
   }
 
-  /** One GetRecords per open shard; true when any records came back. */
+  /**
+   * One GetRecords per open shard whose lanes have room, handing the matching records to them;
+   * true when any shard has records read or still to deliver.
+   */
   private async pollOnce(): Promise<boolean> {
     if (this.rediscover || this.iterators.size === 0) await this.discoverShards();
     let busy = false;
     for (const [shardId, iterator] of [...this.iterators]) {
+      const lanes = this.lanesOf(shardId);
+      if (lanes.failure !== undefined) throw lanes.failure;
+      if (lanes.backlog >= MAX_BACKLOG) {
+        busy = true;
+        continue;
+      }
       const out = await this.options.streams.send(
         new GetRecordsCommand({ ShardIterator: iterator, Limit: MAX_READ }),
         { abortSignal: this.stopper.signal },
       );
       const records = out.Records ?? [];
       if (records.length > 0) {
-        busy = true;
         const matching = records.map((r) => toLambdaRecord(r, this.streamArn!)).filter(this.matcher);
-        if (!(await this.deliverAll(shardId, matching))) return busy;
-        await this.saveCheckpoint(shardId, { sequenceNumber: records.at(-1)!.dynamodb!.SequenceNumber });
+        lanes.add(matching, records.at(-1)!.dynamodb!.SequenceNumber!);
       }
+      busy ||= lanes.backlog > 0 || records.length > 0;
       if (out.NextShardIterator) this.iterators.set(shardId, out.NextShardIterator);
-      else await this.closeShard(shardId);
+      else await this.closeShard(shardId, lanes);
     }
     return busy;
   }
 
-  private async closeShard(shardId: string) {
+  /** Lambda's batching of a shard: filtered records, `batchSize` a batch, ParallelizationFactor lanes. */
+  private lanesOf(shardId: string): ShardLanes {
+    let lanes = this.lanes.get(shardId);
+    if (!lanes) {
+      lanes = new ShardLanes({
+        lanes: this.options.parallelizationFactor ?? 1,
+        batchSize: this.options.batchSize ?? 100,
+        deliver: (records) => this.deliver(shardId, records),
+        checkpoint: (sequenceNumber) => this.saveCheckpoint(shardId, { sequenceNumber }),
+        stopped: () => this.stopped,
+      });
+      this.lanes.set(shardId, lanes);
+    }
+    return lanes;
+  }
+
+  private async closeShard(shardId: string, lanes: ShardLanes) {
+    // Children are read only after every record of their parent is delivered.
+    await lanes.settled();
+    if (lanes.backlog > 0) return;
+    this.lanes.delete(shardId);
     this.iterators.delete(shardId);
     await this.saveCheckpoint(shardId, { ...this.checkpoint.shards[shardId], closed: true });
     // A closed shard has children (or soon will): look again, so they are read after their parent.
@@ -183,25 +219,6 @@ export class StreamPoller {
       }),
     );
     return ShardIterator!;
-  }
-
-  /**
-   * A read's matching records in Lambda's batches: filtered before batching, at most `batchSize`
-   * a batch, and with a parallelization factor up to that many batches at once, one lane per
-   * share of the item keys, each lane in stream order. False when stopped midway.
-   */
-  private async deliverAll(shardId: string, records: DynamoDBRecord[]): Promise<boolean> {
-    const size = this.options.batchSize ?? 100;
-    const lanes = byItemKey(records, this.options.parallelizationFactor ?? 1);
-    const delivered = await Promise.all(
-      lanes.map(async (lane) => {
-        for (let at = 0; at < lane.length; at += size) {
-          if (!(await this.deliver(shardId, lane.slice(at, at + size)))) return false;
-        }
-        return true;
-      }),
-    );
-    return delivered.every(Boolean);
   }
 
   /**
@@ -295,21 +312,6 @@ export class StreamPoller {
     await writeFile(`${file}.tmp`, JSON.stringify(this.checkpoint));
     await rename(`${file}.tmp`, file);
   }
-}
-
-/**
- * The records in `lanes` groups by a hash of their item's keys, each group in stream order; empty
- * groups left out. One item's records always share a lane, as Lambda keeps them in order.
- */
-export function byItemKey(records: DynamoDBRecord[], lanes: number): DynamoDBRecord[][] {
-  const out: DynamoDBRecord[][] = Array.from({ length: lanes }, () => []);
-  for (const record of records) {
-    const key = JSON.stringify(
-      Object.entries(record.dynamodb?.Keys ?? {}).sort(([a], [b]) => a.localeCompare(b)),
-    );
-    out[createHash('sha256').update(key).digest().readUInt32BE(0) % lanes]!.push(record);
-  }
-  return out.filter((lane) => lane.length > 0);
 }
 
 /**

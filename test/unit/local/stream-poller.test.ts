@@ -10,7 +10,8 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { byItemKey, StreamPoller } from '../../../lambdas/local/stream-poller.js';
+import { laneOf } from '../../../lambdas/local/shard-lanes.js';
+import { StreamPoller } from '../../../lambdas/local/stream-poller.js';
 
 const ddb = mockClient(DynamoDBClient);
 const streams = mockClient(DynamoDBStreamsClient);
@@ -32,16 +33,17 @@ function streamRecord(item: string, sk = 'JOB'): _Record {
   };
 }
 
-/** A shard that serves `records` to the first GetRecords call and nothing after. */
-function shardServing(records: _Record[]) {
+/** A shard that serves each of `reads` to one GetRecords call, in turn, and nothing after. */
+function shardServing(...reads: _Record[][]) {
   ddb.on(DescribeTableCommand).resolves({ Table: { LatestStreamArn: STREAM_ARN } });
   streams.on(DescribeStreamCommand).resolves({ StreamDescription: { Shards: [{ ShardId: 'shard-1' }] } });
   streams.on(GetShardIteratorCommand).resolves({ ShardIterator: 'it-0' });
-  streams
-    .on(GetRecordsCommand)
-    .resolves({ Records: [], NextShardIterator: 'it-1' })
-    .on(GetRecordsCommand, { ShardIterator: 'it-0' })
-    .resolves({ Records: records, NextShardIterator: 'it-1' });
+  streams.on(GetRecordsCommand).resolves({ Records: [], NextShardIterator: `it-${reads.length}` });
+  reads.forEach((records, i) =>
+    streams
+      .on(GetRecordsCommand, { ShardIterator: `it-${i}` })
+      .resolves({ Records: records, NextShardIterator: `it-${i + 1}` }),
+  );
 }
 
 let poller: StreamPoller | undefined;
@@ -128,24 +130,31 @@ describe('StreamPoller batching', () => {
       expect(order).toEqual([...order].sort((x, y) => x - y));
     }
   });
-});
 
-describe('byItemKey', () => {
-  it("puts one item's records in one lane, in stream order, and uses at most the lanes given", () => {
-    const records = ['a', 'b', 'a', 'c', 'b', 'a'].map((item) => ({
-      dynamodb: { Keys: { PK: { S: item }, SK: { S: 'JOB' } }, SequenceNumber: String((seq += 1)) },
-    })) as DynamoDBRecord[];
+  it("holds only the slow batch's lane back: records read later for other lanes are delivered meanwhile", async () => {
+    const [slowItem, otherItem] = ['JOB#slow', 'JOB#x', 'JOB#y', 'JOB#z'].reduce<[string, string]>(
+      (found, item) =>
+        laneOf({ dynamodb: { Keys: { PK: { S: item }, SK: { S: 'JOB' } } } }, 2) === 0
+          ? [found[0] || item, found[1]]
+          : [found[0], found[1] || item],
+      ['', ''],
+    );
+    const slow = streamRecord(slowItem);
+    const later = streamRecord(otherItem);
+    shardServing([slow], [later]);
+    let release = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const delivered: string[] = [];
+    await startPoller(
+      async (event) => {
+        if (event.Records.some((r) => itemOf(r) === slowItem)) await held;
+        delivered.push(...ids(event));
+      },
+      { batchSize: 10, parallelizationFactor: 2 },
+    );
 
-    const lanes = byItemKey(records, 2);
-
-    expect(lanes.length).toBeLessThanOrEqual(2);
-    expect(lanes.flat()).toHaveLength(records.length);
-    for (const item of ['a', 'b', 'c']) {
-      const holding = lanes.filter((lane) => lane.some((r) => itemOf(r) === item));
-      expect(holding).toHaveLength(1);
-      const order = holding[0]!.filter((r) => itemOf(r) === item);
-      expect(order).toEqual(records.filter((r) => itemOf(r) === item));
-    }
-    expect(byItemKey(records, 1)).toEqual([records]);
+    await vi.waitFor(() => expect(delivered).toEqual([later.dynamodb!.SequenceNumber]));
+    release();
+    await vi.waitFor(() => expect(delivered).toHaveLength(2));
   });
 });
