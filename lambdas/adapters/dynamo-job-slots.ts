@@ -192,7 +192,7 @@ export class DynamoJobSlots {
     const admitted: QueuedJob[] = [];
     let holders: Record<string, SlotLease> = {};
     let conflicts = 0;
-    // Every round admits, drops or loses a queue entry to a racing admitter, or counts a conflict.
+    // Every round admits or drops a queue entry, or counts a conflict.
     for (let round = 0; round < MAX_ADMIT_ROUNDS && conflicts < CONFLICT_RETRIES; round++) {
       const slots = await this.read(tenant);
       holders = slots.holders;
@@ -202,7 +202,10 @@ export class DynamoJobSlots {
       if (head.length === 0) break;
       for (const job of head) {
         const outcome = await this.take(job, maxRunningJobs, now);
-        if (outcome === 'full') return { admitted, holders };
+        // Taken: another admitter of this tenant is at work on the same head, and it reads again
+        // after each admission until the slots are full or the queue is empty; following it down
+        // the queue would only fail transaction after transaction (parallel stream batches).
+        if (outcome === 'full' || outcome === 'taken') return { admitted, holders };
         if (outcome === 'admitted') admitted.push(job);
         if (outcome === 'conflict') {
           await conflictPause(conflicts++);

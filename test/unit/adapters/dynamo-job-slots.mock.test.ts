@@ -1,5 +1,11 @@
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { DynamoJobSlots, slotsKey } from '../../../lambdas/adapters/dynamo-job-slots.js';
@@ -36,5 +42,39 @@ describe('DynamoJobSlots.releaseSlot', () => {
 
     expect(await slots.releaseSlot(TENANT, JOB_ID)).toBe(false);
     expect(ddb.commandCalls(UpdateCommand)).toHaveLength(1);
+  });
+});
+
+describe('DynamoJobSlots.admit', () => {
+  const entries = ['job_1', 'job_2', 'job_3'].map((id) => ({
+    SK: id,
+    executionName: id,
+    timeoutSeconds: 60,
+  }));
+  /** The answer to an admission whose queue entry a racing admitter removed first. */
+  const taken = () =>
+    Object.assign(new Error('Transaction cancelled'), {
+      name: 'TransactionCanceledException',
+      CancellationReasons: [{ Code: 'None' }, { Code: 'ConditionalCheckFailed' }, { Code: 'None' }],
+    });
+
+  it('leaves the queue to a racing admitter once it finds the head taken, instead of failing down the queue', async () => {
+    ddb.on(GetCommand).resolves({ Item: { running: 0, queued: 3, holders: {} } });
+    ddb.on(QueryCommand).resolves({ Items: entries });
+    ddb.on(TransactWriteCommand).rejects(taken());
+
+    expect((await slots.admit(TENANT, 10, 0)).admitted).toEqual([]);
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(1);
+  });
+
+  it('admits down the head while its admissions succeed', async () => {
+    ddb
+      .on(GetCommand)
+      .resolvesOnce({ Item: { running: 0, queued: 3, holders: {} } })
+      .resolves({ Item: { running: 3, queued: 0, holders: {} } });
+    ddb.on(QueryCommand).resolves({ Items: entries });
+    ddb.on(TransactWriteCommand).resolves({});
+
+    expect((await slots.admit(TENANT, 10, 0)).admitted.map((j) => j.id)).toEqual(['job_1', 'job_2', 'job_3']);
   });
 });
