@@ -115,7 +115,8 @@ export class StreamPoller {
 
   /**
    * One GetRecords per open shard whose lanes have room, handing the matching records to them;
-   * true when any shard has records read or still to deliver.
+   * true when any records came back (an empty read backs off, as Lambda polls an idle shard a
+   * few times a second).
    */
   private async pollOnce(): Promise<boolean> {
     if (this.rediscover || this.iterators.size === 0) await this.discoverShards();
@@ -123,10 +124,7 @@ export class StreamPoller {
     for (const [shardId, iterator] of [...this.iterators]) {
       const lanes = this.lanesOf(shardId);
       if (lanes.failure !== undefined) throw lanes.failure;
-      if (lanes.backlog >= MAX_BACKLOG) {
-        busy = true;
-        continue;
-      }
+      if (lanes.backlog >= MAX_BACKLOG) continue;
       const out = await this.options.streams.send(
         new GetRecordsCommand({ ShardIterator: iterator, Limit: MAX_READ }),
         { abortSignal: this.stopper.signal },
@@ -136,7 +134,7 @@ export class StreamPoller {
         const matching = records.map((r) => toLambdaRecord(r, this.streamArn!)).filter(this.matcher);
         lanes.add(matching, records.at(-1)!.dynamodb!.SequenceNumber!);
       }
-      busy ||= lanes.backlog > 0 || records.length > 0;
+      busy ||= records.length > 0;
       if (out.NextShardIterator) this.iterators.set(shardId, out.NextShardIterator);
       else await this.closeShard(shardId, lanes);
     }
