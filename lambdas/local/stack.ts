@@ -340,6 +340,7 @@ interface EventSourceMappingProps {
   DestinationConfig?: { OnFailure?: { Destination?: string } };
   FunctionResponseTypes?: string[];
   MaximumBatchingWindowInSeconds?: number;
+  ParallelizationFactor?: number;
   ScalingConfig?: { MaximumConcurrency?: number };
 }
 
@@ -392,7 +393,8 @@ function streamPoller(template: CfnTemplate, resolved: unknown, ctx: PollerConte
     checkpointFile: ctx.options.inMemory
       ? undefined
       : join(ctx.dataDir, `stream-checkpoints-${handlerName}.json`),
-    batchSize: Math.min(props.BatchSize ?? 25, 25),
+    batchSize: props.BatchSize ?? 100,
+    parallelizationFactor: props.ParallelizationFactor,
     maxRetryAttempts: ctx.options.streamRetryAttempts ?? props.MaximumRetryAttempts ?? 8,
     bisectOnFunctionError: props.BisectBatchOnFunctionError === true,
   });
