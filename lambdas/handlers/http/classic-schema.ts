@@ -14,6 +14,31 @@ const INNER = [
 ] as const;
 type Def = Record<string, unknown>;
 
+/**
+ * The classic constructor of each `zod/mini` schema type the request schemas use. Listed rather
+ * than looked up on the namespace by name, which would keep all of zod (its locales too) in the
+ * document's bundle.
+ */
+const CLASSIC: Record<string, new (def: Def) => z.ZodType> = {
+  ZodMiniArray: z.ZodArray,
+  ZodMiniBoolean: z.ZodBoolean,
+  ZodMiniDefault: z.ZodDefault,
+  ZodMiniEnum: z.ZodEnum,
+  ZodMiniLazy: z.ZodLazy,
+  ZodMiniLiteral: z.ZodLiteral,
+  ZodMiniNullable: z.ZodNullable,
+  ZodMiniNever: z.ZodNever,
+  ZodMiniNumber: z.ZodNumber,
+  ZodMiniNumberFormat: z.ZodNumberFormat,
+  ZodMiniObject: z.ZodObject,
+  ZodMiniOptional: z.ZodOptional,
+  ZodMiniRecord: z.ZodRecord,
+  ZodMiniString: z.ZodString,
+  ZodMiniURL: z.ZodURL,
+  ZodMiniUnion: z.ZodUnion,
+  ZodMiniUnknown: z.ZodUnknown,
+} as unknown as Record<string, new (def: Def) => z.ZodType>;
+
 const twins = new WeakMap<z.core.$ZodType, z.ZodType>();
 
 /**
@@ -34,9 +59,8 @@ export function classic<S extends z.core.$ZodType>(schema: S): z.ZodType<z.outpu
 }
 
 function buildTwin(schema: z.core.$ZodType): z.ZodType {
-  const name = schema._zod.constr.name.replace(/^ZodMini/, 'Zod');
-  const Classic = (z as unknown as Record<string, new (def: Def) => z.ZodType>)[name];
-  if (!Classic) throw new Error(`no classic zod schema matches ${schema._zod.constr.name}`);
+  const Classic = CLASSIC[schema._zod.constr.name];
+  if (!Classic) throw new Error(`no classic twin is listed for ${schema._zod.constr.name}`);
   const twin = new Classic(twinDef(schema._zod.def as unknown as Def));
   // A copy (made by `.meta()` or a check) keeps its original as parent; the generator names a
   // component after the `id` of a copy only.
