@@ -14,6 +14,7 @@ import { liveExpiry } from '../lambdas/domain/retention.js';
 import { jsonBody, parseWith, tenantOf } from '../lambdas/handlers/http/request.js';
 import { jobResponse } from '../lambdas/handlers/http/response.js';
 import { createJobRequestSchema } from '../lambdas/handlers/http/schemas.js';
+import * as z from '../lambdas/domain/zod-mini.js';
 import { buildProxyEvent, matchRoute, type RouteMatch } from '../lambdas/local/http-adapter.js';
 import { lambdaContext } from '../lambdas/local/lambda-context.js';
 import { LOCAL_REGION } from '../lambdas/local/template.js';
@@ -44,7 +45,7 @@ export function powertoolsSubmitHandler(opts: {
     const req = parseWith(createJobRequestSchema, jsonBody(event), 'body', 'request body');
     // The same checks ours makes, so both do the same work besides idempotency; inputs here are valid.
     const agent = findAgentDescriptor(req.agent)!;
-    agent.inputSchema.parse(req.input);
+    z.parse(agent.inputSchema, req.input);
     const now = new Date();
     const timeoutSeconds = req.timeoutSeconds ?? agent.defaultTimeoutSeconds;
     const job = newJob(

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../domain/zod-mini.js';
 import type { AgentDescriptor } from './agent.js';
 
 /** An agent as discovery shows it (API contract, "Agents"). */

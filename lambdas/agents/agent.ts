@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type { ParseableSchema } from '../domain/zod-mini.js';
 import type { JobUsage, JsonValue, RequestedToolCall } from '../domain/job.js';
 import type { StepEvent } from '../domain/job-events.js';
 import type { AnsweredCall } from '../domain/usage.js';
@@ -111,7 +111,7 @@ export interface AgentDescriptor<Input = unknown> {
   /** Recorded on every job the agent runs; a job's result is read against the version that made it. */
   version: string;
   description: string;
-  inputSchema: z.ZodType<Input>;
+  inputSchema: ParseableSchema<Input>;
   /** JSON Schema (draft 2020-12) of the input, generated from `inputSchema`, for agent discovery. */
   inputJsonSchema?: { [key: string]: unknown };
   /** Why the agent cannot run jobs in this deployment (no model provider configured), if it cannot. */

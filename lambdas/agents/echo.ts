@@ -1,13 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import * as z from 'zod';
+import * as z from '../domain/zod-mini.js';
 import type { AgentDefinition } from './agent.js';
 
 export const echoInputSchema = z.strictObject({
-  message: z.string().max(10_000),
-  steps: z.int().min(1).max(50).default(3),
-  stepMs: z.int().min(0).max(60_000).default(200),
-  failAtStep: z.int().min(1).optional(),
-  askInput: z.string().min(1).max(2_000).optional(),
+  message: z.string().check(z.maxLength(10_000)),
+  steps: z._default(z.int().check(z.minimum(1), z.maximum(50)), 3),
+  stepMs: z._default(z.int().check(z.minimum(0), z.maximum(60_000)), 200),
+  failAtStep: z.optional(z.int().check(z.minimum(1))),
+  askInput: z.optional(z.string().check(z.minLength(1), z.maxLength(2_000))),
 });
 export type EchoInput = z.output<typeof echoInputSchema>;
 

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from './zod-mini.js';
 
 /** What a tenant may use; README "Limits and 429" says what happens over each. */
 export interface TenantLimits {
@@ -26,7 +26,7 @@ export const BUILT_IN_LIMITS: TenantLimits = {
   maxStreams: 10,
 };
 
-const limitValue = (max: number) => z.number().int().min(1).max(max);
+const limitValue = (max: number) => z.number().check(z.int(), z.minimum(1), z.maximum(max));
 
 /**
  * Running jobs and open streams are each held as leases in one item per tenant (a map entry per
@@ -43,7 +43,7 @@ export const limitsSchema = z.strictObject({
   maxStreams: limitValue(MAX_LEASED),
 });
 
-export const limitOverridesSchema = limitsSchema.partial();
+export const limitOverridesSchema = z.partial(limitsSchema);
 
 export type LimitOverrides = Partial<TenantLimits>;
 

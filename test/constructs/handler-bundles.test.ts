@@ -83,6 +83,51 @@ describe('handler bundles', () => {
   );
 });
 
+describe('zod in the request path', () => {
+  it.each(['create-job', 'list-agents', 'authorizer'])(
+    '%s builds its schemas with zod/mini, without the classic API',
+    async (handler) => {
+      const zodInputs = Object.keys(await handlerInputs(handler)).filter((p) =>
+        p.includes('node_modules/zod/'),
+      );
+      expect(zodInputs.some((p) => p.includes('/zod/v4/mini/'))).toBe(true);
+      expect(zodInputs.filter((p) => p.includes('/zod/v4/classic/'))).toEqual([]);
+    },
+  );
+
+  it('answers bad input with the English messages in a process that never loads the classic API', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'agent-jobs-zod-'));
+    try {
+      const outfile = join(dir, 'check.mjs');
+      await build({
+        stdin: {
+          contents:
+            "import { createJobRequestSchema } from './lambdas/handlers/http/schemas.ts';" +
+            "const r = createJobRequestSchema.safeParse({ agent: '', input: 1, timeoutSeconds: 1.5, extra: 1 });" +
+            'process.stdout.write(JSON.stringify(r.error.issues.map((i) => [i.path.join("."), i.message])));',
+          resolveDir: PROJECT_ROOT,
+          loader: 'ts',
+        },
+        bundle: true,
+        platform: 'node',
+        format: 'esm',
+        outfile,
+        logLevel: 'error',
+      });
+      const issues = JSON.parse(
+        execSync(`"${process.execPath}" "${outfile}"`, { encoding: 'utf8' }),
+      ) as unknown;
+      expect(issues).toEqual([
+        ['agent', 'Too small: expected string to have >=1 characters'],
+        ['timeoutSeconds', 'Invalid input: expected int, received number'],
+        ['', 'Unrecognized key: "extra"'],
+      ]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('function assets', () => {
   let outdir: string;
   beforeAll(async () => {

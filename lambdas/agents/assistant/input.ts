@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../../domain/zod-mini.js';
 import { SERVER_TOOL_NAMES, TOOL_NAME } from './server-tool.js';
 
 /** Generous bounds: the request body is capped at 256 KiB anyway; these stop degenerate input. */
@@ -8,31 +8,35 @@ const MAX_TEXT = 200_000;
 const repeated = (names: string[]) => [...new Set(names.filter((n, i) => names.indexOf(n) !== i))];
 
 function buildAssistantInputSchema() {
-  const toolName = z.string().regex(TOOL_NAME, 'must be 1 to 64 letters, digits, underscores or hyphens');
+  const text = (...checks: z.core.$ZodCheck<string>[]) => z.string().check(...checks, z.maxLength(MAX_TEXT));
+  const int = (min: number, max: number) => z.int().check(z.minimum(min), z.maximum(max));
+  const toolName = z
+    .string()
+    .check(z.regex(TOOL_NAME, 'must be 1 to 64 letters, digits, underscores or hyphens'));
   const messageSchema = z.strictObject({
     role: z.enum(['user', 'assistant', 'system']),
-    content: z.string().max(MAX_TEXT),
+    content: text(),
   });
   const clientToolSchema = z.strictObject({
     name: toolName,
-    description: z.string().max(4_000).optional(),
+    description: z.optional(z.string().check(z.maxLength(4_000))),
     /** The arguments' JSON Schema, passed to the model as is. */
     parameters: z.looseObject({ type: z.literal('object') }),
   });
-  return (
-    z
-      .strictObject({
-        prompt: z.string().min(1).max(MAX_TEXT).optional(),
-        messages: z.array(messageSchema).min(1).max(1_000).optional(),
-        instructions: z.string().max(MAX_TEXT).optional(),
-        model: z.string().min(1).max(256).optional(),
-        tools: z.array(clientToolSchema).max(64).optional(),
-        serverTools: z.array(z.enum(SERVER_TOOL_NAMES)).optional(),
-        maxSteps: z.int().min(1).max(100).default(20),
-        maxOutputTokens: z.int().min(1).max(1_000_000).optional(),
-        temperature: z.number().min(0).max(2).optional(),
-      })
-      .superRefine((input, ctx) => {
+  const schema = z
+    .strictObject({
+      prompt: z.optional(text(z.minLength(1))),
+      messages: z.optional(z.array(messageSchema).check(z.minLength(1), z.maxLength(1_000))),
+      instructions: z.optional(text()),
+      model: z.optional(z.string().check(z.minLength(1), z.maxLength(256))),
+      tools: z.optional(z.array(clientToolSchema).check(z.maxLength(64))),
+      serverTools: z.optional(z.array(z.enum(SERVER_TOOL_NAMES))),
+      maxSteps: z._default(int(1, 100), 20),
+      maxOutputTokens: z.optional(int(1, 1_000_000)),
+      temperature: z.optional(z.number().check(z.minimum(0), z.maximum(2))),
+    })
+    .check(
+      z.superRefine((input, ctx) => {
         if ((input.prompt === undefined) === (input.messages === undefined)) {
           ctx.addIssue({
             code: 'custom',
@@ -48,10 +52,10 @@ function buildAssistantInputSchema() {
             message: `tool name ${name} is used more than once`,
           });
         }
-      })
-      // Refinements have no JSON Schema form; the exclusive pair is stated for schema readers.
-      .meta({ oneOf: [{ required: ['prompt'] }, { required: ['messages'] }] })
-  );
+      }),
+    );
+  // Refinements have no JSON Schema form; the exclusive pair is stated for schema readers.
+  return z.withMeta(schema, { oneOf: [{ required: ['prompt'] }, { required: ['messages'] }] });
 }
 
 /**

@@ -4,7 +4,8 @@ import { JOB_STATUSES } from '../../domain/job.js';
 import { JOB_EVENT_TYPES } from '../../domain/job-events.js';
 import { LIMIT_NAMES } from '../../domain/tenant-limits.js';
 import { WEBHOOK_EVENT_TYPES } from '../../domain/webhook.js';
-import { jsonValue } from './schemas.js';
+import { classic } from './classic-schema.js';
+import { jsonValue as miniJsonValue } from './schemas.js';
 
 /**
  * Response and path-parameter schemas: only the OpenAPI document uses them (handlers build their
@@ -21,6 +22,7 @@ export const deliveryIdSchema = z
   .meta({ example: 'dlv_7' });
 
 const timestamp = z.iso.datetime();
+const jsonValue = classic(miniJsonValue);
 
 export const jobSchema = z
   .object({

@@ -24,6 +24,7 @@ import {
   usageQuerySchema,
 } from './query-schemas.js';
 import { withTenantLimits } from './openapi-limits.js';
+import { classic } from './classic-schema.js';
 import { createJobRequestSchema, submitInputRequestSchema } from './schemas.js';
 
 const problems = (...statuses: number[]) =>
@@ -72,7 +73,7 @@ const OPERATIONS: Record<string, PathSpec> = {
     summary: 'Submit a job',
     request: {
       headers: z.object({ 'idempotency-key': z.string().min(1).max(255).optional(), prefer }),
-      body: { required: true, content: { 'application/json': { schema: createJobRequestSchema } } },
+      body: { required: true, content: { 'application/json': { schema: classic(createJobRequestSchema) } } },
     },
     responses: {
       200: terminalJob({ Location: z.string() }),
@@ -148,7 +149,10 @@ const OPERATIONS: Record<string, PathSpec> = {
       'Only while the job is `input_required`; the answer must match `inputRequest.schema` when there is one.',
     request: {
       params: idPath,
-      body: { required: true, content: { 'application/json': { schema: submitInputRequestSchema } } },
+      body: {
+        required: true,
+        content: { 'application/json': { schema: classic(submitInputRequestSchema) } },
+      },
     },
     responses: { 200: jobBody('The job, running again'), ...problems(400, 401, 404, 409, 413, 415) },
   },

@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import type { z } from 'zod';
+import type * as z from '../../domain/zod-mini.js';
 import type { FieldError } from '../../domain/errors.js';
 import { DomainError, ValidationError } from '../../domain/errors.js';
 import { JOB_ID_PATTERN } from '../../domain/idempotency.js';
@@ -18,11 +18,11 @@ export function header(event: APIGatewayProxyEvent, name: string): string | unde
   return event.headers?.[name] ?? undefined;
 }
 
-export function zodErrors(error: z.ZodError, prefix: string): FieldError[] {
+export function zodErrors(error: z.core.$ZodError, prefix: string): FieldError[] {
   return error.issues.map((i) => ({ path: [prefix, ...i.path.map(String)].join('.'), message: i.message }));
 }
 
-export function parseWith<S extends z.ZodType>(
+export function parseWith<S extends z.ParseableSchema>(
   schema: S,
   value: unknown,
   prefix: string,
@@ -30,7 +30,7 @@ export function parseWith<S extends z.ZodType>(
 ): z.output<S> {
   const parsed = schema.safeParse(value);
   if (!parsed.success) throw new ValidationError(`the ${what} is not valid`, zodErrors(parsed.error, prefix));
-  return parsed.data;
+  return parsed.data as z.output<S>;
 }
 
 /** Content type, size and syntax are checked before the schema, each with its own answer. */
