@@ -5,6 +5,7 @@ import pLimit from 'p-limit';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { keysMain } from '../../bin/keys-cli.js';
 import { tenantsMain } from '../../bin/tenants-cli.js';
+import { type OperatorMain, runOperatorCli } from '../fixtures/operator-cli.js';
 
 const dataDir = inject('dataDir');
 const base = inject('apiUrl');
@@ -23,16 +24,7 @@ afterAll(interceptLocalhostDns());
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- bodies are asserted field by field
 type Body = any;
 
-async function cli(main: typeof keysMain, ...args: string[]) {
-  const out: string[] = [];
-  const code = await main(
-    [...args, '--local', dataDir],
-    {},
-    (l) => out.push(l),
-    () => {},
-  );
-  return { code, out };
-}
+const cli = (main: OperatorMain, ...args: string[]) => runOperatorCli(main, dataDir, ...args);
 
 let seq = 0;
 

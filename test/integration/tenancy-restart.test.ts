@@ -10,21 +10,11 @@ import {
   startLocalStackProcess,
   stopLocalStackProcess as stop,
 } from '../fixtures/local-stack-process.js';
+import { runOperatorCli } from '../fixtures/operator-cli.js';
 
 const DEV_KEY = `ak_restart_${Date.now().toString(36)}`;
 
 const startLocal = (dataDir: string) => startLocalStackProcess(dataDir, { AGENT_JOBS_API_KEY: DEV_KEY });
-
-async function cli(main: typeof keysMain, dataDir: string, ...args: string[]) {
-  const out: string[] = [];
-  const code = await main(
-    [...args, '--local', dataDir],
-    {},
-    (l) => out.push(l),
-    () => {},
-  );
-  return { code, out };
-}
 
 const dataDir = await mkdtemp(join(tmpdir(), 'agent-jobs-tenancy-restart-'));
 let running: ChildProcess | undefined;
@@ -37,29 +27,33 @@ describe('tenancy state across a restart of the local stack', () => {
   it('keeps limits (request rate, running and queued jobs), and keeps a revoked seeded key revoked', async () => {
     const first = await startLocal(dataDir);
     running = first.child;
-    expect((await cli(tenantsMain, dataDir, 'set-limits', 'dev', '--requests-per-minute', '2')).code).toBe(0);
+    expect(
+      (await runOperatorCli(tenantsMain, dataDir, 'set-limits', 'dev', '--requests-per-minute', '2')).code,
+    ).toBe(0);
     const slotsLimits = ['--max-running-jobs', '1', '--max-queued-jobs', '1'];
-    expect((await cli(tenantsMain, dataDir, 'set-limits', 'slots', ...slotsLimits)).code).toBe(0);
+    expect((await runOperatorCli(tenantsMain, dataDir, 'set-limits', 'slots', ...slotsLimits)).code).toBe(0);
     const extra = JSON.parse(
-      (await cli(keysMain, dataDir, 'create', '--tenant', 'other', '--json')).out[0]!,
+      (await runOperatorCli(keysMain, dataDir, 'create', '--tenant', 'other', '--json')).out[0]!,
     ) as {
       keyId: string;
       key: string;
     };
-    expect((await cli(keysMain, dataDir, 'revoke', extra.keyId)).code).toBe(0);
+    expect((await runOperatorCli(keysMain, dataDir, 'revoke', extra.keyId)).code).toBe(0);
     const listed = JSON.parse(
-      (await cli(keysMain, dataDir, 'list', '--tenant', 'dev', '--json')).out[0]!,
+      (await runOperatorCli(keysMain, dataDir, 'list', '--tenant', 'dev', '--json')).out[0]!,
     ) as {
       items: { keyId: string }[];
     };
     const devKeyId = listed.items[0]!.keyId;
-    expect((await cli(keysMain, dataDir, 'revoke', devKeyId)).code).toBe(0);
+    expect((await runOperatorCli(keysMain, dataDir, 'revoke', devKeyId)).code).toBe(0);
     await stop(first.child);
 
     // The dev key is seeded again from AGENT_JOBS_API_KEY at this start, and must stay revoked.
     const second = await startLocal(dataDir);
     running = second.child;
-    const shown = JSON.parse((await cli(tenantsMain, dataDir, 'show', 'dev', '--json')).out[0]!) as {
+    const shown = JSON.parse(
+      (await runOperatorCli(tenantsMain, dataDir, 'show', 'dev', '--json')).out[0]!,
+    ) as {
       limits: { requestsPerMinute: number };
     };
     expect(shown.limits.requestsPerMinute).toBe(2);
@@ -71,7 +65,7 @@ describe('tenancy state across a restart of the local stack', () => {
 
     // A key made now for dev is limited by the limit set before the restart.
     const fresh = JSON.parse(
-      (await cli(keysMain, dataDir, 'create', '--tenant', 'dev', '--json')).out[0]!,
+      (await runOperatorCli(keysMain, dataDir, 'create', '--tenant', 'dev', '--json')).out[0]!,
     ) as { key: string };
     const statuses = [];
     for (let i = 0; i < 3; i++) {
@@ -83,7 +77,7 @@ describe('tenancy state across a restart of the local stack', () => {
 
     // Running and queued bounds set before the restart hold after it: one running, one queued, no more.
     const slots = JSON.parse(
-      (await cli(keysMain, dataDir, 'create', '--tenant', 'slots', '--json')).out[0]!,
+      (await runOperatorCli(keysMain, dataDir, 'create', '--tenant', 'slots', '--json')).out[0]!,
     ) as { key: string };
     const submit = (stepMs: number) =>
       fetch(`${second.url}/v1/jobs`, {

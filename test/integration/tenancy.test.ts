@@ -8,22 +8,13 @@ import { tenantsMain } from '../../bin/tenants-cli.js';
 import { DynamoApiKeyStore } from '../../lambdas/adapters/dynamo-api-key-store.js';
 import { AUTHORIZER_CACHE_SECONDS, generateApiKey, newApiKeyRecord } from '../../lambdas/domain/api-key.js';
 import { LOCAL_ENDPOINTS_FILE, type LocalEndpointsFile } from '../../lambdas/local/cli-endpoints.js';
+import { type OperatorMain, runOperatorCli } from '../fixtures/operator-cli.js';
 
 const dataDir = inject('dataDir');
 const base = inject('apiUrl');
 
 /** Runs the operator CLI against the test stack, as `npx agent-jobs ... --local <dataDir>` would. */
-async function cli(main: typeof keysMain, ...args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(
-    [...args, '--local', dataDir],
-    {},
-    (l) => out.push(l),
-    (l) => err.push(l),
-  );
-  return { code, out, err };
-}
+const cli = (main: OperatorMain, ...args: string[]) => runOperatorCli(main, dataDir, ...args);
 
 const call = (key: string, path = '/v1/jobs?limit=1') =>
   fetch(`${base}${path}`, { headers: { authorization: `Bearer ${key}` } });

@@ -3,6 +3,7 @@ import { tenantsMain } from '../../bin/tenants-cli.js';
 import { BUILT_IN_LIMITS } from '../../lambdas/domain/tenant-limits.js';
 import { apiFor, expectProblem } from './client.js';
 import { USAGE } from './model-scenarios.js';
+import { runOperatorCli } from '../fixtures/operator-cli.js';
 
 const dataDir = inject('dataDir');
 const nonce = () => Math.random().toString(36).slice(2);
@@ -10,17 +11,7 @@ const DAY_MS = 86_400_000;
 const day = (offsetDays: number) => new Date(Date.now() + offsetDays * DAY_MS).toISOString().slice(0, 10);
 
 /** Runs the operator CLI against the test stack, as `npx agent-jobs tenants ... --local <dataDir>` would. */
-async function tenantsCli(...args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await tenantsMain(
-    [...args, '--local', dataDir],
-    {},
-    (l) => out.push(l),
-    (l) => err.push(l),
-  );
-  return { code, out, err };
-}
+const tenantsCli = (...args: string[]) => runOperatorCli(tenantsMain, dataDir, ...args);
 
 type LoggedEvent = { seq: number; type: string; at: string; data: Record<string, unknown> };
 

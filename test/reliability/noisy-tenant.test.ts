@@ -5,6 +5,7 @@ import { percentile } from '../../bench/stats.js';
 import { BUILT_IN_LIMITS } from '../../lambdas/domain/tenant-limits.js';
 import { TERMINAL_STATUSES } from '../../lambdas/domain/job.js';
 import { apiFor } from '../integration/client.js';
+import { runOperatorCli } from '../fixtures/operator-cli.js';
 
 /**
  * One tenant floods the API (a thousand submits, a hundred streams) while another goes about its
@@ -154,13 +155,7 @@ async function noisyStatusCounts(): Promise<Record<string, number>> {
 
 async function setLimits(tenant: string) {
   const flags = Object.entries(TENANT_LIMITS).flatMap(([flag, value]) => [flag, String(value)]);
-  const err: string[] = [];
-  const code = await tenantsMain(
-    ['set-limits', tenant, ...flags, '--local', inject('dataDir')],
-    {},
-    () => {},
-    (l) => err.push(l),
-  );
+  const { code, err } = await runOperatorCli(tenantsMain, inject('dataDir'), 'set-limits', tenant, ...flags);
   expect(err).toEqual([]);
   expect(code).toBe(0);
 }

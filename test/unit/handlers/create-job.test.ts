@@ -25,17 +25,16 @@ const { handler } = await import('../../../lambdas/handlers/create-job.js');
 const ddb = mockClient(DynamoDBDocumentClient);
 const NOW = new Date('2025-06-01T10:00:00.000Z');
 
-function post(body: unknown, headers: Record<string, string> = {}, raw?: string) {
-  return handler(
-    apiEvent({
-      method: 'POST',
-      path: '/v1/jobs',
-      headers: { 'Content-Type': 'application/json', ...headers },
-      body: raw ?? JSON.stringify(body),
-    }),
-    lambdaContext,
-  );
-}
+const submitEvent = (body: unknown, headers: Record<string, string> = {}, raw?: string) =>
+  apiEvent({
+    method: 'POST',
+    path: '/v1/jobs',
+    headers: { 'Content-Type': 'application/json', ...headers },
+    body: raw ?? JSON.stringify(body),
+  });
+
+const post = (body: unknown, headers: Record<string, string> = {}, raw?: string) =>
+  handler(submitEvent(body, headers, raw), lambdaContext);
 
 /** Submits written: each is one transaction (the job, its queue entry, the queued count). */
 const putCount = () => ddb.commandCalls(TransactWriteCommand).length;
@@ -183,12 +182,7 @@ describe('POST /v1/jobs', () => {
   });
 
   it("holds the submit to the tenant's maxQueuedJobs from the authorizer", async () => {
-    const event = apiEvent({
-      method: 'POST',
-      path: '/v1/jobs',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ agent: 'echo', input: { message: 'm' } }),
-    });
+    const event = submitEvent({ agent: 'echo', input: { message: 'm' } });
     event.requestContext.authorizer = { tenant: TENANT, maxQueuedJobs: 3 };
     expect((await handler(event, lambdaContext)).statusCode).toBe(202);
     const counted = ddb
@@ -201,12 +195,7 @@ describe('POST /v1/jobs', () => {
   });
 
   it('admits the request rate inside the submit transaction: one round trip, RateLimit fields set', async () => {
-    const event = apiEvent({
-      method: 'POST',
-      path: '/v1/jobs',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ agent: 'echo', input: { message: 'm' } }),
-    });
+    const event = submitEvent({ agent: 'echo', input: { message: 'm' } });
     event.requestContext.authorizer = { tenant: TENANT, requestsPerMinute: 60 };
     const res = await handler(event, lambdaContext);
     expect(res.statusCode).toBe(202);

@@ -14,13 +14,11 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DynamoJobStore } from '../../../../lambdas/adapters/dynamo-job-store.js';
 import { DynamoTokenBudget } from '../../../../lambdas/adapters/dynamo-token-budget.js';
-import { OpenAiCompatibleProvider } from '../../../../lambdas/adapters/models/openai-compatible.js';
 import type { AgentDefinition } from '../../../../lambdas/agents/agent.js';
-import { createAssistantAgent } from '../../../../lambdas/agents/assistant/assistant-agent.js';
 import { StepRunner, type TaskCallbacks } from '../../../../lambdas/agents/step-runner.js';
 import type { ScriptedReply } from '../../../fixtures/scripted-model-server.js';
-import { ScriptedModelServer } from '../../../fixtures/scripted-model-server.js';
 import { JOB_ID, storedJob, TENANT } from '../../support/fixtures.js';
+import { scriptedAssistant } from './scripted-assistant.js';
 
 const TABLE = 'jobs-model-step';
 const ddb = mockClient(DynamoDBDocumentClient);
@@ -58,17 +56,11 @@ const logger = { info: () => {}, warn: () => {}, error: () => {} };
 
 /** A running `assistant` job at its first step, with the scripted model behind it. */
 async function assistantStep(script: ScriptedReply[]) {
-  const server = await new ScriptedModelServer({ script, models: ['scripted-model'] }).start();
+  const { server, agent } = await scriptedAssistant(
+    script,
+    new DynamoTokenBudget(TABLE, async () => 60_000, doc),
+  );
   closers.push(() => server.close());
-  const provider = new OpenAiCompatibleProvider({ baseUrl: server.baseUrl, defaultModel: 'scripted-model' });
-  const agent = createAssistantAgent({
-    provider: async () => provider,
-    unavailableReason: () => undefined,
-    deployment: () => 'local',
-    maxAttempts: () => 3,
-    recordModelCall: () => {},
-    tokenBudget: () => new DynamoTokenBudget(TABLE, async () => 60_000, doc),
-  });
   ddb.on(GetCommand).resolves({
     Item: storedJob({
       status: 'running',

@@ -1,17 +1,14 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DynamoTokenBudget } from '../../../../lambdas/adapters/dynamo-token-budget.js';
-import { OpenAiCompatibleProvider } from '../../../../lambdas/adapters/models/openai-compatible.js';
 import type { StepContext } from '../../../../lambdas/agents/agent.js';
-import {
-  type AssistantStepState,
-  createAssistantAgent,
-} from '../../../../lambdas/agents/assistant/assistant-agent.js';
+import type { AssistantStepState } from '../../../../lambdas/agents/assistant/assistant-agent.js';
 import { type AssistantInput, assistantInputSchema } from '../../../../lambdas/agents/assistant/input.js';
 import { initialState } from '../../../../lambdas/agents/assistant/loop.js';
 import { estimatedTokens } from '../../../../lambdas/domain/token-budget.js';
-import { type ScriptedReply, ScriptedModelServer } from '../../../fixtures/scripted-model-server.js';
+import type { ScriptedReply } from '../../../fixtures/scripted-model-server.js';
 import { useJobsTable } from '../../support/dynamodb-local.js';
+import { scriptedAssistant } from './scripted-assistant.js';
 
 const TABLE = 'agent-jobs-assistant-budget-test';
 const PER_MINUTE = 6_000; // 10 ms of window per token
@@ -33,19 +30,9 @@ const storedTat = async (tenant: string) =>
     number | undefined;
 
 async function setup(script: ScriptedReply[]) {
-  const server = await new ScriptedModelServer({ script, models: ['scripted-model'] }).start();
-  closers.push(() => server.close());
-  const provider = new OpenAiCompatibleProvider({ baseUrl: server.baseUrl, defaultModel: 'scripted-model' });
   const budget = new DynamoTokenBudget(TABLE, async () => PER_MINUTE, doc);
-  const agent = createAssistantAgent({
-    provider: async () => provider,
-    unavailableReason: () => undefined,
-    deployment: () => 'local',
-    maxAttempts: () => 3,
-    recordModelCall: () => {},
-    tokenBudget: () => budget,
-    random: () => 0,
-  });
+  const { server, agent } = await scriptedAssistant(script, budget, { random: () => 0 });
+  closers.push(() => server.close());
   return { server, agent, budget };
 }
 
