@@ -11,6 +11,8 @@ export interface ShardLanesOptions {
   /** Saves the shard's position: every record up to this sequence number is delivered. */
   checkpoint: (sequenceNumber: string) => Promise<void>;
   stopped: () => boolean;
+  /** A lane has delivered everything it held. */
+  drained?: () => void;
 }
 
 /** One GetRecords call's share of the backlog: its last sequence number, and records still to deliver. */
@@ -74,6 +76,7 @@ export class ShardLanes {
       (more) => {
         this.workers[lane] = undefined;
         if (more) this.wake(lane);
+        if (more && !this.workers[lane]) this.options.drained?.();
       },
       (e: unknown) => {
         this.error ??= e;

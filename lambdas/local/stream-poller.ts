@@ -75,6 +75,7 @@ export class StreamPoller {
   private streamArn?: string;
   private loop?: Promise<void>;
   private rediscover = true;
+  private wake?: () => void;
 
   constructor(private readonly options: StreamPollerOptions) {
     this.matcher = compileFilterCriteria(options.filterCriteria);
@@ -96,7 +97,8 @@ export class StreamPoller {
   }
 
   private async run() {
-    let delay = this.options.busyPollMs ?? 25;
+    const busyMs = this.options.busyPollMs ?? 25;
+    let delay = busyMs;
     while (!this.stopped) {
       const busy = await this.pollOnce().catch(async (e: unknown) => {
         if (!this.stopped) console.error('stream poller: polling failed; rediscovering shards', e);
@@ -107,10 +109,28 @@ export class StreamPoller {
         this.rediscover = true;
         return false;
       });
-      const busyMs = this.options.busyPollMs ?? 25;
       delay = busy ? busyMs : Math.min(this.options.idlePollMs ?? 250, delay * 2);
-      await sleep(delay, undefined, { signal: this.stopper.signal }).catch(() => {});
+      if (await this.pause(delay)) delay = busyMs;
     }
+  }
+
+  /**
+   * Waits `ms`, or less when a lane has delivered all it held: Lambda reads a shard's next records
+   * as soon as a batch is done, not after an idle back-off that grew while it ran. True when woken.
+   */
+  private pause(ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const done = (woken: boolean) => {
+        clearTimeout(timer);
+        this.stopper.signal.removeEventListener('abort', stopped);
+        this.wake = undefined;
+        resolve(woken);
+      };
+      const stopped = () => done(false);
+      const timer = setTimeout(stopped, ms);
+      this.stopper.signal.addEventListener('abort', stopped);
+      this.wake = () => done(true);
+    });
   }
 
   /**
@@ -151,6 +171,7 @@ export class StreamPoller {
         deliver: (records) => this.deliver(shardId, records),
         checkpoint: (sequenceNumber) => this.saveCheckpoint(shardId, { sequenceNumber }),
         stopped: () => this.stopped,
+        drained: () => this.wake?.(),
       });
       this.lanes.set(shardId, lanes);
     }

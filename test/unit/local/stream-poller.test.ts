@@ -33,12 +33,19 @@ function streamRecord(item: string, sk = 'JOB'): _Record {
   };
 }
 
+/** Records written to the shard after the poller has read to its end. */
+const appended: _Record[] = [];
+
 /** A shard that serves each of `reads` to one GetRecords call, in turn, and nothing after. */
 function shardServing(...reads: _Record[][]) {
   ddb.on(DescribeTableCommand).resolves({ Table: { LatestStreamArn: STREAM_ARN } });
   streams.on(DescribeStreamCommand).resolves({ StreamDescription: { Shards: [{ ShardId: 'shard-1' }] } });
   streams.on(GetShardIteratorCommand).resolves({ ShardIterator: 'it-0' });
-  streams.on(GetRecordsCommand).resolves({ Records: [], NextShardIterator: `it-${reads.length}` });
+  // Past the reads given: whatever `appended` holds by then, once.
+  streams.on(GetRecordsCommand).callsFake(() => ({
+    Records: appended.splice(0),
+    NextShardIterator: `it-${reads.length}`,
+  }));
   reads.forEach((records, i) =>
     streams
       .on(GetRecordsCommand, { ShardIterator: `it-${i}` })
@@ -51,6 +58,7 @@ let poller: StreamPoller | undefined;
 function startPoller(
   invoke: (event: DynamoDBStreamEvent) => Promise<undefined>,
   options: { batchSize: number; parallelizationFactor?: number },
+  idlePollMs = 5,
 ) {
   poller = new StreamPoller({
     ddb: new DynamoDBClient({ region: 'eu-west-1' }),
@@ -63,7 +71,7 @@ function startPoller(
       Filters: [{ Pattern: JSON.stringify({ dynamodb: { Keys: { SK: { S: ['JOB'] } } } }) }],
     },
     busyPollMs: 1,
-    idlePollMs: 5,
+    idlePollMs,
     ...options,
   });
   return poller.start();
@@ -73,6 +81,7 @@ const ids = (event: DynamoDBStreamEvent) => event.Records.map((r) => r.dynamodb!
 const itemOf = (r: DynamoDBRecord) => r.dynamodb!.Keys!.PK!.S!;
 
 beforeEach(() => {
+  appended.length = 0;
   ddb.reset();
   streams.reset();
 });
@@ -156,5 +165,28 @@ describe('StreamPoller batching', () => {
     await vi.waitFor(() => expect(delivered).toEqual([later.dynamodb!.SequenceNumber]));
     release();
     await vi.waitFor(() => expect(delivered).toHaveLength(2));
+  });
+
+  it('reads the next records as soon as a batch is done, not after the idle back-off that grew meanwhile', async () => {
+    const first = streamRecord('JOB#a');
+    const next = streamRecord('JOB#b');
+    shardServing([first]);
+    const delivered: string[] = [];
+    await startPoller(
+      async (event) => {
+        // While this batch runs the shard reads empty and the poller backs off (up to a minute).
+        if (event.Records[0] === undefined || itemOf(event.Records[0]) === 'JOB#a') {
+          await new Promise((resolve) => setTimeout(resolve, 2_500));
+          appended.push(next);
+        }
+        delivered.push(...ids(event));
+      },
+      { batchSize: 10 },
+      60_000,
+    );
+
+    await vi.waitFor(() => expect(delivered).toContain(first.dynamodb!.SequenceNumber), { timeout: 4_000 });
+    // The back-off had grown past a second by then: only a read at once gets here in time.
+    await vi.waitFor(() => expect(delivered).toHaveLength(2), { timeout: 500 });
   });
 });
