@@ -79,8 +79,5 @@ export async function benchNoisyTenant(ctx: BenchContext): Promise<Figures> {
     'limits.quietTenantStartDelay.p99Ms': round(besideP99),
     'limits.quietTenantStartDelay.aloneP99Ms': round(aloneP99),
     'limits.quietTenantStartDelay.ratio': round(besideP99 / aloneP99, 3),
-    // The p99 of 40 jobs is their slowest: the medians show the typical job beside it.
-    'limits.quietTenantStartDelay.p50Ms': round(percentile(beside, 50)),
-    'limits.quietTenantStartDelay.aloneP50Ms': round(percentile(alone, 50)),
   };
 }

@@ -72,15 +72,11 @@ const CONFLICT_RETRIES = 8;
 const MAX_ADMIT_ROUNDS = 50;
 const conflictPause = (attempt: number) => sleep(Math.random() * 20 * 2 ** Math.min(attempt, 4));
 
-/**
- * A write retried while a transaction holds its item: a tenant's slots item is shared by its
- * submits, its admissions and its releases, and DynamoDB refuses even a plain write to an item
- * that a transaction in flight holds (TransactionConflictException, which the SDK does not retry).
- */
-async function retryingConflicts(write: () => Promise<unknown>): Promise<void> {
+/** A transaction retried while another one holds its items (a tenant's slots item is shared by its submits). */
+export async function sendTransaction(client: DynamoDBDocumentClient, items: TransactItem[]): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     try {
-      await write();
+      await client.send(new TransactWriteCommand({ TransactItems: items }));
       return;
     } catch (e) {
       if (!isConflict(e) || attempt >= CONFLICT_RETRIES) throw e;
@@ -88,10 +84,6 @@ async function retryingConflicts(write: () => Promise<unknown>): Promise<void> {
     }
   }
 }
-
-/** A transaction retried while another one holds its items. */
-export const sendTransaction = (client: DynamoDBDocumentClient, items: TransactItem[]): Promise<void> =>
-  retryingConflicts(() => client.send(new TransactWriteCommand({ TransactItems: items })));
 
 const slotsOf = (item: Record<string, unknown> | undefined): TenantSlots => ({
   running: (item?.running as number | undefined) ?? 0,
@@ -192,7 +184,7 @@ export class DynamoJobSlots {
     const admitted: QueuedJob[] = [];
     let holders: Record<string, SlotLease> = {};
     let conflicts = 0;
-    // Every round admits or drops a queue entry, or counts a conflict.
+    // Every round admits, drops or loses a queue entry to a racing admitter, or counts a conflict.
     for (let round = 0; round < MAX_ADMIT_ROUNDS && conflicts < CONFLICT_RETRIES; round++) {
       const slots = await this.read(tenant);
       holders = slots.holders;
@@ -202,10 +194,7 @@ export class DynamoJobSlots {
       if (head.length === 0) break;
       for (const job of head) {
         const outcome = await this.take(job, maxRunningJobs, now);
-        // Taken: another admitter of this tenant is at work on the same head, and it reads again
-        // after each admission until the slots are full or the queue is empty; following it down
-        // the queue would only fail transaction after transaction (parallel stream batches).
-        if (outcome === 'full' || outcome === 'taken') return { admitted, holders };
+        if (outcome === 'full') return { admitted, holders };
         if (outcome === 'admitted') admitted.push(job);
         if (outcome === 'conflict') {
           await conflictPause(conflicts++);
@@ -281,17 +270,15 @@ export class DynamoJobSlots {
 
   async releaseSlot(tenant: string, jobId: string): Promise<boolean> {
     try {
-      await retryingConflicts(() =>
-        this.client.send(
-          new UpdateCommand({
-            TableName: this.tableName,
-            Key: slotsKey(tenant),
-            UpdateExpression: 'REMOVE holders.#job SET running = running - :one',
-            ConditionExpression: 'attribute_exists(holders.#job)',
-            ExpressionAttributeNames: { '#job': jobId },
-            ExpressionAttributeValues: { ':one': 1 },
-          }),
-        ),
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: slotsKey(tenant),
+          UpdateExpression: 'REMOVE holders.#job SET running = running - :one',
+          ConditionExpression: 'attribute_exists(holders.#job)',
+          ExpressionAttributeNames: { '#job': jobId },
+          ExpressionAttributeValues: { ':one': 1 },
+        }),
       );
       return true;
     } catch (e) {

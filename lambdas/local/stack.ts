@@ -340,7 +340,6 @@ interface EventSourceMappingProps {
   DestinationConfig?: { OnFailure?: { Destination?: string } };
   FunctionResponseTypes?: string[];
   MaximumBatchingWindowInSeconds?: number;
-  ParallelizationFactor?: number;
   ScalingConfig?: { MaximumConcurrency?: number };
 }
 
@@ -393,8 +392,7 @@ function streamPoller(template: CfnTemplate, resolved: unknown, ctx: PollerConte
     checkpointFile: ctx.options.inMemory
       ? undefined
       : join(ctx.dataDir, `stream-checkpoints-${handlerName}.json`),
-    batchSize: props.BatchSize ?? 100,
-    parallelizationFactor: props.ParallelizationFactor,
+    batchSize: Math.min(props.BatchSize ?? 25, 25),
     maxRetryAttempts: ctx.options.streamRetryAttempts ?? props.MaximumRetryAttempts ?? 8,
     bisectOnFunctionError: props.BisectBatchOnFunctionError === true,
   });

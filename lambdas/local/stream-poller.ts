@@ -12,7 +12,6 @@ import {
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { compileFilterCriteria, type FilterCriteria, type RecordMatcher } from './filter-criteria.js';
-import { ShardLanes } from './shard-lanes.js';
 import { toLambdaRecord } from './stream-records.js';
 
 export interface StreamPollerOptions {
@@ -28,13 +27,7 @@ export interface StreamPollerOptions {
   onFailureQueueUrl?: string;
   /** Persisted position per shard; without it every start reads from the trim horizon. */
   checkpointFile?: string;
-  /** Matching records per invocation at most (the mapping's BatchSize). */
   batchSize?: number;
-  /**
-   * Batches of one shard in flight at once (ParallelizationFactor): records are spread over that
-   * many lanes by their item's keys, so one item's records stay in order, in one lane.
-   */
-  parallelizationFactor?: number;
   /** Retries after the first attempt, like the mapping's MaximumRetryAttempts. */
   maxRetryAttempts?: number;
   /** Split a batch in two when the handler throws, to isolate a bad record (BisectBatchOnFunctionError). */
@@ -56,10 +49,6 @@ interface Outcome {
 }
 
 const MAX_BACKOFF_MS = 5_000;
-/** The most records one GetRecords call returns from a DynamoDB stream. */
-const MAX_READ = 1_000;
-/** Records read ahead of delivery per shard, at most, before reading pauses. */
-const MAX_BACKLOG = 2 * MAX_READ;
 
 /**
  * Reads the jobs table's stream from DynamoDB Local and invokes the stream handler with the event
@@ -70,12 +59,10 @@ export class StreamPoller {
   private readonly matcher: RecordMatcher;
   private readonly stopper = new AbortController();
   private readonly iterators = new Map<string, string>();
-  private readonly lanes = new Map<string, ShardLanes>();
   private checkpoint: Checkpoint = { shards: {} };
   private streamArn?: string;
   private loop?: Promise<void>;
   private rediscover = true;
-  private wake?: () => void;
 
   constructor(private readonly options: StreamPollerOptions) {
     this.matcher = compileFilterCriteria(options.filterCriteria);
@@ -89,7 +76,6 @@ export class StreamPoller {
   async stop(): Promise<void> {
     this.stopper.abort();
     await this.loop;
-    await Promise.all([...this.lanes.values()].map((l) => l.settled()));
   }
 
   private get stopped() {
@@ -97,92 +83,46 @@ export class StreamPoller {
   }
 
   private async run() {
-    const busyMs = this.options.busyPollMs ?? 25;
-    let delay = busyMs;
+    let delay = this.options.busyPollMs ?? 25;
     while (!this.stopped) {
-      const busy = await this.pollOnce().catch(async (e: unknown) => {
+      const busy = await this.pollOnce().catch((e: unknown) => {
         if (!this.stopped) console.error('stream poller: polling failed; rediscovering shards', e);
-        // Read again from the saved positions: what the lanes still held is delivered again.
-        await Promise.all([...this.lanes.values()].map((l) => l.settled()));
-        this.lanes.clear();
         this.iterators.clear();
         this.rediscover = true;
         return false;
       });
+      const busyMs = this.options.busyPollMs ?? 25;
       delay = busy ? busyMs : Math.min(this.options.idlePollMs ?? 250, delay * 2);
-      if (await this.pause(delay)) delay = busyMs;
+      await sleep(delay, undefined, { signal: this.stopper.signal }).catch(() => {});
     }
   }
 
-  /**
-   * Waits `ms`, or less when a lane has delivered all it held: Lambda reads a shard's next records
-   * as soon as a batch is done, not after an idle back-off that grew while it ran. True when woken.
-   */
-  private pause(ms: number): Promise<boolean> {
-    return new Promise((resolve) => {
-      const done = (woken: boolean) => {
-        clearTimeout(timer);
-        this.stopper.signal.removeEventListener('abort', stopped);
-        this.wake = undefined;
-        resolve(woken);
-      };
-      const stopped = () => done(false);
-      const timer = setTimeout(stopped, ms);
-      this.stopper.signal.addEventListener('abort', stopped);
-      this.wake = () => done(true);
-    });
-  }
-
-  /**
-   * One GetRecords per open shard whose lanes have room, handing the matching records to them;
-   * true when any records came back (an empty read backs off, as Lambda polls an idle shard a
-   * few times a second).
-   */
+  /** One GetRecords per open shard; true when any records came back. */
   private async pollOnce(): Promise<boolean> {
     if (this.rediscover || this.iterators.size === 0) await this.discoverShards();
     let busy = false;
     for (const [shardId, iterator] of [...this.iterators]) {
-      const lanes = this.lanesOf(shardId);
-      if (lanes.failure !== undefined) throw lanes.failure;
-      if (lanes.backlog >= MAX_BACKLOG) continue;
       const out = await this.options.streams.send(
-        new GetRecordsCommand({ ShardIterator: iterator, Limit: MAX_READ }),
+        new GetRecordsCommand({ ShardIterator: iterator, Limit: this.options.batchSize ?? 25 }),
         { abortSignal: this.stopper.signal },
       );
       const records = out.Records ?? [];
       if (records.length > 0) {
-        const matching = records.map((r) => toLambdaRecord(r, this.streamArn!)).filter(this.matcher);
-        lanes.add(matching, records.at(-1)!.dynamodb!.SequenceNumber!);
+        busy = true;
+        const delivered = await this.deliver(
+          shardId,
+          records.map((r) => toLambdaRecord(r, this.streamArn!)).filter(this.matcher),
+        );
+        if (!delivered) return busy;
+        await this.saveCheckpoint(shardId, { sequenceNumber: records.at(-1)!.dynamodb!.SequenceNumber });
       }
-      busy ||= records.length > 0;
       if (out.NextShardIterator) this.iterators.set(shardId, out.NextShardIterator);
-      else await this.closeShard(shardId, lanes);
+      else await this.closeShard(shardId);
     }
     return busy;
   }
 
-  /** Lambda's batching of a shard: filtered records, `batchSize` a batch, ParallelizationFactor lanes. */
-  private lanesOf(shardId: string): ShardLanes {
-    let lanes = this.lanes.get(shardId);
-    if (!lanes) {
-      lanes = new ShardLanes({
-        lanes: this.options.parallelizationFactor ?? 1,
-        batchSize: this.options.batchSize ?? 100,
-        deliver: (records) => this.deliver(shardId, records),
-        checkpoint: (sequenceNumber) => this.saveCheckpoint(shardId, { sequenceNumber }),
-        stopped: () => this.stopped,
-        drained: () => this.wake?.(),
-      });
-      this.lanes.set(shardId, lanes);
-    }
-    return lanes;
-  }
-
-  private async closeShard(shardId: string, lanes: ShardLanes) {
-    // Children are read only after every record of their parent is delivered.
-    await lanes.settled();
-    if (lanes.backlog > 0) return;
-    this.lanes.delete(shardId);
+  private async closeShard(shardId: string) {
     this.iterators.delete(shardId);
     await this.saveCheckpoint(shardId, { ...this.checkpoint.shards[shardId], closed: true });
     // A closed shard has children (or soon will): look again, so they are read after their parent.

@@ -33,10 +33,8 @@ export const JOB_ITEM = { Keys: { [TABLE_KEYS.sort]: { S: FilterRule.isEqual(JOB
 const MAX_RECORD_AGE = Duration.hours(1);
 
 /**
- * How every consumer reads the jobs table's stream: in order from the trim horizon (with a
- * `parallelizationFactor` above 1, in order per item: Lambda keeps one item's records in one
- * sequence of batches), retrying from the first failed record with bisecting, then a pointer to
- * the batch in its own DLQ.
+ * How every consumer reads the jobs table's stream: in order from the trim horizon, retrying from
+ * the first failed record with bisecting, then a pointer to the batch in its own DLQ.
  * DynamoDB Streams serves at most two concurrent Lambda readers per shard, and control-executions and
  * job-events are those two: a further consumer (e.g. a webhook notifier) must share one of them.
  */
@@ -44,12 +42,10 @@ export function jobTableStreamSource(
   jobs: JobsTable,
   dlq: sqs.IQueue,
   filters: Array<Record<string, unknown>>,
-  parallelizationFactor?: number,
 ): IEventSource {
   return new DynamoEventSource(jobs.table, {
     startingPosition: StartingPosition.TRIM_HORIZON,
     batchSize: 25,
-    parallelizationFactor,
     bisectBatchOnError: true,
     reportBatchItemFailures: true,
     retryAttempts: 8,
@@ -58,14 +54,6 @@ export function jobTableStreamSource(
     filters,
   });
 }
-
-/**
- * Batches of one shard the job stream consumer handles at once. It needs only each job's records in
- * order (a job item's key is its own), and admission is safe between racing admitters, so a flood
- * of one tenant's submits and ends is spread over several batches in flight instead of holding
- * every other tenant's records behind it.
- */
-const CONTROL_PARALLELIZATION = 4;
 
 /** Longer than this behind the stream means jobs are waiting noticeably before they start. */
 const ITERATOR_AGE_ALARM_MS = 60_000;
@@ -89,36 +77,31 @@ export class JobStreamConsumer extends Construct {
     fn.addEnvironment(ENV.stateMachineArn, props.stateMachine.stateMachineArn);
     props.jobs.grantSlots(fn, props.defaultLimits);
     fn.addEventSource(
-      jobTableStreamSource(
-        props.jobs,
-        props.startDlq,
-        [
-          FilterCriteria.filter({ eventName: FilterRule.isEqual('INSERT'), dynamodb: JOB_ITEM }),
-          FilterCriteria.filter({
-            eventName: FilterRule.isEqual('MODIFY'),
-            // `pending` too: a job replaced after expiry (same key, new execution name) is a MODIFY.
-            dynamodb: { ...JOB_ITEM, NewImage: { status: { S: FilterRule.or('pending', 'cancelled') } } },
-          }),
-          FilterCriteria.filter({
-            eventName: FilterRule.isEqual('MODIFY'),
-            // A job's end gives its running slot back and admits the tenant's next queued job.
-            dynamodb: {
-              ...JOB_ITEM,
-              OldImage: { status: { S: FilterRule.or('pending', 'running', 'input_required') } },
-              NewImage: { status: { S: FilterRule.or('succeeded', 'failed') } },
-            },
-          }),
-          FilterCriteria.filter({
-            eventName: FilterRule.isEqual('MODIFY'),
-            dynamodb: {
-              ...JOB_ITEM,
-              OldImage: { status: { S: FilterRule.isEqual('input_required') } },
-              NewImage: { status: { S: FilterRule.isEqual('running') } },
-            },
-          }),
-        ],
-        CONTROL_PARALLELIZATION,
-      ),
+      jobTableStreamSource(props.jobs, props.startDlq, [
+        FilterCriteria.filter({ eventName: FilterRule.isEqual('INSERT'), dynamodb: JOB_ITEM }),
+        FilterCriteria.filter({
+          eventName: FilterRule.isEqual('MODIFY'),
+          // `pending` too: a job replaced after expiry (same key, new execution name) is a MODIFY.
+          dynamodb: { ...JOB_ITEM, NewImage: { status: { S: FilterRule.or('pending', 'cancelled') } } },
+        }),
+        FilterCriteria.filter({
+          eventName: FilterRule.isEqual('MODIFY'),
+          // A job's end gives its running slot back and admits the tenant's next queued job.
+          dynamodb: {
+            ...JOB_ITEM,
+            OldImage: { status: { S: FilterRule.or('pending', 'running', 'input_required') } },
+            NewImage: { status: { S: FilterRule.or('succeeded', 'failed') } },
+          },
+        }),
+        FilterCriteria.filter({
+          eventName: FilterRule.isEqual('MODIFY'),
+          dynamodb: {
+            ...JOB_ITEM,
+            OldImage: { status: { S: FilterRule.isEqual('input_required') } },
+            NewImage: { status: { S: FilterRule.isEqual('running') } },
+          },
+        }),
+      ]),
     );
     this.grantExecutionControl(props.stateMachine);
     this.iteratorAgeAlarm = thresholdAlarm(this, 'IteratorAgeAlarm', {

@@ -89,16 +89,6 @@ describe('job stream consumer', () => {
     });
   });
 
-  it('handles several batches of a shard at once (each job in order, its key is its own)', () => {
-    expect(mapping().ParallelizationFactor).toBe(4);
-    // The filters pass job items only, whose key is one job's: per-item order is per-job order.
-    expect(
-      filtersOf(mapping()).every((f: { dynamodb: unknown }) =>
-        JSON.stringify(f.dynamodb).includes('"SK":{"S":["JOB"]}'),
-      ),
-    ).toBe(true);
-  });
-
   it('sends exhausted batches to the start DLQ', () => {
     expect(mapping().DestinationConfig).toEqual({
       OnFailure: { Destination: { 'Fn::GetAtt': [logicalId(stack.startDlq.queue), 'Arn'] } },
@@ -156,10 +146,6 @@ describe('job events consumer', () => {
       MaximumRetryAttempts: 8,
       MaximumRecordAgeInSeconds: 3600,
     });
-  });
-
-  it("handles one batch of a shard at a time: a job's events keep the order of its writes", () => {
-    expect(mapping().ParallelizationFactor).toBeUndefined();
   });
 
   it('sends exhausted batches to its own events DLQ', () => {

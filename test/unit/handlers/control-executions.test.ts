@@ -19,11 +19,11 @@ import {
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { jobPk } from '../../../lambdas/adapters/dynamo-job-store.js';
 import type { Job } from '../../../lambdas/domain/job.js';
 import '../support/handler-env.js';
-import { JOB_ID, makeJob, OTHER_TENANT, STATE_MACHINE_ARN, TENANT } from '../support/fixtures.js';
+import { JOB_ID, makeJob, STATE_MACHINE_ARN, TENANT } from '../support/fixtures.js';
 
 const { handler } = await import('../../../lambdas/handlers/control-executions.js');
 const sfn = mockClient(SFNClient);
@@ -58,7 +58,7 @@ function record(
     eventSource: 'aws:dynamodb',
     dynamodb: {
       SequenceNumber: String(seq),
-      Keys: marshall({ PK: jobPk((next ?? prev)!.tenant, (next ?? prev)!.id), SK: 'JOB' }) as NonNullable<
+      Keys: marshall({ PK: jobPk(TENANT, JOB_ID), SK: 'JOB' }) as NonNullable<
         DynamoDBRecord['dynamodb']
       >['Keys'],
       ...(next ? { NewImage: image(next, extra) } : {}),
@@ -71,33 +71,12 @@ function record(
 const batch = (...records: DynamoDBRecord[]): DynamoDBStreamEvent => ({ Records: records });
 
 /**
- * Each tenant's queue and slot holders as the table would hold them, kept by a small stand-in for
- * the slot items' writes (the writes themselves are tested on DynamoDB Local). `queue` and
- * `holders` are TENANT's; `others` holds any other tenant's.
+ * The tenant's queue and slot holders as the table would hold them, kept by a small stand-in for
+ * the slot items' writes (the writes themselves are tested on DynamoDB Local).
  */
-type Queue = Array<{ id: string; executionName: string }>;
-type Holders = Record<string, { at: number; until: number }>;
-let queue: Queue = [];
-let holders: Holders = {};
-const others = new Map<string, { queue: Queue; holders: Holders }>();
+let queue: Array<{ id: string; executionName: string }> = [];
+let holders: Record<string, { at: number; until: number }> = {};
 const queued = (...ids: string[]) => ids.map((id) => ({ id, executionName: id }));
-
-function stateOf(key: string): { queue: Queue; holders: Holders } {
-  const tenant = key.slice(key.indexOf('#') + 1);
-  if (tenant === TENANT) {
-    return {
-      get queue() {
-        return queue;
-      },
-      set queue(q) {
-        queue = q;
-      },
-      holders,
-    };
-  }
-  if (!others.has(tenant)) others.set(tenant, { queue: [], holders: {} });
-  return others.get(tenant)!;
-}
 
 const conditionFailed = () =>
   new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} });
@@ -106,7 +85,7 @@ type TransactItems = Array<
   Record<
     string,
     {
-      Key?: { PK: string; SK: string };
+      Key?: { SK: string };
       Item?: Record<string, string>;
       ExpressionAttributeValues?: Record<string, { at: number; until: number }>;
     }
@@ -114,54 +93,46 @@ type TransactItems = Array<
 >;
 
 function tableStandIn() {
-  ddb.on(GetCommand).callsFake((input: { Key: { PK: string } }) => {
-    if (!input.Key.PK.startsWith('SLOTS#')) return {};
-    const { queue: q, holders: h } = stateOf(input.Key.PK);
-    return { Item: { running: Object.keys(h).length, queued: q.length, holders: { ...h } } };
-  });
   ddb
-    .on(QueryCommand)
-    .callsFake((input: { Limit?: number; ExpressionAttributeValues: Record<string, string> }) => {
-      const { queue: q } = stateOf(input.ExpressionAttributeValues[':pk']!);
-      return {
-        Items: q
-          .slice(0, input.Limit ?? q.length)
-          .map((e) => ({ SK: e.id, executionName: e.executionName, timeoutSeconds: 60 })),
-      };
-    });
+    .on(GetCommand)
+    .callsFake((input: { Key: { PK: string } }) =>
+      input.Key.PK.startsWith('SLOTS#')
+        ? { Item: { running: Object.keys(holders).length, queued: queue.length, holders } }
+        : {},
+    );
+  ddb.on(QueryCommand).callsFake((input: { Limit?: number }) => ({
+    Items: queue
+      .slice(0, input.Limit ?? queue.length)
+      .map((q) => ({ SK: q.id, executionName: q.executionName, timeoutSeconds: 60 })),
+  }));
   ddb.on(TransactWriteCommand).callsFake((input: { TransactItems: TransactItems }) => {
     const items = input.TransactItems;
-    const state = stateOf(items.find((i) => i.Update)!.Update!.Key!.PK);
     const removed = items.find((i) => i.Delete)?.Delete?.Key?.SK;
-    if (removed !== undefined && !state.queue.some((q) => q.id === removed)) {
+    if (removed !== undefined && !queue.some((q) => q.id === removed)) {
       throw Object.assign(new Error('cancelled'), {
         name: 'TransactionCanceledException',
         CancellationReasons: items.map((i) => ({ Code: i.Delete ? 'ConditionalCheckFailed' : 'None' })),
       });
     }
-    state.queue = state.queue.filter((q) => q.id !== removed);
+    queue = queue.filter((q) => q.id !== removed);
     const added = items.find((i) => i.Put)?.Put?.Item;
-    if (added) state.queue.push({ id: added.SK!, executionName: added.executionName! });
+    if (added) queue.push({ id: added.SK!, executionName: added.executionName! });
     const taken = items[0]?.Update?.ExpressionAttributeValues?.[':lease'];
-    if (taken && removed) state.holders[removed] = taken;
+    if (taken && removed) holders[removed] = taken;
     return {};
   });
-  ddb
-    .on(UpdateCommand)
-    .callsFake((input: { Key: { PK: string }; ExpressionAttributeNames: Record<string, string> }) => {
-      const { holders: h } = stateOf(input.Key.PK);
-      const id = input.ExpressionAttributeNames['#job']!;
-      if (!h[id]) throw conditionFailed();
-      delete h[id];
-      return {};
-    });
+  ddb.on(UpdateCommand).callsFake((input: { ExpressionAttributeNames: Record<string, string> }) => {
+    const id = input.ExpressionAttributeNames['#job']!;
+    if (!holders[id]) throw conditionFailed();
+    delete holders[id];
+    return {};
+  });
   ddb.on(PutCommand).resolves({});
 }
 
 beforeEach(() => {
   queue = queued(JOB_ID);
   holders = {};
-  others.clear();
   ddb.reset();
   tableStandIn();
   sfn.reset();
@@ -380,105 +351,5 @@ describe('job stream consumer', () => {
     expect(await handler(batch(rec))).toEqual({
       batchItemFailures: [{ itemIdentifier: rec.dynamodb?.SequenceNumber }],
     });
-  });
-});
-
-describe('job stream consumer: a batch of several tenants', () => {
-  const job = (tenant: string, n: number, over: Partial<Job> = {}) =>
-    makeJob({ tenant, id: `job_${tenant}_${n}`, executionName: `job_${tenant}_${n}`, ...over });
-  const submitted = (tenant: string, n: number) => record('INSERT', job(tenant, n));
-  const ended = (tenant: string, n: number) =>
-    record('MODIFY', job(tenant, n, { status: 'succeeded' }), job(tenant, n, { status: 'running' }));
-  const slotReads = (tenant: string) =>
-    ddb.commandCalls(GetCommand).filter((c) => c.args[0].input.Key?.PK === `SLOTS#${tenant}`).length;
-  const started = () => sfn.commandCalls(StartExecutionCommand).map((c) => c.args[0].input.name);
-
-  it("runs one admission pass for all of a tenant's submits and ends in the batch, and releases each end once", async () => {
-    queue = queued(...[1, 2, 3, 4, 5].map((n) => `job_${TENANT}_${n}`));
-    holders = { [`job_${TENANT}_0`]: { at: 1, until: 2 }, [`job_${TENANT}_9`]: { at: 1, until: 2 } };
-    const records = [submitted(TENANT, 1), ended(TENANT, 0), submitted(TENANT, 2), ended(TENANT, 9)];
-    records.push(...[3, 4, 5].map((n) => submitted(TENANT, n)));
-
-    expect(await handler(batch(...records))).toEqual({ batchItemFailures: [] });
-
-    // One pass: a read to admit, a read that finds the queue empty; one head query.
-    expect(slotReads(TENANT)).toBe(2);
-    expect(ddb.commandCalls(QueryCommand)).toHaveLength(1);
-    expect(ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input.ExpressionAttributeNames)).toEqual([
-      { '#job': `job_${TENANT}_0` },
-      { '#job': `job_${TENANT}_9` },
-    ]);
-    expect(started()).toEqual([1, 2, 3, 4, 5].map((n) => `job_${TENANT}_${n}`));
-    expect(Object.keys(holders).sort()).toEqual([1, 2, 3, 4, 5].map((n) => `job_${TENANT}_${n}`));
-  });
-
-  it("does not hold one tenant's jobs behind another tenant's slow admission", async () => {
-    queue = queued(`job_${TENANT}_1`);
-    stateOf(`SLOTS#${OTHER_TENANT}`).queue = queued(`job_${OTHER_TENANT}_1`);
-    let release = () => {};
-    const slow = new Promise<void>((resolve) => (release = resolve));
-    sfn.on(StartExecutionCommand, { name: `job_${TENANT}_1` }).callsFake(async () => {
-      await slow;
-      return { executionArn: 'arn', startDate: new Date() };
-    });
-
-    const out = handler(batch(submitted(TENANT, 1), submitted(OTHER_TENANT, 1)));
-    await vi.waitFor(() => expect(started()).toContain(`job_${OTHER_TENANT}_1`));
-    release();
-
-    expect(await out).toEqual({ batchItemFailures: [] });
-    expect(started()).toEqual([`job_${TENANT}_1`, `job_${OTHER_TENANT}_1`]);
-  });
-
-  it("reports the earliest failed record of any tenant; other tenants' records are applied meanwhile", async () => {
-    stateOf(`SLOTS#${OTHER_TENANT}`).queue = queued(`job_${OTHER_TENANT}_1`);
-    holders = { [`job_${TENANT}_0`]: { at: 1, until: 2 } };
-    queue = queued(`job_${TENANT}_1`);
-    ddb.on(UpdateCommand).rejects(new Error('throttled'));
-    const records = [submitted(OTHER_TENANT, 1), submitted(TENANT, 1), ended(TENANT, 0)];
-
-    const out = await handler(batch(...records));
-
-    // The end failed to release: the retry starts at it. The submits before it did their work.
-    expect(out).toEqual({ batchItemFailures: [{ itemIdentifier: records[2]!.dynamodb!.SequenceNumber }] });
-    expect(started().sort()).toEqual([`job_${TENANT}_1`, `job_${OTHER_TENANT}_1`]);
-  });
-
-  it('reports the first record that asked for a failed admission pass, so the retry runs it again', async () => {
-    queue = queued(`job_${TENANT}_1`, `job_${TENANT}_2`);
-    sfn.on(StartExecutionCommand, { name: `job_${TENANT}_2` }).rejects(new Error('throttled'));
-    const records = [submitted(OTHER_TENANT, 1), submitted(TENANT, 1), submitted(TENANT, 2)];
-    stateOf(`SLOTS#${OTHER_TENANT}`).queue = queued(`job_${OTHER_TENANT}_1`);
-
-    const out = await handler(batch(...records));
-
-    expect(out).toEqual({ batchItemFailures: [{ itemIdentifier: records[1]!.dynamodb!.SequenceNumber }] });
-  });
-
-  it('applies a retry from the reported record idempotently: no slot given back twice, no job admitted twice', async () => {
-    // Tenant A: a new job whose start fails once. Tenant B, after it in the batch: a job ends and
-    // lets its next one in; the retry delivers B's records again.
-    const [a, b] = [TENANT, OTHER_TENANT];
-    queue = queued(`job_${a}_1`);
-    const other = stateOf(`SLOTS#${b}`);
-    other.queue = queued(`job_${b}_1`);
-    other.holders[`job_${b}_0`] = { at: 1, until: 2 };
-    sfn.on(StartExecutionCommand, { name: `job_${a}_1` }).rejectsOnce(new Error('throttled'));
-    const records = [submitted(a, 1), ended(b, 0), submitted(b, 1)];
-
-    const first = await handler(batch(...records));
-    expect(first).toEqual({ batchItemFailures: [{ itemIdentifier: records[0]!.dynamodb!.SequenceNumber }] });
-    expect(started().sort()).toEqual([`job_${a}_1`, `job_${b}_1`]);
-    expect(Object.keys(other.holders)).toEqual([`job_${b}_1`]);
-
-    sfn.resetHistory();
-    sfn.on(StartExecutionCommand).rejects(new ExecutionAlreadyExists({ message: 'exists', $metadata: {} }));
-    expect(await handler(batch(...records))).toEqual({ batchItemFailures: [] });
-
-    expect(holders).toEqual({ [`job_${a}_1`]: expect.anything() });
-    expect(other.holders).toEqual({ [`job_${b}_1`]: expect.anything() });
-    expect([queue, other.queue]).toEqual([[], []]);
-    // Each admitted job's start is repeated once, harmlessly; nothing else is admitted or started.
-    expect(started().sort()).toEqual([`job_${a}_1`, `job_${b}_1`]);
   });
 });
