@@ -100,7 +100,7 @@ export async function benchAgent(ctx: BenchContext, model: ScriptedModelServer):
   const run = new AgentRun(ctx, model, pageUrl, sfn);
   try {
     return {
-      ...(await run.overhead(ctx.quick ? 4 : 20)),
+      ...(await run.overhead(ctx.quick ? 4 : 20, ctx.quick ? 2 : 10)),
       ...(await run.deltas(ctx.quick ? 2 : 10)),
       ...(await run.lifecycle()),
     };
@@ -158,8 +158,16 @@ class AgentRun {
    * checkpoint read and writes, the delta and tool-call event writes, task-token callbacks, state
    * transitions, the HTTP client's connection and parsing, and the server tool steps between calls
    * (a fetch of a loopback page). Step Functions' own latency between states is the local runner's.
+   *
+   * The figure is the steady state of a warm stack, as Lambda keeps a busy function's containers:
+   * the first jobs on a fresh stack also pay the JIT compilation of the stack's code and of DynamoDB
+   * Local's (about 90 ms per call on the first job, falling to a steady level within ten), so
+   * `warmup` jobs run first, untimed but logged.
    */
-  async overhead(samples: number): Promise<Figures> {
+  async overhead(samples: number, warmup: number): Promise<Figures> {
+    const warm: number[] = [];
+    for (let i = 0; i < warmup; i++) warm.push(round((await this.timedJob()).overhead));
+    this.ctx.log(`warm-up: ${warmup} assistant jobs, overhead per model call (ms):`, warm);
     this.ctx.log(
       `timing ${samples} assistant jobs of ${MODEL_CALLS} model calls (${PROVIDER_MS} ms each)...`,
     );
@@ -167,15 +175,9 @@ class AgentRun {
     const providerMs: number[] = [];
     const steps: Record<string, number[]> = {};
     for (let i = 0; i < samples; i++) {
-      // The previous job's stream consumers are done: each job runs on a quiet stack.
-      await quiescence(this.ctx.counter);
-      const { id, tag } = await this.submit();
-      const job = await this.finished(id);
-      const calls = this.callsOf(tag);
-      const provider = calls.reduce((sum, c) => sum + (c.endedAt! - c.receivedAt), 0);
-      const runMs = Date.parse(job.completedAt) - Date.parse(job.startedAt);
-      overheads.push((runMs - provider) / MODEL_CALLS);
-      providerMs.push(provider / MODEL_CALLS);
+      const { id, overhead, provider } = await this.timedJob();
+      overheads.push(overhead);
+      providerMs.push(provider);
       const perState: Record<string, number> = {};
       for (const v of stateVisits(await this.history(id)))
         perState[v.state] = (perState[v.state] ?? 0) + v.ms;
@@ -191,7 +193,19 @@ class AgentRun {
       'agent.modelStep.overheadMs.p99': round(percentile(overheads, 99)),
       'agent.modelStep.providerMs.p50': round(percentile(providerMs, 50)),
       'agent.modelStep.samples': samples,
+      'agent.modelStep.warmupJobs': warmup,
     };
+  }
+
+  /** One job on a quiet stack: its overhead and the provider's time, each per model call. */
+  private async timedJob(): Promise<{ id: string; overhead: number; provider: number }> {
+    // The previous job's stream consumers are done: each job runs on a quiet stack.
+    await quiescence(this.ctx.counter);
+    const { id, tag } = await this.submit();
+    const job = await this.finished(id);
+    const provider = this.callsOf(tag).reduce((sum, c) => sum + (c.endedAt! - c.receivedAt), 0);
+    const runMs = Date.parse(job.completedAt) - Date.parse(job.startedAt);
+    return { id, overhead: (runMs - provider) / MODEL_CALLS, provider: provider / MODEL_CALLS };
   }
 
   /**
