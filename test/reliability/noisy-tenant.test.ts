@@ -29,6 +29,8 @@ const QUIET_JOBS = 60;
 const QUIET_CONCURRENCY = 3;
 /** How long the noisy backlog (ten half-second jobs at a time: under 20 a second) may take to drain. */
 const NOISY_DRAINED_WITHIN_MS = 150_000;
+/** The streams' job waits behind this many (half-second jobs, ten at a time: seconds) while they open. */
+const STREAM_TARGET_POSITION = 100;
 /** A stream refused over maxStreams answers before any event; one still waiting after this has hung. */
 const STREAM_ANSWER_DEADLINE_MS = 10_000;
 /**
@@ -172,12 +174,14 @@ describe('a noisy tenant beside a quiet one', () => {
       const res = await noisy.create(echo(`noisy-${run}-${i}`, NOISY_STEP_MS));
       return { status: res.status, id: res.body?.id as string | undefined };
     });
-    // The streams follow the newest queued job, which waits behind the rest of the flood.
+    // The streams follow the newest queued job once it waits behind the rest of the flood: the
+    // flood's first jobs are admitted at once and end before a hundred streams are answered.
     const streams = (async () => {
       while (true) {
         const page = await noisy.list('?status=pending&limit=1');
         const id = page.body.items[0]?.id as string | undefined;
-        if (id) return openStreams(id);
+        const position = id ? ((await noisy.get(id)).body.queue?.position as number | undefined) : undefined;
+        if (id && (position ?? 0) >= STREAM_TARGET_POSITION) return openStreams(id);
         await new Promise((r) => setTimeout(r, 50));
       }
     })();
