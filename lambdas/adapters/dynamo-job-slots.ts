@@ -70,13 +70,19 @@ const isConflict = (e: unknown) =>
 const CONFLICT_RETRIES = 8;
 /** Bound on one admission pass, so a misbehaving table cannot keep a stream batch busy. */
 const MAX_ADMIT_ROUNDS = 50;
+/** Jobs admitted by one transaction at most: each takes two of its items, the slots item one more. */
+const MAX_ADMIT_AT_ONCE = 25;
 const conflictPause = (attempt: number) => sleep(Math.random() * 20 * 2 ** Math.min(attempt, 4));
 
-/** A transaction retried while another one holds its items (a tenant's slots item is shared by its submits). */
-export async function sendTransaction(client: DynamoDBDocumentClient, items: TransactItem[]): Promise<void> {
+/**
+ * A write retried while a transaction holds its item: a tenant's slots item is shared by its
+ * submits, its admissions and its releases, and DynamoDB refuses even a plain write to an item
+ * that a transaction in flight holds (TransactionConflictException, which the SDK does not retry).
+ */
+async function retryingConflicts(write: () => Promise<unknown>): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     try {
-      await client.send(new TransactWriteCommand({ TransactItems: items }));
+      await write();
       return;
     } catch (e) {
       if (!isConflict(e) || attempt >= CONFLICT_RETRIES) throw e;
@@ -84,6 +90,10 @@ export async function sendTransaction(client: DynamoDBDocumentClient, items: Tra
     }
   }
 }
+
+/** A transaction retried while another one holds its items. */
+export const sendTransaction = (client: DynamoDBDocumentClient, items: TransactItem[]): Promise<void> =>
+  retryingConflicts(() => client.send(new TransactWriteCommand({ TransactItems: items })));
 
 const slotsOf = (item: Record<string, unknown> | undefined): TenantSlots => ({
   running: (item?.running as number | undefined) ?? 0,
@@ -184,17 +194,35 @@ export class DynamoJobSlots {
     const admitted: QueuedJob[] = [];
     let holders: Record<string, SlotLease> = {};
     let conflicts = 0;
-    // Every round admits, drops or loses a queue entry to a racing admitter, or counts a conflict.
+    // Every round admits or drops a queue entry, or counts a conflict.
     for (let round = 0; round < MAX_ADMIT_ROUNDS && conflicts < CONFLICT_RETRIES; round++) {
       const slots = await this.read(tenant);
       holders = slots.holders;
       const free = freeSlots(slots.running, maxRunningJobs);
       if (free === 0 || slots.queued <= 0) break;
-      const head = await this.head(tenant, free);
+      const head = await this.head(tenant, Math.min(free, MAX_ADMIT_AT_ONCE));
       if (head.length === 0) break;
+      if (head.length > 1) {
+        const outcome = await this.takeAll(head, maxRunningJobs, now);
+        if (outcome === 'admitted') {
+          admitted.push(...head);
+          // The head filled the free slots, or the queue held no more than it: a job queued since
+          // is admitted by its own record's pass.
+          if (head.length === free || head.length < MAX_ADMIT_AT_ONCE) break;
+          continue;
+        }
+        if (outcome === 'conflict') {
+          await conflictPause(conflicts++);
+          continue;
+        }
+        // Refused: one job at a time below finds which entry was taken or dropped, or that the slots filled.
+      }
       for (const job of head) {
         const outcome = await this.take(job, maxRunningJobs, now);
-        if (outcome === 'full') return { admitted, holders };
+        // Taken: another admitter of this tenant is at work on the same head, and it reads again
+        // after each admission until the slots are full or the queue is empty; following it down
+        // the queue would only fail transaction after transaction (parallel stream batches).
+        if (outcome === 'full' || outcome === 'taken') return { admitted, holders };
         if (outcome === 'admitted') admitted.push(job);
         if (outcome === 'conflict') {
           await conflictPause(conflicts++);
@@ -224,6 +252,44 @@ export class DynamoJobSlots {
         return 'dropped';
       }
       return 'full';
+    }
+  }
+
+  /**
+   * The head's jobs admitted in one transaction: their slots taken together under `running <= max
+   * - n`, their queue entries removed, each job still pending as queued. Refused as a whole when
+   * any of that no longer holds.
+   */
+  private async takeAll(
+    jobs: QueuedJob[],
+    max: number,
+    now: number,
+  ): Promise<'admitted' | 'refused' | 'conflict'> {
+    const names = Object.fromEntries(jobs.map((job, i) => [`#job${i}`, job.id]));
+    const leases = Object.fromEntries(
+      jobs.map((job, i) => [`:lease${i}`, leaseFor(now, job.timeoutSeconds)]),
+    );
+    const slots: TransactItem = {
+      Update: {
+        TableName: this.tableName,
+        Key: slotsKey(jobs[0]!.tenant),
+        UpdateExpression: `SET ${jobs.map((_, i) => `holders.#job${i} = :lease${i}`).join(', ')}, running = running + :n, queued = queued - :n`,
+        ConditionExpression: [
+          'running <= :limit',
+          ...jobs.map((_, i) => `attribute_not_exists(holders.#job${i})`),
+        ].join(' AND '),
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: { ...leases, ':n': jobs.length, ':limit': max - jobs.length },
+      },
+    };
+    const perJob = jobs.flatMap((job) => this.admission(job, max, now).slice(1));
+    try {
+      await this.client.send(new TransactWriteCommand({ TransactItems: [slots, ...perJob] }));
+      return 'admitted';
+    } catch (e) {
+      if (isConflict(e)) return 'conflict';
+      if (!cancellation(e)) throw e;
+      return 'refused';
     }
   }
 
@@ -270,15 +336,17 @@ export class DynamoJobSlots {
 
   async releaseSlot(tenant: string, jobId: string): Promise<boolean> {
     try {
-      await this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: slotsKey(tenant),
-          UpdateExpression: 'REMOVE holders.#job SET running = running - :one',
-          ConditionExpression: 'attribute_exists(holders.#job)',
-          ExpressionAttributeNames: { '#job': jobId },
-          ExpressionAttributeValues: { ':one': 1 },
-        }),
+      await retryingConflicts(() =>
+        this.client.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: slotsKey(tenant),
+            UpdateExpression: 'REMOVE holders.#job SET running = running - :one',
+            ConditionExpression: 'attribute_exists(holders.#job)',
+            ExpressionAttributeNames: { '#job': jobId },
+            ExpressionAttributeValues: { ':one': 1 },
+          }),
+        ),
       );
       return true;
     } catch (e) {

@@ -6,7 +6,7 @@ import { WorkflowClient } from '../adapters/workflow-client.js';
 import { ENV, requireEnv } from '../config/env.js';
 import { INPUT_TOKEN_ATTRIBUTE, JOB_SK, TABLE_KEYS } from '../config/table.js';
 import { AWAITING_EXECUTION, isTerminal, type Job, madeMove, MOVES } from '../domain/job.js';
-import { jobSlotsFromEnv } from '../adapters/dynamo-job-slots.js';
+import { jobSlotsFromEnv, type QueuedJob } from '../adapters/dynamo-job-slots.js';
 import { JobAdmission } from '../adapters/job-admission.js';
 import { tenantLimitsCacheFromEnv } from '../adapters/tenant-limits-cache.js';
 
@@ -24,6 +24,21 @@ type JobImage = Job & {
 const image = (img: unknown) =>
   img ? (unmarshall(img as Record<string, AttributeValue>) as JobImage) : undefined;
 
+/** What one record asks of the workflow and of its tenant's slots. */
+interface Step {
+  /** Position in the batch: records come in stream order, so the lowest failed one is reported. */
+  index: number;
+  record: DynamoDBRecord;
+  tenant: string;
+  jobId: string;
+  /** The record's own writes and calls; a job's records are applied in stream order. */
+  apply: () => Promise<void>;
+  /** The tenant's queue or running slots changed, so its admission pass must follow. */
+  admits: boolean;
+  /** A pending job: if it holds a slot the pass did not just give it, its start is repeated. */
+  waiting?: QueuedJob;
+}
+
 /**
  * What a committed write to a job item asks of the workflow. A new pending job (or an expired
  * one replaced under the same id, or a redriven one, each with a new execution name) joins its
@@ -32,60 +47,124 @@ const image = (img: unknown) =>
  * execution, and an answer (input_required -> running) resumes the waiting task with the token
  * the item still carries.
  */
-export async function applyRecord(record: DynamoDBRecord): Promise<void> {
+export function stepOf(record: DynamoDBRecord, index: number): Step | undefined {
   const next = image(record.dynamodb?.NewImage);
-  if (!next || next[TABLE_KEYS.sort] !== JOB_SK) return;
+  if (!next || next[TABLE_KEYS.sort] !== JOB_SK) return undefined;
   const prev = image(record.dynamodb?.OldImage);
+  const step = { index, record, tenant: next.tenant, jobId: next.id };
   if (next.status === AWAITING_EXECUTION && prev?.executionName !== next.executionName) {
-    await queueAndAdmit(next, prev !== undefined);
-  } else if (isTerminal(next.status) && prev && !isTerminal(prev.status)) {
-    if (madeMove(MOVES.cancel, prev.status, next.status)) {
-      await workflow.stop(next.executionName, 'the job was cancelled through the API');
-      logger.info('execution stopped', { jobId: next.id });
-    }
-    const released = await slots.release(next.tenant, next.id);
-    const { admitted } = await admission.admit(next.tenant);
-    logger.info('job ended', { jobId: next.id, released, admitted: admitted.map((j) => j.id) });
-  } else if (prev && madeMove(MOVES.answer, prev.status, next.status)) {
-    // No token yet means the answer beat the workflow's token write, which then fails its
-    // condition and the workflow goes straight on to the next step. The token stays on the item
-    // until that step writes, so the sweep can resume a wait this record failed to.
-    const token = next[INPUT_TOKEN_ATTRIBUTE] ?? prev[INPUT_TOKEN_ATTRIBUTE];
-    const resumed = token !== undefined && (await workflow.resume(token));
-    logger.info('input answered', { jobId: next.id, resumed });
+    const job = queuedJob(next);
+    // A submit queued its job in the same transaction; a rewrite back to pending (redrive) did not.
+    const apply = async () => void (prev && (await slots.enqueue(job)));
+    return { ...step, apply, admits: true, waiting: job };
   }
+  if (isTerminal(next.status) && prev && !isTerminal(prev.status)) {
+    return { ...step, apply: () => end(prev, next), admits: true };
+  }
+  if (prev && madeMove(MOVES.answer, prev.status, next.status)) {
+    return { ...step, apply: () => resume(prev, next), admits: false };
+  }
+  return undefined;
+}
+
+const queuedJob = (job: JobImage): QueuedJob => ({
+  tenant: job.tenant,
+  id: job.id,
+  executionName: job.executionName,
+  timeoutSeconds: job.timeoutSeconds,
+});
+
+/** Gives back the slot (or queue entry) of a finished job, after stopping a cancelled job's execution. */
+async function end(prev: JobImage, next: JobImage) {
+  if (madeMove(MOVES.cancel, prev.status, next.status)) {
+    await workflow.stop(next.executionName, 'the job was cancelled through the API');
+    logger.info('execution stopped', { jobId: next.id });
+  }
+  const released = await slots.release(next.tenant, next.id);
+  logger.info('job ended', { jobId: next.id, released });
 }
 
 /**
- * A submit queued its job in the same transaction; a rewrite back to pending (redrive) did not, so
- * it is queued here. A redelivered record finds the job queued or admitted already; if it holds a
- * slot (an earlier delivery admitted it and failed before the start), the start is repeated.
+ * No token yet means the answer beat the workflow's token write, which then fails its condition
+ * and the workflow goes straight on to the next step. The token stays on the item until that step
+ * writes, so the sweep can resume a wait this record failed to.
  */
-async function queueAndAdmit(job: JobImage, rewritten: boolean) {
-  const queued = {
-    tenant: job.tenant,
-    id: job.id,
-    executionName: job.executionName,
-    timeoutSeconds: job.timeoutSeconds,
-  };
-  if (rewritten) await slots.enqueue(queued);
-  const { admitted, holders } = await admission.admit(job.tenant);
-  if (!admitted.some((j) => j.id === job.id) && holders[job.id]) await admission.start(queued);
-  logger.info('job queued', { jobId: job.id, admitted: admitted.map((j) => j.id) });
+async function resume(prev: JobImage, next: JobImage) {
+  const token = next[INPUT_TOKEN_ATTRIBUTE] ?? prev[INPUT_TOKEN_ATTRIBUTE];
+  const resumed = token !== undefined && (await workflow.resume(token));
+  logger.info('input answered', { jobId: next.id, resumed });
+}
+
+/** The items grouped by key, groups in order of first appearance, each group in input order. */
+function groupBy<T>(items: T[], key: (item: T) => string): T[][] {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const group = groups.get(key(item));
+    if (group) group.push(item);
+    else groups.set(key(item), [item]);
+  }
+  return [...groups.values()];
 }
 
 /**
- * Records are applied in order; the first failure is reported back, so the event source retries
- * from it (with backoff) and finally sends the batch to the start DLQ: never silently dropped.
+ * The tenant's queued jobs admitted while it has free slots. A pending job that holds a slot the
+ * pass did not just give it was admitted by an earlier delivery that failed before the start, so
+ * its start is repeated (idempotent by execution name).
+ */
+async function admitTenant(tenant: string, steps: Step[]): Promise<void> {
+  const { admitted, holders } = await admission.admit(tenant);
+  const fresh = new Set(admitted.map((j) => j.id));
+  for (const job of steps.map((s) => s.waiting)) {
+    if (job && !fresh.has(job.id) && holders[job.id]) await admission.start(job);
+  }
+  logger.info('jobs admitted', { tenant, admitted: [...fresh], records: steps.length });
+}
+
+/**
+ * One tenant's records in stream order, then a single admission pass for all that asked for one:
+ * a flood of submits and ends costs one pass per batch, not one per record. Returns the record
+ * to deliver again: the first that failed (the rest of the tenant's wait for it), or, when the
+ * pass fails, the first that asked for it, so the retry runs the pass again.
+ */
+async function applyTenant(tenant: string, steps: Step[]): Promise<Step | undefined> {
+  const admitting: Step[] = [];
+  let failed: Step | undefined;
+  for (const step of steps) {
+    try {
+      await step.apply();
+    } catch (error) {
+      logger.error('stream record failed', { error: error as Error, eventID: step.record.eventID });
+      failed = step;
+      break;
+    }
+    if (step.admits) admitting.push(step);
+  }
+  if (admitting.length === 0) return failed;
+  try {
+    await admitTenant(tenant, admitting);
+  } catch (error) {
+    logger.error('admission failed', { error: error as Error, tenant });
+    return admitting[0];
+  }
+  return failed;
+}
+
+/**
+ * A batch's records grouped by tenant, the tenant with the fewest records first: admission and
+ * slots are per tenant and only a tenant's own records need their order, so a tenant with a job
+ * or two waits for no other tenant's flood in the same batch. Lambda retries from the lowest
+ * sequence number reported, re-applying every record after it (all idempotent), with backoff,
+ * and finally sends the batch to the start DLQ: never silently dropped.
  */
 export const handler = async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
-  for (const record of event.Records) {
-    try {
-      await applyRecord(record);
-    } catch (error) {
-      logger.error('stream record failed', { error: error as Error, eventID: record.eventID });
-      return { batchItemFailures: [{ itemIdentifier: record.dynamodb?.SequenceNumber ?? '' }] };
-    }
+  const steps = event.Records.map(stepOf).filter((s): s is Step => s !== undefined);
+  const tenants = groupBy(steps, (s) => s.tenant).sort((a, b) => a.length - b.length);
+  let first: Step | undefined;
+  for (const records of tenants) {
+    const failed = await applyTenant(records[0]!.tenant, records);
+    if (failed && (!first || failed.index < first.index)) first = failed;
   }
-  return { batchItemFailures: [] };
+  return {
+    batchItemFailures: first ? [{ itemIdentifier: first.record.dynamodb?.SequenceNumber ?? '' }] : [],
+  };
 };

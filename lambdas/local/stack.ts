@@ -392,7 +392,7 @@ function streamPoller(template: CfnTemplate, resolved: unknown, ctx: PollerConte
     checkpointFile: ctx.options.inMemory
       ? undefined
       : join(ctx.dataDir, `stream-checkpoints-${handlerName}.json`),
-    batchSize: Math.min(props.BatchSize ?? 25, 25),
+    batchSize: props.BatchSize ?? 100,
     maxRetryAttempts: ctx.options.streamRetryAttempts ?? props.MaximumRetryAttempts ?? 8,
     bisectOnFunctionError: props.BisectBatchOnFunctionError === true,
   });

@@ -27,6 +27,7 @@ export interface StreamPollerOptions {
   onFailureQueueUrl?: string;
   /** Persisted position per shard; without it every start reads from the trim horizon. */
   checkpointFile?: string;
+  /** Matching records per invocation at most (the mapping's BatchSize). */
   batchSize?: number;
   /** Retries after the first attempt, like the mapping's MaximumRetryAttempts. */
   maxRetryAttempts?: number;
@@ -49,6 +50,8 @@ interface Outcome {
 }
 
 const MAX_BACKOFF_MS = 5_000;
+/** The most records one GetRecords call returns from a DynamoDB stream. */
+const MAX_READ = 1_000;
 
 /**
  * Reads the jobs table's stream from DynamoDB Local and invokes the stream handler with the event
@@ -97,23 +100,25 @@ export class StreamPoller {
     }
   }
 
-  /** One GetRecords per open shard; true when any records came back. */
+  /**
+   * One GetRecords per open shard, of as many records as a read returns, as Lambda reads a
+   * shard: the filter applies first and `batchSize` counts matching records, so a consumer that
+   * wants few of the table's writes is not held to a few of them per read. True when any records
+   * came back.
+   */
   private async pollOnce(): Promise<boolean> {
     if (this.rediscover || this.iterators.size === 0) await this.discoverShards();
     let busy = false;
     for (const [shardId, iterator] of [...this.iterators]) {
       const out = await this.options.streams.send(
-        new GetRecordsCommand({ ShardIterator: iterator, Limit: this.options.batchSize ?? 25 }),
+        new GetRecordsCommand({ ShardIterator: iterator, Limit: MAX_READ }),
         { abortSignal: this.stopper.signal },
       );
       const records = out.Records ?? [];
       if (records.length > 0) {
         busy = true;
-        const delivered = await this.deliver(
-          shardId,
-          records.map((r) => toLambdaRecord(r, this.streamArn!)).filter(this.matcher),
-        );
-        if (!delivered) return busy;
+        const matching = records.map((r) => toLambdaRecord(r, this.streamArn!)).filter(this.matcher);
+        if (!(await this.deliverInBatches(shardId, matching))) return busy;
         await this.saveCheckpoint(shardId, { sequenceNumber: records.at(-1)!.dynamodb!.SequenceNumber });
       }
       if (out.NextShardIterator) this.iterators.set(shardId, out.NextShardIterator);
@@ -178,6 +183,20 @@ export class StreamPoller {
       }),
     );
     return ShardIterator!;
+  }
+
+  /**
+   * The records in order, `batchSize` an invocation, the position saved after each batch: a restart
+   * delivers again only what was not. False when stopped midway.
+   */
+  private async deliverInBatches(shardId: string, records: DynamoDBRecord[]): Promise<boolean> {
+    const size = this.options.batchSize ?? 100;
+    for (let i = 0; i < records.length; i += size) {
+      const batch = records.slice(i, i + size);
+      if (!(await this.deliver(shardId, batch))) return false;
+      await this.saveCheckpoint(shardId, { sequenceNumber: batch.at(-1)!.dynamodb!.SequenceNumber });
+    }
+    return true;
   }
 
   /**

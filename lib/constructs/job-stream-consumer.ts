@@ -42,10 +42,11 @@ export function jobTableStreamSource(
   jobs: JobsTable,
   dlq: sqs.IQueue,
   filters: Array<Record<string, unknown>>,
+  batchSize = 25,
 ): IEventSource {
   return new DynamoEventSource(jobs.table, {
     startingPosition: StartingPosition.TRIM_HORIZON,
-    batchSize: 25,
+    batchSize,
     bisectBatchOnError: true,
     reportBatchItemFailures: true,
     retryAttempts: 8,
@@ -54,6 +55,13 @@ export function jobTableStreamSource(
     filters,
   });
 }
+
+/**
+ * Records per invocation of the execution control: a tenant's records in a batch share one
+ * admission pass, and the tenant with the fewest records goes first, so larger batches both cost
+ * fewer passes under a flood and let a quiet tenant's record pass more of the flood's.
+ */
+const CONTROL_BATCH_SIZE = 100;
 
 /** Longer than this behind the stream means jobs are waiting noticeably before they start. */
 const ITERATOR_AGE_ALARM_MS = 60_000;
@@ -77,31 +85,36 @@ export class JobStreamConsumer extends Construct {
     fn.addEnvironment(ENV.stateMachineArn, props.stateMachine.stateMachineArn);
     props.jobs.grantSlots(fn, props.defaultLimits);
     fn.addEventSource(
-      jobTableStreamSource(props.jobs, props.startDlq, [
-        FilterCriteria.filter({ eventName: FilterRule.isEqual('INSERT'), dynamodb: JOB_ITEM }),
-        FilterCriteria.filter({
-          eventName: FilterRule.isEqual('MODIFY'),
-          // `pending` too: a job replaced after expiry (same key, new execution name) is a MODIFY.
-          dynamodb: { ...JOB_ITEM, NewImage: { status: { S: FilterRule.or('pending', 'cancelled') } } },
-        }),
-        FilterCriteria.filter({
-          eventName: FilterRule.isEqual('MODIFY'),
-          // A job's end gives its running slot back and admits the tenant's next queued job.
-          dynamodb: {
-            ...JOB_ITEM,
-            OldImage: { status: { S: FilterRule.or('pending', 'running', 'input_required') } },
-            NewImage: { status: { S: FilterRule.or('succeeded', 'failed') } },
-          },
-        }),
-        FilterCriteria.filter({
-          eventName: FilterRule.isEqual('MODIFY'),
-          dynamodb: {
-            ...JOB_ITEM,
-            OldImage: { status: { S: FilterRule.isEqual('input_required') } },
-            NewImage: { status: { S: FilterRule.isEqual('running') } },
-          },
-        }),
-      ]),
+      jobTableStreamSource(
+        props.jobs,
+        props.startDlq,
+        [
+          FilterCriteria.filter({ eventName: FilterRule.isEqual('INSERT'), dynamodb: JOB_ITEM }),
+          FilterCriteria.filter({
+            eventName: FilterRule.isEqual('MODIFY'),
+            // `pending` too: a job replaced after expiry (same key, new execution name) is a MODIFY.
+            dynamodb: { ...JOB_ITEM, NewImage: { status: { S: FilterRule.or('pending', 'cancelled') } } },
+          }),
+          FilterCriteria.filter({
+            eventName: FilterRule.isEqual('MODIFY'),
+            // A job's end gives its running slot back and admits the tenant's next queued job.
+            dynamodb: {
+              ...JOB_ITEM,
+              OldImage: { status: { S: FilterRule.or('pending', 'running', 'input_required') } },
+              NewImage: { status: { S: FilterRule.or('succeeded', 'failed') } },
+            },
+          }),
+          FilterCriteria.filter({
+            eventName: FilterRule.isEqual('MODIFY'),
+            dynamodb: {
+              ...JOB_ITEM,
+              OldImage: { status: { S: FilterRule.isEqual('input_required') } },
+              NewImage: { status: { S: FilterRule.isEqual('running') } },
+            },
+          }),
+        ],
+        CONTROL_BATCH_SIZE,
+      ),
     );
     this.grantExecutionControl(props.stateMachine);
     this.iteratorAgeAlarm = thresholdAlarm(this, 'IteratorAgeAlarm', {

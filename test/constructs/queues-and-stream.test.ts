@@ -76,12 +76,13 @@ describe('table stream readers', () => {
 describe('job stream consumer', () => {
   const mapping = () => mappingOf(stack.streamConsumer.handler.function);
 
-  it('reads the table stream from the start with bisecting, partial batch failures and a bounded retry', () => {
+  it('reads the table stream from the start in batches of 100 with bisecting, partial batch failures and a bounded retry', () => {
     expect(mapping()).toMatchObject({
       EventSourceArn: { 'Fn::GetAtt': [logicalId(stack.jobs.table), 'StreamArn'] },
       FunctionName: { Ref: logicalId(stack.streamConsumer.handler.function) },
       StartingPosition: 'TRIM_HORIZON',
-      BatchSize: 25,
+      // A tenant's records in a batch share one admission pass: fewer passes under a flood.
+      BatchSize: 100,
       BisectBatchOnFunctionError: true,
       FunctionResponseTypes: ['ReportBatchItemFailures'],
       MaximumRetryAttempts: 8,

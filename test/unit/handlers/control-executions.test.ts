@@ -23,7 +23,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { jobPk } from '../../../lambdas/adapters/dynamo-job-store.js';
 import type { Job } from '../../../lambdas/domain/job.js';
 import '../support/handler-env.js';
-import { JOB_ID, makeJob, STATE_MACHINE_ARN, TENANT } from '../support/fixtures.js';
+import { JOB_ID, makeJob, OTHER_TENANT, STATE_MACHINE_ARN, TENANT } from '../support/fixtures.js';
 
 const { handler } = await import('../../../lambdas/handlers/control-executions.js');
 const sfn = mockClient(SFNClient);
@@ -58,7 +58,7 @@ function record(
     eventSource: 'aws:dynamodb',
     dynamodb: {
       SequenceNumber: String(seq),
-      Keys: marshall({ PK: jobPk(TENANT, JOB_ID), SK: 'JOB' }) as NonNullable<
+      Keys: marshall({ PK: jobPk((next ?? prev)!.tenant, (next ?? prev)!.id), SK: 'JOB' }) as NonNullable<
         DynamoDBRecord['dynamodb']
       >['Keys'],
       ...(next ? { NewImage: image(next, extra) } : {}),
@@ -71,12 +71,34 @@ function record(
 const batch = (...records: DynamoDBRecord[]): DynamoDBStreamEvent => ({ Records: records });
 
 /**
- * The tenant's queue and slot holders as the table would hold them, kept by a small stand-in for
- * the slot items' writes (the writes themselves are tested on DynamoDB Local).
+ * Each tenant's queue and slot holders as the table would hold them, kept by a small stand-in for
+ * the slot items' writes (the writes themselves are tested on DynamoDB Local). `queue` and
+ * `holders` are TENANT's; `others` holds any other tenant's.
  */
-let queue: Array<{ id: string; executionName: string }> = [];
-let holders: Record<string, { at: number; until: number }> = {};
+type Queue = Array<{ id: string; executionName: string }>;
+type Holders = Record<string, { at: number; until: number }>;
+let queue: Queue = [];
+let holders: Holders = {};
+const others = new Map<string, { queue: Queue; holders: Holders }>();
 const queued = (...ids: string[]) => ids.map((id) => ({ id, executionName: id }));
+
+/** The state of the tenant a slots or queue key (`SLOTS#t`, `QUEUE#t`) names. */
+function stateOf(key: string): { queue: Queue; holders: Holders } {
+  const tenant = key.slice(key.indexOf('#') + 1);
+  if (tenant === TENANT) {
+    return {
+      get queue() {
+        return queue;
+      },
+      set queue(q) {
+        queue = q;
+      },
+      holders,
+    };
+  }
+  if (!others.has(tenant)) others.set(tenant, { queue: [], holders: {} });
+  return others.get(tenant)!;
+}
 
 const conditionFailed = () =>
   new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} });
@@ -85,54 +107,70 @@ type TransactItems = Array<
   Record<
     string,
     {
-      Key?: { SK: string };
+      Key?: { PK: string; SK: string };
       Item?: Record<string, string>;
+      ExpressionAttributeNames?: Record<string, string>;
       ExpressionAttributeValues?: Record<string, { at: number; until: number }>;
     }
   >
 >;
 
 function tableStandIn() {
+  ddb.on(GetCommand).callsFake((input: { Key: { PK: string } }) => {
+    if (!input.Key.PK.startsWith('SLOTS#')) return {};
+    const { queue: q, holders: h } = stateOf(input.Key.PK);
+    return { Item: { running: Object.keys(h).length, queued: q.length, holders: { ...h } } };
+  });
   ddb
-    .on(GetCommand)
-    .callsFake((input: { Key: { PK: string } }) =>
-      input.Key.PK.startsWith('SLOTS#')
-        ? { Item: { running: Object.keys(holders).length, queued: queue.length, holders } }
-        : {},
-    );
-  ddb.on(QueryCommand).callsFake((input: { Limit?: number }) => ({
-    Items: queue
-      .slice(0, input.Limit ?? queue.length)
-      .map((q) => ({ SK: q.id, executionName: q.executionName, timeoutSeconds: 60 })),
-  }));
+    .on(QueryCommand)
+    .callsFake((input: { Limit?: number; ExpressionAttributeValues: Record<string, string> }) => {
+      const { queue: q } = stateOf(input.ExpressionAttributeValues[':pk']!);
+      return {
+        Items: q
+          .slice(0, input.Limit ?? q.length)
+          .map((e) => ({ SK: e.id, executionName: e.executionName, timeoutSeconds: 60 })),
+      };
+    });
   ddb.on(TransactWriteCommand).callsFake((input: { TransactItems: TransactItems }) => {
     const items = input.TransactItems;
-    const removed = items.find((i) => i.Delete)?.Delete?.Key?.SK;
-    if (removed !== undefined && !queue.some((q) => q.id === removed)) {
+    const slots = items.find((i) => i.Update)!.Update!;
+    const state = stateOf(slots.Key!.PK);
+    const gone = (id: string | undefined) => id !== undefined && !state.queue.some((q) => q.id === id);
+    if (items.some((i) => gone(i.Delete?.Key?.SK))) {
       throw Object.assign(new Error('cancelled'), {
         name: 'TransactionCanceledException',
-        CancellationReasons: items.map((i) => ({ Code: i.Delete ? 'ConditionalCheckFailed' : 'None' })),
+        CancellationReasons: items.map((i) => ({
+          Code: gone(i.Delete?.Key?.SK) ? 'ConditionalCheckFailed' : 'None',
+        })),
       });
     }
-    queue = queue.filter((q) => q.id !== removed);
+    const removed = items.flatMap((i) => (i.Delete?.Key ? [i.Delete.Key.SK] : []));
+    state.queue = state.queue.filter((q) => !removed.includes(q.id));
     const added = items.find((i) => i.Put)?.Put?.Item;
-    if (added) queue.push({ id: added.SK!, executionName: added.executionName! });
-    const taken = items[0]?.Update?.ExpressionAttributeValues?.[':lease'];
-    if (taken && removed) holders[removed] = taken;
+    if (added) state.queue.push({ id: added.SK!, executionName: added.executionName! });
+    // A slot per job the update names (#job, or #job0, #job1... when admitted together) with its lease.
+    for (const [name, id] of Object.entries(slots.ExpressionAttributeNames ?? {})) {
+      const lease = slots.ExpressionAttributeValues?.[`:lease${name.slice('#job'.length)}`];
+      if (name.startsWith('#job') && lease && removed.includes(id)) state.holders[id] = lease;
+    }
     return {};
   });
-  ddb.on(UpdateCommand).callsFake((input: { ExpressionAttributeNames: Record<string, string> }) => {
-    const id = input.ExpressionAttributeNames['#job']!;
-    if (!holders[id]) throw conditionFailed();
-    delete holders[id];
-    return {};
-  });
+  ddb
+    .on(UpdateCommand)
+    .callsFake((input: { Key: { PK: string }; ExpressionAttributeNames: Record<string, string> }) => {
+      const { holders: h } = stateOf(input.Key.PK);
+      const id = input.ExpressionAttributeNames['#job']!;
+      if (!h[id]) throw conditionFailed();
+      delete h[id];
+      return {};
+    });
   ddb.on(PutCommand).resolves({});
 }
 
 beforeEach(() => {
   queue = queued(JOB_ID);
   holders = {};
+  others.clear();
   ddb.reset();
   tableStandIn();
   sfn.reset();
@@ -351,5 +389,99 @@ describe('job stream consumer', () => {
     expect(await handler(batch(rec))).toEqual({
       batchItemFailures: [{ itemIdentifier: rec.dynamodb?.SequenceNumber }],
     });
+  });
+});
+
+describe('job stream consumer: a batch of several tenants', () => {
+  const job = (tenant: string, n: number, over: Partial<Job> = {}) =>
+    makeJob({ tenant, id: `job_${tenant}_${n}`, executionName: `job_${tenant}_${n}`, ...over });
+  const submitted = (tenant: string, n: number) => record('INSERT', job(tenant, n));
+  const ended = (tenant: string, n: number) =>
+    record('MODIFY', job(tenant, n, { status: 'succeeded' }), job(tenant, n, { status: 'running' }));
+  const slotReads = (tenant: string) =>
+    ddb.commandCalls(GetCommand).filter((c) => c.args[0].input.Key?.PK === `SLOTS#${tenant}`).length;
+  const started = () => sfn.commandCalls(StartExecutionCommand).map((c) => c.args[0].input.name);
+
+  it("runs one admission pass for all of a tenant's submits and ends in the batch, and releases each end once", async () => {
+    queue = queued(...[1, 2, 3, 4, 5].map((n) => `job_${TENANT}_${n}`));
+    holders = { [`job_${TENANT}_0`]: { at: 1, until: 2 }, [`job_${TENANT}_9`]: { at: 1, until: 2 } };
+    const records = [submitted(TENANT, 1), ended(TENANT, 0), submitted(TENANT, 2), ended(TENANT, 9)];
+    records.push(...[3, 4, 5].map((n) => submitted(TENANT, n)));
+
+    expect(await handler(batch(...records))).toEqual({ batchItemFailures: [] });
+
+    // One pass: one read of the slots, one head query, one transaction for the five jobs.
+    expect(slotReads(TENANT)).toBe(1);
+    expect(ddb.commandCalls(QueryCommand)).toHaveLength(1);
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(1);
+    expect(ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input.ExpressionAttributeNames)).toEqual([
+      { '#job': `job_${TENANT}_0` },
+      { '#job': `job_${TENANT}_9` },
+    ]);
+    expect(started()).toEqual([1, 2, 3, 4, 5].map((n) => `job_${TENANT}_${n}`));
+    expect(Object.keys(holders).sort()).toEqual([1, 2, 3, 4, 5].map((n) => `job_${TENANT}_${n}`));
+  });
+
+  it('applies the tenant with the fewest records first, so a job or two waits for no flood', async () => {
+    queue = queued(...[1, 2, 3].map((n) => `job_${TENANT}_${n}`));
+    stateOf(`SLOTS#${OTHER_TENANT}`).queue = queued(`job_${OTHER_TENANT}_1`);
+    const records = [1, 2, 3].map((n) => submitted(TENANT, n));
+
+    expect(await handler(batch(...records, submitted(OTHER_TENANT, 1)))).toEqual({ batchItemFailures: [] });
+
+    expect(started()).toEqual([`job_${OTHER_TENANT}_1`, ...[1, 2, 3].map((n) => `job_${TENANT}_${n}`)]);
+  });
+
+  it("reports the earliest failed record of any tenant; other tenants' records are applied all the same", async () => {
+    stateOf(`SLOTS#${OTHER_TENANT}`).queue = queued(`job_${OTHER_TENANT}_1`);
+    holders = { [`job_${TENANT}_0`]: { at: 1, until: 2 } };
+    queue = queued(`job_${TENANT}_1`);
+    ddb.on(UpdateCommand).rejects(new Error('throttled'));
+    const records = [submitted(TENANT, 1), ended(TENANT, 0), submitted(OTHER_TENANT, 1)];
+
+    const out = await handler(batch(...records));
+
+    // The end failed to release: the retry starts at it. The submits did their work.
+    expect(out).toEqual({ batchItemFailures: [{ itemIdentifier: records[1]!.dynamodb!.SequenceNumber }] });
+    expect(started().sort()).toEqual([`job_${TENANT}_1`, `job_${OTHER_TENANT}_1`]);
+  });
+
+  it('reports the first record that asked for a failed admission pass, so the retry runs it again', async () => {
+    queue = queued(`job_${TENANT}_1`, `job_${TENANT}_2`);
+    sfn.on(StartExecutionCommand, { name: `job_${TENANT}_2` }).rejects(new Error('throttled'));
+    const records = [submitted(OTHER_TENANT, 1), submitted(TENANT, 1), submitted(TENANT, 2)];
+    stateOf(`SLOTS#${OTHER_TENANT}`).queue = queued(`job_${OTHER_TENANT}_1`);
+
+    const out = await handler(batch(...records));
+
+    expect(out).toEqual({ batchItemFailures: [{ itemIdentifier: records[1]!.dynamodb!.SequenceNumber }] });
+    expect(started()).toContain(`job_${OTHER_TENANT}_1`);
+  });
+
+  it('applies a retry from the reported record idempotently: no slot given back twice, no job admitted twice', async () => {
+    // Tenant A: a new job whose start fails once. Tenant B, after it in the batch: a job ends and
+    // lets its next one in; the retry delivers B's records again.
+    const [a, b] = [TENANT, OTHER_TENANT];
+    queue = queued(`job_${a}_1`);
+    const other = stateOf(`SLOTS#${b}`);
+    other.queue = queued(`job_${b}_1`);
+    other.holders[`job_${b}_0`] = { at: 1, until: 2 };
+    sfn.on(StartExecutionCommand, { name: `job_${a}_1` }).rejectsOnce(new Error('throttled'));
+    const records = [submitted(a, 1), ended(b, 0), submitted(b, 1)];
+
+    const first = await handler(batch(...records));
+    expect(first).toEqual({ batchItemFailures: [{ itemIdentifier: records[0]!.dynamodb!.SequenceNumber }] });
+    expect(started().sort()).toEqual([`job_${a}_1`, `job_${b}_1`]);
+    expect(Object.keys(other.holders)).toEqual([`job_${b}_1`]);
+
+    sfn.resetHistory();
+    sfn.on(StartExecutionCommand).rejects(new ExecutionAlreadyExists({ message: 'exists', $metadata: {} }));
+    expect(await handler(batch(...records))).toEqual({ batchItemFailures: [] });
+
+    expect(holders).toEqual({ [`job_${a}_1`]: expect.anything() });
+    expect(other.holders).toEqual({ [`job_${b}_1`]: expect.anything() });
+    expect([queue, other.queue]).toEqual([[], []]);
+    // Each admitted job's start is repeated once, harmlessly; nothing else is admitted or started.
+    expect(started().sort()).toEqual([`job_${a}_1`, `job_${b}_1`]);
   });
 });
