@@ -48,9 +48,11 @@ const stack = await startLocalStack({
   // Handler logs go to stdout, which --json keeps for the one result object.
   env: {
     AGENT_JOBS_API_KEYS: `bench:${apiKey}`,
-    // Modules poll hard: a request rate nothing reaches. Running and queued bounds stay built-in
-    // (the noisy-tenant module measures admission under them).
-    AGENT_JOBS_DEFAULT_LIMITS: JSON.stringify({ requestsPerMinute: 1_000_000 }),
+    // Modules poll hard: a request rate nothing reaches, and a token rate nothing reaches (the
+    // assistant module's forty-odd jobs of 4,950 tokens would otherwise wait on the budget and
+    // count its waits as their own steps). Running and queued bounds stay built-in (the
+    // noisy-tenant module measures admission under them).
+    AGENT_JOBS_DEFAULT_LIMITS: JSON.stringify({ requestsPerMinute: 1_000_000, tokensPerMinute: 100_000_000 }),
     POWERTOOLS_LOG_LEVEL: asJson ? 'SILENT' : 'WARN',
     AGENT_JOBS_OPENAI_BASE_URL: model.baseUrl,
     AGENT_JOBS_MODEL: BENCH_MODEL,
