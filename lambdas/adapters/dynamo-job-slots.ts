@@ -184,9 +184,10 @@ export class DynamoJobSlots {
   }
 
   /**
-   * Admits queued jobs of the tenant in submit order while it has free slots; each admission is
-   * one transaction (slot taken under `running < max`, queue entry removed, job still pending
-   * under the same execution), so racing admitters never over-admit or admit a job twice.
+   * Admits queued jobs of the tenant in submit order while it has free slots: the head of the
+   * queue in one transaction when it can (takeAll), else one job a transaction (slot taken under
+   * `running < max`, queue entry removed, job still pending under the same execution), so racing
+   * admitters never over-admit or admit a job twice.
    * Returns the admitted jobs, whose executions the caller starts, and the slot holders as last
    * read (so a caller learns whether a job was admitted earlier without another read).
    */
@@ -219,9 +220,9 @@ export class DynamoJobSlots {
       }
       for (const job of head) {
         const outcome = await this.take(job, maxRunningJobs, now);
-        // Taken: another admitter of this tenant is at work on the same head, and it reads again
-        // after each admission until the slots are full or the queue is empty; following it down
-        // the queue would only fail transaction after transaction (parallel stream batches).
+        // Taken: another admitter of this tenant (the sweep, or a consumer batch) is at work on the
+        // same head, and it reads again after each admission until the slots are full or the queue
+        // is empty; following it down the queue would only fail transaction after transaction.
         if (outcome === 'full' || outcome === 'taken') return { admitted, holders };
         if (outcome === 'admitted') admitted.push(job);
         if (outcome === 'conflict') {

@@ -30,8 +30,7 @@ interface Step {
   index: number;
   record: DynamoDBRecord;
   tenant: string;
-  jobId: string;
-  /** The record's own writes and calls; a job's records are applied in stream order. */
+  /** The record's own writes and calls; a tenant's records are applied in stream order. */
   apply: () => Promise<void>;
   /** The tenant's queue or running slots changed, so its admission pass must follow. */
   admits: boolean;
@@ -51,7 +50,7 @@ export function stepOf(record: DynamoDBRecord, index: number): Step | undefined 
   const next = image(record.dynamodb?.NewImage);
   if (!next || next[TABLE_KEYS.sort] !== JOB_SK) return undefined;
   const prev = image(record.dynamodb?.OldImage);
-  const step = { index, record, tenant: next.tenant, jobId: next.id };
+  const step = { index, record, tenant: next.tenant };
   if (next.status === AWAITING_EXECUTION && prev?.executionName !== next.executionName) {
     const job = queuedJob(next);
     // A submit queued its job in the same transaction; a rewrite back to pending (redrive) did not.
