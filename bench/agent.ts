@@ -161,7 +161,7 @@ class AgentRun {
    *
    * The figure is the steady state of a warm stack, as Lambda keeps a busy function's containers:
    * the first jobs on a fresh stack also pay the JIT compilation of the stack's code and of DynamoDB
-   * Local's (about 90 ms per call on the first job, falling to a steady level within ten), so
+   * Local's (about 90 ms per call on the first job, most of the way to the steady level by the tenth), so
    * `warmup` jobs run first, untimed but logged.
    */
   async overhead(samples: number, warmup: number): Promise<Figures> {

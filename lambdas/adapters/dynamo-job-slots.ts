@@ -240,7 +240,7 @@ export class DynamoJobSlots {
     now: number,
   ): Promise<'admitted' | 'taken' | 'dropped' | 'full' | 'conflict'> {
     try {
-      await this.client.send(new TransactWriteCommand({ TransactItems: this.admission(job, max, now) }));
+      await this.client.send(new TransactWriteCommand({ TransactItems: this.admission([job], max, now) }));
       return 'admitted';
     } catch (e) {
       if (isConflict(e)) return 'conflict';
@@ -256,20 +256,27 @@ export class DynamoJobSlots {
     }
   }
 
-  /**
-   * The head's jobs admitted in one transaction: their slots taken together under `running <= max
-   * - n`, their queue entries removed, each job still pending as queued. Refused as a whole when
-   * any of that no longer holds.
-   */
+  /** The head's jobs admitted in one transaction; refused as a whole when any part no longer holds. */
   private async takeAll(
     jobs: QueuedJob[],
     max: number,
     now: number,
   ): Promise<'admitted' | 'refused' | 'conflict'> {
-    const names = Object.fromEntries(jobs.map((job, i) => [`#job${i}`, job.id]));
-    const leases = Object.fromEntries(
-      jobs.map((job, i) => [`:lease${i}`, leaseFor(now, job.timeoutSeconds)]),
-    );
+    try {
+      await this.client.send(new TransactWriteCommand({ TransactItems: this.admission(jobs, max, now) }));
+      return 'admitted';
+    } catch (e) {
+      if (isConflict(e)) return 'conflict';
+      if (!cancellation(e)) throw e;
+      return 'refused';
+    }
+  }
+
+  /**
+   * The jobs' slots taken together under `running <= max - n` (for one job, `running < max`), then
+   * for each job its queue entry removed and a check that it is still pending as queued.
+   */
+  private admission(jobs: QueuedJob[], max: number, now: number): TransactItem[] {
     const slots: TransactItem = {
       Update: {
         TableName: this.tableName,
@@ -279,34 +286,20 @@ export class DynamoJobSlots {
           'running <= :limit',
           ...jobs.map((_, i) => `attribute_not_exists(holders.#job${i})`),
         ].join(' AND '),
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: { ...leases, ':n': jobs.length, ':limit': max - jobs.length },
-      },
-    };
-    const perJob = jobs.flatMap((job) => this.admission(job, max, now).slice(1));
-    try {
-      await this.client.send(new TransactWriteCommand({ TransactItems: [slots, ...perJob] }));
-      return 'admitted';
-    } catch (e) {
-      if (isConflict(e)) return 'conflict';
-      if (!cancellation(e)) throw e;
-      return 'refused';
-    }
-  }
-
-  /** The slot taken under `running < max`, the queue entry removed, the job still pending as queued. */
-  private admission(job: QueuedJob, max: number, now: number): TransactItem[] {
-    return [
-      {
-        Update: {
-          TableName: this.tableName,
-          Key: slotsKey(job.tenant),
-          UpdateExpression: 'SET holders.#job = :lease, running = running + :one, queued = queued - :one',
-          ConditionExpression: 'running < :max AND attribute_not_exists(holders.#job)',
-          ExpressionAttributeNames: { '#job': job.id },
-          ExpressionAttributeValues: { ':lease': leaseFor(now, job.timeoutSeconds), ':one': 1, ':max': max },
+        ExpressionAttributeNames: Object.fromEntries(jobs.map((job, i) => [`#job${i}`, job.id])),
+        ExpressionAttributeValues: {
+          ...Object.fromEntries(jobs.map((job, i) => [`:lease${i}`, leaseFor(now, job.timeoutSeconds)])),
+          ':n': jobs.length,
+          ':limit': max - jobs.length,
         },
       },
+    };
+    return [slots, ...jobs.flatMap((job) => this.entryTaken(job))];
+  }
+
+  /** A job's queue entry removed, on condition that the job is still pending under the same execution. */
+  private entryTaken(job: QueuedJob): TransactItem[] {
+    return [
       {
         Delete: {
           TableName: this.tableName,

@@ -148,7 +148,7 @@ function tableStandIn() {
     state.queue = state.queue.filter((q) => !removed.includes(q.id));
     const added = items.find((i) => i.Put)?.Put?.Item;
     if (added) state.queue.push({ id: added.SK!, executionName: added.executionName! });
-    // A slot per job the update names (#job, or #job0, #job1... when admitted together) with its lease.
+    // A slot per job an admission names (#job0, #job1...) with its lease; a queueing update names no lease.
     for (const [name, id] of Object.entries(slots.ExpressionAttributeNames ?? {})) {
       const lease = slots.ExpressionAttributeValues?.[`:lease${name.slice('#job'.length)}`];
       if (name.startsWith('#job') && lease && removed.includes(id)) state.holders[id] = lease;
