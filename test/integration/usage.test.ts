@@ -126,6 +126,10 @@ describe('the token budget over the local stack', () => {
     expect(one.body).toMatchObject({ status: 'succeeded', usage: { modelCalls: 1 } });
     expect(two.body).toMatchObject({ status: 'succeeded', usage: { modelCalls: 1 } });
 
+    // The event log is appended from the table's stream, a moment after the job's own last write.
+    await expect
+      .poll(async () => (await eventsOf(api, second)).map((e) => e.type))
+      .toContain('job.succeeded');
     const waited = (await eventsOf(api, second)).filter(
       (e) => e.type === 'job.progress' && String(e.data.message).startsWith('waiting for the token budget'),
     );
