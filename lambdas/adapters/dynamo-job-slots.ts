@@ -72,6 +72,8 @@ const CONFLICT_RETRIES = 8;
 const MAX_ADMIT_ROUNDS = 50;
 /** Jobs admitted by one transaction at most: each takes two of its items, the slots item one more. */
 const MAX_ADMIT_AT_ONCE = 25;
+/** Slots given back by one write at most: its condition names each (4 KB bounds an expression). */
+const MAX_RELEASE_AT_ONCE = 50;
 const conflictPause = (attempt: number) => sleep(Math.random() * 20 * 2 ** Math.min(attempt, 4));
 
 /**
@@ -188,10 +190,22 @@ export class DynamoJobSlots {
    * queue in one transaction when it can (takeAll), else one job a transaction (slot taken under
    * `running < max`, queue entry removed, job still pending under the same execution), so racing
    * admitters never over-admit or admit a job twice.
+   * `waiting` names jobs the caller knows were queued (its stream records). When the slots item
+   * counts exactly that many queued, they are the whole queue (every entry is counted by the
+   * transaction that adds or removes it), so they are admitted without querying for the head,
+   * under `queued = n` in case the queue changed since the read.
    * Returns the admitted jobs, whose executions the caller starts, and the slot holders as last
    * read (so a caller learns whether a job was admitted earlier without another read).
    */
-  async admit(tenant: string, maxRunningJobs: number, now: number): Promise<Admission> {
+  async admit(
+    tenant: string,
+    maxRunningJobs: number,
+    now: number,
+    waiting: QueuedJob[] = [],
+  ): Promise<Admission> {
+    const known = [...new Map(waiting.map((job) => [job.id, job])).values()].sort((a, b) =>
+      a.id < b.id ? -1 : 1,
+    );
     const admitted: QueuedJob[] = [];
     let holders: Record<string, SlotLease> = {};
     let conflicts = 0;
@@ -201,10 +215,12 @@ export class DynamoJobSlots {
       holders = slots.holders;
       const free = freeSlots(slots.running, maxRunningJobs);
       if (free === 0 || slots.queued <= 0) break;
-      const head = await this.head(tenant, Math.min(free, MAX_ADMIT_AT_ONCE));
+      const wholeQueue =
+        round === 0 && known.length === slots.queued && known.length <= Math.min(free, MAX_ADMIT_AT_ONCE);
+      const head = wholeQueue ? known : await this.head(tenant, Math.min(free, MAX_ADMIT_AT_ONCE));
       if (head.length === 0) break;
-      if (head.length > 1) {
-        const outcome = await this.takeAll(head, maxRunningJobs, now);
+      if (head.length > 1 || wholeQueue) {
+        const outcome = await this.takeAll(head, maxRunningJobs, now, wholeQueue);
         if (outcome === 'admitted') {
           admitted.push(...head);
           // The head filled the free slots, or the queue held no more than it: a job queued since
@@ -216,6 +232,8 @@ export class DynamoJobSlots {
           await conflictPause(conflicts++);
           continue;
         }
+        // The queue changed since the read: read it again.
+        if (wholeQueue) continue;
         // Refused: one job at a time below finds which entry was taken or dropped, or that the slots filled.
       }
       for (const job of head) {
@@ -256,14 +274,17 @@ export class DynamoJobSlots {
     }
   }
 
-  /** The head's jobs admitted in one transaction; refused as a whole when any part no longer holds. */
+  /** The jobs admitted in one transaction; refused as a whole when any part no longer holds. */
   private async takeAll(
     jobs: QueuedJob[],
     max: number,
     now: number,
+    wholeQueue: boolean,
   ): Promise<'admitted' | 'refused' | 'conflict'> {
     try {
-      await this.client.send(new TransactWriteCommand({ TransactItems: this.admission(jobs, max, now) }));
+      await this.client.send(
+        new TransactWriteCommand({ TransactItems: this.admission(jobs, max, now, wholeQueue) }),
+      );
       return 'admitted';
     } catch (e) {
       if (isConflict(e)) return 'conflict';
@@ -273,10 +294,11 @@ export class DynamoJobSlots {
   }
 
   /**
-   * The jobs' slots taken together under `running <= max - n` (for one job, `running < max`), then
-   * for each job its queue entry removed and a check that it is still pending as queued.
+   * The jobs' slots taken together under `running <= max - n` (for one job, `running < max`), and
+   * with `wholeQueue` under `queued = n`; then for each job its queue entry removed and a check
+   * that it is still pending as queued.
    */
-  private admission(jobs: QueuedJob[], max: number, now: number): TransactItem[] {
+  private admission(jobs: QueuedJob[], max: number, now: number, wholeQueue = false): TransactItem[] {
     const slots: TransactItem = {
       Update: {
         TableName: this.tableName,
@@ -284,6 +306,7 @@ export class DynamoJobSlots {
         UpdateExpression: `SET ${jobs.map((_, i) => `holders.#job${i} = :lease${i}`).join(', ')}, running = running + :n, queued = queued - :n`,
         ConditionExpression: [
           'running <= :limit',
+          ...(wholeQueue ? ['queued = :n'] : []),
           ...jobs.map((_, i) => `attribute_not_exists(holders.#job${i})`),
         ].join(' AND '),
         ExpressionAttributeNames: Object.fromEntries(jobs.map((job, i) => [`#job${i}`, job.id])),
@@ -328,17 +351,42 @@ export class DynamoJobSlots {
     return (await this.dequeue(tenant, jobId)) ? 'queue' : 'none';
   }
 
+  /**
+   * Gives back what each of these finished jobs had. Their slots in one write when every one of
+   * them holds one (a tenant's jobs ending together cost one write, not one each); otherwise each
+   * is released on its own, as `release` does. Returns each job's outcome, in the given order.
+   */
+  async releaseAll(tenant: string, jobIds: string[]): Promise<Array<'slot' | 'queue' | 'none'>> {
+    const ids = [...new Set(jobIds)];
+    const outcomes = new Map<string, 'slot' | 'queue' | 'none'>();
+    for (let i = 0; i < ids.length; i += MAX_RELEASE_AT_ONCE) {
+      const together = ids.slice(i, i + MAX_RELEASE_AT_ONCE);
+      if (together.length > 1 && (await this.releaseSlots(tenant, together))) {
+        for (const id of together) outcomes.set(id, 'slot');
+        continue;
+      }
+      for (const id of together) outcomes.set(id, await this.release(tenant, id));
+    }
+    return jobIds.map((id) => outcomes.get(id)!);
+  }
+
   async releaseSlot(tenant: string, jobId: string): Promise<boolean> {
+    return this.releaseSlots(tenant, [jobId]);
+  }
+
+  /** The jobs' slots given back together; false, changing nothing, when any of them holds none. */
+  private async releaseSlots(tenant: string, jobIds: string[]): Promise<boolean> {
+    const names = jobIds.map((_, i) => `holders.#job${i}`);
     try {
       await retryingConflicts(() =>
         this.client.send(
           new UpdateCommand({
             TableName: this.tableName,
             Key: slotsKey(tenant),
-            UpdateExpression: 'REMOVE holders.#job SET running = running - :one',
-            ConditionExpression: 'attribute_exists(holders.#job)',
-            ExpressionAttributeNames: { '#job': jobId },
-            ExpressionAttributeValues: { ':one': 1 },
+            UpdateExpression: `REMOVE ${names.join(', ')} SET running = running - :n`,
+            ConditionExpression: names.map((name) => `attribute_exists(${name})`).join(' AND '),
+            ExpressionAttributeNames: Object.fromEntries(jobIds.map((id, i) => [`#job${i}`, id])),
+            ExpressionAttributeValues: { ':n': jobIds.length },
           }),
         ),
       );

@@ -15,10 +15,13 @@ export class JobAdmission {
     private readonly workflow: Pick<WorkflowClient, 'start'>,
   ) {}
 
-  /** Admits the tenant's queued jobs while it has free slots and starts their executions. */
-  async admit(tenant: string): Promise<Admission> {
+  /**
+   * Admits the tenant's queued jobs while it has free slots and starts their executions; `waiting`
+   * names jobs known to be queued (see DynamoJobSlots.admit).
+   */
+  async admit(tenant: string, waiting: QueuedJob[] = []): Promise<Admission> {
     const { maxRunningJobs } = await this.limits.of(tenant);
-    const admission = await this.slots.admit(tenant, maxRunningJobs, Date.now());
+    const admission = await this.slots.admit(tenant, maxRunningJobs, Date.now(), waiting);
     const { admitted } = admission;
     // One after another, so executions start in submit order. Every admitted job is tried; a
     // failed start fails the call (its record is retried) and the job keeps its slot, so the

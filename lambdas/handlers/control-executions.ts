@@ -30,8 +30,10 @@ interface Step {
   index: number;
   record: DynamoDBRecord;
   tenant: string;
-  /** The record's own writes and calls; a tenant's records are applied in stream order. */
-  apply: () => Promise<void>;
+  /** The record's own writes and calls, if any; a tenant's records are applied in stream order. */
+  apply?: () => Promise<void>;
+  /** A finished job: what it held is given back after `apply`, together with the ends that follow it. */
+  ended?: string;
   /** The tenant's queue or running slots changed, so its admission pass must follow. */
   admits: boolean;
   /** A pending job: if it holds a slot the pass did not just give it, its start is repeated. */
@@ -54,11 +56,11 @@ export function stepOf(record: DynamoDBRecord, index: number): Step | undefined 
   if (next.status === AWAITING_EXECUTION && prev?.executionName !== next.executionName) {
     const job = queuedJob(next);
     // A submit queued its job in the same transaction; a rewrite back to pending (redrive) did not.
-    const apply = async () => void (prev && (await slots.enqueue(job)));
+    const apply = prev && (async () => void (await slots.enqueue(job)));
     return { ...step, apply, admits: true, waiting: job };
   }
   if (isTerminal(next.status) && prev && !isTerminal(prev.status)) {
-    return { ...step, apply: () => end(prev, next), admits: true };
+    return { ...step, apply: () => stopCancelled(prev, next), admits: true, ended: next.id };
   }
   if (prev && madeMove(MOVES.answer, prev.status, next.status)) {
     return { ...step, apply: () => resume(prev, next), admits: false };
@@ -73,14 +75,18 @@ const queuedJob = (job: JobImage): QueuedJob => ({
   timeoutSeconds: job.timeoutSeconds,
 });
 
-/** Gives back the slot (or queue entry) of a finished job, after stopping a cancelled job's execution. */
-async function end(prev: JobImage, next: JobImage) {
-  if (madeMove(MOVES.cancel, prev.status, next.status)) {
-    await workflow.stop(next.executionName, 'the job was cancelled through the API');
-    logger.info('execution stopped', { jobId: next.id });
-  }
-  const released = await slots.release(next.tenant, next.id);
-  logger.info('job ended', { jobId: next.id, released });
+/** A cancelled job's execution stopped, before its slot (or queue entry) is given back. */
+async function stopCancelled(prev: JobImage, next: JobImage) {
+  if (!madeMove(MOVES.cancel, prev.status, next.status)) return;
+  await workflow.stop(next.executionName, 'the job was cancelled through the API');
+  logger.info('execution stopped', { jobId: next.id });
+}
+
+/** What the finished jobs held given back: their slots in one write when all held one. */
+async function release(tenant: string, ends: Step[]) {
+  const ids = ends.map((s) => s.ended!);
+  const released = await slots.releaseAll(tenant, ids);
+  logger.info('jobs ended', { tenant, jobIds: ids, released });
 }
 
 /**
@@ -111,33 +117,54 @@ function groupBy<T>(items: T[], key: (item: T) => string): T[][] {
  * its start is repeated (idempotent by execution name).
  */
 async function admitTenant(tenant: string, steps: Step[]): Promise<void> {
-  const { admitted, holders } = await admission.admit(tenant);
+  const waiting = steps.flatMap((s) => (s.waiting ? [s.waiting] : []));
+  const { admitted, holders } = await admission.admit(tenant, waiting);
   const fresh = new Set(admitted.map((j) => j.id));
-  for (const job of steps.map((s) => s.waiting)) {
-    if (job && !fresh.has(job.id) && holders[job.id]) await admission.start(job);
+  for (const job of waiting) {
+    if (!fresh.has(job.id) && holders[job.id]) await admission.start(job);
   }
   logger.info('jobs admitted', { tenant, admitted: [...fresh], records: steps.length });
 }
 
 /**
  * One tenant's records in stream order, then a single admission pass for all that asked for one:
- * a flood of submits and ends costs one pass per batch, not one per record. Returns the record
- * to deliver again: the first that failed (the rest of the tenant's wait for it), or, when the
- * pass fails, the first that asked for it, so the retry runs the pass again.
+ * a flood of submits and ends costs one pass per batch, not one per record. Ends give back their
+ * slots together, in one write, before the next record with writes of its own (a redriven job's
+ * queue entry must find its slot given back). Returns the record to deliver again: the first that
+ * failed (the rest of the tenant's wait for it), or, when the pass fails, the first that asked for
+ * it, so the retry runs the pass again.
  */
 async function applyTenant(tenant: string, steps: Step[]): Promise<Step | undefined> {
   const admitting: Step[] = [];
   let failed: Step | undefined;
-  for (const step of steps) {
+  /** Runs a record's work; on failure, `first` is the record to deliver again. */
+  const run = async (first: Step, work: () => Promise<void>) => {
     try {
-      await step.apply();
+      await work();
+      return true;
     } catch (error) {
-      logger.error('stream record failed', { error: error as Error, eventID: step.record.eventID });
-      failed = step;
+      logger.error('stream record failed', { error: error as Error, eventID: first.record.eventID });
+      failed = first;
+      return false;
+    }
+  };
+  let ending: Step[] = [];
+  const releaseEnding = async () => {
+    if (ending.length > 0 && !(await run(ending[0]!, () => release(tenant, ending)))) return false;
+    ending = [];
+    return true;
+  };
+  for (const step of steps) {
+    if (step.ended) {
+      // A failure here leaves the ends before it not given back either: the retry starts from them.
+      if (step.apply && !(await run(ending[0] ?? step, step.apply))) break;
+      ending.push(step);
+    } else if (step.apply && !((await releaseEnding()) && (await run(step, step.apply)))) {
       break;
     }
     if (step.admits) admitting.push(step);
   }
+  if (!failed) await releaseEnding();
   if (admitting.length === 0) return failed;
   try {
     await admitTenant(tenant, admitting);

@@ -1,5 +1,5 @@
 import { type DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { DynamoJobSlots, slotsKey } from '../../../lambdas/adapters/dynamo-job-slots.js';
 import { DynamoJobStore, jobPk } from '../../../lambdas/adapters/dynamo-job-store.js';
 import { DynamoRateLimiter } from '../../../lambdas/adapters/dynamo-rate-limiter.js';
@@ -73,6 +73,24 @@ async function setStatus(j: Job, status: string) {
 const admit = async (tenant: string, max: number, now: number) =>
   (await slots.admit(tenant, max, now)).admitted;
 
+const queuedOf = (j: Job) => ({
+  tenant: j.tenant,
+  id: j.id,
+  executionName: j.executionName,
+  timeoutSeconds: 60,
+});
+
+/** The commands `work` sends through the slots' client, by name. */
+async function commandsOf(work: () => Promise<unknown>): Promise<string[]> {
+  const send = vi.spyOn(doc, 'send');
+  try {
+    await work();
+    return send.mock.calls.map(([command]) => command.constructor.name);
+  } finally {
+    send.mockRestore();
+  }
+}
+
 describe('DynamoJobSlots on DynamoDB Local', () => {
   it('a submit queues the job and counts it in the same write', async () => {
     const tenant = freshTenant();
@@ -126,6 +144,59 @@ describe('DynamoJobSlots on DynamoDB Local', () => {
     expect(await slots.release(tenant, jobs[0]!.id)).toBe('none');
     expect((await admit(tenant, 2, NOW)).map((j) => j.id)).toEqual([jobs[2]!.id]);
     expect(await slots.read(tenant)).toMatchObject({ running: 2, queued: 2 });
+  });
+
+  it('admits the jobs it is told of without querying the queue when they are the whole queue', async () => {
+    const tenant = freshTenant();
+    const jobs = await submitted(tenant, 3);
+    let admitted: string[] = [];
+    const sent = await commandsOf(async () => {
+      const told = [...jobs].reverse().map(queuedOf);
+      admitted = (await slots.admit(tenant, 10, NOW, [...told, told[0]!])).admitted.map((j) => j.id);
+    });
+    expect(sent).toEqual(['GetCommand', 'TransactWriteCommand']);
+    expect(admitted).toEqual(jobs.map((j) => j.id));
+    expect(await slots.read(tenant)).toMatchObject({ running: 3, queued: 0 });
+    expect(await queueIds(tenant)).toEqual([]);
+  });
+
+  it('reads the head of the queue when other jobs wait too, and keeps submit order', async () => {
+    const tenant = freshTenant();
+    const jobs = await submitted(tenant, 3);
+    const sent = await commandsOf(async () => {
+      const admitted = await slots.admit(tenant, 2, NOW, [queuedOf(jobs[2]!)]);
+      expect(admitted.admitted.map((j) => j.id)).toEqual([jobs[0]!.id, jobs[1]!.id]);
+    });
+    expect(sent).toEqual(['GetCommand', 'QueryCommand', 'TransactWriteCommand']);
+    expect(await queueIds(tenant)).toEqual([jobs[2]!.id]);
+  });
+
+  it('reads the queue again when jobs it was told of no longer wait, admitting each job once', async () => {
+    const tenant = freshTenant();
+    const [a, b, c] = await submitted(tenant, 3);
+    expect((await admit(tenant, 1, NOW)).map((j) => j.id)).toEqual([a!.id]);
+    // Told of a (admitted already) and b: as many as are queued (b and c), but not the queue.
+    const admitted = await slots.admit(tenant, 10, NOW, [queuedOf(a!), queuedOf(b!)]);
+    expect(admitted.admitted.map((j) => j.id)).toEqual([b!.id, c!.id]);
+    expect(await slots.read(tenant)).toMatchObject({ running: 3, queued: 0 });
+  });
+
+  it("gives back a tenant's finished jobs' slots in one write, and each job's own way when one holds none", async () => {
+    const tenant = freshTenant();
+    const jobs = await submitted(tenant, 5);
+    await admit(tenant, 3, NOW);
+    const [a, b, c, queued] = jobs.map((j) => j.id);
+    let outcomes: string[] = [];
+    const sent = await commandsOf(async () => (outcomes = await slots.releaseAll(tenant, [a!, b!, a!])));
+    expect(sent).toEqual(['UpdateCommand']);
+    expect(outcomes).toEqual(['slot', 'slot', 'slot']);
+    expect(await slots.read(tenant)).toMatchObject({ running: 1, queued: 2 });
+
+    // a holds nothing any more, c a slot, the fourth job a queue entry: the write for all is
+    // refused and each is given back on its own.
+    expect(await slots.releaseAll(tenant, [c!, queued!, a!])).toEqual(['slot', 'queue', 'none']);
+    expect(await slots.read(tenant)).toEqual({ running: 0, queued: 1, holders: {} });
+    expect(await queueIds(tenant)).toEqual([jobs[4]!.id]);
   });
 
   it('20 concurrent admitters with maxRunningJobs 2 admit exactly 2 jobs, each once', async () => {

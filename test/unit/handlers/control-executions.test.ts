@@ -109,17 +109,32 @@ type TransactItems = Array<
     {
       Key?: { PK: string; SK: string };
       Item?: Record<string, string>;
+      ConditionExpression?: string;
       ExpressionAttributeNames?: Record<string, string>;
-      ExpressionAttributeValues?: Record<string, { at: number; until: number }>;
+      ExpressionAttributeValues?: Record<string, unknown>;
     }
   >
 >;
 
+const slotsItem = ({ queue: q, holders: h }: { queue: Queue; holders: Holders }) => ({
+  running: Object.keys(h).length,
+  queued: q.length,
+  holders: { ...h },
+});
+
+const cancelled = (codes: string[], slots?: Record<string, unknown>) =>
+  Object.assign(new Error('cancelled'), {
+    name: 'TransactionCanceledException',
+    CancellationReasons: codes.map((Code, i) => ({
+      Code,
+      ...(i === 0 && slots ? { Item: marshall(slots) } : {}),
+    })),
+  });
+
 function tableStandIn() {
   ddb.on(GetCommand).callsFake((input: { Key: { PK: string } }) => {
     if (!input.Key.PK.startsWith('SLOTS#')) return {};
-    const { queue: q, holders: h } = stateOf(input.Key.PK);
-    return { Item: { running: Object.keys(h).length, queued: q.length, holders: { ...h } } };
+    return { Item: slotsItem(stateOf(input.Key.PK)) };
   });
   ddb
     .on(QueryCommand)
@@ -135,14 +150,19 @@ function tableStandIn() {
     const items = input.TransactItems;
     const slots = items.find((i) => i.Update)!.Update!;
     const state = stateOf(slots.Key!.PK);
+    // An admission's conditions on the slots item: room for its jobs, and (whole queue) no other job queued.
+    const values = slots.ExpressionAttributeValues ?? {};
+    const condition = slots.ConditionExpression ?? '';
+    const refused =
+      (condition.includes('running <= :limit') &&
+        Object.keys(state.holders).length > (values[':limit'] as number)) ||
+      (condition.includes('queued = :n') && state.queue.length !== values[':n']);
     const gone = (id: string | undefined) => id !== undefined && !state.queue.some((q) => q.id === id);
-    if (items.some((i) => gone(i.Delete?.Key?.SK))) {
-      throw Object.assign(new Error('cancelled'), {
-        name: 'TransactionCanceledException',
-        CancellationReasons: items.map((i) => ({
-          Code: gone(i.Delete?.Key?.SK) ? 'ConditionalCheckFailed' : 'None',
-        })),
-      });
+    if (refused || items.some((i) => gone(i.Delete?.Key?.SK))) {
+      const codes = items.map((i, n) =>
+        (n === 0 && refused) || gone(i.Delete?.Key?.SK) ? 'ConditionalCheckFailed' : 'None',
+      );
+      throw cancelled(codes, refused ? slotsItem(state) : undefined);
     }
     const removed = items.flatMap((i) => (i.Delete?.Key ? [i.Delete.Key.SK] : []));
     state.queue = state.queue.filter((q) => !removed.includes(q.id));
@@ -150,18 +170,19 @@ function tableStandIn() {
     if (added) state.queue.push({ id: added.SK!, executionName: added.executionName! });
     // A slot per job an admission names (#job0, #job1...) with its lease; a queueing update names no lease.
     for (const [name, id] of Object.entries(slots.ExpressionAttributeNames ?? {})) {
-      const lease = slots.ExpressionAttributeValues?.[`:lease${name.slice('#job'.length)}`];
+      const lease = values[`:lease${name.slice('#job'.length)}`] as Holders[string] | undefined;
       if (name.startsWith('#job') && lease && removed.includes(id)) state.holders[id] = lease;
     }
     return {};
   });
+  // A release names each slot it gives back (#job0, #job1...) and gives back none unless all are held.
   ddb
     .on(UpdateCommand)
     .callsFake((input: { Key: { PK: string }; ExpressionAttributeNames: Record<string, string> }) => {
       const { holders: h } = stateOf(input.Key.PK);
-      const id = input.ExpressionAttributeNames['#job']!;
-      if (!h[id]) throw conditionFailed();
-      delete h[id];
+      const ids = Object.values(input.ExpressionAttributeNames);
+      if (!ids.every((id) => h[id])) throw conditionFailed();
+      for (const id of ids) delete h[id];
       return {};
     });
   ddb.on(PutCommand).resolves({});
@@ -410,16 +431,68 @@ describe('job stream consumer: a batch of several tenants', () => {
 
     expect(await handler(batch(...records))).toEqual({ batchItemFailures: [] });
 
-    // One pass: one read of the slots, one head query, one transaction for the five jobs.
-    expect(slotReads(TENANT)).toBe(1);
-    expect(ddb.commandCalls(QueryCommand)).toHaveLength(1);
-    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(1);
+    // One write gives back both slots; one pass: one read of the slots and, as the batch's five
+    // jobs are the whole queue, no head query, then one transaction for the five.
     expect(ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input.ExpressionAttributeNames)).toEqual([
-      { '#job': `job_${TENANT}_0` },
-      { '#job': `job_${TENANT}_9` },
+      { '#job0': `job_${TENANT}_0`, '#job1': `job_${TENANT}_9` },
     ]);
+    expect(slotReads(TENANT)).toBe(1);
+    expect(ddb.commandCalls(QueryCommand)).toHaveLength(0);
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(1);
     expect(started()).toEqual([1, 2, 3, 4, 5].map((n) => `job_${TENANT}_${n}`));
     expect(Object.keys(holders).sort()).toEqual([1, 2, 3, 4, 5].map((n) => `job_${TENANT}_${n}`));
+  });
+
+  it('gives back a run of ends in one write, before a redriven job of the run joins the queue again', async () => {
+    holders = Object.fromEntries([1, 2, 3].map((n) => [`job_${TENANT}_${n}`, { at: 1, until: 2 }]));
+    queue = [];
+    const failed = record(
+      'MODIFY',
+      job(TENANT, 2, { status: 'failed' }),
+      job(TENANT, 2, { status: 'running' }),
+    );
+    const redriven = record(
+      'MODIFY',
+      job(TENANT, 2, { status: 'pending', attempt: 2, executionName: `job_${TENANT}_2-2` }),
+      job(TENANT, 2, { status: 'failed' }),
+    );
+
+    expect(await handler(batch(ended(TENANT, 1), failed, redriven, ended(TENANT, 3)))).toEqual({
+      batchItemFailures: [],
+    });
+
+    const writes = ddb
+      .calls()
+      .map((c) => c.args[0])
+      .filter((c) => c instanceof UpdateCommand || c instanceof TransactWriteCommand);
+    expect(writes[0]?.input).toMatchObject({
+      ExpressionAttributeNames: { '#job0': `job_${TENANT}_1`, '#job1': `job_${TENANT}_2` },
+    });
+    expect((writes[1] as TransactWriteCommand).input.TransactItems?.[0]?.Put?.Item).toMatchObject({
+      SK: `job_${TENANT}_2`,
+      executionName: `job_${TENANT}_2-2`,
+    });
+    expect(writes[2]?.input).toMatchObject({ ExpressionAttributeNames: { '#job0': `job_${TENANT}_3` } });
+    // The pass then admits the redriven job into the slots the ends gave back.
+    expect(started()).toEqual([`job_${TENANT}_2-2`]);
+  });
+
+  it('reports the first end of a run that was not given back when a later record of the run fails', async () => {
+    holders = Object.fromEntries([1, 2].map((n) => [`job_${TENANT}_${n}`, { at: 1, until: 2 }]));
+    queue = [];
+    sfn.on(StopExecutionCommand).rejects(new Error('throttled'));
+    const cancelled = record(
+      'MODIFY',
+      job(TENANT, 2, { status: 'cancelled' }),
+      job(TENANT, 2, { status: 'running' }),
+    );
+    const first = ended(TENANT, 1);
+
+    expect(await handler(batch(first, cancelled))).toEqual({
+      batchItemFailures: [{ itemIdentifier: first.dynamodb!.SequenceNumber }],
+    });
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
+    expect(Object.keys(holders).sort()).toEqual([1, 2].map((n) => `job_${TENANT}_${n}`));
   });
 
   it('applies the tenant with the fewest records first, so a job or two waits for no flood', async () => {

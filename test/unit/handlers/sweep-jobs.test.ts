@@ -416,8 +416,8 @@ describe('job sweep', () => {
 
     expect(await handler()).toMatchObject({ releasedSlots: 1, admitted: 1 });
     expect(ddb.commandCalls(UpdateCommand, { Key: SLOTS_KEY })[0]?.args[0].input).toMatchObject({
-      UpdateExpression: 'REMOVE holders.#job SET running = running - :one',
-      ExpressionAttributeNames: { '#job': JOB_ID },
+      UpdateExpression: 'REMOVE holders.#job0 SET running = running - :n',
+      ExpressionAttributeNames: { '#job0': JOB_ID },
     });
     expect(sfn.commandCalls(StartExecutionCommand).map((c) => c.args[0].input.name)).toEqual([next]);
   });
