@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Agent, request } from 'node:http';
-import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 // Built exactly as the handlers build theirs: same module, same environment (the stack's).
 import {
@@ -40,7 +40,9 @@ async function main(config: SubmitClientConfig) {
   const ops = operations(config);
   process.on('message', (message: ClientRequest) => {
     const reply =
-      message.kind === 'round' ? runRound(ops, message.order, message.tag) : runRounds(ops, message);
+      message.kind === 'round'
+        ? runRound(ops, message.order, message.tag, config.tableName)
+        : runRounds(ops, message, config.tableName);
     const send = (r: ClientReply) => process.send!(r);
     reply.then(
       (result) => send({ ok: true, result }),
@@ -49,6 +51,16 @@ async function main(config: SubmitClientConfig) {
   });
   process.on('disconnect', () => process.exit(0));
   process.send!({ ok: true, result: 'ready' } satisfies ClientReply);
+}
+
+const none = () => undefined;
+
+/** Keys of the bare job items `put` and `getPut` wrote, deleted once their round is timed. */
+const bare: Array<Record<string, { S: string }>> = [];
+
+async function deleteBare(tableName: string) {
+  for (const Key of bare.splice(0))
+    await dynamoClient.send(new DeleteItemCommand({ TableName: tableName, Key }));
 }
 
 /** Prepares one sample (untimed) and returns the call to time, which answers the job it created if any. */
@@ -73,24 +85,26 @@ function operations(config: SubmitClientConfig): Record<SubmitOp, Operation> {
     );
     return { job, fingerprint: requestFingerprint(req), now };
   };
-  /** The submit's own write, bare: the same item, marshalled beforehand, in one conditional PutItem. */
+  /**
+   * The submit's own write, bare: the same item, marshalled beforehand, in one conditional PutItem.
+   * Nothing queues it, so the stack never runs it: the round deletes it once timed (deleteBare), or
+   * the sweep would find a pending job that never joined its queue and run it minutes later.
+   */
   const barePut = (tag: string) => {
     const { job, fingerprint } = prepared(tag);
+    const key = { PK: { S: jobPk(job.tenant, job.id) }, SK: { S: JOB_SK } };
     const put = new PutItemCommand({
       TableName: config.tableName,
       Item: marshall(newJobItem(job, fingerprint), MARSHALL_OPTIONS),
       ConditionExpression: 'attribute_not_exists(PK)',
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     });
-    return { job, send: () => dynamoClient.send(put) };
+    bare.push(key);
+    return { key, send: () => dynamoClient.send(put).then(none) };
   };
-  const none = () => undefined;
   return {
     // The floor of a submit: its one conditional write, without HTTP, authorizer, handler or store.
-    put: (tag) => {
-      const { job, send } = barePut(tag);
-      return () => send().then(() => job.id);
-    },
+    put: (tag) => barePut(tag).send,
     // The same floor for a write of the least an item can be: keys and the request body.
     putMinimal: (tag) => {
       const put = new PutItemCommand({
@@ -106,16 +120,11 @@ function operations(config: SubmitClientConfig): Record<SubmitOp, Operation> {
     },
     // The floor of a keyed submit: a consistent read of the key's item, then the conditional write.
     getPut: (tag) => {
-      const { job, send } = barePut(tag);
-      const get = new GetItemCommand({
-        TableName: config.tableName,
-        Key: { PK: { S: jobPk(job.tenant, job.id) }, SK: { S: JOB_SK } },
-        ConsistentRead: true,
-      });
+      const { key, send } = barePut(tag);
+      const get = new GetItemCommand({ TableName: config.tableName, Key: key, ConsistentRead: true });
       return async () => {
         await dynamoClient.send(get);
-        await send();
-        return job.id;
+        return send();
       };
     },
     // The handler's own write, called directly: what a submit costs without HTTP, authorizer and handler.
@@ -143,7 +152,7 @@ async function timedOp(op: Operation, tag: string): Promise<{ ms: number; jobId?
   return { ms: Number(process.hrtime.bigint() - start) / 1e6, jobId };
 }
 
-async function runRound(ops: Record<SubmitOp, Operation>, order: SubmitOp[], tag: string) {
+async function runRound(ops: Record<SubmitOp, Operation>, order: SubmitOp[], tag: string, tableName: string) {
   const ms = {} as Record<SubmitOp, number>;
   const jobIds: string[] = [];
   for (const name of order) {
@@ -151,16 +160,18 @@ async function runRound(ops: Record<SubmitOp, Operation>, order: SubmitOp[], tag
     ms[name] = sample.ms;
     if (sample.jobId) jobIds.push(sample.jobId);
   }
+  await deleteBare(tableName);
   return { ms, jobIds } satisfies RoundResult;
 }
 
 async function runRounds(
   ops: Record<SubmitOp, Operation>,
   req: { count: number; tag: string; seed: number },
+  tableName: string,
 ) {
   const samples = emptySamples();
   for (let i = 0; i < req.count; i++) {
-    const { ms } = await runRound(ops, shuffled(SUBMIT_OPS, req.seed + i), `${req.tag} ${i}`);
+    const { ms } = await runRound(ops, shuffled(SUBMIT_OPS, req.seed + i), `${req.tag} ${i}`, tableName);
     for (const op of SUBMIT_OPS) samples[op].push(ms[op]);
   }
   return samples;
