@@ -100,17 +100,6 @@ async function resume(prev: JobImage, next: JobImage) {
   logger.info('input answered', { jobId: next.id, resumed });
 }
 
-/** The items grouped by key, groups in order of first appearance, each group in input order. */
-function groupBy<T>(items: T[], key: (item: T) => string): T[][] {
-  const groups = new Map<string, T[]>();
-  for (const item of items) {
-    const group = groups.get(key(item));
-    if (group) group.push(item);
-    else groups.set(key(item), [item]);
-  }
-  return [...groups.values()];
-}
-
 /**
  * The tenant's queued jobs admitted while it has free slots. A pending job that holds a slot the
  * pass did not just give it was admitted by an earlier delivery that failed before the start, so
@@ -184,7 +173,7 @@ async function applyTenant(tenant: string, steps: Step[]): Promise<Step | undefi
  */
 export const handler = async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
   const steps = event.Records.map(stepOf).filter((s): s is Step => s !== undefined);
-  const tenants = groupBy(steps, (s) => s.tenant).sort((a, b) => a.length - b.length);
+  const tenants = [...Map.groupBy(steps, (s) => s.tenant).values()].sort((a, b) => a.length - b.length);
   let first: Step | undefined;
   for (const records of tenants) {
     const failed = await applyTenant(records[0]!.tenant, records);

@@ -119,7 +119,10 @@ export class StreamPoller {
         busy = true;
         const matching = records.map((r) => toLambdaRecord(r, this.streamArn!)).filter(this.matcher);
         if (!(await this.deliverInBatches(shardId, matching))) return busy;
-        await this.saveCheckpoint(shardId, { sequenceNumber: records.at(-1)!.dynamodb!.SequenceNumber });
+        // Past the read's trailing records the filter dropped (its last batch saved the rest).
+        const last = records.at(-1)!.dynamodb!.SequenceNumber;
+        if (last !== this.checkpoint.shards[shardId]?.sequenceNumber)
+          await this.saveCheckpoint(shardId, { sequenceNumber: last });
       }
       if (out.NextShardIterator) this.iterators.set(shardId, out.NextShardIterator);
       else await this.closeShard(shardId);

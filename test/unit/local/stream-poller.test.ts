@@ -106,6 +106,24 @@ describe('StreamPoller', () => {
     expect(batches).toEqual([matching.slice(0, 10), matching.slice(10, 20), matching.slice(20, 30)]);
   });
 
+  it('saves the position past the trailing records the filter dropped, once the read is delivered', async () => {
+    const records = mixed(12);
+    shardServing(records);
+    const checkpointFile = join(dir, 'checkpoint.json');
+    const delivered: string[] = [];
+    await startPoller(async (event) => void delivered.push(...ids(event)), { batchSize: 4, checkpointFile });
+
+    const last = records.at(-1)!.dynamodb!.SequenceNumber;
+    await vi.waitFor(async () => {
+      const saved = JSON.parse(await readFile(checkpointFile, 'utf8')) as {
+        shards: Record<string, { sequenceNumber: string }>;
+      };
+      expect(saved.shards['shard-1']?.sequenceNumber).toBe(last);
+    });
+    expect(delivered).toEqual(jobRecords(records));
+    expect(jobRecords(records)).not.toContain(last);
+  });
+
   it('saves the position after each batch, so a restart delivers again only what was not delivered', async () => {
     const records = mixed(12);
     shardServing(records);
