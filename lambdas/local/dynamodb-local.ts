@@ -4,6 +4,17 @@ import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  CreateTableCommand,
+  DeleteTableCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  ResourceInUseException,
+  TransactWriteItemsCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
 
 export interface DynamoDbLocalOptions {
   /** Holds the database files and the pid file. */
@@ -56,6 +67,12 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions): Promise
   if (pidFile) await writeFile(pidFile, String(pid));
   const endpoint = `http://127.0.0.1:${port}`;
   await waitUntilAnswering(endpoint, child, START_TIMEOUT_MS);
+  try {
+    await warmExpressionParser(endpoint);
+  } catch (e) {
+    await terminate(child);
+    throw e;
+  }
   let stopping: Promise<void> | undefined;
   return {
     endpoint,
@@ -123,6 +140,145 @@ async function waitUntilAnswering(endpoint: string, child: ChildProcess, timeout
   }
   child.kill('SIGKILL');
   throw new Error(`DynamoDB Local did not answer at ${endpoint} within ${timeoutMs} ms: ${stderr.trim()}`);
+}
+
+/** Made and deleted by the warm-up; one left by a crash mid-warm-up is reused, then deleted. */
+export const WARM_UP_TABLE = 'dynamodb-local-warm-up';
+
+const WARM_UP_KEY = { PK: { S: 'warm-up' }, SK: { S: 'item' } };
+const WARM_UP_NAMES = { '#m': 'map', '#k': 'key', '#ttl': 'ttl' };
+const WARM_UP_VALUES = {
+  ':one': { N: '1' },
+  ':two': { N: '2' },
+  ':s': { S: 'warm' },
+  ':type': { S: 'S' },
+  ':list': { L: [{ N: '1' }] },
+  ':set': { SS: ['a'] },
+  ':pk': WARM_UP_KEY.PK,
+  ':a': { S: 'a' },
+  ':z': { S: 'z' },
+};
+
+/** Only the placeholders the expressions use: DynamoDB rejects unused ones. */
+function placeholders(...expressions: string[]) {
+  const text = expressions.join(' ');
+  const used = <T>(all: Record<string, T>) =>
+    Object.fromEntries(Object.entries(all).filter(([p]) => new RegExp(`${p}\\b`).test(text)));
+  const names = used(WARM_UP_NAMES);
+  return {
+    ...(Object.keys(names).length > 0 ? { ExpressionAttributeNames: names } : {}),
+    ExpressionAttributeValues: used(WARM_UP_VALUES),
+  };
+}
+
+/**
+ * DynamoDB Local parses expressions with ANTLR 4.5, which fills a prediction cache shared by all
+ * requests the first time each form is parsed; that runtime has known races when concurrent parsers
+ * fill it. A restarted stack's first burst of concurrent conditional writes once failed with
+ * `ValidationException: Invalid ConditionExpression: Index 0 out of bounds for length 0`. So before
+ * the endpoint is handed out, every expression form the product sends (each function, comparator,
+ * update clause, key condition and path) is parsed once, one request at a time, on a scratch table
+ * that is then deleted. Any failure here is a real one and is thrown.
+ */
+async function warmExpressionParser(endpoint: string): Promise<void> {
+  const client = new DynamoDBClient({
+    endpoint,
+    region: 'local',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    maxAttempts: 1,
+  });
+  const TableName = WARM_UP_TABLE;
+  const Key = WARM_UP_KEY;
+  const condition =
+    'attribute_not_exists(PK) OR (attribute_exists(#m.#k) AND size(l) > :one AND NOT contains(s, :type) ' +
+    'AND begins_with(s, :s) AND n BETWEEN :one AND :two AND n IN (:one, :two) AND n <> :two AND attribute_type(s, :type))';
+  const update =
+    'SET n = if_not_exists(n, :one) + :one, z = #ttl - :one, r = list_append(if_not_exists(r, :list), :list), #m.#k = :s, l[0] = :two ' +
+    'REMOVE l[1], #m.gone ADD c :one, tags :set';
+  const updateCondition = 'attribute_exists(PK) AND n >= :one AND n <= :two AND n < :two AND #ttl > :one';
+  const transactCondition = 'attribute_exists(tags) AND (c = :one OR c > :one)';
+  const filter = '#ttl > :one AND n IN (:one, :two)';
+  const projection = 'PK, SK, #m.#k, l[0], n';
+  try {
+    await client
+      .send(
+        new CreateTableCommand({
+          TableName,
+          BillingMode: 'PAY_PER_REQUEST',
+          AttributeDefinitions: ['PK', 'SK'].map((AttributeName) => ({ AttributeName, AttributeType: 'S' })),
+          KeySchema: [
+            { AttributeName: 'PK', KeyType: 'HASH' },
+            { AttributeName: 'SK', KeyType: 'RANGE' },
+          ],
+        }),
+      )
+      .catch((e: unknown) => {
+        if (!(e instanceof ResourceInUseException)) throw e;
+      });
+    const item = {
+      ...Key,
+      s: { S: 'warm' },
+      n: { N: '1' },
+      l: { L: [{ N: '1' }, { N: '2' }] },
+      map: { M: { key: { S: 'warm' }, gone: { N: '1' } } },
+      ttl: { N: '2' },
+    };
+    await client.send(
+      new PutItemCommand({
+        TableName,
+        Item: item,
+        ConditionExpression: condition,
+        ...placeholders(condition),
+      }),
+    );
+    await client.send(
+      new UpdateItemCommand({
+        TableName,
+        Key,
+        UpdateExpression: update,
+        ConditionExpression: updateCondition,
+        ...placeholders(update, updateCondition),
+      }),
+    );
+    await client.send(
+      new TransactWriteItemsCommand({
+        TransactItems: [
+          {
+            Update: {
+              TableName,
+              Key,
+              UpdateExpression: 'DELETE tags :set',
+              ConditionExpression: transactCondition,
+              ...placeholders('DELETE tags :set', transactCondition),
+            },
+          },
+        ],
+      }),
+    );
+    for (const keyCondition of [
+      'PK = :pk AND SK BETWEEN :a AND :z',
+      'PK = :pk AND begins_with(SK, :a)',
+      'PK = :pk AND SK < :z',
+      'PK = :pk AND SK <= :z',
+    ]) {
+      await client.send(
+        new QueryCommand({
+          TableName,
+          KeyConditionExpression: keyCondition,
+          FilterExpression: filter,
+          ProjectionExpression: projection,
+          ...placeholders(keyCondition, filter, projection),
+        }),
+      );
+    }
+    const { ExpressionAttributeNames } = placeholders(projection);
+    await client.send(
+      new GetItemCommand({ TableName, Key, ProjectionExpression: projection, ExpressionAttributeNames }),
+    );
+    await client.send(new DeleteTableCommand({ TableName }));
+  } finally {
+    client.destroy();
+  }
 }
 
 async function terminate(child: ChildProcess, graceMs = 3000): Promise<void> {

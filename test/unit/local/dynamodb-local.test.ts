@@ -1,8 +1,13 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CreateTableCommand, DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startDynamoDbLocal, stopOrphanedDynamoDbLocal } from '../../../lambdas/local/dynamodb-local.js';
+import {
+  startDynamoDbLocal,
+  stopOrphanedDynamoDbLocal,
+  WARM_UP_TABLE,
+} from '../../../lambdas/local/dynamodb-local.js';
 
 const alive = (pid: number) => {
   try {
@@ -33,4 +38,59 @@ describe('DynamoDB Local left running by a parent killed with -9', () => {
     // Nothing left to end: a second call is a no-op.
     await stopOrphanedDynamoDbLocal(dataDir);
   }, 30_000);
+});
+
+describe('DynamoDB Local as it is handed out', () => {
+  const dirs: string[] = [];
+  afterEach(async () => {
+    for (const dir of dirs.splice(0)) {
+      await stopOrphanedDynamoDbLocal(dir);
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+  const clientOf = (endpoint: string) =>
+    new DynamoDBClient({
+      endpoint,
+      region: 'local',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+  const tablesOf = async (endpoint: string) => {
+    const client = clientOf(endpoint);
+    try {
+      return (await client.send(new ListTablesCommand({}))).TableNames;
+    } finally {
+      client.destroy();
+    }
+  };
+
+  it('has run its expression warm-up on a scratch table and kept no table, even the one a crash left mid-warm-up', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'agent-jobs-ddb-warm-up-'));
+    dirs.push(dataDir);
+    const first = await startDynamoDbLocal({ dataDir });
+    expect(await tablesOf(first.endpoint)).toEqual([]);
+
+    // As if killed between the warm-up's CreateTable and DeleteTable.
+    const client = clientOf(first.endpoint);
+    await client.send(
+      new CreateTableCommand({
+        TableName: WARM_UP_TABLE,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [
+          { AttributeName: 'PK', AttributeType: 'S' },
+          { AttributeName: 'SK', AttributeType: 'S' },
+        ],
+        KeySchema: [
+          { AttributeName: 'PK', KeyType: 'HASH' },
+          { AttributeName: 'SK', KeyType: 'RANGE' },
+        ],
+      }),
+    );
+    client.destroy();
+    expect(await tablesOf(first.endpoint)).toEqual([WARM_UP_TABLE]);
+    await stopOrphanedDynamoDbLocal(dataDir);
+
+    const second = await startDynamoDbLocal({ dataDir });
+    expect(await tablesOf(second.endpoint)).toEqual([]);
+    await second.stop();
+  }, 60_000);
 });
