@@ -72,6 +72,10 @@ async function handle(record: SQSRecord, secrets: WebhookSecretStore): Promise<D
     // Before the record: a failed send leaves the delivery pending, and its message retries this.
     await deadLetters.send({ ...message, deliveryId: delivery.id, webhookId: delivery.webhookId, attempt });
   }
+  // Hidden until the next attempt before the record: a process that stops between the two must not
+  // leave the message invisible for the queue's whole visibility timeout (minutes) with nothing
+  // else to retry the delivery. Unrecorded, the attempt's lease still marks it as interrupted.
+  if (outcome.status === 'pending') await queue.hide(record.receiptHandle, delaySeconds);
   const recorded = await deliveries.record(
     message,
     delivery.roundAttempts,
@@ -92,9 +96,7 @@ async function handle(record: SQSRecord, secrets: WebhookSecretStore): Promise<D
     status: outcome.status,
   });
   // Not recorded as this round's: a replay started a new round, whose own message carries on.
-  if (!recorded || outcome.status !== 'pending') return 'done';
-  await queue.hide(record.receiptHandle, delaySeconds);
-  return 'later';
+  return recorded && outcome.status === 'pending' ? 'later' : 'done';
 }
 
 /**

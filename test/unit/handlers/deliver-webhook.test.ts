@@ -134,6 +134,20 @@ describe('deliver-webhook handler', () => {
     expect(hidden()[0]!.VisibilityTimeout).toBeGreaterThanOrEqual(120);
   });
 
+  it('hides the message until the next attempt before recording it, so a record that never lands leaves it due on time', async () => {
+    ddb.on(GetCommand).resolves({ Item: delivery() });
+    // The claim lands; the record does not (the process stops, or the table is unreachable).
+    ddb.on(UpdateCommand).resolvesOnce({}).rejects(new Error('connection reset'));
+    answers.push(503);
+    expect(await handler(sqsEvent())).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-1' }] });
+
+    expect(updates()).toHaveLength(2);
+    // Due again after the retry delay (Retry-After 120 here), not after the queue's visibility timeout.
+    expect(hidden()).toEqual([
+      { QueueUrl: WEBHOOK_QUEUE_URL, ReceiptHandle: 'rh-1', VisibilityTimeout: 120 },
+    ]);
+  });
+
   it('after the last attempt of the schedule marks it failed and dead-letters it', async () => {
     ddb.on(GetCommand).resolves({ Item: delivery({ roundAttempts: 2 }) });
     answers.push(500);
