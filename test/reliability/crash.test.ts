@@ -252,7 +252,7 @@ describe('kill -9 of the whole local stack in the middle of a run', () => {
           attempts: [expect.objectContaining({ httpStatus: 503 })],
         }),
       ]);
-    // The deliverer hides the message right after recording the attempt.
+    // The deliverer hides the message and records the attempt one right after the other.
     await sleep(1000);
     const beforeCrash = await Promise.all(ids.map(api1.get));
     await kill(first.child, 'SIGKILL');
