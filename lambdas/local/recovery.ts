@@ -103,12 +103,16 @@ export interface DeliveryRecoveryDeps {
 }
 
 /**
- * Queue messages persist under the data dir, so a pending delivery still has its message (visible,
- * or hidden until its next attempt). Only an attempt in flight at the stop is left hanging: its
- * message stays invisible for the queue's visibility timeout, and its lease belongs to a process
- * that is gone. Each such delivery gets a new message, clearing the lease; the old message, when it
- * comes back, finds another owner or a finished delivery and is dropped. Run before the queue
- * pollers start, so no attempt of this run holds a lease yet. Returns how many were requeued.
+ * Queue messages persist under the data dir, so a pending delivery still has its message, hidden
+ * until its next attempt or visible. Not so one whose message a poller had received at the stop:
+ * waiting for its batch, or with its attempt in flight (its lease belongs to a process that is
+ * gone). That message stays invisible for the queue's visibility timeout (minutes), and such a
+ * delivery is always due, since a message is only received once its delivery is. So every due
+ * delivery, and any leased one, gets a new message, its owner and lease cleared; an old message
+ * that comes back finds another owner or a finished delivery and is dropped, and a due delivery
+ * whose message was simply waiting in the queue is attempted once all the same (the first message
+ * to claim it owns it). Run before the queue pollers start, so no attempt of this run holds a lease
+ * yet. Returns how many were requeued.
  */
 export async function requeueInterruptedDeliveries({
   deliveries,
@@ -118,8 +122,9 @@ export async function requeueInterruptedDeliveries({
   const pending = await deliveries.listOverdue('\uffff');
   const requeued = await Promise.all(
     pending.map(async (d) => {
-      const leased = (await deliveries.get(d.tenant, d.jobId, d.seq))?.leaseUntil !== undefined;
-      return leased && outbox.requeue(d, now, true);
+      const due = Date.parse(d.nextAttemptAt) <= now.getTime();
+      const interrupted = due || (await deliveries.get(d.tenant, d.jobId, d.seq))?.leaseUntil !== undefined;
+      return interrupted && outbox.requeue(d, now, true);
     }),
   );
   return requeued.filter(Boolean).length;

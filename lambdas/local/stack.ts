@@ -207,7 +207,7 @@ async function start(options: LocalStackOptions, stops: Stops): Promise<Omit<Loc
     outbox: webhookOutboxFromEnv(),
   });
   if (requeued > 0)
-    log(`requeued ${requeued} webhook deliver${requeued === 1 ? 'y' : 'ies'} interrupted mid-attempt`);
+    log(`gave ${requeued} due or interrupted webhook deliver${requeued === 1 ? 'y' : 'ies'} a new message`);
   const pollers = eventSourcePollers(template, resolve, { clients, tableName, queues, dataDir, options });
   await Promise.all(pollers.map((p) => p.start()));
   stops.poller = async () => {
