@@ -15,10 +15,10 @@ import {
 } from '../test/fixtures/scripted-model-server.js';
 import { benchApi } from './api.js';
 import type { BenchContext, Figures } from './context.js';
-import { jobCostParts, jobItemWriteUnits, per1kJobs, POLLS_PER_JOB, streamInvocations } from './cost.js';
+import { jobCostParts, per1kJobs, POLLS_PER_JOB, streamInvocations } from './cost.js';
 import { quiescence, requestsDuring } from './ddb-counter.js';
 import { openStream, TERMINAL } from './events.js';
-import { dynamoWriteStates, storedItemBytes } from './job.js';
+import { storedItemBytes } from './job.js';
 import { executionSettled } from './settle.js';
 import { percentile, round } from './stats.js';
 
@@ -264,9 +264,8 @@ class AgentRun {
    * (stream consumers included), its execution history (state transitions, step invocations and
    * how long each step task took), its stored size and counted tokens; then the cost model.
    * `agent.ddbWritesPerModelCall` counts every write request the job caused after its submit (the
-   * workflow's DynamoDB integration writes, which the local runner sends on its own client, are
-   * taken from the history) over its model calls; write units are as DynamoDB Local reports them
-   * for the counted requests, the integration writes' units estimated from the item size.
+   * handlers' and the workflow's DynamoDB tasks') over its model calls; write units, table and
+   * indexes, are as DynamoDB Local reports them for those requests.
    */
   async lifecycle(): Promise<Figures> {
     this.ctx.log('counting DynamoDB requests, transitions and step durations of one assistant job...');
@@ -284,12 +283,10 @@ class AgentRun {
     );
     const job = await this.finished(id);
     const visits = stateVisits(await this.history(id));
-    const integrationWrites = visits.filter((v) => dynamoWriteStates(this.ctx).has(v.state)).length;
     const itemBytes = await storedItemBytes(this.ctx, id);
-    const integrationUnits = integrationWrites * jobItemWriteUnits(itemBytes, this.ctx.stack.template);
     // After the submit: what running the job writes.
-    const writes = counted.writes - submit.writes + integrationWrites;
-    const writeUnits = counted.writeUnits - submit.writeUnits + integrationUnits;
+    const writes = counted.writes - submit.writes;
+    const writeUnits = counted.writeUnits - submit.writeUnits;
     const steps = visits.filter((v) => LAMBDA_TASKS[v.state] === INTERNAL_HANDLERS.agentStep);
     const stepMs = steps.reduce((sum, v) => sum + v.ms, 0);
     const poll = await requestsDuring(this.ctx.counter, () => this.api.get(id));
@@ -297,15 +294,15 @@ class AgentRun {
     const eventItems = await this.eventCount(id);
     const itemWrites = 1 + writes - eventItems;
     this.ctx.log(
-      `after the submit: ${writes} writes (${itemWrites - 1} to the job item, ${integrationWrites} of them ` +
-        `by the workflow, ${eventItems} event items), ${counted.reads - submit.reads} reads`,
+      `after the submit: ${writes} writes (${itemWrites - 1} to the job item, ${eventItems} event items), ` +
+        `${counted.reads - submit.reads} reads`,
     );
     const cost = this.costParts({
       transitions: visits.length,
       steps: steps.length,
       stepMs,
       itemWrites,
-      writeUnits: counted.writeUnits + integrationUnits,
+      writeUnits: counted.writeUnits,
       reads: counted.reads + POLLS_PER_JOB * poll.reads,
       consistentReads: counted.consistentReads + POLLS_PER_JOB * poll.consistentReads,
       readUnits: Math.ceil(itemBytes / 4096),

@@ -103,10 +103,6 @@ export function per1kJobs(prefix: string, parts: Record<string, number>): Figure
   };
 }
 
-/** A job item write's units: its size in KB, once for the table and once per index projecting all of it. */
-export const jobItemWriteUnits = (itemBytes: number, template: CfnTemplate) =>
-  Math.ceil(itemBytes / 1024) * (1 + indexesProjectingAll(template));
-
 /** The stream consumers of the template, each invoked `times` per job. */
 export const streamInvocations = (template: CfnTemplate, times: number) =>
   Object.fromEntries(streamConsumers(template).map((handler) => [handler, times]));
@@ -121,10 +117,10 @@ export function costPer1kJobs(figures: Figures, template: CfnTemplate): Figures 
     if (value === undefined || Number.isNaN(value)) throw new Error(`the cost model needs ${key}`);
     return value;
   };
-  const writeUnits = jobItemWriteUnits(need('job.itemBytes'), template);
   const readUnits = Math.ceil(need('job.itemBytes') / 4096);
-  // Priced as submitted with an Idempotency-Key (one more consistent read than without).
-  const writes = need('submit.keyed.ddbWrites') + need('job.ddbWrites');
+  // Priced as submitted with an Idempotency-Key (one more consistent read than without). Write
+  // units are as DynamoDB reported them for the counted writes: the table's and each index's.
+  const writeUnits = need('submit.keyed.ddbWriteUnits') + need('job.ddbWriteUnits');
   const consistentReads =
     need('submit.keyed.ddbConsistentReads') +
     need('job.ddbConsistentReads') +
@@ -142,7 +138,7 @@ export function costPer1kJobs(figures: Figures, template: CfnTemplate): Figures 
         ...streamInvocations(template, 1),
       },
       transitions: need('sfn.transitionsPerJob'),
-      writeUnits: writes * writeUnits,
+      writeUnits,
       consistentReadUnits: consistentReads * readUnits,
       eventualReadUnits: (reads - consistentReads) * readUnits,
     },
@@ -151,7 +147,7 @@ export function costPer1kJobs(figures: Figures, template: CfnTemplate): Figures 
   return {
     ...per1kJobs('cost.per1kJobs', parts),
     'cost.per1kJobs.apiRequests': (1 + POLLS_PER_JOB) * JOBS,
-    'cost.per1kJobs.ddbWriteUnits': writes * writeUnits * JOBS,
+    'cost.per1kJobs.ddbWriteUnits': writeUnits * JOBS,
   };
 }
 
@@ -173,14 +169,4 @@ function functionMemoryMb(template: CfnTemplate, handler: string): number {
   const memory = found?.[1].Properties?.MemorySize;
   if (typeof memory !== 'number') throw new Error(`no function with a memory size for handler ${handler}`);
   return memory;
-}
-
-/** Every index that projects all attributes is written again on each write to a job item. */
-function indexesProjectingAll(template: CfnTemplate): number {
-  return resourcesOfType(template, 'AWS::DynamoDB::Table')
-    .flatMap(
-      ([, t]) =>
-        (t.Properties?.GlobalSecondaryIndexes as Array<{ Projection?: { ProjectionType?: string } }>) ?? [],
-    )
-    .filter((index) => index.Projection?.ProjectionType === 'ALL').length;
 }

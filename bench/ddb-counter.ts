@@ -30,31 +30,33 @@ const unitsOf = (consumed: Consumed) =>
 export type DynamoCounter = ReturnType<typeof countDynamoRequests>;
 
 /**
- * Counts DynamoDB requests as the SDK sends them (a middleware on the client the handlers use),
- * so the figures are what a deployed function would be billed for, not an estimate.
+ * Counts DynamoDB requests as the SDK sends them (a middleware on each client: the handlers' and
+ * the one the workflow's DynamoDB tasks use), so the figures are what a deployment would be billed
+ * for, not an estimate.
  */
-export function countDynamoRequests(client: DynamoDBClient) {
+export function countDynamoRequests(...clients: DynamoDBClient[]) {
   const counts: DynamoCounts = { reads: 0, consistentReads: 0, writes: 0, writeUnits: 0 };
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      if (WRITES.has(context.commandName ?? '')) {
-        counts.writes++;
-        // Asking for the consumed capacity changes nothing else about the write.
-        const input = args.input as { ReturnConsumedCapacity?: string };
-        input.ReturnConsumedCapacity ??= 'TOTAL';
-        const result = await next(args);
-        counts.writeUnits += unitsOf((result.output as { ConsumedCapacity?: Consumed }).ConsumedCapacity);
-        return result;
-      }
-      if (READS.has(context.commandName ?? '')) {
-        counts.reads++;
-        // A strongly consistent read costs twice an eventually consistent one.
-        if ((args.input as { ConsistentRead?: boolean }).ConsistentRead) counts.consistentReads++;
-      }
-      return next(args);
-    },
-    { step: 'initialize', name: 'benchRequestCounter' },
-  );
+  for (const client of clients)
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (WRITES.has(context.commandName ?? '')) {
+          counts.writes++;
+          // Asking for the consumed capacity changes nothing else about the write.
+          const input = args.input as { ReturnConsumedCapacity?: string };
+          input.ReturnConsumedCapacity ??= 'TOTAL';
+          const result = await next(args);
+          counts.writeUnits += unitsOf((result.output as { ConsumedCapacity?: Consumed }).ConsumedCapacity);
+          return result;
+        }
+        if (READS.has(context.commandName ?? '')) {
+          counts.reads++;
+          // A strongly consistent read costs twice an eventually consistent one.
+          if ((args.input as { ConsistentRead?: boolean }).ConsistentRead) counts.consistentReads++;
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'benchRequestCounter' },
+    );
   return {
     snapshot: () => ({ ...counts }),
     since: (before: DynamoCounts): DynamoCounts => ({

@@ -51,9 +51,6 @@ export async function benchJob(ctx: BenchContext): Promise<Figures> {
     }),
   );
   const entered = (history.events ?? []).filter((e) => e.type?.endsWith('StateEntered'));
-  const integrationWrites = entered.filter((e) =>
-    dynamoWriteStates(ctx).has(e.stateEnteredEventDetails?.name ?? ''),
-  ).length;
   const poll = await requestsDuring(ctx.counter, () => api.get(jobId));
   const itemBytes = await storedItemBytes(ctx, jobId);
   ctx.log('measuring the write units of one step of a job with a small and a 100 KB input...');
@@ -94,7 +91,8 @@ export async function benchJob(ctx: BenchContext): Promise<Figures> {
     'poll.rps': round(polls / (pollWindowMs / 1000)),
     'sfn.transitionsPerJob': entered.length,
     // Everything after the submit: stream consumers, the workflow's Lambdas and its DynamoDB tasks.
-    'job.ddbWrites': lifecycle.writes - submit.writes + integrationWrites,
+    'job.ddbWrites': lifecycle.writes - submit.writes,
+    'job.ddbWriteUnits': lifecycle.writeUnits - submit.writeUnits,
     'job.ddbReads': lifecycle.reads - submit.reads,
     'job.ddbConsistentReads': lifecycle.consistentReads - submit.consistentReads,
     'poll.ddbReads': poll.reads,
@@ -155,17 +153,6 @@ async function jobsTableCopy(ctx: BenchContext): Promise<string> {
   const TableName = `bench-step-writes-${Date.now()}`;
   await createTable(ctx.dynamo, TableName, props);
   return TableName;
-}
-
-/** States that are DynamoDB write integrations: they run on the service's client, not the handlers'. */
-export function dynamoWriteStates(ctx: BenchContext): Set<string> {
-  const { definition } = ctx.stack.sfn.describeStateMachine({ stateMachineArn: ctx.stack.stateMachineArn });
-  const states = (JSON.parse(definition) as { States: Record<string, { Resource?: string }> }).States;
-  return new Set(
-    Object.entries(states)
-      .filter(([, s]) => /^arn:aws:states:::dynamodb:(putItem|updateItem|deleteItem)$/.test(s.Resource ?? ''))
-      .map(([name]) => name),
-  );
 }
 
 /** The finished job item's size, approximated by its JSON length (DynamoDB bills writes per KB). */

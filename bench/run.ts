@@ -65,7 +65,7 @@ try {
     stack,
     apiKey,
     dynamo: dynamoClient,
-    counter: countDynamoRequests(dynamoClient),
+    counter: countDynamoRequests(dynamoClient, stack.workflowDynamoDb),
     quick,
     log,
   };

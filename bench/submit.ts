@@ -96,6 +96,7 @@ export async function benchSubmit(ctx: BenchContext): Promise<Figures> {
   const ratio = (a: number[], b: number[]) => round(percentile(a, 50) / percentile(b, 50));
   return {
     'submit.keyed.ddbWrites': keyed.writes,
+    'submit.keyed.ddbWriteUnits': keyed.writeUnits,
     'submit.keyed.ddbReads': keyed.reads,
     'submit.keyed.ddbConsistentReads': keyed.consistentReads,
     'submit.unkeyed.ddbWrites': unkeyed.writes,

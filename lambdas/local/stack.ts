@@ -90,6 +90,8 @@ export interface LocalStack {
   /** The environment every handler runs with (tests that invoke a handler themselves use it). */
   handlerEnv: Record<string, string>;
   sfn: LocalStepFunctions;
+  /** The client the workflow's DynamoDB tasks send with (the bench counts their requests on it). */
+  workflowDynamoDb: DynamoDBClient;
   template: CfnTemplate;
   stop(): Promise<void>;
 }
@@ -237,6 +239,7 @@ async function start(options: LocalStackOptions, stops: Stops): Promise<Omit<Loc
     queues,
     handlerEnv: { ...handlerEnv, ...options.env },
     sfn,
+    workflowDynamoDb: clients.dynamodb,
     template,
   };
 }
