@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   CreateTableCommand,
+  type CreateTableCommandInput,
   DeleteTableCommand,
   DynamoDBClient,
   GetItemCommand,
@@ -143,7 +144,15 @@ async function waitUntilAnswering(endpoint: string, child: ChildProcess, timeout
 }
 
 /** Made and deleted by the warm-up; one left by a crash mid-warm-up is reused, then deleted. */
-export const WARM_UP_TABLE = 'dynamodb-local-warm-up';
+export const WARM_UP_TABLE = {
+  TableName: 'dynamodb-local-warm-up',
+  BillingMode: 'PAY_PER_REQUEST',
+  AttributeDefinitions: ['PK', 'SK'].map((AttributeName) => ({ AttributeName, AttributeType: 'S' })),
+  KeySchema: [
+    { AttributeName: 'PK', KeyType: 'HASH' },
+    { AttributeName: 'SK', KeyType: 'RANGE' },
+  ],
+} satisfies CreateTableCommandInput;
 
 const WARM_UP_KEY = { PK: { S: 'warm-up' }, SK: { S: 'item' } };
 const WARM_UP_NAMES = { '#m': 'map', '#k': 'key', '#ttl': 'ttl' };
@@ -187,7 +196,7 @@ async function warmExpressionParser(endpoint: string): Promise<void> {
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     maxAttempts: 1,
   });
-  const TableName = WARM_UP_TABLE;
+  const { TableName } = WARM_UP_TABLE;
   const Key = WARM_UP_KEY;
   const condition =
     'attribute_not_exists(PK) OR (attribute_exists(#m.#k) AND size(l) > :one AND NOT contains(s, :type) ' +
@@ -200,21 +209,9 @@ async function warmExpressionParser(endpoint: string): Promise<void> {
   const filter = '#ttl > :one AND n IN (:one, :two)';
   const projection = 'PK, SK, #m.#k, l[0], n';
   try {
-    await client
-      .send(
-        new CreateTableCommand({
-          TableName,
-          BillingMode: 'PAY_PER_REQUEST',
-          AttributeDefinitions: ['PK', 'SK'].map((AttributeName) => ({ AttributeName, AttributeType: 'S' })),
-          KeySchema: [
-            { AttributeName: 'PK', KeyType: 'HASH' },
-            { AttributeName: 'SK', KeyType: 'RANGE' },
-          ],
-        }),
-      )
-      .catch((e: unknown) => {
-        if (!(e instanceof ResourceInUseException)) throw e;
-      });
+    await client.send(new CreateTableCommand(WARM_UP_TABLE)).catch((e: unknown) => {
+      if (!(e instanceof ResourceInUseException)) throw e;
+    });
     const item = {
       ...Key,
       s: { S: 'warm' },

@@ -71,22 +71,9 @@ describe('DynamoDB Local as it is handed out', () => {
 
     // As if killed between the warm-up's CreateTable and DeleteTable.
     const client = clientOf(first.endpoint);
-    await client.send(
-      new CreateTableCommand({
-        TableName: WARM_UP_TABLE,
-        BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [
-          { AttributeName: 'PK', AttributeType: 'S' },
-          { AttributeName: 'SK', AttributeType: 'S' },
-        ],
-        KeySchema: [
-          { AttributeName: 'PK', KeyType: 'HASH' },
-          { AttributeName: 'SK', KeyType: 'RANGE' },
-        ],
-      }),
-    );
+    await client.send(new CreateTableCommand(WARM_UP_TABLE));
     client.destroy();
-    expect(await tablesOf(first.endpoint)).toEqual([WARM_UP_TABLE]);
+    expect(await tablesOf(first.endpoint)).toEqual([WARM_UP_TABLE.TableName]);
     await stopOrphanedDynamoDbLocal(dataDir);
 
     const second = await startDynamoDbLocal({ dataDir });
