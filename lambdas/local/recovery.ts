@@ -107,7 +107,7 @@ export interface DeliveryRecoveryDeps {
  * until its next attempt or visible. Not so one whose message a poller had received at the stop:
  * waiting for its batch, or with its attempt in flight (its lease belongs to a process that is
  * gone). That message stays invisible for the queue's visibility timeout (minutes), and such a
- * delivery is always due, since a message is only received once its delivery is. So every due
+ * delivery is due: a message is hidden until its delivery's next attempt. So every due
  * delivery, and any leased one, gets a new message, its owner and lease cleared; an old message
  * that comes back finds another owner or a finished delivery and is dropped, and a due delivery
  * whose message was simply waiting in the queue is attempted once all the same (the first message
