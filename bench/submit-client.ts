@@ -40,9 +40,7 @@ async function main(config: SubmitClientConfig) {
   const ops = operations(config);
   process.on('message', (message: ClientRequest) => {
     const reply =
-      message.kind === 'round'
-        ? runRound(ops, message.order, message.tag, config.tableName)
-        : runRounds(ops, message, config.tableName);
+      message.kind === 'round' ? runRound(ops, message.order, message.tag) : runRounds(ops, message);
     const send = (r: ClientReply) => process.send!(r);
     reply.then(
       (result) => send({ ok: true, result }),
@@ -55,12 +53,11 @@ async function main(config: SubmitClientConfig) {
 
 const none = () => undefined;
 
-/** Keys of the bare job items `put` and `getPut` wrote, deleted once their round is timed. */
-const bare: Array<Record<string, { S: string }>> = [];
+/** The bare job items `put` and `getPut` wrote, deleted once their round is timed. */
+const bare: Array<{ TableName: string; Key: Record<string, { S: string }> }> = [];
 
-async function deleteBare(tableName: string) {
-  for (const Key of bare.splice(0))
-    await dynamoClient.send(new DeleteItemCommand({ TableName: tableName, Key }));
+async function deleteBare() {
+  for (const item of bare.splice(0)) await dynamoClient.send(new DeleteItemCommand(item));
 }
 
 /** Prepares one sample (untimed) and returns the call to time, which answers the job it created if any. */
@@ -99,7 +96,7 @@ function operations(config: SubmitClientConfig): Record<SubmitOp, Operation> {
       ConditionExpression: 'attribute_not_exists(PK)',
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     });
-    bare.push(key);
+    bare.push({ TableName: config.tableName, Key: key });
     return { key, send: () => dynamoClient.send(put).then(none) };
   };
   return {
@@ -152,7 +149,7 @@ async function timedOp(op: Operation, tag: string): Promise<{ ms: number; jobId?
   return { ms: Number(process.hrtime.bigint() - start) / 1e6, jobId };
 }
 
-async function runRound(ops: Record<SubmitOp, Operation>, order: SubmitOp[], tag: string, tableName: string) {
+async function runRound(ops: Record<SubmitOp, Operation>, order: SubmitOp[], tag: string) {
   const ms = {} as Record<SubmitOp, number>;
   const jobIds: string[] = [];
   for (const name of order) {
@@ -160,18 +157,17 @@ async function runRound(ops: Record<SubmitOp, Operation>, order: SubmitOp[], tag
     ms[name] = sample.ms;
     if (sample.jobId) jobIds.push(sample.jobId);
   }
-  await deleteBare(tableName);
+  await deleteBare();
   return { ms, jobIds } satisfies RoundResult;
 }
 
 async function runRounds(
   ops: Record<SubmitOp, Operation>,
   req: { count: number; tag: string; seed: number },
-  tableName: string,
 ) {
   const samples = emptySamples();
   for (let i = 0; i < req.count; i++) {
-    const { ms } = await runRound(ops, shuffled(SUBMIT_OPS, req.seed + i), `${req.tag} ${i}`, tableName);
+    const { ms } = await runRound(ops, shuffled(SUBMIT_OPS, req.seed + i), `${req.tag} ${i}`);
     for (const op of SUBMIT_OPS) samples[op].push(ms[op]);
   }
   return samples;

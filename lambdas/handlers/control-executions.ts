@@ -144,13 +144,10 @@ async function applyTenant(tenant: string, steps: Step[]): Promise<Step | undefi
     return true;
   };
   for (const step of steps) {
-    if (step.ended) {
-      // A failure here leaves the ends before it not given back either: the retry starts from them.
-      if (step.apply && !(await run(ending[0] ?? step, step.apply))) break;
-      ending.push(step);
-    } else if (step.apply && !((await releaseEnding()) && (await run(step, step.apply)))) {
-      break;
-    }
+    if (step.apply && !step.ended && !(await releaseEnding())) break;
+    // An end's failure leaves the ends before it not given back either: the retry starts from them.
+    if (step.apply && !(await run(step.ended ? (ending[0] ?? step) : step, step.apply))) break;
+    if (step.ended) ending.push(step);
     if (step.admits) admitting.push(step);
   }
   if (!failed) await releaseEnding();
